@@ -1,0 +1,139 @@
+//! The errors of this crate: one enum for configuration, one for validation, one for nonces.
+
+use thiserror::Error;
+
+/// A problem with the trust configuration given to [`crate::TrustConfig`]: found once, at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    #[error("no trust anchor was given")]
+    NoTrustAnchors,
+    #[error("trust anchor #{index} is not a usable X.509 certificate: {why}")]
+    InvalidTrustAnchor { index: usize, why: String },
+    #[error("intermediate certificate #{index} is not a usable X.509 certificate: {why}")]
+    InvalidIntermediate { index: usize, why: String },
+    #[error("CRL #{index} is not a usable X.509 v2 CRL: {why}")]
+    InvalidCrl { index: usize, why: String },
+}
+
+/// Why a challenge nonce was refused by [`crate::NonceStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum NonceError {
+    /// Never issued, already used, or replaced by a newer nonce for the same session.
+    #[error("the challenge nonce is unknown or was already used")]
+    Unknown,
+    #[error("the challenge nonce has expired")]
+    Expired,
+    /// Issued to another browser session.
+    #[error("the challenge nonce was issued to another session")]
+    WrongSession,
+}
+
+impl NonceError {
+    /// A stable code a site can map to a message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NonceError::Unknown => "ERR_NONCE_UNKNOWN",
+            NonceError::Expired => "ERR_NONCE_EXPIRED",
+            NonceError::WrongSession => "ERR_NONCE_WRONG_SESSION",
+        }
+    }
+}
+
+/// Why a token was refused by [`crate::Validator`].
+///
+/// Each variant has a stable code ([`VerifyError::code`]); the `Display` text is English, for logs.
+/// Codes are append-only: a site may map them to its own messages.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The token is larger than [`crate::MAX_TOKEN_BYTES`].
+    #[error("the token is larger than {max} bytes")]
+    TooLarge { max: usize },
+    /// The token is not a JSON object, or a field is missing, of the wrong type or badly encoded.
+    #[error("malformed token field `{field}`: {why}")]
+    Malformed { field: &'static str, why: String },
+    /// `format` is a string but not `web-eid:1` or `web-eid:1.x`.
+    #[error("unsupported token format `{format}` (expected web-eid:1)")]
+    UnsupportedFormat { format: String },
+    /// `algorithm` is a string but not one this verifier knows.
+    #[error("unsupported signature algorithm `{algorithm}`")]
+    UnsupportedAlgorithm { algorithm: String },
+    /// `algorithm` names a key type the certificate does not have (e.g. ES256 with an RSA key).
+    #[error("signature algorithm {algorithm} does not match the certificate's {key} key")]
+    AlgorithmKeyMismatch {
+        algorithm: &'static str,
+        key: String,
+    },
+    /// The signature does not verify for this origin and nonce with the certificate's key:
+    /// a token made for another site or another challenge, or altered.
+    #[error("the signature does not match the expected origin and challenge nonce")]
+    BadSignature,
+    /// The certificate (or a CA above it) is expired at the validation time.
+    #[error("the certificate or one of its issuers has expired")]
+    CertificateExpired,
+    /// The certificate (or a CA above it) is not valid yet at the validation time.
+    #[error("the certificate or one of its issuers is not valid yet")]
+    CertificateNotYetValid,
+    /// No path from the certificate to a configured trust anchor.
+    #[error("the certificate is not issued by a trusted certification authority")]
+    UntrustedIssuer,
+    /// The certificate or one of its issuers is listed in a configured CRL.
+    #[error("the certificate or one of its issuers has been revoked")]
+    Revoked,
+    /// A configured CRL that applies to this chain is past its nextUpdate time: refresh the CRLs.
+    #[error("the certificate revocation list of the issuer has expired")]
+    CrlExpired,
+    /// A configured CRL that applies to this chain could not be used (bad signature, unsupported).
+    #[error("the revocation status could not be checked: {why}")]
+    RevocationCheckFailed { why: String },
+    /// The certificate has no keyUsage extension, or one without digitalSignature.
+    #[error("the certificate is not meant for digital signature (keyUsage)")]
+    WrongKeyUsage,
+    /// The certificate has an extendedKeyUsage extension without clientAuth.
+    #[error("the certificate is not meant for client authentication (extendedKeyUsage)")]
+    WrongExtendedKeyUsage,
+    /// The certificate parses but is not acceptable as a user certificate (a CA certificate,
+    /// an unsupported critical extension, ...).
+    #[error("the certificate is not acceptable: {why}")]
+    InvalidCertificate { why: String },
+    /// The certificate subject has no CN (the idNat).
+    #[error("the certificate subject carries no {missing}")]
+    IdentityIncomplete { missing: &'static str },
+    /// The nonce presented with the token was refused by the [`crate::NonceStore`].
+    #[error(transparent)]
+    Nonce(#[from] NonceError),
+    /// The caller passed an `expected_origin` that no browser would report
+    /// (not `https://host[:port]` in lower case without path or trailing slash): a site bug.
+    #[error("the expected origin `{origin}` is not of the form https://host[:port]")]
+    InvalidExpectedOrigin { origin: String },
+    /// The caller passed an `expected_nonce` that the host would refuse (44 to 128 base64 characters).
+    #[error("the expected challenge nonce is not 44 to 128 base64 characters")]
+    InvalidExpectedNonce,
+}
+
+impl VerifyError {
+    /// A stable code a site can map to a message (the host's style: `ERR_...`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            VerifyError::TooLarge { .. } => "ERR_TOKEN_TOO_LARGE",
+            VerifyError::Malformed { .. } => "ERR_TOKEN_MALFORMED",
+            VerifyError::UnsupportedFormat { .. } => "ERR_TOKEN_FORMAT_UNSUPPORTED",
+            VerifyError::UnsupportedAlgorithm { .. } => "ERR_ALGORITHM_UNSUPPORTED",
+            VerifyError::AlgorithmKeyMismatch { .. } => "ERR_ALGORITHM_KEY_MISMATCH",
+            VerifyError::BadSignature => "ERR_SIGNATURE_INVALID",
+            VerifyError::CertificateExpired => "ERR_CERTIFICATE_EXPIRED",
+            VerifyError::CertificateNotYetValid => "ERR_CERTIFICATE_NOT_YET_VALID",
+            VerifyError::UntrustedIssuer => "ERR_CERTIFICATE_UNTRUSTED",
+            VerifyError::Revoked => "ERR_CERTIFICATE_REVOKED",
+            VerifyError::CrlExpired => "ERR_CRL_EXPIRED",
+            VerifyError::RevocationCheckFailed { .. } => "ERR_REVOCATION_CHECK_FAILED",
+            VerifyError::WrongKeyUsage => "ERR_CERTIFICATE_KEY_USAGE",
+            VerifyError::WrongExtendedKeyUsage => "ERR_CERTIFICATE_EXTENDED_KEY_USAGE",
+            VerifyError::InvalidCertificate { .. } => "ERR_CERTIFICATE_INVALID",
+            VerifyError::IdentityIncomplete { .. } => "ERR_IDENTITY_INCOMPLETE",
+            VerifyError::Nonce(nonce_error) => nonce_error.code(),
+            VerifyError::InvalidExpectedOrigin { .. } => "ERR_VERIFIER_ORIGIN_INVALID",
+            VerifyError::InvalidExpectedNonce => "ERR_VERIFIER_NONCE_INVALID",
+        }
+    }
+}

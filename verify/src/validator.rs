@@ -1,0 +1,400 @@
+//! Token validation: certificate purpose and path (webpki), then the origin-bound signature.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
+use ring::digest;
+use webpki::{
+    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth,
+    RevocationOptionsBuilder, UnknownStatusPolicy,
+};
+
+use crate::certificate::{KeyType, UserCertificate};
+use crate::error::VerifyError;
+use crate::nonce::NonceStore;
+use crate::token::{self, Algorithm, Hash};
+use crate::trust::TrustConfig;
+use crate::Identity;
+
+/// Validates tokens against a [`TrustConfig`]. Immutable and `Send + Sync`: build one at
+/// start-up and share it.
+#[derive(Debug)]
+pub struct Validator {
+    trust: TrustConfig,
+}
+
+impl Validator {
+    pub fn new(trust: TrustConfig) -> Self {
+        Validator { trust }
+    }
+
+    /// Checks a token and returns the card holder's identity.
+    ///
+    /// - `token_json`: the token exactly as the page posted it.
+    /// - `expected_origin`: the site's own origin, e.g. `"https://example.org"` (no trailing
+    ///   slash, lower case, no default port), from configuration: never from the request or token.
+    /// - `expected_nonce`: the challenge nonce this session was given (see [`NonceStore`]); the
+    ///   caller makes sure it is fresh and used once, or uses
+    ///   [`Validator::validate_with_nonce_store`] which does.
+    /// - `now`: the validation time, normally `SystemTime::now()`.
+    pub fn validate(
+        &self,
+        token_json: &[u8],
+        expected_origin: &str,
+        expected_nonce: &str,
+        now: SystemTime,
+    ) -> Result<Identity, VerifyError> {
+        check_expected_origin(expected_origin)?;
+        check_expected_nonce(expected_nonce)?;
+        let token = token::parse(token_json)?;
+
+        let user_certificate = UserCertificate::from_der(&token.certificate_der)?;
+        let certificate_der = CertificateDer::from(token.certificate_der.as_slice());
+        let end_entity =
+            EndEntityCert::try_from(&certificate_der).map_err(|error| VerifyError::Malformed {
+                field: "unverifiedCertificate",
+                why: format!("not a usable X.509 certificate: {error}"),
+            })?;
+
+        // Certificate first, as Web eID validators do: purpose, then path to an anchor.
+        user_certificate.check_key_usage()?;
+        self.check_path(&end_entity, now)?;
+
+        check_algorithm_matches_key(token.algorithm, user_certificate.key_type())?;
+        verify_signature(
+            &end_entity,
+            token.algorithm,
+            &token.signature,
+            expected_origin,
+            expected_nonce,
+        )?;
+
+        user_certificate.identity(&token.certificate_der)
+    }
+
+    /// [`Validator::validate`] with the nonce taken out of `nonces` for `session_id`: the nonce
+    /// is spent whether or not the token is valid, so a token can never be replayed, and an
+    /// expired or missing nonce is reported as [`VerifyError::Nonce`].
+    pub fn validate_with_nonce_store(
+        &self,
+        token_json: &[u8],
+        expected_origin: &str,
+        nonces: &NonceStore,
+        session_id: &str,
+        now: SystemTime,
+    ) -> Result<Identity, VerifyError> {
+        let nonce = nonces.take(session_id)?;
+        self.validate(token_json, expected_origin, &nonce, now)
+    }
+
+    /// The trust configuration this validator uses.
+    pub fn trust(&self) -> &TrustConfig {
+        &self.trust
+    }
+
+    /// The path from the user certificate to an anchor: signatures, validity at `now` of every
+    /// certificate in it, clientAuth where an EKU extension is present, CRLs.
+    fn check_path(
+        &self,
+        end_entity: &EndEntityCert<'_>,
+        now: SystemTime,
+    ) -> Result<(), VerifyError> {
+        // A clock before 1970 is treated as 1970: every certificate is then "not yet valid".
+        let time = UnixTime::since_unix_epoch(now.duration_since(UNIX_EPOCH).unwrap_or_default());
+        let crls: Vec<&CertRevocationList<'_>> = self.trust.crls.iter().collect();
+        let revocation = match RevocationOptionsBuilder::new(&crls) {
+            // A CA without a configured CRL is not checked (Allow); a configured CRL must be
+            // current (Enforce), or a site that stopped refreshing would miss revocations.
+            Ok(builder) => Some(
+                builder
+                    .with_depth(RevocationCheckDepth::Chain)
+                    .with_status_policy(UnknownStatusPolicy::Allow)
+                    .with_expiration_policy(ExpirationPolicy::Enforce)
+                    .build(),
+            ),
+            Err(_no_crls) => None,
+        };
+        end_entity
+            .verify_for_usage(
+                // Includes RSA PKCS#1 v1.5 with SHA-256, what IGC-Santé CAs sign with.
+                webpki::ALL_VERIFICATION_ALGS,
+                &self.trust.anchors,
+                &self.trust.intermediates,
+                time,
+                KeyUsage::client_auth(),
+                revocation,
+                None,
+            )
+            .map(|_path| ())
+            .map_err(path_error)
+    }
+}
+
+fn path_error(error: webpki::Error) -> VerifyError {
+    use webpki::Error as E;
+    #[allow(deprecated)]
+    match error {
+        E::CertExpired { .. } => VerifyError::CertificateExpired,
+        E::CertNotValidYet { .. } => VerifyError::CertificateNotYetValid,
+        E::UnknownIssuer => VerifyError::UntrustedIssuer,
+        // A certificate naming a trusted CA as issuer without that CA's signature, or signed
+        // with an algorithm we do not accept, or a CA outside its constraints: no trusted path.
+        E::InvalidSignatureForPublicKey
+        | E::UnsupportedSignatureAlgorithm
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKey
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+        | E::SignatureAlgorithmMismatch
+        | E::CertDistrusted
+        | E::EndEntityUsedAsCa
+        | E::NameConstraintViolation
+        | E::PathLenConstraintViolated
+        | E::MaximumPathDepthExceeded
+        | E::MaximumPathBuildCallsExceeded
+        | E::MaximumSignatureChecksExceeded => VerifyError::UntrustedIssuer,
+        E::CertRevoked => VerifyError::Revoked,
+        E::CrlExpired { .. } => VerifyError::CrlExpired,
+        E::InvalidCrlSignatureForPublicKey
+        | E::UnsupportedCrlSignatureAlgorithm
+        | E::UnsupportedCrlSignatureAlgorithmContext(_)
+        | E::UnsupportedCrlSignatureAlgorithmForPublicKey
+        | E::UnsupportedCrlSignatureAlgorithmForPublicKeyContext(_)
+        | E::IssuerNotCrlSigner
+        | E::UnknownRevocationStatus
+        | E::UnsupportedCrlIssuingDistributionPoint
+        | E::UnsupportedIndirectCrl
+        | E::UnsupportedDeltaCrl
+        | E::UnsupportedRevocationReason
+        | E::UnsupportedRevocationReasonsPartitioning
+        | E::InvalidCrlNumber
+        | E::UnsupportedCrlVersion => VerifyError::RevocationCheckFailed {
+            why: format!("{error:?}"),
+        },
+        E::RequiredEkuNotFound | E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => {
+            VerifyError::WrongExtendedKeyUsage
+        }
+        other => VerifyError::InvalidCertificate {
+            why: format!("{other:?}"),
+        },
+    }
+}
+
+fn check_algorithm_matches_key(algorithm: Algorithm, key: KeyType) -> Result<(), VerifyError> {
+    let matches = match algorithm {
+        Algorithm::Rs256
+        | Algorithm::Rs384
+        | Algorithm::Rs512
+        | Algorithm::Ps256
+        | Algorithm::Ps384
+        | Algorithm::Ps512 => key == KeyType::Rsa,
+        // JWS binds the curve to the algorithm (RFC 7518 §3.4).
+        Algorithm::Es256 => key == KeyType::EcP256,
+        Algorithm::Es384 => key == KeyType::EcP384,
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(VerifyError::AlgorithmKeyMismatch {
+            algorithm: algorithm.name(),
+            key: key.describe().to_owned(),
+        })
+    }
+}
+
+/// The signed message is `hash(origin) || hash(nonce)` with the algorithm's hash (SHA-256 for
+/// RS256, ES256 and PS256), exactly as Web eID.
+fn verify_signature(
+    end_entity: &EndEntityCert<'_>,
+    algorithm: Algorithm,
+    signature: &[u8],
+    origin: &str,
+    nonce: &str,
+) -> Result<(), VerifyError> {
+    let hash = match algorithm.hash() {
+        Hash::Sha256 => &digest::SHA256,
+        Hash::Sha384 => &digest::SHA384,
+        Hash::Sha512 => &digest::SHA512,
+    };
+    let mut message = Vec::with_capacity(2 * hash.output_len());
+    message.extend_from_slice(digest::digest(hash, origin.as_bytes()).as_ref());
+    message.extend_from_slice(digest::digest(hash, nonce.as_bytes()).as_ref());
+
+    let (verifier, signature): (&dyn SignatureVerificationAlgorithm, Vec<u8>) = match algorithm {
+        Algorithm::Rs256 => (webpki::ring::RSA_PKCS1_2048_8192_SHA256, signature.to_vec()),
+        Algorithm::Rs384 => (webpki::ring::RSA_PKCS1_2048_8192_SHA384, signature.to_vec()),
+        Algorithm::Rs512 => (webpki::ring::RSA_PKCS1_2048_8192_SHA512, signature.to_vec()),
+        Algorithm::Ps256 => (
+            webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+            signature.to_vec(),
+        ),
+        Algorithm::Ps384 => (
+            webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+            signature.to_vec(),
+        ),
+        Algorithm::Ps512 => (
+            webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+            signature.to_vec(),
+        ),
+        // Web eID carries ECDSA signatures as raw R || S; webpki wants the X.509 DER form.
+        Algorithm::Es256 => (
+            webpki::ring::ECDSA_P256_SHA256,
+            raw_ecdsa_to_der(signature, 32)?,
+        ),
+        Algorithm::Es384 => (
+            webpki::ring::ECDSA_P384_SHA384,
+            raw_ecdsa_to_der(signature, 48)?,
+        ),
+    };
+    end_entity
+        .verify_signature(verifier, &message, &signature)
+        .map_err(|error| match error {
+            #[allow(deprecated)]
+            webpki::Error::UnsupportedSignatureAlgorithmForPublicKey
+            | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+                VerifyError::AlgorithmKeyMismatch {
+                    algorithm: algorithm.name(),
+                    key: "other".into(),
+                }
+            }
+            _ => VerifyError::BadSignature,
+        })
+}
+
+/// `R || S` (each `scalar_len` bytes, big-endian) to `SEQUENCE { INTEGER r, INTEGER s }`.
+fn raw_ecdsa_to_der(raw: &[u8], scalar_len: usize) -> Result<Vec<u8>, VerifyError> {
+    if raw.len() != 2 * scalar_len {
+        return Err(VerifyError::BadSignature);
+    }
+    let (r, s) = raw.split_at(scalar_len);
+    let mut body = Vec::with_capacity(2 * scalar_len + 6);
+    for scalar in [r, s] {
+        // Minimal encoding: no leading zeros, but a zero byte before a set high bit (positive).
+        let first = scalar
+            .iter()
+            .position(|&byte| byte != 0)
+            .unwrap_or(scalar.len() - 1);
+        let digits = &scalar[first..];
+        let pad = digits[0] & 0x80 != 0;
+        body.push(0x02);
+        body.push((digits.len() + usize::from(pad)) as u8);
+        if pad {
+            body.push(0x00);
+        }
+        body.extend_from_slice(digits);
+    }
+    // At most 2 * (2 + 49) = 102 bytes for P-384: short-form lengths are enough.
+    let mut der = Vec::with_capacity(body.len() + 2);
+    der.push(0x30);
+    der.push(body.len() as u8);
+    der.extend_from_slice(&body);
+    Ok(der)
+}
+
+/// The origin a browser reports: `https://host[:port]`, lower case, no path, no trailing
+/// slash, no default port. Anything else can never match a token, so it is a site bug.
+fn check_expected_origin(origin: &str) -> Result<(), VerifyError> {
+    let valid = origin.len() <= 255
+        && origin.strip_prefix("https://").is_some_and(|authority| {
+            !authority.is_empty()
+                && !authority.starts_with(':')
+                && !authority.ends_with(':')
+                && !authority.ends_with(":443")
+                && authority.bytes().all(|byte| {
+                    byte.is_ascii_graphic()
+                        && !byte.is_ascii_uppercase()
+                        && !matches!(byte, b'/' | b'?' | b'#' | b'@' | b'\\')
+                })
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(VerifyError::InvalidExpectedOrigin {
+            origin: origin.chars().take(255).collect(),
+        })
+    }
+}
+
+/// What the host accepts as a challenge: 44 to 128 base64 characters.
+fn check_expected_nonce(nonce: &str) -> Result<(), VerifyError> {
+    let valid = (44..=128).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'='));
+    if valid {
+        Ok(())
+    } else {
+        Err(VerifyError::InvalidExpectedNonce)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_ecdsa_to_der_is_minimal_and_positive() {
+        let mut raw = vec![0u8; 64];
+        raw[0] = 0x80; // r has its high bit set: needs a 0x00 pad
+        raw[62] = 0x01; // s = 0x0102: leading zeros dropped
+        raw[63] = 0x02;
+        let der = raw_ecdsa_to_der(&raw, 32).ok();
+        let mut expected = vec![0x30, 0x27, 0x02, 0x21, 0x00, 0x80];
+        expected.extend_from_slice(&[0u8; 31]);
+        expected.extend_from_slice(&[0x02, 0x02, 0x01, 0x02]);
+        assert_eq!(der, Some(expected));
+        assert_eq!(
+            raw_ecdsa_to_der(&raw[..63], 32),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn raw_ecdsa_zero_scalar_is_a_single_zero_byte() {
+        let der = raw_ecdsa_to_der(&[0u8; 64], 32).ok();
+        assert_eq!(
+            der,
+            Some(vec![0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00])
+        );
+    }
+
+    #[test]
+    fn expected_origin_shape() {
+        for good in [
+            "https://example.org",
+            "https://localhost:8443",
+            "https://[::1]:8443",
+        ] {
+            assert_eq!(check_expected_origin(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "http://example.org",
+            "https://example.org/",
+            "https://example.org/login",
+            "https://Example.org",
+            "https://example.org:443",
+            "https://",
+            "https://user@example.org",
+            "https://example.org?x",
+            "example.org",
+        ] {
+            assert!(check_expected_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn expected_nonce_shape() {
+        assert_eq!(check_expected_nonce(&"A".repeat(44)), Ok(()));
+        assert_eq!(
+            check_expected_nonce(&"A".repeat(43)),
+            Err(VerifyError::InvalidExpectedNonce)
+        );
+        assert_eq!(
+            check_expected_nonce(&"A".repeat(129)),
+            Err(VerifyError::InvalidExpectedNonce)
+        );
+        assert_eq!(
+            check_expected_nonce(&format!("{}-", "A".repeat(44))),
+            Err(VerifyError::InvalidExpectedNonce)
+        );
+    }
+}
