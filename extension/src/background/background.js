@@ -1,0 +1,156 @@
+// Background entry point (Chromium service worker, Firefox background script). It owns every
+// call to the native host; pages, the PIN window and the toolbar popup reach it only through
+// runtime messages, and messages from other extensions are ignored.
+
+import { api } from "../shared/browser.js";
+import { CpxError, ExtensionErrorCode, toWireError } from "../shared/errors.js";
+import { PageAction, PinAction, PopupAction } from "../shared/messages.js";
+import { NativePortService } from "./nativePort.js";
+import { checkOriginPolicy, pageOriginOf, readAllowedOrigins } from "./origin.js";
+import { PIN_WINDOW, PinFlow } from "./pinFlow.js";
+
+export const NATIVE_HOST_NAME = "org.cpxconnect.host";
+
+const host = new NativePortService({
+  connectNative: (name) => api.runtime.connectNative(name),
+  hostName: NATIVE_HOST_NAME,
+  // Reading lastError inside onDisconnect also stops Chromium from logging it as unchecked.
+  lastErrorMessage: () => api.runtime.lastError?.message,
+});
+const pinFlow = new PinFlow({ api, host });
+/** Tabs with an operation under way: one at a time per tab. */
+const busyTabs = new Set();
+
+api.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  if (sender.id !== api.runtime.id || !message || typeof message !== "object") return false;
+  const handler = pickHandler(message, sender);
+  if (!handler) return false;
+  handler().then(
+    (result) => sendResponse({ ok: true, result }),
+    (error) => sendResponse({ ok: false, error: toWireError(error) }),
+  );
+  return true; // answer asynchronously
+});
+
+/**
+ * @param {any} message
+ * @param {chrome.runtime.MessageSender} sender
+ * @returns {(() => Promise<unknown>) | undefined}
+ */
+function pickHandler(message, sender) {
+  switch (message.action) {
+    case PageAction.STATUS:
+      return () => forPage(sender, (origin) => pageStatus(origin));
+    case PageAction.AUTHENTICATE:
+      return () =>
+        forPage(sender, (origin, tabId) =>
+          pinFlow.authenticate({
+            tabId,
+            origin,
+            challengeNonce: message.challengeNonce,
+            lang: message.lang,
+            timeoutMs: message.timeout,
+          }),
+        );
+    case PinAction.READY:
+      return isExtensionPage(sender, PIN_WINDOW.path) ? async () => pinWindowReady(message.sessionId) : undefined;
+    case PinAction.SUBMIT:
+      return isExtensionPage(sender, PIN_WINDOW.path)
+        ? () => pinFlow.submit(message.sessionId, message.certificateId, message.pin)
+        : undefined;
+    case PinAction.CANCEL:
+      return isExtensionPage(sender, PIN_WINDOW.path) ? async () => pinFlow.cancel(message.sessionId) : undefined;
+    case PopupAction.DIAGNOSE:
+      return isExtensionPage(sender, "popup.html") ? () => diagnose() : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Checks the sender and the managed policy, keeps the tab busy for the operation, then runs it.
+ * @template T
+ * @param {chrome.runtime.MessageSender} sender
+ * @param {(origin: string, tabId: number) => Promise<T>} operation
+ */
+async function forPage(sender, operation) {
+  const origin = pageOriginOf(sender, api.runtime.id);
+  const tabId = /** @type {number} */ (sender.tab?.id);
+  await checkOriginPolicy(api, origin);
+  if (busyTabs.has(tabId)) {
+    throw new CpxError(ExtensionErrorCode.BUSY, "another card operation is under way in this tab");
+  }
+  busyTabs.add(tabId);
+  try {
+    return await operation(origin, tabId);
+  } finally {
+    busyTabs.delete(tabId);
+  }
+}
+
+/**
+ * What a page may learn: versions, whether the PC/SC service runs, readers and card presence.
+ * @param {string} _origin
+ */
+async function pageStatus(_origin) {
+  const hostVersion = await host.version();
+  const status = await host.request("status");
+  return {
+    extension: { version: api.runtime.getManifest().version },
+    host: hostVersion,
+    service: status.service,
+    readers: Array.isArray(status.readers) ? status.readers : [],
+  };
+}
+
+/** @param {unknown} sessionId */
+function pinWindowReady(sessionId) {
+  if (typeof sessionId !== "string") throw new CpxError(ExtensionErrorCode.INVALID_REQUEST, "sessionId is missing");
+  const view = pinFlow.describe(sessionId);
+  if (view.certificates.every((certificate) => certificate.pin.retriesLeft === 0)) {
+    pinFlow.reportBlocked(sessionId);
+  }
+  return view;
+}
+
+/**
+ * Everything the toolbar popup shows; each step reports its own failure so one problem does not
+ * hide the others.
+ */
+async function diagnose() {
+  /** @type {Record<string, unknown>} */
+  const report = {
+    extension: { version: api.runtime.getManifest().version, id: api.runtime.id },
+    allowedOrigins: (await readAllowedOrigins(api)) ?? null,
+  };
+  report.host = await settle(() => host.version());
+  report.status = await settle(() => host.request("status"));
+  report.certificates = await settle(async () => {
+    const listed = await host.request("certificates");
+    const certificates = Array.isArray(listed.certificates) ? listed.certificates : [];
+    // The popup shows who and until when; it has no use for the DER.
+    return certificates.map(({ certificate: _der, ...rest }) => rest);
+  });
+  return report;
+}
+
+/**
+ * @param {() => Promise<unknown>} step
+ * @returns {Promise<{ ok: true, value: unknown } | { ok: false, error: import("../shared/errors.js").WireError }>}
+ */
+async function settle(step) {
+  try {
+    return { ok: true, value: await step() };
+  } catch (error) {
+    return { ok: false, error: toWireError(error) };
+  }
+}
+
+/**
+ * @param {chrome.runtime.MessageSender} sender
+ * @param {string} page
+ */
+function isExtensionPage(sender, page) {
+  const expected = api.runtime.getURL(page);
+  return typeof sender.url === "string" && (sender.url === expected || sender.url.startsWith(`${expected}?`) || sender.url.startsWith(`${expected}#`));
+}

@@ -1,0 +1,293 @@
+// The authenticate flow: list the cards, open the extension's own PIN window, send the PIN the
+// user just typed, and answer the page once. The extension never retries a PIN by itself and
+// keeps no copy of it: the string goes from the PIN window's message into one host request.
+
+import { CpxError, ExtensionErrorCode } from "../shared/errors.js";
+
+export const PIN_WINDOW = Object.freeze({ path: "pin.html", width: 480, height: 640 });
+/** How long the PIN window waits for a PIN (restarted after a wrong PIN). */
+export const PIN_TIMEOUT_MS = 120_000;
+/** Bounds on what a page may send, well beyond what the host accepts; the host checks exactly. */
+const MAX_NONCE_LENGTH = 1024;
+
+/**
+ * @typedef {object} HostCertificate
+ * @property {string} certificateId
+ * @property {string} [reader]
+ * @property {string} [cardType]
+ * @property {string} [certificate]
+ * @property {{ idNat?: string, surname?: string, givenName?: string, profession?: string }} [holder]
+ * @property {string} [notAfter]
+ * @property {{ retriesLeft?: number, maxRetries?: number, minLength?: number, maxLength?: number }} [pin]
+ */
+
+/**
+ * @typedef {object} PinSession
+ * @property {string} id
+ * @property {number} tabId
+ * @property {string} origin
+ * @property {string} challengeNonce
+ * @property {string | undefined} lang
+ * @property {HostCertificate[]} certificates
+ * @property {number | undefined} windowId
+ * @property {number} pinTimeoutMs
+ * @property {number} pinDeadline
+ * @property {ReturnType<typeof setTimeout> | undefined} pinTimer
+ * @property {boolean} submitting
+ * @property {boolean} settled
+ * @property {(token: object) => void} resolve
+ * @property {(error: CpxError) => void} reject
+ */
+
+export class PinFlow {
+  /**
+   * @param {object} deps
+   * @param {typeof chrome} deps.api
+   * @param {import("./nativePort.js").NativePortService} deps.host
+   */
+  constructor({ api, host }) {
+    this.api = api;
+    this.host = host;
+    /** @type {Map<string, PinSession>} */
+    this.sessions = new Map();
+    api.windows.onRemoved.addListener((windowId) => this.onWindowClosed(windowId));
+  }
+
+  /**
+   * Runs one card login for a page and resolves to the Web eID token.
+   * @param {{ tabId: number, origin: string, challengeNonce: unknown, lang?: unknown, timeoutMs?: unknown }} request
+   * @returns {Promise<object>}
+   */
+  async authenticate({ tabId, origin, challengeNonce, lang, timeoutMs }) {
+    if (typeof challengeNonce !== "string" || challengeNonce.length === 0 || challengeNonce.length > MAX_NONCE_LENGTH) {
+      throw new CpxError("ERR_NONCE_INVALID", "challengeNonce must be a base64 string");
+    }
+    this.host.hold();
+    try {
+      /** @type {{ certificates?: HostCertificate[] }} */
+      const listed = await this.host.request("certificates");
+      const certificates = Array.isArray(listed.certificates) ? listed.certificates.filter(isUsableCertificate) : [];
+      if (certificates.length === 0) {
+        throw new CpxError("ERR_NO_CARD", "no card with an authentication certificate was found");
+      }
+      // The page may shorten the PIN wait (its own timeout), never lengthen it.
+      const pinTimeoutMs =
+        typeof timeoutMs === "number" && timeoutMs > 0 ? Math.min(PIN_TIMEOUT_MS, timeoutMs) : PIN_TIMEOUT_MS;
+      return await this.runPinWindow({
+        tabId,
+        origin,
+        challengeNonce,
+        lang: lang === "fr" || lang === "en" ? lang : undefined,
+        certificates,
+        pinTimeoutMs,
+      });
+    } finally {
+      this.host.release();
+    }
+  }
+
+  /**
+   * @param {{ tabId: number, origin: string, challengeNonce: string, lang: string | undefined,
+   *   certificates: HostCertificate[], pinTimeoutMs: number }} request
+   * @returns {Promise<object>}
+   */
+  runPinWindow(request) {
+    return new Promise((resolve, reject) => {
+      /** @type {PinSession} */
+      const session = {
+        ...request,
+        id: crypto.randomUUID(),
+        windowId: undefined,
+        pinDeadline: 0,
+        pinTimer: undefined,
+        submitting: false,
+        settled: false,
+        resolve,
+        reject,
+      };
+      this.sessions.set(session.id, session);
+      this.restartPinTimer(session);
+      const url = this.api.runtime.getURL(`${PIN_WINDOW.path}?session=${encodeURIComponent(session.id)}`);
+      this.api.windows
+        .create({ type: "popup", url, width: PIN_WINDOW.width, height: PIN_WINDOW.height, focused: true })
+        .then((created) => {
+          session.windowId = created?.id;
+          // The flow may have ended (timeout, error) before windows.create answered.
+          if (session.settled && !this.sessions.has(session.id)) this.closeWindow(session);
+        })
+        .catch((error) => {
+          this.finish(session, new CpxError(ExtensionErrorCode.INTERNAL, `cannot open the PIN window: ${error?.message ?? error}`));
+        });
+    });
+  }
+
+  /**
+   * What the PIN window shows. Certificates go without their DER: the window needs none of it.
+   * @param {string} sessionId
+   */
+  describe(sessionId) {
+    const session = this.sessionOrThrow(sessionId);
+    return {
+      origin: session.origin,
+      lang: session.lang,
+      pinDeadline: session.pinDeadline,
+      certificates: session.certificates.map((certificate) => ({
+        certificateId: certificate.certificateId,
+        reader: certificate.reader ?? "",
+        cardType: certificate.cardType ?? "unknown",
+        holder: certificate.holder ?? {},
+        notAfter: certificate.notAfter ?? null,
+        pin: certificate.pin ?? {},
+      })),
+    };
+  }
+
+  /**
+   * One PIN attempt, asked for by the user in the PIN window.
+   * @param {string} sessionId
+   * @param {unknown} certificateId
+   * @param {unknown} pin
+   * @returns {Promise<{ done: boolean, error?: import("../shared/errors.js").WireError }>}
+   */
+  async submit(sessionId, certificateId, pin) {
+    const session = this.sessionOrThrow(sessionId);
+    const certificate = session.certificates.find((candidate) => candidate.certificateId === certificateId);
+    if (!certificate) throw new CpxError("ERR_CERTIFICATE_NOT_FOUND", "the chosen certificate is not on the list");
+    if (typeof pin !== "string" || !/^[0-9]{1,16}$/.test(pin)) {
+      throw new CpxError("ERR_PIN_FORMAT", "the PIN must be digits only");
+    }
+    if (session.submitting) throw new CpxError(ExtensionErrorCode.BUSY, "a PIN is already being checked");
+    session.submitting = true;
+    this.stopPinTimer(session);
+    try {
+      const token = await this.host.request("authenticate", {
+        origin: session.origin,
+        challengeNonce: session.challengeNonce,
+        certificateId: certificate.certificateId,
+        pin,
+      });
+      this.finish(session, null, token);
+      return { done: true };
+    } catch (error) {
+      const failure =
+        error instanceof CpxError ? error : new CpxError(ExtensionErrorCode.INTERNAL, String(error));
+      if (failure.code === "ERR_PIN_INCORRECT" || failure.code === "ERR_PIN_FORMAT") {
+        // The window asks again; the user types a new PIN (or cancels).
+        if (typeof failure.details.retriesLeft === "number") {
+          certificate.pin = { ...certificate.pin, retriesLeft: failure.details.retriesLeft };
+        }
+        this.restartPinTimer(session);
+        return { done: false, error: { ...failure.toWire(), pinDeadline: session.pinDeadline } };
+      }
+      if (failure.code === "ERR_PIN_BLOCKED") {
+        certificate.pin = { ...certificate.pin, retriesLeft: 0 };
+        // The page learns at once; the window stays open to say what to do, until the user closes it.
+        this.finish(session, failure, undefined, { keepWindow: true });
+        return { done: false, error: failure.toWire() };
+      }
+      this.finish(session, failure);
+      return { done: true, error: failure.toWire() };
+    } finally {
+      session.submitting = false;
+    }
+  }
+
+  /**
+   * The user pressed "Annuler" or Escape.
+   * @param {string} sessionId
+   */
+  cancel(sessionId) {
+    const session = this.sessions.get(sessionId);
+    if (!session) return;
+    this.finish(session, new CpxError(ExtensionErrorCode.USER_CANCELLED, "the user cancelled the card login"));
+  }
+
+  /**
+   * The blocked-card view opens with nothing to submit: the page is told at once.
+   * @param {string} sessionId
+   */
+  reportBlocked(sessionId) {
+    const session = this.sessions.get(sessionId);
+    if (!session) return;
+    const allBlocked = session.certificates.every((certificate) => certificate.pin?.retriesLeft === 0);
+    if (allBlocked) {
+      this.finish(session, new CpxError("ERR_PIN_BLOCKED", "the card's PIN is blocked"), undefined, { keepWindow: true });
+    }
+  }
+
+  /** @param {number} windowId */
+  onWindowClosed(windowId) {
+    for (const session of this.sessions.values()) {
+      if (session.windowId !== windowId) continue;
+      session.windowId = undefined;
+      this.finish(session, new CpxError(ExtensionErrorCode.USER_CANCELLED, "the user closed the PIN window"));
+    }
+  }
+
+  /**
+   * Settles the page's promise once, stops the timer, and closes the window unless told otherwise.
+   * The session is forgotten only when its window is gone, so a blocked-card window can still ask.
+   * @param {PinSession} session
+   * @param {CpxError | null} error
+   * @param {object} [token]
+   * @param {{ keepWindow?: boolean }} [options]
+   */
+  finish(session, error, token, { keepWindow = false } = {}) {
+    this.stopPinTimer(session);
+    if (!session.settled) {
+      session.settled = true;
+      if (error) session.reject(error);
+      else session.resolve(/** @type {object} */ (token));
+    }
+    if (!keepWindow) this.closeWindow(session);
+  }
+
+  /**
+   * Closes the session's window (if it has one yet) and forgets the session. A window still
+   * being created is closed by windows.create's callback, which holds the session itself.
+   * @param {PinSession} session
+   */
+  closeWindow(session) {
+    this.sessions.delete(session.id);
+    const windowId = session.windowId;
+    if (windowId === undefined) return;
+    session.windowId = undefined;
+    this.api.windows.remove(windowId).catch(() => {
+      // already closed by the user
+    });
+  }
+
+  /** @param {PinSession} session */
+  restartPinTimer(session) {
+    this.stopPinTimer(session);
+    session.pinDeadline = Date.now() + session.pinTimeoutMs;
+    session.pinTimer = setTimeout(() => {
+      this.finish(session, new CpxError(ExtensionErrorCode.PIN_TIMEOUT, "no PIN was entered in time"));
+    }, session.pinTimeoutMs);
+  }
+
+  /** @param {PinSession} session */
+  stopPinTimer(session) {
+    if (session.pinTimer) clearTimeout(session.pinTimer);
+    session.pinTimer = undefined;
+  }
+
+  /** @param {string} sessionId */
+  sessionOrThrow(sessionId) {
+    const session = this.sessions.get(sessionId);
+    if (!session || session.settled && !isBlockedView(session)) {
+      throw new CpxError(ExtensionErrorCode.USER_CANCELLED, "this PIN request is over");
+    }
+    return session;
+  }
+}
+
+/** @param {PinSession} session */
+function isBlockedView(session) {
+  return session.certificates.some((certificate) => certificate.pin?.retriesLeft === 0);
+}
+
+/** @param {unknown} value @returns {value is HostCertificate} */
+function isUsableCertificate(value) {
+  return !!value && typeof value === "object" && typeof (/** @type {any} */ (value).certificateId) === "string";
+}

@@ -1,0 +1,287 @@
+// The PIN window: shows who asks (the origin the browser reported), which card, how many tries
+// are left, and takes the PIN. The PIN leaves this page in one message to the background and the
+// field is cleared before that message is even answered.
+
+import { api } from "../shared/browser.js";
+import { PinAction } from "../shared/messages.js";
+import { formatDate, loadStrings, translatePage } from "./i18n.js";
+
+const DEFAULT_PIN_LENGTH = { min: 4, max: 8 };
+
+const sessionId = new URLSearchParams(window.location.search).get("session") ?? "";
+/** @type {(key: string, ...substitutions: (string | number)[]) => string} */
+let t = (key) => key;
+let lang = "fr";
+/** @type {any} */
+let view = null;
+let selectedId = "";
+let busy = false;
+
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const pinInput = /** @type {HTMLInputElement} */ ($("pin"));
+
+/**
+ * @param {string} action
+ * @param {Record<string, unknown>} [fields]
+ */
+async function ask(action, fields = {}) {
+  const response = await api.runtime.sendMessage({ action, sessionId, ...fields });
+  if (!response || response.ok !== true) {
+    const error = response?.error ?? { code: "ERR_INTERNAL", message: "no answer" };
+    throw Object.assign(new Error(error.message), { code: error.code });
+  }
+  return response.result;
+}
+
+async function start() {
+  let described;
+  try {
+    described = await ask(PinAction.READY);
+  } catch {
+    ({ t, lang } = await loadStrings(undefined));
+    translatePage(document, t);
+    showOver(t("pinRequestOver"));
+    return;
+  }
+  view = described;
+  ({ t, lang } = await loadStrings(view.lang));
+  document.documentElement.lang = lang;
+  document.title = `${t("pinWindowTitle")} – ${view.origin}`;
+  translatePage(document, t);
+  selectedId = (view.certificates.find((/** @type {any} */ c) => c.pin?.retriesLeft !== 0) ?? view.certificates[0]).certificateId;
+  if (view.certificates.every((/** @type {any} */ c) => c.pin?.retriesLeft === 0)) {
+    showBlocked();
+    return;
+  }
+  renderAsk();
+  startCountdown();
+}
+
+function renderAsk() {
+  $("loading").hidden = true;
+  $("ask").hidden = false;
+  $("origin").textContent = view.origin;
+  if (view.certificates.length > 1) {
+    $("chooser").hidden = false;
+    const choices = $("choices");
+    choices.replaceChildren(
+      ...view.certificates.map((/** @type {any} */ certificate, /** @type {number} */ index) => {
+        const label = document.createElement("label");
+        label.className = "choice";
+        const radio = document.createElement("input");
+        radio.type = "radio";
+        radio.name = "certificate";
+        radio.value = certificate.certificateId;
+        radio.id = `certificate-${index}`;
+        radio.checked = certificate.certificateId === selectedId;
+        radio.addEventListener("change", () => {
+          selectedId = certificate.certificateId;
+          updatePinInfo();
+        });
+        const text = document.createElement("span");
+        const name = document.createElement("strong");
+        name.textContent = holderName(certificate);
+        text.append(name);
+        for (const line of [
+          certificate.holder?.profession,
+          `${t("pinCardType")} : ${certificate.cardType} · ${t("pinReader")} : ${certificate.reader}`,
+          expiryLine(certificate),
+        ]) {
+          if (!line) continue;
+          const small = document.createElement("small");
+          small.textContent = line;
+          text.append(small);
+        }
+        label.append(radio, text);
+        return label;
+      }),
+    );
+  } else {
+    $("single-card").hidden = false;
+    fillCardDetails($("single-card-details"), view.certificates[0]);
+  }
+  updatePinInfo();
+  pinInput.focus();
+}
+
+/** @param {HTMLElement} list @param {any} certificate */
+function fillCardDetails(list, certificate) {
+  const rows = [
+    [t("pinHolder"), holderName(certificate)],
+    [t("pinProfession"), certificate.holder?.profession],
+    [t("pinCardType"), certificate.cardType],
+    [t("pinReader"), certificate.reader],
+    [t("pinExpiry"), formatDate(certificate.notAfter, lang)],
+  ];
+  list.replaceChildren(
+    ...rows
+      .filter(([, value]) => value)
+      .flatMap(([term, value]) => {
+        const dt = document.createElement("dt");
+        dt.textContent = term;
+        const dd = document.createElement("dd");
+        dd.textContent = value;
+        return [dt, dd];
+      }),
+  );
+}
+
+/** @param {any} certificate */
+function holderName(certificate) {
+  const holder = certificate.holder ?? {};
+  const name = [holder.givenName, holder.surname].filter(Boolean).join(" ");
+  return name || holder.idNat || certificate.certificateId;
+}
+
+/** @param {any} certificate */
+function expiryLine(certificate) {
+  if (!certificate.notAfter) return "";
+  const date = formatDate(certificate.notAfter, lang);
+  return new Date(certificate.notAfter).getTime() < Date.now() ? t("pinExpired", date) : `${t("pinExpiry")} ${date}`;
+}
+
+function selected() {
+  return view.certificates.find((/** @type {any} */ c) => c.certificateId === selectedId);
+}
+
+function pinLength() {
+  const pin = selected()?.pin ?? {};
+  const min = Number.isInteger(pin.minLength) ? pin.minLength : DEFAULT_PIN_LENGTH.min;
+  const max = Number.isInteger(pin.maxLength) ? pin.maxLength : DEFAULT_PIN_LENGTH.max;
+  return { min, max: Math.max(min, max) };
+}
+
+function updatePinInfo() {
+  const { min, max } = pinLength();
+  pinInput.maxLength = max;
+  $("pin-hint").textContent = min === max ? t("pinLengthExact", min) : t("pinLengthHint", min, max);
+  const retriesLeft = selected()?.pin?.retriesLeft;
+  const tries = $("tries");
+  tries.classList.toggle("last", retriesLeft === 1);
+  tries.textContent =
+    typeof retriesLeft !== "number" ? "" : retriesLeft === 1 ? t("pinTriesLeftOne") : t("pinTriesLeftMany", retriesLeft);
+}
+
+/** @param {string} text */
+function showMessage(text) {
+  $("message").textContent = text;
+  pinInput.setAttribute("aria-invalid", text ? "true" : "false");
+}
+
+function showBlocked() {
+  stopCountdown();
+  $("loading").hidden = true;
+  $("ask").hidden = true;
+  $("blocked").hidden = false;
+  $("blocked-origin").textContent = view.origin;
+  fillCardDetails($("blocked-card-details"), selected());
+  $("close").focus();
+}
+
+/** @param {string} text */
+function showOver(text) {
+  stopCountdown();
+  for (const id of ["loading", "ask", "blocked"]) $(id).hidden = true;
+  $("over").hidden = false;
+  $("over-message").textContent = text;
+}
+
+/** @param {SubmitEvent} event */
+async function onSubmit(event) {
+  event.preventDefault();
+  if (busy) return;
+  const { min, max } = pinLength();
+  let pin = pinInput.value;
+  if (!new RegExp(`^[0-9]{${min},${max}}$`).test(pin)) {
+    pin = "";
+    pinInput.value = "";
+    showMessage(t("pinFormat", min === max ? t("pinLengthExact", min) : t("pinLengthHint", min, max)));
+    pinInput.focus();
+    return;
+  }
+  // Clear the field first: the PIN now exists only in the message below.
+  pinInput.value = "";
+  setBusy(true);
+  showMessage("");
+  $("message").textContent = t("pinChecking");
+  $("message").classList.add("info");
+  /** @type {any} */
+  let outcome;
+  try {
+    outcome = await ask(PinAction.SUBMIT, { certificateId: selectedId, pin });
+  } catch (error) {
+    outcome = { done: true, error: { code: /** @type {any} */ (error).code ?? "ERR_INTERNAL" } };
+  } finally {
+    pin = "";
+  }
+  $("message").classList.remove("info");
+  setBusy(false);
+  if (outcome.done && !outcome.error) {
+    window.close();
+    return;
+  }
+  const code = outcome.error?.code;
+  if (code === "ERR_PIN_INCORRECT") {
+    const certificate = selected();
+    if (typeof outcome.error.retriesLeft === "number") certificate.pin = { ...certificate.pin, retriesLeft: outcome.error.retriesLeft };
+    if (outcome.error.pinDeadline) view.pinDeadline = outcome.error.pinDeadline;
+    updatePinInfo();
+    showMessage(t("pinIncorrect"));
+    pinInput.focus();
+  } else if (code === "ERR_PIN_FORMAT") {
+    const { min: lo, max: hi } = pinLength();
+    showMessage(t("pinFormat", lo === hi ? t("pinLengthExact", lo) : t("pinLengthHint", lo, hi)));
+    pinInput.focus();
+  } else if (code === "ERR_PIN_BLOCKED") {
+    selected().pin = { ...selected().pin, retriesLeft: 0 };
+    showBlocked();
+  } else {
+    const known = t(`err_${code}`);
+    showOver(known && known !== `err_${code}` ? known : t("pinError", code ?? "ERR_INTERNAL"));
+  }
+}
+
+/** @param {boolean} value */
+function setBusy(value) {
+  busy = value;
+  pinInput.disabled = value;
+  /** @type {HTMLButtonElement} */ ($("confirm")).disabled = value;
+}
+
+function cancel() {
+  ask(PinAction.CANCEL).catch(() => {}).finally(() => window.close());
+}
+
+/** @type {ReturnType<typeof setInterval> | undefined} */
+let countdown;
+function startCountdown() {
+  const tick = () => {
+    const seconds = Math.max(0, Math.round((view.pinDeadline - Date.now()) / 1000));
+    const text = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    $("timer").textContent = t("pinTimeLeft", text);
+  };
+  tick();
+  countdown = setInterval(tick, 1000);
+}
+function stopCountdown() {
+  if (countdown) clearInterval(countdown);
+}
+
+pinInput.addEventListener("input", () => {
+  // Digits only, as typed or pasted.
+  const digits = pinInput.value.replace(/[^0-9]/g, "");
+  if (digits !== pinInput.value) pinInput.value = digits;
+  if ($("message").textContent && !busy) showMessage("");
+});
+$("pin-form").addEventListener("submit", (event) => onSubmit(/** @type {SubmitEvent} */ (event)));
+$("cancel").addEventListener("click", cancel);
+$("close").addEventListener("click", () => window.close());
+$("over-close").addEventListener("click", () => window.close());
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  event.preventDefault();
+  if (!$("ask").hidden) cancel();
+  else window.close();
+});
+
+start();
