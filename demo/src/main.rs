@@ -1,1 +1,191 @@
-fn main() {}
+//! `cpx-demo serve ...` and `cpx-demo add-user ...`: see demo/README.md.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cpx_demo::config::{default_page_library, read_der_files};
+use cpx_demo::server::{self, ServeError};
+use cpx_demo::{
+    build_router, seed_demo_user, AccountStore, AppError, AppState, ConfigError, DemoConfig,
+    StoreError,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "cpx-demo",
+    version,
+    about = "CPx Connect demo relying party: login by CPx card with first-time account linking"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the demo site over HTTPS (self-signed certificate made at start-up).
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        addr: SocketAddr,
+        /// The site's origin as the browser sees it; tokens must be made for exactly this origin.
+        #[arg(long, default_value = "https://localhost:8443")]
+        origin: String,
+        /// SQLite database of accounts and card links (created if missing).
+        #[arg(long, default_value = "demo.sqlite")]
+        db: PathBuf,
+        /// DER certificate of a CA whose cards may log in (repeat for several).
+        #[arg(long = "trust-anchor", value_name = "DER", required = true, num_args = 1..)]
+        trust_anchors: Vec<PathBuf>,
+        /// DER CRL to apply (repeat for several).
+        #[arg(long = "crl", value_name = "DER", num_args = 1..)]
+        crls: Vec<PathBuf>,
+        /// The extension's page library, served as /static/cpx-connect.js
+        /// [default: extension/page/cpx-connect.js in this repository].
+        #[arg(long, value_name = "PATH")]
+        page_library: Option<PathBuf>,
+        /// Create the account marie.dupont / demo1234 if it does not exist.
+        #[arg(long)]
+        seed_demo_user: bool,
+    },
+    /// Create a username/password account.
+    AddUser {
+        username: String,
+        #[arg(long)]
+        password: String,
+        /// Display name, e.g. "Marie Dupont".
+        #[arg(long)]
+        name: String,
+        /// SQLite database of accounts and card links (created if missing).
+        #[arg(long, default_value = "demo.sqlite")]
+        db: PathBuf,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve {
+            addr,
+            origin,
+            db,
+            trust_anchors,
+            crls,
+            page_library,
+            seed_demo_user,
+        } => run_serve(ServeArgs {
+            addr,
+            origin,
+            db,
+            trust_anchors,
+            crls,
+            page_library,
+            seed_demo_user,
+        }),
+        Command::AddUser {
+            username,
+            password,
+            name,
+            db,
+        } => run_add_user(&db, &username, &password, &name),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cpx-demo: error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct ServeArgs {
+    addr: SocketAddr,
+    origin: String,
+    db: PathBuf,
+    trust_anchors: Vec<PathBuf>,
+    crls: Vec<PathBuf>,
+    page_library: Option<PathBuf>,
+    seed_demo_user: bool,
+}
+
+fn run_serve(args: ServeArgs) -> Result<(), CliError> {
+    let trust_anchors_der = read_der_files(&args.trust_anchors, "certificate")?;
+    if trust_anchors_der.is_empty() {
+        return Err(ConfigError::NoTrustAnchor.into());
+    }
+    let mut config = DemoConfig::new(&args.origin, args.db, trust_anchors_der)?;
+    config.crls_der = read_der_files(&args.crls, "CRL")?;
+    config.page_library = args.page_library.unwrap_or_else(default_page_library);
+
+    // Bind before anything slow, so a busy port is the first thing reported.
+    let listener = server::bind(args.addr)?;
+    let state = AppState::new(config)?;
+    if args.seed_demo_user && seed_demo_user(state.store())? {
+        eprintln!(
+            "cpx-demo: created the demo account {} / {}",
+            cpx_demo::DEMO_USERNAME,
+            cpx_demo::DEMO_PASSWORD
+        );
+    }
+    if !state.config().page_library.is_file() {
+        eprintln!(
+            "cpx-demo: warning: page library {} not found; the login page will say the extension is not available",
+            state.config().page_library.display()
+        );
+    }
+    let identity = server::self_signed_identity(&state.config().origin)?;
+    eprintln!(
+        "cpx-demo: serving {} on https://{} (self-signed certificate, SHA-256 {})",
+        state.config().origin,
+        args.addr,
+        identity.fingerprint()
+    );
+
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    runtime.block_on(async move {
+        let handle = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("cpx-demo: stopping");
+                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+            }
+        });
+        server::serve(listener, build_router(state), &identity, handle).await
+    })?;
+    Ok(())
+}
+
+fn run_add_user(
+    db: &std::path::Path,
+    username: &str,
+    password: &str,
+    name: &str,
+) -> Result<(), CliError> {
+    let store = AccountStore::open(db)?;
+    let account = store.create_account(username, name, password)?;
+    eprintln!(
+        "cpx-demo: created account {} ({}) in {}",
+        account.username,
+        account.display_name,
+        db.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! What the demo site needs to start: its own origin, its database, what it trusts.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything `build_app` needs. Built by the CLI from its arguments, or directly by tests.
+#[derive(Debug, Clone)]
+pub struct DemoConfig {
+    /// The site's own origin, e.g. `https://localhost:8443`. Tokens are checked against this,
+    /// never against anything the request says.
+    pub origin: String,
+    /// SQLite file holding accounts and card links (created if missing).
+    pub database_path: PathBuf,
+    /// DER certificates of the CAs whose cards may log in.
+    pub trust_anchors_der: Vec<Vec<u8>>,
+    /// DER CRLs applied to those cards.
+    pub crls_der: Vec<Vec<u8>>,
+    /// The extension's page library, served as `/static/cpx-connect.js`, read at each request.
+    pub page_library: PathBuf,
+    /// How long a login challenge stays valid.
+    pub nonce_lifetime: Duration,
+    /// How long an idle browser session lives.
+    pub session_idle_timeout: Duration,
+}
+
+impl DemoConfig {
+    /// A configuration with the usual lifetimes (challenge 5 minutes, idle session 30 minutes)
+    /// and the page library at its place in the repository.
+    pub fn new(
+        origin: &str,
+        database_path: PathBuf,
+        trust_anchors_der: Vec<Vec<u8>>,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            origin: parse_origin(origin)?,
+            database_path,
+            trust_anchors_der,
+            crls_der: Vec::new(),
+            page_library: default_page_library(),
+            nonce_lifetime: Duration::from_secs(5 * 60),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid origin {origin:?}: {why} (expected https://host[:port], with no path)")]
+    InvalidOrigin { origin: String, why: &'static str },
+    #[error("cannot read {path}: {source}")]
+    UnreadableFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a DER-encoded {what} (PEM files must be converted first, e.g. `openssl x509 -outform DER`)")]
+    NotDer { path: PathBuf, what: &'static str },
+    #[error("at least one --trust-anchor is required")]
+    NoTrustAnchor,
+}
+
+/// `extension/page/cpx-connect.js` in the repository this crate was built from.
+pub fn default_page_library() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("extension")
+        .join("page")
+        .join("cpx-connect.js")
+}
+
+/// Checks that `origin` is `https://host[:port]` and returns it without a trailing slash,
+/// the form browsers report and the host signs.
+pub fn parse_origin(origin: &str) -> Result<String, ConfigError> {
+    let invalid = |why| ConfigError::InvalidOrigin {
+        origin: origin.to_owned(),
+        why,
+    };
+    let trimmed = origin.strip_suffix('/').unwrap_or(origin);
+    let authority = trimmed
+        .strip_prefix("https://")
+        .ok_or_else(|| invalid("the scheme must be https"))?;
+    if authority.is_empty() {
+        return Err(invalid("the host is missing"));
+    }
+    if authority.contains(['/', '?', '#', '@', ' ']) {
+        return Err(invalid("only a host and a port are allowed"));
+    }
+    if let Some((host, port)) = authority.rsplit_once(':') {
+        // An IPv6 literal ends with `]`; anything else after the last `:` is a port.
+        if !port.ends_with(']') {
+            if host.is_empty() {
+                return Err(invalid("the host is missing"));
+            }
+            if port.parse::<u16>().is_err() {
+                return Err(invalid("the port is not a number from 0 to 65535"));
+            }
+        }
+    }
+    if trimmed.len() > 255 {
+        return Err(invalid("longer than 255 characters"));
+    }
+    Ok(trimmed.to_ascii_lowercase())
+}
+
+/// Reads DER files, checking that each starts like a DER SEQUENCE so a PEM file or a
+/// wrong path gives a clear message at start-up rather than a failed login later.
+pub fn read_der_files(paths: &[PathBuf], what: &'static str) -> Result<Vec<Vec<u8>>, ConfigError> {
+    paths
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).map_err(|source| ConfigError::UnreadableFile {
+                path: path.clone(),
+                source,
+            })?;
+            if !looks_like_der_sequence(&bytes) {
+                return Err(ConfigError::NotDer {
+                    path: path.clone(),
+                    what,
+                });
+            }
+            Ok(bytes)
+        })
+        .collect()
+}
+
+/// A DER SEQUENCE whose encoded length matches the data exactly.
+fn looks_like_der_sequence(bytes: &[u8]) -> bool {
+    let [0x30, first_length_byte, rest @ ..] = bytes else {
+        return false;
+    };
+    let (content_length, header_rest) = match *first_length_byte {
+        short @ 0..=0x7f => (usize::from(short), rest),
+        long @ 0x81..=0x84 => {
+            let count = usize::from(long & 0x7f);
+            if rest.len() < count {
+                return false;
+            }
+            let length = rest[..count]
+                .iter()
+                .fold(0usize, |acc, byte| (acc << 8) | usize::from(*byte));
+            (length, &rest[count..])
+        }
+        _ => return false,
+    };
+    header_rest.len() == content_length
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_is_normalised_and_checked() {
+        assert_eq!(
+            parse_origin("https://localhost:8443/").ok().as_deref(),
+            Some("https://localhost:8443")
+        );
+        assert_eq!(
+            parse_origin("https://Example.ORG").ok().as_deref(),
+            Some("https://example.org")
+        );
+        for bad in [
+            "http://localhost:8443",
+            "https://",
+            "https://localhost:8443/login",
+            "https://localhost:99999",
+            "https://localhost?x=1",
+            "localhost:8443",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn der_check_accepts_sequences_and_refuses_pem() {
+        assert!(looks_like_der_sequence(&[0x30, 0x03, 1, 2, 3]));
+        assert!(looks_like_der_sequence(
+            &[[0x30, 0x81, 0x80].as_slice(), &[0u8; 0x80]].concat()
+        ));
+        assert!(!looks_like_der_sequence(&[0x30, 0x03, 1, 2]));
+        assert!(!looks_like_der_sequence(b"-----BEGIN CERTIFICATE-----"));
+        assert!(!looks_like_der_sequence(&[]));
+    }
+}

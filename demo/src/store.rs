@@ -1,0 +1,424 @@
+//! Accounts and card links, in SQLite.
+//!
+//! An account links at most one card and a card (its idNat, which survives card renewal)
+//! links to at most one account: both are UNIQUE columns of `card_links`, so the database
+//! itself refuses a second link either way.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Argon2, PasswordVerifier};
+use rusqlite::{params, Connection, OptionalExtension};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+}
+
+/// What the site keeps of a verified card: enough to show it and to recognise it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedCard {
+    pub id_nat: String,
+    pub surname: String,
+    pub given_name: String,
+    pub profession: Option<String>,
+    pub issuer: String,
+    pub serial_hex: String,
+    pub not_after: SystemTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("cannot hash the password: {0}")]
+    PasswordHash(String),
+    #[error("the username {0:?} is already taken")]
+    UsernameTaken(String),
+    #[error("a username is 1 to 64 letters, digits, '.', '-' or '_'")]
+    InvalidUsername,
+    #[error("this account already has a linked card")]
+    AccountAlreadyLinked,
+    #[error("this card is already linked to another account")]
+    CardAlreadyLinked,
+    #[error("the account store lock was poisoned by a panic")]
+    Poisoned,
+}
+
+pub struct AccountStore {
+    connection: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS accounts (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    display_name  TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS card_links (
+    account_id  INTEGER NOT NULL UNIQUE REFERENCES accounts(id) ON DELETE CASCADE,
+    id_nat      TEXT NOT NULL UNIQUE,
+    surname     TEXT NOT NULL,
+    given_name  TEXT NOT NULL,
+    profession  TEXT,
+    issuer      TEXT NOT NULL,
+    serial_hex  TEXT NOT NULL,
+    not_after   INTEGER NOT NULL,
+    linked_at   INTEGER NOT NULL
+);
+";
+
+impl AccountStore {
+    /// Opens (creating if needed) the database file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::from_connection(Connection::open(path)?)
+    }
+
+    /// A database that lives as long as the store, for tests.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::from_connection(Connection::open_in_memory()?)
+    }
+
+    fn from_connection(connection: Connection) -> Result<Self, StoreError> {
+        connection.execute_batch(SCHEMA)?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.connection.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// Creates an account. Slow on purpose (Argon2): call it off the async runtime.
+    pub fn create_account(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+    ) -> Result<Account, StoreError> {
+        if !is_valid_username(username) {
+            return Err(StoreError::InvalidUsername);
+        }
+        let password_hash = hash_password(password)?;
+        let connection = self.lock()?;
+        let inserted = connection.execute(
+            "INSERT INTO accounts (username, display_name, password_hash, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                username,
+                display_name,
+                password_hash,
+                unix_seconds(SystemTime::now())
+            ],
+        );
+        match inserted {
+            Ok(_) => Ok(Account {
+                id: connection.last_insert_rowid(),
+                username: username.to_owned(),
+                display_name: display_name.to_owned(),
+            }),
+            Err(error) if is_unique_violation(&error) => {
+                Err(StoreError::UsernameTaken(username.to_owned()))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError> {
+        let connection = self.lock()?;
+        Ok(connection
+            .query_row(
+                "SELECT id, username, display_name FROM accounts WHERE username = ?1",
+                params![username],
+                account_from_row,
+            )
+            .optional()?)
+    }
+
+    pub fn account_by_id(&self, account_id: i64) -> Result<Option<Account>, StoreError> {
+        let connection = self.lock()?;
+        Ok(connection
+            .query_row(
+                "SELECT id, username, display_name FROM accounts WHERE id = ?1",
+                params![account_id],
+                account_from_row,
+            )
+            .optional()?)
+    }
+
+    /// The account if the password is right. Slow on purpose (Argon2): call it off the
+    /// async runtime. An unknown username costs the same time as a wrong password, so the
+    /// timing does not tell which usernames exist.
+    pub fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        let found = {
+            let connection = self.lock()?;
+            connection
+                .query_row(
+                    "SELECT id, username, display_name, password_hash FROM accounts
+                     WHERE username = ?1",
+                    params![username],
+                    |row| Ok((account_from_row(row)?, row.get::<_, String>(3)?)),
+                )
+                .optional()?
+        };
+        match found {
+            Some((account, stored_hash)) => {
+                Ok(password_matches(password, &stored_hash).then_some(account))
+            }
+            None => {
+                // Spend the same effort on a throwaway hash.
+                let _ = hash_password(password);
+                Ok(None)
+            }
+        }
+    }
+
+    pub fn account_for_card(&self, id_nat: &str) -> Result<Option<Account>, StoreError> {
+        let connection = self.lock()?;
+        Ok(connection
+            .query_row(
+                "SELECT a.id, a.username, a.display_name FROM accounts a
+                 JOIN card_links c ON c.account_id = a.id WHERE c.id_nat = ?1",
+                params![id_nat],
+                account_from_row,
+            )
+            .optional()?)
+    }
+
+    pub fn card_of_account(&self, account_id: i64) -> Result<Option<LinkedCard>, StoreError> {
+        let connection = self.lock()?;
+        Ok(connection
+            .query_row(
+                "SELECT id_nat, surname, given_name, profession, issuer, serial_hex, not_after
+                 FROM card_links WHERE account_id = ?1",
+                params![account_id],
+                |row| {
+                    Ok(LinkedCard {
+                        id_nat: row.get(0)?,
+                        surname: row.get(1)?,
+                        given_name: row.get(2)?,
+                        profession: row.get(3)?,
+                        issuer: row.get(4)?,
+                        serial_hex: row.get(5)?,
+                        not_after: from_unix_seconds(row.get(6)?),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Links a card to an account that has none, if the card is linked nowhere.
+    pub fn link_card(&self, account_id: i64, card: &LinkedCard) -> Result<(), StoreError> {
+        let mut connection = self.lock()?;
+        let transaction = connection.transaction()?;
+        let account_has_card: bool = transaction.query_row(
+            "SELECT EXISTS(SELECT 1 FROM card_links WHERE account_id = ?1)",
+            params![account_id],
+            |row| row.get(0),
+        )?;
+        if account_has_card {
+            return Err(StoreError::AccountAlreadyLinked);
+        }
+        let card_is_linked: bool = transaction.query_row(
+            "SELECT EXISTS(SELECT 1 FROM card_links WHERE id_nat = ?1)",
+            params![card.id_nat],
+            |row| row.get(0),
+        )?;
+        if card_is_linked {
+            return Err(StoreError::CardAlreadyLinked);
+        }
+        transaction.execute(
+            "INSERT INTO card_links (account_id, id_nat, surname, given_name, profession,
+                                     issuer, serial_hex, not_after, linked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                account_id,
+                card.id_nat,
+                card.surname,
+                card.given_name,
+                card.profession,
+                card.issuer,
+                card.serial_hex,
+                unix_seconds(card.not_after),
+                unix_seconds(SystemTime::now()),
+            ],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Records the details of the card just used: a renewed card keeps its idNat but has a
+    /// new serial number and expiry, and the account page should show the current one.
+    pub fn refresh_card(&self, card: &LinkedCard) -> Result<(), StoreError> {
+        let connection = self.lock()?;
+        connection.execute(
+            "UPDATE card_links SET surname = ?2, given_name = ?3, profession = ?4, issuer = ?5,
+                                   serial_hex = ?6, not_after = ?7
+             WHERE id_nat = ?1",
+            params![
+                card.id_nat,
+                card.surname,
+                card.given_name,
+                card.profession,
+                card.issuer,
+                card.serial_hex,
+                unix_seconds(card.not_after),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes the account's card link; false if it had none.
+    pub fn unlink_card(&self, account_id: i64) -> Result<bool, StoreError> {
+        let connection = self.lock()?;
+        let removed = connection.execute(
+            "DELETE FROM card_links WHERE account_id = ?1",
+            params![account_id],
+        )?;
+        Ok(removed > 0)
+    }
+}
+
+fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        display_name: row.get(2)?,
+    })
+}
+
+fn is_valid_username(username: &str) -> bool {
+    (1..=64).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+fn hash_password(password: &str) -> Result<String, StoreError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| StoreError::PasswordHash(error.to_string()))
+}
+
+fn password_matches(password: &str, stored_hash: &str) -> bool {
+    PasswordHash::new(stored_hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+fn unix_seconds(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+fn from_unix_seconds(seconds: i64) -> SystemTime {
+    let magnitude = Duration::from_secs(seconds.unsigned_abs());
+    if seconds >= 0 {
+        UNIX_EPOCH + magnitude
+    } else {
+        UNIX_EPOCH - magnitude
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(id_nat: &str) -> LinkedCard {
+        LinkedCard {
+            id_nat: id_nat.to_owned(),
+            surname: "DUPONT".to_owned(),
+            given_name: "MARIE".to_owned(),
+            profession: Some("Médecin".to_owned()),
+            issuer: "CN=TEST AC".to_owned(),
+            serial_hex: "01".to_owned(),
+            not_after: UNIX_EPOCH + Duration::from_secs(2_000_000_000),
+        }
+    }
+
+    #[test]
+    fn password_check_and_duplicate_usernames() -> Result<(), StoreError> {
+        let store = AccountStore::open_in_memory()?;
+        let created = store.create_account("marie.dupont", "Marie Dupont", "demo1234")?;
+        assert_eq!(
+            store.check_password("marie.dupont", "demo1234")?,
+            Some(created)
+        );
+        assert_eq!(store.check_password("marie.dupont", "demo12345")?, None);
+        assert_eq!(store.check_password("nobody", "demo1234")?, None);
+        assert!(matches!(
+            store.create_account("marie.dupont", "Autre", "x"),
+            Err(StoreError::UsernameTaken(_))
+        ));
+        assert!(matches!(
+            store.create_account("marie dupont", "Autre", "x"),
+            Err(StoreError::InvalidUsername)
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn one_card_per_account_and_one_account_per_card() -> Result<(), StoreError> {
+        let store = AccountStore::open_in_memory()?;
+        let marie = store.create_account("marie", "Marie", "pw")?;
+        let pierre = store.create_account("pierre", "Pierre", "pw")?;
+        store.link_card(marie.id, &card("810001234567"))?;
+        assert_eq!(store.account_for_card("810001234567")?, Some(marie.clone()));
+        assert_eq!(store.card_of_account(marie.id)?, Some(card("810001234567")));
+        assert!(matches!(
+            store.link_card(marie.id, &card("810009876543")),
+            Err(StoreError::AccountAlreadyLinked)
+        ));
+        assert!(matches!(
+            store.link_card(pierre.id, &card("810001234567")),
+            Err(StoreError::CardAlreadyLinked)
+        ));
+        assert!(store.unlink_card(marie.id)?);
+        assert!(!store.unlink_card(marie.id)?);
+        assert_eq!(store.account_for_card("810001234567")?, None);
+        store.link_card(pierre.id, &card("810001234567"))?;
+        assert_eq!(store.account_for_card("810001234567")?, Some(pierre));
+        Ok(())
+    }
+
+    #[test]
+    fn refresh_records_a_renewed_card() -> Result<(), StoreError> {
+        let store = AccountStore::open_in_memory()?;
+        let marie = store.create_account("marie", "Marie", "pw")?;
+        store.link_card(marie.id, &card("810001234567"))?;
+        let renewed = LinkedCard {
+            serial_hex: "02".to_owned(),
+            not_after: UNIX_EPOCH + Duration::from_secs(2_100_000_000),
+            ..card("810001234567")
+        };
+        store.refresh_card(&renewed)?;
+        assert_eq!(store.card_of_account(marie.id)?, Some(renewed));
+        Ok(())
+    }
+}
