@@ -1,0 +1,57 @@
+// A tiny HTTPS relying party for the tests: a page that loads the page library the way a real
+// site does (/static/cpx-connect.js) and exposes it to the test as window.cpxTest.
+
+import { readFileSync } from "node:fs";
+import { createServer } from "node:https";
+import { fixtures } from "./fixtures.mjs";
+import { PAGE_LIBRARY } from "./paths.mjs";
+
+const PAGE = `<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>Site de test CPx Connect</title></head>
+<body>
+<h1>Site de test</h1>
+<button id="login">S'identifier par carte CPS</button>
+<script type="module">
+  import { status, authenticate } from "/static/cpx-connect.js";
+  const settle = (promise) => promise.then(
+    (value) => ({ ok: true, value }),
+    (error) => ({ ok: false, code: error.code, message: error.message, retriesLeft: error.retriesLeft }),
+  );
+  window.cpxTest = {
+    status: (options) => settle(status(options)),
+    authenticate: (nonce, options) => settle(authenticate(nonce, options)),
+    pending: null,
+    // Starts a login and keeps its promise, so the test can drive the PIN window meanwhile.
+    start(nonce, options) { this.pending = settle(authenticate(nonce, options)); return true; },
+  };
+  document.documentElement.dataset.ready = "1";
+</script>
+</body></html>`;
+
+/**
+ * @returns {Promise<{ url: string, origin: string, close: () => Promise<void> }>}
+ */
+export async function startTestSite() {
+  const { site } = fixtures();
+  const server = createServer({ key: site.key, cert: site.cert }, (request, response) => {
+    const path = new URL(request.url ?? "/", "https://localhost").pathname;
+    if (path === "/") {
+      response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      response.end(PAGE);
+    } else if (path === "/static/cpx-connect.js") {
+      response.writeHead(200, { "content-type": "text/javascript; charset=utf-8" });
+      response.end(readFileSync(PAGE_LIBRARY));
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(undefined)));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  const origin = `https://localhost:${port}`;
+  return {
+    url: `${origin}/`,
+    origin,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}

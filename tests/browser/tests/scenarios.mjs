@@ -1,0 +1,300 @@
+// The scenarios both browsers run against the fake native host: the extension's own behaviour
+// and error paths, from the page library down to the native port and back.
+
+import assert from "node:assert/strict";
+import { X509Certificate, createHash, randomBytes, verify } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { eventually, launch } from "../lib/browsers.mjs";
+import { CORRECT_PIN, fakeCard, installFakeHost, scenario } from "../lib/fake-host.mjs";
+import { ARTIFACTS_DIR, skipReason } from "../lib/paths.mjs";
+import { writeAllowedOriginsPolicy } from "../lib/policy.mjs";
+import { startTestSite } from "../lib/site.mjs";
+
+const TEST_TIMEOUT_MS = 60_000;
+const newNonce = () => randomBytes(32).toString("base64");
+
+/** @param {"chromium" | "firefox"} kind */
+export function defineScenarios(kind) {
+  const skip = skipReason(kind);
+  describe(`${kind}: extension against the fake native host`, { skip, timeout: TEST_TIMEOUT_MS * 20 }, () => {
+    /** @type {Awaited<ReturnType<typeof startTestSite>>} */
+    let site;
+    before(async () => {
+      site = await startTestSite();
+    });
+    after(async () => {
+      await site?.close();
+    });
+
+    /**
+     * A fresh browser with the fake host scripted by `config` (null: no host installed), the
+     * test page open; closed when the test ends.
+     * @param {import("node:test").TestContext} t
+     * @param {Record<string, unknown> | null} config
+     */
+    async function setUp(t, config) {
+      const workDir = mkdtempSync(join(tmpdir(), `cpx-${kind}-`));
+      const host = config ? installFakeHost(workDir, config) : null;
+      const browser = await launch(kind, { hostPath: host?.path ?? null, workDir });
+      t.after(() => browser.close());
+      const page = await browser.openPage(site.url);
+      await page.waitForFunction(() => document.documentElement.dataset.ready === "1");
+      return { browser, page, host };
+    }
+
+    /** @param {string} name */
+    const artifact = (name) => join(ARTIFACTS_DIR, `${kind}-${name}.png`);
+
+    /** Starts a login in the page without waiting for it. */
+    async function startLogin(/** @type {any} */ page, /** @type {string} */ nonce, options = {}) {
+      await page.evaluate(([n, o]) => window.cpxTest.start(n, o), [nonce, options]);
+    }
+    const loginOutcome = (/** @type {any} */ page) => page.evaluate(() => window.cpxTest.pending);
+
+    /** Types a PIN in the PIN window and confirms with Enter. */
+    async function typePin(/** @type {any} */ pin, /** @type {string} */ digits) {
+      await pin.waitForFunction(() => !document.getElementById("ask").hidden);
+      await pin.type("#pin", digits);
+      await pin.press("Enter");
+    }
+
+    test("status from the page reports the extension, the host and the readers", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { page, host } = await setUp(t, scenario());
+      const outcome = await page.evaluate(() => window.cpxTest.status());
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.equal(outcome.value.host.version, "0.0.0-fake");
+      assert.equal(outcome.value.host.protocol, 1);
+      assert.equal(outcome.value.service, "ok");
+      assert.equal(outcome.value.readers.length, 1);
+      assert.equal(outcome.value.readers[0].card.type, "CPS3");
+      assert.match(outcome.value.extension.version, /^\d+\.\d+\.\d+$/);
+      assert.deepEqual(host?.entries().filter((e) => e.event === "request").map((e) => e.command), ["version", "status"]);
+    });
+
+    test("authenticate with the right PIN returns a token signed over this page's origin", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, page, host } = await setUp(t, scenario());
+      const nonce = newNonce();
+      await startLogin(page, nonce, { lang: "fr" });
+      const pin = await browser.waitForExtensionWindow("pin.html");
+      await pin.waitForFunction(() => !document.getElementById("ask").hidden);
+      const shown = await pin.evaluate(() => ({
+        origin: document.getElementById("origin")?.textContent,
+        heading: document.querySelector("#ask h1")?.textContent,
+        tries: document.getElementById("tries")?.textContent,
+        focused: document.activeElement?.id,
+        type: document.getElementById("pin")?.getAttribute("type"),
+        card: document.getElementById("single-card-details")?.textContent,
+      }));
+      assert.equal(shown.origin, site.origin);
+      assert.equal(shown.heading, "Identification par carte CPS");
+      assert.equal(shown.tries, "3 essais restants");
+      assert.equal(shown.focused, "pin");
+      assert.equal(shown.type, "password");
+      assert.match(shown.card ?? "", /MARIE DUPONT/);
+      await pin.screenshot(artifact("pin-window-fr"));
+
+      await typePin(pin, CORRECT_PIN);
+      const outcome = await loginOutcome(page);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      const token = outcome.value;
+      assert.equal(token.format, "web-eid:1.0");
+      assert.equal(token.algorithm, "RS256");
+      // The signature covers SHA-256(origin) || SHA-256(nonce) with the origin the browser reported.
+      const certificate = new X509Certificate(Buffer.from(token.unverifiedCertificate, "base64"));
+      const sha256 = (/** @type {string} */ s) => createHash("sha256").update(s, "utf8").digest();
+      const signed = Buffer.concat([sha256(site.origin), sha256(nonce)]);
+      assert.equal(verify("sha256", signed, certificate.publicKey, Buffer.from(token.signature, "base64")), true);
+
+      const [request] = host?.requests("authenticate") ?? [];
+      assert.equal(request.arguments.origin, site.origin);
+      assert.equal(request.arguments.challengeNonce, nonce);
+      assert.equal(request.arguments.pin, "<4 digits>");
+      await eventually(async () => (await browser.countExtensionWindows("pin.html")) === 0, "the PIN window to close");
+    });
+
+    test("a wrong PIN shows the tries left, is never resent, and the right one then succeeds", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, page, host } = await setUp(t, scenario());
+      await startLogin(page, newNonce());
+      const pin = await browser.waitForExtensionWindow("pin.html");
+      await typePin(pin, "9999");
+      await pin.waitForFunction(() => document.getElementById("message")?.textContent === "Code incorrect.");
+      const after = await pin.evaluate(() => ({
+        tries: document.getElementById("tries")?.textContent,
+        value: /** @type {HTMLInputElement} */ (document.getElementById("pin")).value,
+      }));
+      assert.equal(after.tries, "2 essais restants");
+      assert.equal(after.value, "", "the PIN field is cleared");
+      await pin.screenshot(artifact("pin-window-wrong-pin-fr"));
+      // Nothing more reaches the host until the user types again.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(host?.requests("authenticate").length, 1);
+
+      await typePin(pin, CORRECT_PIN);
+      const outcome = await loginOutcome(page);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.equal(host?.requests("authenticate").length, 2);
+    });
+
+    test("a PIN entered wrong until the card blocks shows the blocked state", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const card = fakeCard(0, { retriesLeft: 1 });
+      const { browser, page } = await setUp(t, scenario({ certificates: [card] }));
+      await startLogin(page, newNonce());
+      const pin = await browser.waitForExtensionWindow("pin.html");
+      await pin.waitForFunction(() => !document.getElementById("ask").hidden);
+      assert.match(await pin.evaluate(() => document.getElementById("tries")?.textContent ?? ""), /Dernier essai/);
+      await typePin(pin, "0000");
+      const outcome = await loginOutcome(page);
+      assert.equal(outcome.code, "ERR_PIN_BLOCKED");
+      await pin.waitForFunction(() => !document.getElementById("blocked").hidden);
+      const blocked = await pin.evaluate(() => ({
+        title: document.querySelector("#blocked h1")?.textContent,
+        hasField: !document.getElementById("ask").hidden,
+        advice: document.querySelector("#blocked .panel")?.textContent ?? "",
+      }));
+      assert.equal(blocked.title, "Votre carte est bloquée");
+      assert.equal(blocked.hasField, false);
+      assert.match(blocked.advice, /ANS/);
+      await pin.screenshot(artifact("pin-window-blocked-fr"));
+    });
+
+    test("Annuler, or closing the PIN window, rejects with ERR_USER_CANCELLED", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, page, host } = await setUp(t, scenario());
+      await startLogin(page, newNonce());
+      let pin = await browser.waitForExtensionWindow("pin.html");
+      await pin.waitForFunction(() => !document.getElementById("ask").hidden);
+      await pin.click("#cancel");
+      assert.equal((await loginOutcome(page)).code, "ERR_USER_CANCELLED");
+      await eventually(async () => (await browser.countExtensionWindows("pin.html")) === 0, "the PIN window to close");
+
+      await startLogin(page, newNonce());
+      pin = await browser.waitForExtensionWindow("pin.html");
+      await pin.waitForFunction(() => !document.getElementById("ask").hidden);
+      await pin.close();
+      assert.equal((await loginOutcome(page)).code, "ERR_USER_CANCELLED");
+      assert.equal(host?.requests("authenticate").length, 0);
+    });
+
+    test("no PIN before the deadline closes the window with ERR_PIN_TIMEOUT", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, page } = await setUp(t, scenario());
+      await startLogin(page, newNonce(), { timeout: 2_500 });
+      await browser.waitForExtensionWindow("pin.html");
+      const outcome = await loginOutcome(page);
+      assert.equal(outcome.code, "ERR_PIN_TIMEOUT");
+      await eventually(async () => (await browser.countExtensionWindows("pin.html")) === 0, "the PIN window to close");
+    });
+
+    test("no card: the host's ERR_NO_CARD reaches the page and no PIN window opens", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, page } = await setUp(t, scenario({ certificates: [], readers: [{ name: "Lecteur vide", card: null }] }));
+      const outcome = await page.evaluate((n) => window.cpxTest.authenticate(n), newNonce());
+      assert.equal(outcome.code, "ERR_NO_CARD");
+      assert.equal(await browser.countExtensionWindows("pin.html"), 0);
+    });
+
+    test("no host manifest: ERR_HOST_NOT_INSTALLED", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { page } = await setUp(t, null);
+      assert.equal((await page.evaluate(() => window.cpxTest.status())).code, "ERR_HOST_NOT_INSTALLED");
+      assert.equal((await page.evaluate((n) => window.cpxTest.authenticate(n), newNonce())).code, "ERR_HOST_NOT_INSTALLED");
+    });
+
+    test("a host speaking another protocol: ERR_HOST_INCOMPATIBLE", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { page } = await setUp(t, scenario({ protocol: 2 }));
+      assert.equal((await page.evaluate(() => window.cpxTest.status())).code, "ERR_HOST_INCOMPATIBLE");
+    });
+
+    test("a host that exits mid-request gives ERR_HOST_CRASHED, and the next request starts a new one", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { page, host } = await setUp(t, scenario({ crashOn: "certificates" }));
+      assert.equal((await page.evaluate((n) => window.cpxTest.authenticate(n), newNonce())).code, "ERR_HOST_CRASHED");
+      const outcome = await page.evaluate(() => window.cpxTest.status());
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.equal(host?.entries().filter((e) => e.event === "start").length, 2);
+    });
+
+    test("a slow host: the page's own timeout gives ERR_TIMEOUT, and the tab is busy meanwhile", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { page } = await setUp(t, scenario({ delayMs: { status: 4_000 } }));
+      const outcomes = await page.evaluate(async () => {
+        const slow = window.cpxTest.status({ timeout: 1_000 });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const second = await window.cpxTest.status();
+        return { first: await slow, second };
+      });
+      assert.equal(outcomes.second.code, "ERR_BUSY");
+      assert.equal(outcomes.first.code, "ERR_TIMEOUT");
+    });
+
+    test("a site outside the managed allowedOrigins is refused without touching the host", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const policy = writeAllowedOriginsPolicy(kind, ["https://portail.example.fr", "https://*.sante.example"]);
+      t.after(() => policy.remove());
+      const { page, host } = await setUp(t, scenario());
+      const outcome = await page.evaluate((n) => window.cpxTest.authenticate(n), newNonce());
+      assert.equal(outcome.code, "ERR_ORIGIN_NOT_ALLOWED");
+      assert.equal((await page.evaluate(() => window.cpxTest.status())).code, "ERR_ORIGIN_NOT_ALLOWED");
+      assert.equal(host?.entries().length, 0, "the host was never started");
+    });
+
+    test("page messages from another source than the page's window are ignored", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { page, host } = await setUp(t, scenario());
+      const heard = await page.evaluate(async () => {
+        /** @type {string[]} */
+        const answers = [];
+        window.addEventListener("message", (event) => {
+          if (typeof event.data?.action === "string" && event.data.action.endsWith("-ack")) answers.push(event.data.requestId);
+        });
+        const frame = document.createElement("iframe");
+        document.body.append(frame);
+        // Same origin, but the source is the frame's window, not the page's.
+        frame.contentWindow?.eval(`parent.postMessage({ action: "cpx-connect:status", requestId: "from-frame" }, "${location.origin}")`);
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        // Control: the same message from the page itself is answered.
+        window.postMessage({ action: "cpx-connect:status", requestId: "from-page" }, location.origin);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return answers;
+      });
+      assert.deepEqual(heard, ["from-page"]);
+      await eventually(() => (host?.requests("status").length ?? 0) === 1, "the page's own status request");
+    });
+
+    test("several cards: the PIN window offers a choice and signs with the chosen one", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const cards = [fakeCard(0), fakeCard(1)];
+      const { browser, page, host } = await setUp(t, scenario({ certificates: cards }));
+      await startLogin(page, newNonce());
+      const pin = await browser.waitForExtensionWindow("pin.html");
+      await pin.waitForFunction(() => document.querySelectorAll('input[name="certificate"]').length === 2);
+      await pin.screenshot(artifact("pin-window-two-cards-fr"));
+      await pin.click("#certificate-1");
+      await typePin(pin, CORRECT_PIN);
+      const outcome = await loginOutcome(page);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.equal(outcome.value.unverifiedCertificate, cards[1].certificate);
+      assert.equal(host?.requests("authenticate")[0].arguments.certificateId, cards[1].certificateId);
+    });
+
+    test("the toolbar popup shows the host, the service, the readers and the cards", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const cards = [fakeCard(0), fakeCard(1, { retriesLeft: 2 })];
+      const readers = cards.map((card) => ({ name: card.reader, card: { atr: "3B", type: card.cardType } }));
+      const { browser } = await setUp(t, scenario({ certificates: cards, readers }));
+      const popup = await browser.openExtensionPage("popup.html");
+      await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 5);
+      const text = await popup.evaluate(() => document.getElementById("checks")?.textContent ?? "");
+      assert.match(text, /Installé, version 0\.0\.0-fake/);
+      assert.match(text, /En fonctionnement/);
+      assert.match(text, /carte CPS3 insérée/);
+      assert.match(text, /MARIE DUPONT/);
+      assert.match(text, /expirant bientôt/);
+      assert.match(text, /2 essais de code restants/);
+      await popup.screenshot(artifact("popup-fr"));
+    });
+
+    test("the toolbar popup explains how to install a missing host", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser } = await setUp(t, null);
+      const popup = await browser.openExtensionPage("popup.html");
+      await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 1);
+      const text = await popup.evaluate(() => document.getElementById("checks")?.textContent ?? "");
+      assert.match(text, /n'est pas installé/);
+      assert.match(text, /cpx-connect install/);
+      await popup.screenshot(artifact("popup-host-missing-fr"));
+    });
+  });
+}
