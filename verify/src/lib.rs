@@ -52,3 +52,8 @@ pub struct Identity {
     /// The certificate, DER.
     pub certificate_der: Vec<u8>,
 }
+
+/// Compiles the README's example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
