@@ -1,0 +1,189 @@
+//! The one place where T=0 response handling happens: `61xx` GET RESPONSE and `6Cxx` Le correction.
+
+use tracing::trace;
+
+use super::apdu::{Command, Response, StatusWord, MAX_CHUNK};
+use super::error::CardError;
+use super::transport::Transport;
+
+/// Upper bound on GET RESPONSE rounds for one command: a 2 KiB answer in 0xE7 pieces needs 9, so a
+/// card that keeps saying `61xx` beyond this is broken and must not hold the host forever.
+const MAX_GET_RESPONSE_ROUNDS: usize = 32;
+
+/// Sends commands to a card and returns complete responses, counting every APDU sent.
+pub struct Channel<'t> {
+    transport: &'t mut dyn Transport,
+    apdus_sent: usize,
+}
+
+impl<'t> Channel<'t> {
+    pub fn new(transport: &'t mut dyn Transport) -> Self {
+        Channel {
+            transport,
+            apdus_sent: 0,
+        }
+    }
+
+    pub fn apdus_sent(&self) -> usize {
+        self.apdus_sent
+    }
+
+    /// Sends a command and collects the whole answer: follows `61xx` with GET RESPONSE on the same
+    /// class byte's channel, and resends once with the card's Le on `6Cxx`.
+    pub fn send(&mut self, command: &Command) -> Result<Response, CardError> {
+        let mut response = self.transmit_once(command)?;
+        if let StatusWord::WrongLe(le) = response.sw {
+            let corrected = command.clone().with_le(le);
+            response = self.transmit_once(&corrected)?;
+        }
+        let mut data = std::mem::take(&mut response.data);
+        let mut rounds = 0;
+        while let StatusWord::BytesAvailable(available) = response.sw {
+            rounds += 1;
+            if rounds > MAX_GET_RESPONSE_ROUNDS {
+                return Err(CardError::Protocol("the card never finished its answer"));
+            }
+            let le = if available == 0 || available > MAX_CHUNK {
+                MAX_CHUNK
+            } else {
+                available
+            };
+            // GET RESPONSE keeps the logical channel bits of the command's class byte.
+            let get_response = Command::new(command.cla & 0x03, 0xC0, 0x00, 0x00).with_le(le);
+            response = self.transmit_once(&get_response)?;
+            if let StatusWord::WrongLe(exact) = response.sw {
+                response = self.transmit_once(&get_response.clone().with_le(exact))?;
+            }
+            data.append(&mut response.data);
+        }
+        Ok(Response {
+            data,
+            sw: response.sw,
+        })
+    }
+
+    /// Sends a command that must succeed and returns its data.
+    pub fn send_ok(&mut self, command: &Command) -> Result<Vec<u8>, CardError> {
+        let response = self.send(command)?;
+        match response.sw {
+            StatusWord::Success => Ok(response.data),
+            sw => Err(CardError::Status {
+                ins: command.ins,
+                sw,
+            }),
+        }
+    }
+
+    fn transmit_once(&mut self, command: &Command) -> Result<Response, CardError> {
+        let bytes = command.to_bytes().ok_or(CardError::Protocol(
+            "command data longer than a short APDU allows",
+        ))?;
+        trace!(command = ?command, "card <-");
+        self.apdus_sent += 1;
+        let raw = self.transport.transmit(&bytes)?;
+        let response = Response::parse(raw).ok_or(CardError::Protocol(
+            "the card answered fewer than two status bytes",
+        ))?;
+        if command.is_sensitive() {
+            trace!(sw = %response.sw, "card ->");
+        } else {
+            trace!(sw = %response.sw, data = %crate::hex::encode(&response.data), "card ->");
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::testing::ScriptedTransport;
+
+    #[test]
+    fn follows_61xx_with_get_response_until_the_end() {
+        let mut signature = vec![0x11; 0xE7];
+        signature.extend(vec![0x22; 0x19]);
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 88 00 00 01 AA 00", "61 00"),
+            ("00 C0 00 00 E7", &format!("{} 61 19", "11 ".repeat(0xE7))),
+            ("00 C0 00 00 19", &format!("{} 90 00", "22 ".repeat(0x19))),
+        ]);
+        let mut channel = Channel::new(&mut transport);
+        let command = Command::new(0x00, 0x88, 0x00, 0x00)
+            .with_data([0xAA])
+            .with_le(0);
+        let response = channel.send(&command).unwrap();
+        assert_eq!(response.sw, StatusWord::Success);
+        assert_eq!(response.data, signature);
+        assert_eq!(channel.apdus_sent(), 3);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn resends_with_the_le_the_card_asks_for() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 B0 00 00 E7", "6C 0C"),
+            (
+                "00 B0 00 00 0C",
+                "5A 0A 80 25 00 00 01 99 21 38 45 0F 90 00",
+            ),
+        ]);
+        let mut channel = Channel::new(&mut transport);
+        let data = channel
+            .send_ok(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(0xE7))
+            .unwrap();
+        assert_eq!(data.len(), 12);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn get_response_keeps_the_logical_channel() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("01 A4 04 04 02 AB CD", "61 02"),
+            ("01 C0 00 00 02", "62 00 90 00"),
+        ]);
+        let mut channel = Channel::new(&mut transport);
+        let command = Command::new(0x01, 0xA4, 0x04, 0x04).with_data([0xAB, 0xCD]);
+        assert_eq!(channel.send_ok(&command).unwrap(), [0x62, 0x00]);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn an_error_status_is_reported_with_the_instruction() {
+        let mut transport = ScriptedTransport::new(vec![("00 A4 09 0C 02 3F 00", "6A 82")]);
+        let mut channel = Channel::new(&mut transport);
+        let error = channel
+            .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x0C).with_data([0x3F, 0x00]))
+            .unwrap_err();
+        assert_eq!(
+            error,
+            CardError::Status {
+                ins: 0xA4,
+                sw: StatusWord::FileNotFound
+            }
+        );
+    }
+
+    #[test]
+    fn a_card_that_never_stops_sending_61xx_is_cut_off() {
+        let mut script = vec![("00 CA 00 00 00", "61 01")];
+        for _ in 0..MAX_GET_RESPONSE_ROUNDS {
+            script.push(("00 C0 00 00 01", "00 61 01"));
+        }
+        let mut transport = ScriptedTransport::new(script);
+        let mut channel = Channel::new(&mut transport);
+        let error = channel
+            .send(&Command::new(0x00, 0xCA, 0x00, 0x00).with_le(0))
+            .unwrap_err();
+        assert!(matches!(error, CardError::Protocol(_)));
+    }
+
+    #[test]
+    fn a_one_byte_answer_is_a_protocol_error() {
+        let mut transport = ScriptedTransport::new(vec![("00 B0 00 00 01", "90")]);
+        let mut channel = Channel::new(&mut transport);
+        let error = channel
+            .send(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(1))
+            .unwrap_err();
+        assert!(matches!(error, CardError::Protocol(_)));
+    }
+}

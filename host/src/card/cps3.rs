@@ -1,0 +1,465 @@
+//! The CPS3 driver: IAS-ECC on T=0, PKCS#15 application, INTERNAL AUTHENTICATE for login.
+
+use tracing::debug;
+
+use super::apdu::{Command, StatusWord, MAX_CHUNK};
+use super::channel::Channel;
+use super::error::CardError;
+use super::pin::Pin;
+use super::pkcs15;
+use super::tlv::TlvReader;
+use super::transport::Transport;
+use super::{CardProfile, CardType, CpxCard, IccSerial, PinStatus, SHA256_DIGEST_INFO_PREFIX};
+
+const EF_SN_ICC: [u8; 4] = [0x3F, 0x00, 0xD0, 0x03];
+const EF_DIR: [u8; 4] = [0x3F, 0x00, 0x2F, 0x00];
+/// ISO 7816-15's default file id for the ODF, inside the application DF.
+const ODF_FID: [u8; 2] = [0x50, 0x31];
+/// The IAS-ECC issuer prefix that EF.SN.ICC carries after its `5A 0A` header.
+const CPX_SERIAL_PREFIX: [u8; 5] = [0x80, 0x25, 0x00, 0x00, 0x01];
+/// Files larger than this are not what a PKCS#15 directory or a certificate EF holds.
+const MAX_FILE_SIZE: usize = 0x7FFF;
+/// INTERNAL AUTHENTICATE takes at most 40% of a 2048-bit modulus (CARD.md).
+const MAX_INTERNAL_AUTHENTICATE_INPUT: usize = 102;
+/// MSE SET AT algorithm reference for RSA PKCS#1 v1.5 (CARD.md).
+const ALGORITHM_RSA_PKCS1: u8 = 0x02;
+
+pub struct Cps3<'t> {
+    channel: Channel<'t>,
+}
+
+impl<'t> Cps3<'t> {
+    pub fn new(transport: &'t mut dyn Transport) -> Self {
+        Cps3 {
+            channel: Channel::new(transport),
+        }
+    }
+
+    /// SELECT by absolute path (P1=09, path from 3F00 included), no answer data.
+    fn select_path(&mut self, path: &[u8]) -> Result<(), CardError> {
+        self.channel
+            .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x0C).with_data(path))
+            .map(|_| ())
+    }
+
+    /// SELECT by absolute path returning the FCP, from which the file size is read.
+    fn select_file_size(&mut self, path: &[u8]) -> Result<usize, CardError> {
+        let fcp = self
+            .channel
+            .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x04).with_data(path))?;
+        let template = TlvReader::new(&fcp).expect(0x62)?;
+        let size = match template.find(0x80)? {
+            Some(size) => size,
+            None => template.require(0x81)?,
+        };
+        let size = size.as_u32()? as usize;
+        if size > MAX_FILE_SIZE {
+            return Err(CardError::Malformed(format!("file of {size} bytes")));
+        }
+        Ok(size)
+    }
+
+    /// READ BINARY of `length` bytes from offset 0 of the current EF, in chunks the card accepts.
+    fn read_binary(&mut self, length: usize) -> Result<Vec<u8>, CardError> {
+        self.read_binary_from(Vec::with_capacity(length), length)
+    }
+
+    fn read_binary_from(&mut self, mut data: Vec<u8>, length: usize) -> Result<Vec<u8>, CardError> {
+        while data.len() < length {
+            let offset = data.len();
+            let chunk = (length - offset).min(usize::from(MAX_CHUNK)) as u8;
+            let command =
+                Command::new(0x00, 0xB0, ((offset >> 8) & 0x7F) as u8, offset as u8).with_le(chunk);
+            let response = self.channel.send(&command)?;
+            match response.sw {
+                StatusWord::Success if !response.data.is_empty() => {}
+                // The file ends before its declared size: keep what it holds.
+                StatusWord::Success | StatusWord::WrongOffset => break,
+                sw => return Err(CardError::Status { ins: 0xB0, sw }),
+            }
+            data.extend_from_slice(&response.data);
+        }
+        data.truncate(length);
+        Ok(data)
+    }
+
+    fn read_file(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
+        let size = self.select_file_size(path)?;
+        self.read_binary(size)
+    }
+
+    /// Reads a file holding one DER element (a certificate), stopping at the element's end
+    /// rather than reading the padding of an over-allocated EF.
+    fn read_der_file(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
+        let size = self.select_file_size(path)?;
+        let first = self.read_binary(size.min(usize::from(MAX_CHUNK)))?;
+        let total = der_length(&first)?.min(size);
+        self.read_binary_from(first, total)
+    }
+
+    fn read_all(&mut self, paths: &[Vec<u8>]) -> Result<Vec<u8>, CardError> {
+        let mut content = Vec::new();
+        for path in paths {
+            content.extend(self.read_file(path)?);
+        }
+        Ok(content)
+    }
+
+    fn select_application(&mut self, aid: &[u8]) -> Result<(), CardError> {
+        // P2=0C: a CPS3 refuses P2=00 on its application AID (6A86).
+        self.channel
+            .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid))
+            .map(|_| ())
+    }
+
+    /// The application's path: from EF.DIR, else from the FCP of a select by AID.
+    fn application_path(
+        &mut self,
+        application: &pkcs15::Application,
+    ) -> Result<Vec<u8>, CardError> {
+        if let Some(path) = &application.path {
+            return Ok(path.clone());
+        }
+        let fcp = self
+            .channel
+            .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
+        let fid = TlvReader::new(&fcp).expect(0x62)?.require(0x83)?;
+        Ok(pkcs15::absolute(&[], fid.value))
+    }
+}
+
+/// Total length of the DER element at the start of `bytes`.
+fn der_length(bytes: &[u8]) -> Result<usize, CardError> {
+    let header_and_length = match bytes {
+        [_, short, ..] if *short < 0x80 => 2 + usize::from(*short),
+        [_, 0x81, len, ..] => 3 + usize::from(*len),
+        [_, 0x82, hi, lo, ..] => 4 + (usize::from(*hi) << 8 | usize::from(*lo)),
+        _ => return Err(CardError::Malformed("certificate file is not DER".into())),
+    };
+    Ok(header_and_length)
+}
+
+impl CpxCard for Cps3<'_> {
+    fn icc_serial(&mut self) -> Result<IccSerial, CardError> {
+        self.select_path(&EF_SN_ICC)?;
+        let content = self.read_binary(12)?;
+        match content.as_slice() {
+            [0x5A, 0x0A, value @ ..]
+                if value.len() == 10 && value.starts_with(&CPX_SERIAL_PREFIX) =>
+            {
+                Ok(IccSerial(value.to_vec()))
+            }
+            _ => Err(CardError::Unsupported(
+                "EF.SN.ICC does not identify a CPx card".into(),
+            )),
+        }
+    }
+
+    fn read_profile(&mut self, serial: &IccSerial) -> Result<CardProfile, CardError> {
+        let ef_dir = self.read_file(&EF_DIR)?;
+        let applications = pkcs15::parse_dir(&ef_dir)?;
+        let application = pkcs15::choose_application(&applications)
+            .ok_or_else(|| CardError::Unsupported("no PKCS#15 application in EF.DIR".into()))?
+            .clone();
+        let app_path = self.application_path(&application)?;
+        let mut odf_path = app_path.clone();
+        odf_path.extend_from_slice(&ODF_FID);
+        let odf = self.read_file(&odf_path)?;
+        let directory = pkcs15::parse_odf(&odf, &app_path)?;
+        let keys = pkcs15::parse_prkdf(&self.read_all(&directory.private_keys)?)?;
+        let certificates = pkcs15::parse_cdf(&self.read_all(&directory.certificates)?, &app_path)?;
+        let auth_objects = pkcs15::parse_aodf(&self.read_all(&directory.auth_objects)?)?;
+        let login = pkcs15::find_login_objects(&keys, &certificates, &auth_objects)?;
+        if !matches!(login.key.kind, pkcs15::KeyKind::Rsa { .. }) {
+            return Err(CardError::Unsupported(
+                "the authentication key is not RSA".into(),
+            ));
+        }
+        let key_reference = login
+            .key
+            .key_reference
+            .and_then(|reference| u8::try_from(reference).ok())
+            .ok_or_else(|| {
+                CardError::Unsupported("the authentication key has no reference".into())
+            })?;
+        let certificate_der = self.read_der_file(&login.certificate.path)?;
+        debug!(
+            key = ?login.key.label,
+            certificate = ?login.certificate.label,
+            pin = ?login.pin.label,
+            apdus = self.channel.apdus_sent(),
+            "CPS3 profile read"
+        );
+        Ok(CardProfile {
+            card_type: CardType::Cps3,
+            icc_serial: serial.clone(),
+            application_aid: application.aid,
+            key_reference,
+            pin: login.pin.policy,
+            certificate_der,
+        })
+    }
+
+    fn pin_status(&mut self, profile: &CardProfile) -> Result<PinStatus, CardError> {
+        // GET DATA on the PIN's SDO (BF 81 <ref>), asking for its DOCP (A0): max and remaining tries.
+        let reference = profile.pin.reference();
+        let query = [
+            0x4D, 0x08, 0x70, 0x06, 0xBF, 0x81, reference, 0x02, 0xA0, 0x80,
+        ];
+        let answer = self
+            .channel
+            .send_ok(&Command::new(0x00, 0xCB, 0x3F, 0xFF).with_data(query))?;
+        let docp = TlvReader::new(&answer)
+            .expect(0x70)?
+            .require(0xBF8100 | u32::from(reference))?
+            .require(0xA0)?;
+        let byte = |tag| -> Result<u8, CardError> {
+            let value = docp.require(tag)?.as_u32()?;
+            u8::try_from(value).map_err(|_| CardError::Malformed(format!("PIN counter {value}")))
+        };
+        Ok(PinStatus {
+            max_retries: Some(byte(0x9A)?),
+            retries_left: byte(0x9B)?,
+        })
+    }
+
+    fn sign_login_digest(
+        &mut self,
+        profile: &CardProfile,
+        pin: &Pin,
+        digest: &[u8; 32],
+    ) -> Result<Vec<u8>, CardError> {
+        let pin_block = profile.pin.encode(pin)?;
+        self.select_application(&profile.application_aid)?;
+
+        let verify =
+            Command::new(0x00, 0x20, 0x00, profile.pin.reference()).with_sensitive_data(pin_block);
+        match self.channel.send(&verify)?.sw {
+            StatusWord::Success => {}
+            StatusWord::WrongPin { retries_left } => {
+                return Err(CardError::WrongPin { retries_left })
+            }
+            StatusWord::PinBlocked => return Err(CardError::PinBlocked),
+            sw => return Err(CardError::Status { ins: 0x20, sw }),
+        }
+
+        let mse = [
+            0x80,
+            0x01,
+            ALGORITHM_RSA_PKCS1,
+            0x84,
+            0x01,
+            profile.key_reference,
+        ];
+        self.channel
+            .send_ok(&Command::new(0x00, 0x22, 0x41, 0xA4).with_data(mse))?;
+
+        let mut digest_info = SHA256_DIGEST_INFO_PREFIX.to_vec();
+        digest_info.extend_from_slice(digest);
+        debug_assert!(digest_info.len() <= MAX_INTERNAL_AUTHENTICATE_INPUT);
+        let signature = self.channel.send_ok(
+            &Command::new(0x00, 0x88, 0x00, 0x00)
+                .with_data(digest_info)
+                .with_le(0),
+        )?;
+        if signature.is_empty() {
+            return Err(CardError::Protocol(
+                "INTERNAL AUTHENTICATE returned no signature",
+            ));
+        }
+        Ok(signature)
+    }
+
+    fn apdus_sent(&self) -> usize {
+        self.channel.apdus_sent()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::pin::{PinEncoding, PinPolicy};
+    use crate::card::testing::ScriptedTransport;
+    use crate::card::transport::TransportError;
+
+    fn profile() -> CardProfile {
+        CardProfile {
+            card_type: CardType::Cps3,
+            icc_serial: IccSerial(vec![0x80, 0x25, 0, 0, 1, 0x99, 0x21, 0x38, 0x45, 0x0F]),
+            application_aid: pkcs15::CPS3_CONTACT_AID.to_vec(),
+            key_reference: 0x82,
+            pin: PinPolicy::new(
+                1,
+                PinEncoding::AsciiNumeric,
+                4,
+                Some(8),
+                8,
+                true,
+                Some(0xFF),
+            )
+            .unwrap(),
+            certificate_der: vec![],
+        }
+    }
+
+    const SELECT_APP: &str = "00 A4 04 0C 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10";
+    const VERIFY_1234: &str = "00 20 00 01 08 31 32 33 34 FF FF FF FF";
+    const MSE: &str = "00 22 41 A4 06 80 01 02 84 01 82";
+
+    fn internal_authenticate(digest: &[u8; 32]) -> String {
+        let mut apdu =
+            String::from("00 88 00 00 33 30 31 30 0D 06 09 60 86 48 01 65 03 04 02 01 05 00 04 20");
+        for byte in digest {
+            apdu.push_str(&format!(" {byte:02X}"));
+        }
+        apdu.push_str(" 00");
+        apdu
+    }
+
+    #[test]
+    fn reads_the_serial_of_the_vendor_trace() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 0C 04 3F 00 D0 03", "90 00"),
+            (
+                "00 B0 00 00 0C",
+                "5A 0A 80 25 00 00 01 99 21 38 45 0F 90 00",
+            ),
+        ]);
+        let serial = Cps3::new(&mut transport).icc_serial().unwrap();
+        assert_eq!(serial.to_hex(), "80250000019921384 50F".replace(' ', ""));
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn refuses_a_card_whose_serial_is_not_cpx() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 0C 04 3F 00 D0 03", "90 00"),
+            (
+                "00 B0 00 00 0C",
+                "5A 0A 80 99 00 00 01 99 21 38 45 0F 90 00",
+            ),
+        ]);
+        let error = Cps3::new(&mut transport).icc_serial().unwrap_err();
+        assert!(matches!(error, CardError::Unsupported(_)));
+    }
+
+    #[test]
+    fn reads_pin_tries_with_the_command_of_card_md() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80", "61 18"),
+            (
+                "00 C0 00 00 18",
+                "70 16 BF 81 01 12 A0 10 9A 01 03 9B 01 02 A1 08 8C 06 F3 00 00 13 FF 00 90 00",
+            ),
+        ]);
+        let status = Cps3::new(&mut transport).pin_status(&profile()).unwrap();
+        assert_eq!(
+            status,
+            PinStatus {
+                retries_left: 2,
+                max_retries: Some(3)
+            }
+        );
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn signs_the_login_digest_after_one_verify() {
+        let digest = [0x5A; 32];
+        let ia = internal_authenticate(&digest);
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APP, "90 00"),
+            (VERIFY_1234, "90 00"),
+            (MSE, "90 00"),
+            (&ia, "61 00"),
+            ("00 C0 00 00 E7", &format!("{}61 19", "AB ".repeat(0xE7))),
+            ("00 C0 00 00 19", &format!("{}90 00", "CD ".repeat(0x19))),
+        ]);
+        let mut card = Cps3::new(&mut transport);
+        let signature = card
+            .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
+            .unwrap();
+        assert_eq!(signature.len(), 256);
+        assert_eq!(card.apdus_sent(), 6);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn a_wrong_pin_stops_before_signing() {
+        let mut transport =
+            ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (VERIFY_1234, "63 C2")]);
+        let error = Cps3::new(&mut transport)
+            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
+            .unwrap_err();
+        assert_eq!(error, CardError::WrongPin { retries_left: 2 });
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn a_blocked_pin_is_reported() {
+        let mut transport =
+            ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (VERIFY_1234, "69 83")]);
+        let error = Cps3::new(&mut transport)
+            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
+            .unwrap_err();
+        assert_eq!(error, CardError::PinBlocked);
+    }
+
+    #[test]
+    fn a_malformed_pin_never_reaches_the_card() {
+        let mut transport = ScriptedTransport::new(vec![]);
+        let error = Cps3::new(&mut transport)
+            .sign_login_digest(&profile(), &Pin::new("12a4"), &[0; 32])
+            .unwrap_err();
+        assert!(matches!(error, CardError::PinFormat(_)));
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn a_removed_card_is_a_transport_error() {
+        let mut transport = ScriptedTransport::new(vec![(SELECT_APP, "90 00")])
+            .failing(VERIFY_1234, TransportError::CardRemoved);
+        let error = Cps3::new(&mut transport)
+            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
+            .unwrap_err();
+        assert_eq!(error, CardError::Transport(TransportError::CardRemoved));
+    }
+
+    #[test]
+    fn reads_a_certificate_file_in_chunks_and_stops_at_the_der_end() {
+        // A 0x1F4-byte DER element in a 0x300-byte EF: 0xE7 + 0xE7 + 0x26 bytes.
+        let mut der = vec![0x30, 0x82, 0x01, 0xF0];
+        der.extend((0..0x1F0).map(|i| i as u8));
+        let chunk = |range: std::ops::Range<usize>| {
+            let mut s: String = der[range].iter().map(|b| format!("{b:02X} ")).collect();
+            s.push_str("90 00");
+            s
+        };
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 04 06 3F 00 00 01 C0 01", "61 09"),
+            ("00 C0 00 00 09", "62 07 80 02 03 00 82 01 01 90 00"),
+            ("00 B0 00 00 E7", &chunk(0..0xE7)),
+            ("00 B0 00 E7 E7", &chunk(0xE7..0x1CE)),
+            ("00 B0 01 CE 26", &chunk(0x1CE..0x1F4)),
+        ]);
+        let content = Cps3::new(&mut transport)
+            .read_der_file(&[0x3F, 0x00, 0x00, 0x01, 0xC0, 0x01])
+            .unwrap();
+        assert_eq!(content, der);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn a_short_file_ends_the_read_without_error() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 04 04 3F 00 2F 00", "61 06"),
+            ("00 C0 00 00 06", "62 04 80 02 00 10 90 00"),
+            ("00 B0 00 00 10", "6C 04"),
+            ("00 B0 00 00 04", "61 02 4F 00 90 00"),
+            ("00 B0 00 04 0C", "6B 00"),
+        ]);
+        let content = Cps3::new(&mut transport).read_file(&EF_DIR).unwrap();
+        assert_eq!(content, [0x61, 0x02, 0x4F, 0x00]);
+        transport.assert_finished();
+    }
+}

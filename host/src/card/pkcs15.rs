@@ -1,0 +1,598 @@
+//! PKCS#15 (ISO/IEC 7816-15) structures a CPx card describes itself with: EF.DIR, the ODF, and the
+//! PrKDF, CDF and AODF directory files. The host finds every file id through these, never by a
+//! hard-coded FID, since CARD.md leaves the real card's FIDs unverified.
+
+use super::error::CardError;
+use super::pin::{PinEncoding, PinPolicy};
+use super::tlv::{Tlv, TlvError, TlvReader};
+
+/// The MF's file id: absolute paths start with it.
+pub const MF: [u8; 2] = [0x3F, 0x00];
+
+/// ISO 7816-15's application identifier prefix (RID E8 28 BD 08 0F); CPx AIDs extend it.
+const PKCS15_AID_PREFIX: [u8; 5] = [0xE8, 0x28, 0xBD, 0x08, 0x0F];
+/// The contact PKCS#15 application of a CPS3 (CARD.md); the `...FF 00 20` one is contactless only.
+pub const CPS3_CONTACT_AID: [u8; 13] = [
+    0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10,
+];
+
+/// Key usage bits (KeyUsageFlags, bit 0 first).
+pub mod usage {
+    pub const DECRYPT: u32 = 1 << 1;
+    pub const SIGN: u32 = 1 << 2;
+    pub const SIGN_RECOVER: u32 = 1 << 3;
+    pub const NON_REPUDIATION: u32 = 1 << 9;
+}
+
+/// An application listed in EF.DIR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub aid: Vec<u8>,
+    pub label: Option<String>,
+    /// Absolute path of the application DF, when EF.DIR gives one.
+    pub path: Option<Vec<u8>>,
+}
+
+/// Paths of the directory files the ODF points at (absolute, resolved against the application).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectDirectory {
+    pub private_keys: Vec<Vec<u8>>,
+    pub certificates: Vec<Vec<u8>>,
+    pub auth_objects: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyKind {
+    Rsa { modulus_bits: Option<u32> },
+    Ec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateKeyInfo {
+    pub label: Option<String>,
+    pub id: Vec<u8>,
+    pub usage: u32,
+    pub key_reference: Option<u32>,
+    /// The authId of the PIN object protecting the key.
+    pub auth_id: Option<Vec<u8>>,
+    pub kind: KeyKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateInfo {
+    pub label: Option<String>,
+    pub id: Vec<u8>,
+    pub authority: bool,
+    pub path: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthObjectInfo {
+    pub label: Option<String>,
+    pub auth_id: Vec<u8>,
+    pub policy: PinPolicy,
+}
+
+/// The applications of EF.DIR, in file order.
+pub fn parse_dir(ef_dir: &[u8]) -> Result<Vec<Application>, CardError> {
+    let mut applications = Vec::new();
+    for record in TlvReader::new(ef_dir) {
+        let record = record?;
+        if record.tag != 0x61 {
+            continue;
+        }
+        let aid = record.require(0x4F)?.value.to_vec();
+        let label = record
+            .find(0x50)?
+            .map(|label| String::from_utf8_lossy(label.value).into_owned());
+        let path = record.find(0x51)?.map(|p| absolute(&[], p.value));
+        applications.push(Application { aid, label, path });
+    }
+    Ok(applications)
+}
+
+/// The PKCS#15 application a login uses: the CPS3 contact AID if listed, else the first
+/// ISO 7816-15 application.
+pub fn choose_application(applications: &[Application]) -> Option<&Application> {
+    applications
+        .iter()
+        .find(|app| app.aid == CPS3_CONTACT_AID)
+        .or_else(|| {
+            applications
+                .iter()
+                .find(|app| app.aid.starts_with(&PKCS15_AID_PREFIX))
+        })
+}
+
+/// Parses the ODF; relative paths are resolved against `app_path`.
+pub fn parse_odf(odf: &[u8], app_path: &[u8]) -> Result<ObjectDirectory, CardError> {
+    let mut directory = ObjectDirectory::default();
+    for entry in TlvReader::new(odf) {
+        let entry = entry?;
+        let list = match entry.tag {
+            0xA0 => &mut directory.private_keys,
+            0xA4 => &mut directory.certificates,
+            0xA8 => &mut directory.auth_objects,
+            _ => continue,
+        };
+        // PathOrObjects: only the `path` choice is meaningful for a card's ODF.
+        if let Some(path) = entry.find(0x30)? {
+            list.push(absolute(app_path, path.require(0x04)?.value));
+        }
+    }
+    Ok(directory)
+}
+
+pub fn parse_prkdf(prkdf: &[u8]) -> Result<Vec<PrivateKeyInfo>, CardError> {
+    let mut keys = Vec::new();
+    for object in TlvReader::new(prkdf) {
+        let object = object?;
+        let kind = match object.tag {
+            0x30 => KeyKind::Rsa { modulus_bits: None },
+            0xA0 => KeyKind::Ec,
+            _ => continue,
+        };
+        let mut parts = object.children();
+        let common = parse_common_object(&parts.expect(0x30)?)?;
+        let key_attributes = parts.expect(0x30)?;
+        let mut fields = key_attributes.children();
+        let id = fields.expect(0x04)?.value.to_vec();
+        let usage = fields.expect(0x03)?.as_bit_flags()?;
+        let mut key_reference = None;
+        for field in fields {
+            let field = field?;
+            if field.tag == 0x02 {
+                key_reference = Some(unsigned_reference(&field)?);
+            }
+        }
+        let kind = match kind {
+            KeyKind::Rsa { .. } => KeyKind::Rsa {
+                modulus_bits: rsa_modulus_bits(parts)?,
+            },
+            KeyKind::Ec => KeyKind::Ec,
+        };
+        keys.push(PrivateKeyInfo {
+            label: common.label,
+            id,
+            usage,
+            key_reference,
+            auth_id: common.auth_id,
+            kind,
+        });
+    }
+    Ok(keys)
+}
+
+/// `modulusLength` from the typeAttributes `[1]`, when present (informational only).
+fn rsa_modulus_bits(mut rest: TlvReader<'_>) -> Result<Option<u32>, CardError> {
+    for part in rest.by_ref() {
+        let part = part?;
+        if part.tag != 0xA1 {
+            continue;
+        }
+        // OpenSC and the cards it reads wrap the attributes in a SEQUENCE inside [1].
+        let attributes = part.find(0x30)?.unwrap_or(part);
+        for field in attributes.children() {
+            let field = field?;
+            if field.tag == 0x02 {
+                return Ok(Some(field.as_u32()?));
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub fn parse_cdf(cdf: &[u8], app_path: &[u8]) -> Result<Vec<CertificateInfo>, CardError> {
+    let mut certificates = Vec::new();
+    for object in TlvReader::new(cdf) {
+        let object = object?;
+        // Only X.509 certificates (the untagged choice).
+        if object.tag != 0x30 {
+            continue;
+        }
+        let mut parts = object.children();
+        let common = parse_common_object(&parts.expect(0x30)?)?;
+        let certificate_attributes = parts.expect(0x30)?;
+        let id = certificate_attributes.require(0x04)?.value.to_vec();
+        let authority = match certificate_attributes.find(0x01)? {
+            Some(flag) => flag.value.first().is_some_and(|b| *b != 0),
+            None => false,
+        };
+        let type_attributes = parts.expect(0xA1)?;
+        let x509_attributes = type_attributes.require(0x30)?;
+        let value = x509_attributes.require(0x30)?;
+        let path = absolute(app_path, value.require(0x04)?.value);
+        certificates.push(CertificateInfo {
+            label: common.label,
+            id,
+            authority,
+            path,
+        });
+    }
+    Ok(certificates)
+}
+
+pub fn parse_aodf(aodf: &[u8]) -> Result<Vec<AuthObjectInfo>, CardError> {
+    let mut objects = Vec::new();
+    for object in TlvReader::new(aodf) {
+        let object = object?;
+        // PIN objects only (biometric and other choices are context-tagged).
+        if object.tag != 0x30 {
+            continue;
+        }
+        let mut parts = object.children();
+        let common = parse_common_object(&parts.expect(0x30)?)?;
+        let auth_id = parts.expect(0x30)?.require(0x04)?.value.to_vec();
+        let type_attributes = parts.expect(0xA1)?;
+        let attributes = type_attributes.require(0x30)?;
+        objects.push(AuthObjectInfo {
+            label: common.label,
+            auth_id,
+            policy: parse_pin_attributes(&attributes)?,
+        });
+    }
+    Ok(objects)
+}
+
+fn parse_pin_attributes(attributes: &Tlv<'_>) -> Result<PinPolicy, CardError> {
+    let mut fields = attributes.children();
+    let flags = fields.expect(0x03)?.as_bit_flags()?;
+    let pin_type = fields.expect(0x0A)?.as_u32()?;
+    let min_length = fields.expect(0x02)?.as_u32()?;
+    let stored_length = fields.expect(0x02)?.as_u32()?;
+    let mut max_length = None;
+    let mut reference = 0;
+    let mut pad_char = None;
+    for field in fields {
+        let field = field?;
+        match field.tag {
+            0x02 => max_length = Some(field.as_u32()?),
+            0x80 => reference = unsigned_reference(&field)?,
+            0x04 => pad_char = field.value.first().copied(),
+            _ => {}
+        }
+    }
+    let encoding = PinEncoding::from_pkcs15(pin_type)
+        .ok_or_else(|| CardError::Unsupported(format!("PIN type {pin_type} is not supported")))?;
+    let to_len = |value: u32| usize::try_from(value).unwrap_or(usize::MAX);
+    PinPolicy::new(
+        reference,
+        encoding,
+        to_len(min_length),
+        max_length.map(to_len),
+        to_len(stored_length),
+        flags & PIN_FLAG_NEEDS_PADDING != 0,
+        pad_char,
+    )
+}
+
+/// PinFlags bit 5.
+const PIN_FLAG_NEEDS_PADDING: u32 = 1 << 5;
+
+struct CommonObject {
+    label: Option<String>,
+    auth_id: Option<Vec<u8>>,
+}
+
+fn parse_common_object(common: &Tlv<'_>) -> Result<CommonObject, CardError> {
+    let mut label = None;
+    let mut auth_id = None;
+    for field in common.children() {
+        let field = field?;
+        match field.tag {
+            0x0C => label = Some(field.as_utf8()?.to_owned()),
+            0x04 => auth_id = Some(field.value.to_vec()),
+            _ => {}
+        }
+    }
+    Ok(CommonObject { label, auth_id })
+}
+
+/// Card references (`02 01 82`) are bytes, not signed numbers, whatever DER says about the sign bit.
+fn unsigned_reference(field: &Tlv<'_>) -> Result<u32, TlvError> {
+    if field.value.is_empty() || field.value.len() > 2 {
+        return Err(TlvError::BadValue(field.tag));
+    }
+    Ok(field
+        .value
+        .iter()
+        .fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
+}
+
+/// Resolves a PKCS#15 path: absolute when it starts at the MF, else relative to the application.
+pub fn absolute(app_path: &[u8], path: &[u8]) -> Vec<u8> {
+    if path.starts_with(&MF) {
+        return path.to_vec();
+    }
+    let mut resolved = if app_path.is_empty() {
+        MF.to_vec()
+    } else {
+        app_path.to_vec()
+    };
+    let app_without_mf = resolved.get(2..).unwrap_or_default().to_vec();
+    if !app_without_mf.is_empty() && path.starts_with(&app_without_mf) {
+        resolved.truncate(2);
+    }
+    resolved.extend_from_slice(path);
+    resolved
+}
+
+/// What a login needs from the PKCS#15 directories: the authentication key, its certificate and PIN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginObjects {
+    pub key: PrivateKeyInfo,
+    pub certificate: CertificateInfo,
+    pub pin: AuthObjectInfo,
+}
+
+/// Picks the authentication key: a signing key that is not a non-repudiation key, preferring one that
+/// can also decrypt (CPS_PRIV_AUT), then its certificate (same iD) and its PIN (authId).
+pub fn find_login_objects(
+    keys: &[PrivateKeyInfo],
+    certificates: &[CertificateInfo],
+    auth_objects: &[AuthObjectInfo],
+) -> Result<LoginObjects, CardError> {
+    let signs = |key: &&PrivateKeyInfo| {
+        key.usage & (usage::SIGN | usage::SIGN_RECOVER) != 0
+            && key.usage & usage::NON_REPUDIATION == 0
+    };
+    let key = keys
+        .iter()
+        .filter(signs)
+        .find(|key| key.usage & usage::DECRYPT != 0)
+        .or_else(|| keys.iter().find(signs))
+        .ok_or_else(|| CardError::Unsupported("no authentication key in the PrKDF".into()))?;
+    let certificate = certificates
+        .iter()
+        .find(|certificate| !certificate.authority && certificate.id == key.id)
+        .ok_or_else(|| {
+            CardError::Unsupported("no certificate matches the authentication key".into())
+        })?;
+    let pin = match &key.auth_id {
+        Some(auth_id) => auth_objects.iter().find(|pin| &pin.auth_id == auth_id),
+        None => auth_objects.first(),
+    }
+    .ok_or_else(|| {
+        CardError::Unsupported("no PIN object protects the authentication key".into())
+    })?;
+    Ok(LoginObjects {
+        key: key.clone(),
+        certificate: certificate.clone(),
+        pin: pin.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::testing::{hex, tlv};
+
+    const APP: [u8; 4] = [0x3F, 0x00, 0x00, 0x01];
+
+    #[test]
+    fn reads_the_applications_of_ef_dir() {
+        let ef_dir = hex(
+            "61 1A 4F 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10 50 03 43 50 53 51 04 3F 00 00 01 \
+             00 00 00",
+        );
+        let applications = parse_dir(&ef_dir).unwrap();
+        assert_eq!(
+            applications,
+            [Application {
+                aid: CPS3_CONTACT_AID.to_vec(),
+                label: Some("CPS".into()),
+                path: Some(APP.to_vec()),
+            }]
+        );
+        assert_eq!(choose_application(&applications), applications.first());
+    }
+
+    #[test]
+    fn prefers_the_contact_application() {
+        let contactless = Application {
+            aid: hex("E8 28 BD 08 0F 80 25 00 00 01 FF 00 20"),
+            label: None,
+            path: None,
+        };
+        let contact = Application {
+            aid: CPS3_CONTACT_AID.to_vec(),
+            label: None,
+            path: None,
+        };
+        let other = Application {
+            aid: hex("A0 00 00 00 01"),
+            label: None,
+            path: None,
+        };
+        let apps = [other.clone(), contactless.clone(), contact.clone()];
+        assert_eq!(choose_application(&apps), Some(&contact));
+        assert_eq!(choose_application(&apps[..2]), Some(&contactless));
+        assert_eq!(choose_application(&apps[..1]), None);
+    }
+
+    #[test]
+    fn resolves_odf_paths_against_the_application() {
+        let odf = hex("A0 06 30 04 04 02 60 01 \
+             A4 08 30 06 04 04 3F 00 60 02 \
+             A8 08 30 06 04 04 00 01 60 03 \
+             A1 06 30 04 04 02 60 09 00 00");
+        let directory = parse_odf(&odf, &APP).unwrap();
+        assert_eq!(directory.private_keys, [hex("3F 00 00 01 60 01")]);
+        assert_eq!(directory.certificates, [hex("3F 00 60 02")]);
+        assert_eq!(directory.auth_objects, [hex("3F 00 00 01 60 03")]);
+    }
+
+    fn common_object(label: &str, auth_id: Option<u8>) -> Vec<u8> {
+        let label = tlv(&[0x0C], &[label.as_bytes()]);
+        let flags = tlv(&[0x03], &[&[0x07, 0x80]]);
+        let auth = auth_id.map(|id| tlv(&[0x04], &[&[id]])).unwrap_or_default();
+        tlv(&[0x30], &[&label, &flags, &auth])
+    }
+
+    fn rsa_key(label: &str, id: u8, usage_bits: &[u8], key_ref: u8) -> Vec<u8> {
+        let key_attributes = tlv(
+            &[0x30],
+            &[
+                &tlv(&[0x04], &[&[id]]),
+                &tlv(&[0x03], &[usage_bits]),
+                &tlv(&[0x01], &[&[0xFF]]),
+                &tlv(&[0x02], &[&[key_ref]]),
+            ],
+        );
+        let rsa_attributes = tlv(
+            &[0xA1],
+            &[&tlv(
+                &[0x30],
+                &[
+                    &tlv(&[0x30], &[&tlv(&[0x04], &[&[]])]),
+                    &tlv(&[0x02], &[&[0x08, 0x00]]),
+                ],
+            )],
+        );
+        tlv(
+            &[0x30],
+            &[
+                &common_object(label, Some(0x01)),
+                &key_attributes,
+                &rsa_attributes,
+            ],
+        )
+    }
+
+    fn certificate(label: &str, id: u8, authority: bool, path: &[u8]) -> Vec<u8> {
+        let authority = if authority {
+            tlv(&[0x01], &[&[0xFF]])
+        } else {
+            Vec::new()
+        };
+        let attributes = tlv(&[0x30], &[&tlv(&[0x04], &[&[id]]), &authority]);
+        let value = tlv(
+            &[0xA1],
+            &[&tlv(&[0x30], &[&tlv(&[0x30], &[&tlv(&[0x04], &[path])])])],
+        );
+        tlv(&[0x30], &[&common_object(label, None), &attributes, &value])
+    }
+
+    fn pin_object() -> Vec<u8> {
+        let attributes = tlv(
+            &[0x30],
+            &[
+                &tlv(&[0x03], &[&[0x02, 0x24]]), // initialized, needs-padding
+                &tlv(&[0x0A], &[&[0x01]]),       // ascii-numeric
+                &tlv(&[0x02], &[&[0x04]]),
+                &tlv(&[0x02], &[&[0x08]]),
+                &tlv(&[0x02], &[&[0x08]]),
+                &tlv(&[0x80], &[&[0x01]]),
+                &tlv(&[0x04], &[&[0xFF]]),
+            ],
+        );
+        tlv(
+            &[0x30],
+            &[
+                &common_object("Code porteur", None),
+                &tlv(&[0x30], &[&tlv(&[0x04], &[&[0x01]])]),
+                &tlv(&[0xA1], &[&attributes]),
+            ],
+        )
+    }
+
+    const NON_REPUDIATION: &[u8] = &[0x06, 0x00, 0x40];
+    const SIGN_DECRYPT: &[u8] = &[0x01, 0x66];
+
+    #[test]
+    fn reads_private_keys_and_their_references() {
+        let mut prkdf = rsa_key("CPS_PRIV_SIG", 0x02, NON_REPUDIATION, 0x81);
+        prkdf.extend(rsa_key("CPS_PRIV_AUT", 0x01, SIGN_DECRYPT, 0x82));
+        let keys = parse_prkdf(&prkdf).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].label.as_deref(), Some("CPS_PRIV_SIG"));
+        assert_eq!(keys[0].usage, usage::NON_REPUDIATION);
+        assert_eq!(keys[0].key_reference, Some(0x81));
+        assert_eq!(keys[1].key_reference, Some(0x82));
+        assert_eq!(keys[1].auth_id, Some(vec![0x01]));
+        assert_eq!(
+            keys[1].kind,
+            KeyKind::Rsa {
+                modulus_bits: Some(2048)
+            }
+        );
+        assert!(keys[1].usage & usage::SIGN != 0 && keys[1].usage & usage::DECRYPT != 0);
+    }
+
+    #[test]
+    fn reads_certificates_and_pins() {
+        let mut cdf = certificate("AUT", 0x01, false, &hex("00 01 C0 01"));
+        cdf.extend(certificate("CA", 0x03, true, &hex("C0 03")));
+        let certificates = parse_cdf(&cdf, &APP).unwrap();
+        assert_eq!(certificates.len(), 2);
+        assert_eq!(certificates[0].path, hex("3F 00 00 01 C0 01"));
+        assert_eq!(certificates[0].id, [0x01]);
+        assert!(!certificates[0].authority);
+        assert_eq!(certificates[1].path, hex("3F 00 00 01 C0 03"));
+        assert!(certificates[1].authority);
+
+        let pins = parse_aodf(&pin_object()).unwrap();
+        assert_eq!(pins.len(), 1);
+        assert_eq!(pins[0].label.as_deref(), Some("Code porteur"));
+        let policy = &pins[0].policy;
+        assert_eq!(policy.reference(), 1);
+        assert_eq!(policy.min_length(), 4);
+        assert_eq!(policy.max_length(), 8);
+        assert_eq!(policy.encoding(), PinEncoding::AsciiNumeric);
+        assert_eq!(
+            policy
+                .encode(&crate::card::Pin::new("0000"))
+                .unwrap()
+                .as_slice(),
+            b"0000\xFF\xFF\xFF\xFF"
+        );
+    }
+
+    #[test]
+    fn finds_the_login_objects() {
+        let mut prkdf = rsa_key("CPS_PRIV_SIG", 0x02, NON_REPUDIATION, 0x81);
+        prkdf.extend(rsa_key("CPS_PRIV_AUT", 0x01, SIGN_DECRYPT, 0x82));
+        let keys = parse_prkdf(&prkdf).unwrap();
+        let mut cdf = certificate("SIG", 0x02, false, &hex("C0 00 02"));
+        cdf.extend(certificate("AUT", 0x01, false, &hex("C0 00 01")));
+        let certificates = parse_cdf(&cdf, &APP).unwrap();
+        let pins = parse_aodf(&pin_object()).unwrap();
+        let login = find_login_objects(&keys, &certificates, &pins).unwrap();
+        assert_eq!(login.key.key_reference, Some(0x82));
+        assert_eq!(login.certificate.path, hex("3F 00 00 01 C0 00 01"));
+        assert_eq!(login.pin.auth_id, [0x01]);
+
+        let only_signature: Vec<_> = keys
+            .iter()
+            .filter(|k| k.usage & usage::NON_REPUDIATION != 0)
+            .cloned()
+            .collect();
+        assert!(matches!(
+            find_login_objects(&only_signature, &certificates, &pins),
+            Err(CardError::Unsupported(_))
+        ));
+        assert!(matches!(
+            find_login_objects(&keys, &certificates[..1], &pins),
+            Err(CardError::Unsupported(_))
+        ));
+        assert!(matches!(
+            find_login_objects(&keys, &certificates, &[]),
+            Err(CardError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_directories_are_errors_not_panics() {
+        for bytes in [
+            hex("30 05 30 00"),
+            hex("30 02 04 00"),
+            hex("30 04 30 00 30 00"),
+            hex("30 06 30 00 30 02 04 00"),
+        ] {
+            assert!(parse_prkdf(&bytes).is_err(), "{bytes:02X?}");
+            assert!(parse_cdf(&bytes, &APP).is_err(), "{bytes:02X?}");
+            assert!(parse_aodf(&bytes).is_err(), "{bytes:02X?}");
+        }
+        assert!(parse_dir(&hex("61 02 50 00")).is_err());
+    }
+}

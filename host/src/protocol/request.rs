@@ -1,0 +1,301 @@
+//! Parsing a request frame into a typed command, naming the field at fault when it does not fit.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::wire::{RequestId, WireError};
+use crate::card::Pin;
+
+#[derive(Debug)]
+pub enum Command {
+    Version,
+    Status,
+    Certificates,
+    Authenticate(AuthenticateArguments),
+    Quit,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuthenticateArguments {
+    pub origin: String,
+    pub challenge_nonce: String,
+    pub certificate_id: String,
+    #[serde(default)]
+    pub pin: Option<Pin>,
+}
+
+#[derive(Debug)]
+pub struct Request {
+    pub id: RequestId,
+    pub command: Command,
+}
+
+/// A request that could not be parsed, with the id to answer it with when one was readable.
+#[derive(Debug)]
+pub struct Rejected {
+    pub id: RequestId,
+    pub error: WireError,
+}
+
+pub fn parse(frame: &[u8]) -> Result<Request, Rejected> {
+    let reject = |id: RequestId, error: WireError| Rejected { id, error };
+    // Borrow every value from the frame (which is wiped after use) instead of copying a PIN around.
+    let fields: BTreeMap<String, &RawValue> = serde_json::from_slice(frame).map_err(|error| {
+        reject(
+            RequestId::Null,
+            WireError::invalid_request(format!("the request is not a JSON object: {error}")),
+        )
+    })?;
+    let id = match fields.get("id") {
+        Some(raw) => RequestId::parse(raw).ok_or_else(|| {
+            reject(
+                RequestId::Null,
+                WireError::invalid_request("field `id` must be a string or a number"),
+            )
+        })?,
+        None => {
+            return Err(reject(
+                RequestId::Null,
+                WireError::invalid_request("missing field `id`"),
+            ))
+        }
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|key| !matches!(key.as_str(), "id" | "command" | "arguments"))
+    {
+        return Err(reject(
+            id,
+            WireError::invalid_request(format!("unknown field `{unknown}`")),
+        ));
+    }
+    let Some(command) = fields.get("command") else {
+        return Err(reject(
+            id,
+            WireError::invalid_request("missing field `command`"),
+        ));
+    };
+    let Ok(command) = serde_json::from_str::<&str>(command.get())
+        .map(str::to_owned)
+        .or_else(|_| serde_json::from_str::<String>(command.get()))
+    else {
+        return Err(reject(
+            id,
+            WireError::invalid_request("field `command` must be a string"),
+        ));
+    };
+    let arguments = fields.get("arguments").copied();
+    let no_arguments = |id: &RequestId| match arguments {
+        None => Ok(()),
+        Some(raw) if raw.get() == "null" => Ok(()),
+        // Commands without arguments accept none, or an empty object.
+        Some(raw) => match serde_json::from_str::<BTreeMap<String, &RawValue>>(raw.get()) {
+            Ok(map) if map.is_empty() => Ok(()),
+            Ok(map) => Err(Rejected {
+                id: id.clone(),
+                error: WireError::invalid_request(format!(
+                    "field `arguments`: unknown field `{}`",
+                    map.keys().next().map(String::as_str).unwrap_or_default()
+                )),
+            }),
+            Err(_) => Err(Rejected {
+                id: id.clone(),
+                error: WireError::invalid_request("field `arguments` must be an object"),
+            }),
+        },
+    };
+    let command = match command.as_str() {
+        "version" => no_arguments(&id).map(|_| Command::Version)?,
+        "status" => no_arguments(&id).map(|_| Command::Status)?,
+        "certificates" => no_arguments(&id).map(|_| Command::Certificates)?,
+        "quit" => no_arguments(&id).map(|_| Command::Quit)?,
+        "authenticate" => {
+            let Some(raw) = arguments else {
+                return Err(reject(
+                    id,
+                    WireError::invalid_request("missing field `arguments`"),
+                ));
+            };
+            match serde_json::from_str::<AuthenticateArguments>(raw.get()) {
+                Ok(arguments) => Command::Authenticate(arguments),
+                Err(error) => {
+                    return Err(reject(
+                        id,
+                        WireError::invalid_request(format!(
+                            "field `arguments`: {}",
+                            redact(&error)
+                        )),
+                    ))
+                }
+            }
+        }
+        other => {
+            let shown: String = other.chars().take(64).collect();
+            return Err(reject(id, WireError::unknown_command(&shown)));
+        }
+    };
+    Ok(Request { id, command })
+}
+
+/// serde's messages quote offending values ("invalid type: string \"1234\""...); keep only the
+/// part that names the problem, since the value could be a PIN.
+fn redact(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let text = text.split(" at line ").next().unwrap_or_default();
+    if text.starts_with("invalid type") || text.starts_with("invalid value") {
+        match text.split_once(", expected") {
+            Some((kind, expected)) => {
+                let kind = kind.split(':').nth(1).unwrap_or_default();
+                let kind = kind.split_whitespace().next().unwrap_or_default();
+                format!("wrong type ({kind}), expected{expected}")
+            }
+            None => "wrong type".to_owned(),
+        }
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(frame: &str) -> Rejected {
+        parse(frame.as_bytes()).expect_err(frame)
+    }
+
+    #[test]
+    fn parses_each_command() {
+        for (frame, expected) in [
+            (r#"{"id":1,"command":"version"}"#, "Version"),
+            (r#"{"id":"a","command":"status","arguments":{}}"#, "Status"),
+            (
+                r#"{"id":2,"command":"certificates","arguments":null}"#,
+                "Certificates",
+            ),
+            (r#"{"id":3,"command":"quit"}"#, "Quit"),
+        ] {
+            let request = parse(frame.as_bytes()).unwrap();
+            assert_eq!(format!("{:?}", request.command), expected);
+        }
+        let request = parse(
+            br#"{"id":9,"command":"authenticate","arguments":{"origin":"https://a.fr","challengeNonce":"n","certificateId":"c","pin":"1234"}}"#,
+        )
+        .unwrap();
+        let Command::Authenticate(arguments) = request.command else {
+            panic!("not authenticate");
+        };
+        assert_eq!(arguments.origin, "https://a.fr");
+        assert_eq!(arguments.pin.map(|p| p.len()), Some(4));
+        assert_eq!(
+            request.id,
+            RequestId::parse(&RawValue::from_string("9".into()).unwrap()).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_pin_is_optional_in_parsing_and_never_echoed() {
+        let request = parse(
+            br#"{"id":1,"command":"authenticate","arguments":{"origin":"o","challengeNonce":"n","certificateId":"c"}}"#,
+        )
+        .unwrap();
+        let Command::Authenticate(arguments) = request.command else {
+            panic!("not authenticate");
+        };
+        assert!(arguments.pin.is_none());
+        let error = rejected(
+            r#"{"id":1,"command":"authenticate","arguments":{"origin":"o","challengeNonce":"n","certificateId":"c","pin":98765}}"#,
+        );
+        assert_eq!(error.error.code, "ERR_INVALID_REQUEST");
+        assert!(
+            !error.error.message.contains("98765"),
+            "{}",
+            error.error.message
+        );
+        let error = rejected(
+            r#"{"id":1,"command":"authenticate","arguments":{"origin":7,"challengeNonce":"n","certificateId":"c","pin":"4321"}}"#,
+        );
+        assert!(error.error.message.contains("origin") || error.error.message.contains("expected"));
+        assert!(!error.error.message.contains("4321"));
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        for (frame, id_kept, needle) in [
+            (r#"{"command":"version"}"#, false, "id"),
+            (r#"{"id":true,"command":"version"}"#, false, "id"),
+            (r#"{"id":{},"command":"version"}"#, false, "id"),
+            (r#"{"id":null,"command":"version"}"#, false, "id"),
+            (r#"{"id":1}"#, true, "command"),
+            (r#"{"id":1,"command":5}"#, true, "command"),
+            (r#"{"id":1,"command":"version","extra":1}"#, true, "extra"),
+            (
+                r#"{"id":1,"command":"version","arguments":{"x":1}}"#,
+                true,
+                "arguments",
+            ),
+            (
+                r#"{"id":1,"command":"version","arguments":[]}"#,
+                true,
+                "arguments",
+            ),
+            (r#"{"id":1,"command":"authenticate"}"#, true, "arguments"),
+            (
+                r#"{"id":1,"command":"authenticate","arguments":{"challengeNonce":"n","certificateId":"c"}}"#,
+                true,
+                "origin",
+            ),
+            (
+                r#"{"id":1,"command":"authenticate","arguments":{"origin":"o","challengeNonce":"n","certificateId":"c","sign":"x"}}"#,
+                true,
+                "sign",
+            ),
+        ] {
+            let error = rejected(frame);
+            assert_eq!(error.error.code, "ERR_INVALID_REQUEST", "{frame}");
+            assert_eq!(error.id != RequestId::Null, id_kept, "{frame}");
+            assert!(
+                error.error.message.contains(needle),
+                "{frame}: {}",
+                error.error.message
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_json_object() {
+        for frame in [
+            "",
+            "[]",
+            "1",
+            "\"x\"",
+            "{",
+            "{\"id\":1,}",
+            "\u{0}",
+            "{\"id\":1,\"command\":\"version\"} x",
+        ] {
+            let error = rejected(frame);
+            assert_eq!(error.error.code, "ERR_INVALID_REQUEST", "{frame:?}");
+            assert_eq!(error.id, RequestId::Null);
+        }
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let error = rejected(&format!(
+            "{{\"id\":1,\"command\":\"version\",\"arguments\":{deep}}}"
+        ));
+        assert_eq!(error.error.code, "ERR_INVALID_REQUEST");
+        assert!(parse(&[0xFF, 0xFE]).is_err());
+    }
+
+    #[test]
+    fn unknown_commands_have_their_own_code() {
+        let error = rejected(r#"{"id":"x","command":"sign"}"#);
+        assert_eq!(error.error.code, "ERR_UNKNOWN_COMMAND");
+        assert_eq!(
+            error.id,
+            RequestId::parse(&RawValue::from_string("\"x\"".into()).unwrap()).unwrap()
+        );
+    }
+}

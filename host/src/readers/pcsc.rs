@@ -1,0 +1,173 @@
+//! The PC/SC backend: the only module that speaks `pcsc`.
+
+use std::ffi::CString;
+use std::time::Duration;
+
+use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
+use tracing::{debug, warn};
+
+use super::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
+use crate::card::{Transport, TransportError};
+
+/// Largest response of a short APDU: 256 data bytes and the status word.
+const MAX_RESPONSE: usize = 258;
+
+/// Connects to the PC/SC service lazily, so that `version` never waits on pcscd, and again after
+/// pcscd restarts.
+#[derive(Default)]
+pub struct PcscBackend {
+    context: Option<Context>,
+}
+
+impl PcscBackend {
+    pub fn new() -> Self {
+        PcscBackend::default()
+    }
+
+    fn context(&mut self) -> Result<&Context, BackendError> {
+        if let Some(context) = &self.context {
+            if context.is_valid().is_ok() {
+                return self
+                    .context
+                    .as_ref()
+                    .ok_or(BackendError::ServiceUnavailable);
+            }
+        }
+        let context = Context::establish(Scope::User).map_err(|error| {
+            debug!(%error, "no PC/SC context");
+            service_error(error, "")
+        })?;
+        Ok(self.context.insert(context))
+    }
+
+    /// Drops a context that the service no longer honours, so the next call establishes a new one.
+    fn forget_context_on(&mut self, error: &BackendError) {
+        if *error == BackendError::ServiceUnavailable {
+            self.context = None;
+        }
+    }
+
+    fn list(&mut self) -> Result<Vec<ReaderSlot>, BackendError> {
+        let context = self.context()?;
+        let names = match context.list_readers_owned() {
+            Ok(names) => names,
+            Err(pcsc::Error::NoReadersAvailable) => return Ok(Vec::new()),
+            Err(error) => return Err(service_error(error, "")),
+        };
+        let mut states: Vec<ReaderState> = names
+            .into_iter()
+            .map(|name| ReaderState::new(name, State::UNAWARE))
+            .collect();
+        if let Err(error) = context.get_status_change(Duration::ZERO, &mut states) {
+            return Err(service_error(error, ""));
+        }
+        Ok(states
+            .iter()
+            .map(|state| {
+                let present = state.event_state().contains(State::PRESENT)
+                    && !state.event_state().contains(State::MUTE);
+                ReaderSlot {
+                    name: state.name().to_string_lossy().into_owned(),
+                    atr: present.then(|| state.atr().to_vec()),
+                }
+            })
+            .collect())
+    }
+}
+
+impl ReaderBackend for PcscBackend {
+    fn readers(&mut self) -> Result<Vec<ReaderSlot>, BackendError> {
+        let result = self.list();
+        if let Err(error) = &result {
+            self.forget_context_on(error);
+        }
+        result
+    }
+
+    fn connect(&mut self, reader: &str) -> Result<Box<dyn CardConnection>, BackendError> {
+        let name = CString::new(reader).map_err(|_| BackendError::ReaderGone(reader.into()))?;
+        let result = self
+            .context()
+            .and_then(|context| {
+                context
+                    .connect(&name, ShareMode::Shared, Protocols::ANY)
+                    .map_err(|error| service_error(error, reader))
+            })
+            .map(|card| {
+                Box::new(PcscConnection {
+                    card,
+                    reader: reader.to_owned(),
+                }) as Box<dyn CardConnection>
+            });
+        if let Err(error) = &result {
+            self.forget_context_on(error);
+        }
+        result
+    }
+}
+
+struct PcscConnection {
+    card: Card,
+    reader: String,
+}
+
+impl CardConnection for PcscConnection {
+    fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, BackendError> {
+        let reader = self.reader.clone();
+        match self.card.transaction2() {
+            Ok(transaction) => Ok(Box::new(PcscTransport { transaction })),
+            Err((card, pcsc::Error::ResetCard)) => {
+                // Another application reset the card: our session state on it is gone, so reconnect
+                // and let the driver select from scratch.
+                warn!(%reader, "card was reset; reconnecting");
+                card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
+                    .map_err(|error| service_error(error, &reader))?;
+                card.transaction()
+                    .map(|transaction| {
+                        Box::new(PcscTransport { transaction }) as Box<dyn Transport>
+                    })
+                    .map_err(|error| service_error(error, &reader))
+            }
+            Err((_, error)) => Err(service_error(error, &reader)),
+        }
+    }
+}
+
+struct PcscTransport<'c> {
+    transaction: pcsc::Transaction<'c>,
+}
+
+impl Transport for PcscTransport<'_> {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let mut buffer = [0u8; MAX_RESPONSE];
+        match self.transaction.transmit(command, &mut buffer) {
+            Ok(response) => Ok(response.to_vec()),
+            Err(pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard) => {
+                Err(TransportError::CardRemoved)
+            }
+            Err(pcsc::Error::ResetCard) => Err(TransportError::CardReset),
+            Err(
+                pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle,
+            ) => Err(TransportError::ServiceGone),
+            Err(error) => Err(TransportError::Other(error.to_string())),
+        }
+    }
+}
+
+fn service_error(error: pcsc::Error, reader: &str) -> BackendError {
+    match error {
+        pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle => {
+            BackendError::ServiceUnavailable
+        }
+        pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => BackendError::NoCard(reader.into()),
+        pcsc::Error::UnknownReader
+        | pcsc::Error::ReaderUnavailable
+        | pcsc::Error::NoReadersAvailable => BackendError::ReaderGone(reader.into()),
+        pcsc::Error::SharingViolation => BackendError::CardBusy(reader.into()),
+        pcsc::Error::UnpoweredCard
+        | pcsc::Error::UnresponsiveCard
+        | pcsc::Error::UnsupportedCard => BackendError::CardUnresponsive(reader.into()),
+        pcsc::Error::ResetCard => BackendError::Transport(TransportError::CardReset),
+        other => BackendError::Other(other.to_string()),
+    }
+}
