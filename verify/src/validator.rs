@@ -219,34 +219,27 @@ fn verify_signature(
     message.extend_from_slice(digest::digest(hash, origin.as_bytes()).as_ref());
     message.extend_from_slice(digest::digest(hash, nonce.as_bytes()).as_ref());
 
-    let (verifier, signature): (&dyn SignatureVerificationAlgorithm, Vec<u8>) = match algorithm {
-        Algorithm::Rs256 => (webpki::ring::RSA_PKCS1_2048_8192_SHA256, signature.to_vec()),
-        Algorithm::Rs384 => (webpki::ring::RSA_PKCS1_2048_8192_SHA384, signature.to_vec()),
-        Algorithm::Rs512 => (webpki::ring::RSA_PKCS1_2048_8192_SHA512, signature.to_vec()),
-        Algorithm::Ps256 => (
-            webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-            signature.to_vec(),
-        ),
-        Algorithm::Ps384 => (
-            webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-            signature.to_vec(),
-        ),
-        Algorithm::Ps512 => (
-            webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
-            signature.to_vec(),
-        ),
-        // Web eID carries ECDSA signatures as raw R || S; webpki wants the X.509 DER form.
-        Algorithm::Es256 => (
-            webpki::ring::ECDSA_P256_SHA256,
-            raw_ecdsa_to_der(signature, 32)?,
-        ),
-        Algorithm::Es384 => (
-            webpki::ring::ECDSA_P384_SHA384,
-            raw_ecdsa_to_der(signature, 48)?,
-        ),
-    };
+    // Web eID carries ECDSA signatures as raw R || S; webpki wants the X.509 DER form.
+    let (verifier, der_signature): (&dyn SignatureVerificationAlgorithm, Option<Vec<u8>>) =
+        match algorithm {
+            Algorithm::Rs256 => (webpki::ring::RSA_PKCS1_2048_8192_SHA256, None),
+            Algorithm::Rs384 => (webpki::ring::RSA_PKCS1_2048_8192_SHA384, None),
+            Algorithm::Rs512 => (webpki::ring::RSA_PKCS1_2048_8192_SHA512, None),
+            Algorithm::Ps256 => (webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY, None),
+            Algorithm::Ps384 => (webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY, None),
+            Algorithm::Ps512 => (webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY, None),
+            Algorithm::Es256 => (
+                webpki::ring::ECDSA_P256_SHA256,
+                Some(raw_ecdsa_to_der(signature, 32)?),
+            ),
+            Algorithm::Es384 => (
+                webpki::ring::ECDSA_P384_SHA384,
+                Some(raw_ecdsa_to_der(signature, 48)?),
+            ),
+        };
+    let signature = der_signature.as_deref().unwrap_or(signature);
     end_entity
-        .verify_signature(verifier, &message, &signature)
+        .verify_signature(verifier, &message, signature)
         .map_err(|error| match error {
             #[allow(deprecated)]
             webpki::Error::UnsupportedSignatureAlgorithmForPublicKey
