@@ -1,0 +1,938 @@
+//! The CPS3 card itself: APDU in, response out.
+
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, RsaPrivateKey};
+
+use crate::apdu::{response, Command, StatusWord};
+use crate::der_writer::tlv;
+use crate::filesystem::{CardFile, FileKind, FilePath, FileSystem};
+use crate::fixtures::{self, HolderFixtures};
+use crate::pkcs15;
+
+/// Which fixture set (card holder) the card carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// Dr Marie DUPONT, Médecin, idNat 810001234567.
+    Dupont,
+    /// Paul MARTIN, Infirmier, idNat 810009876543.
+    Martin,
+}
+
+impl Holder {
+    fn fixtures(self) -> &'static HolderFixtures {
+        match self {
+            Holder::Dupont => &fixtures::DUPONT,
+            Holder::Martin => &fixtures::MARTIN,
+        }
+    }
+}
+
+/// A PIN the card cannot hold: CPx PINs are 4 to 8 ASCII digits.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a card PIN is 4 to 8 decimal digits")]
+pub struct InvalidPin;
+
+/// The largest READ BINARY answer of a CPS3 (IAS-ECC).
+pub const READ_BINARY_MAX: usize = 0xE7;
+/// INTERNAL AUTHENTICATE input limit: 40 % of a 2048-bit modulus.
+pub const INTERNAL_AUTHENTICATE_MAX_INPUT: usize = 102;
+const MODULUS_BYTES: usize = 256;
+const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+const INS_SELECT: u8 = 0xA4;
+const INS_READ_BINARY: u8 = 0xB0;
+const INS_GET_RESPONSE: u8 = 0xC0;
+const INS_GET_DATA: u8 = 0xCB;
+const INS_VERIFY: u8 = 0x20;
+const INS_MSE: u8 = 0x22;
+const INS_INTERNAL_AUTHENTICATE: u8 = 0x88;
+const INS_PSO: u8 = 0x2A;
+
+/// The current security environment, set by MSE SET and erased by a change of DF or a reset.
+#[derive(Clone, Debug, Default)]
+struct SecurityEnvironment {
+    /// Key chosen for INTERNAL AUTHENTICATE (CRT AT), algorithm RSA PKCS#1 v1.5.
+    authentication_key: Option<u8>,
+    /// Key chosen for PSO COMPUTE DIGITAL SIGNATURE (CRT DST), SHA-256 + RSA PKCS#1 v1.5.
+    signature_key: Option<u8>,
+    /// Hash algorithm chosen for PSO HASH (CRT HT): only SHA-256 is implemented.
+    hash_sha256: bool,
+    /// Result of the last PSO HASH, consumed by PSO CDS.
+    digest: Option<[u8; 32]>,
+}
+
+/// A software CPS3 (contact, T=0): the file system, PKCS#15 structure, PIN and keys of a real
+/// card, with the test PKI of `fixtures/`. See the crate README for the exact behaviour.
+pub struct VirtualCard {
+    holder: Holder,
+    files: FileSystem,
+    pin: Vec<u8>,
+    pin_tries_left: u8,
+    pin_verified: bool,
+    current_df: FilePath,
+    current_ef: Option<FilePath>,
+    security_environment: SecurityEnvironment,
+    pending_response: Vec<u8>,
+    log: Vec<Vec<u8>>,
+    verify_count: usize,
+    auth_key: RsaPrivateKey,
+    sign_key: RsaPrivateKey,
+}
+
+impl std::fmt::Debug for VirtualCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualCard")
+            .field("holder", &self.holder)
+            .field("pin_tries_left", &self.pin_tries_left)
+            .field("pin_verified", &self.pin_verified)
+            .field("current_df", &self.current_df)
+            .field("current_ef", &self.current_ef)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VirtualCard {
+    /// A CPS3 of `holder`, PIN "1234", 3 tries, powered on.
+    pub fn cps3(holder: Holder) -> Self {
+        let fixtures = holder.fixtures();
+        // The fixtures are embedded at build time and checked by the crate's tests.
+        let load = |der: &[u8]| {
+            RsaPrivateKey::from_pkcs8_der(der)
+                .unwrap_or_else(|error| panic!("embedded test key is not PKCS#8 RSA: {error}"))
+        };
+        Self {
+            holder,
+            files: build_file_system(fixtures),
+            pin: b"1234".to_vec(),
+            pin_tries_left: pkcs15::PIN_MAX_TRIES,
+            pin_verified: false,
+            current_df: vec![pkcs15::MF],
+            current_ef: None,
+            security_environment: SecurityEnvironment::default(),
+            pending_response: Vec::new(),
+            log: Vec::new(),
+            verify_count: 0,
+            auth_key: load(fixtures.auth_key_pkcs8),
+            sign_key: load(fixtures.sign_key_pkcs8),
+        }
+    }
+
+    /// The same card with another PIN (4 to 8 digits). Panics on anything else: use
+    /// [`VirtualCard::try_with_pin`] for a PIN that comes from outside.
+    pub fn with_pin(self, pin: &str) -> Self {
+        match self.try_with_pin(pin) {
+            Ok(card) => card,
+            Err(error) => panic!("VirtualCard::with_pin: {error}"),
+        }
+    }
+
+    pub fn try_with_pin(mut self, pin: &str) -> Result<Self, InvalidPin> {
+        let length_ok = (pkcs15::PIN_MIN_LENGTH..=pkcs15::PIN_MAX_LENGTH).contains(&pin.len());
+        if !length_ok || !pin.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(InvalidPin);
+        }
+        self.pin = pin.as_bytes().to_vec();
+        Ok(self)
+    }
+
+    /// Sets the PIN try counter (0 blocks the PIN), e.g. to start a test from a nearly
+    /// blocked card.
+    pub fn with_pin_tries_left(mut self, tries: u8) -> Self {
+        self.pin_tries_left = tries.min(pkcs15::PIN_MAX_TRIES);
+        self
+    }
+
+    pub fn holder(&self) -> Holder {
+        self.holder
+    }
+
+    /// Answer to reset of a CPS3 contact card (T=0).
+    pub fn atr(&self) -> Vec<u8> {
+        vec![
+            0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10,
+            0x00, 0x90, 0x00,
+        ]
+    }
+
+    /// Power on, or warm reset: the security state and the current DF are cleared, the PIN
+    /// try counter is kept.
+    pub fn power_on(&mut self) {
+        self.pin_verified = false;
+        self.current_df = vec![pkcs15::MF];
+        self.current_ef = None;
+        self.security_environment = SecurityEnvironment::default();
+        self.pending_response.clear();
+    }
+
+    /// Every command received since creation (full bytes, PINs included: this is a test card).
+    pub fn apdu_log(&self) -> &[Vec<u8>] {
+        &self.log
+    }
+
+    pub fn clear_log(&mut self) {
+        self.log.clear();
+    }
+
+    /// How many VERIFY commands carried a PIN (status queries without data are not counted).
+    pub fn verify_count(&self) -> usize {
+        self.verify_count
+    }
+
+    pub fn pin_tries_left(&self) -> u8 {
+        self.pin_tries_left
+    }
+
+    pub fn pin_verified(&self) -> bool {
+        self.pin_verified
+    }
+
+    pub fn auth_certificate_der(&self) -> &[u8] {
+        self.holder.fixtures().auth_certificate
+    }
+
+    pub fn sign_certificate_der(&self) -> &[u8] {
+        self.holder.fixtures().sign_certificate
+    }
+
+    /// The 5 serial bytes after `80 25 00 00 01` in EF.SN.ICC.
+    pub fn icc_serial(&self) -> [u8; 5] {
+        self.holder.fixtures().icc_serial
+    }
+
+    /// One command APDU in, one response APDU (data || SW1 SW2) out. Never panics.
+    pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.log.push(apdu.to_vec());
+        let command = match Command::parse(apdu) {
+            Ok(command) => command,
+            Err(status) => {
+                self.pending_response.clear();
+                return response(&[], status);
+            }
+        };
+        if command.ins != INS_GET_RESPONSE {
+            // Response data not fetched right away is lost, as on a T=0 card.
+            self.pending_response.clear();
+        }
+        if command.cla != 0x00 {
+            return response(&[], StatusWord::CLA_NOT_SUPPORTED);
+        }
+        match command.ins {
+            INS_SELECT => self.select(&command),
+            INS_READ_BINARY => self.read_binary(&command),
+            INS_GET_RESPONSE => self.get_response(&command),
+            INS_GET_DATA => self.get_data(&command),
+            INS_VERIFY => self.verify(&command),
+            INS_MSE => self.manage_security_environment(&command),
+            INS_INTERNAL_AUTHENTICATE => self.internal_authenticate(&command),
+            INS_PSO => self.perform_security_operation(&command),
+            _ => response(&[], StatusWord::INS_NOT_SUPPORTED),
+        }
+    }
+
+    /// Keeps `data` for GET RESPONSE and answers `61 xx` (T=0 case 4).
+    fn hand_out(&mut self, data: Vec<u8>) -> Vec<u8> {
+        let status = StatusWord::bytes_remaining(data.len());
+        self.pending_response = data;
+        response(&[], status)
+    }
+
+    fn set_current_df(&mut self, df: FilePath) {
+        if self.current_df != df {
+            // The security environment belongs to the DF it was set in.
+            self.security_environment = SecurityEnvironment::default();
+        }
+        self.current_df = df;
+    }
+
+    fn in_application(&self) -> bool {
+        self.current_df == [pkcs15::MF, pkcs15::APP_DF]
+    }
+
+    // ---- SELECT ------------------------------------------------------------------------
+
+    fn select(&mut self, command: &Command) -> Vec<u8> {
+        let wants_fcp = match command.p2 {
+            0x0C => false,
+            0x04 => true,
+            0x00 if command.p1 != 0x04 => true,
+            _ => return response(&[], StatusWord::WRONG_P1_P2),
+        };
+        let target = match self.resolve_selection(command) {
+            Ok(file) => file.clone(),
+            Err(status) => return response(&[], status),
+        };
+        if target.is_dedicated() {
+            self.set_current_df(target.path.clone());
+            self.current_ef = None;
+        } else {
+            let parent = target.path[..target.path.len() - 1].to_vec();
+            self.set_current_df(parent);
+            self.current_ef = Some(target.path.clone());
+        }
+        if wants_fcp {
+            self.hand_out(target.fcp())
+        } else {
+            response(&[], StatusWord::OK)
+        }
+    }
+
+    fn resolve_selection(&self, command: &Command) -> Result<&CardFile, StatusWord> {
+        let data = command.data;
+        let not_found = StatusWord::FILE_NOT_FOUND;
+        match command.p1 {
+            // By FID in the current DF; 3F00 or no data: the MF.
+            0x00 => match fid_list(data)?.as_slice() {
+                [] => self.files.get(&[pkcs15::MF]).ok_or(not_found),
+                [pkcs15::MF] => self.files.get(&[pkcs15::MF]).ok_or(not_found),
+                [fid] => self.files.child(&self.current_df, *fid).ok_or(not_found),
+                _ => Err(StatusWord::WRONG_LENGTH),
+            },
+            // Child DF.
+            0x01 => match fid_list(data)?.as_slice() {
+                [fid] => self
+                    .files
+                    .child(&self.current_df, *fid)
+                    .filter(|file| file.is_dedicated())
+                    .ok_or(not_found),
+                _ => Err(StatusWord::WRONG_LENGTH),
+            },
+            // EF of the current DF. 3F00 is tolerated here because OpenSC's IAS-ECC driver
+            // selects the MF that way before reading a PIN's policy.
+            0x02 => match fid_list(data)?.as_slice() {
+                [pkcs15::MF] => self.files.get(&[pkcs15::MF]).ok_or(not_found),
+                [fid] => self
+                    .files
+                    .child(&self.current_df, *fid)
+                    .filter(|file| !file.is_dedicated())
+                    .ok_or(not_found),
+                _ => Err(StatusWord::WRONG_LENGTH),
+            },
+            // Parent DF.
+            0x03 => {
+                if !data.is_empty() {
+                    return Err(StatusWord::WRONG_LENGTH);
+                }
+                let parent_length = self.current_df.len().saturating_sub(1).max(1);
+                self.files
+                    .get(&self.current_df[..parent_length])
+                    .ok_or(not_found)
+            }
+            // By DF name (AID), exact match.
+            0x04 => {
+                if data.is_empty() || data.len() > 16 {
+                    return Err(StatusWord::WRONG_LENGTH);
+                }
+                self.files.dedicated_by_name(data).ok_or(not_found)
+            }
+            // Path from the MF, MF identifier omitted.
+            0x08 => {
+                let fids = fid_list(data)?;
+                if fids.is_empty() {
+                    return Err(StatusWord::WRONG_LENGTH);
+                }
+                self.files.walk(&[pkcs15::MF], &fids).ok_or(not_found)
+            }
+            // Path from the current DF; like the CPS3, a path starting with 3F00 is taken as
+            // absolute.
+            0x09 => {
+                let fids = fid_list(data)?;
+                match fids.split_first() {
+                    None => Err(StatusWord::WRONG_LENGTH),
+                    Some((&pkcs15::MF, rest)) => {
+                        self.files.walk(&[pkcs15::MF], rest).ok_or(not_found)
+                    }
+                    Some(_) => self.files.walk(&self.current_df, &fids).ok_or(not_found),
+                }
+            }
+            _ => Err(StatusWord::WRONG_P1_P2),
+        }
+    }
+
+    // ---- READ BINARY / GET RESPONSE ------------------------------------------------------
+
+    fn read_binary(&mut self, command: &Command) -> Vec<u8> {
+        if !command.data.is_empty() {
+            return response(&[], StatusWord::WRONG_LENGTH);
+        }
+        let (file, offset) = if command.p1 & 0x80 != 0 {
+            // P1 = 100x xxxx: short EF identifier, P2 = offset; the EF becomes current.
+            if command.p1 & 0x60 != 0 {
+                return response(&[], StatusWord::WRONG_P1_P2);
+            }
+            let Some(file) = self
+                .files
+                .child_by_sfi(&self.current_df, command.p1 & 0x1F)
+                .cloned()
+            else {
+                return response(&[], StatusWord::FILE_NOT_FOUND);
+            };
+            self.current_ef = Some(file.path.clone());
+            (file, usize::from(command.p2))
+        } else {
+            let Some(file) = self
+                .current_ef
+                .as_ref()
+                .and_then(|path| self.files.get(path))
+                .cloned()
+            else {
+                return response(&[], StatusWord::NO_CURRENT_EF);
+            };
+            let offset = usize::from(u16::from_be_bytes([command.p1, command.p2]));
+            (file, offset)
+        };
+        let FileKind::Elementary { content, .. } = &file.kind else {
+            return response(&[], StatusWord::NO_CURRENT_EF);
+        };
+        if offset >= content.len() {
+            return response(&[], StatusWord::OFFSET_OUTSIDE_FILE);
+        }
+        let available = (content.len() - offset).min(READ_BINARY_MAX);
+        let wanted = command.le.unwrap_or(256);
+        if wanted > available {
+            return response(&[], StatusWord::wrong_le(available));
+        }
+        response(&content[offset..offset + wanted], StatusWord::OK)
+    }
+
+    fn get_response(&mut self, command: &Command) -> Vec<u8> {
+        if command.p1 != 0 || command.p2 != 0 {
+            self.pending_response.clear();
+            return response(&[], StatusWord::WRONG_P1_P2);
+        }
+        if !command.data.is_empty() {
+            self.pending_response.clear();
+            return response(&[], StatusWord::WRONG_LENGTH);
+        }
+        if self.pending_response.is_empty() {
+            return response(&[], StatusWord::CONDITIONS_NOT_SATISFIED);
+        }
+        let wanted = command.le.unwrap_or(256);
+        let available = self.pending_response.len();
+        if wanted > available {
+            return response(&[], StatusWord::wrong_le(available));
+        }
+        let rest = self.pending_response.split_off(wanted);
+        let chunk = std::mem::replace(&mut self.pending_response, rest);
+        let status = if self.pending_response.is_empty() {
+            StatusWord::OK
+        } else {
+            StatusWord::bytes_remaining(self.pending_response.len())
+        };
+        response(&chunk, status)
+    }
+
+    // ---- GET DATA on security data objects (IAS-ECC) ------------------------------------
+
+    fn get_data(&mut self, command: &Command) -> Vec<u8> {
+        if command.p1 != 0x3F || command.p2 != 0xFF {
+            return response(&[], StatusWord::WRONG_P1_P2);
+        }
+        let Some(request) = SdoRequest::parse(command.data) else {
+            return response(&[], StatusWord::WRONG_DATA);
+        };
+        match (request.class, request.reference) {
+            // The cardholder PIN: a global object of the MF.
+            (0x01, pkcs15::PIN_REFERENCE) => {
+                let answer = match request.tag.as_slice() {
+                    [0xA0] => self.pin_docp(),
+                    [0x7F, 0x41] => pin_sizes(),
+                    _ => return response(&[], StatusWord::WRONG_DATA),
+                };
+                // Looking the object up leaves the MF as current DF: the host must select
+                // its application again.
+                self.set_current_df(vec![pkcs15::MF]);
+                self.current_ef = None;
+                self.hand_out(answer)
+            }
+            // The RSA private keys: local objects of the application DF.
+            (0x10, reference) if self.in_application() => {
+                let Some(key) = key_by_sdo_reference(reference) else {
+                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
+                };
+                match request.tag.as_slice() {
+                    [0xA0] => self.hand_out(private_key_docp(key)),
+                    // A private key has no public part to read.
+                    _ => response(&[], StatusWord::WRONG_DATA),
+                }
+            }
+            _ => response(&[], StatusWord::REFERENCE_NOT_FOUND),
+        }
+    }
+
+    /// `70 { BF 81 01 { A0 { 9A max tries, 9B tries left, A1 { 8C access rules } } } }`, the
+    /// answer of a CPS3 (vendor trace, CARD.md).
+    fn pin_docp(&self) -> Vec<u8> {
+        let docp = [
+            tlv(&[0x9A], &[pkcs15::PIN_MAX_TRIES]),
+            tlv(&[0x9B], &[self.pin_tries_left]),
+            tlv(
+                &[0xA1],
+                &tlv(&[0x8C], &[0xF3, 0x00, 0x00, 0x13, 0xFF, 0x00]),
+            ),
+        ]
+        .concat();
+        sdo_answer(&[0xBF, 0x81, pkcs15::PIN_REFERENCE], &tlv(&[0xA0], &docp))
+    }
+
+    // ---- VERIFY ---------------------------------------------------------------------------
+
+    fn verify(&mut self, command: &Command) -> Vec<u8> {
+        if command.p1 != 0x00 {
+            return response(&[], StatusWord::WRONG_P1_P2);
+        }
+        if command.p2 != pkcs15::PIN_REFERENCE {
+            return response(&[], StatusWord::REFERENCE_NOT_FOUND);
+        }
+        if command.data.is_empty() {
+            // Status query: spends nothing.
+            let status = if self.pin_tries_left == 0 {
+                StatusWord::AUTHENTICATION_BLOCKED
+            } else if self.pin_verified {
+                StatusWord::OK
+            } else {
+                StatusWord::verification_failed(self.pin_tries_left)
+            };
+            return response(&[], status);
+        }
+        self.verify_count += 1;
+        if self.pin_tries_left == 0 {
+            return response(&[], StatusWord::AUTHENTICATION_BLOCKED);
+        }
+        if command.data.len() != pkcs15::PIN_STORED_LENGTH {
+            return response(&[], StatusWord::WRONG_LENGTH);
+        }
+        let mut expected = self.pin.clone();
+        expected.resize(pkcs15::PIN_STORED_LENGTH, pkcs15::PIN_PAD_CHAR);
+        if command.data == expected.as_slice() {
+            self.pin_tries_left = pkcs15::PIN_MAX_TRIES;
+            self.pin_verified = true;
+            response(&[], StatusWord::OK)
+        } else {
+            // The attempt that spends the last try answers 63 C0; the next ones 69 83.
+            self.pin_tries_left -= 1;
+            self.pin_verified = false;
+            response(&[], StatusWord::verification_failed(self.pin_tries_left))
+        }
+    }
+
+    // ---- MSE SET ----------------------------------------------------------------------------
+
+    fn manage_security_environment(&mut self, command: &Command) -> Vec<u8> {
+        if command.p1 != 0x41 {
+            return response(&[], StatusWord::WRONG_P1_P2);
+        }
+        let Some(template) = ControlReferenceTemplate::parse(command.data) else {
+            return response(&[], StatusWord::WRONG_DATA);
+        };
+        match command.p2 {
+            // Authentication template: INTERNAL AUTHENTICATE.
+            0xA4 => {
+                let Some(key) = template.key.filter(|key| self.key_is_here(*key)) else {
+                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
+                };
+                if key != pkcs15::AUTH_KEY_REFERENCE {
+                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
+                }
+                if template.algorithm != Some(pkcs15::ALGO_RSA_PKCS1) {
+                    return response(&[], StatusWord::WRONG_DATA);
+                }
+                self.security_environment.authentication_key = Some(key);
+            }
+            // Digital signature template: PSO COMPUTE DIGITAL SIGNATURE.
+            0xB6 => {
+                let Some(key) = template.key.filter(|key| self.key_is_here(*key)) else {
+                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
+                };
+                if key != pkcs15::SIGN_KEY_REFERENCE {
+                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
+                }
+                if template.algorithm != Some(pkcs15::ALGO_RSA_PKCS1_SHA256) {
+                    return response(&[], StatusWord::WRONG_DATA);
+                }
+                self.security_environment.signature_key = Some(key);
+            }
+            // Hash template: PSO HASH.
+            0xAA => {
+                if template.key.is_some() || template.algorithm != Some(pkcs15::ALGO_SHA256) {
+                    return response(&[], StatusWord::WRONG_DATA);
+                }
+                self.security_environment.hash_sha256 = true;
+                self.security_environment.digest = None;
+            }
+            _ => return response(&[], StatusWord::WRONG_P1_P2),
+        }
+        response(&[], StatusWord::OK)
+    }
+
+    /// The keys are local objects of the application DF.
+    fn key_is_here(&self, key: u8) -> bool {
+        self.in_application()
+            && (key == pkcs15::AUTH_KEY_REFERENCE || key == pkcs15::SIGN_KEY_REFERENCE)
+    }
+
+    // ---- INTERNAL AUTHENTICATE / PSO ----------------------------------------------------------
+
+    fn internal_authenticate(&mut self, command: &Command) -> Vec<u8> {
+        if command.p1 != 0 || command.p2 != 0 {
+            return response(&[], StatusWord::WRONG_P1_P2);
+        }
+        if command.data.is_empty() || command.data.len() > INTERNAL_AUTHENTICATE_MAX_INPUT {
+            return response(&[], StatusWord::WRONG_LENGTH);
+        }
+        if self.security_environment.authentication_key != Some(pkcs15::AUTH_KEY_REFERENCE) {
+            return response(&[], StatusWord::CONDITIONS_NOT_SATISFIED);
+        }
+        if !self.pin_verified {
+            return response(&[], StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        match sign_pkcs1_type1(&self.auth_key, command.data) {
+            Some(signature) => self.hand_out(signature),
+            None => response(&[], StatusWord::NO_PRECISE_DIAGNOSIS),
+        }
+    }
+
+    fn perform_security_operation(&mut self, command: &Command) -> Vec<u8> {
+        match (command.p1, command.p2) {
+            (0x90, 0xA0) => self.pso_hash(command.data),
+            (0x9E, 0x9A) => self.pso_compute_digital_signature(command),
+            _ => response(&[], StatusWord::WRONG_P1_P2),
+        }
+    }
+
+    /// PSO HASH: `90 L <intermediate SHA-256 state || bit count>` (or `90 00`) then
+    /// `80 L <last bytes>`: the card finishes the hash the host started.
+    fn pso_hash(&mut self, data: &[u8]) -> Vec<u8> {
+        if !self.security_environment.hash_sha256 {
+            return response(&[], StatusWord::CONDITIONS_NOT_SATISFIED);
+        }
+        let Some(digest) = finish_sha256(data) else {
+            return response(&[], StatusWord::WRONG_DATA);
+        };
+        self.security_environment.digest = Some(digest);
+        response(&[], StatusWord::OK)
+    }
+
+    fn pso_compute_digital_signature(&mut self, command: &Command) -> Vec<u8> {
+        if !command.data.is_empty() {
+            return response(&[], StatusWord::WRONG_LENGTH);
+        }
+        if self.security_environment.signature_key != Some(pkcs15::SIGN_KEY_REFERENCE) {
+            return response(&[], StatusWord::CONDITIONS_NOT_SATISFIED);
+        }
+        if !self.pin_verified {
+            return response(&[], StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        let Some(digest) = self.security_environment.digest.take() else {
+            return response(&[], StatusWord::CONDITIONS_NOT_SATISFIED);
+        };
+        let digest_info = [&SHA256_DIGEST_INFO_PREFIX[..], &digest].concat();
+        match sign_pkcs1_type1(&self.sign_key, &digest_info) {
+            Some(signature) => self.hand_out(signature),
+            None => response(&[], StatusWord::NO_PRECISE_DIAGNOSIS),
+        }
+    }
+}
+
+/// List of FIDs from a SELECT data field (even length).
+fn fid_list(data: &[u8]) -> Result<Vec<u16>, StatusWord> {
+    if data.len() & 1 != 0 {
+        return Err(StatusWord::WRONG_LENGTH);
+    }
+    Ok(data
+        .chunks_exact(2)
+        .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+        .collect())
+}
+
+/// GET DATA request for a security data object:
+/// `4D L { 70 L { BF <class|80> <reference> L <tag> 80 } }`.
+struct SdoRequest {
+    class: u8,
+    reference: u8,
+    tag: Vec<u8>,
+}
+
+impl SdoRequest {
+    fn parse(data: &[u8]) -> Option<Self> {
+        let [0x4D, l1, 0x70, l2, 0xBF, class, reference, l3, tag @ ..] = data else {
+            return None;
+        };
+        let consistent = usize::from(*l1) == data.len() - 2
+            && usize::from(*l2) == data.len() - 4
+            && usize::from(*l3) == data.len() - 8;
+        // The tag list ends with the length byte 80 ("the whole object").
+        let (&0x80, tag) = tag.split_last()? else {
+            return None;
+        };
+        if !consistent || tag.is_empty() || class & 0x80 == 0 {
+            return None;
+        }
+        Some(Self {
+            class: class & 0x7F,
+            reference: *reference,
+            tag: tag.to_vec(),
+        })
+    }
+}
+
+/// `70 { <sdo header> { content } }`.
+fn sdo_answer(header: &[u8], content: &[u8]) -> Vec<u8> {
+    tlv(&[0x70], &tlv(header, content))
+}
+
+/// CHV public data `7F41 { 80 max length, 81 min length }`, in the layout OpenSC's IAS-ECC
+/// driver parses (iasecc-sdo.c). Not seen in a CPS3 trace.
+fn pin_sizes() -> Vec<u8> {
+    let sizes = [
+        tlv(&[0x80], &[pkcs15::PIN_MAX_LENGTH as u8]),
+        tlv(&[0x81], &[pkcs15::PIN_MIN_LENGTH as u8]),
+    ]
+    .concat();
+    sdo_answer(
+        &[0xBF, 0x81, pkcs15::PIN_REFERENCE],
+        &tlv(&[0x7F, 0x41], &sizes),
+    )
+}
+
+/// SDO reference of a private key (OpenSC sends the key reference without its local bit).
+fn key_by_sdo_reference(reference: u8) -> Option<u8> {
+    match reference | 0x80 {
+        pkcs15::AUTH_KEY_REFERENCE => Some(pkcs15::AUTH_KEY_REFERENCE),
+        pkcs15::SIGN_KEY_REFERENCE => Some(pkcs15::SIGN_KEY_REFERENCE),
+        _ => None,
+    }
+}
+
+/// DOCP of an RSA private key SDO: access rules (PSO CDS, INTERNAL AUTHENTICATE, PSO
+/// DECIPHER, GENERATE, PUT DATA, GET DATA: 12 = after user authentication, FF = never,
+/// 00 = always), the non-repudiation flag and the key size in bytes.
+fn private_key_docp(key: u8) -> Vec<u8> {
+    let (rules, non_repudiation) = if key == pkcs15::AUTH_KEY_REFERENCE {
+        ([0x7B, 0xFF, 0x12, 0x12, 0xFF, 0xFF, 0x00], 0x00)
+    } else {
+        ([0x7B, 0x12, 0xFF, 0xFF, 0xFF, 0xFF, 0x00], 0x01)
+    };
+    let docp = [
+        tlv(&[0xA1], &tlv(&[0x8C], &rules)),
+        tlv(&[0x9E], &[non_repudiation]),
+        tlv(&[0x80], &(MODULUS_BYTES as u16).to_be_bytes()),
+    ]
+    .concat();
+    sdo_answer(&[0xBF, 0x90, key & 0x7F], &tlv(&[0xA0], &docp))
+}
+
+/// CRT data objects of MSE SET, in any order: `80 01 algorithm`, `84 01 key reference`.
+struct ControlReferenceTemplate {
+    algorithm: Option<u8>,
+    key: Option<u8>,
+}
+
+impl ControlReferenceTemplate {
+    fn parse(mut data: &[u8]) -> Option<Self> {
+        let mut template = Self {
+            algorithm: None,
+            key: None,
+        };
+        while !data.is_empty() {
+            let [tag, 0x01, value, rest @ ..] = data else {
+                return None;
+            };
+            match tag {
+                0x80 => template.algorithm = Some(*value),
+                0x84 => template.key = Some(*value),
+                _ => return None,
+            }
+            data = rest;
+        }
+        Some(template)
+    }
+}
+
+/// What the card does for INTERNAL AUTHENTICATE and PSO CDS: PKCS#1 v1.5 type 01 padding of
+/// `input`, then the raw RSA private-key operation.
+fn sign_pkcs1_type1(key: &RsaPrivateKey, input: &[u8]) -> Option<Vec<u8>> {
+    let size = key.size();
+    if input.len() + 11 > size {
+        return None;
+    }
+    let mut block = vec![0xFF; size];
+    block[0] = 0x00;
+    block[1] = 0x01;
+    block[size - input.len() - 1] = 0x00;
+    block[size - input.len()..].copy_from_slice(input);
+    let signature = rsa::hazmat::rsa_decrypt_and_check(
+        key,
+        Some(&mut rsa::rand_core::OsRng),
+        &BigUint::from_bytes_be(&block),
+    )
+    .ok()?;
+    let bytes = signature.to_bytes_be();
+    let mut out = vec![0u8; size.checked_sub(bytes.len())?];
+    out.extend(bytes);
+    Some(out)
+}
+
+/// Finishes a SHA-256 from PSO HASH data (see [`VirtualCard::pso_hash`]).
+fn finish_sha256(data: &[u8]) -> Option<[u8; 32]> {
+    let [0x90, state_length, rest @ ..] = data else {
+        return None;
+    };
+    let state_length = usize::from(*state_length);
+    if rest.len() < state_length {
+        return None;
+    }
+    let (intermediate, rest) = rest.split_at(state_length);
+    let [0x80, last_length, last @ ..] = rest else {
+        return None;
+    };
+    if last.len() != usize::from(*last_length) || last.len() > 64 {
+        return None;
+    }
+    let (mut state, processed_bits) = match intermediate.len() {
+        0 => (SHA256_INITIAL_STATE, 0u64),
+        40 => {
+            let mut state = [0u32; 8];
+            for (word, bytes) in state.iter_mut().zip(intermediate[..32].chunks_exact(4)) {
+                *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            }
+            let mut count = [0u8; 8];
+            count.copy_from_slice(&intermediate[32..]);
+            let bits = u64::from_be_bytes(count);
+            if bits % 512 != 0 {
+                return None;
+            }
+            (state, bits)
+        }
+        _ => return None,
+    };
+    let total_bits = processed_bits.checked_add(8 * last.len() as u64)?;
+    let mut tail = last.to_vec();
+    tail.push(0x80);
+    while tail.len() % 64 != 56 {
+        tail.push(0x00);
+    }
+    tail.extend_from_slice(&total_bits.to_be_bytes());
+    compress_sha256_blocks(&mut state, &tail);
+    let mut digest = [0u8; 32];
+    for (bytes, word) in digest.chunks_exact_mut(4).zip(state) {
+        bytes.copy_from_slice(&word.to_be_bytes());
+    }
+    Some(digest)
+}
+
+/// Runs the SHA-256 compression function over whole 64-byte blocks of `data`.
+fn compress_sha256_blocks(state: &mut [u32; 8], data: &[u8]) {
+    let blocks: Vec<_> = data
+        .chunks_exact(64)
+        .filter_map(|block| <[u8; 64]>::try_from(block).ok())
+        .map(Into::into)
+        .collect();
+    sha2::compress256(state, &blocks);
+}
+
+const SHA256_INITIAL_STATE: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+fn build_file_system(fixtures: &HolderFixtures) -> FileSystem {
+    use pkcs15::*;
+    let df = |path: Vec<u16>, name: Option<&[u8]>| CardFile {
+        path,
+        kind: FileKind::Dedicated {
+            name: name.map(<[u8]>::to_vec),
+        },
+    };
+    let ef = |path: Vec<u16>, content: Vec<u8>, sfi: Option<u8>| CardFile {
+        path,
+        kind: FileKind::Elementary { content, sfi },
+    };
+    let app = |fid: u16| vec![MF, APP_DF, fid];
+    FileSystem::new(vec![
+        df(vec![MF], Some(&IAS_ECC_ROOT_AID)),
+        ef(vec![MF, EF_DIR], ef_dir(), Some(SFI_EF_DIR)),
+        ef(vec![MF, EF_ATR], ef_atr(), Some(SFI_EF_ATR)),
+        ef(
+            vec![MF, EF_SN_ICC],
+            ef_sn_icc(&fixtures.icc_serial),
+            Some(SFI_EF_SN_ICC),
+        ),
+        df(vec![MF, APP_DF], Some(&PKCS15_AID)),
+        ef(app(ODF), odf(), None),
+        ef(app(TOKEN_INFO), token_info(&fixtures.icc_serial), None),
+        ef(app(AODF), aodf(), None),
+        ef(app(PRKDF), prkdf(), None),
+        ef(app(CDF), cdf(), None),
+        ef(
+            app(AUTH_CERTIFICATE),
+            allocate(fixtures.auth_certificate.to_vec(), CERTIFICATE_FILE_SIZE),
+            None,
+        ),
+        ef(
+            app(SIGN_CERTIFICATE),
+            allocate(fixtures.sign_certificate.to_vec(), CERTIFICATE_FILE_SIZE),
+            None,
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn finishing_a_hash_from_an_intermediate_state_matches_sha256() {
+        let message: Vec<u8> = (0..190u8).collect();
+        // The host hashes the first full blocks and sends the state; the card does the rest.
+        let processed = 128;
+        let mut state = SHA256_INITIAL_STATE;
+        compress_sha256_blocks(&mut state, &message[..processed]);
+        let mut data = vec![0x90, 40];
+        for word in state {
+            data.extend_from_slice(&word.to_be_bytes());
+        }
+        data.extend_from_slice(&(processed as u64 * 8).to_be_bytes());
+        data.extend_from_slice(&[0x80, (message.len() - processed) as u8]);
+        data.extend_from_slice(&message[processed..]);
+        let expected: [u8; 32] = Sha256::digest(&message).into();
+        assert_eq!(finish_sha256(&data), Some(expected));
+
+        let short = b"hello";
+        let mut one_shot = vec![0x90, 0x00, 0x80, short.len() as u8];
+        one_shot.extend_from_slice(short);
+        let expected: [u8; 32] = Sha256::digest(short).into();
+        assert_eq!(finish_sha256(&one_shot), Some(expected));
+    }
+
+    #[test]
+    fn malformed_hash_input_is_refused() {
+        assert_eq!(finish_sha256(&[]), None);
+        assert_eq!(finish_sha256(&[0x90, 0x00]), None);
+        assert_eq!(finish_sha256(&[0x90, 0x00, 0x80, 0x05, 1, 2]), None);
+        assert_eq!(finish_sha256(&[0x90, 0x03, 1, 2, 3, 0x80, 0x00]), None);
+    }
+
+    #[test]
+    fn sdo_requests_parse_as_sent_by_hosts_and_opensc() {
+        let docp = SdoRequest::parse(&[0x4D, 0x08, 0x70, 0x06, 0xBF, 0x81, 0x01, 0x02, 0xA0, 0x80]);
+        assert_eq!(
+            docp.map(|r| (r.class, r.reference, r.tag)),
+            Some((0x01, 0x01, vec![0xA0]))
+        );
+        let chv = SdoRequest::parse(&[
+            0x4D, 0x09, 0x70, 0x07, 0xBF, 0x81, 0x01, 0x03, 0x7F, 0x41, 0x80,
+        ]);
+        assert_eq!(chv.map(|r| r.tag), Some(vec![0x7F, 0x41]));
+        assert!(
+            SdoRequest::parse(&[0x4D, 0x08, 0x70, 0x06, 0xBF, 0x81, 0x01, 0x02, 0xA0]).is_none()
+        );
+        assert!(
+            SdoRequest::parse(&[0x4D, 0x07, 0x70, 0x06, 0xBF, 0x81, 0x01, 0x02, 0xA0, 0x80])
+                .is_none()
+        );
+    }
+}
