@@ -5,15 +5,18 @@ use super::transport::{Transport, TransportError};
 
 pub fn hex(text: &str) -> Vec<u8> {
     let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    assert!(digits.len() % 2 == 0, "odd hex: {text}");
+    assert!(digits.len().is_multiple_of(2), "odd hex: {text}");
     (0..digits.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("test hex"))
         .collect()
 }
 
+/// One expected command and what the card does about it.
+type Step = (Vec<u8>, Result<Vec<u8>, TransportError>);
+
 pub struct ScriptedTransport {
-    script: Vec<(Vec<u8>, Result<Vec<u8>, TransportError>)>,
+    script: Vec<Step>,
     position: usize,
 }
 

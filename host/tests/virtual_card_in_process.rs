@@ -1,0 +1,422 @@
+//! The whole host (protocol loop, service, CPS3 driver) against the virtual card in-process:
+//! fast, exact checks of answers and of every APDU the card receives.
+
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use cpx_connect::card::{Transport, TransportError};
+use cpx_connect::protocol::server::{serve, Exit};
+use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
+use cpx_connect::service::HostService;
+use cpx_virtual_card::{Holder, SharedCard, VirtualCard};
+use rsa::pkcs8::DecodePublicKey;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use x509_cert::der::{Decode, Encode};
+
+/// Readers whose cards are virtual cards in this process.
+type Slots = Arc<Mutex<Vec<(String, Option<SharedCard>)>>>;
+
+#[derive(Clone, Default)]
+struct VirtualReaders {
+    slots: Slots,
+}
+
+impl VirtualReaders {
+    fn with(cards: Vec<(&str, Option<VirtualCard>)>) -> Self {
+        let slots = cards
+            .into_iter()
+            .map(|(name, card)| (name.to_owned(), card.map(|c| Arc::new(Mutex::new(c)))))
+            .collect();
+        VirtualReaders {
+            slots: Arc::new(Mutex::new(slots)),
+        }
+    }
+
+    fn card(&self, index: usize) -> SharedCard {
+        self.slots.lock().unwrap()[index]
+            .1
+            .clone()
+            .expect("a card in that slot")
+    }
+}
+
+impl ReaderBackend for VirtualReaders {
+    fn readers(&mut self) -> Result<Vec<ReaderSlot>, BackendError> {
+        Ok(self
+            .slots
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(name, card)| ReaderSlot {
+                name: name.clone(),
+                atr: card.as_ref().map(|c| c.lock().unwrap().atr()),
+            })
+            .collect())
+    }
+
+    fn connect(&mut self, reader: &str) -> Result<Box<dyn CardConnection>, BackendError> {
+        let slots = self.slots.lock().unwrap();
+        let (_, card) = slots
+            .iter()
+            .find(|(name, _)| name == reader)
+            .ok_or_else(|| BackendError::ReaderGone(reader.into()))?;
+        let card = card
+            .clone()
+            .ok_or_else(|| BackendError::NoCard(reader.into()))?;
+        Ok(Box::new(VirtualConnection(card)))
+    }
+}
+
+struct VirtualConnection(SharedCard);
+
+impl CardConnection for VirtualConnection {
+    fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, BackendError> {
+        Ok(Box::new(VirtualTransport(self.0.clone())))
+    }
+}
+
+struct VirtualTransport(SharedCard);
+
+impl Transport for VirtualTransport {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Ok(self.0.lock().unwrap().transmit(command))
+    }
+}
+
+/// Runs the request loop over these requests and returns the answers.
+fn exchange(service: &mut HostService<VirtualReaders>, requests: &[Value]) -> Vec<Value> {
+    let mut input = Vec::new();
+    for request in requests {
+        let body = serde_json::to_vec(request).unwrap();
+        input.extend((body.len() as u32).to_ne_bytes());
+        input.extend(body);
+    }
+    let mut output = Vec::new();
+    assert_eq!(
+        serve(&mut input.as_slice(), &mut output, service),
+        Exit::Finished
+    );
+    let mut answers = Vec::new();
+    let mut rest = output.as_slice();
+    while !rest.is_empty() {
+        let length = u32::from_ne_bytes(rest[..4].try_into().unwrap()) as usize;
+        answers.push(serde_json::from_slice(&rest[4..4 + length]).unwrap());
+        rest = &rest[4 + length..];
+    }
+    answers
+}
+
+fn nonce() -> String {
+    BASE64.encode([0x42u8; 32])
+}
+
+fn authenticate(certificate_id: &str, pin: &str) -> Value {
+    json!({"id": "auth", "command": "authenticate", "arguments": {
+        "origin": "https://demo.cpxconnect.org", "challengeNonce": nonce(),
+        "certificateId": certificate_id, "pin": pin}})
+}
+
+fn certificate_id_of(service: &mut HostService<VirtualReaders>) -> String {
+    let answers = exchange(service, &[json!({"id": 1, "command": "certificates"})]);
+    answers[0]["result"]["certificates"][0]["certificateId"]
+        .as_str()
+        .expect("a certificate")
+        .to_owned()
+}
+
+/// Verifies a token as a relying party would, from the certificate in it.
+fn assert_token_verifies(token: &Value, origin: &str, nonce: &str) {
+    assert_eq!(token["format"], "web-eid:1.0");
+    assert_eq!(token["algorithm"], "RS256");
+    let certificate = BASE64
+        .decode(token["unverifiedCertificate"].as_str().unwrap())
+        .unwrap();
+    let signature = BASE64.decode(token["signature"].as_str().unwrap()).unwrap();
+    let certificate = x509_cert::Certificate::from_der(&certificate).unwrap();
+    let spki = certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+    let mut message = Sha256::digest(origin.as_bytes()).to_vec();
+    message.extend(Sha256::digest(nonce.as_bytes()));
+    let hashed = Sha256::digest(&message);
+    key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &hashed, &signature)
+        .expect("the token's signature verifies");
+}
+
+#[test]
+fn certificates_lists_the_authentication_certificate_and_pin_tries() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
+    let certificates = answers[0]["result"]["certificates"].as_array().unwrap();
+    assert_eq!(certificates.len(), 1);
+    let entry = &certificates[0];
+    let expected_der = card.lock().unwrap().auth_certificate_der().to_vec();
+    assert_eq!(entry["certificate"], BASE64.encode(&expected_der));
+    assert_eq!(entry["reader"], "Reader A");
+    assert_eq!(entry["cardType"], "CPS3");
+    assert_eq!(entry["holder"]["idNat"], "810001234567");
+    assert_eq!(entry["holder"]["surname"], "DUPONT");
+    assert_eq!(entry["holder"]["givenName"], "MARIE");
+    assert_eq!(entry["holder"]["profession"], "Médecin");
+    assert_eq!(entry["pin"]["retriesLeft"], 3);
+    assert_eq!(entry["pin"]["maxRetries"], 3);
+    assert_eq!(entry["pin"]["minLength"], 4);
+    let id = entry["certificateId"].as_str().unwrap();
+    assert_eq!(
+        id,
+        &cpx_connect::hex_encode(&Sha256::digest(&expected_der)[..16]).to_lowercase()
+    );
+    assert!(entry["notAfter"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(
+        card.lock().unwrap().verify_count(),
+        0,
+        "reading certificates sends no VERIFY"
+    );
+}
+
+#[test]
+fn a_full_login_makes_a_token_that_verifies() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let id = certificate_id_of(&mut service);
+    let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+    assert_eq!(answers[0]["id"], "auth");
+    assert_token_verifies(
+        &answers[0]["result"],
+        "https://demo.cpxconnect.org",
+        &nonce(),
+    );
+    assert_eq!(card.lock().unwrap().verify_count(), 1);
+}
+
+#[test]
+fn a_login_stays_within_the_apdu_budget() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let id = certificate_id_of(&mut service);
+    exchange(&mut service, &[authenticate(&id, "1234")]);
+    let new_card = card.lock().unwrap().apdu_log().len();
+    assert!(new_card <= 40, "login on a new card took {new_card} APDUs");
+
+    card.lock().unwrap().clear_log();
+    certificate_id_of(&mut service);
+    exchange(&mut service, &[authenticate(&id, "1234")]);
+    let known_card = card.lock().unwrap().apdu_log().len();
+    assert!(
+        known_card <= 14,
+        "login on a known card took {known_card} APDUs"
+    );
+    assert!(known_card < new_card);
+}
+
+#[test]
+fn wrong_pins_count_down_then_block_and_nothing_is_retried() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let id = certificate_id_of(&mut service);
+    for expected_left in [2, 1, 0] {
+        let answers = exchange(&mut service, &[authenticate(&id, "9999")]);
+        let error = &answers[0]["error"];
+        if expected_left > 0 {
+            assert_eq!(error["code"], "ERR_PIN_INCORRECT", "{error}");
+            assert_eq!(error["retriesLeft"], expected_left);
+        } else {
+            // The third wrong PIN uses the last try: the card says 63C0 or 6983.
+            let code = error["code"].as_str().unwrap();
+            assert!(
+                code == "ERR_PIN_INCORRECT" || code == "ERR_PIN_BLOCKED",
+                "{error}"
+            );
+        }
+        assert!(!error.to_string().contains("9999"));
+    }
+    assert_eq!(
+        card.lock().unwrap().verify_count(),
+        3,
+        "one VERIFY per request"
+    );
+    let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+    assert_eq!(answers[0]["error"]["code"], "ERR_PIN_BLOCKED");
+    let answers = exchange(&mut service, &[json!({"id": 2, "command": "certificates"})]);
+    assert_eq!(
+        answers[0]["result"]["certificates"][0]["pin"]["retriesLeft"],
+        0
+    );
+}
+
+#[test]
+fn input_errors_never_reach_the_card() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let id = certificate_id_of(&mut service);
+    card.lock().unwrap().clear_log();
+    let args = |origin: &str, nonce: &str, certificate: &str, pin: Value| {
+        json!({"id": 5, "command": "authenticate", "arguments": {
+            "origin": origin, "challengeNonce": nonce, "certificateId": certificate, "pin": pin}})
+    };
+    let good_nonce = nonce();
+    let cases = [
+        (
+            args(
+                "http://demo.cpxconnect.org",
+                &good_nonce,
+                &id,
+                json!("1234"),
+            ),
+            "ERR_ORIGIN_INVALID",
+        ),
+        (
+            args(
+                "https://demo.cpxconnect.org/",
+                &good_nonce,
+                &id,
+                json!("1234"),
+            ),
+            "ERR_ORIGIN_INVALID",
+        ),
+        (
+            args(
+                "https://demo.cpxconnect.org",
+                "c2hvcnQ=",
+                &id,
+                json!("1234"),
+            ),
+            "ERR_NONCE_INVALID",
+        ),
+        (
+            args("https://demo.cpxconnect.org", &good_nonce, &id, json!(null)),
+            "ERR_PIN_REQUIRED",
+        ),
+        (
+            args("https://demo.cpxconnect.org", &good_nonce, &id, json!("")),
+            "ERR_PIN_REQUIRED",
+        ),
+        (
+            args(
+                "https://demo.cpxconnect.org",
+                &good_nonce,
+                &id,
+                json!("12a4"),
+            ),
+            "ERR_PIN_FORMAT",
+        ),
+        (
+            args("https://demo.cpxconnect.org", &good_nonce, &id, json!(1234)),
+            "ERR_INVALID_REQUEST",
+        ),
+    ];
+    for (request, code) in cases {
+        let answers = exchange(&mut service, std::slice::from_ref(&request));
+        assert_eq!(answers[0]["error"]["code"], code, "{request}");
+    }
+    assert!(
+        card.lock().unwrap().apdu_log().is_empty(),
+        "no APDU for bad input"
+    );
+
+    // Checks that need the card's PIN object, or the card list, still send no VERIFY.
+    for (request, code) in [
+        (
+            args(
+                "https://demo.cpxconnect.org",
+                &good_nonce,
+                &id,
+                json!("123"),
+            ),
+            "ERR_PIN_FORMAT",
+        ),
+        (
+            args(
+                "https://demo.cpxconnect.org",
+                &good_nonce,
+                &id,
+                json!("123456789"),
+            ),
+            "ERR_PIN_FORMAT",
+        ),
+        (
+            args(
+                "https://demo.cpxconnect.org",
+                &good_nonce,
+                "00ff",
+                json!("1234"),
+            ),
+            "ERR_CERTIFICATE_NOT_FOUND",
+        ),
+    ] {
+        let answers = exchange(&mut service, std::slice::from_ref(&request));
+        assert_eq!(answers[0]["error"]["code"], code, "{request}");
+    }
+    assert_eq!(card.lock().unwrap().verify_count(), 0);
+}
+
+#[test]
+fn two_cards_each_sign_for_their_own_certificate() {
+    let readers = VirtualReaders::with(vec![
+        ("Reader A", Some(VirtualCard::cps3(Holder::Dupont))),
+        (
+            "Reader B",
+            Some(VirtualCard::cps3(Holder::Martin).with_pin("5678")),
+        ),
+    ]);
+    let martin = readers.card(1);
+    let mut service = HostService::new(readers);
+    let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
+    let certificates = answers[0]["result"]["certificates"].as_array().unwrap();
+    assert_eq!(certificates.len(), 2);
+    let martin_entry = certificates
+        .iter()
+        .find(|c| c["holder"]["surname"] == "MARTIN")
+        .unwrap();
+    let id = martin_entry["certificateId"].as_str().unwrap();
+    let answers = exchange(&mut service, &[authenticate(id, "5678")]);
+    assert_token_verifies(
+        &answers[0]["result"],
+        "https://demo.cpxconnect.org",
+        &nonce(),
+    );
+    assert_eq!(martin.lock().unwrap().verify_count(), 1);
+}
+
+#[test]
+fn no_reader_no_card_and_foreign_cards_have_their_codes() {
+    let mut service = HostService::new(VirtualReaders::with(vec![]));
+    let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
+    assert_eq!(answers[0]["error"]["code"], "ERR_NO_READER");
+
+    let mut service = HostService::new(VirtualReaders::with(vec![("Empty", None)]));
+    let answers = exchange(
+        &mut service,
+        &[
+            json!({"id": 1, "command": "certificates"}),
+            json!({"id": 2, "command": "status"}),
+        ],
+    );
+    assert_eq!(answers[0]["error"]["code"], "ERR_NO_CARD");
+    assert_eq!(
+        answers[1]["result"],
+        json!({"service": "ok", "readers": [{"name": "Empty", "card": null}]})
+    );
+}
+
+#[test]
+fn status_reports_the_atr_and_type() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let mut service = HostService::new(readers);
+    let answers = exchange(&mut service, &[json!({"id": 1, "command": "status"})]);
+    assert_eq!(
+        answers[0]["result"]["readers"][0]["card"],
+        json!({"atr": "3BAC00402A001225006480000310009000", "type": "CPS3"})
+    );
+}
