@@ -1,0 +1,136 @@
+//! The command line: bad arguments give one clear line and a failure exit code, never a panic.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn demo() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cpx-demo"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Fails clearly: exit code 1 (not a panic's 101) and a `cpx-demo: error:` line saying `expected`.
+fn assert_clear_failure(output: &Output, expected: &str) {
+    let stderr = stderr_of(output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cpx-demo: error:"), "{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn serve_args(workdir: &Path, addr: &str, trust_anchor: &Path) -> Vec<String> {
+    vec![
+        "serve".into(),
+        "--addr".into(),
+        addr.into(),
+        "--db".into(),
+        workdir.join("demo.sqlite").display().to_string(),
+        "--trust-anchor".into(),
+        trust_anchor.display().to_string(),
+    ]
+}
+
+#[test]
+fn missing_trust_anchor_file_is_reported() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let missing = workdir.path().join("no-such-ca.der");
+    let output = demo()
+        .args(serve_args(workdir.path(), "127.0.0.1:0", &missing))
+        .output()?;
+    assert_clear_failure(&output, "cannot read");
+    assert!(stderr_of(&output).contains("no-such-ca.der"));
+    Ok(())
+}
+
+#[test]
+fn pem_trust_anchor_is_reported_as_not_der() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let pem = workdir.path().join("ca.pem");
+    std::fs::write(
+        &pem,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )?;
+    let output = demo()
+        .args(serve_args(workdir.path(), "127.0.0.1:0", &pem))
+        .output()?;
+    assert_clear_failure(&output, "is not a DER-encoded certificate");
+    Ok(())
+}
+
+#[test]
+fn der_that_is_not_a_certificate_is_refused() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    // A well-formed DER SEQUENCE, but a CRL, given where a CA certificate is expected.
+    let output = demo()
+        .args(serve_args(
+            workdir.path(),
+            "127.0.0.1:0",
+            &fixture("test-ca.crl.der"),
+        ))
+        .output()?;
+    assert_clear_failure(&output, "trust configuration refused");
+    Ok(())
+}
+
+#[test]
+fn port_in_use_is_reported() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let taken = TcpListener::bind("127.0.0.1:0")?;
+    let addr = taken.local_addr()?.to_string();
+    let output = demo()
+        .args(serve_args(workdir.path(), &addr, &fixture("test-ca.der")))
+        .output()?;
+    assert_clear_failure(&output, "already in use");
+    Ok(())
+}
+
+#[test]
+fn origin_must_be_https_without_path() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let mut args = serve_args(workdir.path(), "127.0.0.1:0", &fixture("test-ca.der"));
+    args.extend(["--origin".into(), "http://localhost:8443/login".into()]);
+    let output = demo().args(args).output()?;
+    assert_clear_failure(&output, "invalid origin");
+    Ok(())
+}
+
+#[test]
+fn add_user_creates_an_account_and_refuses_a_duplicate() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let db = workdir.path().join("demo.sqlite");
+    let add = |password: &str| {
+        demo()
+            .args(["add-user", "jean.martin", "--password", password])
+            .args(["--name", "Jean Martin", "--db"])
+            .arg(&db)
+            .output()
+    };
+    let created = add("motdepasse")?;
+    assert!(created.status.success(), "{}", stderr_of(&created));
+
+    let store = cpx_demo::AccountStore::open(&db)?;
+    let account = store.check_password("jean.martin", "motdepasse")?;
+    assert_eq!(
+        account.map(|account| account.display_name).as_deref(),
+        Some("Jean Martin")
+    );
+
+    let duplicate = add("autre")?;
+    assert_clear_failure(&duplicate, "already taken");
+    Ok(())
+}

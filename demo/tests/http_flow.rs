@@ -1,0 +1,692 @@
+//! The site over real HTTPS, driven like a browser would (reqwest with a cookie jar), with
+//! real tokens: the fixture holder keys sign `SHA-256(origin) || SHA-256(nonce)` with
+//! RSASSA-PKCS1-v1_5 / SHA-256 and the Web eID JSON is built around the signature.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use cpx_demo::server;
+use cpx_demo::{build_router, AppState, DemoConfig};
+use reqwest::header::{CONTENT_TYPE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::{Client, Response, StatusCode};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::{Pkcs1v15Sign, RsaPrivateKey};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const MARIE_USERNAME: &str = "marie.dupont";
+const MARIE_PASSWORD: &str = "demo1234";
+const PIERRE_USERNAME: &str = "pierre.martin";
+const PIERRE_PASSWORD: &str = "soins-2026";
+const MARIE_ID_NAT: &str = "810001234567";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
+}
+
+fn read_fixture(name: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let path = fixture(name);
+    std::fs::read(&path).map_err(|error| {
+        format!(
+            "fixture {} ({error}): run demo/tests/fixtures/generate.sh",
+            path.display()
+        )
+        .into()
+    })
+}
+
+/// A running site on a free port of 127.0.0.1, known to the client as `localhost`.
+struct Site {
+    origin: String,
+    state: AppState,
+    handle: axum_server::Handle<SocketAddr>,
+    _workdir: tempfile::TempDir,
+}
+
+impl Site {
+    async fn start() -> Result<Self, Box<dyn std::error::Error>> {
+        Self::start_with_page_library(None).await
+    }
+
+    async fn start_with_page_library(
+        page_library: Option<PathBuf>,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
+        let workdir = tempfile::tempdir()?;
+        let listener = server::bind("127.0.0.1:0".parse()?)?;
+        let port = listener.local_addr()?.port();
+        let origin = format!("https://localhost:{port}");
+        let mut config = DemoConfig::new(
+            &origin,
+            workdir.path().join("demo.sqlite"),
+            vec![read_fixture("test-ca.der")?],
+        )?;
+        config.crls_der = vec![read_fixture("test-ca.crl.der")?];
+        config.page_library =
+            page_library.unwrap_or_else(|| workdir.path().join("no-page-library.js"));
+        let state = AppState::new(config)?;
+        state
+            .store()
+            .create_account(MARIE_USERNAME, "Marie Dupont", MARIE_PASSWORD)?;
+        state
+            .store()
+            .create_account(PIERRE_USERNAME, "Pierre Martin", PIERRE_PASSWORD)?;
+
+        let identity = server::self_signed_identity(&origin)?;
+        let handle = axum_server::Handle::new();
+        let router = build_router(state.clone());
+        let server_handle = handle.clone();
+        tokio::spawn(async move {
+            if let Err(error) = server::serve(listener, router, &identity, server_handle).await {
+                eprintln!("test server stopped: {error}");
+            }
+        });
+        Ok(Self {
+            origin,
+            state,
+            handle,
+            _workdir: workdir,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    /// A browser: its own cookie jar, the site's self-signed certificate accepted, redirects
+    /// not followed (so tests see where they point).
+    fn browser(&self) -> Result<Client, Box<dyn std::error::Error>> {
+        let port = self.origin.rsplit(':').next().unwrap_or_default().parse()?;
+        Ok(Client::builder()
+            .cookie_store(true)
+            .danger_accept_invalid_certs(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], port)))
+            .build()?)
+    }
+
+    fn linked_account_of(&self, id_nat: &str) -> Option<String> {
+        self.state
+            .store()
+            .account_for_card(id_nat)
+            .ok()
+            .flatten()
+            .map(|account| account.username)
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+/// The Web eID token a card with `holder`'s key would produce for `origin` and `nonce`.
+fn make_token(
+    holder: &str,
+    origin: &str,
+    nonce: &str,
+) -> Result<Value, Box<dyn std::error::Error>> {
+    let key = RsaPrivateKey::from_pkcs8_der(&read_fixture(&format!("{holder}.key.der"))?)?;
+    let certificate = read_fixture(&format!("{holder}.der"))?;
+    let message = [
+        Sha256::digest(origin.as_bytes()),
+        Sha256::digest(nonce.as_bytes()),
+    ]
+    .concat();
+    let signature = key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&message))?;
+    Ok(json!({
+        "format": "web-eid:1.0",
+        "unverifiedCertificate": STANDARD.encode(certificate),
+        "algorithm": "RS256",
+        "signature": STANDARD.encode(signature),
+        "appVersion": "https://cpxconnect.org/cpx-connect/releases/0.1.0",
+    }))
+}
+
+/// The hidden CSRF field of the first form in `html`.
+fn csrf_of(html: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let marker = r#"name="csrf" value=""#;
+    let start = html.find(marker).ok_or("no csrf field in the page")? + marker.len();
+    let length = html[start..].find('"').ok_or("unterminated csrf field")?;
+    Ok(html[start..start + length].to_owned())
+}
+
+fn location(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn page(
+    client: &Client,
+    site: &Site,
+    path: &str,
+) -> Result<(StatusCode, String), Box<dyn std::error::Error>> {
+    let response = client.get(site.url(path)).send().await?;
+    Ok((response.status(), response.text().await?))
+}
+
+async fn get_nonce(client: &Client, site: &Site) -> Result<String, Box<dyn std::error::Error>> {
+    let response = client
+        .get(site.url("/api/nonce"))
+        .header("accept", "application/json")
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await?;
+    Ok(body["nonce"].as_str().ok_or("no nonce")?.to_owned())
+}
+
+/// Posts a token as the page's script does (same-origin fetch: Origin is the site's).
+async fn post_token(
+    client: &Client,
+    site: &Site,
+    token: &Value,
+) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+    let response = client
+        .post(site.url("/api/login/card"))
+        .header(ORIGIN, &site.origin)
+        .header(CONTENT_TYPE, "application/json")
+        .body(token.to_string())
+        .send()
+        .await?;
+    let status = response.status();
+    Ok((status, response.json().await?))
+}
+
+/// Nonce, token signed by `holder` for the site's origin, post: what one click does.
+async fn card_login(
+    client: &Client,
+    site: &Site,
+    holder: &str,
+) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+    let nonce = get_nonce(client, site).await?;
+    let token = make_token(holder, &site.origin, &nonce)?;
+    post_token(client, site, &token).await
+}
+
+async fn post_form(
+    client: &Client,
+    site: &Site,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Result<Response, Box<dyn std::error::Error>> {
+    Ok(client.post(site.url(path)).form(fields).send().await?)
+}
+
+async fn password_login(
+    client: &Client,
+    site: &Site,
+    username: &str,
+    password: &str,
+) -> Result<Response, Box<dyn std::error::Error>> {
+    let (_, html) = page(client, site, "/").await?;
+    let csrf = csrf_of(&html)?;
+    post_form(
+        client,
+        site,
+        "/connexion",
+        &[
+            ("csrf", &csrf),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
+/// Card login of an unlinked card, then the link form with the given credentials.
+async fn link_card(
+    client: &Client,
+    site: &Site,
+    holder: &str,
+    username: &str,
+    password: &str,
+) -> Result<Response, Box<dyn std::error::Error>> {
+    let (status, body) = card_login(client, site, holder).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "link_required");
+    let (status, html) = page(client, site, "/lier").await?;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_of(&html)?;
+    post_form(
+        client,
+        site,
+        "/lier",
+        &[
+            ("csrf", &csrf),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
+async fn logout(client: &Client, site: &Site) -> TestResult {
+    let (_, html) = page(client, site, "/compte").await?;
+    let response = post_form(client, site, "/deconnexion", &[("csrf", &csrf_of(&html)?)]).await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response).as_deref(), Some("/"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn password_login_opens_the_account_page() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+
+    let first = client.get(site.url("/")).send().await?;
+    let cookie = first
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cookie.starts_with("cpx_demo_session="), "{cookie}");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    let html = first.text().await?;
+    assert!(html.contains("S'identifier par carte CPS"));
+    assert!(html.contains(r#"action="/connexion""#));
+
+    let wrong = password_login(&client, &site, MARIE_USERNAME, "not-the-password").await?;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong
+        .text()
+        .await?
+        .contains("Identifiant ou mot de passe incorrect."));
+    assert_eq!(
+        page(&client, &site, "/compte").await?.0,
+        StatusCode::SEE_OTHER
+    );
+
+    let right = password_login(&client, &site, MARIE_USERNAME, MARIE_PASSWORD).await?;
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&right).as_deref(), Some("/compte"));
+    let new_cookie = right
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(new_cookie.starts_with("cpx_demo_session="));
+    assert_ne!(
+        new_cookie.split(';').next(),
+        cookie.split(';').next(),
+        "login must change the session id"
+    );
+
+    let (status, html) = page(&client, &site, "/compte").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Marie Dupont"));
+    assert!(html.contains("Aucune carte CPS n'est associée à votre compte."));
+
+    logout(&client, &site).await?;
+    assert_eq!(
+        page(&client, &site, "/compte").await?.0,
+        StatusCode::SEE_OTHER
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn unlinked_card_goes_to_linking_then_logs_in() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    page(&client, &site, "/").await?;
+
+    let (status, body) = card_login(&client, &site, "marie").await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({ "status": "link_required", "redirect": "/lier" })
+    );
+    // Not logged in yet: the card alone proves nothing about the account.
+    assert_eq!(
+        page(&client, &site, "/compte").await?.0,
+        StatusCode::SEE_OTHER
+    );
+
+    let (status, html) = page(&client, &site, "/lier").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Connectez votre compte professionnel à votre carte CPS"));
+    assert!(html.contains("MARIE DUPONT"));
+    assert!(html.contains(MARIE_ID_NAT));
+    assert!(html.contains("Médecin"));
+
+    let csrf = csrf_of(&html)?;
+    let linked = post_form(
+        &client,
+        &site,
+        "/lier",
+        &[
+            ("csrf", &csrf),
+            ("username", MARIE_USERNAME),
+            ("password", MARIE_PASSWORD),
+        ],
+    )
+    .await?;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&linked).as_deref(), Some("/compte"));
+    assert_eq!(
+        site.linked_account_of(MARIE_ID_NAT).as_deref(),
+        Some(MARIE_USERNAME)
+    );
+
+    let (status, html) = page(&client, &site, "/compte").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Votre carte CPS est maintenant associée à votre compte."));
+    assert!(html.contains(MARIE_ID_NAT));
+    assert!(html.contains("Médecin"));
+    assert!(html.contains("Dissocier cette carte"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn linked_card_logs_in_alone() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    let linked = link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    logout(&client, &site).await?;
+
+    // A fresh browser, nothing but the card.
+    let other_browser = site.browser()?;
+    page(&other_browser, &site, "/").await?;
+    let (status, body) = card_login(&other_browser, &site, "marie").await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({ "status": "logged_in", "redirect": "/compte" })
+    );
+    let (status, html) = page(&other_browser, &site, "/compte").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Marie Dupont"));
+    assert!(html.contains("Vous êtes connecté avec la carte CPS de MARIE DUPONT."));
+    Ok(())
+}
+
+#[tokio::test]
+async fn unlinked_card_must_be_linked_again() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
+
+    let (_, html) = page(&client, &site, "/compte").await?;
+    let unlinked = post_form(
+        &client,
+        &site,
+        "/compte/dissocier",
+        &[("csrf", &csrf_of(&html)?)],
+    )
+    .await?;
+    assert_eq!(unlinked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(site.linked_account_of(MARIE_ID_NAT), None);
+    let (_, html) = page(&client, &site, "/compte").await?;
+    assert!(html.contains("Votre carte CPS a été dissociée de votre compte."));
+    assert!(html.contains("Aucune carte CPS n'est associée à votre compte."));
+
+    logout(&client, &site).await?;
+    let (status, body) = card_login(&client, &site, "marie").await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "link_required");
+    Ok(())
+}
+
+#[tokio::test]
+async fn wrong_password_on_the_link_form_links_nothing() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    let refused = link_card(&client, &site, "marie", MARIE_USERNAME, "demo12345").await?;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let html = refused.text().await?;
+    assert!(html.contains("Identifiant ou mot de passe incorrect."));
+    assert!(html.contains("Connectez votre compte professionnel à votre carte CPS"));
+    assert_eq!(site.linked_account_of(MARIE_ID_NAT), None);
+    assert_eq!(
+        page(&client, &site, "/compte").await?.0,
+        StatusCode::SEE_OTHER
+    );
+
+    // The card is still waiting: the right password links it.
+    let csrf = csrf_of(&html)?;
+    let linked = post_form(
+        &client,
+        &site,
+        "/lier",
+        &[
+            ("csrf", &csrf),
+            ("username", MARIE_USERNAME),
+            ("password", MARIE_PASSWORD),
+        ],
+    )
+    .await?;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        site.linked_account_of(MARIE_ID_NAT).as_deref(),
+        Some(MARIE_USERNAME)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_account_links_only_one_card() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
+    logout(&client, &site).await?;
+
+    // Pierre's card, but Marie's credentials: Marie's account already has a card.
+    let refused = link_card(&client, &site, "pierre", MARIE_USERNAME, MARIE_PASSWORD).await?;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused
+        .text()
+        .await?
+        .contains("Ce compte est déjà associé à une autre carte CPS."));
+    assert_eq!(site.linked_account_of("810009876543"), None);
+    assert_eq!(
+        site.linked_account_of(MARIE_ID_NAT).as_deref(),
+        Some(MARIE_USERNAME)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn replayed_token_is_refused() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    page(&client, &site, "/").await?;
+    let nonce = get_nonce(&client, &site).await?;
+    let token = make_token("marie", &site.origin, &nonce)?;
+    let (status, _) = post_token(&client, &site, &token).await?;
+    assert_eq!(status, StatusCode::OK);
+
+    // The same token again: its challenge is spent.
+    let (status, body) = post_token(&client, &site, &token).await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "ERR_NONCE_MISSING");
+    assert!(body["message"]
+        .as_str()
+        .is_some_and(|text| text.contains("S'identifier par carte CPS")));
+
+    // And with a fresh challenge the old token does not match it.
+    get_nonce(&client, &site).await?;
+    let (status, body) = post_token(&client, &site, &token).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "ERR_SIGNATURE_INVALID");
+    Ok(())
+}
+
+#[tokio::test]
+async fn token_made_for_another_origin_is_refused() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    page(&client, &site, "/").await?;
+    let nonce = get_nonce(&client, &site).await?;
+    // What a phishing site relaying our nonce would get from the card.
+    let token = make_token("marie", "https://cps-login.example.net", &nonce)?;
+    let (status, body) = post_token(&client, &site, &token).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "ERR_SIGNATURE_INVALID");
+    assert_eq!(body["status"], "error");
+    assert_eq!(site.linked_account_of(MARIE_ID_NAT), None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn card_from_an_untrusted_ca_is_refused() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    page(&client, &site, "/").await?;
+    let (status, body) = card_login(&client, &site, "untrusted-holder").await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "ERR_CERTIFICATE_UNTRUSTED");
+    assert!(body["message"]
+        .as_str()
+        .is_some_and(|text| text.contains("autorité de certification")));
+    assert_eq!(
+        page(&client, &site, "/lier").await?.0,
+        StatusCode::SEE_OTHER
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn revoked_card_is_refused() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    page(&client, &site, "/").await?;
+    let (status, body) = card_login(&client, &site, "revoked-holder").await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "ERR_CERTIFICATE_REVOKED");
+    Ok(())
+}
+
+#[tokio::test]
+async fn forms_without_the_session_csrf_token_are_refused() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
+
+    // A token from another browser's session is no better than none.
+    let other_browser = site.browser()?;
+    let (_, other_html) = page(&other_browser, &site, "/").await?;
+    let foreign_csrf = csrf_of(&other_html)?;
+    for csrf in ["", "forged", foreign_csrf.as_str()] {
+        let refused = post_form(&client, &site, "/compte/dissocier", &[("csrf", csrf)]).await?;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused
+            .text()
+            .await?
+            .contains("Le formulaire a expiré ou ne provient pas de ce site."));
+    }
+    assert_eq!(
+        site.linked_account_of(MARIE_ID_NAT).as_deref(),
+        Some(MARIE_USERNAME)
+    );
+
+    let refused = post_form(&client, &site, "/deconnexion", &[]).await?;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(page(&client, &site, "/compte").await?.0, StatusCode::OK);
+
+    let fresh = site.browser()?;
+    page(&fresh, &site, "/").await?;
+    let refused = post_form(
+        &fresh,
+        &site,
+        "/connexion",
+        &[
+            ("csrf", "forged"),
+            ("username", MARIE_USERNAME),
+            ("password", MARIE_PASSWORD),
+        ],
+    )
+    .await?;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        page(&fresh, &site, "/compte").await?.0,
+        StatusCode::SEE_OTHER
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn json_endpoints_check_the_origin_header() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    page(&client, &site, "/").await?;
+    let nonce = get_nonce(&client, &site).await?;
+    let token = make_token("marie", &site.origin, &nonce)?;
+
+    for origin in [Some("https://evil.example"), None] {
+        let mut request = client
+            .post(site.url("/api/login/card"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(token.to_string());
+        if let Some(origin) = origin {
+            request = request.header(ORIGIN, origin);
+        }
+        let response = request.send().await?;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{origin:?}");
+        let body: Value = response.json().await?;
+        assert_eq!(body["code"], "ERR_ORIGIN_MISMATCH");
+    }
+    let cross_site_nonce = client
+        .get(site.url("/api/nonce"))
+        .header(ORIGIN, "https://evil.example")
+        .send()
+        .await?;
+    assert_eq!(cross_site_nonce.status(), StatusCode::FORBIDDEN);
+
+    // The refusals spent nothing: the genuine request still goes through.
+    let (status, body) = post_token(&client, &site, &token).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn page_library_is_served_from_its_path_or_missing() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    let missing = client
+        .get(site.url("/static/cpx-connect.js"))
+        .send()
+        .await?;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    let library_dir = tempfile::tempdir()?;
+    let library_path = library_dir.path().join("cpx-connect.js");
+    std::fs::write(&library_path, "export function authenticate() {}\n")?;
+    let site = Site::start_with_page_library(Some(library_path.clone())).await?;
+    let client = site.browser()?;
+    let served = client
+        .get(site.url("/static/cpx-connect.js"))
+        .send()
+        .await?;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert!(served
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/javascript")));
+    assert_eq!(served.text().await?, "export function authenticate() {}\n");
+
+    // Read at each request: a rebuilt library is picked up without a restart.
+    std::fs::write(&library_path, "export function status() {}\n")?;
+    let served = client
+        .get(site.url("/static/cpx-connect.js"))
+        .send()
+        .await?;
+    assert_eq!(served.text().await?, "export function status() {}\n");
+    Ok(())
+}
