@@ -74,6 +74,7 @@ fn layout(title: &str, signed_in_as: Option<(&Account, &str)>, body: &str) -> St
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>{title} – Espace professionnel (démonstration CPx Connect)</title>
+  <link rel="icon" href="data:,">
   <link rel="stylesheet" href="/static/style.css">
 </head>
 <body>
