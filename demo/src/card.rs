@@ -88,3 +88,53 @@ impl CardChecker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cpx_verify::{NonceError, VerifyError};
+
+    use crate::messages::{server_message, SERVER_FALLBACK};
+
+    /// Every refusal cpx-verify can report reaches the user as its own French message.
+    #[test]
+    fn every_verifier_code_has_a_message() {
+        let why = || "test".to_owned();
+        let errors = [
+            VerifyError::TooLarge { max: 10_240 },
+            VerifyError::Malformed {
+                field: "signature",
+                why: why(),
+            },
+            VerifyError::UnsupportedFormat { format: why() },
+            VerifyError::UnsupportedAlgorithm { algorithm: why() },
+            VerifyError::AlgorithmKeyMismatch {
+                algorithm: "ES256",
+                key: why(),
+            },
+            VerifyError::BadSignature,
+            VerifyError::CertificateExpired,
+            VerifyError::CertificateNotYetValid,
+            VerifyError::UntrustedIssuer,
+            VerifyError::Revoked,
+            VerifyError::CrlExpired,
+            VerifyError::RevocationCheckFailed { why: why() },
+            VerifyError::WrongKeyUsage,
+            VerifyError::WrongExtendedKeyUsage,
+            VerifyError::InvalidCertificate { why: why() },
+            VerifyError::IdentityIncomplete { missing: "CN" },
+            VerifyError::Nonce(NonceError::Unknown),
+            VerifyError::Nonce(NonceError::Expired),
+            VerifyError::Nonce(NonceError::WrongSession),
+            VerifyError::InvalidExpectedOrigin { origin: why() },
+            VerifyError::InvalidExpectedNonce,
+        ];
+        for error in errors {
+            assert_ne!(
+                server_message(error.code()),
+                SERVER_FALLBACK,
+                "no message for {}",
+                error.code()
+            );
+        }
+    }
+}

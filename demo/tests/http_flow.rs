@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -52,11 +53,12 @@ struct Site {
 
 impl Site {
     async fn start() -> Result<Self, Box<dyn std::error::Error>> {
-        Self::start_with_page_library(None).await
+        Self::start_with(|_| {}).await
     }
 
-    async fn start_with_page_library(
-        page_library: Option<PathBuf>,
+    /// A site whose configuration `adjust` may change before it starts.
+    async fn start_with(
+        adjust: impl FnOnce(&mut DemoConfig),
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let workdir = tempfile::tempdir()?;
         let listener = server::bind("127.0.0.1:0".parse()?)?;
@@ -68,8 +70,8 @@ impl Site {
             vec![read_fixture("test-ca.der")?],
         )?;
         config.crls_der = vec![read_fixture("test-ca.crl.der")?];
-        config.page_library =
-            page_library.unwrap_or_else(|| workdir.path().join("no-page-library.js"));
+        config.page_library = workdir.path().join("no-page-library.js");
+        adjust(&mut config);
         let state = AppState::new(config)?;
         state
             .store()
@@ -667,7 +669,8 @@ async fn page_library_is_served_from_its_path_or_missing() -> TestResult {
     let library_dir = tempfile::tempdir()?;
     let library_path = library_dir.path().join("cpx-connect.js");
     std::fs::write(&library_path, "export function authenticate() {}\n")?;
-    let site = Site::start_with_page_library(Some(library_path.clone())).await?;
+    let served_path = library_path.clone();
+    let site = Site::start_with(|config| config.page_library = served_path).await?;
     let client = site.browser()?;
     let served = client
         .get(site.url("/static/cpx-connect.js"))
@@ -688,5 +691,58 @@ async fn page_library_is_served_from_its_path_or_missing() -> TestResult {
         .send()
         .await?;
     assert_eq!(served.text().await?, "export function status() {}\n");
+    Ok(())
+}
+
+#[tokio::test]
+async fn signed_in_user_links_a_card_from_the_account_page() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    let signed_in = password_login(&client, &site, PIERRE_USERNAME, PIERRE_PASSWORD).await?;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&client, &site, "/compte").await?;
+    assert!(html.contains("Associer ma carte CPS"));
+    assert!(html.contains(r#"id="card-login-button""#));
+
+    let (status, body) = card_login(&client, &site, "pierre").await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "link_required");
+    let (_, html) = page(&client, &site, "/lier").await?;
+    assert!(html.contains(&format!(r#"value="{PIERRE_USERNAME}""#)));
+    assert!(html.contains("PIERRE MARTIN"));
+
+    let csrf = csrf_of(&html)?;
+    let linked = post_form(
+        &client,
+        &site,
+        "/lier",
+        &[
+            ("csrf", &csrf),
+            ("username", PIERRE_USERNAME),
+            ("password", PIERRE_PASSWORD),
+        ],
+    )
+    .await?;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        site.linked_account_of("810009876543").as_deref(),
+        Some(PIERRE_USERNAME)
+    );
+    let (_, html) = page(&client, &site, "/compte").await?;
+    assert!(html.contains("Infirmier"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn expired_challenge_is_refused() -> TestResult {
+    let site = Site::start_with(|config| config.nonce_lifetime = Duration::ZERO).await?;
+    let client = site.browser()?;
+    page(&client, &site, "/").await?;
+    let (status, body) = card_login(&client, &site, "marie").await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "ERR_NONCE_EXPIRED");
+    assert!(body["message"]
+        .as_str()
+        .is_some_and(|text| text.contains("expiré")));
     Ok(())
 }
