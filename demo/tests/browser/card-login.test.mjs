@@ -1,0 +1,185 @@
+// The demo's page script (static/card-login.js) in real Chromium, against the real cpx-demo
+// binary, with a stand-in page library that signs like a card would (WebCrypto, with the
+// fixture holder key): messages shown without reload for failures, the whole linking flow,
+// login by card alone, and the message when the page library is missing.
+//
+// Needs: the cpx-demo binary (CPX_DEMO_BIN, else $CARGO_TARGET_DIR/debug/cpx-demo, else
+// target/debug/cpx-demo), Chromium (CHROMIUM, else /usr/bin/chromium) and playwright-core,
+// resolved from tests/browser/node_modules (`npm ci` there).
+// Run: node --test demo/tests/browser/
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(HERE, "../../..");
+const FIXTURES = resolve(HERE, "../fixtures");
+const DEMO_BIN =
+  process.env.CPX_DEMO_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(REPO, "target"), "debug", "cpx-demo");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const STEP_TIMEOUT_MS = 15_000;
+
+const require = createRequire(join(REPO, "tests", "browser", "package.json"));
+const { chromium } = require("playwright-core");
+
+/** A page library whose authenticate() signs with the fixture key, or fails with the code in sessionStorage. */
+function stubLibrary() {
+  const key = readFileSync(join(FIXTURES, "marie.key.der")).toString("base64");
+  const certificate = readFileSync(join(FIXTURES, "marie.der")).toString("base64");
+  return `// Test stand-in for the CPx Connect page library (test key, public on purpose).
+const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+const sha256 = async (text) => new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+export async function status() { return { service: "ok", readers: [] }; }
+export async function authenticate(challengeNonce) {
+  const failWith = sessionStorage.getItem("fail-with");
+  if (failWith) {
+    const error = new Error("stand-in failure");
+    error.code = failWith;
+    error.retriesLeft = 2;
+    throw error;
+  }
+  const message = new Uint8Array([...(await sha256(window.location.origin)), ...(await sha256(challengeNonce))]);
+  const key = await crypto.subtle.importKey("pkcs8", bytes("${key}"), { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
+  const signature = new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, message));
+  return { format: "web-eid:1.0", unverifiedCertificate: "${certificate}", algorithm: "RS256",
+           signature: btoa(String.fromCharCode(...signature)), appVersion: "https://cpxconnect.org/cpx-connect/releases/test" };
+}
+`;
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+let workDir;
+let demo;
+let browser;
+let base;
+let libraryPath;
+
+before(async () => {
+  assert.ok(existsSync(DEMO_BIN), `cpx-demo binary not found at ${DEMO_BIN}: cargo build -p cpx-demo`);
+  workDir = mkdtempSync(join(tmpdir(), "cpx-demo-browser-"));
+  libraryPath = join(workDir, "cpx-connect.js");
+  writeFileSync(libraryPath, stubLibrary());
+  const port = await freePort();
+  base = `https://localhost:${port}`;
+  demo = spawn(
+    DEMO_BIN,
+    ["serve", "--addr", `127.0.0.1:${port}`, "--origin", base, "--db", join(workDir, "demo.sqlite"),
+     "--trust-anchor", join(FIXTURES, "test-ca.der"), "--page-library", libraryPath, "--seed-demo-user"],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  await new Promise((ready, fail) => {
+    let stderr = "";
+    const timer = setTimeout(() => fail(new Error(`cpx-demo did not start:\n${stderr}`)), STEP_TIMEOUT_MS);
+    demo.stderr.on("data", (chunk) => {
+      stderr += chunk;
+      if (stderr.includes("serving")) {
+        clearTimeout(timer);
+        ready();
+      }
+    });
+    demo.on("exit", (code) => fail(new Error(`cpx-demo exited with ${code}:\n${stderr}`)));
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await browser?.close();
+  demo?.kill();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+async function newPage() {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  return page;
+}
+
+/** Clicks the card button and returns the error shown in the status line. */
+async function clickAndReadError(page) {
+  await page.evaluate(() => document.querySelector("#card-status").classList.remove("is-error"));
+  await page.click("#card-login-button");
+  await page.waitForFunction(() => document.querySelector("#card-status").classList.contains("is-error"));
+  return page.textContent("#card-status");
+}
+
+test("failures from the page library are shown in French without reload", async () => {
+  const page = await newPage();
+  await page.goto(`${base}/`);
+  const expected = {
+    ERR_NO_CARD: "Aucune carte détectée. Insérez votre carte CPS dans le lecteur.",
+    ERR_PIN_BLOCKED: "Votre carte est bloquée",
+    ERR_HOST_NOT_INSTALLED: "Le module CPx Connect n'est pas installé sur ce poste",
+    ERR_PIN_INCORRECT: "Il vous reste 2 essais.",
+    ERR_FROM_A_NEWER_EXTENSION: "La connexion par carte CPS a échoué.",
+  };
+  for (const [code, text] of Object.entries(expected)) {
+    await page.evaluate((failWith) => sessionStorage.setItem("fail-with", failWith), code);
+    const shown = await clickAndReadError(page);
+    assert.ok(shown.includes(text), `${code}: ${shown}`);
+  }
+  assert.equal(new URL(page.url()).pathname, "/", "no navigation happened");
+  await page.context().close();
+});
+
+test("first card login links the account, the next one needs only the card", async () => {
+  const page = await newPage();
+  await page.goto(`${base}/`);
+  await page.click("#card-login-button");
+  await page.waitForURL(`${base}/lier`);
+  assert.ok((await page.textContent("h1")).includes("Connectez votre compte professionnel à votre carte CPS"));
+  assert.ok((await page.textContent("main")).includes("MARIE DUPONT"));
+
+  await page.fill("#username", "marie.dupont");
+  await page.fill("#password", "wrong password");
+  await page.click("text=Associer ma carte et me connecter");
+  assert.ok((await page.textContent(".notice-error")).includes("Identifiant ou mot de passe incorrect."));
+  await page.fill("#password", "demo1234");
+  await page.click("text=Associer ma carte et me connecter");
+  await page.waitForURL(`${base}/compte`);
+  assert.ok((await page.textContent("main")).includes("810001234567"));
+
+  await page.click("text=Se déconnecter");
+  await page.waitForURL(`${base}/`);
+  await page.click("#card-login-button");
+  await page.waitForURL(`${base}/compte`);
+  assert.ok((await page.textContent(".notice-info")).includes("carte CPS de MARIE DUPONT"));
+
+  await page.click("text=Dissocier cette carte de mon compte");
+  await page.waitForURL(`${base}/compte`);
+  assert.ok((await page.textContent(".notice-info")).includes("dissociée"));
+  await page.context().close();
+});
+
+test("a missing page library shows the extension-not-available message", async () => {
+  const library = readFileSync(libraryPath);
+  rmSync(libraryPath);
+  try {
+    const page = await newPage();
+    await page.goto(`${base}/`);
+    await page.waitForFunction(() => document.querySelector("#card-status").classList.contains("is-error"));
+    assert.ok((await page.textContent("#card-status")).includes("L'extension CPx Connect n'est pas disponible"));
+    const shown = await clickAndReadError(page);
+    assert.ok(shown.includes("L'extension CPx Connect n'est pas disponible"), shown);
+    await page.context().close();
+  } finally {
+    writeFileSync(libraryPath, library);
+  }
+});
