@@ -1,1 +1,263 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers for the end-to-end tests: the real `cpx-connect` binary over pipes, the system pcscd,
+//! and virtual cards in vpcd's slots.
+//!
+//! There is one pcscd per machine and vpcd has two slots, so every test holds the machine-wide
+//! lock ([`cpx_virtual_card::pcscd_test_lock`]) while it uses them.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// vpcd's two slots as Debian configures them, and the reader names pcscd gives them.
+pub const SLOT_PORTS: [u16; 2] = [35963, 35964];
+pub const SLOT_READERS: [&str; 2] = ["Virtual PCD 00 00", "Virtual PCD 00 01"];
+
+/// How long any single answer from the host may take before the test fails.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The host binary: `$CPX_CONNECT_BIN`, else next to this test's own target directory.
+pub fn host_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("CPX_CONNECT_BIN") {
+        return PathBuf::from(path);
+    }
+    // target/<profile>/deps/<test binary> -> target/<profile>/cpx-connect
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable in target/<profile>/deps");
+    let binary = profile_dir.join("cpx-connect");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first with `cargo build -p cpx-connect` (the README's test command does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A running `cpx-connect`, spoken to as a browser would.
+pub struct Host {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    answers: Receiver<Result<Value, String>>,
+    pub home: tempfile::TempDir,
+}
+
+impl Host {
+    /// Starts the host with the arguments Chrome passes, a fresh HOME, and trace-level logs in it.
+    pub fn spawn() -> Host {
+        Host::spawn_with(&[
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop/",
+            "--parent-window=0",
+        ])
+    }
+
+    pub fn spawn_with(arguments: &[&str]) -> Host {
+        let home = tempfile::tempdir().expect("temporary HOME");
+        let mut child = Command::new(host_binary())
+            .args(arguments)
+            .env("HOME", home.path())
+            .env("XDG_STATE_HOME", home.path().join("state"))
+            .env_remove("CPX_CONNECT_LOG_DIR")
+            .env("CPX_CONNECT_LOG", "trace")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start cpx-connect");
+        let stdin = child.stdin.take();
+        let mut stdout = child.stdout.take().expect("host stdout");
+        let (sender, answers) = mpsc::channel();
+        thread::spawn(move || loop {
+            let mut length = [0u8; 4];
+            if stdout.read_exact(&mut length).is_err() {
+                return;
+            }
+            let mut body = vec![0u8; u32::from_ne_bytes(length) as usize];
+            let answer = stdout
+                .read_exact(&mut body)
+                .map_err(|e| e.to_string())
+                .and_then(|_| serde_json::from_slice(&body).map_err(|e| e.to_string()));
+            if sender.send(answer).is_err() {
+                return;
+            }
+        });
+        Host {
+            child,
+            stdin,
+            answers,
+            home,
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(bytes).expect("write to the host");
+        stdin.flush().expect("flush to the host");
+    }
+
+    pub fn send(&mut self, request: &Value) {
+        let body = serde_json::to_vec(request).expect("request JSON");
+        let mut frame = (body.len() as u32).to_ne_bytes().to_vec();
+        frame.extend(body);
+        self.send_raw(&frame);
+    }
+
+    /// The next answer; panics if none comes within the timeout (the host must never hang).
+    pub fn answer(&mut self) -> Value {
+        match self.answers.recv_timeout(ANSWER_TIMEOUT) {
+            Ok(Ok(value)) => value,
+            Ok(Err(error)) => panic!("unreadable answer: {error}"),
+            Err(_) => panic!("no answer from the host within {ANSWER_TIMEOUT:?}"),
+        }
+    }
+
+    pub fn request(&mut self, request: &Value) -> Value {
+        self.send(request);
+        self.answer()
+    }
+
+    pub fn command(&mut self, command: &str) -> Value {
+        self.request(&json!({"id": command, "command": command}))
+    }
+
+    /// Closes stdin (the browser going away) and waits for the exit status.
+    pub fn finish(mut self) -> ExitStatus {
+        self.stdin.take();
+        self.wait()
+    }
+
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the host") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the host did not exit");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything the host logged so far.
+    pub fn log_text(&self) -> String {
+        let directory = self.home.path().join("state").join("cpx-connect");
+        let mut text = String::new();
+        if let Ok(entries) = std::fs::read_dir(directory) {
+            for entry in entries.flatten() {
+                text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        text
+    }
+
+    pub fn stderr_text(mut self) -> String {
+        self.stdin.take();
+        self.wait();
+        let mut text = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The machine's pcscd, which the tests may stop and restart.
+pub mod pcscd {
+    use super::*;
+
+    pub fn is_running() -> bool {
+        Command::new("pgrep")
+            .args(["-x", "pcscd"])
+            .stdout(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    fn vpcd_listening() -> bool {
+        TcpStream::connect(("127.0.0.1", SLOT_PORTS[0])).is_ok()
+    }
+
+    /// Starts pcscd with the system configuration if it is not running, and waits for vpcd.
+    pub fn ensure_running() {
+        if !is_running() {
+            start(&[]);
+        }
+        wait_until("vpcd listening", vpcd_listening);
+    }
+
+    pub fn start(arguments: &[&str]) {
+        let status = Command::new("pcscd")
+            .args(arguments)
+            .status()
+            .expect("pcscd must be installed (apt-get install pcscd)");
+        assert!(status.success(), "pcscd failed to start");
+        wait_until("pcscd running", is_running);
+    }
+
+    pub fn stop() {
+        let _ = Command::new("pkill").args(["-x", "pcscd"]).status();
+        wait_until("pcscd stopped", || !is_running());
+        // A socket left behind would make the next pcscd refuse to start.
+        let _ = std::fs::remove_file("/run/pcscd/pcscd.comm");
+        let _ = std::fs::remove_file("/run/pcscd/pcscd.pid");
+    }
+
+    /// Restores the normal pcscd when dropped, whatever the test did to it.
+    pub struct RestoreOnDrop;
+
+    impl Drop for RestoreOnDrop {
+        fn drop(&mut self) {
+            stop();
+            ensure_running();
+        }
+    }
+}
+
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until pcscd reports the reader with (or without) a card, as the host sees it.
+pub fn wait_for_card(reader: &str, present: bool) {
+    wait_until(&format!("card present={present} in {reader}"), || {
+        let mut host = Host::spawn();
+        let status = host.command("status");
+        status["result"]["readers"]
+            .as_array()
+            .map(|readers| {
+                readers
+                    .iter()
+                    .any(|r| r["name"] == reader && r["card"].is_null() != present)
+            })
+            .unwrap_or(false)
+    });
+}
+
+/// A 32-byte challenge nonce in base64, as a relying party makes.
+pub fn nonce(seed: u8) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode([seed; 32])
+}
+
+pub fn authenticate_request(certificate_id: &str, origin: &str, nonce: &str, pin: &str) -> Value {
+    json!({"id": "auth", "command": "authenticate", "arguments": {
+        "origin": origin, "challengeNonce": nonce, "certificateId": certificate_id, "pin": pin}})
+}

@@ -1,0 +1,326 @@
+//! The real `cpx-connect` binary, the real pcscd, and the virtual card in vpcd.
+
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use cpx_e2e::{authenticate_request, nonce, pcscd, wait_for_card, Host, SLOT_PORTS, SLOT_READERS};
+use cpx_virtual_card::{pcscd_test_lock, shared, vpcd, Holder, SharedCard, VirtualCard};
+use rsa::pkcs8::DecodePublicKey;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use x509_cert::der::{Decode, Encode};
+
+const ORIGIN: &str = "https://demo.cpxconnect.org";
+
+/// Holds the pcscd lock, a running pcscd, and a card in slot 0 for the test's duration.
+struct Bench {
+    card: SharedCard,
+    inserted: Option<vpcd::InsertedCard>,
+    _lock: std::fs::File,
+}
+
+impl Bench {
+    fn with_card(card: VirtualCard) -> Bench {
+        let lock = pcscd_test_lock().expect("pcscd test lock");
+        pcscd::ensure_running();
+        let card = shared(card);
+        let inserted = vpcd::insert(card.clone(), SLOT_PORTS[0]).expect("insert into vpcd");
+        wait_for_card(SLOT_READERS[0], true);
+        Bench {
+            card,
+            inserted: Some(inserted),
+            _lock: lock,
+        }
+    }
+
+    fn remove_card(&mut self) {
+        if let Some(inserted) = self.inserted.take() {
+            inserted.remove();
+        }
+        wait_for_card(SLOT_READERS[0], false);
+    }
+
+    fn insert_card(&mut self) {
+        self.inserted = Some(vpcd::insert(self.card.clone(), SLOT_PORTS[0]).expect("reinsert"));
+        wait_for_card(SLOT_READERS[0], true);
+    }
+}
+
+fn first_certificate(host: &mut Host) -> Value {
+    let answer = host.command("certificates");
+    answer["result"]["certificates"][0].clone()
+}
+
+fn assert_signature_verifies(token: &Value, origin: &str, nonce: &str) {
+    let certificate = BASE64
+        .decode(token["unverifiedCertificate"].as_str().unwrap())
+        .unwrap();
+    let signature = BASE64.decode(token["signature"].as_str().unwrap()).unwrap();
+    let spki = x509_cert::Certificate::from_der(&certificate)
+        .unwrap()
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+    let mut message = Sha256::digest(origin.as_bytes()).to_vec();
+    message.extend(Sha256::digest(nonce.as_bytes()));
+    key.verify(
+        rsa::Pkcs1v15Sign::new::<Sha256>(),
+        &Sha256::digest(&message),
+        &signature,
+    )
+    .expect("token signature verifies with rsa + sha2");
+}
+
+#[test]
+fn version_needs_no_card_and_browser_arguments_are_ignored() {
+    for arguments in [
+        vec![
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop/",
+            "--parent-window=1234",
+        ],
+        vec![
+            "/home/u/.mozilla/native-messaging-hosts/org.cpxconnect.host.json",
+            "cpx-connect@cpxconnect.org",
+        ],
+        vec![],
+    ] {
+        let mut host = Host::spawn_with(&arguments);
+        let answer = host.command("version");
+        assert_eq!(answer["id"], "version");
+        assert_eq!(answer["result"]["protocol"], 1);
+        assert_eq!(answer["result"]["version"], env!("CARGO_PKG_VERSION"));
+        assert!(host.finish().success(), "exit 0 at the end of stdin");
+    }
+}
+
+#[test]
+fn status_shows_the_reader_and_the_cps3() {
+    let _bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
+    let mut host = Host::spawn();
+    let answer = host.command("status");
+    assert_eq!(answer["result"]["service"], "ok");
+    let readers = answer["result"]["readers"].as_array().unwrap();
+    let reader = readers
+        .iter()
+        .find(|r| r["name"] == SLOT_READERS[0])
+        .unwrap();
+    assert_eq!(reader["card"]["type"], "CPS3");
+    assert_eq!(reader["card"]["atr"], "3BAC00402A001225006480000310009000");
+}
+
+#[test]
+fn a_full_login_through_pcscd_gives_a_token_both_verifiers_accept() {
+    let bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
+    let mut host = Host::spawn();
+    let certificate = first_certificate(&mut host);
+    assert_eq!(certificate["holder"]["idNat"], "810001234567");
+    assert_eq!(certificate["reader"], SLOT_READERS[0]);
+    let expected_der = bench.card.lock().unwrap().auth_certificate_der().to_vec();
+    assert_eq!(certificate["certificate"], BASE64.encode(&expected_der));
+
+    let challenge = nonce(7);
+    let answer = host.request(&authenticate_request(
+        certificate["certificateId"].as_str().unwrap(),
+        ORIGIN,
+        &challenge,
+        "1234",
+    ));
+    let token = &answer["result"];
+    assert_eq!(token["format"], "web-eid:1.0", "{answer}");
+    assert_signature_verifies(token, ORIGIN, &challenge);
+
+    // And as a relying party with cpx-verify, trusting only the test CA.
+    let trust =
+        cpx_verify::TrustConfig::new(vec![cpx_virtual_card::test_ca_der().to_vec()]).unwrap();
+    let validator = cpx_verify::Validator::new(trust);
+    let token_json = serde_json::to_vec(token).unwrap();
+    let identity = validator
+        .validate(&token_json, ORIGIN, &challenge, SystemTime::now())
+        .expect("cpx-verify accepts the host's token");
+    assert_eq!(identity.id_nat, "810001234567");
+    assert_eq!(identity.surname, "DUPONT");
+    let other_origin = validator.validate(
+        &token_json,
+        "https://evil.example",
+        &challenge,
+        SystemTime::now(),
+    );
+    assert!(other_origin.is_err());
+    assert_eq!(bench.card.lock().unwrap().verify_count(), 1);
+    assert!(host.finish().success());
+}
+
+#[test]
+fn a_wrong_pin_counts_down_and_the_pin_never_reaches_the_log() {
+    let bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
+    let mut host = Host::spawn();
+    let certificate = first_certificate(&mut host);
+    let id = certificate["certificateId"].as_str().unwrap();
+    let answer = host.request(&authenticate_request(id, ORIGIN, &nonce(1), "8642"));
+    assert_eq!(answer["error"]["code"], "ERR_PIN_INCORRECT");
+    assert_eq!(answer["error"]["retriesLeft"], 2);
+    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 2);
+    assert_eq!(bench.card.lock().unwrap().pin_tries_left(), 2);
+    let answer = host.request(&authenticate_request(id, ORIGIN, &nonce(2), "1234"));
+    assert_eq!(answer["result"]["format"], "web-eid:1.0");
+    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 3);
+
+    let log = host.log_text();
+    assert!(log.contains("authenticate"), "trace log was written: {log}");
+    assert!(
+        log.contains("00 20 00 01 [8] REDACTED"),
+        "VERIFY is logged redacted"
+    );
+    // The PINs as the request carried them, and as the card received them (ASCII, FF padding).
+    for secret in [
+        "\"8642\"",
+        "\"1234\"",
+        "38363432FFFFFFFF",
+        "31323334FFFFFFFF",
+        "38 36 34 32",
+    ] {
+        assert!(!log.contains(secret), "log contains {secret}");
+    }
+}
+
+#[test]
+fn three_wrong_pins_block_the_card_and_no_verify_follows() {
+    let bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
+    let mut host = Host::spawn();
+    let id = first_certificate(&mut host)["certificateId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (attempt, expected) in [(1, json!(2)), (2, json!(1))] {
+        let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(attempt), "0000"));
+        assert_eq!(answer["error"]["code"], "ERR_PIN_INCORRECT");
+        assert_eq!(answer["error"]["retriesLeft"], expected);
+    }
+    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(3), "0000"));
+    let code = answer["error"]["code"].as_str().unwrap().to_owned();
+    assert!(
+        code == "ERR_PIN_BLOCKED" || code == "ERR_PIN_INCORRECT",
+        "{answer}"
+    );
+    assert_eq!(bench.card.lock().unwrap().pin_tries_left(), 0);
+    assert_eq!(bench.card.lock().unwrap().verify_count(), 3);
+
+    // The page asks again: the host reports the block; the only VERIFY it may send is the one the
+    // request carries, and the card refuses it without a try to spend.
+    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(4), "1234"));
+    assert_eq!(answer["error"]["code"], "ERR_PIN_BLOCKED");
+    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 0);
+    // Reading certificates and PIN status after the block sends no VERIFY at all.
+    assert_eq!(bench.card.lock().unwrap().verify_count(), 4);
+    let log = bench.card.lock().unwrap().apdu_log().to_vec();
+    let verifies_with_pin = log
+        .iter()
+        .filter(|apdu| apdu.len() > 5 && apdu[1] == 0x20)
+        .count();
+    assert_eq!(
+        verifies_with_pin, 4,
+        "one VERIFY per authenticate request, none other"
+    );
+}
+
+#[test]
+fn no_card_and_card_removal_are_reported_and_reinsertion_recovers() {
+    let mut bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
+    let mut host = Host::spawn();
+    let id = first_certificate(&mut host)["certificateId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    bench.remove_card();
+    assert_eq!(host.command("certificates")["error"]["code"], "ERR_NO_CARD");
+    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(9), "1234"));
+    assert_eq!(answer["error"]["code"], "ERR_NO_CARD");
+    let status = host.command("status");
+    let reader = status["result"]["readers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == SLOT_READERS[0])
+        .cloned()
+        .unwrap();
+    assert!(reader["card"].is_null());
+
+    bench.insert_card();
+    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(9), "1234"));
+    assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
+    assert_eq!(bench.card.lock().unwrap().verify_count(), 1);
+}
+
+#[test]
+fn pcscd_stopped_is_reported_and_the_host_recovers_when_it_returns() {
+    let _lock = pcscd_test_lock().expect("pcscd test lock");
+    pcscd::ensure_running();
+    let restore = pcscd::RestoreOnDrop;
+    let mut host = Host::spawn();
+    assert_eq!(host.command("status")["result"]["service"], "ok");
+    pcscd::stop();
+    let status = host.command("status");
+    assert_eq!(
+        status["result"],
+        json!({"service": "unavailable", "readers": []})
+    );
+    assert_eq!(
+        host.command("certificates")["error"]["code"],
+        "ERR_PCSC_UNAVAILABLE"
+    );
+    let answer = host.request(&authenticate_request("00", ORIGIN, &nonce(5), "1234"));
+    assert_eq!(answer["error"]["code"], "ERR_PCSC_UNAVAILABLE");
+
+    pcscd::ensure_running();
+    // The same host process reconnects once the service is back.
+    assert_eq!(host.command("status")["result"]["service"], "ok");
+    drop(restore);
+}
+
+#[test]
+fn a_machine_without_readers_is_reported() {
+    let _lock = pcscd_test_lock().expect("pcscd test lock");
+    let _restore = pcscd::RestoreOnDrop;
+    pcscd::stop();
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    pcscd::start(&["--config", empty.path().to_str().unwrap()]);
+    let mut host = Host::spawn();
+    cpx_e2e::wait_until("pcscd answering", || {
+        host.command("status")["result"]["service"] == "ok"
+    });
+    assert_eq!(host.command("status")["result"]["readers"], json!([]));
+    assert_eq!(
+        host.command("certificates")["error"]["code"],
+        "ERR_NO_READER"
+    );
+}
+
+#[test]
+fn a_broken_stream_is_answered_then_the_host_exits() {
+    // Oversize length: answered with id null, then exit without reading the body.
+    let mut host = Host::spawn();
+    host.send_raw(&(2u32 * 1024 * 1024).to_ne_bytes());
+    let answer = host.answer();
+    assert_eq!(answer["id"], Value::Null);
+    assert_eq!(answer["error"]["code"], "ERR_INVALID_REQUEST");
+    assert_eq!(host.wait().code(), Some(1));
+
+    // Truncated body: the same.
+    let mut host = Host::spawn();
+    let mut frame = 40u32.to_ne_bytes().to_vec();
+    frame.extend(b"{\"id\":1");
+    host.send_raw(&frame);
+    let finished = host.stderr_text();
+    assert!(!finished.contains("panicked"), "{finished}");
+}
+
+#[test]
+fn quit_answers_then_exits_cleanly() {
+    let mut host = Host::spawn();
+    assert_eq!(host.command("quit")["result"], json!({}));
+    assert!(host.wait().success());
+    std::thread::sleep(Duration::from_millis(10));
+}
