@@ -90,7 +90,11 @@ fn log_apdu(command: &[u8], answer: &[u8]) {
         .take(4)
         .map(|byte| format!("{byte:02X}"))
         .collect();
-    let data_length = command.len().saturating_sub(5);
+    // Lc when the command has data (case 3 or 4), else none.
+    let data_length = match command {
+        [_, _, _, _, lc, _, ..] => usize::from(*lc),
+        _ => 0,
+    };
     let status = match answer {
         [.., sw1, sw2] => format!("{sw1:02X}{sw2:02X}"),
         _ => "----".to_owned(),
