@@ -157,10 +157,8 @@ async fn security_headers(mut response: Response) -> Response {
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    headers.insert(
-        "strict-transport-security",
-        HeaderValue::from_static("max-age=300"),
-    );
+    // No Strict-Transport-Security: on `localhost` it would apply to every port and force
+    // HTTPS on the developer's other local sites.
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
