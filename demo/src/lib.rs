@@ -18,6 +18,12 @@ pub use server::{ServeError, TlsIdentity};
 pub use store::{Account, AccountStore, LinkedCard, StoreError};
 pub use web::{build_router, AppError, AppState};
 
+/// The whole site from its configuration: opens the database, loads the trust anchors and
+/// CRLs, and returns the router (serve it over HTTPS: the session cookie is `Secure`).
+pub fn router_from_config(config: DemoConfig) -> Result<axum::Router, AppError> {
+    Ok(build_router(AppState::new(config)?))
+}
+
 /// The account `serve --seed-demo-user` creates if missing.
 pub const DEMO_USERNAME: &str = "marie.dupont";
 pub const DEMO_PASSWORD: &str = "demo1234";

@@ -1,0 +1,68 @@
+//! The router used in-process, without a socket: what an integrator's own tests would do.
+
+use std::path::Path;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use cpx_demo::{router_from_config, AppError, DemoConfig};
+use tower::ServiceExt;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn test_ca() -> std::io::Result<Vec<u8>> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join("fixtures")
+            .join("test-ca.der"),
+    )
+}
+
+#[tokio::test]
+async fn login_page_in_process_starts_a_session() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let config = DemoConfig::new(
+        "https://localhost:8443",
+        workdir.path().join("demo.sqlite"),
+        vec![test_ca()?],
+    )?;
+    let router = router_from_config(config)?;
+    let response = router
+        .oneshot(Request::get("/").body(Body::empty())?)
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    assert!(cookie.starts_with("cpx_demo_session="), "{cookie}");
+    assert!(workdir.path().join("demo.sqlite").is_file());
+    Ok(())
+}
+
+#[test]
+fn unusable_configuration_is_an_error_not_a_panic() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let in_missing_folder = workdir.path().join("no-such-folder").join("demo.sqlite");
+    let config = DemoConfig::new(
+        "https://localhost:8443",
+        in_missing_folder,
+        vec![test_ca()?],
+    )?;
+    assert!(matches!(
+        router_from_config(config),
+        Err(AppError::Store(_))
+    ));
+
+    let config = DemoConfig::new(
+        "https://localhost:8443",
+        workdir.path().join("demo.sqlite"),
+        vec![b"\x30\x03\x02\x01\x01".to_vec()],
+    )?;
+    assert!(matches!(
+        router_from_config(config),
+        Err(AppError::Trust(_))
+    ));
+    Ok(())
+}
