@@ -4,7 +4,7 @@
 
 import { CpxError, ExtensionErrorCode } from "../shared/errors.js";
 
-export const PIN_WINDOW = Object.freeze({ path: "pin.html", width: 480, height: 640 });
+export const PIN_WINDOW = Object.freeze({ path: "pin.html", width: 480, height: 720 });
 /** How long the PIN window waits for a PIN (restarted after a wrong PIN). */
 export const PIN_TIMEOUT_MS = 120_000;
 /** Bounds on what a page may send, well beyond what the host accepts; the host checks exactly. */

@@ -1,5 +1,5 @@
 // Strings for the PIN window and the popup. The page may ask for "fr" or "en"; otherwise the
-// browser's language decides, French by default. The messages come from _locales, read directly
+// user's language preferences decide, French by default. The messages come from _locales, read directly
 // so that the page's language choice is honoured (runtime i18n only follows the browser).
 
 import { api } from "../shared/browser.js";
@@ -27,11 +27,19 @@ export async function loadStrings(requested) {
   return { lang, t };
 }
 
-/** @param {string | undefined} requested */
+/**
+ * The page's choice if supported, else the user's preferred content language (what the browser
+ * sends as Accept-Language), else the browser's own language, else French.
+ * @param {string | undefined} requested
+ */
 export function pickLanguage(requested) {
   if (requested && SUPPORTED_LANGUAGES.includes(requested)) return requested;
-  const ui = (api.i18n.getUILanguage?.() ?? "fr").toLowerCase();
-  return ui.startsWith("en") ? "en" : "fr";
+  const preferred = [...(globalThis.navigator?.languages ?? []), api.i18n.getUILanguage?.() ?? ""];
+  for (const tag of preferred) {
+    const base = tag.toLowerCase().split("-")[0];
+    if (SUPPORTED_LANGUAGES.includes(base)) return base;
+  }
+  return "fr";
 }
 
 /**

@@ -80,9 +80,9 @@ async function launchChromium(workDir, home, options) {
     /** @param {string} selector @param {string} text */
     type: (selector, text) => page.locator(selector).pressSequentially(text),
     /** @param {string} key */
-    press: (key) => page.keyboard.press(key),
+    press: (key) => unlessClosedBy(page.keyboard.press(key)),
     /** @param {string} selector */
-    click: (selector) => page.locator(selector).click(),
+    click: (selector) => unlessClosedBy(page.locator(selector).click()),
     /** @param {string} path */
     screenshot: (path) => page.screenshot({ path }),
     isClosed: () => page.isClosed(),
@@ -152,9 +152,10 @@ async function launchFirefox(workDir, home, options) {
     acceptInsecureCerts: true,
     userDataDir: join(workDir, "profile"),
     env: { ...process.env, HOME: home },
+    // Firefox 153+ lets WebDriver open moz-extension:// pages (the toolbar popup) only with this.
+    args: ["--remote-allow-system-access"],
     extraPrefsFirefox: {
       "extensions.webextensions.uuids": JSON.stringify({ [IDS.firefoxAddonId]: internalUuid }),
-      "intl.locale.requested": "fr",
       "intl.accept_languages": "fr-FR, fr",
     },
   });
@@ -172,9 +173,9 @@ async function launchFirefox(workDir, home, options) {
     /** @param {string} selector @param {string} text */
     type: (selector, text) => page.type(selector, text),
     /** @param {string} key */
-    press: (key) => page.keyboard.press(/** @type {any} */ (key)),
+    press: (key) => unlessClosedBy(page.keyboard.press(/** @type {any} */ (key))),
     /** @param {string} selector */
-    click: (selector) => page.click(selector),
+    click: (selector) => unlessClosedBy(page.click(selector)),
     /** @param {string} path */
     screenshot: (path) => page.screenshot({ path }),
     isClosed: () => page.isClosed(),
@@ -197,8 +198,9 @@ async function launchFirefox(workDir, home, options) {
     async openExtensionPage(path) {
       const page = await browser.newPage();
       await page.setViewport({ width: 400, height: 640 });
-      await page.goto(`${extensionOrigin}/${path}`);
-      return wrap(page);
+      // BiDi never reports the load of a moz-extension:// page: start it, then find the page.
+      page.goto(`${extensionOrigin}/${path}`, { timeout: STEP_TIMEOUT_MS }).catch(() => {});
+      return this.waitForExtensionWindow(path);
     },
     /**
      * Puppeteer reports about:blank as the address of windows.create popups: read location.href.
@@ -232,6 +234,20 @@ async function launchFirefox(workDir, home, options) {
       rmSync(workDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A click or key press that makes the PIN window close itself (Annuler, a right PIN) may lose the
+ * race with the window's end: that is the expected outcome, not a failure.
+ * @param {Promise<unknown>} action
+ */
+async function unlessClosedBy(action) {
+  try {
+    await action;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!/closed|destroyed|detached|no such (frame|window)|discarded/i.test(message)) throw error;
+  }
 }
 
 /**
