@@ -65,7 +65,11 @@ impl Host {
             .env("HOME", home.path())
             .env("XDG_STATE_HOME", home.path().join("state"))
             .env_remove("CPX_CONNECT_LOG_DIR")
-            .env("CPX_CONNECT_LOG", "trace")
+            // Trace level, so tests can check what even the most verbose log holds.
+            .env(
+                "CPX_CONNECT_LOG",
+                std::env::var("CPX_E2E_HOST_LOG").unwrap_or_else(|_| "trace".into()),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -94,6 +98,10 @@ impl Host {
             answers,
             home,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {

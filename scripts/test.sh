@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Every test of CPx Connect: formatting and lints, the Rust workspace (unit, in-process and
+# end-to-end over pcscd + vpcd), the extension in real Chromium and Firefox, the Debian package,
+# and a short fuzz run. Prints one summary line at the end. Run through `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "pcscd"
+bash scripts/start-pcscd.sh
+
+step "Rust workspace tests"
+cargo build --workspace --bins --locked
+cargo test --workspace --locked 2>&1 | tee -a "$log"
+
+step "extension build and real-browser tests"
+node extension/build.mjs
+(cd tests/browser && npm ci --no-audit --no-fund && CPX_CONNECT_HOST="$root/target/debug/cpx-connect" npm test) 2>&1 | tee -a "$log"
+
+step "demo site's page script in real Chromium"
+node --test demo/tests/browser/ 2>&1 | tee -a "$log"
+
+if [ -x packaging/deb/ci-check.sh ]; then
+  step "Debian package: build, install, doctor, browser login, remove"
+  bash packaging/deb/ci-check.sh 2>&1 | tee -a "$log"
+fi
+
+if [ -x scripts/fuzz.sh ]; then
+  step "fuzzing (${CPX_FUZZ_SECONDS:-30} s per target)"
+  bash scripts/fuzz.sh "${CPX_FUZZ_SECONDS:-30}"
+fi
+
+# One closing line for the whole run, summed from cargo's and node's own summaries.
+passed=$(
+  { grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+'
+    grep -oE '^# pass [0-9]+' "$log" | grep -oE '[0-9]+'; } | awk '{s+=$1} END {print s+0}'
+)
+failed=$(
+  { grep -oE '[0-9]+ failed' "$log" | grep -oE '[0-9]+'
+    grep -oE '^# fail [0-9]+' "$log" | grep -oE '[0-9]+'; } | awk '{s+=$1} END {print s+0}'
+)
+printf '\n'
+echo "cpx-connect: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

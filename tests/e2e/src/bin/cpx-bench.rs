@@ -1,0 +1,142 @@
+//! Figures for the README (run by scripts/bench.sh, which builds everything in release mode):
+//! spawn-to-`version` time next to a minimal host, a full login through pcscd with the virtual
+//! card, the APDUs it takes, the host's peak RSS, and the binary size.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cpx_e2e::{authenticate_request, nonce, pcscd, wait_for_card, Host, SLOT_PORTS, SLOT_READERS};
+use cpx_virtual_card::{pcscd_test_lock, shared, vpcd, Holder, VirtualCard};
+
+const ORIGIN: &str = "https://demo.cpxconnect.org";
+
+fn spawn_to_version(binary: &PathBuf) -> Duration {
+    let request = br#"{"id":1,"command":"version"}"#;
+    let mut frame = (request.len() as u32).to_ne_bytes().to_vec();
+    frame.extend_from_slice(request);
+    let start = Instant::now();
+    let mut child = Command::new(binary)
+        .arg("chrome-extension://abcdefghijklmnopabcdefghijklmnop/")
+        .env("CPX_CONNECT_LOG_DIR", std::env::temp_dir().join("cpx-bench-logs"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(&frame).expect("write");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut length = [0u8; 4];
+    stdout.read_exact(&mut length).expect("answer length");
+    let mut body = vec![0u8; u32::from_ne_bytes(length) as usize];
+    stdout.read_exact(&mut body).expect("answer body");
+    let elapsed = start.elapsed();
+    drop(stdin);
+    child.wait().expect("exit");
+    elapsed
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn main() {
+    let host = PathBuf::from(std::env::var("CPX_CONNECT_BIN").expect("CPX_CONNECT_BIN"));
+    let minimal = PathBuf::from(std::env::var("CPX_MINIMAL_HOST").expect("CPX_MINIMAL_HOST"));
+    let rounds: usize = std::env::var("CPX_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(200);
+
+    // 1. Start-up: alternate the two programs so that machine noise hits both alike.
+    let (mut ours, mut baseline) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        ours.push(spawn_to_version(&host));
+        baseline.push(spawn_to_version(&minimal));
+    }
+    let (ours_median, base_median) = (percentile(&mut ours, 0.5), percentile(&mut baseline, 0.5));
+    println!("spawn -> version answer, {rounds} rounds:");
+    println!(
+        "  cpx-connect   median {}  p90 {}",
+        ms(ours_median),
+        ms(percentile(&mut ours, 0.9))
+    );
+    println!(
+        "  minimal host  median {}  p90 {}",
+        ms(base_median),
+        ms(percentile(&mut baseline, 0.9))
+    );
+    println!(
+        "  ratio (median) {:.2}x",
+        ours_median.as_secs_f64() / base_median.as_secs_f64()
+    );
+
+    // 2. Logins through pcscd with the virtual card.
+    let _lock = pcscd_test_lock().expect("pcscd lock");
+    pcscd::ensure_running();
+    let card = shared(VirtualCard::cps3(Holder::Dupont));
+    let _inserted = vpcd::insert(card.clone(), SLOT_PORTS[0]).expect("insert card");
+    wait_for_card(SLOT_READERS[0], true);
+
+    let login_rounds = 10;
+    let mut fresh_process = Vec::new();
+    let mut fresh_apdus = Vec::new();
+    let mut peak_rss = 0;
+    for round in 0..login_rounds {
+        card.lock().expect("card").clear_log();
+        let start = Instant::now();
+        let mut process = Host::spawn();
+        let certificates = process.command("certificates");
+        let id = certificates["result"]["certificates"][0]["certificateId"]
+            .as_str()
+            .expect("a certificate")
+            .to_owned();
+        let token = process.request(&authenticate_request(&id, ORIGIN, &nonce(round as u8), "1234"));
+        assert_eq!(token["result"]["format"], "web-eid:1.0", "{token}");
+        fresh_process.push(start.elapsed());
+        fresh_apdus.push(card.lock().expect("card").apdu_log().len());
+        peak_rss = peak_rss.max(peak_rss_kib(process.pid()).unwrap_or(0));
+    }
+    // A second login in the same process: the card is already known.
+    let mut process = Host::spawn();
+    let id = process.command("certificates")["result"]["certificates"][0]["certificateId"]
+        .as_str()
+        .expect("a certificate")
+        .to_owned();
+    process.request(&authenticate_request(&id, ORIGIN, &nonce(1), "1234"));
+    card.lock().expect("card").clear_log();
+    let start = Instant::now();
+    process.command("certificates");
+    process.request(&authenticate_request(&id, ORIGIN, &nonce(2), "1234"));
+    let known_time = start.elapsed();
+    let known_apdus = card.lock().expect("card").apdu_log().len();
+
+    println!("login (certificates + authenticate) through pcscd + vpcd, virtual CPS3:");
+    println!(
+        "  new host process, {login_rounds} rounds: median {}  APDUs {}",
+        ms(percentile(&mut fresh_process, 0.5)),
+        fresh_apdus.iter().max().copied().unwrap_or(0)
+    );
+    println!("  card already known to the process: {}  APDUs {known_apdus}", ms(known_time));
+    println!("  peak RSS of the host during a login: {} KiB", peak_rss);
+    let size = std::fs::metadata(&host).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "release binary: {} bytes ({:.2} MiB, stripped)",
+        size,
+        size as f64 / 1048576.0
+    );
+}
