@@ -79,19 +79,7 @@ function renderAsk() {
           updatePinInfo();
         });
         const text = document.createElement("span");
-        const name = document.createElement("strong");
-        name.textContent = holderName(certificate);
-        text.append(name);
-        for (const line of [
-          certificate.holder?.profession,
-          `${t("pinCardType")} : ${certificate.cardType} · ${t("pinReader")} : ${certificate.reader}`,
-          expiryLine(certificate),
-        ]) {
-          if (!line) continue;
-          const small = document.createElement("small");
-          small.textContent = line;
-          text.append(small);
-        }
+        text.append(...cardSummary(certificate));
         label.append(radio, text);
         return label;
       }),
@@ -104,26 +92,28 @@ function renderAsk() {
   pinInput.focus();
 }
 
-/** @param {HTMLElement} list @param {any} certificate */
-function fillCardDetails(list, certificate) {
-  const rows = [
-    [t("pinHolder"), holderName(certificate)],
-    [t("pinProfession"), certificate.holder?.profession],
-    [t("pinCardType"), certificate.cardType],
-    [t("pinReader"), certificate.reader],
-    [t("pinExpiry"), formatDate(certificate.notAfter, lang)],
-  ];
-  list.replaceChildren(
-    ...rows
-      .filter(([, value]) => value)
-      .flatMap(([term, value]) => {
-        const dt = document.createElement("dt");
-        dt.textContent = term;
-        const dd = document.createElement("dd");
-        dd.textContent = value;
-        return [dt, dd];
-      }),
-  );
+/**
+ * Two short lines about a card: who (and their profession), then which card, where, until when.
+ * @param {any} certificate
+ * @returns {HTMLElement[]}
+ */
+function cardSummary(certificate) {
+  const name = document.createElement("strong");
+  name.textContent = [holderName(certificate), certificate.holder?.profession].filter(Boolean).join(" – ");
+  const details = document.createElement("small");
+  details.textContent = [
+    `${t("pinCard")} ${certificate.cardType}`,
+    certificate.reader && `${t("pinReader")} : ${certificate.reader}`,
+    expiryLine(certificate),
+  ]
+    .filter(Boolean)
+    .join(" · ");
+  return [name, details];
+}
+
+/** @param {HTMLElement} box @param {any} certificate */
+function fillCardDetails(box, certificate) {
+  box.replaceChildren(...cardSummary(certificate));
 }
 
 /** @param {any} certificate */
@@ -137,7 +127,7 @@ function holderName(certificate) {
 function expiryLine(certificate) {
   if (!certificate.notAfter) return "";
   const date = formatDate(certificate.notAfter, lang);
-  return new Date(certificate.notAfter).getTime() < Date.now() ? t("pinExpired", date) : `${t("pinExpiry")} ${date}`;
+  return new Date(certificate.notAfter).getTime() < Date.now() ? t("pinExpired", date) : `${t("pinExpiry").toLowerCase()} ${date}`;
 }
 
 function selected() {

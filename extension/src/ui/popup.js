@@ -49,7 +49,7 @@ export function checksFrom(report) {
         : code === "ERR_HOST_NOT_INSTALLED"
           ? [t("popupHostMissing"), t("popupHostMissingFix")]
           : [t("popupHostCrashed"), t("popupHostCrashedFix")];
-    checks.push({ state: "problem", title: `${t("popupHost")} : ${title}`, fix, code });
+    checks.push({ state: "problem", title: t("popupHost"), detail: title, fix, code });
     return checks;
   }
   checks.push({ state: "ok", title: t("popupHost"), detail: t("popupHostOk", report.host.value.version) });
