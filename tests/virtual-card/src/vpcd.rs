@@ -20,6 +20,9 @@ pub const FIRST_SLOT_PORT: u16 = 35963;
 /// The vpcd port of pcscd's second virtual slot.
 pub const SECOND_SLOT_PORT: u16 = 35964;
 
+/// How long [`InsertedCard::remove`] waits after closing: pcscd polls vpcd every 400 ms.
+pub const REMOVAL_SETTLE_TIME: std::time::Duration = std::time::Duration::from_millis(1000);
+
 const POWER_OFF: u8 = 0x00;
 const POWER_ON: u8 = 0x01;
 const RESET: u8 = 0x02;
@@ -83,17 +86,22 @@ impl InsertedCard {
         self.serving.load(Ordering::SeqCst)
     }
 
-    /// Pulls the card out: closes the connection and waits for the serving thread.
+    /// Pulls the card out: closes the connection, waits for the serving thread, then waits
+    /// [`REMOVAL_SETTLE_TIME`] so that pcscd sees the slot empty before anything is inserted
+    /// again (a card put back between two of pcscd's polls looks like the old card, reset, and
+    /// the next transmit fails).
     pub fn remove(mut self) {
         self.close();
     }
 
     fn close(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
         // Errors here mean the connection is already gone, which is what we want.
         let _ = self.stream.shutdown(Shutdown::Both);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let _ = thread.join();
+        std::thread::sleep(REMOVAL_SETTLE_TIME);
     }
 }
 
