@@ -420,3 +420,90 @@ fn status_reports_the_atr_and_type() {
         json!({"atr": "3BAC00402A001225006480000310009000", "type": "CPS3"})
     );
 }
+
+fn cache_directory(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cpx-host-cache-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_known_card_is_not_read_again_by_a_new_process() {
+    use cpx_connect::service::cache::ProfileCache;
+    let dir = cache_directory("known");
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let card = readers.card(0);
+
+    let mut first = HostService::with_cache(readers.clone(), ProfileCache::persistent(dir.clone()));
+    let id = certificate_id_of(&mut first);
+    exchange(&mut first, &[authenticate(&id, "1234")]);
+    let new_card = card.lock().unwrap().apdu_log().len();
+
+    // A browser restart: a new service with an empty memory but the same cache directory.
+    card.lock().unwrap().clear_log();
+    let mut second = HostService::with_cache(readers, ProfileCache::persistent(dir.clone()));
+    assert_eq!(certificate_id_of(&mut second), id);
+    let answers = exchange(&mut second, &[authenticate(&id, "1234")]);
+    assert_token_verifies(
+        &answers[0]["result"],
+        "https://demo.cpxconnect.org",
+        &nonce(),
+    );
+    let known_card = card.lock().unwrap().apdu_log().len();
+    assert!(known_card <= 14, "known card took {known_card} APDUs");
+    assert!(
+        new_card > known_card + 20,
+        "new {new_card}, known {known_card}"
+    );
+
+    // Only public data is cached.
+    let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    assert_eq!(entries.len(), 1);
+    let text = std::fs::read_to_string(entries[0].path()).unwrap();
+    assert!(!text.contains("1234") && !text.to_lowercase().contains("pin\":\""));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_stale_cached_certificate_is_replaced_when_the_signature_disagrees() {
+    use cpx_connect::service::cache::ProfileCache;
+    let dir = cache_directory("stale");
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut first = HostService::with_cache(readers.clone(), ProfileCache::persistent(dir.clone()));
+    certificate_id_of(&mut first);
+
+    // Put another holder's certificate in the cache entry of this card.
+    let entry_path = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let mut entry: Value = serde_json::from_slice(&std::fs::read(&entry_path).unwrap()).unwrap();
+    let foreign = VirtualCard::cps3(Holder::Martin)
+        .auth_certificate_der()
+        .to_vec();
+    entry["profile"]["certificate_der"] = json!(foreign);
+    std::fs::write(&entry_path, serde_json::to_vec(&entry).unwrap()).unwrap();
+
+    let mut second = HostService::with_cache(readers, ProfileCache::persistent(dir.clone()));
+    let stale_id = certificate_id_of(&mut second);
+    let answers = exchange(&mut second, &[authenticate(&stale_id, "1234")]);
+    let token = &answers[0]["result"];
+    assert_token_verifies(token, "https://demo.cpxconnect.org", &nonce());
+    let real = card.lock().unwrap().auth_certificate_der().to_vec();
+    assert_eq!(token["unverifiedCertificate"], BASE64.encode(&real));
+    assert_eq!(card.lock().unwrap().verify_count(), 1, "no second VERIFY");
+    // The cache now holds the card's real certificate.
+    let mut third = HostService::with_cache(
+        VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]),
+        ProfileCache::persistent(dir.clone()),
+    );
+    let answers = exchange(&mut third, &[json!({"id": 1, "command": "certificates"})]);
+    assert_eq!(
+        answers[0]["result"]["certificates"][0]["certificate"],
+        BASE64.encode(&real)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,16 +1,16 @@
 //! The host's commands in card terms: which readers and cards there are, which certificates they
 //! hold, and a login signature. It sees readers and card drivers, never APDUs or JSON.
 
+pub mod cache;
 pub mod holder;
-
-use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::card::{self, CardError, CardProfile, CardType, IccSerial, Pin, PinStatus};
+use crate::card::{self, CardError, CardProfile, CardType, Pin, PinStatus};
 use crate::readers::{BackendError, ReaderBackend, ReaderSlot};
 use crate::token::{self, AuthToken, ChallengeNonce, Origin, SignatureError};
+use cache::ProfileCache;
 use holder::Holder;
 
 /// Errors of the host's commands; each maps to one wire code of the protocol.
@@ -125,18 +125,26 @@ pub fn certificate_id(certificate_der: &[u8]) -> String {
 }
 
 /// Serves the commands, remembering what it learnt about each card (public data only) so that
-/// a login after `certificates` does not read the card's files again.
+/// a known card does not have its files read again.
 pub struct HostService<B> {
     backend: B,
-    profiles: HashMap<IccSerial, CardProfile>,
+    profiles: ProfileCache,
+}
+
+/// A card profile, and whether it came from the cache (and so may be stale).
+struct KnownProfile {
+    profile: CardProfile,
+    cached: bool,
 }
 
 impl<B: ReaderBackend> HostService<B> {
+    /// A service that remembers cards for the life of the process only.
     pub fn new(backend: B) -> Self {
-        HostService {
-            backend,
-            profiles: HashMap::new(),
-        }
+        HostService::with_cache(backend, ProfileCache::in_memory())
+    }
+
+    pub fn with_cache(backend: B, profiles: ProfileCache) -> Self {
+        HostService { backend, profiles }
     }
 
     pub fn status(&mut self) -> StatusReport {
@@ -189,18 +197,24 @@ impl<B: ReaderBackend> HostService<B> {
         Ok(recognised)
     }
 
-    /// The profile of the card, from memory when this card was read before.
+    /// The profile of the card, from the cache when this card was read before.
     fn profile(
-        profiles: &mut HashMap<IccSerial, CardProfile>,
+        profiles: &mut ProfileCache,
         driver: &mut dyn card::CpxCard,
-    ) -> Result<CardProfile, CardError> {
+    ) -> Result<KnownProfile, CardError> {
         let serial = driver.icc_serial()?;
         if let Some(profile) = profiles.get(&serial) {
-            return Ok(profile.clone());
+            return Ok(KnownProfile {
+                profile,
+                cached: true,
+            });
         }
         let profile = driver.read_profile(&serial)?;
-        profiles.insert(serial, profile.clone());
-        Ok(profile)
+        profiles.put(&profile);
+        Ok(KnownProfile {
+            profile,
+            cached: false,
+        })
     }
 
     pub fn certificates(&mut self) -> Result<Vec<CertificateReport>, HostError> {
@@ -230,7 +244,7 @@ impl<B: ReaderBackend> HostService<B> {
         let mut connection = self.backend.connect(reader)?;
         let mut transport = connection.transaction()?;
         let mut driver = card::driver(card_type, transport.as_mut())?;
-        let profile = Self::profile(&mut self.profiles, driver.as_mut())?;
+        let KnownProfile { profile, .. } = Self::profile(&mut self.profiles, driver.as_mut())?;
         let pin = driver.pin_status(&profile)?;
         info!(
             reader,
@@ -265,37 +279,104 @@ impl<B: ReaderBackend> HostService<B> {
         pin: &Pin,
     ) -> Result<SignedLogin, HostError> {
         let cards = self.recognised_cards()?;
+        let mut unreadable = None;
         for (slot, card_type) in cards {
-            let mut connection = self.backend.connect(&slot.name)?;
-            let mut transport = connection.transaction()?;
-            let mut driver = card::driver(card_type, transport.as_mut())?;
-            let profile = Self::profile(&mut self.profiles, driver.as_mut())?;
-            if certificate_id(&profile.certificate_der) != wanted_certificate_id {
-                continue;
+            match self.sign_if_holder(
+                &slot.name,
+                card_type,
+                origin,
+                nonce,
+                wanted_certificate_id,
+                pin,
+            ) {
+                Ok(Some(login)) => return Ok(login),
+                Ok(None) => {}
+                // A card that cannot be read may be the one asked for: report that rather than
+                // "not found", but only once no other card matched.
+                Err(error) if !error.is_final() => {
+                    warn!(reader = %slot.name, %error, "authenticate: card skipped");
+                    unreadable.get_or_insert(error);
+                }
+                Err(error) => return Err(error),
             }
-            profile.pin.check(pin)?;
-            let digest = token::login_digest(origin, nonce);
-            let signature = driver.sign_login_digest(&profile, pin, &digest)?;
-            let apdus = driver.apdus_sent();
-            let algorithm =
-                token::verify_card_signature(&profile.certificate_der, &digest, &signature)
-                    .map_err(|error| match error {
-                        SignatureError::Mismatch => HostError::Card {
-                            sw: None,
-                            message: "the card's signature does not verify with its certificate"
-                                .into(),
-                        },
-                        other => HostError::Card {
-                            sw: None,
-                            message: other.to_string(),
-                        },
-                    })?;
-            info!(reader = %slot.name, origin = origin.as_str(), apdus, "authenticate: signed");
-            return Ok(SignedLogin {
-                token: AuthToken::new(&profile.certificate_der, algorithm, &signature),
-                apdus,
-            });
         }
-        Err(HostError::CertificateNotFound)
+        Err(unreadable.unwrap_or(HostError::CertificateNotFound))
+    }
+
+    /// Signs with the card in `reader` if it holds the wanted certificate; `None` if it does not.
+    fn sign_if_holder(
+        &mut self,
+        reader: &str,
+        card_type: CardType,
+        origin: &Origin,
+        nonce: &ChallengeNonce,
+        wanted_certificate_id: &str,
+        pin: &Pin,
+    ) -> Result<Option<SignedLogin>, HostError> {
+        let mut connection = self.backend.connect(reader)?;
+        let mut transport = connection.transaction()?;
+        let mut driver = card::driver(card_type, transport.as_mut())?;
+        let KnownProfile { profile, cached } = Self::profile(&mut self.profiles, driver.as_mut())?;
+        if certificate_id(&profile.certificate_der) != wanted_certificate_id {
+            return Ok(None);
+        }
+        profile.pin.check(pin)?;
+        let digest = token::login_digest(origin, nonce);
+        let signature = match driver.sign_login_digest(&profile, pin, &digest) {
+            Ok(signature) => signature,
+            Err(error @ CardError::Status { .. }) if cached => {
+                // The card refused what its cached profile says it can do: its files changed.
+                self.profiles.forget(&profile.icc_serial);
+                return Err(error.into());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let mut certificate = profile.certificate_der.clone();
+        let mut verified = token::verify_card_signature(&certificate, &digest, &signature);
+        if verified.is_err() && cached {
+            // Maybe the cached certificate is stale: read the card's files again and check the
+            // same signature against what the card holds now (no second VERIFY).
+            self.profiles.forget(&profile.icc_serial);
+            let fresh = driver.read_profile(&profile.icc_serial)?;
+            verified = token::verify_card_signature(&fresh.certificate_der, &digest, &signature);
+            if verified.is_ok() {
+                certificate = fresh.certificate_der.clone();
+                self.profiles.put(&fresh);
+            }
+        }
+        let algorithm = verified.map_err(|error| HostError::Card {
+            sw: None,
+            message: match error {
+                SignatureError::Mismatch => {
+                    "the card's signature does not verify with its certificate".into()
+                }
+                other => other.to_string(),
+            },
+        })?;
+        let apdus = driver.apdus_sent();
+        info!(
+            reader,
+            origin = origin.as_str(),
+            apdus,
+            "authenticate: signed"
+        );
+        Ok(Some(SignedLogin {
+            token: AuthToken::new(&certificate, algorithm, &signature),
+            apdus,
+        }))
+    }
+}
+
+impl HostError {
+    /// Errors that end an `authenticate` at once, whichever card raised them: the PIN's fate
+    /// and bad input must never be hidden by looking at further cards.
+    fn is_final(&self) -> bool {
+        matches!(
+            self,
+            HostError::PinFormat(_)
+                | HostError::PinIncorrect { .. }
+                | HostError::PinBlocked
+                | HostError::PcscUnavailable
+        )
     }
 }

@@ -65,6 +65,12 @@ impl Host {
             .env("HOME", home.path())
             .env("XDG_STATE_HOME", home.path().join("state"))
             .env_remove("CPX_CONNECT_LOG_DIR")
+            // The card cache lives in the fresh HOME unless a test shares one on purpose.
+            .env(
+                "CPX_CONNECT_CACHE_DIR",
+                std::env::var_os("CPX_E2E_CACHE_DIR")
+                    .unwrap_or_else(|| home.path().join("cache").into_os_string()),
+            )
             // Trace level, so tests can check what even the most verbose log holds.
             .env(
                 "CPX_CONNECT_LOG",

@@ -1,0 +1,226 @@
+//! What the host remembers about cards it has read: public data only (certificate, key reference,
+//! PIN rules), keyed by the card's ICC serial, in memory and in the user's cache directory, so
+//! that a known card does not have its PKCS#15 files and certificate read at every browser start.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+
+use crate::card::{CardProfile, IccSerial};
+
+/// Overrides the cache directory (tests, and administrators who want it elsewhere).
+pub const DIRECTORY_VARIABLE: &str = "CPX_CONNECT_CACHE_DIR";
+
+/// Bumped when `CardProfile` changes shape: older entries are then ignored and rewritten.
+const FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    format: u32,
+    profile: CardProfile,
+}
+
+pub struct ProfileCache {
+    memory: HashMap<IccSerial, CardProfile>,
+    directory: Option<PathBuf>,
+}
+
+impl ProfileCache {
+    /// A cache kept in memory only.
+    pub fn in_memory() -> Self {
+        ProfileCache {
+            memory: HashMap::new(),
+            directory: None,
+        }
+    }
+
+    /// A cache that also persists in `directory` (created on first write).
+    pub fn persistent(directory: PathBuf) -> Self {
+        ProfileCache {
+            memory: HashMap::new(),
+            directory: Some(directory),
+        }
+    }
+
+    /// The per-user cache directory of the platform, or `$CPX_CONNECT_CACHE_DIR`.
+    pub fn default_directory() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os(DIRECTORY_VARIABLE).filter(|d| !d.is_empty()) {
+            return Some(PathBuf::from(dir));
+        }
+        platform_directory()
+    }
+
+    fn file(&self, serial: &IccSerial) -> Option<PathBuf> {
+        // The serial is hex: safe as a file name.
+        Some(
+            self.directory
+                .as_ref()?
+                .join(format!("{}.json", serial.to_hex())),
+        )
+    }
+
+    pub fn get(&mut self, serial: &IccSerial) -> Option<CardProfile> {
+        if let Some(profile) = self.memory.get(serial) {
+            return Some(profile.clone());
+        }
+        let path = self.file(serial)?;
+        let bytes = std::fs::read(&path).ok()?;
+        match serde_json::from_slice::<Entry>(&bytes) {
+            Ok(entry) if entry.format == FORMAT && entry.profile.icc_serial == *serial => {
+                debug!(path = %path.display(), "card profile from cache");
+                self.memory.insert(serial.clone(), entry.profile.clone());
+                Some(entry.profile)
+            }
+            _ => {
+                warn!(path = %path.display(), "ignoring an unreadable cache entry");
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    pub fn put(&mut self, profile: &CardProfile) {
+        self.memory
+            .insert(profile.icc_serial.clone(), profile.clone());
+        let Some(path) = self.file(&profile.icc_serial) else {
+            return;
+        };
+        let entry = Entry {
+            format: FORMAT,
+            profile: profile.clone(),
+        };
+        if let Err(error) = write_atomically(&path, &entry) {
+            // A cache that cannot be written only costs APDUs; the login goes on.
+            warn!(path = %path.display(), %error, "cannot write the card cache");
+        }
+    }
+
+    /// Drops what is known of a card whose files no longer match what was cached.
+    pub fn forget(&mut self, serial: &IccSerial) {
+        self.memory.remove(serial);
+        if let Some(path) = self.file(serial) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn write_atomically(path: &Path, entry: &Entry) -> std::io::Result<()> {
+    let directory = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(directory)?;
+    let bytes = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+    let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path)
+}
+
+#[cfg(target_os = "macos")]
+fn platform_directory() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    Some(PathBuf::from(home).join("Library/Caches/cpx-connect"))
+}
+
+#[cfg(windows)]
+fn platform_directory() -> Option<PathBuf> {
+    let local = std::env::var_os("LOCALAPPDATA")?;
+    Some(PathBuf::from(local).join("cpx-connect").join("cache"))
+}
+
+#[cfg(not(any(target_os = "macos", windows)))]
+fn platform_directory() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(cache.join("cpx-connect"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::pin::{PinEncoding, PinPolicy};
+    use crate::card::CardType;
+
+    fn profile(serial: u8) -> CardProfile {
+        CardProfile {
+            card_type: CardType::Cps3,
+            icc_serial: IccSerial(vec![0x80, 0x25, 0, 0, 1, serial]),
+            application_aid: vec![0xE8, 0x28],
+            key_reference: 0x82,
+            pin: PinPolicy::new(
+                1,
+                PinEncoding::AsciiNumeric,
+                4,
+                Some(8),
+                8,
+                true,
+                Some(0xFF),
+            )
+            .unwrap(),
+            certificate_der: vec![0x30, 0x00],
+        }
+    }
+
+    fn temporary_directory(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("cpx-cache-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn survives_a_new_process() {
+        let dir = temporary_directory("survives");
+        ProfileCache::persistent(dir.clone()).put(&profile(1));
+        let mut fresh = ProfileCache::persistent(dir.clone());
+        assert_eq!(fresh.get(&profile(1).icc_serial), Some(profile(1)));
+        assert_eq!(fresh.get(&profile(2).icc_serial), None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn forget_removes_the_file() {
+        let dir = temporary_directory("forget");
+        let mut cache = ProfileCache::persistent(dir.clone());
+        cache.put(&profile(1));
+        cache.forget(&profile(1).icc_serial);
+        assert_eq!(
+            ProfileCache::persistent(dir.clone()).get(&profile(1).icc_serial),
+            None
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn corrupt_or_mismatched_entries_are_ignored_and_removed() {
+        let dir = temporary_directory("corrupt");
+        let mut cache = ProfileCache::persistent(dir.clone());
+        cache.put(&profile(1));
+        let path = cache.file(&profile(1).icc_serial).unwrap();
+        std::fs::write(&path, b"{not json").unwrap();
+        let mut fresh = ProfileCache::persistent(dir.clone());
+        assert_eq!(fresh.get(&profile(1).icc_serial), None);
+        assert!(!path.exists());
+
+        // An entry whose content names another card is not trusted.
+        let other = serde_json::to_vec(&Entry {
+            format: FORMAT,
+            profile: profile(2),
+        })
+        .unwrap();
+        std::fs::write(&path, other).unwrap();
+        assert_eq!(
+            ProfileCache::persistent(dir.clone()).get(&profile(1).icc_serial),
+            None
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_unwritable_directory_only_loses_persistence() {
+        let mut cache = ProfileCache::persistent(PathBuf::from("/proc/cpx-connect-cannot-write"));
+        cache.put(&profile(1));
+        assert_eq!(cache.get(&profile(1).icc_serial), Some(profile(1)));
+    }
+}
