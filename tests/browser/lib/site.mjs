@@ -1,5 +1,5 @@
 // A tiny HTTPS relying party for the tests: a page that loads the page library the way a real
-// site does (/static/cpx-connect.js) and exposes it to the test as window.cpxTest.
+// site does (/static/cpx-connect.js).
 
 import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
@@ -12,19 +12,9 @@ const PAGE = `<!doctype html>
 <h1>Site de test</h1>
 <button id="login">S'identifier par carte CPS</button>
 <script type="module">
-  import { status, authenticate } from "/static/cpx-connect.js";
-  const settle = (promise) => promise.then(
-    (value) => ({ ok: true, value }),
-    (error) => ({ ok: false, code: error.code, message: error.message, retriesLeft: error.retriesLeft }),
-  );
-  window.cpxTest = {
-    status: (options) => settle(status(options)),
-    authenticate: (nonce, options) => settle(authenticate(nonce, options)),
-    pending: null,
-    // Starts a login and keeps its promise, so the test can drive the PIN window meanwhile.
-    start(nonce, options) { this.pending = settle(authenticate(nonce, options)); return true; },
-  };
-  document.documentElement.dataset.ready = "1";
+  // A site loads the library from its own origin; the tests drive it through lib/page-driver.mjs.
+  import { authenticate } from "/static/cpx-connect.js";
+  document.getElementById("login").addEventListener("click", () => authenticate(crypto.randomUUID().repeat(2)));
 </script>
 </body></html>`;
 

@@ -10,6 +10,7 @@ import { after, before, describe, test } from "node:test";
 import { eventually, launch } from "../lib/browsers.mjs";
 import { CORRECT_PIN, fakeCard, installFakeHost, scenario } from "../lib/fake-host.mjs";
 import { ARTIFACTS_DIR, skipReason } from "../lib/paths.mjs";
+import { login, loginOutcome, pageStatus, startLogin, waitForPage } from "../lib/page-driver.mjs";
 import { writeAllowedOriginsPolicy } from "../lib/policy.mjs";
 import { startTestSite } from "../lib/site.mjs";
 
@@ -41,18 +42,12 @@ export function defineScenarios(kind) {
       const browser = await launch(kind, { hostPath: host?.path ?? null, workDir });
       t.after(() => browser.close());
       const page = await browser.openPage(site.url);
-      await page.waitForFunction(() => document.documentElement.dataset.ready === "1");
+      await waitForPage(page);
       return { browser, page, host };
     }
 
     /** @param {string} name */
     const artifact = (name) => join(ARTIFACTS_DIR, `${kind}-${name}.png`);
-
-    /** Starts a login in the page without waiting for it. */
-    async function startLogin(/** @type {any} */ page, /** @type {string} */ nonce, options = {}) {
-      await page.evaluate(([n, o]) => window.cpxTest.start(n, o), [nonce, options]);
-    }
-    const loginOutcome = (/** @type {any} */ page) => page.evaluate(() => window.cpxTest.pending);
 
     /** Types a PIN in the PIN window and confirms with Enter. */
     async function typePin(/** @type {any} */ pin, /** @type {string} */ digits) {
@@ -63,7 +58,7 @@ export function defineScenarios(kind) {
 
     test("status from the page reports the extension, the host and the readers", { timeout: TEST_TIMEOUT_MS }, async (t) => {
       const { page, host } = await setUp(t, scenario());
-      const outcome = await page.evaluate(() => window.cpxTest.status());
+      const outcome = await pageStatus(page);
       assert.equal(outcome.ok, true, JSON.stringify(outcome));
       assert.equal(outcome.value.host.version, "0.0.0-fake");
       assert.equal(outcome.value.host.protocol, 1);
@@ -188,26 +183,26 @@ export function defineScenarios(kind) {
 
     test("no card: the host's ERR_NO_CARD reaches the page and no PIN window opens", { timeout: TEST_TIMEOUT_MS }, async (t) => {
       const { browser, page } = await setUp(t, scenario({ certificates: [], readers: [{ name: "Lecteur vide", card: null }] }));
-      const outcome = await page.evaluate((n) => window.cpxTest.authenticate(n), newNonce());
+      const outcome = await login(page, newNonce());
       assert.equal(outcome.code, "ERR_NO_CARD");
       assert.equal(await browser.countExtensionWindows("pin.html"), 0);
     });
 
     test("no host manifest: ERR_HOST_NOT_INSTALLED", { timeout: TEST_TIMEOUT_MS }, async (t) => {
       const { page } = await setUp(t, null);
-      assert.equal((await page.evaluate(() => window.cpxTest.status())).code, "ERR_HOST_NOT_INSTALLED");
-      assert.equal((await page.evaluate((n) => window.cpxTest.authenticate(n), newNonce())).code, "ERR_HOST_NOT_INSTALLED");
+      assert.equal((await pageStatus(page)).code, "ERR_HOST_NOT_INSTALLED");
+      assert.equal((await login(page, newNonce())).code, "ERR_HOST_NOT_INSTALLED");
     });
 
     test("a host speaking another protocol: ERR_HOST_INCOMPATIBLE", { timeout: TEST_TIMEOUT_MS }, async (t) => {
       const { page } = await setUp(t, scenario({ protocol: 2 }));
-      assert.equal((await page.evaluate(() => window.cpxTest.status())).code, "ERR_HOST_INCOMPATIBLE");
+      assert.equal((await pageStatus(page)).code, "ERR_HOST_INCOMPATIBLE");
     });
 
     test("a host that exits mid-request gives ERR_HOST_CRASHED, and the next request starts a new one", { timeout: TEST_TIMEOUT_MS }, async (t) => {
       const { page, host } = await setUp(t, scenario({ crashOn: "certificates" }));
-      assert.equal((await page.evaluate((n) => window.cpxTest.authenticate(n), newNonce())).code, "ERR_HOST_CRASHED");
-      const outcome = await page.evaluate(() => window.cpxTest.status());
+      assert.equal((await login(page, newNonce())).code, "ERR_HOST_CRASHED");
+      const outcome = await pageStatus(page);
       assert.equal(outcome.ok, true, JSON.stringify(outcome));
       assert.equal(host?.entries().filter((e) => e.event === "start").length, 2);
     });
@@ -215,9 +210,11 @@ export function defineScenarios(kind) {
     test("a slow host: the page's own timeout gives ERR_TIMEOUT, and the tab is busy meanwhile", { timeout: TEST_TIMEOUT_MS }, async (t) => {
       const { page } = await setUp(t, scenario({ delayMs: { status: 4_000 } }));
       const outcomes = await page.evaluate(async () => {
-        const slow = window.cpxTest.status({ timeout: 1_000 });
+        const library = await import(`${location.origin}/static/cpx-connect.js`);
+        const settle = (/** @type {Promise<any>} */ p) => p.then(() => ({ code: "none" }), (e) => ({ code: e.code }));
+        const slow = settle(library.status({ timeout: 1_000 }));
         await new Promise((resolve) => setTimeout(resolve, 200));
-        const second = await window.cpxTest.status();
+        const second = await settle(library.status());
         return { first: await slow, second };
       });
       assert.equal(outcomes.second.code, "ERR_BUSY");
@@ -228,9 +225,9 @@ export function defineScenarios(kind) {
       const policy = writeAllowedOriginsPolicy(kind, ["https://portail.example.fr", "https://*.sante.example"]);
       t.after(() => policy.remove());
       const { page, host } = await setUp(t, scenario());
-      const outcome = await page.evaluate((n) => window.cpxTest.authenticate(n), newNonce());
+      const outcome = await login(page, newNonce());
       assert.equal(outcome.code, "ERR_ORIGIN_NOT_ALLOWED");
-      assert.equal((await page.evaluate(() => window.cpxTest.status())).code, "ERR_ORIGIN_NOT_ALLOWED");
+      assert.equal((await pageStatus(page)).code, "ERR_ORIGIN_NOT_ALLOWED");
       assert.equal(host?.entries().length, 0, "the host was never started");
     });
 

@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NativePortService } from "../src/background/nativePort.js";
+import { fakeConnector, flush, handshakingConnector } from "./fakes.mjs";
+
+const HOST = "org.cpxconnect.host";
+
+test("connects lazily, checks the version, then numbers each request", async () => {
+  const { ports, connectNative } = handshakingConnector();
+  const service = new NativePortService({ connectNative, hostName: HOST });
+  assert.equal(service.state, "idle");
+  assert.equal(ports.length, 0, "nothing opened before the first request");
+
+  const status = service.request("status");
+  await flush();
+  const port = ports[0];
+  assert.equal(service.state, "ready");
+  const request = port.last();
+  assert.deepEqual(port.sent.map((m) => m.command), ["version", "status"]);
+  assert.notEqual(request.id, port.sent[0].id);
+  port.answer({ id: request.id, result: { service: "ok", readers: [] } });
+  assert.deepEqual(await status, { service: "ok", readers: [] });
+  assert.deepEqual(await service.version(), { version: "1.2.3", protocol: 1 });
+  service.close();
+});
+
+test("another protocol is ERR_HOST_INCOMPATIBLE and the port is closed", async () => {
+  const { ports, connectNative } = handshakingConnector(2);
+  const service = new NativePortService({ connectNative, hostName: HOST });
+  await assert.rejects(service.request("status"), { code: "ERR_HOST_INCOMPATIBLE" });
+  assert.equal(ports[0].disconnected, true);
+  assert.equal(service.state, "gone");
+});
+
+test("a host that exits before the handshake is ERR_HOST_NOT_INSTALLED, with the browser's reason", async () => {
+  const { ports, connectNative } = fakeConnector((port) => queueMicrotask(() => port.exit("No such native application org.cpxconnect.host")));
+  const service = new NativePortService({ connectNative, hostName: HOST });
+  await assert.rejects(service.request("status"), (error) => {
+    assert.equal(/** @type {any} */ (error).code, "ERR_HOST_NOT_INSTALLED");
+    assert.match(/** @type {Error} */ (error).message, /No such native application/);
+    return true;
+  });
+  assert.equal(ports.length, 1);
+});
+
+test("Chromium's lastError message is used when the port carries no error", async () => {
+  const { connectNative } = fakeConnector((port) => queueMicrotask(() => port.exit()));
+  const service = new NativePortService({
+    connectNative,
+    hostName: HOST,
+    lastErrorMessage: () => "Specified native messaging host not found.",
+  });
+  await assert.rejects(service.request("status"), /Specified native messaging host not found/);
+});
+
+test("a host that exits with requests pending fails them with ERR_HOST_CRASHED; the next request reconnects", async () => {
+  const { ports, connectNative } = handshakingConnector();
+  const service = new NativePortService({ connectNative, hostName: HOST });
+  const certificates = service.request("certificates");
+  await flush();
+  ports[0].exit("Native host has exited.");
+  await assert.rejects(certificates, { code: "ERR_HOST_CRASHED" });
+  assert.equal(service.state, "gone");
+
+  const status = service.request("status");
+  await flush();
+  assert.equal(ports.length, 2, "a fresh port");
+  ports[1].answer({ id: ports[1].last().id, result: { service: "ok", readers: [] } });
+  assert.equal((await status).service, "ok");
+  service.close();
+});
+
+test("no answer in time is ERR_TIMEOUT, the port is dropped and a late answer is ignored", async () => {
+  const { ports, connectNative } = handshakingConnector();
+  const service = new NativePortService({ connectNative, hostName: HOST, timeouts: { status: 30 } });
+  const status = service.request("status");
+  await assert.rejects(status, { code: "ERR_TIMEOUT" });
+  assert.equal(ports[0].disconnected, true);
+  assert.equal(service.state, "gone");
+  // The old port's late answer changes nothing.
+  ports[0].answer({ id: 2, result: { service: "ok" } });
+  assert.equal(service.pending.size, 0);
+});
+
+test("a host that never answers the handshake is ERR_HOST_NOT_INSTALLED", async () => {
+  const { connectNative } = fakeConnector();
+  const service = new NativePortService({ connectNative, hostName: HOST, timeouts: { handshake: 20 } });
+  await assert.rejects(service.request("status"), { code: "ERR_HOST_NOT_INSTALLED" });
+});
+
+test("host errors pass through with their code and known details only", async () => {
+  const { ports, connectNative } = handshakingConnector();
+  const service = new NativePortService({ connectNative, hostName: HOST });
+  const attempt = service.request("authenticate", { pin: "0000" });
+  await flush();
+  ports[0].answer({
+    id: ports[0].last().id,
+    error: { code: "ERR_PIN_INCORRECT", message: "wrong PIN", retriesLeft: 2, debug: "not forwarded" },
+  });
+  await assert.rejects(attempt, (error) => {
+    const wire = /** @type {any} */ (error).toWire();
+    assert.deepEqual(wire, { code: "ERR_PIN_INCORRECT", message: "wrong PIN", retriesLeft: 2 });
+    return true;
+  });
+  assert.equal(service.state, "ready", "an error answer keeps the port");
+  service.close();
+});
+
+test("an error with id null belongs to the oldest request", async () => {
+  const { ports, connectNative } = handshakingConnector();
+  const service = new NativePortService({ connectNative, hostName: HOST });
+  const first = service.request("status");
+  await flush();
+  const second = service.send("certificates", undefined, 1_000);
+  ports[0].answer({ id: null, error: { code: "ERR_INVALID_REQUEST", message: "bad frame" } });
+  await assert.rejects(first, { code: "ERR_INVALID_REQUEST" });
+  ports[0].answer({ id: ports[0].last().id, result: { certificates: [] } });
+  assert.deepEqual(await second, { certificates: [] });
+  service.close();
+});
+
+test("an idle port closes by itself unless an operation holds it", async () => {
+  const { ports, connectNative } = handshakingConnector();
+  const service = new NativePortService({ connectNative, hostName: HOST, timeouts: { idle: 20 } });
+  service.hold();
+  await service.version();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(ports[0].disconnected, false, "held");
+  service.release();
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(ports[0].disconnected, true);
+  assert.equal(service.state, "idle");
+});
+
+test("concurrent first requests share one connection", async () => {
+  const { ports, connectNative } = handshakingConnector();
+  const service = new NativePortService({ connectNative, hostName: HOST });
+  const a = service.version();
+  const b = service.version();
+  await Promise.all([a, b]);
+  assert.equal(ports.length, 1);
+  service.close();
+});
