@@ -2,6 +2,7 @@
 // site does (/static/cpx-connect.js).
 
 import { readFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:https";
 import { fixtures } from "./fixtures.mjs";
 import { PAGE_LIBRARY } from "./paths.mjs";
@@ -19,11 +20,14 @@ const PAGE = `<!doctype html>
 </body></html>`;
 
 /**
+ * @param {{ insecure?: boolean }} [options] `insecure`: plain http on localhost, for the
+ *   insecure-context checks
  * @returns {Promise<{ url: string, origin: string, close: () => Promise<void> }>}
  */
-export async function startTestSite() {
+export async function startTestSite({ insecure = false } = {}) {
   const { site } = fixtures();
-  const server = createServer({ key: site.key, cert: site.cert }, (request, response) => {
+  /** @type {import("node:http").RequestListener} */
+  const handler = (request, response) => {
     const path = new URL(request.url ?? "/", "https://localhost").pathname;
     if (path === "/") {
       response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
@@ -34,11 +38,12 @@ export async function startTestSite() {
     } else {
       response.writeHead(404).end();
     }
-  });
+  };
+  const server = insecure ? createHttpServer(handler) : createServer({ key: site.key, cert: site.cert }, handler);
   await new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(undefined)));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
-  const origin = `https://localhost:${port}`;
+  const origin = `${insecure ? "http" : "https"}://localhost:${port}`;
   return {
     url: `${origin}/`,
     origin,

@@ -169,6 +169,12 @@ export function defineScenarios(kind) {
       await pin.waitForFunction(() => !document.getElementById("ask").hidden);
       await pin.close();
       assert.equal((await loginOutcome(page)).code, "ERR_USER_CANCELLED");
+
+      await startLogin(page, newNonce());
+      pin = await browser.waitForExtensionWindow("pin.html");
+      await pin.waitForFunction(() => !document.getElementById("ask").hidden);
+      await pin.press("Escape");
+      assert.equal((await loginOutcome(page)).code, "ERR_USER_CANCELLED");
       assert.equal(host?.requests("authenticate").length, 0);
     });
 
@@ -229,6 +235,28 @@ export function defineScenarios(kind) {
       assert.equal(outcome.code, "ERR_ORIGIN_NOT_ALLOWED");
       assert.equal((await pageStatus(page)).code, "ERR_ORIGIN_NOT_ALLOWED");
       assert.equal(host?.entries().length, 0, "the host was never started");
+    });
+
+    test("an http page gets ERR_INSECURE_CONTEXT from the library and from the content script", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const plain = await startTestSite({ insecure: true });
+      t.after(() => plain.close());
+      const { browser, host } = await setUp(t, scenario());
+      const page = await browser.openPage(plain.url);
+      await waitForPage(page);
+      assert.equal((await login(page, newNonce())).code, "ERR_INSECURE_CONTEXT");
+      // Bypassing the library: the content script (which runs on http://localhost) refuses too.
+      const answer = await page.evaluate(
+        () =>
+          new Promise((resolve) => {
+            window.addEventListener("message", (event) => {
+              if (event.data?.action === "cpx-connect:status-failure") resolve(event.data.error.code);
+            });
+            window.postMessage({ action: "cpx-connect:status", requestId: "plain" }, location.origin);
+            setTimeout(() => resolve("no answer"), 3_000);
+          }),
+      );
+      assert.equal(answer, "ERR_INSECURE_CONTEXT");
+      assert.equal(host?.requests("status").length, 0);
     });
 
     test("page messages from another source than the page's window are ignored", { timeout: TEST_TIMEOUT_MS }, async (t) => {
