@@ -6,7 +6,10 @@
 #![forbid(unsafe_code)]
 
 pub mod card;
+pub mod cli;
+pub mod doctor;
 mod hex;
+pub mod install;
 pub mod logging;
 pub mod protocol;
 pub mod readers;

@@ -1,0 +1,204 @@
+//! The administrators' command line: `install`, `uninstall`, `doctor`. Browsers start the host
+//! with arguments of their own, so only a first argument that is one of ours leads here.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::doctor;
+use crate::install::{self, Browser, ExtensionIds, InstallError, Platform, Roots, Scope};
+
+/// First arguments that mean "the command line", never sent by a browser (Chrome sends
+/// `chrome-extension://ID/`, Firefox the manifest path).
+const CLI_FIRST_ARGUMENTS: [&str; 8] = [
+    "install",
+    "uninstall",
+    "doctor",
+    "help",
+    "--help",
+    "-h",
+    "--version",
+    "-V",
+];
+
+/// Whether the process was started from the command line rather than by a browser.
+pub fn is_command_line(first_argument: Option<&OsString>) -> bool {
+    first_argument
+        .and_then(|argument| argument.to_str())
+        .is_some_and(|argument| CLI_FIRST_ARGUMENTS.contains(&argument))
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cpx-connect",
+    version,
+    about = "CPx Connect native messaging host: login to health web services with a CPx card",
+    long_about = "CPx Connect native messaging host: login to health web services with a CPx card.\n\n\
+        Browsers start this program themselves; administrators use the subcommands below to \
+        register it with the browsers and to check a workstation."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write the native messaging host manifest for the browsers (per user, or --system).
+    Install(InstallArguments),
+    /// Remove the manifests that `install` wrote.
+    Uninstall(UninstallArguments),
+    /// Check that a card login can work on this workstation, and explain what to fix.
+    Doctor(DoctorArguments),
+}
+
+#[derive(Debug, Args)]
+struct Target {
+    /// For every account on this machine (needs administrator rights) instead of the current user.
+    #[arg(long)]
+    system: bool,
+    /// Only this browser (repeatable); default: all of them.
+    #[arg(long = "browser", value_enum, value_name = "BROWSER")]
+    browsers: Vec<Browser>,
+    /// Prefix of every system path (tests).
+    #[arg(long, hide = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct InstallArguments {
+    #[command(flatten)]
+    target: Target,
+    /// Chrome extension id allowed to start the host; default: the CPx Connect extension's.
+    #[arg(long, value_name = "ID")]
+    extension_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct UninstallArguments {
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Debug, Args)]
+struct DoctorArguments {
+    /// Prefix of every system path (tests).
+    #[arg(long, hide = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+/// Parses the command line and runs the subcommand; clap prints help, version and usage errors.
+pub fn run(arguments: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(arguments) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Install(arguments) => {
+            let extension_id = arguments.extension_id;
+            report_steps(request(arguments.target, extension_id).and_then(|r| install::install(&r)))
+        }
+        Command::Uninstall(arguments) => {
+            report_steps(request(arguments.target, None).and_then(|r| install::uninstall(&r)))
+        }
+        Command::Doctor(arguments) => doctor::run_from_command_line(root_or_slash(arguments.root)),
+    }
+}
+
+fn root_or_slash(root: Option<PathBuf>) -> PathBuf {
+    root.unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn request(target: Target, extension_id: Option<String>) -> Result<install::Request, InstallError> {
+    let platform = Platform::current().ok_or(InstallError::UnsupportedPlatform)?;
+    let ids = ExtensionIds::embedded()?;
+    Ok(install::Request {
+        platform,
+        scope: if target.system {
+            Scope::System
+        } else {
+            Scope::User
+        },
+        roots: Roots::from_env(root_or_slash(target.root)),
+        browsers: target.browsers,
+        binary: install::own_binary()?,
+        chrome_extension_id: extension_id.unwrap_or_else(|| ids.chrome_extension_id.clone()),
+        ids,
+    })
+}
+
+fn report_steps(result: Result<Vec<install::Step>, InstallError>) -> ExitCode {
+    match result {
+        Ok(steps) => {
+            for step in steps {
+                println!("{step}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cpx-connect: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browser_launches_are_not_command_lines() {
+        for argument in [
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop/",
+            "/home/u/.mozilla/native-messaging-hosts/org.cpxconnect.host.json",
+            "--parent-window=12",
+            "cpx-connect@cpxconnect.org",
+            "Install",
+        ] {
+            assert!(
+                !is_command_line(Some(&OsString::from(argument))),
+                "{argument}"
+            );
+        }
+        assert!(!is_command_line(None));
+        for argument in ["install", "uninstall", "doctor", "--help", "--version"] {
+            assert!(
+                is_command_line(Some(&OsString::from(argument))),
+                "{argument}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "cpx-connect",
+            "install",
+            "--system",
+            "--browser",
+            "edge",
+            "--browser",
+            "firefox",
+        ])
+        .unwrap();
+        let Command::Install(arguments) = cli.command else {
+            panic!("install expected");
+        };
+        assert!(arguments.target.system);
+        assert_eq!(
+            arguments.target.browsers,
+            vec![Browser::Edge, Browser::Firefox]
+        );
+    }
+}

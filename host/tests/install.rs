@@ -1,0 +1,479 @@
+//! `cpx-connect install` / `uninstall` as an administrator runs them, with a temp HOME and the
+//! hidden `--root` so that nothing touches the machine's real browser folders; and the
+//! browser's own way of starting the binary, which must still reach native messaging.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+const HOST_FILE: &str = "org.cpxconnect.host.json";
+
+/// What `extension/ids.json` says, read here independently of the binary's embedded copy.
+struct Ids {
+    chrome: String,
+    firefox: String,
+}
+
+fn ids() -> Ids {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension/ids.json");
+    let ids: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(ids["nativeHostName"], "org.cpxconnect.host");
+    Ids {
+        chrome: ids["chromeExtensionId"].as_str().unwrap().to_owned(),
+        firefox: ids["firefoxAddonId"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn binary() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_cpx-connect"))
+        .canonicalize()
+        .unwrap()
+}
+
+/// A throw-away machine: a HOME and a root for system paths, with the folders a real system
+/// already has (so that uninstall can be checked to leave exactly them).
+struct Machine {
+    dir: tempfile::TempDir,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        let machine = Machine {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        for existing in [
+            "home/.config",
+            "root/etc/opt",
+            "root/usr/lib",
+            "root/usr/lib64",
+        ] {
+            std::fs::create_dir_all(machine.dir.path().join(existing)).unwrap();
+        }
+        machine
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn run(&self, arguments: &[&str]) -> Output {
+        Command::new(binary())
+            .args(arguments)
+            .arg("--root")
+            .arg(self.root())
+            .env("HOME", self.home())
+            .env_remove("XDG_CONFIG_HOME")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns stdout's lines.
+    fn ok(&self, arguments: &[&str]) -> Vec<String> {
+        let output = self.run(arguments);
+        assert!(
+            output.status.success(),
+            "{arguments:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Every file and folder below the machine, relative, sorted.
+    fn tree(&self) -> Vec<String> {
+        fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                out.push(path.strip_prefix(base).unwrap().display().to_string());
+                if path.is_dir() {
+                    walk(&path, base, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.dir.path(), self.dir.path(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+/// The user manifests of Linux, relative to HOME, and which family each is.
+const USER_MANIFESTS: [(&str, bool); 5] = [
+    (".config/google-chrome/NativeMessagingHosts", false),
+    (".config/chromium/NativeMessagingHosts", false),
+    (".config/microsoft-edge/NativeMessagingHosts", false),
+    (
+        ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+        false,
+    ),
+    (".mozilla/native-messaging-hosts", true),
+];
+
+/// The system manifests of Linux, relative to the root.
+const SYSTEM_MANIFESTS: [(&str, bool); 5] = [
+    ("etc/opt/chrome/native-messaging-hosts", false),
+    ("etc/chromium/native-messaging-hosts", false),
+    ("etc/opt/edge/native-messaging-hosts", false),
+    ("usr/lib/mozilla/native-messaging-hosts", true),
+    ("usr/lib64/mozilla/native-messaging-hosts", true),
+];
+
+fn expected_manifest(firefox: bool, chrome_id: &str) -> Value {
+    let ids = ids();
+    let mut manifest = json!({
+        "name": "org.cpxconnect.host",
+        "description": "CPx Connect: login to health web services with a CPx card (CPS)",
+        "path": binary().to_str().unwrap(),
+        "type": "stdio",
+    });
+    if firefox {
+        manifest["allowed_extensions"] = json!([ids.firefox]);
+    } else {
+        manifest["allowed_origins"] = json!([format!("chrome-extension://{chrome_id}/")]);
+    }
+    manifest
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn install_writes_every_user_manifest_and_says_so() {
+    let machine = Machine::new();
+    let lines = machine.ok(&["install"]);
+    assert_eq!(lines.len(), USER_MANIFESTS.len(), "{lines:#?}");
+    for ((folder, firefox), line) in USER_MANIFESTS.iter().zip(&lines) {
+        let file = machine.home().join(folder).join(HOST_FILE);
+        assert_eq!(
+            read_json(&file),
+            expected_manifest(*firefox, &ids().chrome),
+            "{}",
+            file.display()
+        );
+        assert!(
+            line.starts_with("written ") && line.contains(&file.display().to_string()),
+            "{line}"
+        );
+    }
+    // Nothing system-wide without --system.
+    assert!(!machine.root().join("etc/chromium").exists());
+}
+
+#[test]
+fn system_install_writes_every_system_manifest_readable_by_all() {
+    use std::os::unix::fs::PermissionsExt;
+    let machine = Machine::new();
+    let lines = machine.ok(&["install", "--system"]);
+    assert_eq!(lines.len(), SYSTEM_MANIFESTS.len(), "{lines:#?}");
+    for (folder, firefox) in SYSTEM_MANIFESTS {
+        let file = machine.root().join(folder).join(HOST_FILE);
+        assert_eq!(read_json(&file), expected_manifest(firefox, &ids().chrome));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "{}", file.display());
+    }
+    let chrome_line = lines
+        .iter()
+        .find(|l| l.contains("etc/opt/chrome/"))
+        .unwrap();
+    assert!(
+        chrome_line.ends_with("(Google Chrome, Brave)"),
+        "{chrome_line}"
+    );
+    assert!(!machine.home().join(".mozilla").exists());
+}
+
+#[test]
+fn installing_again_changes_nothing_and_says_so() {
+    let machine = Machine::new();
+    machine.ok(&["install", "--system"]);
+    let file = machine
+        .root()
+        .join("etc/chromium/native-messaging-hosts")
+        .join(HOST_FILE);
+    let before = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let lines = machine.ok(&["install", "--system"]);
+    assert_eq!(lines.len(), SYSTEM_MANIFESTS.len());
+    assert!(
+        lines.iter().all(|l| l.starts_with("unchanged ")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        before
+    );
+
+    // A manifest someone edited is put back.
+    std::fs::write(&file, "{}").unwrap();
+    let lines = machine.ok(&["install", "--system", "--browser", "chromium"]);
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].starts_with("updated "), "{}", lines[0]);
+    assert_eq!(read_json(&file), expected_manifest(false, &ids().chrome));
+}
+
+#[test]
+fn browser_selects_only_its_locations() {
+    let machine = Machine::new();
+    let lines = machine.ok(&["install", "--browser", "firefox", "--browser", "edge"]);
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(machine
+        .home()
+        .join(".config/microsoft-edge/NativeMessagingHosts")
+        .join(HOST_FILE)
+        .exists());
+    assert!(machine
+        .home()
+        .join(".mozilla/native-messaging-hosts")
+        .join(HOST_FILE)
+        .exists());
+    assert!(!machine.home().join(".config/google-chrome").exists());
+    assert!(!machine.home().join(".config/chromium").exists());
+}
+
+#[test]
+fn extension_id_goes_into_chromium_family_manifests_only() {
+    let machine = Machine::new();
+    let custom = "abcdefghijklmnopabcdefghijklmnop";
+    machine.ok(&["install", "--extension-id", custom]);
+    for (folder, firefox) in USER_MANIFESTS {
+        let file = machine.home().join(folder).join(HOST_FILE);
+        assert_eq!(read_json(&file), expected_manifest(firefox, custom));
+    }
+}
+
+#[test]
+fn xdg_config_home_moves_chromium_family_user_manifests() {
+    let machine = Machine::new();
+    let config = machine.dir.path().join("xdg");
+    let output = Command::new(binary())
+        .args(["install", "--browser", "chromium", "--browser", "firefox"])
+        .env("HOME", machine.home())
+        .env("XDG_CONFIG_HOME", &config)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(config
+        .join("chromium/NativeMessagingHosts")
+        .join(HOST_FILE)
+        .exists());
+    // Firefox reads ~/.mozilla whatever XDG_CONFIG_HOME says.
+    assert!(machine
+        .home()
+        .join(".mozilla/native-messaging-hosts")
+        .join(HOST_FILE)
+        .exists());
+}
+
+#[test]
+fn uninstall_leaves_nothing_behind() {
+    let machine = Machine::new();
+    let pristine = machine.tree();
+    machine.ok(&["install"]);
+    machine.ok(&["install", "--system"]);
+    assert_ne!(machine.tree(), pristine);
+
+    let lines = machine.ok(&["uninstall", "--system"]);
+    assert_eq!(lines.len(), SYSTEM_MANIFESTS.len());
+    assert!(
+        lines.iter().all(|l| l.starts_with("removed ")),
+        "{lines:#?}"
+    );
+    let lines = machine.ok(&["uninstall"]);
+    assert_eq!(lines.len(), USER_MANIFESTS.len());
+    assert!(
+        lines.iter().all(|l| l.starts_with("removed ")),
+        "{lines:#?}"
+    );
+    assert_eq!(machine.tree(), pristine);
+
+    // Again: nothing to remove, and it says so.
+    let lines = machine.ok(&["uninstall"]);
+    assert!(lines.iter().all(|l| l.starts_with("absent ")), "{lines:#?}");
+}
+
+#[test]
+fn uninstall_keeps_what_another_browser_still_reads_and_what_is_not_ours() {
+    let machine = Machine::new();
+    machine.ok(&["install", "--system"]);
+    // Chrome's system folder is Brave's too.
+    let shared = machine
+        .root()
+        .join("etc/opt/chrome/native-messaging-hosts")
+        .join(HOST_FILE);
+    let lines = machine.ok(&["uninstall", "--system", "--browser", "chrome"]);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].starts_with("kept ") && lines[0].ends_with("still read by Brave"),
+        "{}",
+        lines[0]
+    );
+    assert!(shared.exists());
+    let lines = machine.ok(&[
+        "uninstall",
+        "--system",
+        "--browser",
+        "chrome",
+        "--browser",
+        "brave",
+    ]);
+    assert!(lines[0].starts_with("removed "), "{}", lines[0]);
+    assert!(!shared.exists());
+
+    // A folder holding something else stays.
+    let other = machine
+        .root()
+        .join("etc/chromium/native-messaging-hosts/other.host.json");
+    std::fs::write(&other, "{}").unwrap();
+    machine.ok(&["uninstall", "--system"]);
+    assert!(other.exists());
+    assert!(!machine
+        .root()
+        .join("etc/chromium/native-messaging-hosts")
+        .join(HOST_FILE)
+        .exists());
+}
+
+#[test]
+fn unknown_browser_is_refused_with_the_list_of_known_ones() {
+    let machine = Machine::new();
+    let pristine = machine.tree();
+    let output = machine.run(&["install", "--browser", "opera"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("invalid value 'opera'"), "{stderr}");
+    assert!(
+        stderr.contains("chrome, chromium, edge, brave, firefox"),
+        "{stderr}"
+    );
+    assert_eq!(machine.tree(), pristine);
+}
+
+#[test]
+fn invalid_extension_id_is_refused_before_writing() {
+    let machine = Machine::new();
+    let pristine = machine.tree();
+    let output = machine.run(&["install", "--extension-id", "not-an-id"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("\"not-an-id\" is not a Chrome extension id"),
+        "{stderr}"
+    );
+    assert_eq!(machine.tree(), pristine);
+}
+
+#[test]
+fn a_folder_that_cannot_be_created_is_named_in_the_error() {
+    let machine = Machine::new();
+    // A file where the folder should be: fails for root too (permissions would not).
+    std::fs::write(machine.root().join("etc/chromium"), "not a folder").unwrap();
+    let output = machine.run(&["install", "--system", "--browser", "chromium"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let folder = machine.root().join("etc/chromium/native-messaging-hosts");
+    assert!(
+        stderr.contains(&format!("cannot create the folder {}", folder.display())),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn per_user_install_without_home_explains_itself() {
+    let output = Command::new(binary())
+        .arg("install")
+        .env_remove("HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("HOME is not set"), "{stderr}");
+    assert!(stderr.contains("--system"), "{stderr}");
+}
+
+#[test]
+fn help_and_version_come_from_the_command_line() {
+    let version = Command::new(binary()).arg("--version").output().unwrap();
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("cpx-connect {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = Command::new(binary()).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    for subcommand in ["install", "uninstall", "doctor"] {
+        assert!(help.contains(subcommand), "{help}");
+    }
+    // The test hook stays out of sight.
+    let install_help = Command::new(binary())
+        .args(["install", "--help"])
+        .output()
+        .unwrap();
+    let install_help = String::from_utf8_lossy(&install_help.stdout);
+    assert!(install_help.contains("--system") && install_help.contains("--extension-id"));
+    assert!(!install_help.contains("--root"), "{install_help}");
+}
+
+/// One `version` request over native messaging, as a browser sends it.
+fn version_over_native_messaging(arguments: &[&str]) -> Value {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(binary())
+        .args(arguments)
+        .env("HOME", home.path())
+        .env("CPX_CONNECT_LOG_DIR", home.path().join("logs"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let body = br#"{"id":1,"command":"version"}"#;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&(body.len() as u32).to_ne_bytes()).unwrap();
+    stdin.write_all(body).unwrap();
+    drop(stdin);
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "{arguments:?}");
+    assert!(stdout.len() > 4, "{arguments:?}: no frame");
+    let length = u32::from_ne_bytes(stdout[..4].try_into().unwrap()) as usize;
+    assert_eq!(stdout.len(), 4 + length, "stdout carries one frame only");
+    serde_json::from_slice(&stdout[4..]).unwrap()
+}
+
+#[test]
+fn browser_launches_still_speak_native_messaging() {
+    for arguments in [
+        // Chrome, Chromium, Edge, Brave.
+        vec![
+            "chrome-extension://gapckhmmcgdnlnkngjfiahgdokdkihjb/",
+            "--parent-window=0",
+        ],
+        // Firefox.
+        vec![
+            "/usr/lib/mozilla/native-messaging-hosts/org.cpxconnect.host.json",
+            "cpx-connect@cpxconnect.org",
+        ],
+        vec![],
+    ] {
+        let answer = version_over_native_messaging(&arguments);
+        assert_eq!(answer["id"], 1, "{arguments:?}");
+        assert_eq!(answer["result"]["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(answer["result"]["protocol"], 1);
+    }
+}
