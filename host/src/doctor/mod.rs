@@ -32,7 +32,8 @@ pub enum Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        // `pad` honours the width the report asks for.
+        f.pad(match self {
             Status::Ok => "OK",
             Status::Warn => "WARN",
             Status::Fail => "FAIL",
@@ -77,11 +78,11 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fix_label = self.language.pick("fix", "correctif");
+        let fix_label = self.language.pick("fix:", "correctif :");
         for check in &self.checks {
             write!(f, "{:<4}  {}", check.status, check.text)?;
             if let Some(fix) = &check.fix {
-                write!(f, " -> {fix_label}: {fix}")?;
+                write!(f, " -> {fix_label} {fix}")?;
             }
             writeln!(f)?;
         }
