@@ -1,0 +1,535 @@
+//! The templates of `manifests/`: each one parses, and its ids and names agree with
+//! `extension/ids.json` and with what `cpx-connect install` and `doctor` write and read.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use cpx_connect::doctor::policies;
+use cpx_connect::install::{self, Browser, ExtensionIds, HostManifest, Platform, Roots, Scope};
+use quick_xml::events::Event;
+use serde_json::Value;
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn manifests_dir() -> PathBuf {
+    repository().join("manifests")
+}
+
+fn read(relative: &str) -> String {
+    let path = manifests_dir().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json(relative: &str) -> Value {
+    serde_json::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// `extension/ids.json`, read independently of the binary's embedded copy.
+fn ids() -> ExtensionIds {
+    let text = std::fs::read_to_string(repository().join("extension/ids.json")).unwrap();
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let ids = ExtensionIds {
+        chrome_extension_id: value["chromeExtensionId"].as_str().unwrap().to_owned(),
+        firefox_addon_id: value["firefoxAddonId"].as_str().unwrap().to_owned(),
+        native_host_name: value["nativeHostName"].as_str().unwrap().to_owned(),
+    };
+    assert_eq!(
+        ids,
+        ExtensionIds::embedded().unwrap(),
+        "the binary embeds ids.json"
+    );
+    ids
+}
+
+/// The example origins every template carries, in the managed schema's format.
+const EXAMPLE_ORIGINS: [&str; 2] = [
+    "https://viatrajectoire.sante-ra.fr",
+    "https://*.intranet-ght.example.fr",
+];
+
+/// What `install` writes for a browser of `family` with the host at `binary`.
+fn installed_text(firefox: bool, binary: &str) -> String {
+    let roots = Roots {
+        root: PathBuf::from("/"),
+        home: None,
+        xdg_config_home: None,
+    };
+    let location = install::locations(Platform::Linux, Scope::System, &roots)
+        .unwrap()
+        .into_iter()
+        .find(|l| l.browsers.contains(&Browser::Firefox) == firefox)
+        .unwrap();
+    let ids = ids();
+    HostManifest::for_location(&location, Path::new(binary), &ids, &ids.chrome_extension_id)
+        .to_file_text()
+}
+
+#[test]
+fn host_manifest_templates_are_what_install_writes() {
+    assert_eq!(
+        read("native-host/org.cpxconnect.host.chromium.json"),
+        installed_text(false, "/usr/bin/cpx-connect")
+    );
+    assert_eq!(
+        read("native-host/org.cpxconnect.host.firefox.json"),
+        installed_text(true, "/usr/bin/cpx-connect")
+    );
+    // Windows: the path is relative to the manifest, which sits beside cpx-connect.exe.
+    assert_eq!(
+        read("windows/org.cpxconnect.host.json"),
+        installed_text(false, "cpx-connect.exe")
+    );
+    assert_eq!(
+        read("windows/org.cpxconnect.host.firefox.json"),
+        installed_text(true, "cpx-connect.exe")
+    );
+}
+
+/// Puts a policy template where `browser` reads policies under a temp root, and returns what
+/// the doctor finds there.
+fn doctor_findings(browser: Browser, template: &str, destination: &str) -> policies::Findings {
+    let root = tempfile::tempdir().unwrap();
+    let target = root.path().join(destination);
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::write(&target, read(template)).unwrap();
+    let roots = Roots {
+        root: root.path().to_path_buf(),
+        home: None,
+        xdg_config_home: None,
+    };
+    let findings = policies::find(Platform::Linux, browser, &roots, &ids());
+    assert_eq!(
+        findings.files,
+        vec![target],
+        "{template} read as {destination}"
+    );
+    assert!(findings.unreadable.is_empty(), "{:?}", findings.unreadable);
+    findings
+}
+
+#[test]
+fn chromium_family_policy_template_forces_the_extension_and_restricts_origins() {
+    let ids = ids();
+    let policy = json("policies/chromium/cpx-connect.json");
+    let id = ids.chrome_extension_id.as_str();
+    assert_eq!(
+        policy["ExtensionSettings"][id]["installation_mode"],
+        "force_installed"
+    );
+    assert_eq!(
+        policy["ExtensionSettings"][id]["update_url"],
+        "https://clients2.google.com/service/update2/crx"
+    );
+    assert_eq!(
+        policy["NativeMessagingAllowlist"],
+        serde_json::json!([ids.native_host_name])
+    );
+    assert_eq!(
+        policy["3rdparty"]["extensions"][id]["allowedOrigins"],
+        serde_json::json!(EXAMPLE_ORIGINS)
+    );
+    // Where each Chromium-family browser reads it on Linux, the doctor sees the same.
+    for (browser, folder) in [
+        (Browser::Chrome, "etc/opt/chrome/policies/managed"),
+        (Browser::Chromium, "etc/chromium/policies/managed"),
+        (Browser::Edge, "etc/opt/edge/policies/managed"),
+        (Browser::Brave, "etc/brave/policies/managed"),
+    ] {
+        let findings = doctor_findings(
+            browser,
+            "policies/chromium/cpx-connect.json",
+            &format!("{folder}/cpx-connect.json"),
+        );
+        assert!(findings.force_installed, "{browser:?}");
+        assert_eq!(
+            findings.allowed_origins.as_deref(),
+            Some(&EXAMPLE_ORIGINS.map(String::from)[..])
+        );
+        assert_eq!(findings.host_blocked_by, None);
+    }
+}
+
+#[test]
+fn firefox_policy_template_forces_the_add_on_and_restricts_origins() {
+    let ids = ids();
+    let policy = json("policies/firefox/policies.json");
+    let addon = &policy["policies"]["ExtensionSettings"][&ids.firefox_addon_id];
+    assert_eq!(addon["installation_mode"], "force_installed");
+    assert!(addon["install_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://REPLACE-WITH-YOUR-SERVER/"));
+    assert_eq!(
+        policy["policies"]["3rdparty"]["Extensions"][&ids.firefox_addon_id]["allowedOrigins"],
+        serde_json::json!(EXAMPLE_ORIGINS)
+    );
+    let findings = doctor_findings(
+        Browser::Firefox,
+        "policies/firefox/policies.json",
+        "etc/firefox/policies/policies.json",
+    );
+    assert!(findings.force_installed);
+    assert_eq!(
+        findings.allowed_origins.as_deref(),
+        Some(&EXAMPLE_ORIGINS.map(String::from)[..])
+    );
+}
+
+#[test]
+fn the_managed_schema_declares_what_the_policies_set() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(repository().join("extension/managed_schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(schema["properties"]["allowedOrigins"]["type"], "array");
+    assert_eq!(
+        schema["properties"]["allowedOrigins"]["items"]["type"],
+        "string"
+    );
+}
+
+#[test]
+fn macos_profile_configures_every_browser() {
+    let ids = ids();
+    let profile: plist::Dictionary =
+        plist::from_file(manifests_dir().join("macos/cpx-connect.mobileconfig")).unwrap();
+    assert_eq!(profile["PayloadType"].as_string(), Some("Configuration"));
+    assert_eq!(profile["PayloadScope"].as_string(), Some("System"));
+    let payloads = profile["PayloadContent"].as_array().unwrap();
+    let mut uuids = BTreeSet::new();
+    uuids.insert(profile["PayloadUUID"].as_string().unwrap().to_owned());
+    let mut by_type = std::collections::BTreeMap::new();
+    for payload in payloads {
+        let payload = payload.as_dictionary().unwrap();
+        let uuid = payload["PayloadUUID"].as_string().unwrap();
+        assert!(
+            uuid.len() == 36 && uuid.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
+            "{uuid}"
+        );
+        assert!(uuids.insert(uuid.to_owned()), "duplicate UUID {uuid}");
+        assert_eq!(payload["PayloadVersion"].as_signed_integer(), Some(1));
+        let kind = payload["PayloadType"].as_string().unwrap().to_owned();
+        assert_eq!(
+            payload["PayloadIdentifier"].as_string().unwrap(),
+            format!("org.cpxconnect.policies.{kind}")
+        );
+        by_type.insert(kind, payload.clone());
+    }
+    let origins: Vec<plist::Value> = EXAMPLE_ORIGINS
+        .iter()
+        .map(|o| plist::Value::from(*o))
+        .collect();
+    for domain in [
+        "com.google.Chrome",
+        "org.chromium.Chromium",
+        "com.microsoft.Edge",
+        "com.brave.Browser",
+    ] {
+        let browser = &by_type[domain];
+        let settings = browser["ExtensionSettings"].as_dictionary().unwrap()
+            [&ids.chrome_extension_id]
+            .as_dictionary()
+            .unwrap();
+        assert_eq!(
+            settings["installation_mode"].as_string(),
+            Some("force_installed"),
+            "{domain}"
+        );
+        assert_eq!(
+            browser["NativeMessagingAllowlist"].as_array().unwrap(),
+            &vec![plist::Value::from(ids.native_host_name.as_str())]
+        );
+        // Chromium browsers on macOS read an extension's managed storage from its own domain.
+        let storage = &by_type[&format!("{domain}.extensions.{}", ids.chrome_extension_id)];
+        assert_eq!(
+            storage["allowedOrigins"].as_array().unwrap(),
+            &origins,
+            "{domain}"
+        );
+    }
+    let firefox = &by_type["org.mozilla.firefox"];
+    assert_eq!(
+        firefox["EnterprisePoliciesEnabled"].as_boolean(),
+        Some(true)
+    );
+    let addon = firefox["ExtensionSettings"].as_dictionary().unwrap()[&ids.firefox_addon_id]
+        .as_dictionary()
+        .unwrap();
+    assert_eq!(
+        addon["installation_mode"].as_string(),
+        Some("force_installed")
+    );
+    let storage = firefox["3rdparty"].as_dictionary().unwrap()["Extensions"]
+        .as_dictionary()
+        .unwrap()[&ids.firefox_addon_id]
+        .as_dictionary()
+        .unwrap();
+    assert_eq!(storage["allowedOrigins"].as_array().unwrap(), &origins);
+    assert_eq!(by_type.len(), 9);
+}
+
+/// A `.reg` file as (key, [(value name, data)]), checking the syntax regedit accepts.
+fn parse_reg(relative: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let text = read(relative);
+    assert!(text.contains("\r\n"), "{relative}: regedit files use CRLF");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("Windows Registry Editor Version 5.00"));
+    let mut keys: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for line in lines.map(|l| l.trim_end_matches('\r')) {
+        if line.is_empty() || line.starts_with(';') {
+            continue;
+        }
+        if let Some(key) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            assert!(key.starts_with("HKEY_LOCAL_MACHINE\\SOFTWARE\\"), "{key}");
+            keys.push((key.to_owned(), Vec::new()));
+            continue;
+        }
+        let (name, data) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{relative}: {line}"));
+        let unquote = |s: &str| -> String {
+            let inner = s
+                .strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("{line}"));
+            // Inside quotes, `\` escapes `\` and `"` only.
+            let mut out = String::new();
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => match chars.next() {
+                        Some(escaped @ ('\\' | '"')) => out.push(escaped),
+                        other => panic!("{relative}: bad escape {other:?} in {line}"),
+                    },
+                    '"' => panic!("{relative}: unescaped quote in {line}"),
+                    c => out.push(c),
+                }
+            }
+            out
+        };
+        let name = if name == "@" {
+            String::new()
+        } else {
+            unquote(name)
+        };
+        keys.last_mut()
+            .unwrap_or_else(|| panic!("{line}: value before any key"))
+            .1
+            .push((name, unquote(data)));
+    }
+    keys
+}
+
+#[test]
+fn windows_registration_points_each_browser_at_its_manifest() {
+    let ids = ids();
+    let keys = parse_reg("windows/cpx-connect-host.reg");
+    let registered: Vec<(String, String)> = keys
+        .into_iter()
+        .map(|(key, values)| {
+            assert_eq!(values.len(), 1);
+            assert_eq!(values[0].0, "", "the default value");
+            (key, values[0].1.clone())
+        })
+        .collect();
+    let host = &ids.native_host_name;
+    let chromium = format!("C:\\Program Files\\CPx Connect\\{host}.json");
+    let firefox = format!("C:\\Program Files\\CPx Connect\\{host}.firefox.json");
+    assert_eq!(
+        registered,
+        vec![
+            (
+                format!(
+                    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Google\\Chrome\\NativeMessagingHosts\\{host}"
+                ),
+                chromium.clone()
+            ),
+            (
+                format!("HKEY_LOCAL_MACHINE\\SOFTWARE\\Chromium\\NativeMessagingHosts\\{host}"),
+                chromium.clone()
+            ),
+            (
+                format!(
+                    "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Edge\\NativeMessagingHosts\\{host}"
+                ),
+                chromium
+            ),
+            (
+                format!("HKEY_LOCAL_MACHINE\\SOFTWARE\\Mozilla\\NativeMessagingHosts\\{host}"),
+                firefox
+            ),
+        ]
+    );
+    // The PowerShell script sets the same keys, with the same ids.
+    let script = read("windows/install-host.ps1");
+    for key in [
+        "SOFTWARE\\Google\\Chrome\\NativeMessagingHosts",
+        "SOFTWARE\\Chromium\\NativeMessagingHosts",
+        "SOFTWARE\\Microsoft\\Edge\\NativeMessagingHosts",
+        "SOFTWARE\\Mozilla\\NativeMessagingHosts",
+    ] {
+        assert!(script.contains(&format!("'{key}'")), "{key}");
+    }
+    assert!(script.contains(&format!("$ExtensionId = '{}'", ids.chrome_extension_id)));
+    assert!(script.contains(&format!("$HostName = '{host}'")));
+    assert!(script.contains(&format!("$FirefoxAddonId = '{}'", ids.firefox_addon_id)));
+}
+
+#[test]
+fn windows_policies_match_the_json_policies() {
+    let ids = ids();
+    let id = &ids.chrome_extension_id;
+    let keys = parse_reg("windows/cpx-connect-policies.reg");
+    let value = |key: &str| -> Vec<(String, String)> {
+        keys.iter()
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("missing {key}"))
+            .1
+            .clone()
+    };
+    let origins: Vec<(String, String)> = EXAMPLE_ORIGINS
+        .iter()
+        .enumerate()
+        .map(|(i, o)| ((i + 1).to_string(), o.to_string()))
+        .collect();
+    for vendor in ["Google\\Chrome", "Microsoft\\Edge"] {
+        let base = format!("HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\{vendor}");
+        assert_eq!(
+            value(&format!("{base}\\ExtensionInstallForcelist")),
+            vec![(
+                "1".to_owned(),
+                format!("{id};https://clients2.google.com/service/update2/crx")
+            )]
+        );
+        assert_eq!(
+            value(&format!("{base}\\NativeMessagingAllowlist")),
+            vec![("1".to_owned(), ids.native_host_name.clone())]
+        );
+        assert_eq!(
+            value(&format!(
+                "{base}\\3rdparty\\extensions\\{id}\\policy\\allowedOrigins"
+            )),
+            origins
+        );
+    }
+    let firefox = value("HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Mozilla\\Firefox");
+    assert_eq!(firefox[0].0, "ExtensionSettings");
+    let settings: Value = serde_json::from_str(&firefox[0].1).unwrap();
+    assert_eq!(
+        settings[&ids.firefox_addon_id]["installation_mode"],
+        "force_installed"
+    );
+    assert_eq!(
+        value(&format!(
+            "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Mozilla\\Firefox\\3rdparty\\Extensions\\{}\\allowedOrigins",
+            ids.firefox_addon_id
+        )),
+        origins
+    );
+}
+
+/// Well-formed XML: every start tag closed, nothing after the root. Returns the attribute values
+/// and text of the document, for the cross-checks below.
+fn xml_words(relative: &str) -> Vec<String> {
+    let text = read(relative);
+    let mut reader = quick_xml::Reader::from_str(&text);
+    reader.config_mut().check_end_names = true;
+    let mut depth = 0usize;
+    let mut words = Vec::new();
+    loop {
+        match reader
+            .read_event()
+            .unwrap_or_else(|e| panic!("{relative}: {e}"))
+        {
+            Event::Start(start) => {
+                depth += 1;
+                for attribute in start.attributes() {
+                    let attribute = attribute.unwrap();
+                    words.push(attribute.value.to_string());
+                }
+            }
+            Event::Empty(start) => {
+                for attribute in start.attributes() {
+                    let attribute = attribute.unwrap();
+                    words.push(attribute.value.to_string());
+                }
+            }
+            Event::End(_) => depth -= 1,
+            Event::Text(text) => words.push(text.into_inner().into_owned()),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(depth, 0, "{relative}: unclosed elements");
+    words
+}
+
+#[test]
+fn admx_and_adml_are_well_formed_and_agree() {
+    let ids = ids();
+    let admx = xml_words("windows/admx/CPxConnect.admx");
+    let keys: Vec<&String> = admx
+        .iter()
+        .filter(|w| w.starts_with("Software\\Policies\\"))
+        .collect();
+    assert_eq!(keys.len(), 4);
+    for key in keys {
+        assert!(
+            key.contains(&format!(
+                "\\3rdparty\\extensions\\{}\\policy",
+                ids.chrome_extension_id
+            )),
+            "{key}"
+        );
+    }
+    let referenced: BTreeSet<String> = admx
+        .iter()
+        .filter_map(|w| {
+            w.strip_prefix("$(string.")
+                .and_then(|w| w.strip_suffix(')'))
+        })
+        .map(str::to_owned)
+        .collect();
+    assert!(referenced.len() >= 4);
+    for language in ["en-US", "fr-FR"] {
+        let relative = format!("windows/admx/{language}/CPxConnect.adml");
+        xml_words(&relative);
+        let adml = read(&relative);
+        for id in &referenced {
+            assert!(
+                adml.contains(&format!("<string id=\"{id}\">")),
+                "{relative} lacks {id}"
+            );
+        }
+        assert!(adml.contains("<presentation id=\"AllowedOrigins\">"));
+        assert!(adml.contains("<listBox refId=\"AllowedOriginsList\">"));
+    }
+}
+
+#[test]
+fn the_readme_describes_every_template() {
+    let readme = read("README.md");
+    let mut files = Vec::new();
+    fn walk(dir: &Path, base: &Path, files: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, base, files);
+            } else {
+                files.push(path.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    walk(&manifests_dir(), &manifests_dir(), &mut files);
+    for file in files {
+        if file == "README.md" {
+            continue;
+        }
+        assert!(
+            readme.contains(&format!("`{file}`")),
+            "manifests/README.md does not describe {file}"
+        );
+    }
+}
