@@ -11,6 +11,7 @@
 mod apdu;
 mod card;
 mod der_writer;
+pub mod faults;
 mod filesystem;
 mod fixtures;
 pub mod pkcs15;

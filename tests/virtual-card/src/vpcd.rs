@@ -5,7 +5,8 @@
 //! connects and serves frames: a 2-byte big-endian length, then the payload. A 1-byte payload
 //! is a control code (`00` power off, `01` power on, `02` reset, `04` ATR request, answered with
 //! the ATR); anything else is a command APDU, answered with the response APDU. Closing the
-//! connection pulls the card out.
+//! connection pulls the card out. [`insert_with_faults`] lets a test script what goes wrong
+//! (see [`crate::faults`]).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::faults::FaultPlan;
 use crate::SharedCard;
 
 /// The vpcd port of pcscd's first virtual slot.
@@ -49,6 +51,26 @@ pub fn insert_with_observer(
     port: u16,
     observer: Observer,
 ) -> io::Result<InsertedCard> {
+    insert_serving(card, port, observer, FaultPlan::new())
+}
+
+/// Like [`insert`], with the faults `plan` holds or will hold: the test keeps a clone of the
+/// plan to arm faults and read what came over the wire. A fault that pulls the card out ends
+/// the connection; insert the card again (with the same plan, to keep counting) to put it back.
+pub fn insert_with_faults(
+    card: SharedCard,
+    port: u16,
+    plan: &FaultPlan,
+) -> io::Result<InsertedCard> {
+    insert_serving(card, port, Box::new(|_, _| {}), plan.clone())
+}
+
+fn insert_serving(
+    card: SharedCard,
+    port: u16,
+    observer: Observer,
+    plan: FaultPlan,
+) -> io::Result<InsertedCard> {
     let stream = TcpStream::connect(("127.0.0.1", port)).map_err(|error| {
         if error.kind() == io::ErrorKind::ConnectionRefused {
             io::Error::new(
@@ -64,12 +86,15 @@ pub fn insert_with_observer(
     })?;
     stream.set_nodelay(true)?;
     let reader = stream.try_clone()?;
+    let attached = stream.try_clone()?;
+    plan.attach(attached.try_clone()?);
     let serving = Arc::new(AtomicBool::new(true));
     let thread_serving = Arc::clone(&serving);
     let thread = std::thread::Builder::new()
         .name(format!("vpcd-{port}"))
         .spawn(move || {
-            let outcome = serve(reader, &card, observer);
+            let outcome = serve(reader, &card, observer, &plan);
+            plan.detach(&attached);
             thread_serving.store(false, Ordering::SeqCst);
             outcome
         })?;
@@ -111,30 +136,64 @@ impl Drop for InsertedCard {
     }
 }
 
-/// Serves frames until vpcd or [`InsertedCard::remove`] closes the connection.
-fn serve(mut stream: TcpStream, card: &SharedCard, mut observer: Observer) -> io::Result<()> {
+/// Serves frames until vpcd, [`InsertedCard::remove`] or a fault closes the connection.
+fn serve(
+    mut stream: TcpStream,
+    card: &SharedCard,
+    mut observer: Observer,
+    plan: &FaultPlan,
+) -> io::Result<()> {
     loop {
         let Some(payload) = read_frame(&mut stream)? else {
             return Ok(());
         };
         // A poisoned lock only means a test thread panicked: keep serving the card state.
-        let mut card = card.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let lock_card = || card.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match payload.as_slice() {
             [POWER_OFF] => {}
-            [POWER_ON] | [RESET] => card.power_on(),
+            [POWER_ON] | [RESET] => lock_card().power_on(),
             [ATR_REQUEST] => {
-                let atr = card.atr();
-                drop(card);
+                let atr = lock_card().atr();
                 write_frame(&mut stream, &atr)?;
             }
             [_] => {} // unknown control code: vpcd expects no answer
             apdu => {
-                let answer = card.transmit(apdu);
-                drop(card);
+                let faults = plan.command_arrived(apdu);
+                if faults.remove_before {
+                    return pull_out(&stream);
+                }
+                let answer = {
+                    let mut card = lock_card();
+                    if faults.reset_before {
+                        card.power_on();
+                    }
+                    match faults.status_word {
+                        Some(sw) => sw.to_be_bytes().to_vec(),
+                        None => card.transmit(apdu),
+                    }
+                };
+                if faults.remove_during {
+                    return pull_out(&stream);
+                }
                 observer(apdu, &answer);
+                // Slow card: the lock is free meanwhile, so the test can look at the card.
+                std::thread::sleep(faults.delay);
                 write_frame(&mut stream, &answer)?;
+                if plan.answered() {
+                    return pull_out(&stream);
+                }
             }
         }
+    }
+}
+
+/// Ends the connection from the card's side: vpcd sees the card gone.
+fn pull_out(stream: &TcpStream) -> io::Result<()> {
+    match stream.shutdown(Shutdown::Both) {
+        Ok(()) => Ok(()),
+        // Already closed by vpcd: the card is out all the same.
+        Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(()),
+        Err(error) => Err(error),
     }
 }
 
