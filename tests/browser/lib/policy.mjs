@@ -2,11 +2,14 @@
 // after it (an existing file is never overwritten). Chromium reads /etc/chromium/policies/managed/*.json
 // at start-up; Firefox reads policies.json from its distribution folder.
 
-import { existsSync, mkdirSync, realpathSync, rmSync, rmdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, rmdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BROWSERS, IDS } from "./paths.mjs";
 
 const CHROMIUM_POLICY_DIR = process.env.CPX_CHROMIUM_POLICY_DIR ?? "/etc/chromium/policies/managed";
+const CHROMIUM_FILE_PREFIX = "cpx-connect-browser-test-";
+/** Marks a Firefox policies.json as written by these tests (Firefox ignores keys outside "policies"). */
+const FIREFOX_MARKER = "cpxConnectBrowserTestPid";
 
 /**
  * @param {"chromium" | "firefox"} kind
@@ -14,24 +17,65 @@ const CHROMIUM_POLICY_DIR = process.env.CPX_CHROMIUM_POLICY_DIR ?? "/etc/chromiu
  * @returns {{ file: string, remove: () => void }}
  */
 export function writeAllowedOriginsPolicy(kind, allowedOrigins) {
+  removeStalePolicies();
   if (kind === "chromium") {
     const createdDirs = [CHROMIUM_POLICY_DIR, dirname(CHROMIUM_POLICY_DIR)].filter((dir) => !existsSync(dir));
     mkdirSync(CHROMIUM_POLICY_DIR, { recursive: true });
-    const file = join(CHROMIUM_POLICY_DIR, `cpx-connect-browser-test-${process.pid}.json`);
+    const file = join(CHROMIUM_POLICY_DIR, `${CHROMIUM_FILE_PREFIX}${process.pid}.json`);
     const policy = { "3rdparty": { extensions: { [IDS.chromeExtensionId]: { allowedOrigins } } } };
     writeFileSync(file, JSON.stringify(policy, null, 2));
     return { file, remove: () => removeAndPrune(file, createdDirs) };
   }
-  const distribution = join(dirname(realpathSync(firefoxInstallDir())), "distribution");
-  const file = join(distribution, "policies.json");
+  const file = firefoxPolicyFile();
+  const distribution = dirname(file);
   if (existsSync(file)) {
     throw new Error(`${file} already exists; refusing to replace someone's Firefox policy`);
   }
   const createdDirs = existsSync(distribution) ? [] : [distribution];
   mkdirSync(distribution, { recursive: true });
-  const policy = { policies: { "3rdparty": { Extensions: { [IDS.firefoxAddonId]: { allowedOrigins } } } } };
+  const policy = {
+    [FIREFOX_MARKER]: process.pid,
+    policies: { "3rdparty": { Extensions: { [IDS.firefoxAddonId]: { allowedOrigins } } } },
+  };
   writeFileSync(file, JSON.stringify(policy, null, 2));
   return { file, remove: () => removeAndPrune(file, createdDirs) };
+}
+
+function firefoxPolicyFile() {
+  return join(dirname(realpathSync(firefoxInstallDir())), "distribution", "policies.json");
+}
+
+/**
+ * A test run that was killed leaves its policy behind, which would refuse every origin in the
+ * next run (and for the lead's end-to-end tests): remove files of ours whose process is gone.
+ */
+export function removeStalePolicies() {
+  if (existsSync(CHROMIUM_POLICY_DIR)) {
+    for (const name of readdirSync(CHROMIUM_POLICY_DIR)) {
+      const pid = Number(name.slice(CHROMIUM_FILE_PREFIX.length, -".json".length));
+      if (name.startsWith(CHROMIUM_FILE_PREFIX) && !isAlive(pid)) rmSync(join(CHROMIUM_POLICY_DIR, name), { force: true });
+    }
+  }
+  try {
+    const file = firefoxPolicyFile();
+    if (existsSync(file)) {
+      const pid = JSON.parse(readFileSync(file, "utf8"))[FIREFOX_MARKER];
+      if (typeof pid === "number" && !isAlive(pid)) rmSync(file, { force: true });
+    }
+  } catch {
+    // no Firefox here, or someone else's unreadable policy: leave it
+  }
+}
+
+/** @param {number} pid */
+function isAlive(pid) {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return /** @type {NodeJS.ErrnoException} */ (error).code === "EPERM";
+  }
 }
 
 /** The real firefox binary (the distribution folder sits next to it, not next to /usr/bin/firefox-esr). */

@@ -33,6 +33,8 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
     let releaseLock;
     /** @type {(() => Promise<void>) | undefined} */
     let removeCard;
+    /** The holder of the card we inserted (unknown for a card already there). */
+    let insertedHolder = "";
     /** @type {{ url: string, origin: string, close: () => Promise<void> } | undefined} */
     let ownSite;
     let pageUrl = process.env.CPX_CONNECT_PAGE_URL ?? "";
@@ -40,7 +42,10 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
     before(async () => {
       releaseLock = await acquirePcscdLock();
       const cardBinary = process.env.CPX_VIRTUAL_CARD ?? join(dirname(/** @type {string} */ (hostPath)), "cpx-virtual-card");
-      if (cardBinary !== "none") removeCard = await insertVirtualCard(cardBinary, { pin: PIN });
+      if (cardBinary !== "none") {
+        removeCard = await insertVirtualCard(cardBinary, { pin: PIN, holder: "dupont" });
+        insertedHolder = "MARIE DUPONT";
+      }
       if (!pageUrl) {
         ownSite = await startTestSite();
         pageUrl = ownSite.url;
@@ -99,6 +104,18 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       const signed = Buffer.concat([sha256(origin), sha256(nonce)]);
       assert.equal(verify("sha256", signed, certificate.publicKey, Buffer.from(token.signature, "base64")), true);
       await eventually(async () => (await browser.countExtensionWindows("pin.html")) === 0, "the PIN window to close");
+    });
+
+    test("the toolbar popup shows the host, the reader and the card holder", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser } = await setUp(t);
+      const popup = await browser.openExtensionPage("popup.html");
+      await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 4, undefined, 30_000);
+      const text = await popup.evaluate(() => document.getElementById("checks")?.textContent ?? "");
+      assert.match(text, /Installé, version \d+\.\d+/);
+      assert.match(text, /En fonctionnement/);
+      assert.match(text, /carte CPS3 insérée/);
+      if (insertedHolder) assert.ok(text.includes(insertedHolder), text);
+      await popup.screenshot(join(ARTIFACTS_DIR, `${kind}-real-host-popup.png`));
     });
 
     test("Annuler gives ERR_USER_CANCELLED without spending a try", { timeout: TEST_TIMEOUT_MS }, async (t) => {
