@@ -73,6 +73,20 @@ impl Command {
         matches!(self.data, CommandData::Sensitive(_))
     }
 
+    /// One part of this command for command chaining: same INS P1 P2, the given class byte,
+    /// data and Le; the part stays sensitive if the whole command is.
+    pub fn part(&self, cla: u8, data: &[u8], le: Option<u8>) -> Command {
+        let part = Command {
+            cla,
+            le,
+            ..Command::new(cla, self.ins, self.p1, self.p2)
+        };
+        match self.data {
+            CommandData::Plain(_) => part.with_data(data),
+            CommandData::Sensitive(_) => part.with_sensitive_data(Zeroizing::new(data.to_vec())),
+        }
+    }
+
     /// Serialises the command; `None` when the data does not fit a short APDU.
     pub fn to_bytes(&self) -> Option<Zeroizing<Vec<u8>>> {
         let data = self.data.bytes();
@@ -258,6 +272,22 @@ mod tests {
         let printed = format!("{command:?}");
         assert_eq!(printed, "00 20 00 01 [8] REDACTED");
         assert!(!printed.contains("31"));
+    }
+
+    #[test]
+    fn a_part_of_a_sensitive_command_stays_sensitive() {
+        let whole = Command::new(0x01, 0x20, 0x00, 0x01)
+            .with_sensitive_data(Zeroizing::new(b"12345678".to_vec()))
+            .with_le(0);
+        let part = whole.part(0x11, b"1234", None);
+        assert!(part.is_sensitive());
+        assert_eq!(format!("{part:?}"), "11 20 00 01 [4] REDACTED");
+        let plain = Command::new(0x01, 0x2A, 0x80, 0x86).with_data([1, 2, 3]);
+        let last = plain.part(0x01, &[3], Some(0));
+        assert_eq!(
+            last.to_bytes().unwrap().as_slice(),
+            [0x01, 0x2A, 0x80, 0x86, 0x01, 0x03, 0x00]
+        );
     }
 
     #[test]

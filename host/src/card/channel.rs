@@ -6,6 +6,9 @@ use super::apdu::{Command, Response, StatusWord, MAX_CHUNK};
 use super::error::CardError;
 use super::transport::Transport;
 
+/// The class byte bit marking every part of a command chain but the last (ISO 7816-4).
+pub const CLA_CHAINING: u8 = 0x10;
+
 /// Upper bound on GET RESPONSE rounds for one command: a 2 KiB answer in 0xE7 pieces needs 9, so a
 /// card that keeps saying `61xx` beyond this is broken and must not hold the host forever.
 const MAX_GET_RESPONSE_ROUNDS: usize = 32;
@@ -72,6 +75,33 @@ impl<'t> Channel<'t> {
                 sw,
             }),
         }
+    }
+
+    /// Sends a command whose data may not fit one short APDU as a chain (ISO 7816-4 command
+    /// chaining): parts of at most `part_size` bytes, every part but the last carrying the class
+    /// byte's chaining bit and no Le. A part the card refuses ends the chain, and its answer is
+    /// returned; the last part's answer is collected as [`Channel::send`] does.
+    pub fn send_chained(
+        &mut self,
+        command: &Command,
+        part_size: usize,
+    ) -> Result<Response, CardError> {
+        let part_size = part_size.clamp(1, usize::from(u8::MAX));
+        if command.data().len() <= part_size {
+            return self.send(command);
+        }
+        let parts: Vec<&[u8]> = command.data().chunks(part_size).collect();
+        let Some((last, leading)) = parts.split_last() else {
+            return self.send(command);
+        };
+        for part in leading {
+            let intermediate = command.part(command.cla | CLA_CHAINING, part, None);
+            let response = self.transmit_once(&intermediate)?;
+            if response.sw != StatusWord::Success {
+                return Ok(response);
+            }
+        }
+        self.send(&command.part(command.cla & !CLA_CHAINING, last, command.le))
     }
 
     fn transmit_once(&mut self, command: &Command) -> Result<Response, CardError> {
@@ -175,6 +205,51 @@ mod tests {
             .send(&Command::new(0x00, 0xCA, 0x00, 0x00).with_le(0))
             .unwrap_err();
         assert!(matches!(error, CardError::Protocol(_)));
+    }
+
+    #[test]
+    fn chains_a_long_command_in_parts_with_the_chaining_bit_on_all_but_the_last() {
+        let block: Vec<u8> = (0..=255u8).collect();
+        let first_part: String = block[..255].iter().map(|b| format!("{b:02X} ")).collect();
+        let mut transport = ScriptedTransport::new(vec![
+            (&format!("11 2A 80 86 FF {first_part}"), "90 00"),
+            ("01 2A 80 86 01 FF 00", "61 00"),
+            ("01 C0 00 00 E7", &format!("{}61 19", "AB ".repeat(0xE7))),
+            ("01 C0 00 00 19", &format!("{}90 00", "CD ".repeat(0x19))),
+        ]);
+        let mut channel = Channel::new(&mut transport);
+        let command = Command::new(0x01, 0x2A, 0x80, 0x86)
+            .with_data(block)
+            .with_le(0);
+        let response = channel.send_chained(&command, 255).unwrap();
+        assert_eq!(response.sw, StatusWord::Success);
+        assert_eq!(response.data.len(), 256);
+        assert_eq!(channel.apdus_sent(), 4);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn a_refused_part_ends_the_chain_with_its_status() {
+        let mut transport = ScriptedTransport::new(vec![("10 2A 80 86 02 01 02", "69 82")]);
+        let mut channel = Channel::new(&mut transport);
+        let command = Command::new(0x00, 0x2A, 0x80, 0x86).with_data([1, 2, 3, 4, 5]);
+        let response = channel.send_chained(&command, 2).unwrap();
+        assert_eq!(response.sw, StatusWord::SecurityStatusNotSatisfied);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn a_command_that_fits_is_not_chained() {
+        let mut transport = ScriptedTransport::new(vec![("01 2A 80 86 02 01 02 00", "90 00")]);
+        let mut channel = Channel::new(&mut transport);
+        let command = Command::new(0x01, 0x2A, 0x80, 0x86)
+            .with_data([1, 2])
+            .with_le(0);
+        assert_eq!(
+            channel.send_chained(&command, 255).unwrap().sw,
+            StatusWord::Success
+        );
+        transport.assert_finished();
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod apdu;
 pub mod channel;
 mod cps3;
+mod cps4;
 pub mod error;
 pub mod pin;
 pub mod pkcs15;
@@ -133,10 +134,8 @@ pub fn driver<'t>(
 ) -> Result<Box<dyn CpxCard + 't>, CardError> {
     match card_type {
         CardType::Cps3 => Ok(Box::new(cps3::Cps3::new(transport))),
-        CardType::Cps4 | CardType::Unknown => Err(CardError::Unsupported(format!(
-            "no driver for {} cards yet",
-            card_type.protocol_name()
-        ))),
+        CardType::Cps4 => Ok(Box::new(cps4::Cps4::new(transport))),
+        CardType::Unknown => Err(CardError::Unsupported("no driver for this card".to_owned())),
     }
 }
 
@@ -161,6 +160,17 @@ mod tests {
         other[5] = 0x01; // not masked
         assert_eq!(recognise(&other), CardType::Unknown);
         assert_eq!(recognise(&CPS3_ATR[..16]), CardType::Unknown);
+    }
+
+    #[test]
+    fn cps3_and_cps4_have_drivers_and_unknown_cards_none() {
+        let mut transport = testing::ScriptedTransport::new(vec![]);
+        assert!(driver(CardType::Cps3, &mut transport).is_ok());
+        assert!(driver(CardType::Cps4, &mut transport).is_ok());
+        assert!(matches!(
+            driver(CardType::Unknown, &mut transport),
+            Err(CardError::Unsupported(_))
+        ));
     }
 
     #[test]
