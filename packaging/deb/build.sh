@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Builds the Debian package of the native host:
+#   <target>/debian/cpx-connect_<version>_<arch>.deb   (<target>: $CARGO_TARGET_DIR, else target/)
+# with /usr/bin/cpx-connect, the system-wide host manifests of Chrome (also read by Brave),
+# Chromium, Edge and Firefox, and the policy examples and README in /usr/share/doc/cpx-connect/.
+# Needs cargo and dpkg-deb. Prints the package's path on its last line.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+target=${CARGO_TARGET_DIR:-$repo/target}
+
+cargo build --release --locked -p cpx-connect --manifest-path "$repo/Cargo.toml"
+binary=$target/release/cpx-connect
+version=$("$binary" --version | awk '{print $2}')
+arch=$(dpkg --print-architecture)
+# The oldest glibc the binary needs, from the symbol versions it links against.
+glibc=$(objdump -T "$binary" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
+
+out=$target/debian
+stage=$out/cpx-connect_${version}_${arch}
+rm -rf "$stage"
+mkdir -p "$stage/DEBIAN"
+
+install -D -m 0755 "$binary" "$stage/usr/bin/cpx-connect"
+
+chromium_manifest=$repo/manifests/native-host/org.cpxconnect.host.chromium.json
+firefox_manifest=$repo/manifests/native-host/org.cpxconnect.host.firefox.json
+for dir in etc/opt/chrome/native-messaging-hosts etc/chromium/native-messaging-hosts etc/opt/edge/native-messaging-hosts; do
+    install -D -m 0644 "$chromium_manifest" "$stage/$dir/org.cpxconnect.host.json"
+done
+# Debian's and Ubuntu's Firefox read /usr/lib/mozilla (Fedora's builds read /usr/lib64).
+install -D -m 0644 "$firefox_manifest" "$stage/usr/lib/mozilla/native-messaging-hosts/org.cpxconnect.host.json"
+
+# The manifests must name the binary this package installs.
+for manifest in "$chromium_manifest" "$firefox_manifest"; do
+    grep -q '"path": "/usr/bin/cpx-connect"' "$manifest" || {
+        echo "build.sh: $manifest does not point at /usr/bin/cpx-connect" >&2
+        exit 1
+    }
+done
+
+doc=$stage/usr/share/doc/cpx-connect
+install -D -m 0644 "$repo/packaging/deb/README.Debian" "$doc/README.Debian"
+install -D -m 0644 "$repo/packaging/deb/copyright" "$doc/copyright"
+install -D -m 0644 "$repo/manifests/ADMIN.md" "$doc/ADMIN.md"
+install -D -m 0644 "$repo/manifests/README.md" "$doc/manifests.md"
+install -D -m 0644 "$repo/manifests/policies/chromium/cpx-connect.json" "$doc/policies/chromium/cpx-connect.json"
+install -D -m 0644 "$repo/manifests/policies/firefox/policies.json" "$doc/policies/firefox/policies.json"
+install -D -m 0644 "$repo/extension/managed_schema.json" "$doc/policies/managed_schema.json"
+
+installed_size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+cat > "$stage/DEBIAN/control" <<CONTROL
+Package: cpx-connect
+Version: $version
+Architecture: $arch
+Maintainer: CPx Connect <maintainers@cpxconnect.org>
+Installed-Size: $installed_size
+Depends: libc6 (>= $glibc), libgcc-s1, libpcsclite1, pcscd
+Section: utils
+Priority: optional
+Homepage: https://github.com/cpxconnect/cpx-connect
+Description: login to health web services with a French CPx card (native host)
+ CPx Connect lets health professionals log in to web sites with their CPS
+ card: the site asks the browser extension, the extension asks this native
+ messaging host, and the host has the card sign a challenge bound to the
+ site's origin.
+ .
+ This package installs the host and registers it system-wide with Google
+ Chrome, Chromium, Microsoft Edge, Brave and Firefox; the command
+ "cpx-connect doctor" checks a workstation. Policy examples to force-install
+ the extension are in /usr/share/doc/cpx-connect/.
+CONTROL
+# The manifests under /etc are not conffiles on purpose: they name the binary of this
+# package, so `dpkg -r` must take them away with it (see README.Debian).
+(cd "$stage" && find usr etc -type f -print0 | sort -z | xargs -0 md5sum > DEBIAN/md5sums)
+
+dpkg-deb --root-owner-group --build "$stage" "$out/cpx-connect_${version}_${arch}.deb" >/dev/null
+rm -rf "$stage"
+echo "$out/cpx-connect_${version}_${arch}.deb"
