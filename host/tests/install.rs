@@ -88,6 +88,16 @@ impl Machine {
             .collect()
     }
 
+    /// Runs, expects exit `code` with nothing written and nothing on stdout; returns stderr.
+    fn refused(&self, arguments: &[&str], code: i32) -> String {
+        let before = self.tree();
+        let output = self.run(arguments);
+        assert_eq!(output.status.code(), Some(code), "{arguments:?}");
+        assert!(output.stdout.is_empty(), "{arguments:?}");
+        assert_eq!(self.tree(), before, "{arguments:?} changed files");
+        String::from_utf8(output.stderr).unwrap()
+    }
+
     /// Every file and folder below the machine, relative, sorted.
     fn tree(&self) -> Vec<String> {
         fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
@@ -344,31 +354,21 @@ fn uninstall_keeps_what_another_browser_still_reads_and_what_is_not_ours() {
 
 #[test]
 fn unknown_browser_is_refused_with_the_list_of_known_ones() {
-    let machine = Machine::new();
-    let pristine = machine.tree();
-    let output = machine.run(&["install", "--browser", "opera"]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = Machine::new().refused(&["install", "--browser", "opera"], 2);
     assert!(stderr.contains("invalid value 'opera'"), "{stderr}");
     assert!(
         stderr.contains("chrome, chromium, edge, brave, firefox"),
         "{stderr}"
     );
-    assert_eq!(machine.tree(), pristine);
 }
 
 #[test]
 fn invalid_extension_id_is_refused_before_writing() {
-    let machine = Machine::new();
-    let pristine = machine.tree();
-    let output = machine.run(&["install", "--extension-id", "not-an-id"]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = Machine::new().refused(&["install", "--extension-id", "not-an-id"], 1);
     assert!(
         stderr.contains("\"not-an-id\" is not a Chrome extension id"),
         "{stderr}"
     );
-    assert_eq!(machine.tree(), pristine);
 }
 
 #[test]
@@ -376,15 +376,12 @@ fn a_folder_that_cannot_be_created_is_named_in_the_error() {
     let machine = Machine::new();
     // A file where the folder should be: fails for root too (permissions would not).
     std::fs::write(machine.root().join("etc/chromium"), "not a folder").unwrap();
-    let output = machine.run(&["install", "--system", "--browser", "chromium"]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = machine.refused(&["install", "--system", "--browser", "chromium"], 1);
     let folder = machine.root().join("etc/chromium/native-messaging-hosts");
     assert!(
         stderr.contains(&format!("cannot create the folder {}", folder.display())),
         "{stderr}"
     );
-    assert!(output.stdout.is_empty());
 }
 
 #[test]
