@@ -18,7 +18,7 @@ const host = new NativePortService({
   lastErrorMessage: () => api.runtime.lastError?.message,
 });
 const pinFlow = new PinFlow({ api, host });
-/** Tabs with an operation under way: one at a time per tab. */
+/** Tabs with a login under way: one at a time per tab. */
 const busyTabs = new Set();
 
 api.runtime.onMessage.addListener((message, sender, sendResponse) => {
@@ -40,7 +40,8 @@ api.runtime.onMessage.addListener((message, sender, sendResponse) => {
 function pickHandler(message, sender) {
   switch (message.action) {
     case PageAction.STATUS:
-      return () => forPage(sender, (origin) => pageStatus(origin));
+      // Read-only and quick: it may run beside a login (pages ask for it when they load).
+      return () => forPage(sender, (origin) => pageStatus(origin), { exclusive: false });
     case PageAction.AUTHENTICATE:
       return () =>
         forPage(sender, (origin, tabId) =>
@@ -68,15 +69,18 @@ function pickHandler(message, sender) {
 }
 
 /**
- * Checks the sender and the managed policy, keeps the tab busy for the operation, then runs it.
+ * Checks the sender and the managed policy, then runs the operation; an exclusive one (a login)
+ * keeps the tab busy until it ends.
  * @template T
  * @param {chrome.runtime.MessageSender} sender
  * @param {(origin: string, tabId: number) => Promise<T>} operation
+ * @param {{ exclusive?: boolean }} [options]
  */
-async function forPage(sender, operation) {
+async function forPage(sender, operation, { exclusive = true } = {}) {
   const origin = pageOriginOf(sender, api.runtime.id);
   const tabId = /** @type {number} */ (sender.tab?.id);
   await checkOriginPolicy(api, origin);
+  if (!exclusive) return operation(origin, tabId);
   if (busyTabs.has(tabId)) {
     throw new CpxError(ExtensionErrorCode.BUSY, "another card operation is under way in this tab");
   }

@@ -213,18 +213,26 @@ export function defineScenarios(kind) {
       assert.equal(host?.entries().filter((e) => e.event === "start").length, 2);
     });
 
-    test("a slow host: the page's own timeout gives ERR_TIMEOUT, and the tab is busy meanwhile", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+    test("a slow host: the page's own timeout gives ERR_TIMEOUT", { timeout: TEST_TIMEOUT_MS }, async (t) => {
       const { page } = await setUp(t, scenario({ delayMs: { status: 4_000 } }));
-      const outcomes = await page.evaluate(async () => {
+      const outcome = await pageStatus(page, { timeout: 1_000 });
+      assert.equal(outcome.ok ? "ok" : outcome.code, "ERR_TIMEOUT");
+    });
+
+    test("one login at a time per tab (ERR_BUSY), while status still answers", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, page, host } = await setUp(t, scenario());
+      await startLogin(page, newNonce());
+      const pin = await browser.waitForExtensionWindow("pin.html");
+      const second = await page.evaluate(async () => {
         const library = await import(`${location.origin}/static/cpx-connect.js`);
-        const settle = (/** @type {Promise<any>} */ p) => p.then(() => ({ code: "none" }), (e) => ({ code: e.code }));
-        const slow = settle(library.status({ timeout: 1_000 }));
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        const second = await settle(library.status());
-        return { first: await slow, second };
+        return library.authenticate("B".repeat(44)).then(() => "ok", (/** @type {any} */ e) => e.code);
       });
-      assert.equal(outcomes.second.code, "ERR_BUSY");
-      assert.equal(outcomes.first.code, "ERR_TIMEOUT");
+      assert.equal(second, "ERR_BUSY");
+      const status = await pageStatus(page);
+      assert.equal(status.ok, true, JSON.stringify(status));
+      await pin.click("#cancel");
+      assert.equal((await loginOutcome(page)).code, "ERR_USER_CANCELLED");
+      assert.equal(host?.requests("certificates").length, 1, "the refused login never reached the host");
     });
 
     test("a site outside the managed allowedOrigins is refused without touching the host", { timeout: TEST_TIMEOUT_MS }, async (t) => {
