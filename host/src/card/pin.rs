@@ -93,6 +93,9 @@ pub struct PinPolicy {
     pad_char: u8,
 }
 
+/// Digits that fit an ISO 9564 format 2 block: 16 nibbles less the control and length nibbles.
+const ISO9564_MAX_DIGITS: usize = 14;
+
 /// Default padding when the AODF asks for padding without naming the byte (IAS-ECC cards use FF).
 const DEFAULT_PAD: u8 = 0xFF;
 
@@ -173,7 +176,13 @@ impl PinPolicy {
             }
             PinEncoding::HalfNibbleBcd => block.extend(pin.digits().map(|d| 0xF0 | d)),
             PinEncoding::Iso9564_1 => {
-                // Format 2 PIN block: 2L, the digits, F filler, 8 bytes in all.
+                // Format 2 PIN block: 2L, the digits, F filler, 8 bytes in all. Longer PINs do not
+                // fit (an AODF may still allow them), and a cut-off block would spend a try.
+                if pin.len() > ISO9564_MAX_DIGITS {
+                    return Err(CardError::PinFormat(
+                        "the PIN is too long for an ISO 9564 PIN block",
+                    ));
+                }
                 let mut nibbles: Zeroizing<Vec<u8>> = Zeroizing::new(vec![0x2, pin.len() as u8]);
                 nibbles.extend(pin.digits());
                 nibbles.resize(16, 0xF);
@@ -248,6 +257,21 @@ mod tests {
         assert_eq!(
             iso.encode(&Pin::new("1234")).unwrap().as_slice(),
             [0x24, 0x12, 0x34, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
+        );
+    }
+
+    #[test]
+    fn iso9564_refuses_pins_that_do_not_fit_its_block() {
+        // Found by fuzzing (fuzz target pkcs15): an AODF allowing 16 digits made a 15-digit PIN
+        // into a block that had lost its last digit, and that block would have been sent.
+        let iso = PinPolicy::new(1, PinEncoding::Iso9564_1, 1, Some(16), 4, false, None).unwrap();
+        assert!(matches!(
+            iso.encode(&Pin::new("123456789012345")),
+            Err(CardError::PinFormat(_))
+        ));
+        assert_eq!(
+            iso.encode(&Pin::new("12345678901234")).unwrap().as_slice(),
+            [0x2E, 0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0x34]
         );
     }
 
