@@ -475,13 +475,19 @@ fn no_service_no_reader_no_card_and_foreign_cards_each_explain_the_fix() {
         &workstation.context(),
         &mut HostService::new(ForeignAtr(Readers::One(Some(foreign)))),
     );
-    let card = only(&report, Topic::Card);
-    assert_eq!(card.status, Status::Warn);
+    let cards: Vec<&Check> = report.checks_about(Topic::Card).collect();
+    assert_eq!(cards.len(), 2, "{report}");
+    assert_eq!(cards[0].status, Status::Warn);
     assert!(
-        card.text
+        cards[0]
+            .text
             .contains("not a CPx card with a login key (ATR 3B00)"),
         "{}",
-        card.text
+        cards[0].text
+    );
+    assert_eq!(
+        (cards[1].status, cards[1].text.as_str()),
+        (Status::Fail, "Card: no CPx card inserted")
     );
     assert_eq!(report.checks_about(Topic::Certificate).count(), 0);
     assert!(!report.login_possible);

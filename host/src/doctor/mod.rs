@@ -279,13 +279,21 @@ fn check_card<B: ReaderBackend>(
             }),
         });
     }
-    if status.readers.iter().all(|r| r.card.is_none()) {
+    if recognised == 0 {
+        // No card at all, or only cards this host cannot log in with.
+        let none_inserted = status.readers.iter().all(|r| r.card.is_none());
         checks.push(Check {
             topic: Topic::Card,
             status: Status::Fail,
-            text: lang
-                .pick("Card: none inserted", "Carte : aucune insérée")
-                .to_owned(),
+            text: if none_inserted {
+                lang.pick("Card: none inserted", "Carte : aucune insérée")
+            } else {
+                lang.pick(
+                    "Card: no CPx card inserted",
+                    "Carte : aucune carte CPx insérée",
+                )
+            }
+            .to_owned(),
             fix: Some(
                 lang.pick(
                     "insert your CPS card in the reader",
@@ -294,8 +302,6 @@ fn check_card<B: ReaderBackend>(
                 .to_owned(),
             ),
         });
-    }
-    if recognised == 0 {
         return false;
     }
     match service.certificates() {
