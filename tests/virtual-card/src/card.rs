@@ -10,6 +10,10 @@ use crate::filesystem::{CardFile, FileKind, FilePath, FileSystem};
 use crate::fixtures::{self, HolderFixtures};
 use crate::pkcs15;
 
+// Inside `card` so that the CPS4 profile shares this module's engine.
+#[path = "cps4.rs"]
+pub mod cps4;
+
 /// Which fixture set (card holder) the card carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Holder {
@@ -81,6 +85,8 @@ pub struct VirtualCard {
     verify_count: usize,
     auth_key: RsaPrivateKey,
     sign_key: RsaPrivateKey,
+    /// `Some` for the CPS4 profile: its logical channel and command chain.
+    cps4: Option<cps4::Cps4State>,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -118,6 +124,7 @@ impl VirtualCard {
             verify_count: 0,
             auth_key: load(fixtures.auth_key_pkcs8),
             sign_key: load(fixtures.sign_key_pkcs8),
+            cps4: None,
         }
     }
 
@@ -150,8 +157,11 @@ impl VirtualCard {
         self.holder
     }
 
-    /// Answer to reset of a CPS3 contact card (T=0).
+    /// Answer to reset: a CPS3 contact card (T=0), or a CPS4 for [`VirtualCard::cps4`].
     pub fn atr(&self) -> Vec<u8> {
+        if self.is_cps4() {
+            return cps4::ATR.to_vec();
+        }
         vec![
             0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10,
             0x00, 0x90, 0x00,
@@ -166,6 +176,10 @@ impl VirtualCard {
         self.current_ef = None;
         self.security_environment = SecurityEnvironment::default();
         self.pending_response.clear();
+        if let Some(state) = &mut self.cps4 {
+            // A reset closes the logical channels.
+            *state = cps4::Cps4State::default();
+        }
     }
 
     /// Every command received since creation (full bytes, PINs included: this is a test card).
@@ -200,12 +214,18 @@ impl VirtualCard {
 
     /// The 5 serial bytes after `80 25 00 00 01` in EF.SN.ICC.
     pub fn icc_serial(&self) -> [u8; 5] {
+        if self.is_cps4() {
+            return cps4::serial(self.holder);
+        }
         self.holder.fixtures().icc_serial
     }
 
     /// One command APDU in, one response APDU (data || SW1 SW2) out. Never panics.
     pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
         self.log.push(apdu.to_vec());
+        if self.is_cps4() {
+            return self.transmit_cps4(apdu);
+        }
         let command = match Command::parse(apdu) {
             Ok(command) => command,
             Err(status) => {
@@ -390,7 +410,7 @@ impl VirtualCard {
         if offset >= content.len() {
             return response(&[], StatusWord::OFFSET_OUTSIDE_FILE);
         }
-        let available = (content.len() - offset).min(READ_BINARY_MAX);
+        let available = (content.len() - offset).min(self.read_binary_limit());
         let wanted = command.le.unwrap_or(256);
         if wanted > available {
             return response(&[], StatusWord::wrong_le(available));

@@ -1,11 +1,11 @@
-//! A software CPx card (CPS3 profile) for CPx Connect's tests.
+//! A software CPx card (CPS3 and CPS4 profiles) for CPx Connect's tests.
 //!
 //! [`VirtualCard`] answers command APDUs like a CPS3 contact card described in
 //! `shared/CARD.md`: IAS-ECC file system, a standards-conformant PKCS#15 application, the
 //! cardholder PIN, and the authentication and signature keys of the test PKI in `fixtures/`.
 //! Use it in-process, or put it behind the real PC/SC stack with [`vpcd::insert`]. The exact
 //! behaviour (status words, choices where the specifications are silent) is in the crate's
-//! README.
+//! README. [`VirtualCard::cps4`] gives the CPS4 profile instead, described in [`cps4`].
 #![forbid(unsafe_code)]
 
 mod apdu;
@@ -19,7 +19,9 @@ pub mod vpcd;
 
 use std::sync::{Arc, Mutex};
 
-pub use card::{Holder, InvalidPin, VirtualCard, INTERNAL_AUTHENTICATE_MAX_INPUT, READ_BINARY_MAX};
+pub use card::{
+    cps4, Holder, InvalidPin, VirtualCard, INTERNAL_AUTHENTICATE_MAX_INPUT, READ_BINARY_MAX,
+};
 
 /// A card shared between a test and the thread that serves it to vpcd.
 pub type SharedCard = Arc<Mutex<VirtualCard>>;
