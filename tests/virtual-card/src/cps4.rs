@@ -119,7 +119,9 @@ impl VirtualCard {
 
     /// One command of a CPS4 (already logged by `transmit`).
     pub(super) fn transmit_cps4(&mut self, apdu: &[u8]) -> Vec<u8> {
-        let mut state = self.cps4.take().unwrap_or_default();
+        // Work on the state out of `self` (a default stays in place, so the card is still a
+        // CPS4 meanwhile), then put it back.
+        let mut state = self.cps4.as_mut().map(std::mem::take).unwrap_or_default();
         let answer = self.answer_cps4(&mut state, apdu);
         self.cps4 = Some(state);
         answer
