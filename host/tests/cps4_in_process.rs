@@ -1,0 +1,400 @@
+//! The whole host (protocol loop, service, CPS4 driver) against the virtual CPS4 in-process:
+//! certificates, a full login checked independently, wrong and blocked PINs, and the APDUs a
+//! login costs on a new and on a known card.
+
+use std::sync::{Arc, Mutex};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use cpx_connect::card::{Transport, TransportError};
+use cpx_connect::protocol::server::{serve, Exit};
+use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
+use cpx_connect::service::cache::ProfileCache;
+use cpx_connect::service::HostService;
+use cpx_virtual_card::{Holder, SharedCard, VirtualCard};
+use rsa::pkcs8::DecodePublicKey;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use x509_cert::der::{Decode, Encode};
+
+const ORIGIN: &str = "https://demo.cpxconnect.org";
+
+/// Readers whose cards are virtual cards in this process.
+type Slots = Arc<Mutex<Vec<(String, Option<SharedCard>)>>>;
+
+#[derive(Clone, Default)]
+struct VirtualReaders {
+    slots: Slots,
+}
+
+impl VirtualReaders {
+    fn with(cards: Vec<(&str, Option<VirtualCard>)>) -> Self {
+        let slots = cards
+            .into_iter()
+            .map(|(name, card)| (name.to_owned(), card.map(|c| Arc::new(Mutex::new(c)))))
+            .collect();
+        VirtualReaders {
+            slots: Arc::new(Mutex::new(slots)),
+        }
+    }
+
+    fn card(&self, index: usize) -> SharedCard {
+        self.slots.lock().unwrap()[index]
+            .1
+            .clone()
+            .expect("a card in that slot")
+    }
+}
+
+impl ReaderBackend for VirtualReaders {
+    fn readers(&mut self) -> Result<Vec<ReaderSlot>, BackendError> {
+        Ok(self
+            .slots
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(name, card)| ReaderSlot {
+                name: name.clone(),
+                atr: card.as_ref().map(|c| c.lock().unwrap().atr()),
+            })
+            .collect())
+    }
+
+    fn connect(&mut self, reader: &str) -> Result<Box<dyn CardConnection>, BackendError> {
+        let slots = self.slots.lock().unwrap();
+        let (_, card) = slots
+            .iter()
+            .find(|(name, _)| name == reader)
+            .ok_or_else(|| BackendError::ReaderGone(reader.into()))?;
+        let card = card
+            .clone()
+            .ok_or_else(|| BackendError::NoCard(reader.into()))?;
+        Ok(Box::new(VirtualConnection(card)))
+    }
+}
+
+struct VirtualConnection(SharedCard);
+
+impl CardConnection for VirtualConnection {
+    fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, BackendError> {
+        Ok(Box::new(VirtualTransport(self.0.clone())))
+    }
+}
+
+struct VirtualTransport(SharedCard);
+
+impl Transport for VirtualTransport {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        Ok(self.0.lock().unwrap().transmit(command))
+    }
+}
+
+/// Runs the request loop over these requests and returns the answers.
+fn exchange(service: &mut HostService<VirtualReaders>, requests: &[Value]) -> Vec<Value> {
+    let mut input = Vec::new();
+    for request in requests {
+        let body = serde_json::to_vec(request).unwrap();
+        input.extend((body.len() as u32).to_ne_bytes());
+        input.extend(body);
+    }
+    let mut output = Vec::new();
+    assert_eq!(
+        serve(&mut input.as_slice(), &mut output, service),
+        Exit::Finished
+    );
+    let mut answers = Vec::new();
+    let mut rest = output.as_slice();
+    while !rest.is_empty() {
+        let length = u32::from_ne_bytes(rest[..4].try_into().unwrap()) as usize;
+        answers.push(serde_json::from_slice(&rest[4..4 + length]).unwrap());
+        rest = &rest[4 + length..];
+    }
+    answers
+}
+
+fn nonce() -> String {
+    BASE64.encode([0x24u8; 32])
+}
+
+fn authenticate(certificate_id: &str, pin: &str) -> Value {
+    json!({"id": "auth", "command": "authenticate", "arguments": {
+        "origin": ORIGIN, "challengeNonce": nonce(),
+        "certificateId": certificate_id, "pin": pin}})
+}
+
+fn certificates(service: &mut HostService<VirtualReaders>) -> Vec<Value> {
+    let answers = exchange(service, &[json!({"id": 1, "command": "certificates"})]);
+    answers[0]["result"]["certificates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("certificates failed: {}", answers[0]))
+        .clone()
+}
+
+fn certificate_id_of(service: &mut HostService<VirtualReaders>) -> String {
+    certificates(service)[0]["certificateId"]
+        .as_str()
+        .expect("a certificate")
+        .to_owned()
+}
+
+/// Verifies a token as a relying party would, from the certificate in it, with `rsa` and
+/// `sha2` rather than the host's own check.
+fn assert_token_verifies(token: &Value) {
+    assert_eq!(token["format"], "web-eid:1.0", "{token}");
+    assert_eq!(token["algorithm"], "RS256");
+    let certificate = BASE64
+        .decode(token["unverifiedCertificate"].as_str().unwrap())
+        .unwrap();
+    let signature = BASE64.decode(token["signature"].as_str().unwrap()).unwrap();
+    let spki = x509_cert::Certificate::from_der(&certificate)
+        .unwrap()
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+    let mut message = Sha256::digest(ORIGIN.as_bytes()).to_vec();
+    message.extend(Sha256::digest(nonce().as_bytes()));
+    key.verify(
+        rsa::Pkcs1v15Sign::new::<Sha256>(),
+        &Sha256::digest(&message),
+        &signature,
+    )
+    .expect("the token's signature verifies");
+}
+
+fn cache_directory(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cpx-cps4-cache-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn status_reports_a_cps4() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
+    let mut service = HostService::new(readers);
+    let answers = exchange(&mut service, &[json!({"id": 1, "command": "status"})]);
+    assert_eq!(
+        answers[0]["result"]["readers"][0]["card"],
+        json!({"atr": "3B9B188001001225006480040100009044", "type": "CPS4"})
+    );
+}
+
+#[test]
+fn certificates_lists_the_cps4_certificate_and_pin_tries_over_channel_one() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let list = certificates(&mut service);
+    assert_eq!(list.len(), 1);
+    let entry = &list[0];
+    let expected_der = card.lock().unwrap().auth_certificate_der().to_vec();
+    assert_eq!(entry["certificate"], BASE64.encode(&expected_der));
+    assert_eq!(entry["cardType"], "CPS4");
+    assert_eq!(entry["reader"], "Reader A");
+    assert_eq!(entry["holder"]["idNat"], "810001234567");
+    assert_eq!(entry["holder"]["surname"], "DUPONT");
+    assert_eq!(entry["pin"]["retriesLeft"], 3);
+    assert_eq!(entry["pin"]["maxRetries"], 3);
+    assert_eq!(entry["pin"]["minLength"], 4);
+    assert_eq!(entry["pin"]["maxLength"], 8);
+
+    let card = card.lock().unwrap();
+    assert_eq!(card.verify_count(), 0, "reading certificates sends no PIN");
+    let log = card.apdu_log();
+    assert_eq!(
+        log[0],
+        [0x01, 0xA4, 0x04, 0x0C, 0x08, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00],
+        "the applet is selected on channel 1 first"
+    );
+    assert!(
+        log.iter().all(|apdu| apdu[0] == 0x01),
+        "every command on logical channel 1"
+    );
+}
+
+#[test]
+fn a_full_login_signs_by_chained_pso_decipher_and_the_token_verifies() {
+    let readers = VirtualReaders::with(vec![(
+        "Reader A",
+        Some(VirtualCard::cps4(Holder::Martin).with_pin("2468")),
+    )]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let id = certificate_id_of(&mut service);
+    card.lock().unwrap().clear_log();
+    let answers = exchange(&mut service, &[authenticate(&id, "2468")]);
+    assert_eq!(answers[0]["id"], "auth");
+    let token = &answers[0]["result"];
+    assert_token_verifies(token);
+    let certificate = card.lock().unwrap().auth_certificate_der().to_vec();
+    assert_eq!(token["unverifiedCertificate"], BASE64.encode(certificate));
+
+    let card = card.lock().unwrap();
+    assert_eq!(card.verify_count(), 1);
+    let log = card.apdu_log();
+    let header = |apdu: &Vec<u8>| (apdu[0], apdu[1], apdu[2], apdu[3]);
+    assert!(log.contains(&vec![0x01, 0x22, 0x41, 0xB8, 0x03, 0x83, 0x01, 0x20]));
+    let decipher: Vec<&Vec<u8>> = log.iter().filter(|apdu| apdu[1] == 0x2A).collect();
+    assert_eq!(decipher.len(), 2, "one chain of two parts");
+    assert_eq!(header(decipher[0]), (0x11, 0x2A, 0x80, 0x86));
+    assert_eq!(decipher[0].len(), 5 + 255);
+    assert_eq!(decipher[0][5..7], [0x00, 0x01], "the host padded the block");
+    assert_eq!(header(decipher[1]), (0x01, 0x2A, 0x80, 0x86));
+    assert_eq!(decipher[1].len(), 5 + 1 + 1);
+    assert!(
+        log.iter().all(|apdu| apdu[1] != 0x88),
+        "no INTERNAL AUTHENTICATE"
+    );
+}
+
+#[test]
+fn wrong_pins_count_down_then_block_and_nothing_is_retried() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let id = certificate_id_of(&mut service);
+    for expected_left in [2, 1] {
+        let answers = exchange(&mut service, &[authenticate(&id, "9999")]);
+        let error = &answers[0]["error"];
+        assert_eq!(error["code"], "ERR_PIN_INCORRECT", "{error}");
+        assert_eq!(error["retriesLeft"], expected_left);
+        assert!(!error.to_string().contains("9999"));
+        assert_eq!(
+            certificates(&mut service)[0]["pin"]["retriesLeft"],
+            expected_left
+        );
+    }
+    let answers = exchange(&mut service, &[authenticate(&id, "9999")]);
+    let code = answers[0]["error"]["code"].as_str().unwrap();
+    assert!(
+        code == "ERR_PIN_INCORRECT" || code == "ERR_PIN_BLOCKED",
+        "{}",
+        answers[0]
+    );
+    assert_eq!(
+        card.lock().unwrap().verify_count(),
+        3,
+        "one VERIFY per request"
+    );
+
+    let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+    assert_eq!(answers[0]["error"]["code"], "ERR_PIN_BLOCKED");
+    assert_eq!(certificates(&mut service)[0]["pin"]["retriesLeft"], 0);
+    assert_eq!(card.lock().unwrap().verify_count(), 4);
+    assert_eq!(card.lock().unwrap().pin_tries_left(), 0);
+}
+
+#[test]
+fn a_card_blocked_before_the_host_saw_it_is_reported_blocked() {
+    let readers = VirtualReaders::with(vec![(
+        "Reader A",
+        Some(VirtualCard::cps4(Holder::Dupont).with_pin_tries_left(0)),
+    )]);
+    let mut service = HostService::new(readers);
+    let list = certificates(&mut service);
+    assert_eq!(list[0]["pin"]["retriesLeft"], 0);
+    let id = list[0]["certificateId"].as_str().unwrap().to_owned();
+    let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+    assert_eq!(answers[0]["error"]["code"], "ERR_PIN_BLOCKED");
+}
+
+#[test]
+fn a_right_pin_after_a_wrong_one_restores_the_tries() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
+    let mut service = HostService::new(readers);
+    let id = certificate_id_of(&mut service);
+    let answers = exchange(&mut service, &[authenticate(&id, "1111")]);
+    assert_eq!(answers[0]["error"]["retriesLeft"], 2);
+    let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+    assert_token_verifies(&answers[0]["result"]);
+    assert_eq!(certificates(&mut service)[0]["pin"]["retriesLeft"], 3);
+}
+
+#[test]
+fn a_card_reset_between_requests_reopens_channel_one() {
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let id = certificate_id_of(&mut service);
+    // Another application resets the card: channel 1 is closed again.
+    card.lock().unwrap().power_on();
+    assert!(!card.lock().unwrap().pki_channel_open());
+    let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+    assert_token_verifies(&answers[0]["result"]);
+}
+
+#[test]
+fn a_cps3_and_a_cps4_each_sign_for_their_own_certificate() {
+    let readers = VirtualReaders::with(vec![
+        ("Reader A", Some(VirtualCard::cps3(Holder::Dupont))),
+        (
+            "Reader B",
+            Some(VirtualCard::cps4(Holder::Martin).with_pin("5678")),
+        ),
+    ]);
+    let cps3 = readers.card(0);
+    let cps4 = readers.card(1);
+    let mut service = HostService::new(readers);
+    let list = certificates(&mut service);
+    assert_eq!(list.len(), 2);
+    let types: Vec<&str> = list
+        .iter()
+        .map(|entry| entry["cardType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["CPS3", "CPS4"]);
+    let id_of = |index: usize| list[index]["certificateId"].as_str().unwrap().to_owned();
+
+    let answers = exchange(&mut service, &[authenticate(&id_of(1), "5678")]);
+    assert_token_verifies(&answers[0]["result"]);
+    assert_eq!(cps4.lock().unwrap().verify_count(), 1);
+    assert_eq!(cps3.lock().unwrap().verify_count(), 0);
+
+    let answers = exchange(&mut service, &[authenticate(&id_of(0), "1234")]);
+    assert_token_verifies(&answers[0]["result"]);
+    assert_eq!(cps3.lock().unwrap().verify_count(), 1);
+    assert_eq!(cps4.lock().unwrap().verify_count(), 1);
+}
+
+/// The APDUs of `certificates` then `authenticate`, on a card the host has not seen (new
+/// process, empty cache) and on one it has (new process, same cache directory).
+#[test]
+fn a_cps4_login_costs_few_apdus_and_fewer_on_a_known_card() {
+    let dir = cache_directory("apdus");
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
+    let card = readers.card(0);
+
+    let mut first = HostService::with_cache(readers.clone(), ProfileCache::persistent(dir.clone()));
+    let id = certificate_id_of(&mut first);
+    let new_certificates = card.lock().unwrap().apdu_log().len();
+    card.lock().unwrap().clear_log();
+    let answers = exchange(&mut first, &[authenticate(&id, "1234")]);
+    assert_token_verifies(&answers[0]["result"]);
+    let new_authenticate = card.lock().unwrap().apdu_log().len();
+
+    card.lock().unwrap().clear_log();
+    let mut second = HostService::with_cache(readers, ProfileCache::persistent(dir.clone()));
+    assert_eq!(certificate_id_of(&mut second), id);
+    let known_certificates = card.lock().unwrap().apdu_log().len();
+    card.lock().unwrap().clear_log();
+    let answers = exchange(&mut second, &[authenticate(&id, "1234")]);
+    assert_token_verifies(&answers[0]["result"]);
+    let known_authenticate = card.lock().unwrap().apdu_log().len();
+    eprintln!(
+        "CPS4 APDUs: new card certificates {new_certificates} + authenticate {new_authenticate}; \
+         known card certificates {known_certificates} + authenticate {known_authenticate}"
+    );
+
+    // A known card: applet + EF.SN.ICC (3), then the PIN counter (1) ...
+    assert_eq!(known_certificates, 4);
+    // ... or the application, VERIFY, MSE, two DECIPHER parts and two GET RESPONSE (7).
+    assert_eq!(known_authenticate, 10);
+    // Within one process the profile is read once, by `certificates`.
+    assert_eq!(new_authenticate, known_authenticate);
+    assert!(
+        new_certificates <= 40,
+        "reading a new card took {new_certificates} APDUs"
+    );
+    assert!(new_certificates > 4 * known_certificates);
+    let _ = std::fs::remove_dir_all(dir);
+}
