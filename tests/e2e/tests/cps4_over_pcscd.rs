@@ -1,0 +1,259 @@
+//! The real `cpx-connect` binary, the real pcscd, and the virtual CPS4 in vpcd: status, a full
+//! login that both verifiers accept, wrong and blocked PINs, and a reinsertion (which closes
+//! logical channel 1) in the middle.
+
+use std::time::SystemTime;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use cpx_e2e::{authenticate_request, nonce, pcscd, wait_for_card, Host, SLOT_PORTS, SLOT_READERS};
+use cpx_virtual_card::{pcscd_test_lock, shared, vpcd, Holder, SharedCard, VirtualCard};
+use rsa::pkcs8::DecodePublicKey;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use x509_cert::der::{Decode, Encode};
+
+const ORIGIN: &str = "https://demo.cpxconnect.org";
+
+/// Holds the pcscd lock, a running pcscd, and a card in slot 0 for the test's duration.
+struct Bench {
+    card: SharedCard,
+    inserted: Option<vpcd::InsertedCard>,
+    _lock: std::fs::File,
+}
+
+impl Bench {
+    fn with_card(card: VirtualCard) -> Bench {
+        let lock = pcscd_test_lock().expect("pcscd test lock");
+        pcscd::ensure_running();
+        let card = shared(card);
+        let inserted = vpcd::insert(card.clone(), SLOT_PORTS[0]).expect("insert into vpcd");
+        wait_for_card(SLOT_READERS[0], true);
+        Bench {
+            card,
+            inserted: Some(inserted),
+            _lock: lock,
+        }
+    }
+
+    fn reinsert_card(&mut self) {
+        if let Some(inserted) = self.inserted.take() {
+            inserted.remove();
+        }
+        wait_for_card(SLOT_READERS[0], false);
+        self.inserted = Some(vpcd::insert(self.card.clone(), SLOT_PORTS[0]).expect("reinsert"));
+        wait_for_card(SLOT_READERS[0], true);
+    }
+
+    fn apdus(&self) -> usize {
+        self.card.lock().unwrap().apdu_log().len()
+    }
+
+    fn clear_log(&self) {
+        self.card.lock().unwrap().clear_log();
+    }
+}
+
+fn first_certificate(host: &mut Host) -> Value {
+    let answer = host.command("certificates");
+    answer["result"]["certificates"][0].clone()
+}
+
+fn assert_signature_verifies(token: &Value, nonce: &str) {
+    let certificate = BASE64
+        .decode(token["unverifiedCertificate"].as_str().unwrap())
+        .unwrap();
+    let signature = BASE64.decode(token["signature"].as_str().unwrap()).unwrap();
+    let spki = x509_cert::Certificate::from_der(&certificate)
+        .unwrap()
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+    let mut message = Sha256::digest(ORIGIN.as_bytes()).to_vec();
+    message.extend(Sha256::digest(nonce.as_bytes()));
+    key.verify(
+        rsa::Pkcs1v15Sign::new::<Sha256>(),
+        &Sha256::digest(&message),
+        &signature,
+    )
+    .expect("token signature verifies with rsa + sha2");
+}
+
+#[test]
+fn status_shows_the_reader_and_the_cps4() {
+    let _bench = Bench::with_card(VirtualCard::cps4(Holder::Dupont));
+    let mut host = Host::spawn();
+    let answer = host.command("status");
+    assert_eq!(answer["result"]["service"], "ok");
+    let reader = answer["result"]["readers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == SLOT_READERS[0])
+        .cloned()
+        .unwrap();
+    assert_eq!(reader["card"]["type"], "CPS4");
+    assert_eq!(reader["card"]["atr"], "3B9B188001001225006480040100009044");
+}
+
+#[test]
+fn a_full_cps4_login_through_pcscd_gives_a_token_both_verifiers_accept() {
+    let bench = Bench::with_card(VirtualCard::cps4(Holder::Dupont));
+    let mut host = Host::spawn();
+    let certificate = first_certificate(&mut host);
+    assert_eq!(certificate["cardType"], "CPS4");
+    assert_eq!(certificate["holder"]["idNat"], "810001234567");
+    assert_eq!(certificate["reader"], SLOT_READERS[0]);
+    assert_eq!(certificate["pin"]["retriesLeft"], 3);
+    let expected_der = bench.card.lock().unwrap().auth_certificate_der().to_vec();
+    assert_eq!(certificate["certificate"], BASE64.encode(&expected_der));
+    let new_card_certificates = bench.apdus();
+    bench.clear_log();
+
+    let id = certificate["certificateId"].as_str().unwrap();
+    let challenge = nonce(11);
+    let answer = host.request(&authenticate_request(id, ORIGIN, &challenge, "1234"));
+    let token = &answer["result"];
+    assert_eq!(token["format"], "web-eid:1.0", "{answer}");
+    assert_signature_verifies(token, &challenge);
+    let new_card_authenticate = bench.apdus();
+
+    // And as a relying party with cpx-verify, trusting only the test CA.
+    let trust =
+        cpx_verify::TrustConfig::new(vec![cpx_virtual_card::test_ca_der().to_vec()]).unwrap();
+    let validator = cpx_verify::Validator::new(trust);
+    let token_json = serde_json::to_vec(token).unwrap();
+    let identity = validator
+        .validate(&token_json, ORIGIN, &challenge, SystemTime::now())
+        .expect("cpx-verify accepts the host's token");
+    assert_eq!(identity.id_nat, "810001234567");
+    assert!(validator
+        .validate(&token_json, ORIGIN, &nonce(12), SystemTime::now())
+        .is_err());
+
+    {
+        let card = bench.card.lock().unwrap();
+        assert_eq!(card.verify_count(), 1);
+        let log = card.apdu_log();
+        assert!(
+            log.iter().all(|apdu| apdu[0] & 0x03 == 0x01),
+            "channel 1 only"
+        );
+        let chain: Vec<(u8, usize)> = log
+            .iter()
+            .filter(|apdu| apdu[1] == 0x2A)
+            .map(|apdu| (apdu[0], apdu.len()))
+            .collect();
+        assert_eq!(chain, [(0x11, 5 + 255), (0x01, 5 + 1 + 1)]);
+    }
+
+    // The same process again: the card is known now.
+    bench.clear_log();
+    let certificate = first_certificate(&mut host);
+    let known_card_certificates = bench.apdus();
+    bench.clear_log();
+    let challenge = nonce(13);
+    let answer = host.request(&authenticate_request(
+        certificate["certificateId"].as_str().unwrap(),
+        ORIGIN,
+        &challenge,
+        "1234",
+    ));
+    assert_signature_verifies(&answer["result"], &challenge);
+    let known_card_authenticate = bench.apdus();
+    eprintln!(
+        "CPS4 over pcscd, APDUs: new card {new_card_certificates} + {new_card_authenticate}, \
+         known card {known_card_certificates} + {known_card_authenticate}"
+    );
+    assert_eq!(known_card_certificates, 4);
+    assert_eq!(known_card_authenticate, 10);
+    assert!(new_card_certificates > 4 * known_card_certificates);
+    assert!(host.finish().success());
+}
+
+#[test]
+fn a_wrong_pin_counts_down_and_the_pin_never_reaches_the_log() {
+    let bench = Bench::with_card(VirtualCard::cps4(Holder::Martin).with_pin("5678"));
+    let mut host = Host::spawn();
+    let certificate = first_certificate(&mut host);
+    let id = certificate["certificateId"].as_str().unwrap();
+    let answer = host.request(&authenticate_request(id, ORIGIN, &nonce(1), "8642"));
+    assert_eq!(answer["error"]["code"], "ERR_PIN_INCORRECT", "{answer}");
+    assert_eq!(answer["error"]["retriesLeft"], 2);
+    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 2);
+    let answer = host.request(&authenticate_request(id, ORIGIN, &nonce(2), "5678"));
+    assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
+    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 3);
+    assert_eq!(bench.card.lock().unwrap().verify_count(), 2);
+
+    let log = host.log_text();
+    assert!(
+        log.contains("01 20 00 01 [8] REDACTED"),
+        "VERIFY is logged redacted: {log}"
+    );
+    for secret in [
+        "\"8642\"",
+        "\"5678\"",
+        "38363432FFFFFFFF",
+        "35363738FFFFFFFF",
+        "38 36 34 32",
+        "35 36 37 38",
+    ] {
+        assert!(!log.contains(secret), "log contains {secret}");
+    }
+}
+
+#[test]
+fn three_wrong_pins_block_the_cps4_and_no_verify_follows() {
+    let bench = Bench::with_card(VirtualCard::cps4(Holder::Dupont));
+    let mut host = Host::spawn();
+    let id = first_certificate(&mut host)["certificateId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (attempt, expected) in [(1, 2), (2, 1)] {
+        let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(attempt), "0000"));
+        assert_eq!(answer["error"]["code"], "ERR_PIN_INCORRECT", "{answer}");
+        assert_eq!(answer["error"]["retriesLeft"], expected);
+    }
+    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(3), "0000"));
+    let code = answer["error"]["code"].as_str().unwrap().to_owned();
+    assert!(
+        code == "ERR_PIN_BLOCKED" || code == "ERR_PIN_INCORRECT",
+        "{answer}"
+    );
+    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(4), "1234"));
+    assert_eq!(answer["error"]["code"], "ERR_PIN_BLOCKED", "{answer}");
+    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 0);
+
+    let card = bench.card.lock().unwrap();
+    assert_eq!(card.pin_tries_left(), 0);
+    // One VERIFY with a PIN per authenticate request; the status reads carry none.
+    let with_pin = card
+        .apdu_log()
+        .iter()
+        .filter(|apdu| apdu[1] == 0x20 && apdu.len() > 5)
+        .count();
+    assert_eq!(with_pin, 4);
+    assert_eq!(card.verify_count(), 4);
+}
+
+#[test]
+fn a_reinserted_cps4_has_its_channel_opened_again() {
+    let mut bench = Bench::with_card(VirtualCard::cps4(Holder::Dupont));
+    let mut host = Host::spawn();
+    let id = first_certificate(&mut host)["certificateId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    bench.reinsert_card();
+    assert!(
+        !bench.card.lock().unwrap().pki_channel_open(),
+        "power-on closed channel 1"
+    );
+    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(21), "1234"));
+    assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
+    assert_signature_verifies(&answer["result"], &nonce(21));
+}
