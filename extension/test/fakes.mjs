@@ -71,6 +71,8 @@ export function handshakingConnector(protocol = 1) {
 export function fakeBrowserApi() {
   /** @type {((windowId: number) => void)[]} */
   const removedListeners = [];
+  /** @type {((tabId: number) => void)[]} */
+  const tabRemovedListeners = [];
   /** @type {{ id: number, url: string }[]} */
   const created = [];
   /** @type {number[]} */
@@ -83,8 +85,13 @@ export function fakeBrowserApi() {
     userCloses(windowId) {
       for (const listener of removedListeners) listener(windowId);
     },
+    /** The user closes a tab. @param {number} tabId */
+    userClosesTab(tabId) {
+      for (const listener of tabRemovedListeners) listener(tabId);
+    },
     api: /** @type {any} */ ({
       runtime: { getURL: (/** @type {string} */ path) => `chrome-extension://test/${path}` },
+      tabs: { onRemoved: { addListener: (/** @type {any} */ l) => tabRemovedListeners.push(l) } },
       windows: {
         onRemoved: { addListener: (/** @type {any} */ l) => removedListeners.push(l) },
         create: async (/** @type {{ url: string }} */ options) => {

@@ -98,6 +98,20 @@ test("closing the window cancels the login", async () => {
   assert.equal(flow.sessions.size, 0);
 });
 
+test("closing the tab that asked closes its PIN window", async () => {
+  const browser = fakeBrowserApi();
+  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const login = flow.authenticate({ tabId: 5, origin: "https://a.example", challengeNonce: NONCE });
+  await flush();
+  await flush();
+  browser.userClosesTab(4);
+  assert.equal(flow.sessions.size, 1, "another tab changes nothing");
+  browser.userClosesTab(5);
+  await assert.rejects(login, { code: "ERR_USER_CANCELLED" });
+  assert.deepEqual(browser.removed, [browser.created[0].id]);
+});
+
 test("no PIN in time closes the window with ERR_PIN_TIMEOUT", async () => {
   const browser = fakeBrowserApi();
   const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
@@ -124,6 +138,8 @@ test("a blocked PIN settles the login at once but keeps the window to explain", 
   await assert.rejects(login, { code: "ERR_PIN_BLOCKED" });
   assert.deepEqual(browser.removed, [], "the window stays");
   assert.equal(flow.describe(session.id).certificates[0].pin.retriesLeft, 0);
+  await assert.rejects(flow.submit(session.id, "c1", "1234"), { code: "ERR_USER_CANCELLED" });
+  assert.equal(host.calls.filter((c) => c.command === "authenticate").length, 1, "no PIN after the answer");
   browser.userCloses(browser.created[0].id);
   assert.equal(flow.sessions.size, 0);
 });

@@ -51,6 +51,8 @@ export class PinFlow {
     /** @type {Map<string, PinSession>} */
     this.sessions = new Map();
     api.windows.onRemoved.addListener((windowId) => this.onWindowClosed(windowId));
+    // Nobody is left to answer when the asking tab goes: close its PIN window.
+    api.tabs?.onRemoved.addListener((tabId) => this.onTabClosed(tabId));
   }
 
   /**
@@ -151,6 +153,7 @@ export class PinFlow {
    */
   async submit(sessionId, certificateId, pin) {
     const session = this.sessionOrThrow(sessionId);
+    if (session.settled) throw new CpxError(ExtensionErrorCode.USER_CANCELLED, "this PIN request is over");
     const certificate = session.certificates.find((candidate) => candidate.certificateId === certificateId);
     if (!certificate) throw new CpxError("ERR_CERTIFICATE_NOT_FOUND", "the chosen certificate is not on the list");
     if (typeof pin !== "string" || !/^[0-9]{1,16}$/.test(pin)) {
@@ -221,6 +224,14 @@ export class PinFlow {
       if (session.windowId !== windowId) continue;
       session.windowId = undefined;
       this.finish(session, new CpxError(ExtensionErrorCode.USER_CANCELLED, "the user closed the PIN window"));
+    }
+  }
+
+  /** @param {number} tabId */
+  onTabClosed(tabId) {
+    for (const session of this.sessions.values()) {
+      if (session.tabId !== tabId) continue;
+      this.finish(session, new CpxError(ExtensionErrorCode.USER_CANCELLED, "the page that asked was closed"));
     }
   }
 
