@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc   # the PC/SC stack and the virtual reader
-  pkg-config openssl make procps iproute2                    # build and test tooling
+  pkg-config openssl make procps iproute2 binutils                   # build and test tooling
   chromium firefox-esr                                       # browsers for the demo and browser tests
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

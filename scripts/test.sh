@@ -21,8 +21,11 @@ step "Rust workspace tests"
 cargo build --workspace --bins --locked
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 
-step "extension build and real-browser tests"
+step "extension build and unit tests"
 node extension/build.mjs
+node --test extension/test/ 2>&1 | tee -a "$log"
+
+step "real-browser tests (Chromium, Firefox ESR)"
 (cd tests/browser && npm ci --no-audit --no-fund && CPX_CONNECT_HOST="$root/target/debug/cpx-connect" npm test) 2>&1 | tee -a "$log"
 
 step "demo site's page script in real Chromium"

@@ -16,7 +16,11 @@ fn main() {
         let answer = br#"{"id":1,"result":{"protocol":1,"version":"0.1.0"}}"#;
         let mut frame = (answer.len() as u32).to_ne_bytes().to_vec();
         frame.extend_from_slice(answer);
-        if stdout.write_all(&frame).and_then(|_| stdout.flush()).is_err() {
+        if stdout
+            .write_all(&frame)
+            .and_then(|_| stdout.flush())
+            .is_err()
+        {
             return;
         }
     }

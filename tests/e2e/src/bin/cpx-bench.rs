@@ -113,7 +113,12 @@ fn main() {
             .as_str()
             .expect("a certificate")
             .to_owned();
-        let token = process.request(&authenticate_request(&id, ORIGIN, &nonce(round as u8), "1234"));
+        let token = process.request(&authenticate_request(
+            &id,
+            ORIGIN,
+            &nonce(round as u8),
+            "1234",
+        ));
         assert_eq!(token["result"]["format"], "web-eid:1.0", "{token}");
         let elapsed = start.elapsed();
         let apdus = card.lock().expect("card").apdu_log().len();
@@ -127,7 +132,9 @@ fn main() {
     }
     let _ = std::fs::remove_dir_all(&cache);
 
-    println!("login (certificates + authenticate) from a new host process, pcscd + vpcd, virtual CPS3:");
+    println!(
+        "login (certificates + authenticate) from a new host process, pcscd + vpcd, virtual CPS3:"
+    );
     println!("  new card:   {}  APDUs {}", ms(new_card.0), new_card.1);
     println!(
         "  known card: median {} of {}  APDUs {known_apdus}",
