@@ -119,6 +119,13 @@ pub fn parse(frame: &[u8]) -> Result<Request, Rejected> {
                     WireError::invalid_request("missing field `arguments`"),
                 ));
             };
+            // serde would also take the fields in order from an array; the protocol says object.
+            if !raw.get().starts_with('{') {
+                return Err(reject(
+                    id,
+                    WireError::invalid_request("field `arguments` must be an object"),
+                ));
+            }
             match serde_json::from_str::<AuthenticateArguments>(raw.get()) {
                 Ok(arguments) => Command::Authenticate(arguments),
                 Err(error) => {
@@ -287,6 +294,28 @@ mod tests {
         ));
         assert_eq!(error.error.code, "ERR_INVALID_REQUEST");
         assert!(parse(&[0xFF, 0xFE]).is_err());
+    }
+
+    #[test]
+    fn authenticate_arguments_must_be_an_object() {
+        // Found by the malformed-input test: an array was read as the fields in declaration
+        // order, and the request went on to the card.
+        for arguments in [
+            r#"["https://a.fr","QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=","c","1234"]"#,
+            r#""x""#,
+            "7",
+        ] {
+            let error = rejected(&format!(
+                r#"{{"id":1,"command":"authenticate","arguments":{arguments}}}"#
+            ));
+            assert_eq!(error.error.code, "ERR_INVALID_REQUEST", "{arguments}");
+            assert_eq!(error.error.message, "field `arguments` must be an object");
+            assert_ne!(error.id, RequestId::Null);
+        }
+        assert!(parse(
+            br#"{"id":1,"command":"authenticate","arguments": {"origin":"o","challengeNonce":"n","certificateId":"c"}}"#
+        )
+        .is_ok());
     }
 
     #[test]

@@ -50,18 +50,21 @@ pub fn serve<B: ReaderBackend>(
                 };
             }
         };
-        let (answer, quit) = match request::parse(&frame) {
+        let (id, answer, quit) = match request::parse(&frame) {
             Ok(request) => {
                 debug!(id = ?request.id, command = command_name(&request.command), "request");
                 let quit = matches!(request.command, Command::Quit);
-                (handle(request.id, request.command, service), quit)
+                let id = request.id.clone();
+                (id, handle(request.id, request.command, service), quit)
             }
             Err(Rejected { id, error }) => {
                 info!(code = error.code, "request rejected");
-                (wire::error_json(&id, &error), false)
+                let answer = wire::error_json(&id, &error);
+                (id, answer, false)
             }
         };
         drop(frame);
+        let answer = fit_frame(&id, answer);
         if let Err(error) = framing::write_frame(output, &answer) {
             warn!(%error, "cannot write the answer");
             return Exit::OutputClosed;
@@ -69,6 +72,28 @@ pub fn serve<B: ReaderBackend>(
         if quit {
             return Exit::Finished;
         }
+    }
+}
+
+/// The answer, if it fits a frame. One that does not can only be echoing something huge from the
+/// request (its id, a field name): it becomes a short error instead, without the id if the id alone
+/// is too big, so that every request still gets an answer.
+fn fit_frame(id: &RequestId, answer: Vec<u8>) -> Vec<u8> {
+    if answer.len() <= framing::MAX_FRAME {
+        return answer;
+    }
+    warn!(
+        bytes = answer.len(),
+        "answer over 1 MiB replaced by an error"
+    );
+    let error = WireError::invalid_request(
+        "the answer would exceed 1 MiB: the request's id or a field name is too long",
+    );
+    let with_id = wire::error_json(id, &error);
+    if with_id.len() <= framing::MAX_FRAME {
+        with_id
+    } else {
+        wire::error_json(&RequestId::Null, &error)
     }
 }
 
@@ -162,4 +187,74 @@ fn certificate_json(report: &CertificateReport) -> serde_json::Value {
             "maxLength": report.pin_max_length,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::readers::{BackendError, CardConnection, ReaderSlot};
+
+    /// A machine without PC/SC: these tests never reach a card.
+    struct NoPcsc;
+
+    impl ReaderBackend for NoPcsc {
+        fn readers(&mut self) -> Result<Vec<ReaderSlot>, BackendError> {
+            Err(BackendError::ServiceUnavailable)
+        }
+
+        fn connect(&mut self, _reader: &str) -> Result<Box<dyn CardConnection>, BackendError> {
+            Err(BackendError::ServiceUnavailable)
+        }
+    }
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut bytes = (body.len() as u32).to_ne_bytes().to_vec();
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    /// A request of exactly 1 MiB made of `template` with its `{}` filled.
+    fn largest_request(template: &str) -> Vec<u8> {
+        let room = framing::MAX_FRAME - (template.len() - 2);
+        template.replace("{}", &"x".repeat(room)).into_bytes()
+    }
+
+    fn answers_to(input: &[u8]) -> (Vec<serde_json::Value>, Exit) {
+        let mut output = Vec::new();
+        let exit = serve(&mut &input[..], &mut output, &mut HostService::new(NoPcsc));
+        let mut answers = Vec::new();
+        let mut rest = output.as_slice();
+        while let Some(frame) = framing::read_frame(&mut rest).unwrap() {
+            assert!(frame.len() <= framing::MAX_FRAME);
+            answers.push(serde_json::from_slice(&frame).unwrap());
+        }
+        (answers, exit)
+    }
+
+    #[test]
+    fn requests_whose_answer_would_exceed_1_mib_still_get_one() {
+        // Found by the malformed-input test: echoing a 1 MiB id or field name made an answer the
+        // host could not write, and it stopped without answering.
+        let mut input = Vec::new();
+        for template in [
+            r#"{"id":"{}","command":"nope"}"#,
+            r#"{"id":"{}","command":"version"}"#,
+            r#"{"id":"f","command":"version","{}":1}"#,
+        ] {
+            input.extend(frame(&largest_request(template)));
+        }
+        input.extend(frame(br#"{"id":"after","command":"version"}"#));
+        let (answers, exit) = answers_to(&input);
+        assert_eq!(exit, Exit::Finished);
+        assert_eq!(answers.len(), 4);
+        for (answer, id) in answers.iter().zip([json!(null), json!(null), json!("f")]) {
+            assert_eq!(answer["id"], id);
+            assert_eq!(answer["error"]["code"], "ERR_INVALID_REQUEST");
+            assert!(answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("1 MiB"));
+        }
+        assert_eq!(answers[3]["result"]["protocol"], PROTOCOL_VERSION);
+    }
 }
