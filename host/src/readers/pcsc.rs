@@ -12,6 +12,10 @@ use crate::card::{Transport, TransportError};
 /// Largest response of a short APDU: 256 data bytes and the status word.
 const MAX_RESPONSE: usize = 258;
 
+/// How long a failed exchange waits for pcscd to report the card gone: pcscd polls readers
+/// every 400 ms, and a card pulled out mid-command shows up only at that poll.
+const REMOVAL_NOTICE_TIME: Duration = Duration::from_millis(1000);
+
 /// Connects to the PC/SC service lazily, so that `version` never waits on pcscd, and again after
 /// pcscd restarts.
 #[derive(Default)]
@@ -91,12 +95,14 @@ impl ReaderBackend for PcscBackend {
             .and_then(|context| {
                 context
                     .connect(&name, ShareMode::Shared, Protocols::ANY)
+                    .map(|card| (card, context.clone()))
                     .map_err(|error| service_error(error, reader))
             })
-            .map(|card| {
+            .map(|(card, context)| {
                 Box::new(PcscConnection {
                     card,
-                    reader: reader.to_owned(),
+                    context,
+                    reader: name,
                 }) as Box<dyn CardConnection>
             });
         if let Err(error) = &result {
@@ -108,39 +114,99 @@ impl ReaderBackend for PcscBackend {
 
 struct PcscConnection {
     card: Card,
-    reader: String,
+    context: Context,
+    reader: CString,
 }
 
 impl CardConnection for PcscConnection {
     fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, BackendError> {
-        let reader = self.reader.clone();
-        match self.card.transaction2() {
-            Ok(transaction) => Ok(Box::new(PcscTransport { transaction })),
-            Err((card, pcsc::Error::ResetCard)) => {
-                // Another application reset the card: our session state on it is gone, so reconnect
-                // and let the driver select from scratch.
-                warn!(%reader, "card was reset; reconnecting");
-                card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
-                    .map_err(|error| service_error(error, &reader))?;
-                card.transaction()
-                    .map(|transaction| {
-                        Box::new(PcscTransport { transaction }) as Box<dyn Transport>
-                    })
-                    .map_err(|error| service_error(error, &reader))
+        let PcscConnection {
+            card,
+            context,
+            reader,
+        } = self;
+        let reader_name = reader.to_string_lossy().into_owned();
+        let card = match card.transaction2() {
+            Ok(transaction) => {
+                return Ok(Box::new(PcscTransport {
+                    transaction,
+                    context,
+                    reader,
+                }))
             }
-            Err((_, error)) => Err(service_error(error, &reader)),
-        }
+            Err((card, pcsc::Error::ResetCard)) => card,
+            Err((_, error)) => return Err(service_error(error, &reader_name)),
+        };
+        // Another application reset the card: our session state on it is gone, so reconnect
+        // and let the driver select from scratch.
+        warn!(reader = %reader_name, "card was reset; reconnecting");
+        card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::LeaveCard)
+            .map_err(|error| service_error(error, &reader_name))?;
+        card.transaction()
+            .map(|transaction| {
+                Box::new(PcscTransport {
+                    transaction,
+                    context,
+                    reader,
+                }) as Box<dyn Transport>
+            })
+            .map_err(|error| service_error(error, &reader_name))
     }
 }
 
 struct PcscTransport<'c> {
     transaction: pcsc::Transaction<'c>,
+    context: &'c Context,
+    reader: &'c CString,
+}
+
+impl PcscTransport<'_> {
+    /// After an exchange failed in a way PC/SC did not explain (vpcd answers nothing, a CCID
+    /// reader `SCARD_E_NOT_TRANSACTED`): was the card pulled out? pcscd may learn it only at
+    /// its next poll, so wait for that, briefly.
+    fn card_left(&self) -> bool {
+        match self.transaction.status2_owned() {
+            Err(pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard | pcsc::Error::ResetCard) => {
+                return true
+            }
+            Ok(status) if !status.status().contains(pcsc::Status::PRESENT) => return true,
+            _ => {}
+        }
+        let mut states = [ReaderState::new(self.reader.clone(), State::UNAWARE)];
+        if self
+            .context
+            .get_status_change(Duration::ZERO, &mut states)
+            .is_err()
+        {
+            return false;
+        }
+        if !states[0].event_state().contains(State::PRESENT) {
+            return true;
+        }
+        let events_before = states[0].event_count();
+        states[0].sync_current_state();
+        // A timeout means nothing changed: the card is still there.
+        if self
+            .context
+            .get_status_change(REMOVAL_NOTICE_TIME, &mut states)
+            .is_err()
+        {
+            return false;
+        }
+        // Gone, or gone and back already.
+        !states[0].event_state().contains(State::PRESENT)
+            || states[0].event_count() != events_before
+    }
 }
 
 impl Transport for PcscTransport<'_> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let mut buffer = [0u8; MAX_RESPONSE];
         match self.transaction.transmit(command, &mut buffer) {
+            // Fewer than two bytes is no answer at all: vpcd's answer when the card left.
+            Ok(response) if response.len() < 2 && self.card_left() => {
+                Err(TransportError::CardRemoved)
+            }
             Ok(response) => Ok(response.to_vec()),
             Err(pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard) => {
                 Err(TransportError::CardRemoved)
@@ -149,6 +215,7 @@ impl Transport for PcscTransport<'_> {
             Err(
                 pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle,
             ) => Err(TransportError::ServiceGone),
+            Err(_) if self.card_left() => Err(TransportError::CardRemoved),
             Err(error) => Err(TransportError::Other(error.to_string())),
         }
     }

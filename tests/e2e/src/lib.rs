@@ -59,18 +59,35 @@ impl Host {
     }
 
     pub fn spawn_with(arguments: &[&str]) -> Host {
+        Host::launch(arguments, None)
+    }
+
+    /// Like [`Host::spawn`], with the card cache in `cache_dir`, e.g. shared with an earlier
+    /// host process so that the card is already known.
+    pub fn spawn_with_cache(cache_dir: &Path) -> Host {
+        Host::launch(
+            &[
+                "chrome-extension://abcdefghijklmnopabcdefghijklmnop/",
+                "--parent-window=0",
+            ],
+            Some(cache_dir),
+        )
+    }
+
+    fn launch(arguments: &[&str], cache_dir: Option<&Path>) -> Host {
         let home = tempfile::tempdir().expect("temporary HOME");
+        let cache_dir = match cache_dir {
+            Some(directory) => directory.as_os_str().to_owned(),
+            None => std::env::var_os("CPX_E2E_CACHE_DIR")
+                .unwrap_or_else(|| home.path().join("cache").into_os_string()),
+        };
         let mut child = Command::new(host_binary())
             .args(arguments)
             .env("HOME", home.path())
             .env("XDG_STATE_HOME", home.path().join("state"))
             .env_remove("CPX_CONNECT_LOG_DIR")
             // The card cache lives in the fresh HOME unless a test shares one on purpose.
-            .env(
-                "CPX_CONNECT_CACHE_DIR",
-                std::env::var_os("CPX_E2E_CACHE_DIR")
-                    .unwrap_or_else(|| home.path().join("cache").into_os_string()),
-            )
+            .env("CPX_CONNECT_CACHE_DIR", cache_dir)
             // Trace level, so tests can check what even the most verbose log holds.
             .env(
                 "CPX_CONNECT_LOG",
@@ -274,4 +291,103 @@ pub fn nonce(seed: u8) -> String {
 pub fn authenticate_request(certificate_id: &str, origin: &str, nonce: &str, pin: &str) -> Value {
     json!({"id": "auth", "command": "authenticate", "arguments": {
         "origin": origin, "challengeNonce": nonce, "certificateId": certificate_id, "pin": pin}})
+}
+
+/// Every error code of protocol 1 (host/PROTOCOL.md).
+pub const DOCUMENTED_ERROR_CODES: [&str; 16] = [
+    "ERR_INVALID_REQUEST",
+    "ERR_UNKNOWN_COMMAND",
+    "ERR_ORIGIN_INVALID",
+    "ERR_NONCE_INVALID",
+    "ERR_PCSC_UNAVAILABLE",
+    "ERR_NO_READER",
+    "ERR_NO_CARD",
+    "ERR_CARD_UNSUPPORTED",
+    "ERR_CERTIFICATE_NOT_FOUND",
+    "ERR_CARD_REMOVED",
+    "ERR_PIN_REQUIRED",
+    "ERR_PIN_FORMAT",
+    "ERR_PIN_INCORRECT",
+    "ERR_PIN_BLOCKED",
+    "ERR_CARD_ERROR",
+    "ERR_INTERNAL",
+];
+
+/// How many of `apdus` are a VERIFY carrying a PIN (a VERIFY without data only asks the status).
+pub fn verifies_with_pin(apdus: &[Vec<u8>]) -> usize {
+    apdus
+        .iter()
+        .filter(|apdu| apdu.len() > 5 && apdu[0] & 0xF0 == 0x00 && apdu[1] == 0x20)
+        .count()
+}
+
+/// One of vpcd's two slots and the virtual card that belongs in it, with a fault plan that
+/// sees every APDU the card is sent. The caller holds the pcscd lock.
+pub struct CardSlot {
+    pub index: usize,
+    pub card: cpx_virtual_card::SharedCard,
+    pub faults: cpx_virtual_card::faults::FaultPlan,
+    inserted: Option<cpx_virtual_card::vpcd::InsertedCard>,
+}
+
+impl CardSlot {
+    /// `card` ready for slot `index` (0 or 1), not inserted yet: the slot is empty.
+    pub fn new(index: usize, card: cpx_virtual_card::VirtualCard) -> CardSlot {
+        CardSlot {
+            index,
+            card: cpx_virtual_card::shared(card),
+            faults: cpx_virtual_card::faults::FaultPlan::new(),
+            inserted: None,
+        }
+    }
+
+    /// `card` in slot `index`, once pcscd reports it.
+    pub fn inserted(index: usize, card: cpx_virtual_card::VirtualCard) -> CardSlot {
+        let mut slot = CardSlot::new(index, card);
+        slot.insert();
+        slot
+    }
+
+    pub fn reader(&self) -> &'static str {
+        SLOT_READERS[self.index]
+    }
+
+    /// Puts the card in the slot (with its fault plan) and waits until pcscd reports it.
+    pub fn insert(&mut self) {
+        assert!(self.inserted.is_none(), "the card is already in the slot");
+        let inserted = cpx_virtual_card::vpcd::insert_with_faults(
+            self.card.clone(),
+            SLOT_PORTS[self.index],
+            &self.faults,
+        )
+        .expect("insert into vpcd");
+        self.inserted = Some(inserted);
+        wait_for_card(self.reader(), true);
+    }
+
+    /// Pulls the card out (if a fault has not already) and waits until pcscd has polled the
+    /// empty slot, so that the card can go back in as a new insertion. pcscd may report the
+    /// slot empty before its own poll has seen it (after a failed reset of a card pulled out
+    /// mid-command): a card put back then is never noticed, hence the settle time of
+    /// [`cpx_virtual_card::vpcd::InsertedCard::remove`] even after a fault pulled the card out.
+    pub fn remove(&mut self) {
+        if let Some(inserted) = self.inserted.take() {
+            inserted.remove();
+        }
+        wait_for_card(self.reader(), false);
+    }
+
+    /// True while the card is in the slot (a removal fault ends that).
+    pub fn is_inserted(&self) -> bool {
+        self.inserted
+            .as_ref()
+            .is_some_and(|inserted| inserted.is_serving())
+    }
+
+    /// Exchanges the cards (and their fault plans) of two slots whose cards are out.
+    pub fn swap_cards(&mut self, other: &mut CardSlot) {
+        assert!(self.inserted.is_none() && other.inserted.is_none());
+        std::mem::swap(&mut self.card, &mut other.card);
+        std::mem::swap(&mut self.faults, &mut other.faults);
+    }
 }

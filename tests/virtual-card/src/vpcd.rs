@@ -11,8 +11,9 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use crate::faults::FaultPlan;
 use crate::SharedCard;
@@ -37,6 +38,8 @@ pub type Observer = Box<dyn FnMut(&[u8], &[u8]) + Send>;
 pub struct InsertedCard {
     stream: TcpStream,
     serving: Arc<AtomicBool>,
+    /// When the connection ended, if it did before [`InsertedCard::remove`] (vpcd or a fault).
+    left_at: Arc<Mutex<Option<Instant>>>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -90,17 +93,23 @@ fn insert_serving(
     plan.attach(attached.try_clone()?);
     let serving = Arc::new(AtomicBool::new(true));
     let thread_serving = Arc::clone(&serving);
+    let left_at = Arc::new(Mutex::new(None));
+    let thread_left_at = Arc::clone(&left_at);
     let thread = std::thread::Builder::new()
         .name(format!("vpcd-{port}"))
         .spawn(move || {
             let outcome = serve(reader, &card, observer, &plan);
             plan.detach(&attached);
+            *thread_left_at
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
             thread_serving.store(false, Ordering::SeqCst);
             outcome
         })?;
     Ok(InsertedCard {
         stream,
         serving,
+        left_at,
         thread: Some(thread),
     })
 }
@@ -112,9 +121,10 @@ impl InsertedCard {
     }
 
     /// Pulls the card out: closes the connection, waits for the serving thread, then waits
-    /// [`REMOVAL_SETTLE_TIME`] so that pcscd sees the slot empty before anything is inserted
-    /// again (a card put back between two of pcscd's polls looks like the old card, reset, and
-    /// the next transmit fails).
+    /// until [`REMOVAL_SETTLE_TIME`] has passed since the card left (now, or earlier if vpcd
+    /// or a fault closed the connection) so that pcscd sees the slot empty before anything is
+    /// inserted again (a card put back between two of pcscd's polls looks like the old card,
+    /// reset, and the next transmit fails).
     pub fn remove(mut self) {
         self.close();
     }
@@ -126,7 +136,12 @@ impl InsertedCard {
         // Errors here mean the connection is already gone, which is what we want.
         let _ = self.stream.shutdown(Shutdown::Both);
         let _ = thread.join();
-        std::thread::sleep(REMOVAL_SETTLE_TIME);
+        let left_at = self
+            .left_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(Instant::now);
+        std::thread::sleep(REMOVAL_SETTLE_TIME.saturating_sub(left_at.elapsed()));
     }
 }
 

@@ -266,3 +266,17 @@ fn control_bytes_are_not_counted_as_apdus() {
     assert_eq!(vpcd.receive().unwrap(), card.lock().unwrap().atr());
     assert_eq!(vpcd.transmit(&SELECT_SN).unwrap(), [0x6F, 0x00]);
 }
+
+#[test]
+fn after_a_fault_pulled_the_card_out_removal_waits_only_the_rest_of_the_settle_time() {
+    let card = dupont();
+    let plan = FaultPlan::new();
+    let (mut vpcd, inserted) = FakeVpcd::with_card(&card, &plan);
+    plan.arm(1, Fault::RemoveDuring);
+    assert_eq!(vpcd.transmit(&SELECT_SN), None);
+    wait_until_not_serving(&inserted);
+    std::thread::sleep(vpcd::REMOVAL_SETTLE_TIME);
+    let started = Instant::now();
+    inserted.remove();
+    assert!(started.elapsed() < vpcd::REMOVAL_SETTLE_TIME / 2);
+}
