@@ -1,0 +1,287 @@
+//! Seed inputs for every target, made from real data: the frames and requests of shared/DESIGN.md,
+//! the virtual card's PKCS#15 files, and recordings of whole sessions with the virtual card.
+//! Shared by the replay tests and the `write_seeds` example that scripts/fuzz.sh runs.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use base64::Engine;
+use cpx_connect::card::{self, CardType, Pin, Transport, TransportError};
+use cpx_connect::protocol::server::serve;
+use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
+use cpx_connect::service::HostService;
+use cpx_connect_fuzz::card_answers::{known_profile, known_serial, LOGIN_DIGEST, LOGIN_PIN};
+use cpx_connect_fuzz::card_script::{self, AfterEnd};
+use cpx_connect_fuzz::host::{self, Readers, CPS3_ATR};
+use cpx_virtual_card::{pkcs15 as card_files, Holder, VirtualCard};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+pub const TARGETS: [&str; 5] = ["frames", "request", "pkcs15", "card_answers", "host"];
+
+pub struct Seed {
+    pub target: &'static str,
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+pub fn all() -> Vec<Seed> {
+    let mut seeds = Vec::new();
+    let mut add = |target: &'static str, name: &str, bytes: Vec<u8>| {
+        seeds.push(Seed {
+            target,
+            name: name.to_owned(),
+            bytes,
+        })
+    };
+    for (name, request) in requests() {
+        add("request", name, serde_json::to_vec(&request).expect("JSON"));
+    }
+    for (name, stream) in streams() {
+        // Byte 0 chooses how the stream is cut into reads.
+        add("frames", name, [&[0x2A][..], &stream].concat());
+    }
+    for (name, file) in card_files() {
+        add("pkcs15", name, file);
+    }
+    for (name, card) in cards() {
+        add("card_answers", name, record_card_steps(card));
+    }
+    for (name, readers, card) in [
+        ("dupont-login", Readers::OneCps3, cards().remove(0).1),
+        (
+            "martin-second-reader",
+            Readers::ContactlessThenCps3,
+            VirtualCard::cps3(Holder::Martin),
+        ),
+        (
+            "wrong-pin",
+            Readers::OneCps3,
+            VirtualCard::cps3(Holder::Dupont).with_pin("5678"),
+        ),
+    ] {
+        add("host", name, record_host_session(readers, card));
+    }
+    add(
+        "host",
+        "no-reader",
+        host::encode(Readers::None, &login_stream("0"), &[0]),
+    );
+    add(
+        "host",
+        "pcsc-down",
+        host::encode(Readers::ServiceDown, &login_stream("0"), &[0]),
+    );
+    seeds
+}
+
+/// A 32-byte challenge nonce in base64, as a relying party makes.
+pub fn nonce() -> String {
+    base64::engine::general_purpose::STANDARD.encode([0x42u8; 32])
+}
+
+pub fn authenticate(certificate_id: &str, pin: Option<&str>) -> Value {
+    let mut arguments = json!({
+        "origin": "https://demo.cpxconnect.org",
+        "challengeNonce": nonce(),
+        "certificateId": certificate_id,
+    });
+    if let Some(pin) = pin {
+        arguments["pin"] = json!(pin);
+    }
+    json!({"id": "auth", "command": "authenticate", "arguments": arguments})
+}
+
+/// The requests of DESIGN.md's command table.
+fn requests() -> Vec<(&'static str, Value)> {
+    vec![
+        ("version", json!({"id": 1, "command": "version"})),
+        (
+            "status",
+            json!({"id": "s", "command": "status", "arguments": {}}),
+        ),
+        (
+            "certificates",
+            json!({"id": 2.5, "command": "certificates", "arguments": null}),
+        ),
+        (
+            "authenticate",
+            authenticate("0123456789abcdef", Some("1234")),
+        ),
+        (
+            "authenticate-no-pin",
+            authenticate("0123456789abcdef", None),
+        ),
+        ("quit", json!({"id": -3, "command": "quit"})),
+    ]
+}
+
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut bytes = (body.len() as u32).to_ne_bytes().to_vec();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn request_frame(request: &Value) -> Vec<u8> {
+    frame(&serde_json::to_vec(request).expect("JSON"))
+}
+
+fn login_stream(certificate_id: &str) -> Vec<u8> {
+    [
+        request_frame(&json!({"id": 1, "command": "certificates"})),
+        request_frame(&authenticate(certificate_id, Some(LOGIN_PIN))),
+        request_frame(&json!({"id": 2, "command": "status"})),
+        request_frame(&json!({"id": 3, "command": "version"})),
+        request_frame(&json!({"id": 4, "command": "quit"})),
+    ]
+    .concat()
+}
+
+fn streams() -> Vec<(&'static str, Vec<u8>)> {
+    let all: Vec<u8> = requests()
+        .iter()
+        .flat_map(|(_, r)| request_frame(r))
+        .collect();
+    let mut truncated = request_frame(&json!({"id": 1, "command": "version"}));
+    truncated.truncate(truncated.len() - 3);
+    vec![
+        ("design-requests", all),
+        ("empty-frame", frame(b"")),
+        ("oversized", (1024 * 1024 + 1u32).to_ne_bytes().to_vec()),
+        ("truncated", truncated),
+    ]
+}
+
+fn card_files() -> Vec<(&'static str, Vec<u8>)> {
+    let serial = VirtualCard::cps3(Holder::Dupont).icc_serial();
+    vec![
+        ("ef-dir", card_files::ef_dir()),
+        ("ef-atr", card_files::ef_atr()),
+        ("ef-sn-icc", card_files::ef_sn_icc(&serial)),
+        ("odf", card_files::odf()),
+        ("token-info", card_files::token_info(&serial)),
+        ("prkdf", card_files::prkdf()),
+        ("cdf", card_files::cdf()),
+        ("aodf", card_files::aodf()),
+        (
+            // The GET DATA answer of CARD.md (PIN tries).
+            "pin-get-data",
+            vec![
+                0x70, 0x16, 0xBF, 0x81, 0x01, 0x12, 0xA0, 0x10, 0x9A, 0x01, 0x03, 0x9B, 0x01, 0x03,
+                0xA1, 0x08, 0x8C, 0x06, 0xF3, 0x00, 0x00, 0x13, 0xFF, 0x00,
+            ],
+        ),
+    ]
+}
+
+pub fn cards() -> Vec<(&'static str, VirtualCard)> {
+    vec![
+        ("dupont", VirtualCard::cps3(Holder::Dupont)),
+        ("martin", VirtualCard::cps3(Holder::Martin)),
+        (
+            "wrong-pin",
+            VirtualCard::cps3(Holder::Dupont).with_pin("5678"),
+        ),
+        (
+            "blocked",
+            VirtualCard::cps3(Holder::Dupont).with_pin_tries_left(0),
+        ),
+    ]
+}
+
+/// The virtual card, remembering each answer it gave.
+struct Recorder {
+    card: VirtualCard,
+    answers: Vec<Result<Vec<u8>, TransportError>>,
+}
+
+impl Transport for Recorder {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let answer = self.card.transmit(command);
+        self.answers.push(Ok(answer.clone()));
+        Ok(answer)
+    }
+}
+
+/// The answers of `card` to the steps of the card_answers target, in its layout.
+pub fn record_card_steps(card: VirtualCard) -> Vec<u8> {
+    let mut recorder = Recorder {
+        card,
+        answers: Vec::new(),
+    };
+    {
+        let mut driver = card::driver(CardType::Cps3, &mut recorder).expect("CPS3 driver");
+        let serial = driver.icc_serial().unwrap_or_else(|_| known_serial());
+        let profile = driver
+            .read_profile(&serial)
+            .unwrap_or_else(|_| known_profile());
+        let _ = driver.pin_status(&profile);
+        let _ = driver.sign_login_digest(&profile, &Pin::new(LOGIN_PIN), &LOGIN_DIGEST);
+    }
+    card_script::encode(AfterEnd::Removed, &recorder.answers)
+}
+
+struct RecordingReaders {
+    readers: Readers,
+    card: Rc<RefCell<Recorder>>,
+}
+
+impl ReaderBackend for RecordingReaders {
+    fn readers(&mut self) -> Result<Vec<ReaderSlot>, BackendError> {
+        let mut slots = vec![ReaderSlot {
+            name: "Reader 0".into(),
+            atr: Some(CPS3_ATR.to_vec()),
+        }];
+        if self.readers == Readers::ContactlessThenCps3 {
+            slots[0].atr = Some(vec![0x3B, 0x8F, 0x80, 0x01]);
+            slots.push(ReaderSlot {
+                name: "Reader 1".into(),
+                atr: Some(CPS3_ATR.to_vec()),
+            });
+        }
+        Ok(slots)
+    }
+
+    fn connect(&mut self, _reader: &str) -> Result<Box<dyn CardConnection>, BackendError> {
+        Ok(Box::new(RecordingConnection(self.card.clone())))
+    }
+}
+
+struct RecordingConnection(Rc<RefCell<Recorder>>);
+
+impl CardConnection for RecordingConnection {
+    fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, BackendError> {
+        Ok(Box::new(RecordingTransport(self.0.clone())))
+    }
+}
+
+struct RecordingTransport(Rc<RefCell<Recorder>>);
+
+impl Transport for RecordingTransport {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.0.borrow_mut().transmit(command)
+    }
+}
+
+/// The certificate id the host gives a certificate (hex of the first 16 bytes of its SHA-256).
+pub fn certificate_id(der: &[u8]) -> String {
+    cpx_connect::hex_encode(&Sha256::digest(der)[..16]).to_lowercase()
+}
+
+/// A login session (certificates, authenticate, status, version, quit) against `card`, recorded
+/// as an input of the host target.
+pub fn record_host_session(readers: Readers, card: VirtualCard) -> Vec<u8> {
+    let stdin = login_stream(&certificate_id(card.auth_certificate_der()));
+    let recorder = Rc::new(RefCell::new(Recorder {
+        card,
+        answers: Vec::new(),
+    }));
+    let mut service = HostService::new(RecordingReaders {
+        readers,
+        card: recorder.clone(),
+    });
+    let mut output = Vec::new();
+    serve(&mut stdin.as_slice(), &mut output, &mut service);
+    let script = card_script::encode(AfterEnd::Removed, &recorder.borrow().answers);
+    host::encode(readers, &stdin, &script)
+}
