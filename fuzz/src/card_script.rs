@@ -115,14 +115,15 @@ impl Exchange {
 
 pub const INS_VERIFY: u8 = 0x20;
 
-/// How many times the PIN was presented: VERIFY commands, except a repeat the card asked for with
-/// `6Cxx` (wrong Le), which tells that it did not evaluate the first one.
+/// How many times the PIN was presented: VERIFY commands with data (without, VERIFY only asks
+/// for the tries left), except a repeat the card asked for with `6Cxx` (wrong Le), which tells
+/// that it did not evaluate the first one.
 pub fn pin_presentations(exchanges: &[Exchange]) -> usize {
     let mut previous: Option<&Exchange> = None;
     let mut count = 0;
     for exchange in exchanges {
         let repeat = previous.is_some_and(|p| p.ins() == INS_VERIFY && p.asked_other_le());
-        if exchange.ins() == INS_VERIFY && !repeat {
+        if exchange.ins() == INS_VERIFY && !exchange.data().is_empty() && !repeat {
             count += 1;
         }
         previous = Some(exchange);
@@ -286,6 +287,11 @@ mod tests {
                 exchange(&verify, &[0x90, 0x00]),
             ]),
             2
+        );
+        let status_query = [0x01, 0x20, 0x00, 0x01];
+        assert_eq!(
+            pin_presentations(&[exchange(&status_query, &[0x63, 0xC3])]),
+            0
         );
     }
 }

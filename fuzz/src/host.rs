@@ -22,32 +22,40 @@ pub const CPS3_ATR: [u8; 17] = [
     0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10, 0x00, 0x90,
     0x00,
 ];
+/// The first CPS4 ATR of CARD.md.
+pub const CPS4_ATR: [u8; 17] = [
+    0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x04, 0x01, 0x00, 0x00, 0x90,
+    0x44,
+];
 /// The CPS3 contactless ATR: a card the host must refuse without talking to it.
 const CONTACTLESS_ATR: [u8; 20] = [
     0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94, 0x01, 0x80,
     0x82, 0x90, 0x00, 0x0E,
 ];
 
-/// What the machine has: byte 0 of the input, modulo 4.
+/// What the machine has: byte 0 of the input, modulo 5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Readers {
     /// PC/SC answers, with no reader.
     None,
     /// PC/SC is not running.
     ServiceDown,
-    /// One reader holding the scripted CPS3.
+    /// One reader holding the scripted card, a CPS3.
     OneCps3,
     /// A contactless card in the first reader, the scripted CPS3 in the second.
     ContactlessThenCps3,
+    /// One reader holding the scripted card, a CPS4.
+    OneCps4,
 }
 
 impl Readers {
     pub fn from_byte(byte: u8) -> Self {
-        match byte & 0x03 {
+        match byte % 5 {
             0 => Readers::None,
             1 => Readers::ServiceDown,
             2 => Readers::OneCps3,
-            _ => Readers::ContactlessThenCps3,
+            3 => Readers::ContactlessThenCps3,
+            _ => Readers::OneCps4,
         }
     }
 
@@ -57,6 +65,34 @@ impl Readers {
             Readers::ServiceDown => 1,
             Readers::OneCps3 => 2,
             Readers::ContactlessThenCps3 => 3,
+            Readers::OneCps4 => 4,
+        }
+    }
+
+    /// The readers as PC/SC lists them, with the ATR of the card in each.
+    pub fn slots(self) -> Result<Vec<ReaderSlot>, BackendError> {
+        let slot = |name: &str, atr: &[u8]| ReaderSlot {
+            name: name.into(),
+            atr: Some(atr.to_vec()),
+        };
+        match self {
+            Readers::None => Ok(Vec::new()),
+            Readers::ServiceDown => Err(BackendError::ServiceUnavailable),
+            Readers::OneCps3 => Ok(vec![slot("Reader 0", &CPS3_ATR)]),
+            Readers::ContactlessThenCps3 => Ok(vec![
+                slot("Reader 0", &CONTACTLESS_ATR),
+                slot("Reader 1", &CPS3_ATR),
+            ]),
+            Readers::OneCps4 => Ok(vec![slot("Reader 0", &CPS4_ATR)]),
+        }
+    }
+
+    /// The reader that holds the scripted card.
+    pub fn scripted_reader(self) -> Option<&'static str> {
+        match self {
+            Readers::OneCps3 | Readers::OneCps4 => Some("Reader 0"),
+            Readers::ContactlessThenCps3 => Some("Reader 1"),
+            Readers::None | Readers::ServiceDown => None,
         }
     }
 }
@@ -78,30 +114,14 @@ struct FuzzReaders {
 
 impl ReaderBackend for FuzzReaders {
     fn readers(&mut self) -> Result<Vec<ReaderSlot>, BackendError> {
-        let slot = |name: &str, atr: &[u8]| ReaderSlot {
-            name: name.into(),
-            atr: Some(atr.to_vec()),
-        };
-        match self.readers {
-            Readers::None => Ok(Vec::new()),
-            Readers::ServiceDown => Err(BackendError::ServiceUnavailable),
-            Readers::OneCps3 => Ok(vec![slot("Reader 0", &CPS3_ATR)]),
-            Readers::ContactlessThenCps3 => Ok(vec![
-                slot("Reader 0", &CONTACTLESS_ATR),
-                slot("Reader 1", &CPS3_ATR),
-            ]),
-        }
+        self.readers.slots()
     }
 
     fn connect(&mut self, reader: &str) -> Result<Box<dyn CardConnection>, BackendError> {
-        let holds_the_cps3 = match self.readers {
-            Readers::OneCps3 => reader == "Reader 0",
-            Readers::ContactlessThenCps3 => reader == "Reader 1",
-            Readers::None | Readers::ServiceDown => false,
-        };
-        assert!(
-            holds_the_cps3,
-            "the host connected to {reader:?}, which holds no CPx card"
+        assert_eq!(
+            Some(reader),
+            self.readers.scripted_reader(),
+            "the host connected to a reader that holds no CPx card"
         );
         Ok(Box::new(FuzzConnection(self.card.clone())))
     }

@@ -15,6 +15,7 @@ fn run(seed: &Seed) {
         "request" => request::run(&seed.bytes),
         "pkcs15" => pkcs15::run(&seed.bytes),
         "card_answers" => drop(card_answers::run(&seed.bytes)),
+        "card_answers_cps4" => drop(card_answers::run_cps4(&seed.bytes)),
         "host" => drop(host::run(&seed.bytes)),
         other => panic!("seed for an unknown target {other}"),
     }
@@ -95,6 +96,24 @@ fn recorded_pin_failures_replay_as_pin_errors() {
 }
 
 #[test]
+fn a_recorded_cps4_session_replays_to_the_same_results() {
+    let card = VirtualCard::cps4(Holder::Dupont);
+    let outcome = card_answers::run_cps4(&seed("card_answers_cps4", "dupont"));
+    assert_eq!(&outcome.serial.expect("serial").0[5..], card.icc_serial());
+    let profile = outcome.profile.expect("profile");
+    assert_eq!(profile.certificate_der, card.auth_certificate_der());
+    assert_eq!(outcome.pin_status.expect("PIN status").retries_left, 3);
+    assert_eq!(outcome.signature.expect("signature").len(), 256);
+    let wrong = card_answers::run_cps4(&seed("card_answers_cps4", "wrong-pin"));
+    assert_eq!(
+        wrong.signature.unwrap_err(),
+        CardError::WrongPin { retries_left: 2 }
+    );
+    let blocked = card_answers::run_cps4(&seed("card_answers_cps4", "blocked"));
+    assert_eq!(blocked.signature.unwrap_err(), CardError::PinBlocked);
+}
+
+#[test]
 fn a_recorded_login_replays_through_the_whole_host() {
     let outcome = host::run(&seed("host", "dupont-login"));
     assert_eq!(outcome.exit, Exit::Finished);
@@ -117,6 +136,13 @@ fn a_recorded_login_replays_through_the_whole_host() {
         second_reader.answers[0]["result"]["certificates"][0]["reader"],
         "Reader 1"
     );
+
+    let cps4 = host::run(&seed("host", "cps4-login"));
+    assert_eq!(
+        cps4.answers[0]["result"]["certificates"][0]["cardType"],
+        "CPS4"
+    );
+    assert_eq!(cps4.answers[1]["result"]["format"], "web-eid:1.0");
 
     let wrong_pin = host::run(&seed("host", "wrong-pin"));
     assert_eq!(wrong_pin.answers[1]["error"]["code"], "ERR_PIN_INCORRECT");

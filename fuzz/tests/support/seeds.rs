@@ -12,12 +12,19 @@ use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSl
 use cpx_connect::service::HostService;
 use cpx_connect_fuzz::card_answers::{known_profile, known_serial, LOGIN_DIGEST, LOGIN_PIN};
 use cpx_connect_fuzz::card_script::{self, AfterEnd};
-use cpx_connect_fuzz::host::{self, Readers, CPS3_ATR};
+use cpx_connect_fuzz::host::{self, Readers};
 use cpx_virtual_card::{pkcs15 as card_files, Holder, VirtualCard};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-pub const TARGETS: [&str; 5] = ["frames", "request", "pkcs15", "card_answers", "host"];
+pub const TARGETS: [&str; 6] = [
+    "frames",
+    "request",
+    "pkcs15",
+    "card_answers",
+    "card_answers_cps4",
+    "host",
+];
 
 pub struct Seed {
     pub target: &'static str,
@@ -45,7 +52,18 @@ pub fn all() -> Vec<Seed> {
         add("pkcs15", name, file);
     }
     for (name, card) in cards() {
-        add("card_answers", name, record_card_steps(card));
+        add(
+            "card_answers",
+            name,
+            record_card_steps(CardType::Cps3, card),
+        );
+    }
+    for (name, card) in cps4_cards() {
+        add(
+            "card_answers_cps4",
+            name,
+            record_card_steps(CardType::Cps4, card),
+        );
     }
     for (name, readers, card) in [
         ("dupont-login", Readers::OneCps3, cards().remove(0).1),
@@ -59,6 +77,7 @@ pub fn all() -> Vec<Seed> {
             Readers::OneCps3,
             VirtualCard::cps3(Holder::Dupont).with_pin("5678"),
         ),
+        ("cps4-login", Readers::OneCps4, cps4_cards().remove(0).1),
     ] {
         add("host", name, record_host_session(readers, card));
     }
@@ -189,6 +208,20 @@ pub fn cards() -> Vec<(&'static str, VirtualCard)> {
     ]
 }
 
+pub fn cps4_cards() -> Vec<(&'static str, VirtualCard)> {
+    vec![
+        ("dupont", VirtualCard::cps4(Holder::Dupont)),
+        (
+            "wrong-pin",
+            VirtualCard::cps4(Holder::Dupont).with_pin("5678"),
+        ),
+        (
+            "blocked",
+            VirtualCard::cps4(Holder::Dupont).with_pin_tries_left(0),
+        ),
+    ]
+}
+
 /// The virtual card, remembering each answer it gave.
 struct Recorder {
     card: VirtualCard,
@@ -204,20 +237,27 @@ impl Transport for Recorder {
 }
 
 /// The answers of `card` to the steps of the card_answers target, in its layout.
-pub fn record_card_steps(card: VirtualCard) -> Vec<u8> {
+/// One fresh driver per step, as the target runs them.
+pub fn record_card_steps(card_type: CardType, card: VirtualCard) -> Vec<u8> {
     let mut recorder = Recorder {
         card,
         answers: Vec::new(),
     };
-    {
-        let mut driver = card::driver(CardType::Cps3, &mut recorder).expect("CPS3 driver");
-        let serial = driver.icc_serial().unwrap_or_else(|_| known_serial());
-        let profile = driver
-            .read_profile(&serial)
-            .unwrap_or_else(|_| known_profile());
-        let _ = driver.pin_status(&profile);
-        let _ = driver.sign_login_digest(&profile, &Pin::new(LOGIN_PIN), &LOGIN_DIGEST);
+    fn driver(card_type: CardType, recorder: &mut Recorder) -> Box<dyn card::CpxCard + '_> {
+        card::driver(card_type, recorder).expect("CPx cards have a driver")
     }
+    let serial = driver(card_type, &mut recorder)
+        .icc_serial()
+        .unwrap_or_else(|_| known_serial());
+    let profile = driver(card_type, &mut recorder)
+        .read_profile(&serial)
+        .unwrap_or_else(|_| known_profile(card_type));
+    let _ = driver(card_type, &mut recorder).pin_status(&profile);
+    let _ = driver(card_type, &mut recorder).sign_login_digest(
+        &profile,
+        &Pin::new(LOGIN_PIN),
+        &LOGIN_DIGEST,
+    );
     card_script::encode(AfterEnd::Removed, &recorder.answers)
 }
 
@@ -228,18 +268,7 @@ struct RecordingReaders {
 
 impl ReaderBackend for RecordingReaders {
     fn readers(&mut self) -> Result<Vec<ReaderSlot>, BackendError> {
-        let mut slots = vec![ReaderSlot {
-            name: "Reader 0".into(),
-            atr: Some(CPS3_ATR.to_vec()),
-        }];
-        if self.readers == Readers::ContactlessThenCps3 {
-            slots[0].atr = Some(vec![0x3B, 0x8F, 0x80, 0x01]);
-            slots.push(ReaderSlot {
-                name: "Reader 1".into(),
-                atr: Some(CPS3_ATR.to_vec()),
-            });
-        }
-        Ok(slots)
+        self.readers.slots()
     }
 
     fn connect(&mut self, _reader: &str) -> Result<Box<dyn CardConnection>, BackendError> {
