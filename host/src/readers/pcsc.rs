@@ -1,5 +1,6 @@
 //! The PC/SC backend: the only module that speaks `pcsc`.
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::time::Duration;
 
@@ -100,9 +101,10 @@ impl ReaderBackend for PcscBackend {
             })
             .map(|(card, context)| {
                 Box::new(PcscConnection {
-                    card,
+                    card: Some(card),
                     context,
                     reader: name,
+                    pin_presented: Cell::new(false),
                 }) as Box<dyn CardConnection>
             });
         if let Err(error) = &result {
@@ -113,9 +115,32 @@ impl ReaderBackend for PcscBackend {
 }
 
 struct PcscConnection {
-    card: Card,
+    /// `None` only once dropped.
+    card: Option<Card>,
     context: Context,
     reader: CString,
+    /// A VERIFY with a PIN went to the card: it may hold a verified PIN until reset.
+    pin_presented: Cell<bool>,
+}
+
+impl Drop for PcscConnection {
+    /// Leaves the card as it is for the other programs sharing it (another program's session
+    /// on the card survives a `certificates`), unless this connection sent a PIN: then the card
+    /// is reset, so that the verified PIN does not outlive the request.
+    fn drop(&mut self) {
+        let Some(card) = self.card.take() else {
+            return;
+        };
+        let disposition = if self.pin_presented.get() {
+            Disposition::ResetCard
+        } else {
+            Disposition::LeaveCard
+        };
+        // On failure the handle is dropped, which resets the card: the handle is gone anyway.
+        if let Err((_, error)) = card.disconnect(disposition) {
+            debug!(%error, "disconnect failed");
+        }
+    }
 }
 
 impl CardConnection for PcscConnection {
@@ -124,14 +149,19 @@ impl CardConnection for PcscConnection {
             card,
             context,
             reader,
+            pin_presented,
         } = self;
         let reader_name = reader.to_string_lossy().into_owned();
+        let card = card
+            .as_mut()
+            .ok_or_else(|| BackendError::Other("connection already closed".into()))?;
         let card = match card.transaction2() {
             Ok(transaction) => {
                 return Ok(Box::new(PcscTransport {
                     transaction,
                     context,
                     reader,
+                    pin_presented,
                 }))
             }
             Err((card, pcsc::Error::ResetCard)) => card,
@@ -148,6 +178,7 @@ impl CardConnection for PcscConnection {
                     transaction,
                     context,
                     reader,
+                    pin_presented,
                 }) as Box<dyn Transport>
             })
             .map_err(|error| service_error(error, &reader_name))
@@ -158,6 +189,7 @@ struct PcscTransport<'c> {
     transaction: pcsc::Transaction<'c>,
     context: &'c Context,
     reader: &'c CString,
+    pin_presented: &'c Cell<bool>,
 }
 
 impl PcscTransport<'_> {
@@ -201,6 +233,10 @@ impl PcscTransport<'_> {
 
 impl Transport for PcscTransport<'_> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        // VERIFY (INS 20) with data, on any logical channel.
+        if command.len() > 5 && command[1] == 0x20 {
+            self.pin_presented.set(true);
+        }
         let mut buffer = [0u8; MAX_RESPONSE];
         match self.transaction.transmit(command, &mut buffer) {
             // Fewer than two bytes is no answer at all: vpcd's answer when the card left.

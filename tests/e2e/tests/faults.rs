@@ -550,3 +550,168 @@ fn a_removal_at_every_apdu_of_a_new_card_login_is_reported_and_the_host_recovers
 fn a_removal_at_every_apdu_of_a_known_card_login_is_reported_and_the_host_recovers() {
     walk_a_removal_through_every_apdu(true);
 }
+
+/// Another program on the desk: pcsc-tools' `scriptor` on the reader, fed commands one line
+/// at a time (an APDU in hex, or `reset`: SCardReconnect with SCARD_RESET_CARD).
+struct OtherProgram {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    answers: std::sync::mpsc::Receiver<String>,
+}
+
+impl OtherProgram {
+    /// Starts it: it connects to the card (shared) and keeps the connection until `finish`.
+    fn start(reader: &str) -> OtherProgram {
+        use std::io::BufRead;
+        // Through perl with autoflush on: scriptor's answers must arrive line by line, not when
+        // it exits.
+        let mut child = std::process::Command::new("perl")
+            .args([
+                "-e",
+                "$| = 1; do '/usr/bin/scriptor'; die $@ if $@;",
+                "--",
+                "-r",
+                reader,
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("scriptor (package pcsc-tools)");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("scriptor stdout");
+        let (sender, answers) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                // "< 90 00 : Normal processing." or "< OK: <ATR>" / "< KO: <error>".
+                if line.starts_with('<') && sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        OtherProgram {
+            child,
+            stdin,
+            answers,
+        }
+    }
+
+    /// Sends one line and waits for the card's (or pcscd's) answer to it; `None` if the program
+    /// ended instead (it stops at the first PC/SC error).
+    fn run(&mut self, line: &str) -> Option<String> {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("scriptor stdin open");
+        writeln!(stdin, "{line}").expect("write to scriptor");
+        stdin.flush().expect("flush to scriptor");
+        self.answers.recv_timeout(Duration::from_secs(30)).ok()
+    }
+
+    /// Ends it and returns what it wrote to stderr.
+    fn finish(mut self) -> String {
+        use std::io::Read;
+        self.stdin.take();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Still running after 30 s: end the process this test started.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut text = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
+const SELECT_EF_SN_ICC: &str = "00 A4 09 0C 04 3F 00 D0 03";
+
+#[test]
+fn another_program_resetting_the_card_mid_login_waits_for_the_host_and_the_next_login_succeeds() {
+    let bench = Bench::new();
+    let mut host = Host::spawn();
+    let id = certificate_id(&bench, &mut host);
+    let reference = reference_authenticate(&bench, &mut host, &id);
+
+    // The host is inside its card transaction, waiting for a slow INTERNAL AUTHENTICATE, when
+    // another program resets the card through pcscd. A reset landing there would lose the
+    // signature waiting for GET RESPONSE.
+    bench.slot.faults.arm(
+        position_of(&reference, INS_INTERNAL_AUTHENTICATE),
+        Fault::Delay(Duration::from_secs(2)),
+    );
+    let verifies_before = bench.slot.card.lock().unwrap().verify_count();
+    let mut other = OtherProgram::start(bench.slot.reader());
+    host.send(&authenticate_request(&id, ORIGIN, &nonce(4), PIN));
+    cpx_e2e::wait_until("the slow APDU reached the card", || {
+        bench.slot.faults.pending() == 0
+    });
+    let reset = other.run("reset");
+    let answer = host.answer();
+    eprintln!("scriptor reset: {reset:?}; {}", other.finish());
+    assert!(reset.is_some_and(|line| line.starts_with("< OK")));
+    // pcscd holds the reset back until the host's transaction ends: the login is intact.
+    assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
+    assert_eq!(
+        bench.slot.card.lock().unwrap().verify_count() - verifies_before,
+        1
+    );
+    let recovered = bench.logs_in(&mut host);
+    table_row(
+        "another program (scriptor) resets the card during a slow INTERNAL AUTHENTICATE",
+        "authenticate",
+        &answer,
+        recovered,
+    );
+    assert!(recovered);
+}
+
+#[test]
+fn another_program_sharing_the_card_keeps_its_session_until_the_host_has_used_a_pin() {
+    let bench = Bench::new();
+    let mut host = Host::spawn();
+    let mut other = OtherProgram::start(bench.slot.reader());
+    let answer = other.run(SELECT_EF_SN_ICC);
+    assert!(
+        answer.as_deref().is_some_and(|a| a.starts_with("< 90 00")),
+        "{answer:?}"
+    );
+
+    // Reading certificates leaves the card as it was for the other program.
+    let id = certificate_id(&bench, &mut host);
+    let after_certificates = other.run(SELECT_EF_SN_ICC);
+    assert!(
+        after_certificates
+            .as_deref()
+            .is_some_and(|a| a.starts_with("< 90 00")),
+        "the other program's connection survives a certificates: {after_certificates:?}"
+    );
+    table_row(
+        "another program uses the card before and after: its session survives",
+        "certificates",
+        &serde_json::json!({"result": {}}),
+        after_certificates.is_some(),
+    );
+
+    // A login sends the PIN, and the host then resets the card so that the verified PIN does
+    // not outlive the request: the other program's next command learns of the reset.
+    let answer = bench.authenticate(&mut host, &id);
+    assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
+    let after_login = other.run(SELECT_EF_SN_ICC);
+    let printed = other.finish();
+    assert_eq!(after_login, None, "{printed}");
+    assert!(printed.contains("Card was reset"), "{printed}");
+    assert!(!bench.slot.card.lock().unwrap().pin_verified());
+    let recovered = bench.logs_in(&mut host);
+    table_row(
+        "another program uses the card before and after: the host resets the card after its VERIFY (by design)",
+        "authenticate",
+        &answer,
+        recovered,
+    );
+    assert!(recovered);
+}
