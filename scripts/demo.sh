@@ -16,6 +16,14 @@ cargo build --locked -p cpx-connect -p cpx-demo -p cpx-virtual-card --bins
 node extension/build.mjs >/dev/null
 bash scripts/start-pcscd.sh
 
+# The tests share pcscd's virtual slots through this lock: take it so a test never finds the
+# demo's card in its slot (and the demo never steals a test's).
+exec 9>/tmp/cpx-connect-pcscd.lock
+if ! flock -n 9; then
+  echo "==> tests are using the virtual readers; waiting for them"
+  flock 9
+fi
+
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
