@@ -1,9 +1,8 @@
 //! The CPS3 driver: IAS-ECC on T=0, PKCS#15 application, INTERNAL AUTHENTICATE for login.
 
-use tracing::debug;
-
-use super::apdu::{Command, StatusWord, MAX_CHUNK};
+use super::apdu::{Command, Response, StatusWord, MAX_CHUNK};
 use super::channel::Channel;
+use super::discovery::{self, FileAccess, EF_SN_ICC};
 use super::error::CardError;
 use super::pin::Pin;
 use super::pkcs15;
@@ -11,14 +10,6 @@ use super::tlv::TlvReader;
 use super::transport::Transport;
 use super::{CardProfile, CardType, CpxCard, IccSerial, PinStatus, SHA256_DIGEST_INFO_PREFIX};
 
-const EF_SN_ICC: [u8; 4] = [0x3F, 0x00, 0xD0, 0x03];
-const EF_DIR: [u8; 4] = [0x3F, 0x00, 0x2F, 0x00];
-/// ISO 7816-15's default file id for the ODF, inside the application DF.
-const ODF_FID: [u8; 2] = [0x50, 0x31];
-/// The IAS-ECC issuer prefix that EF.SN.ICC carries after its `5A 0A` header.
-const CPX_SERIAL_PREFIX: [u8; 5] = [0x80, 0x25, 0x00, 0x00, 0x01];
-/// Files larger than this are not what a PKCS#15 directory or a certificate EF holds.
-const MAX_FILE_SIZE: usize = 0x7FFF;
 /// INTERNAL AUTHENTICATE takes at most 40% of a 2048-bit modulus (CARD.md).
 const MAX_INTERNAL_AUTHENTICATE_INPUT: usize = 102;
 /// MSE SET AT algorithm reference for RSA PKCS#1 v1.5 (CARD.md).
@@ -47,62 +38,7 @@ impl<'t> Cps3<'t> {
         let fcp = self
             .channel
             .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x04).with_data(path))?;
-        let template = TlvReader::new(&fcp).expect(0x62)?;
-        let size = match template.find(0x80)? {
-            Some(size) => size,
-            None => template.require(0x81)?,
-        };
-        let size = size.as_u32()? as usize;
-        if size > MAX_FILE_SIZE {
-            return Err(CardError::Malformed(format!("file of {size} bytes")));
-        }
-        Ok(size)
-    }
-
-    /// READ BINARY of `length` bytes from offset 0 of the current EF, in chunks the card accepts.
-    fn read_binary(&mut self, length: usize) -> Result<Vec<u8>, CardError> {
-        self.read_binary_from(Vec::with_capacity(length), length)
-    }
-
-    fn read_binary_from(&mut self, mut data: Vec<u8>, length: usize) -> Result<Vec<u8>, CardError> {
-        while data.len() < length {
-            let offset = data.len();
-            let chunk = (length - offset).min(usize::from(MAX_CHUNK)) as u8;
-            let command =
-                Command::new(0x00, 0xB0, ((offset >> 8) & 0x7F) as u8, offset as u8).with_le(chunk);
-            let response = self.channel.send(&command)?;
-            match response.sw {
-                StatusWord::Success if !response.data.is_empty() => {}
-                // The file ends before its declared size: keep what it holds.
-                StatusWord::Success | StatusWord::WrongOffset => break,
-                sw => return Err(CardError::Status { ins: 0xB0, sw }),
-            }
-            data.extend_from_slice(&response.data);
-        }
-        data.truncate(length);
-        Ok(data)
-    }
-
-    fn read_file(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
-        let size = self.select_file_size(path)?;
-        self.read_binary(size)
-    }
-
-    /// Reads a file holding one DER element (a certificate), stopping at the element's end
-    /// rather than reading the padding of an over-allocated EF.
-    fn read_der_file(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
-        let size = self.select_file_size(path)?;
-        let first = self.read_binary(size.min(usize::from(MAX_CHUNK)))?;
-        let total = der_length(&first)?.min(size);
-        self.read_binary_from(first, total)
-    }
-
-    fn read_all(&mut self, paths: &[Vec<u8>]) -> Result<Vec<u8>, CardError> {
-        let mut content = Vec::new();
-        for path in paths {
-            content.extend(self.read_file(path)?);
-        }
-        Ok(content)
+        discovery::fcp_file_size(&fcp)
     }
 
     fn select_application(&mut self, aid: &[u8]) -> Result<(), CardError> {
@@ -110,6 +46,24 @@ impl<'t> Cps3<'t> {
         self.channel
             .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid))
             .map(|_| ())
+    }
+}
+
+impl FileAccess for Cps3<'_> {
+    fn select_sized(&mut self, path: &[u8]) -> Result<usize, CardError> {
+        self.select_file_size(path)
+    }
+
+    fn send(&mut self, command: &Command) -> Result<Response, CardError> {
+        self.channel.send(command)
+    }
+
+    fn class_byte(&self) -> u8 {
+        0x00
+    }
+
+    fn read_chunk(&self) -> usize {
+        usize::from(MAX_CHUNK)
     }
 
     /// The application's path: from EF.DIR, else from the FCP of a select by AID.
@@ -126,78 +80,21 @@ impl<'t> Cps3<'t> {
         let fid = TlvReader::new(&fcp).expect(0x62)?.require(0x83)?;
         Ok(pkcs15::absolute(&[], fid.value))
     }
-}
 
-/// Total length of the DER element at the start of `bytes`.
-fn der_length(bytes: &[u8]) -> Result<usize, CardError> {
-    let header_and_length = match bytes {
-        [_, short, ..] if *short < 0x80 => 2 + usize::from(*short),
-        [_, 0x81, len, ..] => 3 + usize::from(*len),
-        [_, 0x82, hi, lo, ..] => 4 + (usize::from(*hi) << 8 | usize::from(*lo)),
-        _ => return Err(CardError::Malformed("certificate file is not DER".into())),
-    };
-    Ok(header_and_length)
+    fn apdus_so_far(&self) -> usize {
+        self.channel.apdus_sent()
+    }
 }
 
 impl CpxCard for Cps3<'_> {
     fn icc_serial(&mut self) -> Result<IccSerial, CardError> {
         self.select_path(&EF_SN_ICC)?;
         let content = self.read_binary(12)?;
-        match content.as_slice() {
-            [0x5A, 0x0A, value @ ..]
-                if value.len() == 10 && value.starts_with(&CPX_SERIAL_PREFIX) =>
-            {
-                Ok(IccSerial(value.to_vec()))
-            }
-            _ => Err(CardError::Unsupported(
-                "EF.SN.ICC does not identify a CPx card".into(),
-            )),
-        }
+        discovery::parse_icc_serial(&content)
     }
 
     fn read_profile(&mut self, serial: &IccSerial) -> Result<CardProfile, CardError> {
-        let ef_dir = self.read_file(&EF_DIR)?;
-        let applications = pkcs15::parse_dir(&ef_dir)?;
-        let application = pkcs15::choose_application(&applications)
-            .ok_or_else(|| CardError::Unsupported("no PKCS#15 application in EF.DIR".into()))?
-            .clone();
-        let app_path = self.application_path(&application)?;
-        let mut odf_path = app_path.clone();
-        odf_path.extend_from_slice(&ODF_FID);
-        let odf = self.read_file(&odf_path)?;
-        let directory = pkcs15::parse_odf(&odf, &app_path)?;
-        let keys = pkcs15::parse_prkdf(&self.read_all(&directory.private_keys)?)?;
-        let certificates = pkcs15::parse_cdf(&self.read_all(&directory.certificates)?, &app_path)?;
-        let auth_objects = pkcs15::parse_aodf(&self.read_all(&directory.auth_objects)?)?;
-        let login = pkcs15::find_login_objects(&keys, &certificates, &auth_objects)?;
-        if !matches!(login.key.kind, pkcs15::KeyKind::Rsa { .. }) {
-            return Err(CardError::Unsupported(
-                "the authentication key is not RSA".into(),
-            ));
-        }
-        let key_reference = login
-            .key
-            .key_reference
-            .and_then(|reference| u8::try_from(reference).ok())
-            .ok_or_else(|| {
-                CardError::Unsupported("the authentication key has no reference".into())
-            })?;
-        let certificate_der = self.read_der_file(&login.certificate.path)?;
-        debug!(
-            key = ?login.key.label,
-            certificate = ?login.certificate.label,
-            pin = ?login.pin.label,
-            apdus = self.channel.apdus_sent(),
-            "CPS3 profile read"
-        );
-        Ok(CardProfile {
-            card_type: CardType::Cps3,
-            icc_serial: serial.clone(),
-            application_aid: application.aid,
-            key_reference,
-            pin: login.pin.policy,
-            certificate_der,
-        })
+        discovery::read_login_profile(self, CardType::Cps3, serial)
     }
 
     fn pin_status(&mut self, profile: &CardProfile) -> Result<PinStatus, CardError> {
@@ -278,6 +175,7 @@ impl CpxCard for Cps3<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::card::discovery::EF_DIR;
     use crate::card::pin::{PinEncoding, PinPolicy};
     use crate::card::testing::ScriptedTransport;
     use crate::card::transport::TransportError;

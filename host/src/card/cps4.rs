@@ -7,12 +7,12 @@
 
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
-use tracing::debug;
 use x509_cert::der::{Decode, Encode};
 use zeroize::Zeroizing;
 
-use super::apdu::{Command, StatusWord};
+use super::apdu::{Command, Response, StatusWord};
 use super::channel::Channel;
+use super::discovery::{self, FileAccess, EF_SN_ICC};
 use super::error::CardError;
 use super::pin::Pin;
 use super::pkcs15;
@@ -27,16 +27,8 @@ const CLA: u8 = 0x01;
 /// The PKI applet; selecting it makes its MF current.
 const PKI_APPLET_AID: [u8; 8] = [0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00];
 const MF: [u8; 2] = [0x3F, 0x00];
-const EF_SN_ICC: [u8; 4] = [0x3F, 0x00, 0xD0, 0x03];
-const EF_DIR: [u8; 4] = [0x3F, 0x00, 0x2F, 0x00];
-/// ISO 7816-15's default file id for the ODF, inside the application DF.
-const ODF_FID: [u8; 2] = [0x50, 0x31];
-/// The IAS-ECC issuer prefix that EF.SN.ICC carries after its `5A 0A` header, as on the CPS3.
-const CPX_SERIAL_PREFIX: [u8; 5] = [0x80, 0x25, 0x00, 0x00, 0x01];
 /// The Cryptolib reads a CPS4 in 256-byte pieces (Le 00), where a CPS3 takes 0xE7.
 const READ_CHUNK: usize = 256;
-/// Files larger than this are not what a PKCS#15 directory or a certificate EF holds.
-const MAX_FILE_SIZE: usize = 0x7FFF;
 /// Command chaining part size: OpenSC's default for short APDUs, which the Cryptolib uses, so a
 /// 2048-bit block goes as 255 bytes (CLA 11) then 1 byte (CLA 01).
 const CHAIN_PART: usize = 255;
@@ -129,77 +121,10 @@ impl<'t> Cps4<'t> {
         self.change_df(parent)?;
         let fcp = self.select_fid(fid, with_fcp)?;
         if with_fcp {
-            file_size(&fcp).map(Some)
+            discovery::fcp_file_size(&fcp).map(Some)
         } else {
             Ok(None)
         }
-    }
-
-    /// READ BINARY of `length` bytes from offset 0 of the current EF.
-    fn read_binary(&mut self, length: usize) -> Result<Vec<u8>, CardError> {
-        self.read_binary_from(Vec::with_capacity(length), length)
-    }
-
-    fn read_binary_from(&mut self, mut data: Vec<u8>, length: usize) -> Result<Vec<u8>, CardError> {
-        while data.len() < length {
-            let offset = data.len();
-            let chunk = (length - offset).min(READ_CHUNK);
-            // Le 00 asks for 256 bytes.
-            let le = u8::try_from(chunk).unwrap_or(0);
-            let command =
-                Command::new(CLA, 0xB0, ((offset >> 8) & 0x7F) as u8, offset as u8).with_le(le);
-            let response = self.channel.send(&command)?;
-            match response.sw {
-                StatusWord::Success if !response.data.is_empty() => {}
-                // The file ends before its declared size: keep what it holds.
-                StatusWord::Success | StatusWord::WrongOffset => break,
-                sw => return Err(CardError::Status { ins: 0xB0, sw }),
-            }
-            data.extend_from_slice(&response.data);
-        }
-        data.truncate(length);
-        Ok(data)
-    }
-
-    fn read_file(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
-        let size = self.select_ef(path, true)?.unwrap_or_default();
-        self.read_binary(size)
-    }
-
-    /// Reads a file holding one DER element (a certificate), stopping at the element's end
-    /// rather than reading the padding of an over-allocated EF.
-    fn read_der_file(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
-        let size = self.select_ef(path, true)?.unwrap_or_default();
-        let first = self.read_binary(size.min(READ_CHUNK))?;
-        let total = der_length(&first)?.min(size);
-        self.read_binary_from(first, total)
-    }
-
-    fn read_all(&mut self, paths: &[Vec<u8>]) -> Result<Vec<u8>, CardError> {
-        let mut content = Vec::new();
-        for path in paths {
-            content.extend(self.read_file(path)?);
-        }
-        Ok(content)
-    }
-
-    /// The application's path: from EF.DIR, else from the FCP of a select by AID.
-    fn application_path(
-        &mut self,
-        application: &pkcs15::Application,
-    ) -> Result<Vec<u8>, CardError> {
-        if let Some(path) = &application.path {
-            return Ok(path.clone());
-        }
-        self.ensure_applet()?;
-        self.current_df = None;
-        let fcp = self
-            .channel
-            .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
-        let fid = TlvReader::new(&fcp).expect(0x62)?.require(0x83)?;
-        let path = pkcs15::absolute(&[], fid.value);
-        self.current_df = Some(path.clone());
-        Ok(path)
     }
 
     /// Selects the PKCS#15 application, where the keys live, by its AID. The profile keeps the
@@ -210,30 +135,6 @@ impl<'t> Cps4<'t> {
         self.channel
             .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(aid))
             .map(|_| ())
-    }
-}
-
-/// The size of an EF from its FCP (`62 { 80 size | 81 size }`).
-fn file_size(fcp: &[u8]) -> Result<usize, CardError> {
-    let template = TlvReader::new(fcp).expect(0x62)?;
-    let size = match template.find(0x80)? {
-        Some(size) => size,
-        None => template.require(0x81)?,
-    };
-    let size = size.as_u32()? as usize;
-    if size > MAX_FILE_SIZE {
-        return Err(CardError::Malformed(format!("file of {size} bytes")));
-    }
-    Ok(size)
-}
-
-/// Total length of the DER element at the start of `bytes`.
-fn der_length(bytes: &[u8]) -> Result<usize, CardError> {
-    match bytes {
-        [_, short, ..] if *short < 0x80 => Ok(2 + usize::from(*short)),
-        [_, 0x81, len, ..] => Ok(3 + usize::from(*len)),
-        [_, 0x82, hi, lo, ..] => Ok(4 + (usize::from(*hi) << 8 | usize::from(*lo))),
-        _ => Err(CardError::Malformed("certificate file is not DER".into())),
     }
 }
 
@@ -276,6 +177,47 @@ fn pkcs1_signature_block(
     Ok(block)
 }
 
+impl FileAccess for Cps4<'_> {
+    fn select_sized(&mut self, path: &[u8]) -> Result<usize, CardError> {
+        Ok(self.select_ef(path, true)?.unwrap_or_default())
+    }
+
+    fn send(&mut self, command: &Command) -> Result<Response, CardError> {
+        self.channel.send(command)
+    }
+
+    fn class_byte(&self) -> u8 {
+        CLA
+    }
+
+    fn read_chunk(&self) -> usize {
+        READ_CHUNK
+    }
+
+    /// The application's path: from EF.DIR, else from the FCP of a select by AID.
+    fn application_path(
+        &mut self,
+        application: &pkcs15::Application,
+    ) -> Result<Vec<u8>, CardError> {
+        if let Some(path) = &application.path {
+            return Ok(path.clone());
+        }
+        self.ensure_applet()?;
+        self.current_df = None;
+        let fcp = self
+            .channel
+            .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
+        let fid = TlvReader::new(&fcp).expect(0x62)?.require(0x83)?;
+        let path = pkcs15::absolute(&[], fid.value);
+        self.current_df = Some(path.clone());
+        Ok(path)
+    }
+
+    fn apdus_so_far(&self) -> usize {
+        self.channel.apdus_sent()
+    }
+}
+
 impl CpxCard for Cps4<'_> {
     fn icc_serial(&mut self) -> Result<IccSerial, CardError> {
         // Always select the applet here: this is the first command of a card transaction, and
@@ -283,64 +225,11 @@ impl CpxCard for Cps4<'_> {
         self.select_applet()?;
         self.select_ef(&EF_SN_ICC, false)?;
         let content = self.read_binary(12)?;
-        match content.as_slice() {
-            [0x5A, 0x0A, value @ ..]
-                if value.len() == 10 && value.starts_with(&CPX_SERIAL_PREFIX) =>
-            {
-                Ok(IccSerial(value.to_vec()))
-            }
-            _ => Err(CardError::Unsupported(
-                "EF.SN.ICC does not identify a CPx card".into(),
-            )),
-        }
+        discovery::parse_icc_serial(&content)
     }
 
     fn read_profile(&mut self, serial: &IccSerial) -> Result<CardProfile, CardError> {
-        let ef_dir = self.read_file(&EF_DIR)?;
-        let applications = pkcs15::parse_dir(&ef_dir)?;
-        let application = pkcs15::choose_application(&applications)
-            .ok_or_else(|| CardError::Unsupported("no PKCS#15 application in EF.DIR".into()))?
-            .clone();
-        let app_path = self.application_path(&application)?;
-        let mut odf_path = app_path.clone();
-        odf_path.extend_from_slice(&ODF_FID);
-        let odf = self.read_file(&odf_path)?;
-        let directory = pkcs15::parse_odf(&odf, &app_path)?;
-        let keys = pkcs15::parse_prkdf(&self.read_all(&directory.private_keys)?)?;
-        let certificates = pkcs15::parse_cdf(&self.read_all(&directory.certificates)?, &app_path)?;
-        let auth_objects = pkcs15::parse_aodf(&self.read_all(&directory.auth_objects)?)?;
-        let login = pkcs15::find_login_objects(&keys, &certificates, &auth_objects)?;
-        if !matches!(login.key.kind, pkcs15::KeyKind::Rsa { .. }) {
-            return Err(CardError::Unsupported(
-                "the authentication key is not RSA".into(),
-            ));
-        }
-        // The Cryptolib puts 0x20 in its MSE whatever the PrKDF says; the PrKDF of a CPS4 says
-        // 0x20 too (the Cryptolib recognises the authentication key by it), so the PrKDF's
-        // reference is used, as on the CPS3.
-        let key_reference = login
-            .key
-            .key_reference
-            .and_then(|reference| u8::try_from(reference).ok())
-            .ok_or_else(|| {
-                CardError::Unsupported("the authentication key has no reference".into())
-            })?;
-        let certificate_der = self.read_der_file(&login.certificate.path)?;
-        debug!(
-            key = ?login.key.label,
-            certificate = ?login.certificate.label,
-            pin = ?login.pin.label,
-            apdus = self.channel.apdus_sent(),
-            "CPS4 profile read"
-        );
-        Ok(CardProfile {
-            card_type: CardType::Cps4,
-            icc_serial: serial.clone(),
-            application_aid: application.aid,
-            key_reference,
-            pin: login.pin.policy,
-            certificate_der,
-        })
+        discovery::read_login_profile(self, CardType::Cps4, serial)
     }
 
     fn pin_status(&mut self, profile: &CardProfile) -> Result<PinStatus, CardError> {

@@ -6,6 +6,7 @@ pub mod apdu;
 pub mod channel;
 mod cps3;
 mod cps4;
+mod discovery;
 pub mod error;
 pub mod pin;
 pub mod pkcs15;

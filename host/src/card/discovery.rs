@@ -1,0 +1,175 @@
+//! What every CPx driver shares: EF.SN.ICC, and the PKCS#15 walk from EF.DIR through the ODF to
+//! the authentication key, its certificate and its PIN. Drivers differ only in how they select
+//! and read files, which they provide through [`FileAccess`].
+
+use tracing::debug;
+
+use super::apdu::{Command, Response, StatusWord};
+use super::error::CardError;
+use super::pkcs15;
+use super::tlv::TlvReader;
+use super::{CardProfile, CardType, IccSerial};
+
+pub(super) const EF_SN_ICC: [u8; 4] = [0x3F, 0x00, 0xD0, 0x03];
+pub(super) const EF_DIR: [u8; 4] = [0x3F, 0x00, 0x2F, 0x00];
+/// ISO 7816-15's default file id for the ODF, inside the application DF.
+const ODF_FID: [u8; 2] = [0x50, 0x31];
+/// The IAS-ECC issuer prefix that EF.SN.ICC carries after its `5A 0A` header.
+const CPX_SERIAL_PREFIX: [u8; 5] = [0x80, 0x25, 0x00, 0x00, 0x01];
+/// Files larger than this are not what a PKCS#15 directory or a certificate EF holds.
+const MAX_FILE_SIZE: usize = 0x7FFF;
+
+/// How a driver reaches the files of its card.
+pub(super) trait FileAccess {
+    /// Selects the EF at this absolute path and returns its size.
+    fn select_sized(&mut self, path: &[u8]) -> Result<usize, CardError>;
+    /// Sends one command through the driver's channel (T=0 handling included).
+    fn send(&mut self, command: &Command) -> Result<Response, CardError>;
+    /// The class byte of the driver's commands (its logical channel).
+    fn class_byte(&self) -> u8;
+    /// The largest READ BINARY the card answers.
+    fn read_chunk(&self) -> usize;
+    /// The application DF's absolute path.
+    fn application_path(&mut self, application: &pkcs15::Application)
+        -> Result<Vec<u8>, CardError>;
+    /// APDUs sent so far, for the log.
+    fn apdus_so_far(&self) -> usize;
+
+    /// Appends READ BINARY data from offset `data.len()` of the current EF up to `length` bytes,
+    /// in chunks the card accepts; a file shorter than declared ends the read without error.
+    fn read_binary_from(&mut self, mut data: Vec<u8>, length: usize) -> Result<Vec<u8>, CardError> {
+        while data.len() < length {
+            let offset = data.len();
+            let chunk = (length - offset).min(self.read_chunk());
+            // Le 00 asks for 256 bytes.
+            let le = u8::try_from(chunk).unwrap_or(0);
+            let (offset_high, offset_low) = (((offset >> 8) & 0x7F) as u8, offset as u8);
+            let command =
+                Command::new(self.class_byte(), 0xB0, offset_high, offset_low).with_le(le);
+            let response = self.send(&command)?;
+            match response.sw {
+                StatusWord::Success if !response.data.is_empty() => {}
+                StatusWord::Success | StatusWord::WrongOffset => break,
+                sw => return Err(CardError::Status { ins: 0xB0, sw }),
+            }
+            data.extend_from_slice(&response.data);
+        }
+        data.truncate(length);
+        Ok(data)
+    }
+
+    fn read_binary(&mut self, length: usize) -> Result<Vec<u8>, CardError> {
+        self.read_binary_from(Vec::with_capacity(length), length)
+    }
+
+    fn read_file(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
+        let size = self.select_sized(path)?;
+        self.read_binary(size)
+    }
+
+    /// Reads a file holding one DER element (a certificate), stopping at the element's end
+    /// rather than reading the padding of an over-allocated EF.
+    fn read_der_file(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
+        let size = self.select_sized(path)?;
+        let first = self.read_binary(size.min(self.read_chunk()))?;
+        let total = der_length(&first)?.min(size);
+        self.read_binary_from(first, total)
+    }
+
+    /// The concatenated content of several directory files (a PKCS#15 DF may span several EFs).
+    fn read_all(&mut self, paths: &[Vec<u8>]) -> Result<Vec<u8>, CardError> {
+        let mut content = Vec::new();
+        for path in paths {
+            content.extend(self.read_file(path)?);
+        }
+        Ok(content)
+    }
+}
+
+/// Checks the content of EF.SN.ICC and returns the card's serial.
+pub(super) fn parse_icc_serial(content: &[u8]) -> Result<IccSerial, CardError> {
+    match content {
+        [0x5A, 0x0A, value @ ..] if value.len() == 10 && value.starts_with(&CPX_SERIAL_PREFIX) => {
+            Ok(IccSerial(value.to_vec()))
+        }
+        _ => Err(CardError::Unsupported(
+            "EF.SN.ICC does not identify a CPx card".into(),
+        )),
+    }
+}
+
+/// The size of an EF from its FCP (`62 { 80 size | 81 size }`).
+pub(super) fn fcp_file_size(fcp: &[u8]) -> Result<usize, CardError> {
+    let template = TlvReader::new(fcp).expect(0x62)?;
+    let size = match template.find(0x80)? {
+        Some(size) => size,
+        None => template.require(0x81)?,
+    };
+    let size = size.as_u32()? as usize;
+    if size > MAX_FILE_SIZE {
+        return Err(CardError::Malformed(format!("file of {size} bytes")));
+    }
+    Ok(size)
+}
+
+/// Total length of the DER element at the start of `bytes`.
+pub(super) fn der_length(bytes: &[u8]) -> Result<usize, CardError> {
+    let header_and_length = match bytes {
+        [_, short, ..] if *short < 0x80 => 2 + usize::from(*short),
+        [_, 0x81, len, ..] => 3 + usize::from(*len),
+        [_, 0x82, hi, lo, ..] => 4 + (usize::from(*hi) << 8 | usize::from(*lo)),
+        _ => return Err(CardError::Malformed("certificate file is not DER".into())),
+    };
+    Ok(header_and_length)
+}
+
+/// Walks EF.DIR -> ODF -> PrKDF/CDF/AODF to the login key, and reads its certificate.
+pub(super) fn read_login_profile(
+    files: &mut impl FileAccess,
+    card_type: CardType,
+    serial: &IccSerial,
+) -> Result<CardProfile, CardError> {
+    let ef_dir = files.read_file(&EF_DIR)?;
+    let applications = pkcs15::parse_dir(&ef_dir)?;
+    let application = pkcs15::choose_application(&applications)
+        .ok_or_else(|| CardError::Unsupported("no PKCS#15 application in EF.DIR".into()))?
+        .clone();
+    let app_path = files.application_path(&application)?;
+    let mut odf_path = app_path.clone();
+    odf_path.extend_from_slice(&ODF_FID);
+    let odf = files.read_file(&odf_path)?;
+    let directory = pkcs15::parse_odf(&odf, &app_path)?;
+    let keys = pkcs15::parse_prkdf(&files.read_all(&directory.private_keys)?)?;
+    let certificates = pkcs15::parse_cdf(&files.read_all(&directory.certificates)?, &app_path)?;
+    let auth_objects = pkcs15::parse_aodf(&files.read_all(&directory.auth_objects)?)?;
+    let login = pkcs15::find_login_objects(&keys, &certificates, &auth_objects)?;
+    if !matches!(login.key.kind, pkcs15::KeyKind::Rsa { .. }) {
+        return Err(CardError::Unsupported(
+            "the authentication key is not RSA".into(),
+        ));
+    }
+    // The PrKDF's reference is used for the MSE on both generations (CPS3: 0x82; CPS4: the
+    // Cryptolib's 0x20, which it also recognises the key by).
+    let key_reference = login
+        .key
+        .key_reference
+        .and_then(|reference| u8::try_from(reference).ok())
+        .ok_or_else(|| CardError::Unsupported("the authentication key has no reference".into()))?;
+    let certificate_der = files.read_der_file(&login.certificate.path)?;
+    debug!(
+        card = card_type.protocol_name(),
+        key = ?login.key.label,
+        certificate = ?login.certificate.label,
+        pin = ?login.pin.label,
+        apdus = files.apdus_so_far(),
+        "card profile read"
+    );
+    Ok(CardProfile {
+        card_type,
+        icc_serial: serial.clone(),
+        application_aid: application.aid,
+        key_reference,
+        pin: login.pin.policy,
+        certificate_der,
+    })
+}
