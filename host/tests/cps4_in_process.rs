@@ -2,115 +2,17 @@
 //! certificates, a full login checked independently, wrong and blocked PINs, and the APDUs a
 //! login costs on a new and on a known card.
 
-use std::sync::{Arc, Mutex};
+mod common;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use cpx_connect::card::{Transport, TransportError};
-use cpx_connect::protocol::server::{serve, Exit};
-use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
+use common::{cache_directory, exchange, VirtualReaders};
 use cpx_connect::service::cache::ProfileCache;
 use cpx_connect::service::HostService;
-use cpx_virtual_card::{Holder, SharedCard, VirtualCard};
-use rsa::pkcs8::DecodePublicKey;
+use cpx_virtual_card::{Holder, VirtualCard};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use x509_cert::der::{Decode, Encode};
 
 const ORIGIN: &str = "https://demo.cpxconnect.org";
-
-/// Readers whose cards are virtual cards in this process.
-type Slots = Arc<Mutex<Vec<(String, Option<SharedCard>)>>>;
-
-#[derive(Clone, Default)]
-struct VirtualReaders {
-    slots: Slots,
-}
-
-impl VirtualReaders {
-    fn with(cards: Vec<(&str, Option<VirtualCard>)>) -> Self {
-        let slots = cards
-            .into_iter()
-            .map(|(name, card)| (name.to_owned(), card.map(|c| Arc::new(Mutex::new(c)))))
-            .collect();
-        VirtualReaders {
-            slots: Arc::new(Mutex::new(slots)),
-        }
-    }
-
-    fn card(&self, index: usize) -> SharedCard {
-        self.slots.lock().unwrap()[index]
-            .1
-            .clone()
-            .expect("a card in that slot")
-    }
-}
-
-impl ReaderBackend for VirtualReaders {
-    fn readers(&mut self) -> Result<Vec<ReaderSlot>, BackendError> {
-        Ok(self
-            .slots
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(name, card)| ReaderSlot {
-                name: name.clone(),
-                atr: card.as_ref().map(|c| c.lock().unwrap().atr()),
-            })
-            .collect())
-    }
-
-    fn connect(&mut self, reader: &str) -> Result<Box<dyn CardConnection>, BackendError> {
-        let slots = self.slots.lock().unwrap();
-        let (_, card) = slots
-            .iter()
-            .find(|(name, _)| name == reader)
-            .ok_or_else(|| BackendError::ReaderGone(reader.into()))?;
-        let card = card
-            .clone()
-            .ok_or_else(|| BackendError::NoCard(reader.into()))?;
-        Ok(Box::new(VirtualConnection(card)))
-    }
-}
-
-struct VirtualConnection(SharedCard);
-
-impl CardConnection for VirtualConnection {
-    fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, BackendError> {
-        Ok(Box::new(VirtualTransport(self.0.clone())))
-    }
-}
-
-struct VirtualTransport(SharedCard);
-
-impl Transport for VirtualTransport {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        Ok(self.0.lock().unwrap().transmit(command))
-    }
-}
-
-/// Runs the request loop over these requests and returns the answers.
-fn exchange(service: &mut HostService<VirtualReaders>, requests: &[Value]) -> Vec<Value> {
-    let mut input = Vec::new();
-    for request in requests {
-        let body = serde_json::to_vec(request).unwrap();
-        input.extend((body.len() as u32).to_ne_bytes());
-        input.extend(body);
-    }
-    let mut output = Vec::new();
-    assert_eq!(
-        serve(&mut input.as_slice(), &mut output, service),
-        Exit::Finished
-    );
-    let mut answers = Vec::new();
-    let mut rest = output.as_slice();
-    while !rest.is_empty() {
-        let length = u32::from_ne_bytes(rest[..4].try_into().unwrap()) as usize;
-        answers.push(serde_json::from_slice(&rest[4..4 + length]).unwrap());
-        rest = &rest[4 + length..];
-    }
-    answers
-}
 
 fn nonce() -> String {
     BASE64.encode([0x24u8; 32])
@@ -137,36 +39,9 @@ fn certificate_id_of(service: &mut HostService<VirtualReaders>) -> String {
         .to_owned()
 }
 
-/// Verifies a token as a relying party would, from the certificate in it, with `rsa` and
-/// `sha2` rather than the host's own check.
+/// Verifies a token as a relying party would, with `rsa` and `sha2` rather than the host's check.
 fn assert_token_verifies(token: &Value) {
-    assert_eq!(token["format"], "web-eid:1.0", "{token}");
-    assert_eq!(token["algorithm"], "RS256");
-    let certificate = BASE64
-        .decode(token["unverifiedCertificate"].as_str().unwrap())
-        .unwrap();
-    let signature = BASE64.decode(token["signature"].as_str().unwrap()).unwrap();
-    let spki = x509_cert::Certificate::from_der(&certificate)
-        .unwrap()
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .unwrap();
-    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
-    let mut message = Sha256::digest(ORIGIN.as_bytes()).to_vec();
-    message.extend(Sha256::digest(nonce().as_bytes()));
-    key.verify(
-        rsa::Pkcs1v15Sign::new::<Sha256>(),
-        &Sha256::digest(&message),
-        &signature,
-    )
-    .expect("the token's signature verifies");
-}
-
-fn cache_directory(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cpx-cps4-cache-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::assert_token_verifies(token, ORIGIN, &nonce());
 }
 
 #[test]
