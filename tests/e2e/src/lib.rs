@@ -391,3 +391,32 @@ impl CardSlot {
         std::mem::swap(&mut self.faults, &mut other.faults);
     }
 }
+
+/// Checks a token's signature as a relying party would, with `rsa` and `sha2` from the
+/// certificate in the token, independently of the host's own check.
+pub fn assert_signature_verifies(token: &Value, origin: &str, nonce: &str) {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePublicKey;
+    use sha2::{Digest, Sha256};
+    use x509_cert::der::{Decode, Encode};
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let certificate = base64
+        .decode(token["unverifiedCertificate"].as_str().unwrap())
+        .unwrap();
+    let signature = base64.decode(token["signature"].as_str().unwrap()).unwrap();
+    let spki = x509_cert::Certificate::from_der(&certificate)
+        .unwrap()
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+    let mut message = Sha256::digest(origin.as_bytes()).to_vec();
+    message.extend(Sha256::digest(nonce.as_bytes()));
+    key.verify(
+        rsa::Pkcs1v15Sign::new::<Sha256>(),
+        &Sha256::digest(&message),
+        &signature,
+    )
+    .expect("token signature verifies with rsa + sha2");
+}

@@ -8,10 +8,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use cpx_e2e::{authenticate_request, nonce, pcscd, wait_for_card, Host, SLOT_PORTS, SLOT_READERS};
 use cpx_virtual_card::{pcscd_test_lock, shared, vpcd, Holder, SharedCard, VirtualCard};
-use rsa::pkcs8::DecodePublicKey;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use x509_cert::der::{Decode, Encode};
 
 const ORIGIN: &str = "https://demo.cpxconnect.org";
 
@@ -60,25 +57,7 @@ fn first_certificate(host: &mut Host) -> Value {
 }
 
 fn assert_signature_verifies(token: &Value, nonce: &str) {
-    let certificate = BASE64
-        .decode(token["unverifiedCertificate"].as_str().unwrap())
-        .unwrap();
-    let signature = BASE64.decode(token["signature"].as_str().unwrap()).unwrap();
-    let spki = x509_cert::Certificate::from_der(&certificate)
-        .unwrap()
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .unwrap();
-    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
-    let mut message = Sha256::digest(ORIGIN.as_bytes()).to_vec();
-    message.extend(Sha256::digest(nonce.as_bytes()));
-    key.verify(
-        rsa::Pkcs1v15Sign::new::<Sha256>(),
-        &Sha256::digest(&message),
-        &signature,
-    )
-    .expect("token signature verifies with rsa + sha2");
+    cpx_e2e::assert_signature_verifies(token, ORIGIN, nonce);
 }
 
 #[test]

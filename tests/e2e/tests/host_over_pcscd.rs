@@ -6,10 +6,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use cpx_e2e::{authenticate_request, nonce, pcscd, wait_for_card, Host, SLOT_PORTS, SLOT_READERS};
 use cpx_virtual_card::{pcscd_test_lock, shared, vpcd, Holder, SharedCard, VirtualCard};
-use rsa::pkcs8::DecodePublicKey;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use x509_cert::der::{Decode, Encode};
 
 const ORIGIN: &str = "https://demo.cpxconnect.org";
 
@@ -50,28 +47,6 @@ impl Bench {
 fn first_certificate(host: &mut Host) -> Value {
     let answer = host.command("certificates");
     answer["result"]["certificates"][0].clone()
-}
-
-fn assert_signature_verifies(token: &Value, origin: &str, nonce: &str) {
-    let certificate = BASE64
-        .decode(token["unverifiedCertificate"].as_str().unwrap())
-        .unwrap();
-    let signature = BASE64.decode(token["signature"].as_str().unwrap()).unwrap();
-    let spki = x509_cert::Certificate::from_der(&certificate)
-        .unwrap()
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .unwrap();
-    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
-    let mut message = Sha256::digest(origin.as_bytes()).to_vec();
-    message.extend(Sha256::digest(nonce.as_bytes()));
-    key.verify(
-        rsa::Pkcs1v15Sign::new::<Sha256>(),
-        &Sha256::digest(&message),
-        &signature,
-    )
-    .expect("token signature verifies with rsa + sha2");
 }
 
 #[test]
@@ -130,7 +105,7 @@ fn a_full_login_through_pcscd_gives_a_token_both_verifiers_accept() {
     ));
     let token = &answer["result"];
     assert_eq!(token["format"], "web-eid:1.0", "{answer}");
-    assert_signature_verifies(token, ORIGIN, &challenge);
+    cpx_e2e::assert_signature_verifies(token, ORIGIN, &challenge);
 
     // And as a relying party with cpx-verify, trusting only the test CA.
     let trust =
