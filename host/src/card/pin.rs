@@ -93,6 +93,10 @@ pub struct PinPolicy {
     pad_char: u8,
 }
 
+/// The largest VERIFY data a policy can produce: `new` keeps the PIN and a padded stored length
+/// within 64 bytes, and every encoding takes at most a byte per digit.
+const MAX_PIN_BLOCK: usize = 64;
+
 /// Digits that fit an ISO 9564 format 2 block: 16 nibbles less the control and length nibbles.
 const ISO9564_MAX_DIGITS: usize = 14;
 
@@ -163,7 +167,9 @@ impl PinPolicy {
     /// The VERIFY data block for this PIN.
     pub fn encode(&self, pin: &Pin) -> Result<Zeroizing<Vec<u8>>, CardError> {
         self.check(pin)?;
-        let mut block = Zeroizing::new(Vec::with_capacity(self.stored_length.max(8)));
+        // Sized once so that the PIN is never copied by a reallocation. Not by the stored length:
+        // an AODF may give any, and a wiped buffer of that capacity is written in full on drop.
+        let mut block = Zeroizing::new(Vec::with_capacity(MAX_PIN_BLOCK));
         match self.encoding {
             PinEncoding::AsciiNumeric | PinEncoding::Utf8 => block.extend(pin.0.bytes()),
             PinEncoding::Bcd => {
@@ -273,6 +279,25 @@ mod tests {
             iso.encode(&Pin::new("12345678901234")).unwrap().as_slice(),
             [0x2E, 0x12, 0x34, 0x56, 0x78, 0x90, 0x12, 0x34]
         );
+    }
+
+    #[test]
+    fn a_huge_stored_length_without_padding_reserves_nothing_for_it() {
+        // Found by fuzzing (fuzz target pkcs15): an AODF whose storedLength was 4 G (ignored
+        // without the needs-padding flag) made every encode reserve, then wipe, 4 GiB.
+        let policy = PinPolicy::new(
+            1,
+            PinEncoding::AsciiNumeric,
+            4,
+            Some(8),
+            u32::MAX as usize,
+            false,
+            None,
+        )
+        .unwrap();
+        let block = policy.encode(&Pin::new("1234")).unwrap();
+        assert_eq!(block.as_slice(), b"1234");
+        assert!(block.capacity() <= MAX_PIN_BLOCK);
     }
 
     #[test]
