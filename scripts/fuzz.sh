@@ -27,6 +27,10 @@ fi
 
 build_flags=(--sanitizer none --debug-assertions)
 
+# The fuzz workspace starts from the main lockfile, so the host is fuzzed with the very
+# dependency versions it ships with; cargo adds libFuzzer and drops what the fuzz crate lacks.
+cp Cargo.lock fuzz/Cargo.lock
+
 echo "==> seeds"
 # Made by the fuzz crate's own example, which drives the virtual card; a stable build.
 (cd fuzz && cargo run --quiet --example write_seeds -- corpus)
