@@ -64,6 +64,10 @@ export class PinFlow {
     if (typeof challengeNonce !== "string" || challengeNonce.length === 0 || challengeNonce.length > MAX_NONCE_LENGTH) {
       throw new CpxError("ERR_NONCE_INVALID", "challengeNonce must be a base64 string");
     }
+    // The page's timeout counts from its request: start the clock before the host is even asked,
+    // so that the extension's ERR_PIN_TIMEOUT reaches the page before the page gives up itself,
+    // however long the host takes to start and read the card.
+    const requestArrived = Date.now();
     this.host.hold();
     try {
       /** @type {{ certificates?: HostCertificate[] }} */
@@ -73,8 +77,9 @@ export class PinFlow {
         throw new CpxError("ERR_NO_CARD", "no card with an authentication certificate was found");
       }
       // The page may shorten the PIN wait (its own timeout), never lengthen it.
-      const pinTimeoutMs =
-        typeof timeoutMs === "number" && timeoutMs > 0 ? Math.min(PIN_TIMEOUT_MS, timeoutMs) : PIN_TIMEOUT_MS;
+      const pageBudgetMs =
+        typeof timeoutMs === "number" && timeoutMs > 0 ? timeoutMs - (Date.now() - requestArrived) : PIN_TIMEOUT_MS;
+      const pinTimeoutMs = Math.max(0, Math.min(PIN_TIMEOUT_MS, pageBudgetMs));
       return await this.runPinWindow({
         tabId,
         origin,
