@@ -31,15 +31,14 @@ step "real-browser tests (Chromium, Firefox ESR)"
 step "demo site's page script in real Chromium"
 node --test demo/tests/browser/ 2>&1 | tee -a "$log"
 
-if [ -x packaging/deb/ci-check.sh ]; then
-  step "Debian package: build, install, doctor, browser login, remove"
-  bash packaging/deb/ci-check.sh 2>&1 | tee -a "$log"
-fi
+step "Debian package: build, install, doctor, browser login, remove"
+bash packaging/deb/ci-check.sh 2>&1 | tee -a "$log"
 
-if [ -x scripts/fuzz.sh ]; then
-  step "fuzzing (${CPX_FUZZ_SECONDS:-30} s per target)"
-  bash scripts/fuzz.sh "${CPX_FUZZ_SECONDS:-30}"
-fi
+step "fuzz harnesses: seeds and kept regressions replayed"
+(cd fuzz && cargo test) 2>&1 | tee -a "$log"
+
+step "fuzzing (${CPX_FUZZ_SECONDS:-30} s per target)"
+bash scripts/fuzz.sh "${CPX_FUZZ_SECONDS:-30}" 2>&1 | tee -a "$log"
 
 # One closing line for the whole run, summed from cargo's and node's own summaries.
 passed=$(
