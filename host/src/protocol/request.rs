@@ -126,6 +126,22 @@ pub fn parse(frame: &[u8]) -> Result<Request, Rejected> {
                     WireError::invalid_request("field `arguments` must be an object"),
                 ));
             }
+            // Name the field whose JSON type is wrong: serde's own message says only what it met.
+            if let Ok(fields) = serde_json::from_str::<BTreeMap<String, &RawValue>>(raw.get()) {
+                let expected_strings = ["origin", "challengeNonce", "certificateId", "pin"];
+                for (name, value) in &fields {
+                    let is_string = value.get().starts_with('"');
+                    let allowed_null = name == "pin" && value.get() == "null";
+                    if expected_strings.contains(&name.as_str()) && !is_string && !allowed_null {
+                        return Err(reject(
+                            id,
+                            WireError::invalid_request(format!(
+                                "field `arguments.{name}` must be a string"
+                            )),
+                        ));
+                    }
+                }
+            }
             match serde_json::from_str::<AuthenticateArguments>(raw.get()) {
                 Ok(arguments) => Command::Authenticate(arguments),
                 Err(error) => {

@@ -348,7 +348,15 @@ fn request_cases() -> Vec<Case> {
             &mut cases,
             &format!("{field} as {value}"),
             replaced(field, value),
-            error(INVALID, "arguments"),
+            error(
+                INVALID,
+                match field {
+                    "origin" => "arguments.origin",
+                    "challengeNonce" => "arguments.challengeNonce",
+                    "certificateId" => "arguments.certificateId",
+                    _ => "arguments.pin",
+                },
+            ),
         );
     }
     let duplicate = format!(
