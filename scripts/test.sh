@@ -35,6 +35,7 @@ step "Debian package: build, install, doctor, browser login, remove"
 bash packaging/deb/ci-check.sh 2>&1 | tee -a "$log"
 
 step "fuzz harnesses: seeds and kept regressions replayed"
+cp Cargo.lock fuzz/Cargo.lock   # the fuzz workspace starts from the main workspace's versions
 (cd fuzz && cargo test) 2>&1 | tee -a "$log"
 
 step "fuzzing (${CPX_FUZZ_SECONDS:-30} s per target)"
