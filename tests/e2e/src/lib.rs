@@ -420,3 +420,58 @@ pub fn assert_signature_verifies(token: &Value, origin: &str, nonce: &str) {
     )
     .expect("token signature verifies with rsa + sha2");
 }
+
+/// A test bench: the pcscd lock, a running pcscd, and one card in vpcd's first slot, for as long
+/// as the test holds it.
+pub struct Bench {
+    pub card: cpx_virtual_card::SharedCard,
+    inserted: Option<cpx_virtual_card::vpcd::InsertedCard>,
+    _lock: std::fs::File,
+}
+
+impl Bench {
+    pub fn with_card(card: cpx_virtual_card::VirtualCard) -> Bench {
+        let lock = cpx_virtual_card::pcscd_test_lock().expect("pcscd test lock");
+        pcscd::ensure_running();
+        let card = cpx_virtual_card::shared(card);
+        let inserted =
+            cpx_virtual_card::vpcd::insert(card.clone(), SLOT_PORTS[0]).expect("insert into vpcd");
+        wait_for_card(SLOT_READERS[0], true);
+        Bench {
+            card,
+            inserted: Some(inserted),
+            _lock: lock,
+        }
+    }
+
+    /// Pulls the card out and waits until pcscd has seen it go.
+    pub fn remove_card(&mut self) {
+        if let Some(inserted) = self.inserted.take() {
+            inserted.remove();
+        }
+        wait_for_card(SLOT_READERS[0], false);
+    }
+
+    /// Puts the card back and waits until pcscd sees it.
+    pub fn insert_card(&mut self) {
+        self.inserted = Some(
+            cpx_virtual_card::vpcd::insert(self.card.clone(), SLOT_PORTS[0]).expect("reinsert"),
+        );
+        wait_for_card(SLOT_READERS[0], true);
+    }
+
+    /// APDUs the card received since its log was last cleared.
+    pub fn apdus(&self) -> usize {
+        self.card.lock().expect("card").apdu_log().len()
+    }
+
+    pub fn clear_log(&self) {
+        self.card.lock().expect("card").clear_log();
+    }
+}
+
+/// The first certificate `certificates` lists.
+pub fn first_certificate(host: &mut Host) -> Value {
+    let answer = host.command("certificates");
+    answer["result"]["certificates"][0].clone()
+}

@@ -6,55 +6,11 @@ use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use cpx_e2e::{authenticate_request, nonce, pcscd, wait_for_card, Host, SLOT_PORTS, SLOT_READERS};
-use cpx_virtual_card::{pcscd_test_lock, shared, vpcd, Holder, SharedCard, VirtualCard};
+use cpx_e2e::{authenticate_request, first_certificate, nonce, Bench, Host, SLOT_READERS};
+use cpx_virtual_card::{Holder, VirtualCard};
 use serde_json::Value;
 
 const ORIGIN: &str = "https://demo.cpxconnect.org";
-
-/// Holds the pcscd lock, a running pcscd, and a card in slot 0 for the test's duration.
-struct Bench {
-    card: SharedCard,
-    inserted: Option<vpcd::InsertedCard>,
-    _lock: std::fs::File,
-}
-
-impl Bench {
-    fn with_card(card: VirtualCard) -> Bench {
-        let lock = pcscd_test_lock().expect("pcscd test lock");
-        pcscd::ensure_running();
-        let card = shared(card);
-        let inserted = vpcd::insert(card.clone(), SLOT_PORTS[0]).expect("insert into vpcd");
-        wait_for_card(SLOT_READERS[0], true);
-        Bench {
-            card,
-            inserted: Some(inserted),
-            _lock: lock,
-        }
-    }
-
-    fn reinsert_card(&mut self) {
-        if let Some(inserted) = self.inserted.take() {
-            inserted.remove();
-        }
-        wait_for_card(SLOT_READERS[0], false);
-        self.inserted = Some(vpcd::insert(self.card.clone(), SLOT_PORTS[0]).expect("reinsert"));
-        wait_for_card(SLOT_READERS[0], true);
-    }
-
-    fn apdus(&self) -> usize {
-        self.card.lock().unwrap().apdu_log().len()
-    }
-
-    fn clear_log(&self) {
-        self.card.lock().unwrap().clear_log();
-    }
-}
-
-fn first_certificate(host: &mut Host) -> Value {
-    let answer = host.command("certificates");
-    answer["result"]["certificates"][0].clone()
-}
 
 fn assert_signature_verifies(token: &Value, nonce: &str) {
     cpx_e2e::assert_signature_verifies(token, ORIGIN, nonce);
@@ -227,7 +183,8 @@ fn a_reinserted_cps4_has_its_channel_opened_again() {
         .as_str()
         .unwrap()
         .to_owned();
-    bench.reinsert_card();
+    bench.remove_card();
+    bench.insert_card();
     assert!(
         !bench.card.lock().unwrap().pki_channel_open(),
         "power-on closed channel 1"

@@ -4,50 +4,11 @@ use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use cpx_e2e::{authenticate_request, nonce, pcscd, wait_for_card, Host, SLOT_PORTS, SLOT_READERS};
-use cpx_virtual_card::{pcscd_test_lock, shared, vpcd, Holder, SharedCard, VirtualCard};
+use cpx_e2e::{authenticate_request, first_certificate, nonce, pcscd, Bench, Host, SLOT_READERS};
+use cpx_virtual_card::{pcscd_test_lock, Holder, VirtualCard};
 use serde_json::{json, Value};
 
 const ORIGIN: &str = "https://demo.cpxconnect.org";
-
-/// Holds the pcscd lock, a running pcscd, and a card in slot 0 for the test's duration.
-struct Bench {
-    card: SharedCard,
-    inserted: Option<vpcd::InsertedCard>,
-    _lock: std::fs::File,
-}
-
-impl Bench {
-    fn with_card(card: VirtualCard) -> Bench {
-        let lock = pcscd_test_lock().expect("pcscd test lock");
-        pcscd::ensure_running();
-        let card = shared(card);
-        let inserted = vpcd::insert(card.clone(), SLOT_PORTS[0]).expect("insert into vpcd");
-        wait_for_card(SLOT_READERS[0], true);
-        Bench {
-            card,
-            inserted: Some(inserted),
-            _lock: lock,
-        }
-    }
-
-    fn remove_card(&mut self) {
-        if let Some(inserted) = self.inserted.take() {
-            inserted.remove();
-        }
-        wait_for_card(SLOT_READERS[0], false);
-    }
-
-    fn insert_card(&mut self) {
-        self.inserted = Some(vpcd::insert(self.card.clone(), SLOT_PORTS[0]).expect("reinsert"));
-        wait_for_card(SLOT_READERS[0], true);
-    }
-}
-
-fn first_certificate(host: &mut Host) -> Value {
-    let answer = host.command("certificates");
-    answer["result"]["certificates"][0].clone()
-}
 
 #[test]
 fn version_needs_no_card_and_browser_arguments_are_ignored() {
