@@ -77,7 +77,7 @@ impl FileAccess for Cps3<'_> {
         let fcp = self
             .channel
             .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
-        let fid = TlvReader::new(&fcp).expect(0x62)?.require(0x83)?;
+        let fid = TlvReader::new(&fcp).next_tagged(0x62)?.require(0x83)?;
         Ok(pkcs15::absolute(&[], fid.value))
     }
 
@@ -107,7 +107,7 @@ impl CpxCard for Cps3<'_> {
             .channel
             .send_ok(&Command::new(0x00, 0xCB, 0x3F, 0xFF).with_data(query))?;
         let docp = TlvReader::new(&answer)
-            .expect(0x70)?
+            .next_tagged(0x70)?
             .require(0xBF8100 | u32::from(reference))?
             .require(0xA0)?;
         let byte = |tag| -> Result<u8, CardError> {

@@ -100,7 +100,7 @@ pub(super) fn parse_icc_serial(content: &[u8]) -> Result<IccSerial, CardError> {
 
 /// The size of an EF from its FCP (`62 { 80 size | 81 size }`).
 pub(super) fn fcp_file_size(fcp: &[u8]) -> Result<usize, CardError> {
-    let template = TlvReader::new(fcp).expect(0x62)?;
+    let template = TlvReader::new(fcp).next_tagged(0x62)?;
     let size = match template.find(0x80)? {
         Some(size) => size,
         None => template.require(0x81)?,

@@ -133,11 +133,11 @@ pub fn parse_prkdf(prkdf: &[u8]) -> Result<Vec<PrivateKeyInfo>, CardError> {
             _ => continue,
         };
         let mut parts = object.children();
-        let common = parse_common_object(&parts.expect(0x30)?)?;
-        let key_attributes = parts.expect(0x30)?;
+        let common = parse_common_object(&parts.next_tagged(0x30)?)?;
+        let key_attributes = parts.next_tagged(0x30)?;
         let mut fields = key_attributes.children();
-        let id = fields.expect(0x04)?.value.to_vec();
-        let usage = fields.expect(0x03)?.as_bit_flags()?;
+        let id = fields.next_tagged(0x04)?.value.to_vec();
+        let usage = fields.next_tagged(0x03)?.as_bit_flags()?;
         let mut key_reference = None;
         for field in fields {
             let field = field?;
@@ -191,14 +191,14 @@ pub fn parse_cdf(cdf: &[u8], app_path: &[u8]) -> Result<Vec<CertificateInfo>, Ca
             continue;
         }
         let mut parts = object.children();
-        let common = parse_common_object(&parts.expect(0x30)?)?;
-        let certificate_attributes = parts.expect(0x30)?;
+        let common = parse_common_object(&parts.next_tagged(0x30)?)?;
+        let certificate_attributes = parts.next_tagged(0x30)?;
         let id = certificate_attributes.require(0x04)?.value.to_vec();
         let authority = match certificate_attributes.find(0x01)? {
             Some(flag) => flag.value.first().is_some_and(|b| *b != 0),
             None => false,
         };
-        let type_attributes = parts.expect(0xA1)?;
+        let type_attributes = parts.next_tagged(0xA1)?;
         let x509_attributes = type_attributes.require(0x30)?;
         let value = x509_attributes.require(0x30)?;
         let path = absolute(app_path, value.require(0x04)?.value);
@@ -221,9 +221,9 @@ pub fn parse_aodf(aodf: &[u8]) -> Result<Vec<AuthObjectInfo>, CardError> {
             continue;
         }
         let mut parts = object.children();
-        let common = parse_common_object(&parts.expect(0x30)?)?;
-        let auth_id = parts.expect(0x30)?.require(0x04)?.value.to_vec();
-        let type_attributes = parts.expect(0xA1)?;
+        let common = parse_common_object(&parts.next_tagged(0x30)?)?;
+        let auth_id = parts.next_tagged(0x30)?.require(0x04)?.value.to_vec();
+        let type_attributes = parts.next_tagged(0xA1)?;
         let attributes = type_attributes.require(0x30)?;
         objects.push(AuthObjectInfo {
             label: common.label,
@@ -236,10 +236,10 @@ pub fn parse_aodf(aodf: &[u8]) -> Result<Vec<AuthObjectInfo>, CardError> {
 
 fn parse_pin_attributes(attributes: &Tlv<'_>) -> Result<PinPolicy, CardError> {
     let mut fields = attributes.children();
-    let flags = fields.expect(0x03)?.as_bit_flags()?;
-    let pin_type = fields.expect(0x0A)?.as_u32()?;
-    let min_length = fields.expect(0x02)?.as_u32()?;
-    let stored_length = fields.expect(0x02)?.as_u32()?;
+    let flags = fields.next_tagged(0x03)?.as_bit_flags()?;
+    let pin_type = fields.next_tagged(0x0A)?.as_u32()?;
+    let min_length = fields.next_tagged(0x02)?.as_u32()?;
+    let stored_length = fields.next_tagged(0x02)?.as_u32()?;
     let mut max_length = None;
     let mut reference = 0;
     let mut pad_char = None;

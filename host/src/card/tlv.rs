@@ -165,7 +165,7 @@ impl<'a> TlvReader<'a> {
     }
 
     /// The next element, which must carry `tag`.
-    pub fn expect(&mut self, tag: u32) -> Result<Tlv<'a>, TlvError> {
+    pub fn next_tagged(&mut self, tag: u32) -> Result<Tlv<'a>, TlvError> {
         match self.next() {
             Some(Ok(tlv)) if tlv.tag == tag => Ok(tlv),
             Some(Ok(tlv)) => Err(TlvError::UnexpectedTag {
@@ -231,7 +231,7 @@ mod tests {
             0x70, 0x16, 0xBF, 0x81, 0x01, 0x12, 0xA0, 0x10, 0x9A, 0x01, 0x03, 0x9B, 0x01, 0x02,
             0xA1, 0x08, 0x8C, 0x06, 0xF3, 0x00, 0x00, 0x13, 0xFF, 0x00,
         ];
-        let outer = TlvReader::new(&answer).expect(0x70).unwrap();
+        let outer = TlvReader::new(&answer).next_tagged(0x70).unwrap();
         let sdo = outer.require(0xBF8101).unwrap();
         let docp = sdo.require(0xA0).unwrap();
         assert_eq!(docp.require(0x9A).unwrap().as_u32().unwrap(), 3);
