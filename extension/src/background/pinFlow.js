@@ -10,6 +10,8 @@ export const PIN_WINDOW = Object.freeze({ path: "pin.html", width: 480, height: 
 export const PIN_TIMEOUT_MS = 120_000;
 /** The shortest PIN wait: a page cannot make the window flash by asking for `timeout: 1`. */
 export const MIN_PIN_WAIT_MS = 10_000;
+/** The shortest time a PIN window is shown: less than this left after reading the card, none opens. */
+export const MIN_WINDOW_MS = 5_000;
 /** After the user cancels, the same tab is refused this long, so a page cannot loop the window. */
 export const CANCEL_COOLDOWN_MS = 3_000;
 
@@ -96,7 +98,7 @@ export class PinFlow {
         throw new CpxError("ERR_NO_CARD", "no card with an authentication certificate was found");
       }
       if (signal?.aborted) throw new CpxError(ExtensionErrorCode.USER_CANCELLED, "the page that asked has gone");
-      if (deadline - this.now() < MIN_PIN_WAIT_MS) {
+      if (deadline - this.now() < MIN_WINDOW_MS) {
         // Too little time left to type a PIN: do not flash a window.
         throw new CpxError(ExtensionErrorCode.TIMEOUT, "the card took too long to answer: no time left for the PIN");
       }
