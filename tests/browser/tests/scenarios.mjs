@@ -12,6 +12,7 @@ import { CORRECT_PIN, fakeCard, installFakeHost, scenario } from "../lib/fake-ho
 import { seriousViolations } from "../lib/axe.mjs";
 import { ARTIFACTS_DIR, skipReason } from "../lib/paths.mjs";
 import { login, loginOutcome, pageStatus, startLogin, waitForPage } from "../lib/page-driver.mjs";
+import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
 import { writeAllowedOriginsPolicy } from "../lib/policy.mjs";
 import { startTestSite } from "../lib/site.mjs";
 
@@ -346,14 +347,53 @@ export function defineScenarios(kind) {
       assert.equal(host?.requests("certificates").length, 1, "the refused login never reached the host");
     });
 
+    /**
+     * Writes a machine-wide allowedOrigins policy while holding the machine-wide lock (policy
+     * folders are shared by every engineer's tests); both go when the test ends.
+     * @param {import("node:test").TestContext} t
+     * @param {unknown} value
+     */
+    async function machinePolicy(t, value) {
+      const release = await acquirePcscdLock();
+      try {
+        const policy = writeAllowedOriginsPolicy(kind, /** @type {any} */ (value));
+        t.after(async () => {
+          policy.remove();
+          await release();
+        });
+      } catch (error) {
+        await release();
+        throw error;
+      }
+    }
+
     test("a site outside the managed allowedOrigins is refused without touching the host", { timeout: TEST_TIMEOUT_MS }, async (t) => {
-      const policy = writeAllowedOriginsPolicy(kind, ["https://portail.example.fr", "https://*.sante.example"]);
-      t.after(() => policy.remove());
+      await machinePolicy(t, ["https://portail.example.fr", "https://*.sante.example"]);
       const { page, host } = await setUp(t, scenario());
       const outcome = await login(page, newNonce());
       assert.equal(outcome.code, "ERR_ORIGIN_NOT_ALLOWED");
       assert.equal((await pageStatus(page)).code, "ERR_ORIGIN_NOT_ALLOWED");
       assert.equal(host?.entries().length, 0, "the host was never started");
+    });
+
+    test("a malformed allowedOrigins refuses the site and the popup says why", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      // Firefox does no schema check: a plain string reaches the extension. Chromium drops a value
+      // that breaks the schema, so it gets a list whose only entry is of a form the extension
+      // does not know (Chrome's own "[*.]" pattern syntax).
+      const port = new URL(site.origin).port;
+      await machinePolicy(t, kind === "firefox" ? site.origin : [`[*.]localhost:${port}`]);
+      const { browser, page, host } = await setUp(t, scenario());
+      assert.equal((await login(page, newNonce())).code, "ERR_ORIGIN_NOT_ALLOWED");
+      assert.equal(host?.entries().length, 0, "the host was never started for a refused site");
+      const popup = await browser.openExtensionPage("popup.html");
+      await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 2);
+      const first = await popup.evaluate(() => ({
+        text: document.querySelector("#checks > li")?.textContent ?? "",
+        state: document.querySelector("#checks > li")?.className,
+      }));
+      assert.equal(first.state, "problem");
+      assert.match(first.text, kind === "firefox" ? /mal formée : tous les sites sont refusés/ : /entrée ignorée "\[\*\.\]localhost/);
+      await popup.screenshot(artifact("popup-policy-malformed-fr"));
     });
 
     test("an http page gets ERR_INSECURE_CONTEXT from the library, and no content script answers it", { timeout: TEST_TIMEOUT_MS }, async (t) => {
