@@ -291,6 +291,7 @@ export class PinFlow {
 
   /** @param {number} tabId */
   onTabClosed(tabId) {
+    this.cancelledAt.delete(tabId);
     for (const session of this.sessions.values()) {
       if (session.tabId !== tabId) continue;
       this.finish(session, new CpxError(ExtensionErrorCode.USER_CANCELLED, "the page that asked was closed"));
