@@ -181,6 +181,28 @@ test("a wrong PIN does not extend the deadline fixed when the request arrived", 
   assert.deepEqual(browser.removed, [browser.created[0].id]);
 });
 
+test("the deadline counts from when the content script got the request, not from a slow background start", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const browser = fakeBrowserApi();
+  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const requestedAt = Date.now() - 3_000;
+  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 20_000, requestedAt });
+  const outcome = assert.rejects(login, { code: "ERR_PIN_TIMEOUT" });
+  await flush();
+  await flush();
+  assert.equal(flow.describe(onlySession(flow).id).pinDeadline, requestedAt + 20_000);
+  t.mock.timers.tick(17_000);
+  await outcome;
+  // A time from the future is not believed.
+  const later = flow.authenticate({ tabId: 2, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 20_000, requestedAt: Date.now() + 60_000 });
+  await flush();
+  await flush();
+  assert.equal(flow.describe(onlySession(flow).id).pinDeadline, Date.now() + 20_000);
+  flow.cancel(onlySession(flow).id);
+  await assert.rejects(later, { code: "ERR_USER_CANCELLED" });
+});
+
 test("after the page's timeout no PIN is sent to the host", async (t) => {
   t.mock.timers.enable({ apis: ["Date"] });
   const browser = fakeBrowserApi();

@@ -72,6 +72,7 @@ function authenticateFor(message, sender, signal) {
       challengeNonce: message.challengeNonce,
       lang: message.lang,
       timeoutMs: message.timeout,
+      requestedAt: message.requestedAt,
       signal,
     });
   });

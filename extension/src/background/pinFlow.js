@@ -12,6 +12,8 @@ export const PIN_TIMEOUT_MS = 120_000;
 export const MIN_PIN_WAIT_MS = 10_000;
 /** The shortest time a PIN window is shown: less than this left after reading the card, none opens. */
 export const MIN_WINDOW_MS = 5_000;
+/** A request older than this when it reaches the background is counted from its arrival. */
+const MAX_REQUEST_TRANSIT_MS = 30_000;
 /** After the user cancels, the same tab is refused this long, so a page cannot loop the window. */
 export const CANCEL_COOLDOWN_MS = 3_000;
 
@@ -67,10 +69,11 @@ export class PinFlow {
    * Runs one card login for a page and resolves to the Web eID token. Everything the host would
    * refuse is refused here, before the user is asked for a PIN.
    * @param {{ tabId: number, origin: string, challengeNonce: unknown, lang?: unknown, timeoutMs?: unknown,
-   *   signal?: AbortSignal }} request `signal` aborts when the page that asked is gone
+   *   requestedAt?: unknown, signal?: AbortSignal }} request `requestedAt`: when our content script
+   *   received the page's request (same clock); `signal` aborts when the page that asked is gone
    * @returns {Promise<object>}
    */
-  async authenticate({ tabId, origin, challengeNonce, lang, timeoutMs, signal }) {
+  async authenticate({ tabId, origin, challengeNonce, lang, timeoutMs, requestedAt, signal }) {
     if (!isHostAcceptedNonce(challengeNonce)) {
       throw new CpxError("ERR_NONCE_INVALID", "challengeNonce must be 44 to 128 characters of base64");
     }
@@ -88,7 +91,13 @@ export class PinFlow {
     }
     // One absolute deadline, fixed now: the page's timeout counts from its request, and neither
     // the host's time to read the card nor a wrong PIN moves it.
-    const deadline = this.now() + Math.min(PIN_TIMEOUT_MS, typeof timeoutMs === "number" ? timeoutMs : PIN_TIMEOUT_MS);
+    // Counted from when the content script got the request (the page's own timer starts then),
+    // so a slow service-worker start does not push the deadline past the page's; a time in the
+    // future or implausibly old is ignored.
+    const arrived = this.now();
+    const start =
+      typeof requestedAt === "number" && requestedAt <= arrived && arrived - requestedAt < MAX_REQUEST_TRANSIT_MS ? requestedAt : arrived;
+    const deadline = start + Math.min(PIN_TIMEOUT_MS, typeof timeoutMs === "number" ? timeoutMs : PIN_TIMEOUT_MS);
     this.host.hold();
     try {
       /** @type {{ certificates?: HostCertificate[] }} */

@@ -80,6 +80,9 @@
     // Read here, in the content script's own view of the document: the page cannot forge them.
     request.userActivation = !!(navigator.userActivation && navigator.userActivation.isActive);
     request.visible = document.visibilityState === "visible";
+    // When the page asked (the page library starts its own timer at our ack): the background
+    // counts the page's timeout from here, not from when its service worker woke up.
+    request.requestedAt = Date.now();
     let port;
     try {
       port = api.runtime.connect({ name: AUTHENTICATE_PORT });
