@@ -28,8 +28,8 @@ const ANSWER_GRACE_MS = 5_000;
  * @typedef {object} CpxStatus
  * @property {{ version: string }} extension
  * @property {{ version: string, protocol: number }} host
- * @property {"ok" | "unavailable"} service the PC/SC service
- * @property {{ name: string, card: null | { atr: string, type: string } }[]} readers
+ * @property {boolean} ready whether a login can start now (the PC/SC service runs and a CPx card
+ *   is in a reader); which readers and cards, only the extension's toolbar popup shows
  */
 
 /** An error with a stable `code` (`ERR_...`). */
@@ -50,7 +50,7 @@ export class CpxConnectError extends Error {
 }
 
 /**
- * Versions of the extension and of the native host, the PC/SC service state and the readers.
+ * Versions of the extension and of the native host, and whether a login can start now.
  * @param {{ timeout?: number }} [options]
  * @returns {Promise<CpxStatus>}
  */
@@ -61,9 +61,12 @@ export function status({ timeout = DEFAULT_STATUS_TIMEOUT_MS } = {}) {
 /**
  * Asks the user to log in with their card: the extension shows its PIN window, the card signs
  * the nonce bound to this page's origin, and the promise resolves to the token to post to your
- * server.
+ * server. Call it from a click (or key press) handler in the visible page: without that user
+ * gesture the extension refuses with ERR_USER_ACTIVATION_REQUIRED (the browser keeps a click
+ * "active" for a few seconds, enough to fetch the nonce first).
  * @param {string} challengeNonce the nonce your server issued (base64, 44 to 128 characters)
  * @param {{ lang?: "fr" | "en", timeout?: number }} [options] `timeout` in ms bounds the whole operation
+ *   (at least 10 000)
  * @returns {Promise<WebEidToken>}
  */
 export function authenticate(challengeNonce, { lang, timeout = DEFAULT_AUTHENTICATE_TIMEOUT_MS } = {}) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NativePortService } from "../src/background/nativePort.js";
+import { MAX_QUEUED_REQUESTS, NativePortService } from "../src/background/nativePort.js";
 import { fakeConnector, flush, handshakingConnector } from "./fakes.mjs";
 
 const HOST = "org.cpxconnect.host";
@@ -139,5 +139,84 @@ test("concurrent first requests share one connection", async () => {
   const b = service.version();
   await Promise.all([a, b]);
   assert.equal(ports.length, 1);
+  service.close();
+});
+
+/** A handshaking connector whose host answers nothing else by itself. */
+function manualHost() {
+  return handshakingConnector();
+}
+
+test("each timer starts when its request reaches the host: a request queued behind a slow one does not time out early", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { ports, connectNative } = manualHost();
+  const service = new NativePortService({ connectNative, hostName: HOST, timeouts: { status: 60, authenticate: 60 } });
+  const status = service.request("status");
+  await flush();
+  await flush();
+  const login = service.request("authenticate", { pin: "1234" });
+  await flush();
+  const port = ports[0];
+  assert.deepEqual(port.sent.map((m) => m.command), ["version", "status"], "one request at a time with the host");
+  t.mock.timers.tick(40);
+  port.answer({ id: port.last().id, result: { service: "ok", readers: [] } });
+  await status;
+  assert.equal(port.last().command, "authenticate");
+  t.mock.timers.tick(40); // 80 ms after it was queued, 40 ms after it reached the host
+  port.answer({ id: port.last().id, result: { format: "web-eid:1.0" } });
+  assert.deepEqual(await login, { format: "web-eid:1.0" });
+  service.close();
+});
+
+test("one request's timeout never fails another's: requests still queued go to a fresh host", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const { ports, connectNative } = manualHost();
+  const service = new NativePortService({ connectNative, hostName: HOST, timeouts: { status: 50 } });
+  const status = service.request("status");
+  await flush();
+  await flush();
+  const login = service.request("authenticate", { pin: "1234" });
+  await flush();
+  const failed = assert.rejects(status, { code: "ERR_TIMEOUT" });
+  t.mock.timers.tick(50);
+  await failed;
+  await flush();
+  await flush();
+  assert.equal(ports[0].disconnected, true, "the hung host is dropped");
+  assert.equal(ports.length, 2);
+  assert.equal(ports[0].sent.filter((m) => m.command === "authenticate").length, 0, "the PIN never reached the hung host");
+  assert.equal(ports[1].last().command, "authenticate");
+  ports[1].answer({ id: ports[1].last().id, result: { format: "web-eid:1.0" } });
+  assert.deepEqual(await login, { format: "web-eid:1.0" });
+  service.close();
+});
+
+test("concurrent status calls share one request to the host", async () => {
+  const { ports, connectNative } = manualHost();
+  const service = new NativePortService({ connectNative, hostName: HOST });
+  const calls = [service.request("status"), service.request("status"), service.request("status")];
+  await flush();
+  await flush();
+  const port = ports[0];
+  assert.equal(port.sent.filter((m) => m.command === "status").length, 1);
+  port.answer({ id: port.last().id, result: { service: "ok", readers: [] } });
+  for (const call of calls) assert.equal((await call).service, "ok");
+  service.close();
+});
+
+test("the queue is bounded: a flood is refused with ERR_BUSY, the requests already queued still run", async () => {
+  const { ports, connectNative } = manualHost();
+  const service = new NativePortService({ connectNative, hostName: HOST });
+  await service.version();
+  const queued = Array.from({ length: MAX_QUEUED_REQUESTS + 1 }, (_, index) => service.request("certificates", { index }));
+  await flush();
+  const overflow = service.request("certificates", { index: "overflow" });
+  await assert.rejects(overflow, { code: "ERR_BUSY" });
+  const port = ports[0];
+  for (let answered = 0; answered < queued.length; answered++) {
+    port.answer({ id: port.last().id, result: { certificates: [], index: port.last().arguments.index } });
+    await flush();
+  }
+  assert.equal((await queued[queued.length - 1]).index, MAX_QUEUED_REQUESTS);
   service.close();
 });

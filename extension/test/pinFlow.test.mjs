@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { mock, test } from "node:test";
 import { CpxError } from "../src/shared/errors.js";
-import { PinFlow } from "../src/background/pinFlow.js";
+import { CANCEL_COOLDOWN_MS, MIN_PIN_WAIT_MS, PIN_TIMEOUT_MS, PinFlow } from "../src/background/pinFlow.js";
 import { fakeBrowserApi, flush } from "./fakes.mjs";
 
 const NONCE = "A".repeat(44);
@@ -22,7 +22,8 @@ function scriptedHost(answers) {
     /** @param {string} command @param {any} args */
     async request(command, args) {
       calls.push({ command, args });
-      return answers[command](args);
+      // A fresh copy, as from JSON: the flow may update what it was given.
+      return structuredClone(await answers[command](args));
     },
   };
 }
@@ -112,14 +113,190 @@ test("closing the tab that asked closes its PIN window", async () => {
   assert.deepEqual(browser.removed, [browser.created[0].id]);
 });
 
-test("no PIN in time closes the window with ERR_PIN_TIMEOUT", async () => {
+test("no PIN in time closes the window with ERR_PIN_TIMEOUT", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   const browser = fakeBrowserApi();
   const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
   const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 30 });
-  await assert.rejects(login, { code: "ERR_PIN_TIMEOUT" });
+  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 30_000 });
+  const outcome = assert.rejects(login, { code: "ERR_PIN_TIMEOUT" });
+  await flush();
+  await flush();
+  t.mock.timers.tick(30_000);
+  await outcome;
   await flush();
   assert.deepEqual(browser.removed, [browser.created[0].id]);
+});
+
+test("a page timeout below the minimum PIN wait is refused before the host is asked: the window cannot flash", async () => {
+  const browser = fakeBrowserApi();
+  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 1 }), {
+    code: "ERR_INVALID_REQUEST",
+    details: { field: "timeout" },
+  });
+  assert.equal(host.calls.length, 0);
+  assert.equal(browser.created.length, 0);
+  assert.ok(MIN_PIN_WAIT_MS >= 5_000);
+});
+
+test("a card that takes the page's whole budget to answer opens no window", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const browser = fakeBrowserApi();
+  const host = scriptedHost({
+    certificates: () => new Promise((resolve) => setTimeout(() => resolve({ certificates: [CARD] }), 16_000)),
+  });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 20_000 });
+  const outcome = assert.rejects(login, { code: "ERR_TIMEOUT" });
+  await flush();
+  t.mock.timers.tick(16_000);
+  await outcome;
+  assert.equal(browser.created.length, 0, "4 s left: no window");
+});
+
+test("a wrong PIN does not extend the deadline fixed when the request arrived", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const browser = fakeBrowserApi();
+  const host = scriptedHost({
+    certificates: () => ({ certificates: [CARD] }),
+    authenticate: () => { throw new CpxError("ERR_PIN_INCORRECT", "wrong", { retriesLeft: 2 }); },
+  });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const start = Date.now();
+  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
+  let settled = false;
+  const outcome = assert.rejects(login, { code: "ERR_PIN_TIMEOUT" }).then(() => { settled = true; });
+  await flush();
+  await flush();
+  const session = onlySession(flow);
+  assert.equal(flow.describe(session.id).pinDeadline, start + PIN_TIMEOUT_MS);
+  t.mock.timers.tick(PIN_TIMEOUT_MS - 1_000);
+  const wrong = await flow.submit(session.id, "c1", "0000");
+  assert.equal(wrong.error?.pinDeadline, start + PIN_TIMEOUT_MS, "the same deadline, not two fresh minutes");
+  t.mock.timers.tick(1_000);
+  await outcome;
+  assert.equal(settled, true);
+  assert.deepEqual(browser.removed, [browser.created[0].id]);
+});
+
+test("the deadline counts from when the content script got the request, not from a slow background start", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const browser = fakeBrowserApi();
+  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const requestedAt = Date.now() - 3_000;
+  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 20_000, requestedAt });
+  const outcome = assert.rejects(login, { code: "ERR_PIN_TIMEOUT" });
+  await flush();
+  await flush();
+  assert.equal(flow.describe(onlySession(flow).id).pinDeadline, requestedAt + 20_000);
+  t.mock.timers.tick(17_000);
+  await outcome;
+  // A time from the future is not believed.
+  const later = flow.authenticate({ tabId: 2, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 20_000, requestedAt: Date.now() + 60_000 });
+  await flush();
+  await flush();
+  assert.equal(flow.describe(onlySession(flow).id).pinDeadline, Date.now() + 20_000);
+  flow.cancel(onlySession(flow).id);
+  await assert.rejects(later, { code: "ERR_USER_CANCELLED" });
+});
+
+test("after the page's timeout no PIN is sent to the host", async (t) => {
+  t.mock.timers.enable({ apis: ["Date"] });
+  const browser = fakeBrowserApi();
+  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }), authenticate: () => ({ format: "web-eid:1.0" }) });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 20_000 });
+  const outcome = assert.rejects(login, { code: "ERR_PIN_TIMEOUT" });
+  await flush();
+  await flush();
+  const session = onlySession(flow);
+  // The window's own timer has not fired yet (a busy background), but the deadline has passed.
+  t.mock.timers.tick(20_000);
+  await assert.rejects(flow.submit(session.id, "c1", "1234"), { code: "ERR_PIN_TIMEOUT" });
+  assert.equal(host.calls.filter((c) => c.command === "authenticate").length, 0);
+  await outcome;
+});
+
+test("the page going away (reload, navigation) ends the login and closes its window", async () => {
+  const browser = fakeBrowserApi();
+  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }), authenticate: () => ({}) });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const gone = new AbortController();
+  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, signal: gone.signal });
+  await flush();
+  await flush();
+  const session = onlySession(flow);
+  gone.abort();
+  await assert.rejects(login, { code: "ERR_USER_CANCELLED" });
+  assert.deepEqual(browser.removed, [browser.created[0].id]);
+  await assert.rejects(flow.submit(session.id, "c1", "1234"), { code: "ERR_USER_CANCELLED" });
+  assert.equal(host.calls.filter((c) => c.command === "authenticate").length, 0);
+});
+
+test("a page gone before the cards are listed gets no window", async () => {
+  const browser = fakeBrowserApi();
+  const gone = new AbortController();
+  const host = scriptedHost({ certificates: () => { gone.abort(); return { certificates: [CARD] }; } });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, signal: gone.signal }), {
+    code: "ERR_USER_CANCELLED",
+  });
+  assert.equal(browser.created.length, 0);
+});
+
+test("after the user cancels, the same tab is refused for a few seconds; other tabs are not", async (t) => {
+  t.mock.timers.enable({ apis: ["Date"] });
+  const browser = fakeBrowserApi();
+  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
+  await flush();
+  await flush();
+  flow.cancel(onlySession(flow).id);
+  await assert.rejects(login, { code: "ERR_USER_CANCELLED" });
+  await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE }), { code: "ERR_USER_CANCELLED" });
+  assert.equal(browser.created.length, 1, "no second window");
+  const other = flow.authenticate({ tabId: 2, origin: "https://a.example", challengeNonce: NONCE });
+  await flush();
+  await flush();
+  assert.equal(browser.created.length, 2);
+  flow.cancel(onlySession(flow).id);
+  await assert.rejects(other, { code: "ERR_USER_CANCELLED" });
+  t.mock.timers.tick(CANCEL_COOLDOWN_MS);
+  const again = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
+  await flush();
+  await flush();
+  assert.equal(browser.created.length, 3, "the tab may ask again");
+  flow.cancel(onlySession(flow).id);
+  await assert.rejects(again, { code: "ERR_USER_CANCELLED" });
+});
+
+test("two cards: a blocked PIN on one leaves the other usable, and a blocked card cannot be chosen", async () => {
+  const browser = fakeBrowserApi();
+  const second = { ...CARD, certificateId: "c2", reader: "R2" };
+  const host = scriptedHost({
+    certificates: () => ({ certificates: [CARD, second] }),
+    authenticate: (args) => {
+      if (args.certificateId === "c1") throw new CpxError("ERR_PIN_BLOCKED", "blocked");
+      return { format: "web-eid:1.0" };
+    },
+  });
+  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
+  await flush();
+  await flush();
+  const session = onlySession(flow);
+  const blocked = await flow.submit(session.id, "c1", "0000");
+  assert.equal(blocked.done, false);
+  assert.equal(blocked.error?.code, "ERR_PIN_BLOCKED");
+  assert.equal(flow.describe(session.id).certificates[0].pin.retriesLeft, 0);
+  await assert.rejects(flow.submit(session.id, "c1", "1234"), { code: "ERR_PIN_BLOCKED" });
+  assert.equal(host.calls.filter((c) => c.command === "authenticate").length, 1, "the blocked card is not asked again");
+  assert.deepEqual(await flow.submit(session.id, "c2", "1234"), { done: true });
+  assert.deepEqual(await login, { format: "web-eid:1.0" });
 });
 
 test("a blocked PIN settles the login at once but keeps the window to explain", async () => {
@@ -144,10 +321,16 @@ test("a blocked PIN settles the login at once but keeps the window to explain", 
   assert.equal(flow.sessions.size, 0);
 });
 
-test("a nonce that is not a string is refused before the host is asked", async () => {
+test("a nonce or an origin the host would refuse is refused before the host is asked and before any PIN", async () => {
   const browser = fakeBrowserApi();
   const host = scriptedHost({});
   const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: 42 }), { code: "ERR_NONCE_INVALID" });
+  for (const challengeNonce of [42, "", "short", crypto.randomUUID().repeat(2), `${"A".repeat(43)}!`, "A".repeat(132)]) {
+    await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce }), { code: "ERR_NONCE_INVALID" }, String(challengeNonce));
+  }
+  for (const origin of ["https://A.example", "https://a.example/", "https://a_b.example"]) {
+    await assert.rejects(flow.authenticate({ tabId: 1, origin, challengeNonce: NONCE }), { code: "ERR_ORIGIN_INVALID" }, origin);
+  }
   assert.equal(host.calls.length, 0);
+  assert.equal(browser.created.length, 0);
 });

@@ -431,12 +431,14 @@ fn firefox_policies_and_unreadable_policy_files() {
     let report = workstation.doctor(dupont());
     let firefox = only(&report, Topic::Policy(Browser::Firefox));
     assert!(
-        firefox
-            .text
-            .contains("the extension is force-installed; allowedOrigins empty (every https site)"),
+        firefox.text.contains(
+            "the extension is force-installed; allowedOrigins empty (every site refused)"
+        ),
         "{}",
         firefox.text
     );
+    // The extension refuses every site with an empty list: the doctor says so as a warning.
+    assert_eq!(firefox.status, Status::Warn);
     let edge = only(&report, Topic::Policy(Browser::Edge));
     assert_eq!(edge.status, Status::Warn);
     assert!(
@@ -718,5 +720,50 @@ fn the_binary_exits_0_with_the_virtual_card_in_pcscd() {
     assert!(
         text.ends_with("OK    A card login can work in: Firefox\n"),
         "{text}"
+    );
+}
+
+#[test]
+fn malformed_allowed_origins_and_unknown_pattern_forms_are_reported() {
+    let workstation = Workstation::new();
+    // Firefox does no schema check: a plain string is kept as it is, and the extension refuses
+    // every site.
+    workstation.write(
+        "root/etc/firefox/policies/policies.json",
+        r#"{"policies": {"3rdparty": {"Extensions": {"cpx-connect@cpxconnect.org": {"allowedOrigins": "https://portail.example.fr"}}}}}"#,
+    );
+    let id = ExtensionIds::embedded().unwrap().chrome_extension_id;
+    workstation.write(
+        "root/etc/chromium/policies/managed/cpx-connect.json",
+        &format!(
+            r#"{{"3rdparty": {{"extensions": {{"{id}": {{"allowedOrigins": ["https://portail.example.fr", "[*.]sante.fr", "https://*.sante.fr/*", "https://*.ght.fr:443"]}}}}}}}}"#
+        ),
+    );
+    let report = workstation.doctor(dupont());
+
+    let firefox = only(&report, Topic::Policy(Browser::Firefox));
+    assert_eq!(firefox.status, Status::Warn, "{}", firefox.text);
+    assert!(
+        firefox
+            .text
+            .contains("allowedOrigins is a string, not a list: every site is refused"),
+        "{}",
+        firefox.text
+    );
+
+    let chromium = only(&report, Topic::Policy(Browser::Chromium));
+    assert_eq!(chromium.status, Status::Warn, "{}", chromium.text);
+    assert!(
+        chromium.text.contains(
+            "allowedOrigins = https://portail.example.fr, https://*.ght.fr:443; ignored, of unknown form: \
+             [*.]sante.fr (expected https://host[:port] or https://*.domain, with no path), \
+             https://*.sante.fr/* (expected https://host[:port] or https://*.domain, with no path)"
+        ),
+        "{}",
+        chromium.text
+    );
+    assert_eq!(
+        chromium.fix.as_deref(),
+        Some("write allowedOrigins as a list of https://host[:port] or https://*.domain")
     );
 }

@@ -6,10 +6,14 @@ import { api } from "../shared/browser.js";
 import { CpxError, ExtensionErrorCode, toWireError } from "../shared/errors.js";
 import { PageAction, PinAction, PopupAction } from "../shared/messages.js";
 import { NativePortService } from "./nativePort.js";
-import { checkOriginPolicy, pageOriginOf, readAllowedOrigins } from "./origin.js";
+import { checkOriginPolicy, pageOriginOf, readOriginPolicy } from "./origin.js";
 import { PIN_WINDOW, PinFlow } from "./pinFlow.js";
+import { checkUserIntent, StatusRateLimit } from "./pageGuard.js";
 
 export const NATIVE_HOST_NAME = "org.cpxconnect.host";
+/** The page library's authenticate travels on a port: when the page goes, the port goes. */
+export const AUTHENTICATE_PORT = "cpx-connect:authenticate";
+const startedAt = Date.now();
 
 const host = new NativePortService({
   connectNative: (name) => api.runtime.connectNative(name),
@@ -20,6 +24,59 @@ const host = new NativePortService({
 const pinFlow = new PinFlow({ api, host });
 /** Tabs with a login under way: one at a time per tab. */
 const busyTabs = new Set();
+const statusLimit = new StatusRateLimit();
+api.tabs?.onRemoved.addListener((tabId) => statusLimit.forget(tabId));
+
+api.runtime.onConnect.addListener((port) => {
+  if (port.name !== AUTHENTICATE_PORT || port.sender?.id !== api.runtime.id) return;
+  const gone = new AbortController();
+  let asked = false;
+  // Reload, navigation, closing the tab or the extension's own restart: the login ends and its
+  // PIN window closes; a PIN typed there could only sign a token nobody receives.
+  port.onDisconnect.addListener(() => gone.abort());
+  port.onMessage.addListener((message) => {
+    if (asked || !message || typeof message !== "object" || message.action !== PageAction.AUTHENTICATE) return;
+    asked = true;
+    const sender = /** @type {chrome.runtime.MessageSender} */ (port.sender);
+    authenticateFor(message, sender, gone.signal).then(
+      (result) => answerOn(port, { ok: true, result }),
+      (error) => answerOn(port, { ok: false, error: toWireError(error) }),
+    );
+  });
+});
+
+/**
+ * @param {chrome.runtime.Port} port
+ * @param {unknown} response
+ */
+function answerOn(port, response) {
+  try {
+    port.postMessage(response);
+    port.disconnect();
+  } catch {
+    // the page has gone
+  }
+}
+
+/**
+ * @param {any} message
+ * @param {chrome.runtime.MessageSender} sender
+ * @param {AbortSignal} signal
+ */
+function authenticateFor(message, sender, signal) {
+  return forPage(sender, async (origin, tabId) => {
+    await checkUserIntent(api, message, sender);
+    return pinFlow.authenticate({
+      tabId,
+      origin,
+      challengeNonce: message.challengeNonce,
+      lang: message.lang,
+      timeoutMs: message.timeout,
+      requestedAt: message.requestedAt,
+      signal,
+    });
+  });
+}
 
 api.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (sender.id !== api.runtime.id || !message || typeof message !== "object") return false;
@@ -41,17 +98,14 @@ function pickHandler(message, sender) {
   switch (message.action) {
     case PageAction.STATUS:
       // Read-only and quick: it may run beside a login (pages ask for it when they load).
-      return () => forPage(sender, (origin) => pageStatus(origin), { exclusive: false });
-    case PageAction.AUTHENTICATE:
       return () =>
-        forPage(sender, (origin, tabId) =>
-          pinFlow.authenticate({
-            tabId,
-            origin,
-            challengeNonce: message.challengeNonce,
-            lang: message.lang,
-            timeoutMs: message.timeout,
-          }),
+        forPage(
+          sender,
+          (_origin, tabId) => {
+            statusLimit.check(tabId);
+            return pageStatus();
+          },
+          { exclusive: false },
         );
     case PinAction.READY:
       return isExtensionPage(sender, PIN_WINDOW.path) ? async () => pinWindowReady(message.sessionId) : undefined;
@@ -79,7 +133,7 @@ function pickHandler(message, sender) {
 async function forPage(sender, operation, { exclusive = true } = {}) {
   const origin = pageOriginOf(sender, api.runtime.id);
   const tabId = /** @type {number} */ (sender.tab?.id);
-  await checkOriginPolicy(api, origin);
+  checkOriginPolicy(await readOriginPolicy(api, { startedAt }), origin);
   if (!exclusive) return operation(origin, tabId);
   if (busyTabs.has(tabId)) {
     throw new CpxError(ExtensionErrorCode.BUSY, "another card operation is under way in this tab");
@@ -93,18 +147,25 @@ async function forPage(sender, operation, { exclusive = true } = {}) {
 }
 
 /**
- * What a page may learn: versions, whether the PC/SC service runs, readers and card presence.
- * @param {string} _origin
+ * What a page may learn: the versions, and whether a login can start now. Reader names, card
+ * types and ATRs would tell every https site that a health professional is at this computer:
+ * they stay in the toolbar popup.
  */
-async function pageStatus(_origin) {
+async function pageStatus() {
   const hostVersion = await host.version();
   const status = await host.request("status");
+  const readers = Array.isArray(status.readers) ? status.readers : [];
   return {
     extension: { version: api.runtime.getManifest().version },
     host: hostVersion,
-    service: status.service,
-    readers: Array.isArray(status.readers) ? status.readers : [],
+    ready: status.service === "ok" && readers.some(isUsableCard),
   };
+}
+
+/** A reader holding a card the host recognised as a CPx card. @param {any} reader */
+function isUsableCard(reader) {
+  const card = reader?.card;
+  return !!card && typeof card === "object" && (card.type === "CPS3" || card.type === "CPS4");
 }
 
 /** @param {unknown} sessionId */
@@ -125,7 +186,7 @@ async function diagnose() {
   /** @type {Record<string, unknown>} */
   const report = {
     extension: { version: api.runtime.getManifest().version, id: api.runtime.id },
-    allowedOrigins: (await readAllowedOrigins(api)) ?? null,
+    policy: await readOriginPolicy(api, { startedAt }),
   };
   report.host = await settle(() => host.version());
   report.status = await settle(() => host.request("status"));

@@ -1,5 +1,8 @@
 // The one connection to the native host `cpx-connect`: opened lazily, checked by a `version`
 // handshake, every wait bounded by a timeout, and rebuilt on the next request after the host exits.
+// The host answers one request at a time, so requests are posted one at a time: each timer starts
+// when its request reaches the host, and one request's timeout never fails another's (requests
+// still queued are posted on a fresh connection instead). Concurrent `status` calls share one.
 
 import { CpxError, ExtensionErrorCode } from "../shared/errors.js";
 
@@ -18,11 +21,17 @@ export const SUPPORTED_PROTOCOL = 1;
 
 /**
  * @typedef {object} Pending
+ * @property {number} id
  * @property {string} command
+ * @property {Record<string, unknown> | undefined} args
+ * @property {number} timeoutMs
  * @property {(result: any) => void} resolve
  * @property {(error: CpxError) => void} reject
- * @property {ReturnType<typeof setTimeout>} timer
+ * @property {ReturnType<typeof setTimeout> | undefined} timer set once posted
  */
+
+/** Requests waiting for the host beyond this many are refused at once (ERR_BUSY). */
+export const MAX_QUEUED_REQUESTS = 16;
 
 export const DEFAULT_TIMEOUTS_MS = Object.freeze({
   handshake: 5_000,
@@ -52,8 +61,14 @@ export class NativePortService {
     this.state = "idle";
     /** @type {NativePort | null} */
     this.port = null;
-    /** @type {Map<number, Pending>} */
+    /** Every request not yet answered, by id. @type {Map<number, Pending>} */
     this.pending = new Map();
+    /** Ids waiting to be posted, oldest first. @type {number[]} */
+    this.queue = [];
+    /** The request the host is working on. @type {Pending | null} */
+    this.inFlight = null;
+    /** The `status` request every concurrent caller shares. @type {Promise<any> | null} */
+    this.sharedStatus = null;
     this.nextId = 1;
     /** @type {{ version: string, protocol: number } | null} */
     this.hostVersion = null;
@@ -75,6 +90,23 @@ export class NativePortService {
    * @param {number} [timeoutMs]
    */
   async request(command, args, timeoutMs) {
+    if (command === "status" && args === undefined && timeoutMs === undefined) {
+      if (!this.sharedStatus) {
+        this.sharedStatus = this.requestNow("status").finally(() => {
+          this.sharedStatus = null;
+        });
+      }
+      return this.sharedStatus;
+    }
+    return this.requestNow(command, args, timeoutMs);
+  }
+
+  /**
+   * @param {string} command
+   * @param {Record<string, unknown>} [args]
+   * @param {number} [timeoutMs]
+   */
+  async requestNow(command, args, timeoutMs) {
     await this.ensureReady();
     return this.send(command, args, timeoutMs ?? this.timeoutFor(command));
   }
@@ -124,7 +156,7 @@ export class NativePortService {
     /** @type {{ version?: unknown, protocol?: unknown }} */
     let answer;
     try {
-      answer = await this.send("version", undefined, this.timeouts.handshake);
+      answer = await this.send("version", undefined, this.timeouts.handshake, { first: true });
     } catch (error) {
       if (error instanceof CpxError && error.code === ExtensionErrorCode.TIMEOUT) {
         throw new CpxError(ExtensionErrorCode.HOST_NOT_INSTALLED, "the native host did not answer the version handshake");
@@ -149,35 +181,61 @@ export class NativePortService {
     }
     this.hostVersion = { version: answer.version, protocol: answer.protocol };
     this.state = "ready";
+    this.pump();
     this.armIdleTimer();
   }
 
   /**
+   * Queues one request; it is posted when the host has answered the ones before it.
    * @param {string} command
    * @param {Record<string, unknown> | undefined} args
-   * @param {number} timeoutMs
+   * @param {number} timeoutMs counted from the moment the request is posted to the host
+   * @param {{ first?: boolean }} [options] `first`: the handshake, ahead of anything queued
    */
-  send(command, args, timeoutMs) {
-    const port = this.port;
-    if (!port) {
+  send(command, args, timeoutMs, { first = false } = {}) {
+    if (!this.port) {
       return Promise.reject(new CpxError(ExtensionErrorCode.HOST_CRASHED, "no connection to the native host"));
+    }
+    if (!first && this.queue.length >= MAX_QUEUED_REQUESTS) {
+      return Promise.reject(new CpxError(ExtensionErrorCode.BUSY, "too many requests are waiting for the native host"));
     }
     const id = this.nextId++;
     this.clearIdleTimer();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // A host that does not answer has lost its place or hung: drop it, the next request starts a fresh one.
-        this.drop(port, `no answer to ${command} within ${timeoutMs} ms`, ExtensionErrorCode.TIMEOUT);
-      }, timeoutMs);
-      this.pending.set(id, { command, resolve, reject, timer });
-      try {
-        port.postMessage(args === undefined ? { id, command } : { id, command, arguments: args });
-      } catch (error) {
-        this.settle(id);
-        clearTimeout(timer);
-        reject(new CpxError(ExtensionErrorCode.HOST_CRASHED, `cannot write to the native host: ${describe(error)}`));
-      }
+      this.pending.set(id, { id, command, args, timeoutMs, resolve, reject, timer: undefined });
+      if (first) this.queue.unshift(id);
+      else this.queue.push(id);
+      this.pump();
     });
+  }
+
+  /** Posts the oldest queued request if the host is free, and starts its timer. */
+  pump() {
+    const port = this.port;
+    if (!port || this.inFlight || this.queue.length === 0) return;
+    const entry = this.pending.get(this.queue[0]);
+    if (!entry) {
+      this.queue.shift();
+      this.pump();
+      return;
+    }
+    // Until the handshake is done, only the handshake goes out.
+    if (this.state !== "ready" && entry.command !== "version") return;
+    this.queue.shift();
+    this.inFlight = entry;
+    entry.timer = setTimeout(() => {
+      // A host that does not answer has lost its place or hung: drop it. This request fails; the
+      // ones queued behind it are posted to a fresh host.
+      this.drop(port, `no answer to ${entry.command} within ${entry.timeoutMs} ms`, ExtensionErrorCode.TIMEOUT);
+    }, entry.timeoutMs);
+    try {
+      port.postMessage(entry.args === undefined ? { id: entry.id, command: entry.command } : { id: entry.id, command: entry.command, arguments: entry.args });
+    } catch (error) {
+      this.inFlight = null;
+      this.settle(entry.id);
+      entry.reject(new CpxError(ExtensionErrorCode.HOST_CRASHED, `cannot write to the native host: ${describe(error)}`));
+      this.pump();
+    }
   }
 
   /**
@@ -190,10 +248,11 @@ export class NativePortService {
       this.drop(port, "the native host sent something that is not a JSON object", ExtensionErrorCode.HOST_INCOMPATIBLE);
       return;
     }
-    // The host answers in order; an error it could not tie to a request (id null) belongs to the oldest one.
-    const id = message.id === null ? this.pending.keys().next().value : message.id;
-    const waiting = typeof id === "number" ? this.settle(id) : undefined;
-    if (!waiting) return; // a late answer to a request that already timed out
+    // Only one request is with the host; an error it could not tie to a request (id null) is its.
+    const current = this.inFlight;
+    if (!current || (message.id !== null && message.id !== current.id)) return; // a late or stray answer
+    this.inFlight = null;
+    const waiting = /** @type {Pending} */ (this.settle(current.id));
     if ("error" in message) {
       waiting.reject(CpxError.fromHost(message.error));
     } else if (message.result && typeof message.result === "object") {
@@ -201,6 +260,7 @@ export class NativePortService {
     } else {
       waiting.reject(new CpxError(ExtensionErrorCode.HOST_INCOMPATIBLE, `the native host's answer to ${waiting.command} has no result`));
     }
+    this.pump();
     this.armIdleTimer();
   }
 
@@ -209,12 +269,15 @@ export class NativePortService {
     if (port !== this.port) return;
     const reason = port.error?.message ?? this.lastErrorMessage() ?? "the native host exited";
     // Before the handshake, a vanishing host is almost always a missing or broken installation.
-    const code = this.state === "ready" ? ExtensionErrorCode.HOST_CRASHED : ExtensionErrorCode.HOST_NOT_INSTALLED;
-    this.failAll(code, reason);
+    const wasReady = this.state === "ready";
+    const code = wasReady ? ExtensionErrorCode.HOST_CRASHED : ExtensionErrorCode.HOST_NOT_INSTALLED;
     this.port = null;
     this.state = "gone";
     this.lastDisconnectReason = reason;
     this.clearIdleTimer();
+    this.failInFlight(code, reason);
+    if (wasReady) this.retryQueued();
+    else this.failAll(code, reason);
   }
 
   /**
@@ -225,16 +288,45 @@ export class NativePortService {
    */
   drop(port, reason, code = ExtensionErrorCode.HOST_CRASHED) {
     if (port !== this.port) return;
+    const wasReady = this.state === "ready";
     this.port = null;
     this.state = "gone";
     this.lastDisconnectReason = reason;
     this.clearIdleTimer();
-    this.failAll(code, reason);
     try {
       port.disconnect();
     } catch {
       // already closed
     }
+    this.failInFlight(code, reason);
+    // Requests never posted did not reach this host: they get a fresh one. During the handshake
+    // (or on purpose) there is nothing better to try: they fail with the same reason.
+    if (wasReady && code === ExtensionErrorCode.TIMEOUT) this.retryQueued();
+    else this.failAll(code, reason);
+  }
+
+  /**
+   * @param {string} code
+   * @param {string} reason
+   */
+  failInFlight(code, reason) {
+    const current = this.inFlight;
+    this.inFlight = null;
+    if (!current) return;
+    this.settle(current.id);
+    current.reject(new CpxError(code, `${current.command}: ${reason}`));
+  }
+
+  /** Opens a fresh connection for the requests still queued; if that fails, so do they. */
+  retryQueued() {
+    if (this.queue.length === 0) return;
+    this.ensureReady().then(
+      () => this.pump(),
+      (error) => {
+        const failure = error instanceof CpxError ? error : new CpxError(ExtensionErrorCode.INTERNAL, describe(error));
+        this.failAll(failure.code, failure.message);
+      },
+    );
   }
 
   /** Closes the port on purpose (idle, or the extension is unloading). */
@@ -253,6 +345,8 @@ export class NativePortService {
     const waiting = [...this.pending.values()];
     for (const entry of waiting) clearTimeout(entry.timer);
     this.pending.clear();
+    this.queue = [];
+    this.inFlight = null;
     for (const entry of waiting) entry.reject(new CpxError(code, `${entry.command}: ${reason}`));
   }
 

@@ -27,7 +27,35 @@ export const ExtensionErrorCode = Object.freeze({
   INVALID_REQUEST: "ERR_INVALID_REQUEST",
   /** Anything unexpected inside the extension. */
   INTERNAL: "ERR_INTERNAL",
+  /** authenticate() was not called from a user's click in a visible page of the active tab of the focused window. */
+  USER_ACTIVATION_REQUIRED: "ERR_USER_ACTIVATION_REQUIRED",
 });
+
+/**
+ * The host's error codes (DESIGN.md, protocol 1; the host's source is checked against this list
+ * by extension/test/locales.test.mjs).
+ */
+export const HOST_ERROR_CODES = Object.freeze([
+  "ERR_INVALID_REQUEST",
+  "ERR_UNKNOWN_COMMAND",
+  "ERR_ORIGIN_INVALID",
+  "ERR_NONCE_INVALID",
+  "ERR_PCSC_UNAVAILABLE",
+  "ERR_NO_READER",
+  "ERR_NO_CARD",
+  "ERR_CARD_UNSUPPORTED",
+  "ERR_CERTIFICATE_NOT_FOUND",
+  "ERR_CARD_REMOVED",
+  "ERR_PIN_REQUIRED",
+  "ERR_PIN_FORMAT",
+  "ERR_PIN_INCORRECT",
+  "ERR_PIN_BLOCKED",
+  "ERR_CARD_ERROR",
+  "ERR_INTERNAL",
+]);
+
+/** Only the page library makes this one: no extension answered. */
+export const PAGE_LIBRARY_ERROR_CODES = Object.freeze(["ERR_EXTENSION_UNAVAILABLE"]);
 
 /** Fields of a host error that may travel on to the page; anything else is dropped. */
 const FORWARDED_DETAILS = ["retriesLeft", "sw", "field"];

@@ -74,12 +74,22 @@ function renderAsk() {
         radio.value = certificate.certificateId;
         radio.id = `certificate-${index}`;
         radio.checked = certificate.certificateId === selectedId;
+        // A blocked card cannot be chosen: its PIN would only be refused.
+        const blocked = certificate.pin?.retriesLeft === 0;
+        radio.disabled = blocked;
+        if (blocked) label.classList.add("blocked");
         radio.addEventListener("change", () => {
           selectedId = certificate.certificateId;
           updatePinInfo();
         });
         const text = document.createElement("span");
         text.append(...cardSummary(certificate));
+        if (blocked) {
+          const mark = document.createElement("small");
+          mark.className = "blocked-mark";
+          mark.textContent = t("pinCardBlockedChoice");
+          text.append(mark);
+        }
         label.append(radio, text);
         return label;
       }),
@@ -200,7 +210,9 @@ async function onSubmit(event) {
   try {
     outcome = await ask(PinAction.SUBMIT, { certificateId: selectedId, pin });
   } catch (error) {
-    outcome = { done: true, error: { code: /** @type {any} */ (error).code ?? "ERR_INTERNAL" } };
+    const code = /** @type {any} */ (error).code ?? "ERR_INTERNAL";
+    // A blocked card refused before the host is asked leaves the login open.
+    outcome = { done: code !== "ERR_PIN_BLOCKED", error: { code } };
   } finally {
     pin = "";
   }
@@ -224,6 +236,15 @@ async function onSubmit(event) {
     pinInput.focus();
   } else if (code === "ERR_PIN_BLOCKED") {
     selected().pin = { ...selected().pin, retriesLeft: 0 };
+    const usable = view.certificates.find((/** @type {any} */ c) => c.pin?.retriesLeft !== 0);
+    if (!outcome.done && usable && view.certificates.length > 1) {
+      // Another card can still be used: the login goes on with it.
+      if (outcome.error.pinDeadline) view.pinDeadline = outcome.error.pinDeadline;
+      selectedId = usable.certificateId;
+      renderAsk();
+      showMessage(t("pinCardBlockedChooseOther"));
+      return;
+    }
     showBlocked();
   } else {
     const known = t(`err_${code}`);

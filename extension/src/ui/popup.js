@@ -3,18 +3,16 @@
 
 import { api } from "../shared/browser.js";
 import { PopupAction } from "../shared/messages.js";
-import { formatDate, loadStrings, translatePage } from "./i18n.js";
+import { checksFrom } from "./checks.js";
+import { loadStrings, translatePage } from "./i18n.js";
 
-const EXPIRY_WARNING_DAYS = 30;
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 const { t, lang } = await loadStrings(undefined);
 document.documentElement.lang = lang;
 translatePage(document, t);
 
-/**
- * @typedef {{ state: "ok" | "problem" | "warn", title: string, detail?: string, fix?: string, items?: string[], code?: string }} Check
- */
+/** @typedef {import("./checks.js").Check} Check */
 
 async function refresh() {
   $("checking").hidden = false;
@@ -28,112 +26,10 @@ async function refresh() {
   }
   $("checking").hidden = true;
   /** @type {HTMLButtonElement} */ ($("refresh")).disabled = false;
-  render(report ? checksFrom(report) : [{ state: "problem", title: t("popupHostCrashed"), fix: t("popupHostCrashedFix") }]);
+  render(report ? checksFrom(report, t, lang) : [{ state: "problem", title: t("popupHostCrashed"), fix: t("popupHostCrashedFix") }]);
   $("versions").textContent = report
     ? `${t("popupExtension")} ${report.extension.version}${report.host.ok ? ` · ${t("popupHost")} ${report.host.value.version}` : ""}`
     : "";
-}
-
-/**
- * @param {any} report
- * @returns {Check[]}
- */
-export function checksFrom(report) {
-  /** @type {Check[]} */
-  const checks = [];
-  if (!report.host.ok) {
-    const code = report.host.error.code;
-    const [title, fix] =
-      code === "ERR_HOST_INCOMPATIBLE"
-        ? [t("popupHostIncompatible"), t("popupHostIncompatibleFix")]
-        : code === "ERR_HOST_NOT_INSTALLED"
-          ? [t("popupHostMissing"), t("popupHostMissingFix")]
-          : [t("popupHostCrashed"), t("popupHostCrashedFix")];
-    checks.push({ state: "problem", title: t("popupHost"), detail: title, fix, code });
-    return checks;
-  }
-  checks.push({ state: "ok", title: t("popupHost"), detail: t("popupHostOk", report.host.value.version) });
-
-  const status = report.status.ok ? report.status.value : null;
-  if (!status || status.service !== "ok") {
-    checks.push({
-      state: "problem",
-      title: t("popupService"),
-      detail: t("popupServiceDown"),
-      fix: t("popupServiceDownFix"),
-      code: report.status.ok ? undefined : report.status.error.code,
-    });
-    return checks;
-  }
-  checks.push({ state: "ok", title: t("popupService"), detail: t("popupServiceOk") });
-
-  const readers = Array.isArray(status.readers) ? status.readers : [];
-  if (readers.length === 0) {
-    checks.push({ state: "problem", title: t("popupReaders"), detail: t("popupNoReader"), fix: t("popupNoReaderFix") });
-    return checks;
-  }
-  const anyCard = readers.some((/** @type {any} */ reader) => reader.card);
-  checks.push({
-    state: anyCard ? "ok" : "problem",
-    title: t("popupReaders"),
-    items: readers.map(
-      (/** @type {any} */ reader) =>
-        `${reader.name} : ${reader.card ? t("popupCardPresent", reader.card.type) : t("popupCardAbsent")}`,
-    ),
-    fix: anyCard ? undefined : t("popupNoCardFix"),
-  });
-  if (!anyCard) return checks;
-
-  const certificates = report.certificates.ok ? report.certificates.value : [];
-  if (certificates.length === 0) {
-    const code = report.certificates.ok ? undefined : report.certificates.error.code;
-    const known = code ? t(`err_${code}`) : "";
-    checks.push({
-      state: "problem",
-      title: t("popupCertificates"),
-      detail: known && known !== `err_${code}` ? known : t("popupNoCertificate"),
-      code,
-    });
-    return checks;
-  }
-  for (const certificate of certificates) {
-    const holder = certificate.holder ?? {};
-    const name = [holder.givenName, holder.surname].filter(Boolean).join(" ") || holder.idNat || certificate.certificateId;
-    const notAfter = certificate.notAfter ? new Date(certificate.notAfter).getTime() : NaN;
-    const date = formatDate(certificate.notAfter, lang);
-    const lines = [];
-    /** @type {Check["state"]} */
-    let state = "ok";
-    if (Number.isNaN(notAfter)) {
-      // nothing to say about the expiry
-    } else if (notAfter < Date.now()) {
-      state = "problem";
-      lines.push(t("popupCertExpired", date));
-    } else if (notAfter - Date.now() < EXPIRY_WARNING_DAYS * 86_400_000) {
-      state = "warn";
-      lines.push(t("popupCertExpiresSoon", date));
-    } else {
-      lines.push(t("popupCertExpires", date));
-    }
-    const retriesLeft = certificate.pin?.retriesLeft;
-    if (retriesLeft === 0) {
-      state = "problem";
-      lines.push(t("popupBlocked"));
-    } else if (typeof retriesLeft === "number") {
-      if (retriesLeft < (certificate.pin?.maxRetries ?? retriesLeft) && state === "ok") state = "warn";
-      lines.push(t("popupTriesLeft", retriesLeft));
-    }
-    checks.push({
-      state,
-      title: `${name}${holder.profession ? ` – ${holder.profession}` : ""}`,
-      detail: `${certificate.cardType ?? ""} · ${certificate.reader ?? ""}`,
-      items: lines,
-    });
-  }
-  if (Array.isArray(report.allowedOrigins) && report.allowedOrigins.length > 0) {
-    checks.push({ state: "ok", title: t("popupPolicy"), items: report.allowedOrigins.map(String) });
-  }
-  return checks;
 }
 
 /** @param {Check[]} checks */

@@ -649,15 +649,47 @@ fn policy_check(lang: Language, browser: Browser, findings: &Findings) -> Option
         )
         .to_owned()
     });
-    parts.push(match &findings.allowed_origins {
-        Some(origins) if origins.is_empty() => lang
-            .pick(
-                "allowedOrigins empty (every https site)",
-                "allowedOrigins vide (tous les sites https)",
+    // What the extension makes of allowedOrigins (extension/README.md, "Security decisions" 3, 8).
+    let mut origins_problem = false;
+    parts.push(match (&findings.allowed_origins, findings.allowed_origins_malformed) {
+        (_, Some(kind)) => {
+            origins_problem = true;
+            lang.pick(
+                format!("allowedOrigins is a {kind}, not a list: every site is refused"),
+                format!("allowedOrigins est de type {kind}, pas une liste : tous les sites sont refusés"),
             )
-            .to_owned(),
-        Some(origins) => format!("allowedOrigins = {}", origins.join(", ")),
-        None => lang
+        }
+        (Some(origins), None) if origins.is_empty() => {
+            origins_problem = true;
+            lang.pick(
+                "allowedOrigins empty (every site refused)",
+                "allowedOrigins vide (tous les sites refusés)",
+            )
+            .to_owned()
+        }
+        (Some(origins), None) => {
+            let (known, unknown): (Vec<&String>, Vec<&String>) = origins
+                .iter()
+                .partition(|entry| policies::origin_pattern_problem(entry).is_none());
+            let known: Vec<&str> = known.iter().map(|entry| entry.as_str()).collect();
+            let mut text = format!("allowedOrigins = {}", known.join(", "));
+            if !unknown.is_empty() {
+                origins_problem = true;
+                let unknown: Vec<String> = unknown
+                    .iter()
+                    .map(|entry| {
+                        let why = policies::origin_pattern_problem(entry).unwrap_or_default();
+                        format!("{entry} ({why})")
+                    })
+                    .collect();
+                text.push_str(&lang.pick(
+                    format!("; ignored, of unknown form: {}", unknown.join(", ")),
+                    format!(" ; ignorées, de forme inconnue : {}", unknown.join(", ")),
+                ));
+            }
+            text
+        }
+        (None, None) => lang
             .pick(
                 "no allowedOrigins (every https site)",
                 "pas d'allowedOrigins (tous les sites https)",
@@ -684,6 +716,16 @@ fn policy_check(lang: Language, browser: Browser, findings: &Findings) -> Option
     }
     let mut status = Status::Ok;
     let mut fix = None;
+    if origins_problem {
+        status = Status::Warn;
+        fix = Some(
+            lang.pick(
+                "write allowedOrigins as a list of https://host[:port] or https://*.domain",
+                "écrivez allowedOrigins comme une liste de https://hôte[:port] ou https://*.domaine",
+            )
+            .to_owned(),
+        );
+    }
     if let Some((file, why)) = findings.unreadable.first() {
         status = Status::Warn;
         parts.push(lang.pick(

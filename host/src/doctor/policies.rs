@@ -18,12 +18,51 @@ pub struct Findings {
     /// Files seen but not interpreted (macOS managed preferences, often binary plists).
     pub not_inspected: Vec<PathBuf>,
     pub force_installed: bool,
-    /// The managed storage's `allowedOrigins`, when a policy sets it.
+    /// The managed storage's `allowedOrigins`, when a policy sets it as a list (an entry that is
+    /// not a string is kept as its JSON text).
     pub allowed_origins: Option<Vec<String>>,
+    /// `allowedOrigins` set to something else than a list (Firefox does no schema check), named by
+    /// its JSON type: the extension then refuses every site.
+    pub allowed_origins_malformed: Option<&'static str>,
     /// The file whose `NativeMessagingBlocklist` blocks our host (no allowlist entry saves it).
     pub host_blocked_by: Option<PathBuf>,
     /// `NativeMessagingUserLevelHosts: false`: per-user manifests are ignored.
     pub user_level_hosts_disabled: bool,
+}
+
+/// Why the extension ignores an `allowedOrigins` entry, or None when it is one of the two forms it
+/// knows: `https://host[:port]` and `https://*.domain[:port]`, a trailing `/` tolerated
+/// (`extension/src/background/origin.js`, `parseOriginPattern`, which also normalises the port
+/// and IDN hosts; this checks the form only).
+pub fn origin_pattern_problem(entry: &str) -> Option<&'static str> {
+    let form = "expected https://host[:port] or https://*.domain, with no path";
+    let Some(rest) = entry.trim().strip_prefix("https://") else {
+        return Some(form);
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (wildcard, authority) = match rest.strip_prefix("*.") {
+        Some(authority) => (true, authority),
+        None => (false, rest),
+    };
+    if authority.is_empty()
+        || authority
+            .chars()
+            .any(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace())
+    {
+        return Some(form);
+    }
+    if authority.contains('*') {
+        return Some("a wildcard is allowed only as the first label: https://*.domain");
+    }
+    let host = if authority.starts_with('[') {
+        authority
+    } else {
+        authority.split(':').next().unwrap_or(authority)
+    };
+    if wildcard && (host.starts_with('[') || !host.contains('.')) {
+        return Some("a wildcard needs a domain with at least two labels");
+    }
+    None
 }
 
 impl Findings {
@@ -139,6 +178,33 @@ fn read_json_object(file: &Path) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// `allowedOrigins` as a list of entries, or the JSON type found instead of a list.
+fn allowed_origins(value: &Value) -> Result<Vec<String>, &'static str> {
+    match value {
+        Value::Array(items) => Ok(items
+            .iter()
+            .map(|item| match item {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .collect()),
+        Value::Null => Err("null"),
+        Value::Bool(_) => Err("boolean"),
+        Value::Number(_) => Err("number"),
+        Value::String(_) => Err("string"),
+        Value::Object(_) => Err("object"),
+    }
+}
+
+/// Records `allowedOrigins` in the findings, whatever its shape.
+fn record_allowed_origins(value: Option<&Value>, findings: &mut Findings) {
+    match value.map(allowed_origins) {
+        Some(Ok(list)) => findings.allowed_origins = Some(list),
+        Some(Err(kind)) => findings.allowed_origins_malformed = Some(kind),
+        None => {}
+    }
+}
+
 fn strings(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
@@ -170,12 +236,14 @@ fn read_chromium(
         .iter()
         .any(|entry| entry.split(';').next() == Some(id))
         || installs(policies.get("ExtensionSettings").and_then(|s| s.get(id)));
-    findings.allowed_origins = policies
-        .get("3rdparty")
-        .and_then(|p| p.get("extensions"))
-        .and_then(|e| e.get(id))
-        .and_then(|e| e.get("allowedOrigins"))
-        .map(|origins| strings(Some(origins)));
+    record_allowed_origins(
+        policies
+            .get("3rdparty")
+            .and_then(|p| p.get("extensions"))
+            .and_then(|e| e.get(id))
+            .and_then(|e| e.get("allowedOrigins")),
+        findings,
+    );
     // The older names of the same policies are still honoured.
     let list = |name: &str, old: &str| {
         let (value, key) = match policies.get(name) {
@@ -204,10 +272,44 @@ fn read_firefox(policies: &Map<String, Value>, addon_id: &str, findings: &mut Fi
             .get("ExtensionSettings")
             .and_then(|s| s.get(addon_id)),
     );
-    findings.allowed_origins = policies
-        .get("3rdparty")
-        .and_then(|p| p.get("Extensions"))
-        .and_then(|e| e.get(addon_id))
-        .and_then(|e| e.get("allowedOrigins"))
-        .map(|origins| strings(Some(origins)));
+    record_allowed_origins(
+        policies
+            .get("3rdparty")
+            .and_then(|p| p.get("Extensions"))
+            .and_then(|e| e.get(addon_id))
+            .and_then(|e| e.get("allowedOrigins")),
+        findings,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_pattern_problem;
+
+    /// The same forms as extension/test/origin.test.mjs.
+    #[test]
+    fn origin_patterns_known_and_unknown() {
+        for entry in [
+            "https://portail.example.fr",
+            "https://localhost:8443",
+            "https://*.sante.example",
+            "https://*.x.fr:443",
+            "https://portail.y.fr:443/",
+            "https://*.santé.fr",
+        ] {
+            assert_eq!(origin_pattern_problem(entry), None, "{entry}");
+        }
+        for entry in [
+            "[*.]x.fr",
+            "https://*.x.fr/*",
+            "https://x.fr/login",
+            "http://x.fr",
+            "*.x.fr",
+            "https://a.*.x.fr",
+            "https://*.fr",
+            "7",
+        ] {
+            assert!(origin_pattern_problem(entry).is_some(), "{entry}");
+        }
+    }
 }

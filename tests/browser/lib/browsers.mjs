@@ -74,6 +74,8 @@ async function launchChromium(workDir, home, options) {
   const wrap = (page) => ({
     /** @type {<A, R>(fn: (arg: A) => R | Promise<R>, arg?: A) => Promise<R>} */
     evaluate: (fn, arg) => page.evaluate(/** @type {any} */ (fn), arg),
+    /** Runs a script's source in the page (e.g. axe-core), outside the page's CSP. @param {string} source */
+    evaluateScript: (source) => page.evaluate(source),
     /** @param {Function} fn @param {unknown} [arg] @param {number} [timeout] */
     waitForFunction: (fn, arg, timeout = STEP_TIMEOUT_MS) =>
       page.waitForFunction(/** @type {any} */ (fn), arg, { timeout, polling: 100 }),
@@ -167,6 +169,8 @@ async function launchFirefox(workDir, home, options) {
   const wrap = (page) => ({
     /** @type {<A, R>(fn: (arg: A) => R | Promise<R>, arg?: A) => Promise<R>} */
     evaluate: (fn, arg) => page.evaluate(/** @type {any} */ (fn), arg),
+    /** Runs a script's source in the page (e.g. axe-core), outside the page's CSP. @param {string} source */
+    evaluateScript: (source) => page.evaluate(source),
     /** @param {Function} fn @param {unknown} [arg] @param {number} [timeout] */
     waitForFunction: (fn, arg, timeout = STEP_TIMEOUT_MS) =>
       page.waitForFunction(/** @type {any} */ (fn), { timeout, polling: 100 }, arg),

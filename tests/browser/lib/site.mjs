@@ -10,12 +10,25 @@ import { PAGE_LIBRARY } from "./paths.mjs";
 const PAGE = `<!doctype html>
 <html lang="fr"><head><meta charset="utf-8"><title>Site de test CPx Connect</title></head>
 <body>
+<main>
 <h1>Site de test</h1>
-<button id="login">S'identifier par carte CPS</button>
+<button id="login" type="button">S'identifier par carte CPS</button>
+<p id="result" role="status"></p>
+</main>
 <script type="module">
-  // A site loads the library from its own origin; the tests drive it through lib/page-driver.mjs.
+  // A site loads the library from its own origin; the tests drive it through lib/page-driver.mjs,
+  // or with the keyboard through this button. "?autologin" asks at load, with no user gesture.
   import { authenticate } from "/static/cpx-connect.js";
-  document.getElementById("login").addEventListener("click", () => authenticate(crypto.randomUUID().repeat(2)));
+  const nonce = () => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+  const run = () => {
+    window.__cpxLogin = authenticate(nonce()).then(
+      (value) => ({ ok: true, value }),
+      (error) => ({ ok: false, code: error.code, message: error.message }),
+    );
+    window.__cpxLogin.then((outcome) => { document.getElementById("result").textContent = outcome.ok ? "ok" : outcome.code; });
+  };
+  document.getElementById("login").addEventListener("click", run);
+  if (new URLSearchParams(location.search).has("autologin")) run();
 </script>
 </body></html>`;
 

@@ -34,6 +34,7 @@ import {
   waitForPath,
 } from "../lib/demo-site.mjs";
 import { waitForPage } from "../lib/page-driver.mjs";
+import { seriousViolations } from "../lib/axe.mjs";
 import { ARTIFACTS_DIR, REPO_ROOT, realHostPath, skipReason } from "../lib/paths.mjs";
 import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
 import { writeAllowedOriginsPolicy } from "../lib/policy.mjs";
@@ -180,6 +181,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       const mark = insertedCard().mark();
       const button = await page.evaluate(() => document.getElementById("card-login-button")?.textContent?.trim());
       assert.equal(button, "S'identifier par carte CPS");
+      assert.deepEqual(await seriousViolations(page), [], "axe-core: the demo's login page");
       await clickCardButton(page, "login page");
       const { pin, shown } = await pinWindow(browser);
       assert.equal(shown.tries, "3 essais restants");
@@ -191,12 +193,14 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
         assert.ok(link.main.includes(text), `/lier shows ${text}: ${link.main}`);
       }
       await page.screenshot(artifact("lier"));
+      assert.deepEqual(await seriousViolations(page), [], "axe-core: the demo's /lier page");
       await page.type("#username", ACCOUNT.username);
       await page.type("#password", ACCOUNT.password);
       await page.click('form[action="/lier"] button[type="submit"]');
 
       await assertAccountShowsCard(page);
       await page.screenshot(artifact("compte"));
+      assert.deepEqual(await seriousViolations(page), [], "axe-core: the demo's /compte page");
       assert.deepEqual(verifiesSince(mark), ["9000"], "one VERIFY, with the PIN typed, accepted by the card");
       assert.ok(host.launches().length >= 1, "the browser started the real host");
       await eventually(async () => (await browser.countExtensionWindows("pin.html")) === 0, "the PIN window to close");
@@ -255,6 +259,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       assert.equal(state.path, "/");
       assert.equal(state.reloadMarker, "before cancel", "the page was not reloaded");
       await screenshotWithStatus(page, "cancelled");
+      assert.deepEqual(await seriousViolations(page), [], "axe-core: the demo's login page with an error");
       await eventually(async () => (await browser.countExtensionWindows("pin.html")) === 0, "the PIN window to close");
       const apdus = insertedCard().apdus(mark);
       assert.ok(apdus.length > 0, "the host did read the card (certificates) before the PIN window");
