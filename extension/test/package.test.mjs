@@ -7,11 +7,11 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inflateRawSync } from "node:zlib";
 import { after, test } from "node:test";
 import { checkIds, extensionVersion, readIds } from "../build.mjs";
 import { packageAll } from "../package.mjs";
 import { readCrx3 } from "../tools/crx.mjs";
+import { unzip } from "../tools/zip.mjs";
 
 const work = mkdtempSync(join(tmpdir(), "cpx-package-test-"));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -22,34 +22,6 @@ const UPDATE_URL = "https://updates.example.test/cpx/updates.xml";
 
 /** @param {string} out */
 const packageInto = (out) => packageAll({ out: join(work, out), crxKey: keyFile, updateUrl: UPDATE_URL });
-
-/**
- * A minimal ZIP reader (central directory, stored or deflated entries).
- * @param {Buffer} archive
- * @returns {Map<string, Buffer>}
- */
-function unzip(archive) {
-  const end = archive.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  assert.ok(end >= 0, "no end of central directory");
-  const count = archive.readUInt16LE(end + 10);
-  let at = archive.readUInt32LE(end + 16);
-  const files = new Map();
-  for (let i = 0; i < count; i++) {
-    assert.equal(archive.readUInt32LE(at), 0x02014b50);
-    const method = archive.readUInt16LE(at + 10);
-    const size = archive.readUInt32LE(at + 20);
-    const nameLength = archive.readUInt16LE(at + 28);
-    const extra = archive.readUInt16LE(at + 30);
-    const comment = archive.readUInt16LE(at + 32);
-    const local = archive.readUInt32LE(at + 42);
-    const name = archive.subarray(at + 46, at + 46 + nameLength).toString("utf8");
-    const dataStart = local + 30 + archive.readUInt16LE(local + 26) + archive.readUInt16LE(local + 28);
-    const body = archive.subarray(dataStart, dataStart + size);
-    files.set(name, method === 8 ? inflateRawSync(body) : Buffer.from(body));
-    at += 46 + nameLength + extra + comment;
-  }
-  return files;
-}
 
 test("ids.json agrees with the committed keys", () => {
   checkIds(readIds());

@@ -3,7 +3,7 @@
 // fields, no directory entries, no file modes; data is deflated at level 9 (stored when that is
 // not smaller). Enough for extension archives (Chrome Web Store zip, Firefox xpi, the CRX body).
 
-import { deflateRawSync } from "node:zlib";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { crc32 } from "./crc32.mjs";
 
 /** DOS date of 1980-01-01 (year 0, month 1, day 1), time 00:00:00. */
@@ -74,4 +74,34 @@ export function zip(files) {
   end.writeUInt32LE(directory.length, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...locals, directory, end]);
+}
+
+/**
+ * Reads a ZIP through its central directory (stored or deflated entries, no ZIP64): enough for
+ * the archives above and the stores' uploads, in tests.
+ * @param {Buffer} archive
+ * @returns {Map<string, Buffer>}
+ */
+export function unzip(archive) {
+  const end = archive.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (end < 0) throw new Error("unzip: no end of central directory");
+  const count = archive.readUInt16LE(end + 10);
+  let at = archive.readUInt32LE(end + 16);
+  /** @type {Map<string, Buffer>} */
+  const files = new Map();
+  for (let i = 0; i < count; i++) {
+    if (archive.readUInt32LE(at) !== 0x02014b50) throw new Error("unzip: bad central directory entry");
+    const method = archive.readUInt16LE(at + 10);
+    const size = archive.readUInt32LE(at + 20);
+    const nameLength = archive.readUInt16LE(at + 28);
+    const skip = archive.readUInt16LE(at + 30) + archive.readUInt16LE(at + 32);
+    const local = archive.readUInt32LE(at + 42);
+    const name = archive.subarray(at + 46, at + 46 + nameLength).toString("utf8");
+    const start = local + 30 + archive.readUInt16LE(local + 26) + archive.readUInt16LE(local + 28);
+    const body = archive.subarray(start, start + size);
+    if (method !== 0 && method !== 8) throw new Error(`unzip: ${name} uses method ${method}`);
+    files.set(name, method === 8 ? inflateRawSync(body) : Buffer.from(body));
+    at += 46 + nameLength + skip;
+  }
+  return files;
 }
