@@ -6,17 +6,21 @@
 //   node extension/package.mjs --out DIR   # what the release uploads; this file builds its own
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
 import { packageAll } from "../../../extension/package.mjs";
+import { readCrx3 } from "../../../extension/tools/crx.mjs";
 import { unzip } from "../../../extension/tools/zip.mjs";
 import { BROWSERS, IDS, skipReason } from "../lib/paths.mjs";
 
 const VERSION = "0.1.0.9";
 const work = mkdtempSync(join(tmpdir(), "cpx-store-packages-"));
-after(() => rmSync(work, { recursive: true, force: true }));
+// maxRetries: the packer's helper processes may still be writing into its HOME for a moment.
+after(() => rmSync(work, { recursive: true, force: true, maxRetries: 10 }));
 const built = packageAll({ out: join(work, "packages"), version: VERSION });
 
 test("Chromium loads the store zip", { skip: skipReason("chromium"), timeout: 60_000 }, async (t) => {
@@ -72,4 +76,26 @@ test("Firefox ESR installs the xpi", { skip: skipReason("firefox"), timeout: 60_
   }
   assert.equal(version, VERSION);
   await page.waitForFunction(() => document.body.innerText.trim().length > 0, { timeout: 15_000 });
+});
+
+test("Chromium's own --pack-extension writes the CRX3 format package.mjs writes, with the same id", { skip: skipReason("chromium"), timeout: 60_000 }, () => {
+  // package.mjs signs the CRX itself (reproducible bytes, no browser on the release machine);
+  // Chromium's packer is the reference for the format: our reader must accept its file, and the
+  // same key must give the same id both ways.
+  const keyFile = join(work, "pack-key.pem");
+  writeFileSync(keyFile, generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }));
+  const ours = packageAll({ out: join(work, "ours"), version: VERSION, crxKey: keyFile, updateUrl: "https://updates.example.test/updates.xml" });
+  const source = join(work, "pack-source");
+  for (const [name, bytes] of unzip(readCrx3(readFileSync(/** @type {string} */ (ours.files.crx))).archive)) {
+    mkdirSync(dirname(join(source, name)), { recursive: true });
+    writeFileSync(join(source, name), bytes);
+  }
+  execFileSync(BROWSERS.chromium, ["--headless", "--no-sandbox", `--pack-extension=${source}`, `--pack-extension-key=${keyFile}`], {
+    env: { ...process.env, HOME: join(work, "pack-home") },
+    stdio: "ignore",
+    timeout: 30_000,
+  });
+  const theirs = readCrx3(readFileSync(`${source}.crx`));
+  assert.equal(theirs.id, ours.crxId);
+  assert.deepEqual(JSON.parse(String(unzip(theirs.archive).get("manifest.json"))).version, VERSION);
 });
