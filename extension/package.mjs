@@ -16,7 +16,7 @@
 // (tests of an update) overrides it. The outputs are reproducible: the same sources, version, URL
 // and key give the same bytes (sorted entries, fixed timestamps, deterministic signatures).
 
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,22 +63,24 @@ export function packageAll(options) {
   const key = createPrivateKey(readFileSync(options.crxKey));
   const { crx, id } = packCrx3(zip(buildFiles("chromium", { version, updateUrl })), key);
   write("crx", crxName, crx);
-  write("updatesXml", "updates.xml", updatesXml(id, version, codebase));
+  write("updatesXml", "updates.xml", updatesXml(id, version, codebase, crx));
   return { version, files, crxId: id };
 }
 
 /**
  * The update manifest Chromium fetches from a self-hosted update URL (Chrome's "Self-host for
- * Linux" guide: gupdate protocol 2.0, one app, one updatecheck).
- * @param {string} id @param {string} version @param {string} codebase
+ * Linux" guide: gupdate protocol 2.0, one app, one updatecheck). `hash_sha256` and `size` of the
+ * CRX: without them Chromium 156 downloads an update of an installed extension but never installs
+ * it (seen in tests/browser/tests/force-install.test.mjs; the first install works either way).
+ * @param {string} id @param {string} version @param {string} codebase @param {Buffer} crx
  */
-export function updatesXml(id, version, codebase) {
+export function updatesXml(id, version, codebase, crx) {
   const attribute = (/** @type {string} */ value) => value.replace(/&/g, "&amp;").replace(/'/g, "&apos;").replace(/</g, "&lt;");
   return [
     "<?xml version='1.0' encoding='UTF-8'?>",
     "<gupdate xmlns='http://www.google.com/update2/response' protocol='2.0'>",
     `  <app appid='${id}'>`,
-    `    <updatecheck codebase='${attribute(codebase)}' version='${version}' />`,
+    `    <updatecheck codebase='${attribute(codebase)}' version='${version}' hash_sha256='${createHash("sha256").update(crx).digest("hex")}' size='${crx.length}' />`,
     "  </app>",
     "</gupdate>",
     "",

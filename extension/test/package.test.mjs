@@ -3,7 +3,7 @@
 // CRX with update_url, xpi with the gecko id and data collection permissions).
 
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,6 +57,8 @@ test("the CRX3 is signed by its key, names its id, and holds the chromium build 
   const xml = readFileSync(result.files.updatesXml, "utf8");
   assert.match(xml, new RegExp(`<app appid='${id}'>`));
   assert.match(xml, new RegExp(`codebase='https://updates.example.test/cpx/cpx-connect-${extensionVersion()}.crx' version='${extensionVersion()}'`));
+  const crxBytes = readFileSync(result.files.crx);
+  assert.ok(xml.includes(`hash_sha256='${createHash("sha256").update(crxBytes).digest("hex")}' size='${crxBytes.length}'`), xml);
 });
 
 test("the store zip has neither key nor update_url; the xpi has the gecko id and data collection permissions", () => {

@@ -7,8 +7,8 @@
 // /etc/chromium/policies/managed/ with manifests/generate.mjs's own function, a CRX3 + updates.xml
 // built by extension/package.mjs with a throw-away key and served over local HTTPS, a fresh
 // profile, no extension flag. Installed by policy = management says installType "admin" and the
-// user may not disable it. Then a second start with a newer version served: the browser finds it
-// through the policy's update URL and downloads it.
+// user may not disable it. Then a newer version served: the browser finds it through the
+// policy's update URL, and after a restart the new version is installed, still by policy, and logs in.
 // Firefox ESR: policies.json (ExtensionSettings force_installed, install_url file:// to the
 // unsigned .xpi, 3rdparty allowedOrigins, and xpinstall.signatures.required false, which only
 // ESR, Developer Edition and Nightly honour: production needs an xpi signed by Mozilla).
@@ -20,7 +20,7 @@
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -171,20 +171,8 @@ describe("force-install by policy, then a card login on the demo site", () => {
       return /** @type {any} */ (info);
     };
 
-    let context = await launchPolicyChromium(home);
-    try {
-      const info = await installed(context, FIRST);
-      assert.equal(info.installType, "admin", "installed by policy");
-      assert.equal(info.mayDisable, false, "the user cannot disable or remove it");
-      assert.equal(info.enabled, true);
-      assert.ok(server.requests.includes("/updates.xml") && server.requests.includes(`/cpx-connect-${FIRST}.crx`), server.requests.join(", "));
-
-      const policyPage = await context.newPage();
-      await policyPage.goto("chrome://policy");
-      // chrome://policy is made of shadow DOM, which Playwright's text locators pierce.
-      await policyPage.getByText(`${id};${server.updateUrl}`).first().waitFor({ timeout: 15_000 });
-      await policyPage.close();
-
+    /** The demo's card login in this browser, the PIN typed in the extension's window. */
+    const chromiumLogin = async (/** @type {import("playwright-core").BrowserContext} */ context) => {
       const page = await context.newPage();
       await page.goto(demo.url);
       const pinWindow = async () => {
@@ -205,16 +193,32 @@ describe("force-install by policy, then a card login on the demo site", () => {
         },
         pinWindow,
       );
+    };
+
+    let context = await launchPolicyChromium(home);
+    try {
+      const info = await installed(context, FIRST);
+      assert.equal(info.installType, "admin", "installed by policy");
+      assert.equal(info.mayDisable, false, "the user cannot disable or remove it");
+      assert.equal(info.enabled, true);
+      assert.ok(server.requests.includes("/updates.xml") && server.requests.includes(`/cpx-connect-${FIRST}.crx`), server.requests.join(", "));
+
+      const policyPage = await context.newPage();
+      await policyPage.goto("chrome://policy");
+      // chrome://policy is made of shadow DOM, which Playwright's text locators pierce.
+      await policyPage.getByText(`${id};${server.updateUrl}`).first().waitFor({ timeout: 15_000 });
+      await policyPage.close();
+
+      await chromiumLogin(context);
     } finally {
       await context.close().catch(() => {});
     }
 
     // The administrator publishes a newer version on the same server. Chromium looks for
     // updates at start-up and every few hours; requestUpdateCheck (what "Update" on
-    // chrome://extensions does) asks now: the browser must find the newer version through the
-    // policy's update URL and download it. (Chromium applies a downloaded update once the
-    // extension is idle; under a test driver attached to its service worker it never is, so the
-    // switch of versions itself is not observed here.)
+    // chrome://extensions does) asks now. The browser downloads it through the policy's update
+    // URL and installs it once the extension is idle, or at the next start: a test driver
+    // attached to the service worker keeps it busy, so the test restarts the browser.
     server.publish(join(work, "v2"));
     assert.equal(newer.crxId, id, "the same key keeps the same id");
     context = await launchPolicyChromium(home);
@@ -226,6 +230,18 @@ describe("force-install by policy, then a card login on the demo site", () => {
       assert.deepEqual(check, { status: "update_available", version: NEWER });
       await page.close();
       await eventually(() => server.requests.includes(`/cpx-connect-${NEWER}.crx`), `Chromium to download ${NEWER}`, INSTALL_TIMEOUT_MS);
+      // Unpacked next to the running version, waiting for it to be idle.
+      const versions = join(home, ".config", "chromium", "Default", "Extensions", id);
+      await eventually(() => existsSync(versions) && readdirSync(versions).some((name) => name.startsWith(`${NEWER}_`)), `${NEWER} unpacked in the profile`, INSTALL_TIMEOUT_MS);
+    } finally {
+      await context.close().catch(() => {});
+    }
+    context = await launchPolicyChromium(home);
+    try {
+      const info = await installed(context, NEWER);
+      assert.equal(info.installType, "admin");
+      assert.equal(info.mayDisable, false);
+      await chromiumLogin(context);
     } finally {
       await context.close().catch(() => {});
     }
