@@ -1,21 +1,73 @@
 #!/usr/bin/env node
 // Builds the extension for Chromium (Chrome, Edge) and Firefox from one source tree:
 //   node extension/build.mjs            -> extension/dist/chromium/, extension/dist/firefox/
-// No network, no npm dependency. Also (re)writes extension/ids.json and prints the Chrome id.
+// These are the development builds (unpacked; the Chromium one carries the development `key`,
+// so its id is the development channel's). The packages an administrator or a store receives
+// (CRX3 + updates.xml, xpi, store zips) are made by package.mjs from the same functions.
+// No network, no npm dependency. Checks that extension/ids.json agrees with the committed keys.
 
 import { createHash } from "node:crypto";
 import { deflateSync } from "node:zlib";
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SOURCE = join(HERE, "src");
 const DIST = join(HERE, "dist");
+// data_collection_permissions came with Firefox 140 (desktop) and 142 (Android); web-ext lint
+// warns below that, and AMO applies the same minimum to Android when gecko_android is absent.
+// The browser tests run ESR 153.
+const FIREFOX_MIN_VERSION = "142.0";
 
-export const FIREFOX_ADDON_ID = "cpx-connect@cpxconnect.org";
-export const NATIVE_HOST_NAME = "org.cpxconnect.host";
-const FIREFOX_MIN_VERSION = "128.0";
+/**
+ * extension/ids.json, the build's input for every id: the Firefox add-on id, the native host's
+ * name, and per distribution channel (store, selfHosted, development) the Chrome extension id
+ * and where updates come from. Top-level `chromeExtensionId` is the development channel's (the
+ * unpacked build, the tests, `cpx-connect install` without --extension-id).
+ * @typedef {{ chromeExtensionId: string | null, publicKey?: string, updateUrl?: string, firefoxInstallUrl?: string }} Channel
+ * @typedef {{ chromeExtensionId: string, firefoxAddonId: string, nativeHostName: string,
+ *   allowedChromeExtensionIds: string[], channels: Record<"store" | "selfHosted" | "development", Channel> }} Ids
+ * @returns {Ids}
+ */
+export function readIds() {
+  return JSON.parse(readFileSync(join(HERE, "ids.json"), "utf8"));
+}
+
+/**
+ * Fails when ids.json contradicts itself or the committed public keys: a channel with a
+ * `publicKey` must have that key's id, the development channel's id is the top-level one, and
+ * the host admits exactly the channels' known ids.
+ * @param {Ids} ids
+ */
+export function checkIds(ids) {
+  const problems = [];
+  for (const [name, channel] of Object.entries(ids.channels)) {
+    const id = channel.chromeExtensionId;
+    if (id !== null && !/^[a-p]{32}$/.test(id)) problems.push(`channels.${name}.chromeExtensionId ${JSON.stringify(id)} is not 32 letters a-p`);
+    if (channel.publicKey) {
+      const fromKey = chromeExtensionId(keyFromPem(readFileSync(join(HERE, channel.publicKey), "utf8")));
+      if (fromKey !== id) problems.push(`channels.${name}: ${channel.publicKey} gives id ${fromKey}, ids.json says ${id}`);
+    }
+  }
+  if (ids.channels.development.chromeExtensionId !== ids.chromeExtensionId) {
+    problems.push("chromeExtensionId must be the development channel's id");
+  }
+  const known = Object.values(ids.channels).flatMap((channel) => (channel.chromeExtensionId ? [channel.chromeExtensionId] : []));
+  if (JSON.stringify(ids.allowedChromeExtensionIds) !== JSON.stringify(known)) {
+    problems.push(`allowedChromeExtensionIds must list the channels' known ids, in channel order: ${JSON.stringify(known)}`);
+  }
+  if (problems.length) throw new Error(`extension/ids.json: ${problems.join("; ")}`);
+}
+
+/** The extension's version: manifest.template.json's, the one place it is written. */
+export function extensionVersion() {
+  return readTemplate().version;
+}
+
+function readTemplate() {
+  return JSON.parse(readFileSync(join(HERE, "manifest.template.json"), "utf8"));
+}
 
 /**
  * The manifest `key` (base64 DER SubjectPublicKeyInfo) from the committed PEM public key.
@@ -23,7 +75,7 @@ const FIREFOX_MIN_VERSION = "128.0";
  */
 export function keyFromPem(pem) {
   const body = pem.match(/-----BEGIN PUBLIC KEY-----([\s\S]+?)-----END PUBLIC KEY-----/);
-  if (!body) throw new Error("extension-key.pub.pem holds no PUBLIC KEY block");
+  if (!body) throw new Error("no PUBLIC KEY block in the PEM file");
   return body[1].replace(/\s+/g, "");
 }
 
@@ -37,21 +89,37 @@ export function chromeExtensionId(base64Der) {
 }
 
 /**
+ * @typedef {object} ManifestOptions
+ * @property {string} [key] Chromium: the manifest `key` (development build only: stores refuse it,
+ *   and a CRX takes its id from its signing key)
+ * @property {string} [updateUrl] Chromium: `update_url` (self-hosted CRX)
+ * @property {string} [version] overrides the template's version (tests of an update)
+ */
+
+/**
  * @param {Record<string, any>} template
  * @param {"chromium" | "firefox"} target
- * @param {string} key
+ * @param {ManifestOptions} [options]
  */
-export function manifestFor(template, target, key) {
+export function manifestFor(template, target, options = {}) {
   const manifest = structuredClone(template);
+  if (options.version) manifest.version = options.version;
   if (target === "chromium") {
-    manifest.key = key;
+    if (options.key) manifest.key = options.key;
+    if (options.updateUrl) manifest.update_url = options.updateUrl;
     manifest.minimum_chrome_version = "120";
     manifest.background = { service_worker: "background/background.js", type: "module" };
     manifest.storage = { managed_schema: "managed_schema.json" };
   } else {
     manifest.background = { scripts: ["background/background.js"], type: "module" };
     manifest.browser_specific_settings = {
-      gecko: { id: FIREFOX_ADDON_ID, strict_min_version: FIREFOX_MIN_VERSION },
+      gecko: {
+        id: readIds().firefoxAddonId,
+        strict_min_version: FIREFOX_MIN_VERSION,
+        // Mozilla's consent model for data collection (required for new add-ons on AMO): the
+        // extension sends nothing anywhere; the token goes only to the page that asked for it.
+        data_collection_permissions: { required: ["none"] },
+      },
     };
   }
   manifest.icons = { 16: "icons/icon-16.png", 32: "icons/icon-32.png", 48: "icons/icon-48.png", 128: "icons/icon-128.png" };
@@ -59,28 +127,49 @@ export function manifestFor(template, target, key) {
   return manifest;
 }
 
-function build() {
-  const template = JSON.parse(readFileSync(join(HERE, "manifest.template.json"), "utf8"));
-  const key = keyFromPem(readFileSync(join(HERE, "extension-key.pub.pem"), "utf8"));
-  const chromeId = chromeExtensionId(key);
-  const icons = Object.fromEntries([16, 32, 48, 128].map((size) => [size, iconPng(size)]));
+/**
+ * Every file of one build, as path -> bytes (paths with forward slashes). The unpacked builds
+ * and the packages are written from this, so they cannot differ.
+ * @param {"chromium" | "firefox"} target
+ * @param {ManifestOptions} [options]
+ * @returns {Map<string, Buffer>}
+ */
+export function buildFiles(target, options = {}) {
+  /** @type {Map<string, Buffer>} */
+  const files = new Map();
+  for (const file of walk(SOURCE)) files.set(relative(SOURCE, file).split(sep).join("/"), readFileSync(file));
+  if (target === "chromium") files.set("managed_schema.json", readFileSync(join(HERE, "managed_schema.json")));
+  for (const size of [16, 32, 48, 128]) files.set(`icons/icon-${size}.png`, iconPng(size));
+  files.set("manifest.json", Buffer.from(`${JSON.stringify(manifestFor(readTemplate(), target, options), null, 2)}\n`));
+  return files;
+}
 
-  for (const target of /** @type {const} */ (["chromium", "firefox"])) {
-    const out = join(DIST, target);
-    rmSync(out, { recursive: true, force: true });
-    mkdirSync(out, { recursive: true });
-    cpSync(SOURCE, out, { recursive: true });
-    if (target === "chromium") cpSync(join(HERE, "managed_schema.json"), join(out, "managed_schema.json"));
-    mkdirSync(join(out, "icons"), { recursive: true });
-    for (const [size, png] of Object.entries(icons)) writeFileSync(join(out, "icons", `icon-${size}.png`), png);
-    writeFileSync(join(out, "manifest.json"), `${JSON.stringify(manifestFor(template, target, key), null, 2)}\n`);
+/** @param {string} dir @returns {string[]} */
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : [path];
+  });
+}
+
+/** @param {Map<string, Buffer>} files @param {string} out */
+export function writeTree(files, out) {
+  rmSync(out, { recursive: true, force: true });
+  for (const [name, bytes] of files) {
+    mkdirSync(dirname(join(out, name)), { recursive: true });
+    writeFileSync(join(out, name), bytes);
   }
+}
 
-  const ids = { chromeExtensionId: chromeId, firefoxAddonId: FIREFOX_ADDON_ID, nativeHostName: NATIVE_HOST_NAME };
-  writeFileSync(join(HERE, "ids.json"), `${JSON.stringify(ids, null, 2)}\n`);
+function build() {
+  const ids = readIds();
+  checkIds(ids);
+  const developmentKey = keyFromPem(readFileSync(join(HERE, /** @type {string} */ (ids.channels.development.publicKey)), "utf8"));
+  writeTree(buildFiles("chromium", { key: developmentKey }), join(DIST, "chromium"));
+  writeTree(buildFiles("firefox"), join(DIST, "firefox"));
   console.log(`built ${join(DIST, "chromium")} and ${join(DIST, "firefox")}`);
-  console.log(`chrome extension id: ${chromeId}`);
-  console.log(`firefox add-on id:   ${FIREFOX_ADDON_ID}`);
+  console.log(`chrome extension id: ${ids.chromeExtensionId} (development)`);
+  console.log(`firefox add-on id:   ${ids.firefoxAddonId}`);
 }
 
 // ---- icon: a white card with a gold chip on Marianne blue, drawn into an RGBA PNG ----

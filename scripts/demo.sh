@@ -47,7 +47,7 @@ done
 
 echo "==> registering the host for a throw-away Chromium profile"
 profile="$state/chromium-profile"
-extension_id=$(sed -n 's/.*"chromeExtensionId": *"\([a-p]*\)".*/\1/p' extension/ids.json)
+extension_id=$(node -p 'require("./extension/ids.json").chromeExtensionId')
 mkdir -p "$profile/NativeMessagingHosts"
 cat >"$profile/NativeMessagingHosts/org.cpxconnect.host.json" <<JSON
 {

@@ -25,6 +25,11 @@ step "extension build and unit tests"
 node extension/build.mjs
 node --test extension/test/ 2>&1 | tee -a "$log"
 
+step "store readiness: web-ext lint (no error, no warning), store packages, generated templates"
+(cd extension && npm ci --no-audit --no-fund && npx web-ext lint --source-dir dist/firefox --warnings-as-errors)
+node extension/package.mjs >/dev/null   # into extension/dist/packages/
+node manifests/generate.mjs --check
+
 step "real-browser tests (Chromium, Firefox ESR)"
 (cd tests/browser && npm ci --no-audit --no-fund && CPX_CONNECT_HOST="$root/target/debug/cpx-connect" npm test) 2>&1 | tee -a "$log"
 

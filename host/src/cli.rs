@@ -71,7 +71,8 @@ struct Target {
 struct InstallArguments {
     #[command(flatten)]
     target: Target,
-    /// Chrome extension id allowed to start the host; default: the CPx Connect extension's.
+    /// Chrome extension id allowed to start the host (your own build's); default: the CPx
+    /// Connect extension's ids, every channel of extension/ids.json.
     #[arg(long, value_name = "ID")]
     extension_id: Option<String>,
 }
@@ -131,7 +132,7 @@ fn request(target: Target, extension_id: Option<String>) -> Result<install::Requ
         roots: Roots::from_env(root_or_slash(target.root)),
         browsers: target.browsers,
         binary: install::own_binary()?,
-        chrome_extension_id: extension_id.unwrap_or_else(|| ids.chrome_extension_id.clone()),
+        chrome_extension_ids: extension_id.map_or_else(|| ids.admitted_chrome_ids(), |id| vec![id]),
         ids,
     })
 }

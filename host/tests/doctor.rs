@@ -122,7 +122,7 @@ impl Workstation {
             roots: self.roots(),
             browsers: browsers.to_vec(),
             binary: binary.to_path_buf(),
-            chrome_extension_id: ids.chrome_extension_id.clone(),
+            chrome_extension_ids: ids.admitted_chrome_ids(),
             ids,
         })
         .unwrap();

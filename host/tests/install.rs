@@ -12,7 +12,8 @@ const HOST_FILE: &str = "org.cpxconnect.host.json";
 
 /// What `extension/ids.json` says, read here independently of the binary's embedded copy.
 struct Ids {
-    chrome: String,
+    /// Every channel's id: what `install` admits without --extension-id.
+    chrome: Vec<String>,
     firefox: String,
 }
 
@@ -21,7 +22,12 @@ fn ids() -> Ids {
     let ids: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert_eq!(ids["nativeHostName"], "org.cpxconnect.host");
     Ids {
-        chrome: ids["chromeExtensionId"].as_str().unwrap().to_owned(),
+        chrome: ids["allowedChromeExtensionIds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect(),
         firefox: ids["firefoxAddonId"].as_str().unwrap().to_owned(),
     }
 }
@@ -137,7 +143,7 @@ const SYSTEM_MANIFESTS: [(&str, bool); 5] = [
     ("usr/lib64/mozilla/native-messaging-hosts", true),
 ];
 
-fn expected_manifest(firefox: bool, chrome_id: &str) -> Value {
+fn expected_manifest(firefox: bool, chrome_ids: &[String]) -> Value {
     let ids = ids();
     let mut manifest = json!({
         "name": "org.cpxconnect.host",
@@ -148,7 +154,11 @@ fn expected_manifest(firefox: bool, chrome_id: &str) -> Value {
     if firefox {
         manifest["allowed_extensions"] = json!([ids.firefox]);
     } else {
-        manifest["allowed_origins"] = json!([format!("chrome-extension://{chrome_id}/")]);
+        let origins: Vec<String> = chrome_ids
+            .iter()
+            .map(|id| format!("chrome-extension://{id}/"))
+            .collect();
+        manifest["allowed_origins"] = json!(origins);
     }
     manifest
 }
@@ -256,7 +266,10 @@ fn extension_id_goes_into_chromium_family_manifests_only() {
     machine.ok(&["install", "--extension-id", custom]);
     for (folder, firefox) in USER_MANIFESTS {
         let file = machine.home().join(folder).join(HOST_FILE);
-        assert_eq!(read_json(&file), expected_manifest(firefox, custom));
+        assert_eq!(
+            read_json(&file),
+            expected_manifest(firefox, &[custom.to_owned()])
+        );
     }
 }
 

@@ -34,6 +34,12 @@ fn ids() -> ExtensionIds {
         chrome_extension_id: value["chromeExtensionId"].as_str().unwrap().to_owned(),
         firefox_addon_id: value["firefoxAddonId"].as_str().unwrap().to_owned(),
         native_host_name: value["nativeHostName"].as_str().unwrap().to_owned(),
+        allowed_chrome_extension_ids: value["allowedChromeExtensionIds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect(),
     };
     assert_eq!(
         ids,
@@ -41,6 +47,20 @@ fn ids() -> ExtensionIds {
         "the binary embeds ids.json"
     );
     ids
+}
+
+/// The committed policy templates are the self-hosted channel's (manifests/generate.mjs):
+/// its Chrome extension id and update URL, from ids.json.
+fn self_hosted() -> (String, String) {
+    let text = std::fs::read_to_string(repository().join("extension/ids.json")).unwrap();
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let channel = &value["channels"]["selfHosted"];
+    let id = channel["chromeExtensionId"].as_str().unwrap().to_owned();
+    assert!(
+        ids().admitted_chrome_ids().contains(&id),
+        "the host admits the self-hosted id"
+    );
+    (id, channel["updateUrl"].as_str().unwrap().to_owned())
 }
 
 /// The example origins every template carries, in the managed schema's format.
@@ -62,8 +82,13 @@ fn installed_text(firefox: bool, binary: &str) -> String {
         .find(|l| l.browsers.contains(&Browser::Firefox) == firefox)
         .unwrap();
     let ids = ids();
-    HostManifest::for_location(&location, Path::new(binary), &ids, &ids.chrome_extension_id)
-        .to_file_text()
+    HostManifest::for_location(
+        &location,
+        Path::new(binary),
+        &ids,
+        &ids.admitted_chrome_ids(),
+    )
+    .to_file_text()
 }
 
 #[test]
@@ -113,14 +138,11 @@ fn doctor_findings(browser: Browser, template: &str, destination: &str) -> polic
 fn chromium_family_policy_template_forces_the_extension_and_restricts_origins() {
     let ids = ids();
     let policy = json("policies/chromium/cpx-connect.json");
-    let id = ids.chrome_extension_id.as_str();
+    let (id, update_url) = self_hosted();
+    let id = id.as_str();
     assert_eq!(
-        policy["ExtensionSettings"][id]["installation_mode"],
-        "force_installed"
-    );
-    assert_eq!(
-        policy["ExtensionSettings"][id]["update_url"],
-        "https://clients2.google.com/service/update2/crx"
+        policy["ExtensionInstallForcelist"],
+        serde_json::json!([format!("{id};{update_url}")])
     );
     assert_eq!(
         policy["NativeMessagingAllowlist"],
@@ -193,6 +215,7 @@ fn the_managed_schema_declares_what_the_policies_set() {
 #[test]
 fn macos_profile_configures_every_browser() {
     let ids = ids();
+    let (id, update_url) = self_hosted();
     let profile: plist::Dictionary =
         plist::from_file(manifests_dir().join("macos/cpx-connect.mobileconfig")).unwrap();
     assert_eq!(profile["PayloadType"].as_string(), Some("Configuration"));
@@ -228,13 +251,9 @@ fn macos_profile_configures_every_browser() {
         "com.brave.Browser",
     ] {
         let browser = &by_type[domain];
-        let settings = browser["ExtensionSettings"].as_dictionary().unwrap()
-            [&ids.chrome_extension_id]
-            .as_dictionary()
-            .unwrap();
         assert_eq!(
-            settings["installation_mode"].as_string(),
-            Some("force_installed"),
+            browser["ExtensionInstallForcelist"].as_array().unwrap(),
+            &vec![plist::Value::from(format!("{id};{update_url}"))],
             "{domain}"
         );
         assert_eq!(
@@ -242,7 +261,7 @@ fn macos_profile_configures_every_browser() {
             &vec![plist::Value::from(ids.native_host_name.as_str())]
         );
         // Chromium browsers on macOS read an extension's managed storage from its own domain.
-        let storage = &by_type[&format!("{domain}.extensions.{}", ids.chrome_extension_id)];
+        let storage = &by_type[&format!("{domain}.extensions.{id}")];
         assert_eq!(
             storage["allowedOrigins"].as_array().unwrap(),
             &origins,
@@ -380,7 +399,7 @@ fn windows_registration_points_each_browser_at_its_manifest() {
 #[test]
 fn windows_policies_match_the_json_policies() {
     let ids = ids();
-    let id = &ids.chrome_extension_id;
+    let (id, update_url) = self_hosted();
     let keys = parse_reg("windows/cpx-connect-policies.reg");
     let value = |key: &str| -> Vec<(String, String)> {
         keys.iter()
@@ -398,10 +417,7 @@ fn windows_policies_match_the_json_policies() {
         let base = format!("HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\{vendor}");
         assert_eq!(
             value(&format!("{base}\\ExtensionInstallForcelist")),
-            vec![(
-                "1".to_owned(),
-                format!("{id};https://clients2.google.com/service/update2/crx")
-            )]
+            vec![("1".to_owned(), format!("{id};{update_url}"))]
         );
         assert_eq!(
             value(&format!("{base}\\NativeMessagingAllowlist")),
@@ -468,7 +484,7 @@ fn xml_words(relative: &str) -> Vec<String> {
 
 #[test]
 fn admx_and_adml_are_well_formed_and_agree() {
-    let ids = ids();
+    let (id, _) = self_hosted();
     let admx = xml_words("windows/admx/CPxConnect.admx");
     let keys: Vec<&String> = admx
         .iter()
@@ -477,10 +493,7 @@ fn admx_and_adml_are_well_formed_and_agree() {
     assert_eq!(keys.len(), 4);
     for key in keys {
         assert!(
-            key.contains(&format!(
-                "\\3rdparty\\extensions\\{}\\policy",
-                ids.chrome_extension_id
-            )),
+            key.contains(&format!("\\3rdparty\\extensions\\{id}\\policy")),
             "{key}"
         );
     }

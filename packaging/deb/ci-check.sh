@@ -4,7 +4,10 @@
 #   2. `cpx-connect doctor` with the virtual card in vpcd: exit 0 expected;
 #   3. one Chromium login that finds the host only through the system-wide manifest
 #      (tests/browser/tests/system-install.test.mjs);
-#   4. `dpkg -r`, then check that every path the package touched is as it was before.
+#   4. the administrator's path: the extension force-installed by policy in Chromium (CRX3 +
+#      updates.xml over local HTTPS, then an update) and Firefox ESR (.xpi), then a login on the
+#      demo site through this package's host (tests/browser/tests/force-install.test.mjs);
+#   5. `dpkg -r`, then check that every path the package touched is as it was before.
 # Steps that use pcscd/vpcd hold /tmp/cpx-connect-pcscd.lock. A package already installed is
 # left alone: the script refuses to run rather than remove it.
 set -euo pipefail
@@ -61,7 +64,7 @@ for manifest in /etc/opt/chrome/native-messaging-hosts /etc/chromium/native-mess
 done
 
 step "doctor with the virtual card"
-cargo build --locked -p cpx-virtual-card
+cargo build --locked -p cpx-virtual-card -p cpx-demo
 virtual_card=$CARGO_TARGET_DIR/debug/cpx-virtual-card
 pgrep -x pcscd >/dev/null || pcscd
 work=$(mktemp -d)
@@ -98,6 +101,11 @@ if [ ! -d "$repo/tests/browser/node_modules" ]; then
 fi
 (cd "$repo/tests/browser" &&
     CPX_SYSTEM_INSTALL_TEST=1 CPX_VIRTUAL_CARD="$virtual_card" node --test tests/system-install.test.mjs)
+
+step "force-install by policy (Chromium, Firefox ESR), then a login through the package's host"
+(cd "$repo/tests/browser" &&
+    CPX_SYSTEM_INSTALL_TEST=1 CPX_VIRTUAL_CARD="$virtual_card" CPX_DEMO_BIN="$CARGO_TARGET_DIR/debug/cpx-demo" \
+        node --test tests/force-install.test.mjs)
 
 step "dpkg -r"
 dpkg -r cpx-connect

@@ -600,12 +600,15 @@ fn assess_manifest(
     let (allowed, expected) = if browser.is_firefox() {
         (
             manifest.allowed_extensions.unwrap_or_default(),
-            context.ids.firefox_addon_id.clone(),
+            vec![context.ids.firefox_addon_id.clone()],
         )
     } else {
+        // Any channel's id (store, self-hosted, development) is the CPx Connect extension.
         (
             manifest.allowed_origins.unwrap_or_default(),
-            format!("chrome-extension://{}/", context.ids.chrome_extension_id),
+            (context.ids.admitted_chrome_ids().iter())
+                .map(|id| format!("chrome-extension://{id}/"))
+                .collect(),
         )
     };
     if allowed.is_empty() {
@@ -613,8 +616,8 @@ fn assess_manifest(
     }
     Ok(Allowed {
         list: allowed.join(", "),
-        expected_allowed: allowed.contains(&expected),
-        expected,
+        expected_allowed: allowed.iter().any(|entry| expected.contains(entry)),
+        expected: expected.join(", "),
     })
 }
 

@@ -230,20 +230,23 @@ fn read_chromium(
     ids: &ExtensionIds,
     findings: &mut Findings,
 ) {
-    let id = ids.chrome_extension_id.as_str();
+    // Any channel's id (store, self-hosted, development) is the CPx Connect extension.
+    let admitted = ids.admitted_chrome_ids();
     let forcelist = strings(policies.get("ExtensionInstallForcelist"));
-    findings.force_installed = forcelist
-        .iter()
-        .any(|entry| entry.split(';').next() == Some(id))
-        || installs(policies.get("ExtensionSettings").and_then(|s| s.get(id)));
-    record_allowed_origins(
+    findings.force_installed = admitted.iter().any(|id| {
+        forcelist
+            .iter()
+            .any(|entry| entry.split(';').next() == Some(id.as_str()))
+            || installs(policies.get("ExtensionSettings").and_then(|s| s.get(id)))
+    });
+    let allowed_origins = admitted.iter().find_map(|id| {
         policies
             .get("3rdparty")
             .and_then(|p| p.get("extensions"))
             .and_then(|e| e.get(id))
-            .and_then(|e| e.get("allowedOrigins")),
-        findings,
-    );
+            .and_then(|e| e.get("allowedOrigins"))
+    });
+    record_allowed_origins(allowed_origins, findings);
     // The older names of the same policies are still honoured.
     let list = |name: &str, old: &str| {
         let (value, key) = match policies.get(name) {

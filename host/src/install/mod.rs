@@ -19,15 +19,29 @@ const IDS_JSON: &str = include_str!("../../../extension/ids.json");
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExtensionIds {
+    /// The development channel's id (the unpacked build).
     pub chrome_extension_id: String,
     pub firefox_addon_id: String,
     pub native_host_name: String,
+    /// Every channel's known id (store, self-hosted, development): what the host manifests admit.
+    #[serde(default)]
+    pub allowed_chrome_extension_ids: Vec<String>,
 }
 
 impl ExtensionIds {
     /// The ids of `extension/ids.json`.
     pub fn embedded() -> Result<ExtensionIds, InstallError> {
         serde_json::from_str(IDS_JSON).map_err(|error| InstallError::EmbeddedIds(error.to_string()))
+    }
+
+    /// The Chrome extension ids the host admits by default: every channel's, or the development
+    /// id alone when ids.json lists none.
+    pub fn admitted_chrome_ids(&self) -> Vec<String> {
+        if self.allowed_chrome_extension_ids.is_empty() {
+            vec![self.chrome_extension_id.clone()]
+        } else {
+            self.allowed_chrome_extension_ids.clone()
+        }
     }
 }
 
@@ -142,7 +156,7 @@ impl HostManifest {
         location: &Location,
         binary: &Path,
         ids: &ExtensionIds,
-        chrome_extension_id: &str,
+        chrome_extension_ids: &[String],
     ) -> HostManifest {
         let firefox = location.browsers.iter().any(|b| b.is_firefox());
         HostManifest {
@@ -150,8 +164,12 @@ impl HostManifest {
             description: MANIFEST_DESCRIPTION.to_owned(),
             path: binary.to_string_lossy().into_owned(),
             kind: "stdio".to_owned(),
-            allowed_origins: (!firefox)
-                .then(|| vec![format!("chrome-extension://{chrome_extension_id}/")]),
+            allowed_origins: (!firefox).then(|| {
+                chrome_extension_ids
+                    .iter()
+                    .map(|id| format!("chrome-extension://{id}/"))
+                    .collect()
+            }),
             allowed_extensions: firefox.then(|| vec![ids.firefox_addon_id.clone()]),
         }
     }
@@ -175,7 +193,8 @@ pub struct Request {
     pub browsers: Vec<Browser>,
     /// The binary the manifests point at (absolute).
     pub binary: PathBuf,
-    pub chrome_extension_id: String,
+    /// The Chrome extension ids the manifests admit: `--extension-id`, else every channel's.
+    pub chrome_extension_ids: Vec<String>,
     pub ids: ExtensionIds,
 }
 
@@ -248,7 +267,9 @@ pub fn own_binary() -> Result<PathBuf, InstallError> {
 /// Writes the manifest into every location of the selected browsers. Rewriting an identical
 /// manifest touches nothing and says so.
 pub fn install(request: &Request) -> Result<Vec<Step>, InstallError> {
-    check_extension_id(&request.chrome_extension_id)?;
+    for id in &request.chrome_extension_ids {
+        check_extension_id(id)?;
+    }
     let selected = request.selected();
     let mut steps = Vec::new();
     for location in locations(request.platform, request.scope, &request.roots)? {
@@ -259,7 +280,7 @@ pub fn install(request: &Request) -> Result<Vec<Step>, InstallError> {
             &location,
             &request.binary,
             &request.ids,
-            &request.chrome_extension_id,
+            &request.chrome_extension_ids,
         );
         let file = location.manifest_file(&request.ids.native_host_name);
         let outcome = write_if_changed(&file, &manifest.to_file_text(), request.scope)?;
@@ -392,6 +413,10 @@ mod tests {
         assert_eq!(ids.native_host_name, "org.cpxconnect.host");
         assert_eq!(ids.firefox_addon_id, "cpx-connect@cpxconnect.org");
         check_extension_id(&ids.chrome_extension_id).unwrap();
+        for id in ids.admitted_chrome_ids() {
+            check_extension_id(&id).unwrap();
+        }
+        assert!(ids.admitted_chrome_ids().contains(&ids.chrome_extension_id));
     }
 
     #[test]

@@ -96,3 +96,29 @@ function removeAndPrune(file, dirsWeCreated) {
     if (existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
   }
 }
+
+/**
+ * A whole machine-wide policy for one test (the force-install tests: what an administrator
+ * pushes), removed by the returned function. Chromium: a file of ours in the managed folder;
+ * Firefox: distribution/policies.json, which must not exist yet. Never replaces a file. The
+ * caller holds the pcscd lock (machine-wide state); a killed run's file is removed by the next
+ * run (removeStalePolicies: our file names and marker carry the pid).
+ * @param {"chromium" | "firefox"} kind
+ * @param {Record<string, unknown>} policy Chromium: the policies object; Firefox: `{ policies: ... }`
+ * @returns {{ file: string, remove: () => void }}
+ */
+export function writeBrowserPolicy(kind, policy) {
+  removeStalePolicies();
+  const file = kind === "chromium" ? join(CHROMIUM_POLICY_DIR, `${CHROMIUM_FILE_PREFIX}${process.pid}.json`) : firefoxPolicyFile();
+  const content = kind === "chromium" ? policy : { [FIREFOX_MARKER]: process.pid, ...policy };
+  const dirs = kind === "chromium" ? [CHROMIUM_POLICY_DIR, dirname(CHROMIUM_POLICY_DIR)] : [dirname(file)];
+  const createdDirs = dirs.filter((dir) => !existsSync(dir));
+  mkdirSync(dirname(file), { recursive: true });
+  try {
+    writeFileSync(file, JSON.stringify(content, null, 2), { flag: "wx" });
+  } catch (error) {
+    if (/** @type {NodeJS.ErrnoException} */ (error).code === "EEXIST") throw new Error(`${file} already exists; refusing to replace it`);
+    throw error;
+  }
+  return { file, remove: () => removeAndPrune(file, createdDirs) };
+}

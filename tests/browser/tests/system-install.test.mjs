@@ -70,7 +70,9 @@ describe("chromium: the host registered system-wide only", { skip: skip() }, () 
     assert.equal(manifest.name, IDS.nativeHostName);
     assert.equal(manifest.type, "stdio");
     assert.ok(isAbsolute(manifest.path) && existsSync(manifest.path), manifest.path);
-    assert.deepEqual(manifest.allowed_origins, [`chrome-extension://${IDS.chromeExtensionId}/`]);
+    // Every channel's id (extension/ids.json), the development build's among them.
+    assert.deepEqual(manifest.allowed_origins, IDS.allowedChromeExtensionIds.map((/** @type {string} */ id) => `chrome-extension://${id}/`));
+    assert.ok(manifest.allowed_origins.includes(`chrome-extension://${IDS.chromeExtensionId}/`));
 
     // hostPath null: the harness writes no manifest into the profile.
     const browser = await launch("chromium", { hostPath: null });
