@@ -187,3 +187,37 @@ fn after_uninstall_the_keys_looked_at_are_listed() {
         Some("run `cpx-connect install --browser edge`")
     );
 }
+
+#[test]
+fn a_manifest_naming_the_exe_relative_to_its_folder_is_this_program() {
+    // What the MSI installs: manifests next to the exe saying just "cpx-connect.exe".
+    let mut workstation = Workstation::new();
+    let program = workstation.dir.path().join("program");
+    let ids = ExtensionIds::embedded().unwrap();
+    let manifest = program.join("org.cpxconnect.host.json");
+    std::fs::write(
+        &manifest,
+        serde_json::json!({
+            "name": ids.native_host_name,
+            "description": "CPx Connect",
+            "path": "cpx-connect.exe",
+            "type": "stdio",
+            "allowed_origins": [format!("chrome-extension://{}/", ids.chrome_extension_id)],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    workstation
+        .registry
+        .set_default_value(
+            &RegistryKey::new(
+                Hive::LocalMachine,
+                "SOFTWARE\\Chromium\\NativeMessagingHosts\\org.cpxconnect.host",
+            ),
+            &manifest.to_string_lossy(),
+        )
+        .unwrap();
+    let report = workstation.doctor();
+    let chromium = only(&report, Topic::Manifest(Browser::Chromium));
+    assert_eq!(chromium.status, Status::Ok, "{report}");
+}

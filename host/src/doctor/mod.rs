@@ -629,8 +629,13 @@ fn assess_manifest(
     if manifest.kind != "stdio" {
         return Err(ManifestProblem::WrongType(manifest.kind));
     }
-    let theirs = Path::new(&manifest.path);
-    match install::canonical(theirs) {
+    // On Windows, Chrome and Firefox take a relative path from the manifest's own folder (the
+    // MSI's manifests say just `cpx-connect.exe`); elsewhere it must be absolute.
+    let theirs = match file.parent() {
+        Some(folder) if context.platform == Platform::Windows => folder.join(&manifest.path),
+        _ => PathBuf::from(&manifest.path),
+    };
+    match install::canonical(&theirs) {
         Err(_) => return Err(ManifestProblem::MissingBinary(manifest.path)),
         Ok(canonical) if canonical != context.binary => {
             return Err(ManifestProblem::OtherBinary {
