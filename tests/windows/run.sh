@@ -11,9 +11,14 @@
 #  4. doctor: exit 1, naming the stopped smart card service (Wine has none);
 #  5. the MSI: silent install, upgrade, refused downgrade, removal, each checked with reg query
 #     and the file system;
-#  6. cargo check of the host for aarch64-apple-darwin and x86_64-apple-darwin.
+#  6. a whole card login through the exe (tests/e2e/tests/windows_login.rs): certificates, then
+#     authenticate with the PIN, the token checked with rsa and cpx-verify; the exe's PC/SC is a
+#     test-only winscard.dll (winscard-vpcd.c) whose one reader holds the virtual CPS3 over vpcd's
+#     protocol, as pcscd's vpcd driver does on Linux;
+#  7. cargo check of the host for aarch64-apple-darwin and x86_64-apple-darwin.
 # Wine 8.0 lacks bcryptprimitives.dll's ProcessPrng, which Rust's standard library needs: a
-# test-only stand-in built here from bcryptprimitives.c is put in the prefix, never shipped.
+# test-only stand-in built here from bcryptprimitives.c is put in the prefix, never shipped;
+# and its winscard.dll is a stub, hence the test DLL for the login.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -58,6 +63,8 @@ msi_next="$root/target/windows/dist/cpx-connect-$next_version-x64.msi"
 mkdir -p target/windows/shim
 x86_64-w64-mingw32-gcc -O2 -shared -Wl,--kill-at -o target/windows/shim/bcryptprimitives.dll \
   tests/windows/bcryptprimitives.c -lbcrypt
+x86_64-w64-mingw32-gcc -O2 -Wall -shared -Wl,--kill-at -o target/windows/shim/winscard.dll \
+  tests/windows/winscard-vpcd.c -lws2_32
 # The Windows-only code (the registry) is compiled on Windows only: lint it there.
 if RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
   CARGO_TARGET_DIR="$root/target/windows" CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
@@ -210,6 +217,18 @@ expect "MSI removal: no product left" test -z "$(products)"
 expect "MSI removal: no folder left in Program Files" test ! -e "$program_files"
 expect "MSI removal: the browsers' HKLM keys as before" test "$(software_tree HKLM)" = "$hklm_before"
 timing "the MSI"
+
+echo "==> Windows: a card login through the exe, the virtual card behind a test winscard.dll"
+# Last, as from here on the prefix's PC/SC is the test DLL's reader rather than Wine's stub.
+cp target/windows/shim/winscard.dll "$WINEPREFIX/drive_c/windows/system32/"
+if WINEDLLOVERRIDES="$WINEDLLOVERRIDES;winscard=n" CPX_VPCD_PORT=$((40000 + RANDOM % 10000)) \
+  CPX_CONNECT_BIN="$root/tests/windows/wine-host.sh" CPX_WINDOWS_EXE="$exe" WINE="$WINE" \
+  cargo test --locked -p cpx-e2e --test windows_login -- --ignored; then
+  ok "card login through the Windows exe"
+else
+  fail "card login through the Windows exe"
+fi
+timing "the login"
 
 echo "==> macOS: cargo check"
 for target in aarch64-apple-darwin x86_64-apple-darwin; do
