@@ -228,6 +228,34 @@ if WINEDLLOVERRIDES="$WINEDLLOVERRIDES;winscard=n" CPX_VPCD_PORT=$((40000 + RAND
 else
   fail "card login through the Windows exe"
 fi
+
+# The doctor with that reader and card, the host registered per user: a login can work.
+serve_card_once() { # keeps trying until the card was inserted once (the DLL listens late)
+  local attempt
+  for attempt in $(seq 1 300); do
+    # grep -c reads to the end: the card's APDU log never meets a closed pipe.
+    if [ "$("$root/target/debug/cpx-virtual-card" --port "$1" 2>&1 | grep -c 'card inserted on')" -gt 0 ]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+card_port=$((40000 + RANDOM % 10000))
+wine "$exe" install --browser chromium >/dev/null
+serve_card_once "$card_port" &
+card_server=$!
+set +e
+doctor=$(WINEDLLOVERRIDES="$WINEDLLOVERRIDES;winscard=n" CPX_VPCD_PORT="$card_port" wine "$exe" doctor)
+doctor_code=$?
+set -e
+wait "$card_server" || true
+echo "$doctor"
+expect "doctor with the card exits 0" test "$doctor_code" -eq 0
+expect "doctor names the reader and the card" grep -q '^OK    Card in CPx Virtual Reader 0: CPS3' <<<"$doctor"
+expect "doctor reads the certificate" grep -q '^OK    Certificate of MARIE DUPONT (810001234567), CPS3 card' <<<"$doctor"
+expect "doctor: a login can work in Chromium" grep -q '^OK    A card login can work in: Chromium$' <<<"$doctor"
+wine "$exe" uninstall >/dev/null
 timing "the login"
 
 echo "==> macOS: cargo check"
