@@ -259,14 +259,14 @@ wine "$exe" uninstall >/dev/null
 timing "the login"
 
 echo "==> macOS: cargo check"
-for target in aarch64-apple-darwin x86_64-apple-darwin; do
-  if RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$root/target/macos" \
-    cargo check -p cpx-connect -Z build-std=std,panic_abort --target "$target" --locked --quiet; then
-    ok "cargo check --target $target"
-  else
-    fail "cargo check --target $target"
-  fi
-done
+# One cargo run for both targets: the build scripts and proc-macros are built once.
+if RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$root/target/macos" \
+  cargo check -p cpx-connect -Z build-std=std,panic_abort \
+  --target aarch64-apple-darwin --target x86_64-apple-darwin --locked --quiet; then
+  ok "cargo check --target aarch64-apple-darwin --target x86_64-apple-darwin"
+else
+  fail "cargo check --target aarch64-apple-darwin --target x86_64-apple-darwin"
+fi
 timing "the macOS checks"
 
 echo "windows: done in $(( $(date +%s) - started )) s"
