@@ -1,5 +1,6 @@
 # CPx Connect. `make demo` runs the whole login experience; `make test` runs every test.
-# Both install what is missing first (Debian/Ubuntu packages; Rust must already be installed).
+# Both install what is missing first (Debian/Ubuntu packages; without Rust, Debian 12's own
+# toolchain, elsewhere rustup: see scripts/setup.sh).
 
 .PHONY: setup demo test build bench fixtures clean
 

@@ -1,13 +1,45 @@
 #!/usr/bin/env bash
 # Installs what CPx Connect needs on a Debian/Ubuntu machine, and nothing that is already there.
-# Rust (cargo) must be installed (rustup); everything else comes from the distribution.
+# Rust: rustup's toolchain when there is one; without any cargo, Debian 12's own toolchain
+# (cargo-web, rustc-web: a current Rust kept up to date by bookworm-security); elsewhere rustup.
+# Everything else comes from the distribution.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The oldest Rust the workspace builds with (Cargo.toml's rust-version).
+min_rust=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 
 packages=(
   pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc   # the PC/SC stack and the virtual reader
   pkg-config openssl make procps iproute2 binutils                   # build and test tooling
   chromium firefox-esr                                       # browsers for the demo and browser tests
 )
+# The Windows build and its checks under Wine (tests/windows/run.sh), and the macOS type-check:
+# Debian 12's Rust compiler with its standard library's sources for -Z build-std, and its clippy
+# (any cargo drives them), the mingw-w64 linker, Wine, and wixl for the MSI.
+windows_packages=(rustc-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64 wine64 wixl)
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+apt_updated=""
+apt_update() { [ -n "$apt_updated" ] || $sudo apt-get update -q; apt_updated=1; }
+# Whether this release has a package (apt-cache needs a package list: update once if it has none).
+available() {
+  apt-cache show "$1" >/dev/null 2>&1 || { apt_update >/dev/null && apt-cache show "$1" >/dev/null 2>&1; }
+}
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if available cargo-web && available rustc-web; then
+    echo "setup: no cargo found: using the distribution's Rust toolchain (cargo-web, rustc-web)"
+    packages+=(cargo-web rustc-web rustfmt-web rust-web-clippy)
+  else
+    echo "setup: cargo not found and this system has no recent enough Rust packages: install Rust $min_rust or later with rustup (https://rustup.rs), then run this again" >&2
+    exit 1
+  fi
+fi
+if available rust-web-src; then
+  packages+=("${windows_packages[@]}")
+fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 
@@ -17,12 +49,14 @@ for package in "${packages[@]}"; do
 done
 
 if ((${#missing[@]})); then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing ${missing[*]}"
-  $sudo apt-get update -q
+  apt_update
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found: install Rust with rustup first" >&2; exit 1; }
-echo "setup: all dependencies present"
+rust=$(rustc --version 2>/dev/null | awk '{print $2}')
+if [ -z "$rust" ] || [ "$(printf '%s\n%s\n' "$min_rust" "${rust%%-*}" | sort -V | head -1)" != "$min_rust" ]; then
+  echo "setup: Rust ${rust:-(no rustc)} is older than $min_rust, the workspace's minimum: update it with rustup (rustup update stable), or install Rust $min_rust or later with rustup (https://rustup.rs)" >&2
+  exit 1
+fi
+echo "setup: all dependencies present (Rust $rust from $(command -v cargo))"

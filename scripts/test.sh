@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of CPx Connect: formatting and lints, the Rust workspace (unit, in-process and
-# end-to-end over pcscd + vpcd), the extension in real Chromium and Firefox, the Debian package,
+# end-to-end over pcscd + vpcd), the Windows build under Wine and the macOS type-check, the
+# no-rustup toolchain, the extension in real Chromium and Firefox, the Debian package,
 # and a short fuzz run. Prints one summary line at the end. Run through `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,12 @@ bash scripts/start-pcscd.sh
 step "Rust workspace tests"
 cargo build --workspace --bins --locked
 cargo test --workspace --locked 2>&1 | tee -a "$log"
+
+step "Windows: cross-built exe and MSI under Wine; macOS type-check"
+bash tests/windows/run.sh 2>&1 | tee -a "$log"
+
+step "Debian's own Rust toolchain, without rustup: setup, build, host tests"
+bash scripts/no-rustup-check.sh 2>&1 | tee -a "$log"
 
 step "extension build and unit tests"
 node extension/build.mjs

@@ -46,9 +46,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write the native messaging host manifest for the browsers (per user, or --system).
+    /// Register the host with the browsers: manifests (and on Windows the registry keys naming
+    /// them), per user or --system.
     Install(InstallArguments),
-    /// Remove the manifests that `install` wrote.
+    /// Remove what `install` wrote (manifests, and on Windows its registry keys).
     Uninstall(UninstallArguments),
     /// Check that a card login can work on this workstation, and explain what to fix.
     Doctor(DoctorArguments),

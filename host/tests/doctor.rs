@@ -97,7 +97,7 @@ impl Workstation {
         Roots {
             root: self.dir.path().join("root"),
             home: Some(self.dir.path().join("home")),
-            xdg_config_home: None,
+            ..Roots::default()
         }
     }
 

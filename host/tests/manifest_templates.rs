@@ -74,7 +74,7 @@ fn installed_text(firefox: bool, binary: &str) -> String {
     let roots = Roots {
         root: PathBuf::from("/"),
         home: None,
-        xdg_config_home: None,
+        ..Roots::default()
     };
     let location = install::locations(Platform::Linux, Scope::System, &roots)
         .unwrap()
@@ -122,7 +122,7 @@ fn doctor_findings(browser: Browser, template: &str, destination: &str) -> polic
     let roots = Roots {
         root: root.path().to_path_buf(),
         home: None,
-        xdg_config_home: None,
+        ..Roots::default()
     };
     let findings = policies::find(Platform::Linux, browser, &roots, &ids());
     assert_eq!(

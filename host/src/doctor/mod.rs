@@ -13,7 +13,8 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::card::CardType;
-use crate::install::{self, Browser, ExtensionIds, HostManifest, Platform, Roots, Scope};
+use crate::install::registry::Registry;
+use crate::install::{self, Browser, ExtensionIds, HostManifest, Location, Platform, Roots, Scope};
 use crate::readers::{PcscBackend, ReaderBackend};
 use crate::service::{CertificateReport, HostService};
 
@@ -141,6 +142,15 @@ pub fn run_from_command_line(root: PathBuf) -> ExitCode {
 
 /// Runs every check.
 pub fn run<B: ReaderBackend>(context: &Context, service: &mut HostService<B>) -> Report {
+    run_with_registry(context, service, install::registry::system().as_ref())
+}
+
+/// [`run`] reading Windows registrations from `registry` (tests use an in-memory one).
+pub fn run_with_registry<B: ReaderBackend>(
+    context: &Context,
+    service: &mut HostService<B>,
+    registry: &dyn Registry,
+) -> Report {
     let lang = context.language;
     let mut checks = vec![Check {
         topic: Topic::Host,
@@ -163,7 +173,7 @@ pub fn run<B: ReaderBackend>(context: &Context, service: &mut HostService<B>) ->
     let mut browsers_ready = Vec::new();
     for browser in Browser::ALL {
         let findings = policies::find(context.platform, browser, &context.roots, &context.ids);
-        if check_manifest(context, browser, &findings, &mut checks) {
+        if check_manifest(context, registry, browser, &findings, &mut checks) {
             browsers_ready.push(browser);
         }
         if let Some(check) = policy_check(lang, browser, &findings) {
@@ -192,12 +202,15 @@ fn check_card<B: ReaderBackend>(
         checks.push(Check {
             topic: Topic::PcscService,
             status: Status::Fail,
-            text: lang
-                .pick(
-                    "PC/SC service: not reachable",
-                    "Service PC/SC : injoignable",
+            text: if context.platform == Platform::Windows {
+                lang.pick(
+                    "PC/SC service: not reachable (Windows' Smart Card service, SCardSvr, is not running)",
+                    "Service PC/SC : injoignable (le service Carte à puce de Windows, SCardSvr, n'est pas démarré)",
                 )
-                .to_owned(),
+            } else {
+                lang.pick("PC/SC service: not reachable", "Service PC/SC : injoignable")
+            }
+            .to_owned(),
             fix: Some(pcsc_fix(context.platform, lang)),
         });
         return false;
@@ -342,6 +355,11 @@ fn pcsc_fix(platform: Platform, lang: Language) -> String {
             "macOS's smart card service starts with a reader: reconnect the reader, then restart the Mac if needed",
             "le service carte à puce de macOS démarre avec le lecteur : rebranchez-le, puis redémarrez le Mac si besoin",
         ),
+        // Since Windows 8 the Smart Card service (SCardSvr) runs only while a reader is connected.
+        Platform::Windows => lang.pick(
+            "connect the card reader (Windows starts its Smart Card service, SCardSvr, when a reader appears); if it stays stopped, in an administrator prompt: sc config SCardSvr start= demand && sc start SCardSvr",
+            "branchez le lecteur (Windows démarre le service Carte à puce, SCardSvr, à l'arrivée d'un lecteur) ; s'il reste arrêté, dans une invite administrateur : sc config SCardSvr start= demand && sc start SCardSvr",
+        ),
     }
     .to_owned()
 }
@@ -412,6 +430,7 @@ pub fn certificate_check(
 /// The manifest `browser` will use, checked; true when it starts this binary for our extension.
 fn check_manifest(
     context: &Context,
+    registry: &dyn Registry,
     browser: Browser,
     findings: &Findings,
     checks: &mut Vec<Check>,
@@ -435,14 +454,18 @@ fn check_manifest(
     if findings.user_level_hosts_disabled {
         locations.retain(|location| location.scope == Scope::System);
     }
-    let Some((file, scope)) = locations
-        .iter()
-        .map(|location| (location.manifest_file(host_name), location.scope))
-        .find(|(file, _)| file.exists())
-    else {
+    let Some((file, scope)) = locations.iter().find_map(|location| {
+        Some((
+            registered_manifest(registry, location, host_name)?,
+            location.scope,
+        ))
+    }) else {
         let looked = locations
             .iter()
-            .map(|l| l.manifest_file(host_name).display().to_string())
+            .map(|l| match l.registry_key(host_name) {
+                Some(key) => key.to_string(),
+                None => l.manifest_file(host_name).display().to_string(),
+            })
             .collect::<Vec<_>>()
             .join(", ");
         checks.push(Check {
@@ -526,6 +549,26 @@ fn check_manifest(
     status != Status::Fail
 }
 
+/// The manifest a browser finds at `location`: the file itself where browsers look in folders,
+/// the file the host's key names on Windows (even a missing one: the browser stops there too).
+fn registered_manifest(
+    registry: &dyn Registry,
+    location: &Location,
+    host_name: &str,
+) -> Option<PathBuf> {
+    match location.registry_key(host_name) {
+        Some(key) => registry
+            .default_value(&key)
+            .ok()
+            .flatten()
+            .map(PathBuf::from),
+        None => {
+            let file = location.manifest_file(host_name);
+            file.exists().then_some(file)
+        }
+    }
+}
+
 /// Who a correct manifest lets in.
 struct Allowed {
     list: String,
@@ -586,8 +629,13 @@ fn assess_manifest(
     if manifest.kind != "stdio" {
         return Err(ManifestProblem::WrongType(manifest.kind));
     }
-    let theirs = Path::new(&manifest.path);
-    match theirs.canonicalize() {
+    // On Windows, Chrome and Firefox take a relative path from the manifest's own folder (the
+    // MSI's manifests say just `cpx-connect.exe`); elsewhere it must be absolute.
+    let theirs = match file.parent() {
+        Some(folder) if context.platform == Platform::Windows => folder.join(&manifest.path),
+        _ => PathBuf::from(&manifest.path),
+    };
+    match install::canonical(&theirs) {
         Err(_) => return Err(ManifestProblem::MissingBinary(manifest.path)),
         Ok(canonical) if canonical != context.binary => {
             return Err(ManifestProblem::OtherBinary {
@@ -769,7 +817,11 @@ fn log_check(context: &Context) -> Check {
         None => Check {
             topic: Topic::Logs,
             status: Status::Warn,
-            text: lang.pick("Logs: no log folder (HOME is not set)", "Journaux : aucun dossier (HOME n'est pas défini)").to_owned(),
+            text: if context.platform == Platform::Windows {
+                lang.pick("Logs: no log folder (LOCALAPPDATA is not set)", "Journaux : aucun dossier (LOCALAPPDATA n'est pas défini)")
+            } else {
+                lang.pick("Logs: no log folder (HOME is not set)", "Journaux : aucun dossier (HOME n'est pas défini)")
+            }.to_owned(),
             fix: Some(format!("{}=/path/to/logs", crate::logging::DIRECTORY_VARIABLE)),
         },
     }

@@ -87,6 +87,8 @@ pub fn policy_sources(platform: Platform, browser: Browser, roots: &Roots) -> Ve
             system("/usr/lib64/firefox/distribution/policies.json"),
             system("/opt/firefox/distribution/policies.json"),
         ],
+        // Windows keeps policies in the registry (HKLM\SOFTWARE\Policies\...): not read yet.
+        (Platform::Windows, _) => Vec::new(),
         (Platform::MacOs, browser) => {
             let bundle = match browser {
                 Browser::Chrome => "com.google.Chrome",

@@ -6,24 +6,33 @@
 //! `chrome_paths_linux.cc`); system-wide, and per user on macOS, it reads Google Chrome's folders
 //! (traced by other projects; Brave's developers said so on brave-browser#5074). Those shared
 //! folders list both browsers, so uninstalling one never removes what the other still reads.
+//!
+//! On Windows a location is a registry key (HKCU per user, HKLM system-wide) whose default value
+//! names the manifest file; the manifests sit under `%LOCALAPPDATA%\cpx-connect` per user and next
+//! to the binary system-wide, one for the Chromium family and one for Firefox, as the MSI and
+//! `manifests/windows/` lay them out. Brave reads Google Chrome's key there too.
 
 use std::path::{Path, PathBuf};
 
+use super::registry::{Hive, RegistryKey};
 use super::{Browser, InstallError};
 
-/// The operating systems whose browsers read manifests from fixed folders.
+/// The operating systems we register on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
     Linux,
     MacOs,
+    Windows,
 }
 
 impl Platform {
-    /// The platform this binary runs on; Windows registers hosts in the registry instead.
+    /// The platform this binary runs on.
     pub fn current() -> Option<Platform> {
         if cfg!(target_os = "macos") {
             Some(Platform::MacOs)
-        } else if cfg!(all(unix, not(target_os = "macos"))) {
+        } else if cfg!(windows) {
+            Some(Platform::Windows)
+        } else if cfg!(unix) {
             Some(Platform::Linux)
         } else {
             None
@@ -39,12 +48,16 @@ pub enum Scope {
 }
 
 /// The folders the locations are made from: `root` prefixes every system path (tests use a temp
-/// dir, real runs `/`), `home` and `xdg_config_home` give the per-user ones.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// dir, real runs `/`), `home` and `xdg_config_home` give the per-user ones; on Windows,
+/// `local_app_data` the per-user manifest folder's parent and `program_folder` (the binary's
+/// folder) the system-wide one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roots {
     pub root: PathBuf,
     pub home: Option<PathBuf>,
     pub xdg_config_home: Option<PathBuf>,
+    pub local_app_data: Option<PathBuf>,
+    pub program_folder: Option<PathBuf>,
 }
 
 impl Roots {
@@ -60,11 +73,27 @@ impl Roots {
             root,
             home: absolute("HOME"),
             xdg_config_home: absolute("XDG_CONFIG_HOME"),
+            local_app_data: absolute("LOCALAPPDATA"),
+            program_folder: super::own_binary()
+                .ok()
+                .and_then(|binary| binary.parent().map(Path::to_path_buf)),
         }
     }
 
     fn home(&self) -> Result<&Path, InstallError> {
         self.home.as_deref().ok_or(InstallError::NoHome)
+    }
+
+    fn local_app_data(&self) -> Result<&Path, InstallError> {
+        self.local_app_data
+            .as_deref()
+            .ok_or(InstallError::NoLocalAppData)
+    }
+
+    fn program_folder(&self) -> Result<&Path, InstallError> {
+        self.program_folder
+            .as_deref()
+            .ok_or(InstallError::NoProgramFolder)
     }
 
     fn system(&self, absolute: &str) -> PathBuf {
@@ -80,6 +109,10 @@ pub struct Location {
     pub directory: PathBuf,
     pub base: PathBuf,
     pub browsers: Vec<Browser>,
+    /// Windows: the `NativeMessagingHosts` key under which the host's key names the manifest.
+    pub registry: Option<RegistryKey>,
+    /// What follows the host name in the manifest's file name.
+    file_suffix: &'static str,
 }
 
 impl Location {
@@ -90,12 +123,45 @@ impl Location {
             directory: base.join(below_base),
             base,
             browsers: browsers.to_vec(),
+            registry: None,
+            file_suffix: ".json",
+        }
+    }
+
+    /// A Windows registration: `hosts_key` names a manifest in `directory`.
+    fn registered(
+        directory: PathBuf,
+        base: PathBuf,
+        hosts_key: RegistryKey,
+        browsers: &[Browser],
+    ) -> Location {
+        let firefox = browsers.iter().any(|b| b.is_firefox());
+        Location {
+            scope: Scope::User,
+            directory,
+            base,
+            browsers: browsers.to_vec(),
+            registry: Some(hosts_key),
+            file_suffix: if firefox { ".firefox.json" } else { ".json" },
         }
     }
 
     /// The manifest file itself.
     pub fn manifest_file(&self, host_name: &str) -> PathBuf {
-        self.directory.join(format!("{host_name}.json"))
+        self.directory
+            .join(format!("{host_name}{}", self.file_suffix))
+    }
+
+    /// Windows: the host's own key, whose default value is the manifest's path.
+    pub fn registry_key(&self, host_name: &str) -> Option<RegistryKey> {
+        self.registry.as_ref().map(|key| key.join(host_name))
+    }
+
+    /// Windows: the key above which uninstall never removes an emptied key (`Software`).
+    pub fn registry_base(&self) -> Option<RegistryKey> {
+        let key = self.registry.as_ref()?;
+        let first = key.path.split('\\').next().unwrap_or_default();
+        Some(RegistryKey::new(key.hive, first))
     }
 
     pub fn is_read_by(&self, browser: Browser) -> bool {
@@ -185,6 +251,56 @@ pub fn locations(
                 Location::new(support, "Mozilla/NativeMessagingHosts", &[Firefox]),
             ]
         }
+        (Platform::Windows, scope) => {
+            // Chrome's and Edge's guides, and MDN, name these keys, under HKCU or HKLM alike.
+            let (hive, software, directory, base) = match scope {
+                Scope::User => {
+                    let local = roots.local_app_data()?;
+                    (
+                        Hive::CurrentUser,
+                        "Software",
+                        local.join("cpx-connect"),
+                        local.to_path_buf(),
+                    )
+                }
+                Scope::System => {
+                    let folder = roots.program_folder()?;
+                    (
+                        Hive::LocalMachine,
+                        "SOFTWARE",
+                        folder.to_path_buf(),
+                        folder.to_path_buf(),
+                    )
+                }
+            };
+            let key = |below: &str| RegistryKey::new(hive, format!("{software}\\{below}"));
+            vec![
+                Location::registered(
+                    directory.clone(),
+                    base.clone(),
+                    key("Google\\Chrome\\NativeMessagingHosts"),
+                    &[Chrome, Brave],
+                ),
+                Location::registered(
+                    directory.clone(),
+                    base.clone(),
+                    key("Chromium\\NativeMessagingHosts"),
+                    &[Chromium],
+                ),
+                Location::registered(
+                    directory.clone(),
+                    base.clone(),
+                    key("Microsoft\\Edge\\NativeMessagingHosts"),
+                    &[Edge],
+                ),
+                Location::registered(
+                    directory,
+                    base,
+                    key("Mozilla\\NativeMessagingHosts"),
+                    &[Firefox],
+                ),
+            ]
+        }
         (Platform::MacOs, Scope::User) => {
             let support = roots.home()?.join("Library/Application Support");
             vec![
@@ -238,13 +354,15 @@ mod tests {
         Roots {
             root: PathBuf::from("/r"),
             home: Some(PathBuf::from("/h")),
-            xdg_config_home: None,
+            local_app_data: Some(PathBuf::from("/l")),
+            program_folder: Some(PathBuf::from("/p")),
+            ..Roots::default()
         }
     }
 
     #[test]
     fn every_browser_has_a_user_and_a_system_location_on_each_platform() {
-        for platform in [Platform::Linux, Platform::MacOs] {
+        for platform in [Platform::Linux, Platform::MacOs, Platform::Windows] {
             for scope in [Scope::User, Scope::System] {
                 let all = locations(platform, scope, &roots()).unwrap();
                 for browser in Browser::ALL {
@@ -255,7 +373,11 @@ mod tests {
                 }
                 for location in &all {
                     assert!(location.directory.starts_with(&location.base));
-                    assert_ne!(location.directory, location.base);
+                    // Windows' system-wide manifests sit next to the binary, in its own folder.
+                    if platform != Platform::Windows {
+                        assert_ne!(location.directory, location.base);
+                    }
+                    assert_eq!(location.registry.is_some(), platform == Platform::Windows);
                 }
             }
         }
@@ -370,5 +492,73 @@ mod tests {
                 PathBuf::from("/r/Library/Google/Chrome/NativeMessagingHosts"),
             ]
         );
+    }
+
+    #[test]
+    fn windows_registers_four_keys_pointing_at_two_manifests() {
+        let host = "org.cpxconnect.host";
+        let registrations = |scope| {
+            locations(Platform::Windows, scope, &roots())
+                .unwrap()
+                .into_iter()
+                .map(|l| {
+                    (
+                        l.registry_key(host).unwrap().to_string(),
+                        l.manifest_file(host).display().to_string(),
+                        l.browsers,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let chromium = "/l/cpx-connect/org.cpxconnect.host.json".to_owned();
+        let firefox = "/l/cpx-connect/org.cpxconnect.host.firefox.json".to_owned();
+        assert_eq!(
+            registrations(Scope::User),
+            vec![
+                (
+                    format!("HKCU\\Software\\Google\\Chrome\\NativeMessagingHosts\\{host}"),
+                    chromium.clone(),
+                    vec![Chrome, Brave]
+                ),
+                (
+                    format!("HKCU\\Software\\Chromium\\NativeMessagingHosts\\{host}"),
+                    chromium.clone(),
+                    vec![Chromium]
+                ),
+                (
+                    format!("HKCU\\Software\\Microsoft\\Edge\\NativeMessagingHosts\\{host}"),
+                    chromium,
+                    vec![Edge]
+                ),
+                (
+                    format!("HKCU\\Software\\Mozilla\\NativeMessagingHosts\\{host}"),
+                    firefox,
+                    vec![Firefox]
+                ),
+            ]
+        );
+        let system = registrations(Scope::System);
+        assert_eq!(
+            system[3],
+            (
+                format!("HKLM\\SOFTWARE\\Mozilla\\NativeMessagingHosts\\{host}"),
+                "/p/org.cpxconnect.host.firefox.json".to_owned(),
+                vec![Firefox]
+            )
+        );
+        let no_local = Roots {
+            local_app_data: None,
+            ..roots()
+        };
+        assert!(matches!(
+            locations(Platform::Windows, Scope::User, &no_local),
+            Err(InstallError::NoLocalAppData)
+        ));
+        // Chrome looks per user first, then machine-wide.
+        let order: Vec<_> = read_order(Platform::Windows, Chrome, &roots())
+            .iter()
+            .map(|l| l.registry_key(host).unwrap().hive)
+            .collect();
+        assert_eq!(order, vec![Hive::CurrentUser, Hive::LocalMachine]);
     }
 }

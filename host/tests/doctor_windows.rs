@@ -1,0 +1,223 @@
+//! `cpx-connect doctor` on Windows, in-process on any platform: registrations read from an
+//! in-memory registry as `install` writes them, the smart card service down (as under Wine, or a
+//! Windows machine without a reader). The real registry is checked under Wine by
+//! tests/windows/run.sh.
+
+use std::path::Path;
+
+use cpx_connect::doctor::{self, Context, Language, Report, Status, Topic};
+use cpx_connect::install::registry::{Hive, MemoryRegistry, Registry, RegistryKey};
+use cpx_connect::install::{self, Browser, ExtensionIds, Platform, Roots, Scope};
+use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
+use cpx_connect::service::HostService;
+use time::OffsetDateTime;
+
+struct ServiceDown;
+
+impl ReaderBackend for ServiceDown {
+    fn readers(&mut self) -> Result<Vec<ReaderSlot>, BackendError> {
+        Err(BackendError::ServiceUnavailable)
+    }
+
+    fn connect(&mut self, _reader: &str) -> Result<Box<dyn CardConnection>, BackendError> {
+        Err(BackendError::ServiceUnavailable)
+    }
+}
+
+struct Workstation {
+    dir: tempfile::TempDir,
+    registry: MemoryRegistry,
+}
+
+impl Workstation {
+    fn new() -> Workstation {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("local")).unwrap();
+        std::fs::create_dir_all(dir.path().join("program")).unwrap();
+        // The doctor compares the manifest's path with its own binary, which must exist.
+        std::fs::write(dir.path().join("program").join("cpx-connect.exe"), b"MZ").unwrap();
+        Workstation {
+            dir,
+            registry: MemoryRegistry::new(),
+        }
+    }
+
+    fn roots(&self) -> Roots {
+        Roots {
+            local_app_data: Some(self.dir.path().join("local")),
+            program_folder: Some(self.dir.path().join("program")),
+            ..Roots::default()
+        }
+    }
+
+    fn binary(&self) -> std::path::PathBuf {
+        install::canonical(&self.dir.path().join("program").join("cpx-connect.exe")).unwrap()
+    }
+
+    fn request(&self, scope: Scope, browsers: &[Browser]) -> install::Request {
+        let ids = ExtensionIds::embedded().unwrap();
+        install::Request {
+            platform: Platform::Windows,
+            scope,
+            roots: self.roots(),
+            browsers: browsers.to_vec(),
+            binary: self.binary(),
+            chrome_extension_ids: ids.admitted_chrome_ids(),
+            ids,
+        }
+    }
+
+    fn doctor(&self) -> Report {
+        let context = Context {
+            platform: Platform::Windows,
+            roots: self.roots(),
+            binary: self.binary(),
+            ids: ExtensionIds::embedded().unwrap(),
+            language: Language::English,
+            now: OffsetDateTime::now_utc(),
+            log_directory: Some(
+                self.dir
+                    .path()
+                    .join("local")
+                    .join("cpx-connect")
+                    .join("logs"),
+            ),
+        };
+        doctor::run_with_registry(&context, &mut HostService::new(ServiceDown), &self.registry)
+    }
+}
+
+fn only(report: &Report, topic: Topic) -> doctor::Check {
+    let checks: Vec<_> = report.checks_about(topic).cloned().collect();
+    assert_eq!(checks.len(), 1, "{topic:?} in\n{report}");
+    checks.into_iter().next().unwrap()
+}
+
+#[test]
+fn registrations_are_followed_from_the_registry_and_the_stopped_service_is_named() {
+    let mut workstation = Workstation::new();
+    let request = workstation.request(Scope::System, &[]);
+    install::install_with(&request, &mut workstation.registry).unwrap();
+    let report = workstation.doctor();
+    assert!(!report.login_possible);
+
+    let service = only(&report, Topic::PcscService);
+    assert_eq!(service.status, Status::Fail);
+    assert!(service.text.contains("SCardSvr"), "{}", service.text);
+    assert!(
+        service
+            .fix
+            .as_deref()
+            .unwrap_or_default()
+            .contains("sc start SCardSvr"),
+        "{report}"
+    );
+    let program = workstation.dir.path().join("program");
+    for browser in Browser::ALL {
+        let manifest = only(&report, Topic::Manifest(browser));
+        assert_eq!(manifest.status, Status::Ok, "{report}");
+        let file = if browser.is_firefox() {
+            "org.cpxconnect.host.firefox.json"
+        } else {
+            "org.cpxconnect.host.json"
+        };
+        assert!(
+            manifest
+                .text
+                .contains(&program.join(file).display().to_string()),
+            "{}",
+            manifest.text
+        );
+    }
+}
+
+#[test]
+fn a_per_user_key_wins_and_a_key_naming_a_missing_manifest_fails() {
+    let mut workstation = Workstation::new();
+    install::install_with(
+        &workstation.request(Scope::System, &[]),
+        &mut workstation.registry,
+    )
+    .unwrap();
+    // Chrome looks under HKCU first and stops at the first key, even a broken one.
+    let missing = workstation.dir.path().join("gone.json");
+    workstation
+        .registry
+        .set_default_value(
+            &RegistryKey::new(
+                Hive::CurrentUser,
+                "Software\\Google\\Chrome\\NativeMessagingHosts\\org.cpxconnect.host",
+            ),
+            &missing.to_string_lossy(),
+        )
+        .unwrap();
+    let report = workstation.doctor();
+    let chrome = only(&report, Topic::Manifest(Browser::Chrome));
+    assert_eq!(chrome.status, Status::Fail, "{report}");
+    assert!(
+        chrome.text.contains(&missing.display().to_string()),
+        "{}",
+        chrome.text
+    );
+    assert_eq!(
+        only(&report, Topic::Manifest(Browser::Edge)).status,
+        Status::Ok
+    );
+}
+
+#[test]
+fn after_uninstall_the_keys_looked_at_are_listed() {
+    let mut workstation = Workstation::new();
+    let request = workstation.request(Scope::User, &[]);
+    install::install_with(&request, &mut workstation.registry).unwrap();
+    install::uninstall_with(&request, &mut workstation.registry).unwrap();
+    assert!(!Path::new(&workstation.dir.path().join("local").join("cpx-connect")).exists());
+    let report = workstation.doctor();
+    let edge = only(&report, Topic::Manifest(Browser::Edge));
+    assert_eq!(edge.status, Status::Warn);
+    assert!(
+        edge.text.contains(
+            "HKCU\\Software\\Microsoft\\Edge\\NativeMessagingHosts\\org.cpxconnect.host, HKLM\\SOFTWARE\\Microsoft\\Edge\\NativeMessagingHosts\\org.cpxconnect.host"
+        ),
+        "{}",
+        edge.text
+    );
+    assert_eq!(
+        edge.fix.as_deref(),
+        Some("run `cpx-connect install --browser edge`")
+    );
+}
+
+#[test]
+fn a_manifest_naming_the_exe_relative_to_its_folder_is_this_program() {
+    // What the MSI installs: manifests next to the exe saying just "cpx-connect.exe".
+    let mut workstation = Workstation::new();
+    let program = workstation.dir.path().join("program");
+    let ids = ExtensionIds::embedded().unwrap();
+    let manifest = program.join("org.cpxconnect.host.json");
+    std::fs::write(
+        &manifest,
+        serde_json::json!({
+            "name": ids.native_host_name,
+            "description": "CPx Connect",
+            "path": "cpx-connect.exe",
+            "type": "stdio",
+            "allowed_origins": [format!("chrome-extension://{}/", ids.chrome_extension_id)],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    workstation
+        .registry
+        .set_default_value(
+            &RegistryKey::new(
+                Hive::LocalMachine,
+                "SOFTWARE\\Chromium\\NativeMessagingHosts\\org.cpxconnect.host",
+            ),
+            &manifest.to_string_lossy(),
+        )
+        .unwrap();
+    let report = workstation.doctor();
+    let chromium = only(&report, Topic::Manifest(Browser::Chromium));
+    assert_eq!(chromium.status, Status::Ok, "{report}");
+}

@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# The Windows build, checked under Wine on every commit (scripts/test.sh runs this):
+#  1. cross-builds cpx-connect.exe and its MSI (packaging/windows/build.sh), and a second MSI one
+#     patch version up for the upgrade;
+#  2. in a throw-away WINEPREFIX: the protocol (version; certificates without a smart card
+#     service answers ERR_PCSC_UNAVAILABLE), then the end-to-end malformed-input and framing
+#     suite (tests/e2e/tests/malformed_input.rs, the very cases the Linux binary passes) against
+#     the exe;
+#  3. install / reg query / uninstall per user (HKCU, %LOCALAPPDATA%) and system-wide (HKLM, next
+#     to the exe), each run twice to prove it idempotent, and what uninstall leaves (nothing);
+#  4. doctor: exit 1, naming the stopped smart card service (Wine has none);
+#  5. the MSI: silent install, upgrade, refused downgrade, removal, each checked with reg query
+#     and the file system;
+#  6. a whole card login through the exe (tests/e2e/tests/windows_login.rs): certificates, then
+#     authenticate with the PIN, the token checked with rsa and cpx-verify; the exe's PC/SC is a
+#     test-only winscard.dll (winscard-vpcd.c) whose one reader holds the virtual CPS3 over vpcd's
+#     protocol, as pcscd's vpcd driver does on Linux;
+#  7. cargo check of the host for aarch64-apple-darwin and x86_64-apple-darwin.
+# Wine 8.0 lacks bcryptprimitives.dll's ProcessPrng, which Rust's standard library needs: a
+# test-only stand-in built here from bcryptprimitives.c is put in the prefix, never shipped;
+# and its winscard.dll is a stub, hence the test DLL for the login.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+
+missing_tool() {
+  if [ "${CI:-}" = true ]; then
+    echo "windows: $1 missing (scripts/setup.sh installs it on Debian 12)" >&2
+    exit 1
+  fi
+  echo "windows: SKIPPED: $1 missing (scripts/setup.sh installs it on Debian 12)"
+  exit 0
+}
+WINE=$(command -v wine64 || true)
+[ -n "$WINE" ] || WINE=/usr/lib/wine/wine64
+[ -x "$WINE" ] || missing_tool wine64
+for tool in x86_64-w64-mingw32-gcc wixl node /usr/bin/rustc /usr/bin/cargo-clippy; do
+  command -v "$tool" >/dev/null 2>&1 || missing_tool "$tool"
+done
+WINESERVER=$(dirname "$WINE")/wineserver
+[ -x "$WINESERVER" ] || WINESERVER=$(command -v wineserver || echo wineserver)
+
+failures=0
+passed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+fail() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
+expect() { # expect DESCRIPTION COMMAND...: the command must succeed
+  local what=$1; shift
+  if "$@"; then ok "$what"; else fail "$what"; fi
+}
+started=$(date +%s)
+lap=$started
+timing() { local now; now=$(date +%s); echo "windows: $1 took $((now - lap)) s"; lap=$now; }
+
+echo "==> Windows: cross-build and MSI"
+bash packaging/windows/build.sh
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' host/Cargo.toml | head -1)
+next_version=$(echo "$version" | awk -F. '{print $1 "." $2 "." $3 + 1}')
+CPX_MSI_VERSION="$next_version" bash packaging/windows/build.sh >/dev/null
+exe="$root/target/windows/x86_64-pc-windows-gnu/release/cpx-connect.exe"
+msi="$root/target/windows/dist/cpx-connect-$version-x64.msi"
+msi_next="$root/target/windows/dist/cpx-connect-$next_version-x64.msi"
+mkdir -p target/windows/shim
+x86_64-w64-mingw32-gcc -O2 -shared -Wl,--kill-at -o target/windows/shim/bcryptprimitives.dll \
+  tests/windows/bcryptprimitives.c -lbcrypt
+x86_64-w64-mingw32-gcc -O2 -Wall -shared -Wl,--kill-at -o target/windows/shim/winscard.dll \
+  tests/windows/winscard-vpcd.c -lws2_32
+# The Windows-only code (the registry) is compiled on Windows only: lint it there.
+if RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+  CARGO_TARGET_DIR="$root/target/windows" CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
+  /usr/bin/cargo-clippy clippy -p cpx-connect -Z build-std=std,panic_abort \
+  --target x86_64-pc-windows-gnu --release --locked --quiet -- -D warnings; then
+  ok "clippy for x86_64-pc-windows-gnu"
+else
+  fail "clippy for x86_64-pc-windows-gnu"
+fi
+timing "the cross-build, both MSIs and the shim, clippy"
+
+echo "==> Windows: a throw-away Wine prefix"
+scratch=$(mktemp -d)
+export WINEPREFIX="$scratch/prefix" WINEDEBUG=-all WINEARCH=win64
+# The shim over Wine's own DLL; no Mono or Gecko download prompts (there is no network).
+export WINEDLLOVERRIDES="bcryptprimitives=n,b;mscoree=;mshtml="
+cleanup() { "$WINESERVER" -k >/dev/null 2>&1 || true; rm -rf "$scratch"; }
+trap cleanup EXIT
+"$WINE" wineboot -i >/dev/null 2>&1
+cp target/windows/shim/bcryptprimitives.dll "$WINEPREFIX/drive_c/windows/system32/"
+drive_c="$WINEPREFIX/drive_c"
+wine() { "$WINE" "$@"; }
+timing "the prefix"
+
+echo "==> Windows: the protocol"
+answers=$(node tests/windows/frames.mjs '{"id":"1","command":"version"}' \
+  '{"id":"2","command":"status"}' '{"id":"3","command":"certificates"}' '{"id":"4","command":"quit"}' \
+  -- "$WINE" "$exe")
+echo "$answers"
+expect "version answers" grep -q "^{\"id\":\"1\",\"result\":{\"protocol\":1,\"version\":\"$version\"" <<<"$answers"
+expect "status says the service is unavailable" grep -q '^{"id":"2","result":{.*"service":"unavailable"' <<<"$answers"
+# Depends on the PC/SC error mapping that answers ERR_PCSC_UNAVAILABLE when no context can be had.
+expect "certificates without a smart card service: ERR_PCSC_UNAVAILABLE" \
+  grep -q '^{"id":"3","error":{"code":"ERR_PCSC_UNAVAILABLE"' <<<"$answers"
+
+echo "==> Windows: malformed input and framing, the Linux suite against the exe"
+if CPX_CONNECT_BIN="$root/tests/windows/wine-host.sh" CPX_WINDOWS_EXE="$exe" WINE="$WINE" \
+  cargo test --locked -p cpx-e2e --test malformed_input; then
+  ok "malformed_input suite"
+else
+  fail "malformed_input suite"
+fi
+timing "the protocol checks"
+
+# reg query of a key's default value: the value, or nothing when the key is absent.
+registered() {
+  wine reg query "$1" /ve 2>/dev/null | tr -d '\r' | sed -n 's/^ *(Default) *REG_SZ *//p'
+}
+browsers_keys=(
+  'Software\Google\Chrome\NativeMessagingHosts\org.cpxconnect.host'
+  'Software\Chromium\NativeMessagingHosts\org.cpxconnect.host'
+  'Software\Microsoft\Edge\NativeMessagingHosts\org.cpxconnect.host'
+  'Software\Mozilla\NativeMessagingHosts\org.cpxconnect.host'
+)
+# A snapshot of the browsers' keys in a hive's Software tree (Windows Installer keeps its own
+# bookkeeping elsewhere in it), to compare before install and after uninstall.
+software_tree() {
+  wine reg query "$1\\Software" /s 2>/dev/null | tr -d '\r' |
+    grep -i -E '^HKEY_[A-Z_]+\\Software\\(Google|Chromium|Mozilla|Microsoft\\Edge)(\\|$)' | sort || true
+}
+
+install_round() { # install_round HIVE FOLDER [--system]
+  local hive=$1 folder=$2; shift 2
+  local before; before=$(software_tree "$hive")
+  local first second
+  first=$(wine "$exe" install "$@")
+  echo "$first"
+  expect "install $* writes four keys" test "$(grep -c '^written ' <<<"$first")" -eq 4
+  second=$(wine "$exe" install "$@")
+  expect "install $* shows in the browsers' $hive keys" test "$(software_tree "$hive")" != "$before"
+  expect "install $* again changes nothing" test "$(grep -c '^unchanged ' <<<"$second")" -eq 4
+  for key in "${browsers_keys[@]}"; do
+    local value file
+    value=$(registered "$hive\\$key")
+    case "$key" in *Mozilla*) file=org.cpxconnect.host.firefox.json ;; *) file=org.cpxconnect.host.json ;; esac
+    expect "$hive\\$key names $folder\\$file" test "$value" = "$folder\\$file"
+    local unix; unix=$(wine winepath -u "$value" 2>/dev/null | tr -d '\r')
+    expect "$value exists and points at the exe" grep -q '"path": ".*cpx-connect.exe"' "$unix"
+  done
+  wine "$exe" uninstall "$@" | tee "$scratch/uninstall.txt"
+  for key in "${browsers_keys[@]}"; do
+    expect "uninstall $* deletes $hive\\$key" test -z "$(registered "$hive\\$key")"
+  done
+  expect "uninstall $* leaves the browsers' $hive keys as they were" test "$(software_tree "$hive")" = "$before"
+}
+
+echo "==> Windows: install, reg query, uninstall per user"
+local_app_data=$(wine cmd /c echo %LOCALAPPDATA% | tr -d '\r')
+install_round HKCU "$local_app_data\\cpx-connect"
+local_unix=$(wine winepath -u "$local_app_data" | tr -d '\r')
+expect "per-user uninstall removes the manifests" \
+  test ! -e "$local_unix/cpx-connect/org.cpxconnect.host.json" -a ! -e "$local_unix/cpx-connect/org.cpxconnect.host.firefox.json"
+
+echo "==> Windows: install, reg query, uninstall system-wide"
+exe_folder=$(wine winepath -w "$(dirname "$exe")" | tr -d '\r')
+install_round HKLM "$exe_folder" --system
+expect "system-wide uninstall removes the manifests next to the exe" \
+  test ! -e "$(dirname "$exe")/org.cpxconnect.host.json" -a ! -e "$(dirname "$exe")/org.cpxconnect.host.firefox.json"
+timing "install and uninstall"
+
+echo "==> Windows: doctor"
+set +e
+doctor=$(wine "$exe" doctor)
+doctor_code=$?
+set -e
+echo "$doctor"
+expect "doctor exits 1 (no login possible)" test "$doctor_code" -eq 1
+expect "doctor names the stopped smart card service" \
+  grep -q '^FAIL  PC/SC service: not reachable (Windows. Smart Card service, SCardSvr, is not running) -> fix: .*sc start SCardSvr' <<<"$doctor"
+expect "doctor says where the logs go" grep -q "^OK    Logs: .*AppData.Local.cpx-connect.logs" <<<"$doctor"
+timing "doctor"
+
+echo "==> Windows: the MSI"
+program_files="$drive_c/Program Files/CPx Connect"
+products() { # DisplayVersion of every installed product named CPx Connect
+  wine reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall' /s 2>/dev/null | tr -d '\r' |
+    awk '/^HKEY/ {ours = 0} /DisplayName +REG_SZ +CPx Connect$/ {ours = 1} /DisplayVersion/ && ours {print $NF}' |
+    sort | tr '\n' ' '
+}
+hklm_before=$(software_tree HKLM)
+msi_keys_point_into_program_files() {
+  local key
+  for key in "${browsers_keys[@]}"; do
+    case "$(registered "HKLM\\$key")" in
+      'C:\Program Files\CPx Connect\org.cpxconnect.host.json' | 'C:\Program Files\CPx Connect\org.cpxconnect.host.firefox.json') ;;
+      *) return 1 ;;
+    esac
+  done
+}
+wine msiexec /i "$(wine winepath -w "$msi" | tr -d '\r')" /qn
+expect "MSI $version: one product, version $version" test "$(products)" = "$version "
+expect "MSI $version: exe and manifests in Program Files" \
+  test -f "$program_files/cpx-connect.exe" -a -f "$program_files/org.cpxconnect.host.json" -a -f "$program_files/org.cpxconnect.host.firefox.json"
+expect "MSI $version: the four HKLM keys name its manifests" msi_keys_point_into_program_files
+set +e
+msi_doctor=$(wine "C:\\Program Files\\CPx Connect\\cpx-connect.exe" doctor)
+set -e
+expect "doctor of the installed exe accepts the MSI's manifests" \
+  test "$(grep -c '^OK    .*Program Files.CPx Connect.org.cpxconnect.host.*starts this program' <<<"$msi_doctor")" -eq 5
+wine msiexec /i "$(wine winepath -w "$msi_next" | tr -d '\r')" /qn
+expect "MSI $next_version upgrades: one product, version $next_version" test "$(products)" = "$next_version "
+expect "MSI $next_version: files and keys still there" msi_keys_point_into_program_files
+set +e
+wine msiexec /i "$(wine winepath -w "$msi" | tr -d '\r')" /qn
+downgrade=$?
+set -e
+expect "MSI $version refuses to downgrade $next_version" test "$downgrade" -ne 0 -a "$(products)" = "$next_version "
+wine msiexec /x "$(wine winepath -w "$msi_next" | tr -d '\r')" /qn
+expect "MSI removal: no product left" test -z "$(products)"
+expect "MSI removal: no folder left in Program Files" test ! -e "$program_files"
+expect "MSI removal: the browsers' HKLM keys as before" test "$(software_tree HKLM)" = "$hklm_before"
+timing "the MSI"
+
+echo "==> Windows: a card login through the exe, the virtual card behind a test winscard.dll"
+# Last, as from here on the prefix's PC/SC is the test DLL's reader rather than Wine's stub.
+cp target/windows/shim/winscard.dll "$WINEPREFIX/drive_c/windows/system32/"
+if WINEDLLOVERRIDES="$WINEDLLOVERRIDES;winscard=n" CPX_VPCD_PORT=$((40000 + RANDOM % 10000)) \
+  CPX_CONNECT_BIN="$root/tests/windows/wine-host.sh" CPX_WINDOWS_EXE="$exe" WINE="$WINE" \
+  cargo test --locked -p cpx-e2e --test windows_login -- --ignored; then
+  ok "card login through the Windows exe"
+else
+  fail "card login through the Windows exe"
+fi
+
+# The doctor with that reader and card, the host registered per user: a login can work.
+serve_card_once() { # keeps trying until the card was inserted once (the DLL listens late)
+  local attempt
+  for attempt in $(seq 1 300); do
+    # grep -c reads to the end: the card's APDU log never meets a closed pipe.
+    if [ "$("$root/target/debug/cpx-virtual-card" --port "$1" 2>&1 | grep -c 'card inserted on')" -gt 0 ]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+card_port=$((40000 + RANDOM % 10000))
+wine "$exe" install --browser chromium >/dev/null
+serve_card_once "$card_port" &
+card_server=$!
+set +e
+doctor=$(WINEDLLOVERRIDES="$WINEDLLOVERRIDES;winscard=n" CPX_VPCD_PORT="$card_port" wine "$exe" doctor)
+doctor_code=$?
+set -e
+wait "$card_server" || true
+echo "$doctor"
+expect "doctor with the card exits 0" test "$doctor_code" -eq 0
+expect "doctor names the reader and the card" grep -q '^OK    Card in CPx Virtual Reader 0: CPS3' <<<"$doctor"
+expect "doctor reads the certificate" grep -q '^OK    Certificate of MARIE DUPONT (810001234567), CPS3 card' <<<"$doctor"
+expect "doctor: a login can work in Chromium" grep -q '^OK    A card login can work in: Chromium$' <<<"$doctor"
+wine "$exe" uninstall >/dev/null
+timing "the login"
+
+echo "==> macOS: cargo check"
+# One cargo run for both targets: the build scripts and proc-macros are built once.
+if RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$root/target/macos" \
+  cargo check -p cpx-connect -Z build-std=std,panic_abort \
+  --target aarch64-apple-darwin --target x86_64-apple-darwin --locked --quiet; then
+  ok "cargo check --target aarch64-apple-darwin --target x86_64-apple-darwin"
+else
+  fail "cargo check --target aarch64-apple-darwin --target x86_64-apple-darwin"
+fi
+timing "the macOS checks"
+
+echo "windows: done in $(( $(date +%s) - started )) s"
+echo "windows: $passed passed, $failures failed"
+[ "$failures" -eq 0 ]
