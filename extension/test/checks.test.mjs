@@ -30,5 +30,19 @@ test("a card type or state the popup does not know is shown gracefully", () => {
   assert.equal(cardLine({ atr: "3B", type: "CPS3" }, t), "popupCardPresent|CPS3");
   assert.equal(cardLine({ atr: "3B", type: "unknown" }, t), "popupCardUnknown");
   assert.equal(cardLine({ atr: "3B" }, t), "popupCardUnknown");
-  assert.equal(cardLine({ atr: "3B", type: "CPS3", state: "contactless" }, t), "popupCardPresent|CPS3 (popupCardState|contactless)");
+  assert.equal(cardLine({ atr: "3B", type: "CPS3", state: "ready" }, t), "popupCardPresent|CPS3");
+  assert.equal(cardLine({ atr: "3B", type: "unknown", state: "unsupported" }, t), "popupCardUnknown");
+  assert.equal(cardLine({ atr: "3B", type: "CPS3", state: "sleeping" }, t), "popupCardPresent|CPS3 (popupCardState|sleeping)");
+});
+
+test("a CPS read contactless is named as such, with the fix: the contact slot", () => {
+  const report = {
+    host: { ok: true, value: { version: "0.1.0" } },
+    status: { ok: true, value: { service: "ok", readers: [{ name: "Lecteur", card: { atr: "3B8F", type: "unknown", state: "contactless" } }] } },
+    certificates: { ok: false, error: { code: "ERR_CARD_UNSUPPORTED", cardState: "contactless" } },
+  };
+  const readers = checksFrom(report, t, "fr").find((check) => check.title === "popupReaders");
+  assert.equal(readers?.state, "warn");
+  assert.deepEqual(readers?.items, ["Lecteur : popupCardContactless"]);
+  assert.equal(readers?.fix, "popupCardContactlessFix");
 });

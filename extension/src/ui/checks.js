@@ -53,13 +53,14 @@ export function checksFrom(report, t, lang) {
     return checks;
   }
   const anyCard = readers.some((/** @type {any} */ reader) => reader.card);
+  const contactless = readers.some((/** @type {any} */ reader) => reader.card?.state === "contactless");
   checks.push({
-    state: anyCard ? "ok" : "problem",
+    state: anyCard && !contactless ? "ok" : anyCard ? "warn" : "problem",
     title: t("popupReaders"),
     items: readers.map(
       (/** @type {any} */ reader) => `${reader.name} : ${cardLine(reader.card, t)}`,
     ),
-    fix: anyCard ? undefined : t("popupNoCardFix"),
+    fix: !anyCard ? t("popupNoCardFix") : contactless ? t("popupCardContactlessFix") : undefined,
   });
   if (!anyCard) return checks;
 
@@ -120,10 +121,13 @@ export function checksFrom(report, t, lang) {
  */
 export function cardLine(card, t) {
   if (!card || typeof card !== "object") return t("popupCardAbsent");
+  // The host's `state` (host/PROTOCOL.md): `ready`, `contactless` (a CPS3 on the contactless
+  // pad, which cannot sign), `unsupported`; older hosts send none.
+  if (card.state === "contactless") return t("popupCardContactless");
   const type = typeof card.type === "string" && card.type !== "unknown" ? card.type : "";
   const line = type ? t("popupCardPresent", type) : t("popupCardUnknown");
-  const state = typeof card.state === "string" && card.state !== "ok" ? card.state : "";
-  return state ? `${line} (${t("popupCardState", state)})` : line;
+  const known = card.state === undefined || card.state === "ready" || card.state === "unsupported";
+  return known || typeof card.state !== "string" ? line : `${line} (${t("popupCardState", card.state)})`;
 }
 
 /**
