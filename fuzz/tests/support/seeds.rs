@@ -44,6 +44,23 @@ pub fn all() -> Vec<Seed> {
     for (name, request) in requests() {
         add("request", name, serde_json::to_vec(&request).expect("JSON"));
     }
+    // Requests with a key given twice, which the host refuses wherever the key is.
+    for (name, body) in [
+        (
+            "duplicate-command",
+            &br#"{"id":1,"command":"version","command":"quit"}"#[..],
+        ),
+        (
+            "duplicate-pin",
+            br#"{"id":1,"command":"authenticate","arguments":{"origin":"https://a.fr","challengeNonce":"QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=","certificateId":"c","pin":"1234","pin":"5678"}}"#,
+        ),
+        (
+            "duplicate-nested",
+            br#"{"id":1,"command":"status","arguments":{"a":[{"k":0,"\u006b":1}]}}"#,
+        ),
+    ] {
+        add("request", name, body.to_vec());
+    }
     for (name, stream) in streams() {
         // Byte 0 chooses how the stream is cut into reads.
         add("frames", name, [&[0x2A][..], &stream].concat());
