@@ -17,31 +17,50 @@ const ALGORITHM_RSA_PKCS1: u8 = 0x02;
 
 pub struct Cps3<'t> {
     channel: Channel<'t>,
+    /// The MF is known to be the current DF (the last SELECT chose it or one of its EFs).
+    /// `false` when unknown: a new transaction, a failed command, any other DF.
+    mf_current: bool,
 }
+
+/// `00 A4 09 0C 02 3F 00`: the MF, as the vendor selects it before reading the PIN tries.
+const MF_PATH: [u8; 2] = [0x3F, 0x00];
 
 impl<'t> Cps3<'t> {
     pub fn new(transport: &'t mut dyn Transport) -> Self {
         Cps3 {
             channel: Channel::new(transport),
+            mf_current: false,
         }
     }
 
-    /// SELECT by absolute path (P1=09, path from 3F00 included), no answer data.
-    fn select_path(&mut self, path: &[u8]) -> Result<(), CardError> {
-        self.channel
-            .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x0C).with_data(path))
-            .map(|_| ())
+    /// Whether selecting `path` (absolute, or relative to the current DF) leaves the MF current:
+    /// the MF itself, or an EF right under it.
+    fn leaves_mf_current(path: &[u8]) -> bool {
+        path == MF_PATH || (path.len() == 4 && path.starts_with(&MF_PATH))
     }
 
-    /// SELECT by absolute path returning the FCP, from which the file size is read.
+    /// SELECT by path (P1=09: from the current DF; a path starting with 3F00 from the MF), no
+    /// answer data.
+    fn select_path(&mut self, path: &[u8]) -> Result<(), CardError> {
+        self.mf_current = false;
+        self.channel
+            .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x0C).with_data(path))?;
+        self.mf_current = Self::leaves_mf_current(path);
+        Ok(())
+    }
+
+    /// SELECT by path returning the FCP, from which the file size is read.
     fn select_file_size(&mut self, path: &[u8]) -> Result<usize, CardError> {
+        self.mf_current = false;
         let fcp = self
             .channel
             .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x04).with_data(path))?;
+        self.mf_current = Self::leaves_mf_current(path);
         discovery::fcp_file_size(&fcp)
     }
 
     fn select_application(&mut self, aid: &[u8]) -> Result<(), CardError> {
+        self.mf_current = false;
         // P2=0C: a CPS3 refuses P2=00 on its application AID (6A86).
         self.channel
             .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid))
@@ -74,6 +93,7 @@ impl FileAccess for Cps3<'_> {
         if let Some(path) = &application.path {
             return Ok(path.clone());
         }
+        self.mf_current = false;
         let fcp = self
             .channel
             .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
@@ -98,6 +118,12 @@ impl CpxCard for Cps3<'_> {
     }
 
     fn pin_status(&mut self, profile: &CardProfile) -> Result<PinStatus, CardError> {
+        // The PIN's SDO is an object of the MF: the vendor selects 3F00 first (Cryptolib trace,
+        // OpenSC issue #2275), and from DF 0001 the card answers 6A 88 (OpenSC fcd2e665f,
+        // e3a3722ad). No extra APDU when the last SELECT left the MF current (EF.SN.ICC).
+        if !self.mf_current {
+            self.select_path(&MF_PATH)?;
+        }
         // GET DATA on the PIN's SDO (BF 81 <ref>), asking for its DOCP (A0): max and remaining tries.
         let reference = profile.pin.reference();
         let query = [
@@ -241,9 +267,61 @@ mod tests {
         assert!(matches!(error, CardError::Unsupported(_)));
     }
 
+    const PIN_DOCP_ANSWER: &str =
+        "70 16 BF 81 01 12 A0 10 9A 01 03 9B 01 02 A1 08 8C 06 F3 00 00 13 FF 00 90 00";
+
+    #[test]
+    fn reads_pin_tries_from_the_mf_as_the_vendor_trace_does() {
+        // Nothing known about the current DF: the MF is selected first.
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 0C 02 3F 00", "90 00"),
+            ("00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80", "61 18"),
+            ("00 C0 00 00 18", PIN_DOCP_ANSWER),
+        ]);
+        let status = Cps3::new(&mut transport).pin_status(&profile()).unwrap();
+        assert_eq!(status.retries_left, 2);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn no_extra_select_when_ef_sn_icc_left_the_mf_current() {
+        // A known card: EF.SN.ICC, then the PIN tries, 4 APDUs.
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 0C 04 3F 00 D0 03", "90 00"),
+            (
+                "00 B0 00 00 0C",
+                "5A 0A 80 25 00 00 01 99 21 38 45 0F 90 00",
+            ),
+            ("00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80", "61 18"),
+            ("00 C0 00 00 18", PIN_DOCP_ANSWER),
+        ]);
+        let mut card = Cps3::new(&mut transport);
+        card.icc_serial().unwrap();
+        assert_eq!(card.pin_status(&profile()).unwrap().retries_left, 2);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn the_mf_is_selected_again_after_a_file_of_the_application() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 04 06 3F 00 00 01 C0 01", "61 06"),
+            ("00 C0 00 00 06", "62 04 80 02 00 02 90 00"),
+            ("00 B0 00 00 02", "30 00 90 00"),
+            ("00 A4 09 0C 02 3F 00", "90 00"),
+            ("00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80", "61 18"),
+            ("00 C0 00 00 18", PIN_DOCP_ANSWER),
+        ]);
+        let mut card = Cps3::new(&mut transport);
+        card.read_file(&[0x3F, 0x00, 0x00, 0x01, 0xC0, 0x01])
+            .unwrap();
+        card.pin_status(&profile()).unwrap();
+        transport.assert_finished();
+    }
+
     #[test]
     fn reads_pin_tries_with_the_command_of_card_md() {
         let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 0C 02 3F 00", "90 00"),
             ("00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80", "61 18"),
             (
                 "00 C0 00 00 18",

@@ -455,7 +455,13 @@ impl VirtualCard {
             return response(&[], StatusWord::WRONG_DATA);
         };
         match (request.class, request.reference) {
-            // The cardholder PIN: a global object of the MF.
+            // The cardholder PIN: a global object of the MF, found only from the MF. The vendor
+            // selects 3F00 before this GET DATA (Cryptolib trace in OpenSC issue #2275), and
+            // OpenSC commits fcd2e665f and e3a3722ad record `6A 88` for it from inside DF 0001
+            // and `90 00` from 3F00.
+            (0x01, pkcs15::PIN_REFERENCE) if self.current_df != [pkcs15::MF] => {
+                response(&[], StatusWord::REFERENCE_NOT_FOUND)
+            }
             (0x01, pkcs15::PIN_REFERENCE) => {
                 let answer = match request.tag.as_slice() {
                     [0xA0] => self.pin_docp(),
