@@ -78,6 +78,66 @@ fn a_full_login_makes_a_token_that_verifies() {
     assert_eq!(card.lock().unwrap().verify_count(), 1);
 }
 
+/// The card's APDU log as hex strings, for readable assertions.
+fn log_hex(card: &cpx_virtual_card::SharedCard) -> Vec<String> {
+    card.lock()
+        .unwrap()
+        .apdu_log()
+        .iter()
+        .map(|apdu| cpx_connect::hex_encode(apdu))
+        .collect()
+}
+
+#[test]
+fn a_login_works_whatever_ef_dir_and_the_application_fcp_say() {
+    const SELECT_APP_WITH_FCP: &str = "00A40404 0DE828BD080F8025000001FF0010";
+    let select_app = SELECT_APP_WITH_FCP.replace(' ', "");
+    for (layout, card, selects_by_aid, odf_select) in [
+        // Default: EF.DIR without a path (as a real CPS3's, most likely); the FCP gives 0001.
+        (
+            "no path in EF.DIR",
+            VirtualCard::cps3(Holder::Dupont),
+            true,
+            "00A409040 63F00000150 31",
+        ),
+        (
+            "path in EF.DIR",
+            VirtualCard::cps3(Holder::Dupont).with_ef_dir_path(),
+            false,
+            "00A409040 63F00000150 31",
+        ),
+        // Nothing tells where the application is: its files are selected from it.
+        (
+            "no path anywhere",
+            VirtualCard::cps3(Holder::Dupont).with_relative_layout(),
+            true,
+            "00A409040 25031",
+        ),
+    ] {
+        let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
+        let card = readers.card(0);
+        let mut service = HostService::new(readers);
+        let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
+        let Some(id) = answers[0]["result"]["certificates"][0]["certificateId"].as_str() else {
+            panic!("{layout}: {}", answers[0]);
+        };
+        let log = log_hex(&card);
+        assert_eq!(
+            log.contains(&select_app),
+            selects_by_aid,
+            "{layout}: {log:?}"
+        );
+        let odf_select = odf_select.replace(' ', "");
+        assert!(log.contains(&odf_select), "{layout}: {log:?}");
+        let answers = exchange(&mut service, &[authenticate(id, "1234")]);
+        assert_token_verifies(
+            &answers[0]["result"],
+            "https://demo.cpxconnect.org",
+            &nonce(),
+        );
+    }
+}
+
 #[test]
 fn a_login_stays_within_the_apdu_budget() {
     let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);

@@ -85,7 +85,10 @@ impl FileAccess for Cps3<'_> {
         usize::from(MAX_CHUNK)
     }
 
-    /// The application's path: from EF.DIR, else from the FCP of a select by AID.
+    /// The application's path: from EF.DIR, else from the FCP of a select by AID. A real CPS3's
+    /// EF.DIR most likely has no path (OpenSC #2267: key paths relative to the AID), and whether
+    /// its application FCP carries a file id (83) is unknown: without one, the empty path says
+    /// "the application DF, selected", and its files are selected by paths relative to it.
     fn application_path(
         &mut self,
         application: &pkcs15::Application,
@@ -97,13 +100,24 @@ impl FileAccess for Cps3<'_> {
         let fcp = self
             .channel
             .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
-        let fid = TlvReader::new(&fcp).next_tagged(0x62)?.require(0x83)?;
-        Ok(pkcs15::absolute(&[], fid.value))
+        Ok(application_fid(&fcp)
+            .map(|fid| pkcs15::from_mf(&fid))
+            .unwrap_or_default())
     }
 
     fn apdus_so_far(&self) -> usize {
         self.channel.apdus_sent()
     }
+}
+
+/// The file id (83) in the FCP (62) or FCI (6F) a SELECT by AID answered, if any.
+fn application_fid(answer: &[u8]) -> Option<Vec<u8>> {
+    let template = TlvReader::new(answer)
+        .next()?
+        .ok()
+        .filter(|template| matches!(template.tag, 0x62 | 0x6F))?;
+    let fid = template.find(0x83).ok()??;
+    (fid.value.len() == 2).then(|| fid.value.to_vec())
 }
 
 impl CpxCard for Cps3<'_> {

@@ -208,7 +208,7 @@ impl FileAccess for Cps4<'_> {
             .channel
             .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
         let fid = TlvReader::new(&fcp).next_tagged(0x62)?.require(0x83)?;
-        let path = pkcs15::absolute(&[], fid.value);
+        let path = pkcs15::from_mf(fid.value);
         self.current_df = Some(path.clone());
         Ok(path)
     }

@@ -85,7 +85,7 @@ pub fn parse_dir(ef_dir: &[u8]) -> Result<Vec<Application>, CardError> {
         let label = record
             .find(0x50)?
             .map(|label| String::from_utf8_lossy(label.value).into_owned());
-        let path = record.find(0x51)?.map(|p| absolute(&[], p.value));
+        let path = record.find(0x51)?.map(|p| from_mf(p.value));
         applications.push(Application { aid, label, path });
     }
     Ok(applications)
@@ -104,7 +104,7 @@ pub fn choose_application(applications: &[Application]) -> Option<&Application> 
         })
 }
 
-/// Parses the ODF; relative paths are resolved against `app_path`.
+/// Parses the ODF; relative paths are resolved against `app_path` (see [`absolute`]).
 pub fn parse_odf(odf: &[u8], app_path: &[u8]) -> Result<ObjectDirectory, CardError> {
     let mut directory = ObjectDirectory::default();
     for entry in TlvReader::new(odf) {
@@ -299,16 +299,20 @@ fn unsigned_reference(field: &Tlv<'_>) -> Result<u32, TlvError> {
         .fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
 }
 
-/// Resolves a PKCS#15 path: absolute when it starts at the MF, else relative to the application.
+/// A path from EF.DIR or an FCP's file id: absolute when it starts at the MF, else below the MF.
+pub fn from_mf(path: &[u8]) -> Vec<u8> {
+    absolute(&MF, path)
+}
+
+/// Resolves a PKCS#15 path: absolute when it starts at the MF, else relative to the application
+/// at `app_path`. An empty `app_path` is an application whose path the card does not tell (no
+/// path in EF.DIR, no file id in its FCP): the relative path stays relative, to be selected
+/// from the application DF once it is current.
 pub fn absolute(app_path: &[u8], path: &[u8]) -> Vec<u8> {
-    if path.starts_with(&MF) {
+    if path.starts_with(&MF) || app_path.is_empty() {
         return path.to_vec();
     }
-    let mut resolved = if app_path.is_empty() {
-        MF.to_vec()
-    } else {
-        app_path.to_vec()
-    };
+    let mut resolved = app_path.to_vec();
     let app_without_mf = resolved.get(2..).unwrap_or_default().to_vec();
     if !app_without_mf.is_empty() && path.starts_with(&app_without_mf) {
         resolved.truncate(2);
@@ -420,6 +424,16 @@ mod tests {
         assert_eq!(directory.private_keys, [hex("3F 00 00 01 60 01")]);
         assert_eq!(directory.certificates, [hex("3F 00 60 02")]);
         assert_eq!(directory.auth_objects, [hex("3F 00 00 01 60 03")]);
+    }
+
+    #[test]
+    fn relative_paths_stay_relative_when_the_application_path_is_unknown() {
+        let odf = hex("A0 06 30 04 04 02 60 01 A4 08 30 06 04 04 3F 00 60 02");
+        let directory = parse_odf(&odf, &[]).unwrap();
+        assert_eq!(directory.private_keys, [hex("60 01")]);
+        assert_eq!(directory.certificates, [hex("3F 00 60 02")]);
+        assert_eq!(from_mf(&hex("00 01")), hex("3F 00 00 01"));
+        assert_eq!(from_mf(&hex("3F 00 00 01")), hex("3F 00 00 01"));
     }
 
     fn common_object(label: &str, auth_id: Option<u8>) -> Vec<u8> {

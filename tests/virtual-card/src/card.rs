@@ -87,6 +87,8 @@ pub struct VirtualCard {
     sign_key: RsaPrivateKey,
     /// `Some` for the CPS4 profile: its logical channel and command chain.
     cps4: Option<cps4::Cps4State>,
+    /// The application DF's FCP leaves out its file id (see [`VirtualCard::with_relative_layout`]).
+    hides_application_fid: bool,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -125,7 +127,32 @@ impl VirtualCard {
             auth_key: load(fixtures.auth_key_pkcs8),
             sign_key: load(fixtures.sign_key_pkcs8),
             cps4: None,
+            hides_application_fid: false,
         }
+    }
+
+    /// The variant whose EF.DIR gives the application's path (`51 3F00 0001`); by default
+    /// EF.DIR has none, as a real CPS3's most likely (OpenSC #2267).
+    pub fn with_ef_dir_path(mut self) -> Self {
+        self.files
+            .set_content(&[pkcs15::MF, pkcs15::EF_DIR], pkcs15::ef_dir_with_path());
+        self
+    }
+
+    /// The variant that tells nothing of where its application is: EF.DIR without a path, the
+    /// application's FCP without a file id (83), and the ODF and CDF naming files by paths
+    /// relative to the application DF. A host reaches its files only by selecting the
+    /// application by AID and the files from there.
+    pub fn with_relative_layout(mut self) -> Self {
+        let app = |fid| [pkcs15::MF, pkcs15::APP_DF, fid];
+        self.files
+            .set_content(&[pkcs15::MF, pkcs15::EF_DIR], pkcs15::ef_dir());
+        self.files
+            .set_content(&app(pkcs15::ODF), pkcs15::odf_relative());
+        self.files
+            .set_content(&app(pkcs15::CDF), pkcs15::cdf_relative());
+        self.hides_application_fid = true;
+        self
     }
 
     /// The same card with another PIN (4 to 8 digits). Panics on anything else: use
@@ -268,6 +295,10 @@ impl VirtualCard {
         self.current_df = df;
     }
 
+    fn in_application_path(&self, path: &[u16]) -> bool {
+        path == [pkcs15::MF, pkcs15::APP_DF]
+    }
+
     fn in_application(&self) -> bool {
         self.current_df == [pkcs15::MF, pkcs15::APP_DF]
     }
@@ -294,7 +325,8 @@ impl VirtualCard {
             self.current_ef = Some(target.path.clone());
         }
         if wants_fcp {
-            self.hand_out(target.fcp())
+            let with_fid = !(self.hides_application_fid && self.in_application_path(&target.path));
+            self.hand_out(target.fcp_with_fid(with_fid))
         } else {
             response(&[], StatusWord::OK)
         }

@@ -358,7 +358,8 @@ fn file_system(fixtures: &HolderFixtures, serial: &[u8; 5]) -> FileSystem {
         df(vec![MF], &PKI_APPLET_AID),
         ef(
             vec![MF, pkcs15::EF_DIR],
-            pkcs15::ef_dir(),
+            // A CPS4's EF.DIR is unknown (CARD.md): this profile keeps the path.
+            pkcs15::ef_dir_with_path(),
             Some(pkcs15::SFI_EF_DIR),
         ),
         ef(

@@ -222,7 +222,7 @@ fn files_are_reached_by_file_id_and_by_relative_path_as_the_cryptolib_does() {
     assert_eq!(fcp[..6], [0x62, fcp[1], 0x80, 0x02, 0x00, 0x1C]);
     let (ef_dir, status) = split(&send(&mut card, "01B000001C"));
     assert_eq!(status, 0x9000);
-    assert_eq!(ef_dir, cpx_virtual_card::pkcs15::ef_dir());
+    assert_eq!(ef_dir, cpx_virtual_card::pkcs15::ef_dir_with_path());
     // The ODF by a stripped path (P1 09, one file id) fails from the MF; the Cryptolib then
     // selects the application DF and tries again.
     assert_eq!(sw(&send(&mut card, "01A4090402 5031")), 0x6A82);
