@@ -139,6 +139,76 @@ fn a_login_works_whatever_ef_dir_and_the_application_fcp_say() {
 }
 
 #[test]
+fn certificates_starts_again_once_when_the_card_changes_under_it() {
+    use cpx_connect::card::TransportError;
+    // Each APDU of the read in turn meets a swap for another card: the answer is the new card's.
+    let mut position = 1;
+    loop {
+        let readers =
+            VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+        readers.swap_at(
+            position,
+            TransportError::CardReset,
+            0,
+            Some(VirtualCard::cps3(Holder::Martin)),
+        );
+        let mut service = HostService::new(readers.clone());
+        let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
+        if !readers.swapped() {
+            break; // the read ended before that APDU
+        }
+        let certificates = &answers[0]["result"]["certificates"];
+        assert_eq!(
+            certificates[0]["holder"]["surname"], "MARTIN",
+            "swap at APDU {position}: {}",
+            answers[0]
+        );
+        assert_eq!(readers.card(0).lock().unwrap().verify_count(), 0);
+        position += 1;
+    }
+    assert!(position > 10, "the read took {position} APDUs");
+
+    // Only once: a card that changes again during the second read is reported removed, and the
+    // next request reads it.
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let mut service = HostService::new(readers.clone());
+    readers.swap_at(3, TransportError::CardRemoved, 0, None);
+    readers.swap_at(2, TransportError::CardReset, 0, None);
+    let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
+    assert_eq!(
+        answers[0]["error"]["code"], "ERR_CARD_REMOVED",
+        "{}",
+        answers[0]
+    );
+    assert!(readers.swapped());
+    let answers = exchange(&mut service, &[json!({"id": 2, "command": "certificates"})]);
+    assert!(answers[0]["result"].is_object(), "{}", answers[0]);
+}
+
+#[test]
+fn a_card_changed_during_authenticate_is_removed_and_the_pin_not_sent_again() {
+    use cpx_connect::card::TransportError;
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers.clone());
+    let id = certificate_id_of(&mut service);
+    card.lock().unwrap().clear_log();
+    // Known card: EF.SN.ICC (2 APDUs), SELECT application, VERIFY: the swap hits the MSE after it.
+    readers.swap_at(5, TransportError::CardReset, 0, None);
+    let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+    assert_eq!(
+        answers[0]["error"]["code"], "ERR_CARD_REMOVED",
+        "{}",
+        answers[0]
+    );
+    assert_eq!(
+        card.lock().unwrap().verify_count(),
+        1,
+        "one VERIFY, never repeated"
+    );
+}
+
+#[test]
 fn a_login_stays_within_the_apdu_budget() {
     let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
     let card = readers.card(0);

@@ -38,9 +38,11 @@ impl PcscBackend {
                     .ok_or(BackendError::ServiceUnavailable);
             }
         }
+        // Whatever the code, no context means no service to talk to (Wine's winscard stub fails
+        // here with SCARD_F_INTERNAL_ERROR).
         let context = Context::establish(Scope::User).map_err(|error| {
             debug!(%error, "no PC/SC context");
-            service_error(error, "")
+            BackendError::ServiceUnavailable
         })?;
         Ok(self.context.insert(context))
     }
@@ -244,33 +246,275 @@ impl Transport for PcscTransport<'_> {
                 Err(TransportError::CardRemoved)
             }
             Ok(response) => Ok(response.to_vec()),
-            Err(pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard) => {
-                Err(TransportError::CardRemoved)
-            }
-            Err(pcsc::Error::ResetCard) => Err(TransportError::CardReset),
-            Err(
-                pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle,
-            ) => Err(TransportError::ServiceGone),
-            Err(_) if self.card_left() => Err(TransportError::CardRemoved),
-            Err(error) => Err(TransportError::Other(error.to_string())),
+            Err(error) => match transport_error(error) {
+                Some(mapped) => Err(mapped),
+                None if self.card_left() => Err(TransportError::CardRemoved),
+                None => Err(TransportError::Other(error.to_string())),
+            },
         }
     }
 }
 
-fn service_error(error: pcsc::Error, reader: &str) -> BackendError {
+/// What a PC/SC error code means to the host, whichever call returned it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Meaning {
+    /// No PC/SC service, or it went away: `ERR_PCSC_UNAVAILABLE`.
+    NoService,
+    /// The reader is not (or no longer) there.
+    NoReader,
+    /// No card in the reader (any more).
+    NoCard,
+    /// The card was reset, removed, or replaced since the handle was made: a request that sends
+    /// no PIN starts again once, any other ends with `ERR_CARD_REMOVED`.
+    CardChanged,
+    /// Another program holds the card exclusively.
+    CardBusy,
+    /// The card or the reader does not work with it: `ERR_CARD_ERROR`.
+    CardUnresponsive,
+    /// A call this host makes wrongly, or a code it never asks for (the Windows smart card
+    /// file-system and cache codes): a bug, `ERR_INTERNAL`.
+    Internal,
+}
+
+/// Every PC/SC error code, in one table: the match is exhaustive, so a code the `pcsc` crate
+/// adds does not compile until it is placed. (`SCardEstablishContext` failing for any reason is
+/// [`Meaning::NoService`] whatever the code, see [`PcscBackend::context`]: Wine's stub fails it
+/// with `SCARD_F_INTERNAL_ERROR`.)
+fn meaning(error: pcsc::Error) -> Meaning {
+    use pcsc::Error as E;
     match error {
-        pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle => {
-            BackendError::ServiceUnavailable
+        // pcscd not running, stopped, or its socket broke mid-call (pcsc-lite answers
+        // SCARD_F_COMM_ERROR then); a context or handle it no longer knows (it restarted);
+        // the system shutting down; a server too busy to answer.
+        E::NoService
+        | E::ServiceStopped
+        | E::CommError
+        | E::InvalidHandle
+        | E::Shutdown
+        | E::SystemCancelled
+        | E::ServerTooBusy => Meaning::NoService,
+        E::UnknownReader
+        | E::ReaderUnavailable
+        | E::NoReadersAvailable
+        | E::ReaderUnsupported
+        | E::DuplicateReader => Meaning::NoReader,
+        E::NoSmartcard => Meaning::NoCard,
+        // A swapped card shows up as any of these: a reset or removal seen by pcscd, or, when the
+        // card was put back between two of pcscd's polls, a transaction pcscd no longer knows
+        // ("an attempt was made to end a non-existent transaction") or a lost exchange.
+        E::ResetCard | E::RemovedCard | E::NotTransacted | E::CommDataLost => Meaning::CardChanged,
+        E::SharingViolation => Meaning::CardBusy,
+        E::UnpoweredCard
+        | E::UnresponsiveCard
+        | E::UnsupportedCard
+        | E::CardUnsupported
+        | E::InvalidAtr
+        | E::ProtoMismatch
+        | E::NotReady
+        | E::Timeout
+        | E::WaitedTooLong
+        | E::UnknownCard => Meaning::CardUnresponsive,
+        E::InternalError
+        | E::Cancelled
+        | E::InvalidParameter
+        | E::InvalidTarget
+        | E::NoMemory
+        | E::InsufficientBuffer
+        | E::CantDispose
+        | E::InvalidValue
+        | E::UnknownError
+        | E::PciTooSmall
+        | E::UnsupportedFeature
+        | E::UnknownResMng
+        | E::IccInstallation
+        | E::IccCreateorder
+        | E::DirNotFound
+        | E::FileNotFound
+        | E::NoDir
+        | E::NoFile
+        | E::NoAccess
+        | E::WriteTooMany
+        | E::BadSeek
+        | E::InvalidChv
+        | E::NoSuchCertificate
+        | E::CertificateUnavailable
+        | E::NoKeyContainer
+        | E::SecurityViolation
+        | E::WrongChv
+        | E::ChvBlocked
+        | E::Eof
+        | E::CancelledByUser
+        | E::CardNotAuthenticated
+        | E::CacheItemNotFound
+        | E::CacheItemStale
+        | E::CacheItemTooBig => Meaning::Internal,
+        #[cfg(target_os = "windows")]
+        E::Unexpected => Meaning::Internal,
+    }
+}
+
+/// A PC/SC error of a call outside a card exchange (listing, connecting, beginning a transaction).
+fn service_error(error: pcsc::Error, reader: &str) -> BackendError {
+    match meaning(error) {
+        Meaning::NoService => BackendError::ServiceUnavailable,
+        Meaning::NoReader => BackendError::ReaderGone(reader.into()),
+        Meaning::NoCard => BackendError::NoCard(reader.into()),
+        Meaning::CardChanged => BackendError::Transport(TransportError::CardReset),
+        Meaning::CardBusy => BackendError::CardBusy(reader.into()),
+        Meaning::CardUnresponsive => BackendError::CardUnresponsive(reader.into()),
+        Meaning::Internal => BackendError::Other(error.to_string()),
+    }
+}
+
+/// A PC/SC error of a card exchange; `None` for the kinds that need a look at the reader
+/// (was the card pulled out?) before they can be told apart.
+fn transport_error(error: pcsc::Error) -> Option<TransportError> {
+    match meaning(error) {
+        Meaning::NoService => Some(TransportError::ServiceGone),
+        Meaning::NoCard | Meaning::NoReader => Some(TransportError::CardRemoved),
+        Meaning::CardChanged if error == pcsc::Error::RemovedCard => {
+            Some(TransportError::CardRemoved)
         }
-        pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => BackendError::NoCard(reader.into()),
-        pcsc::Error::UnknownReader
-        | pcsc::Error::ReaderUnavailable
-        | pcsc::Error::NoReadersAvailable => BackendError::ReaderGone(reader.into()),
-        pcsc::Error::SharingViolation => BackendError::CardBusy(reader.into()),
-        pcsc::Error::UnpoweredCard
-        | pcsc::Error::UnresponsiveCard
-        | pcsc::Error::UnsupportedCard => BackendError::CardUnresponsive(reader.into()),
-        pcsc::Error::ResetCard => BackendError::Transport(TransportError::CardReset),
-        other => BackendError::Other(other.to_string()),
+        Meaning::CardChanged => Some(TransportError::CardReset),
+        Meaning::CardBusy | Meaning::CardUnresponsive | Meaning::Internal => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code of the `pcsc` crate (2.x) but Windows' `SCARD_E_UNEXPECTED`.
+    const EVERY_ERROR: [pcsc::Error; 62] = {
+        use pcsc::Error as E;
+        [
+            E::InternalError,
+            E::Cancelled,
+            E::InvalidHandle,
+            E::InvalidParameter,
+            E::InvalidTarget,
+            E::NoMemory,
+            E::WaitedTooLong,
+            E::InsufficientBuffer,
+            E::UnknownReader,
+            E::Timeout,
+            E::SharingViolation,
+            E::NoSmartcard,
+            E::UnknownCard,
+            E::CantDispose,
+            E::ProtoMismatch,
+            E::NotReady,
+            E::InvalidValue,
+            E::SystemCancelled,
+            E::CommError,
+            E::UnknownError,
+            E::InvalidAtr,
+            E::NotTransacted,
+            E::ReaderUnavailable,
+            E::Shutdown,
+            E::PciTooSmall,
+            E::ReaderUnsupported,
+            E::DuplicateReader,
+            E::CardUnsupported,
+            E::NoService,
+            E::ServiceStopped,
+            E::IccInstallation,
+            E::IccCreateorder,
+            E::UnsupportedFeature,
+            E::DirNotFound,
+            E::FileNotFound,
+            E::NoDir,
+            E::NoFile,
+            E::NoAccess,
+            E::WriteTooMany,
+            E::BadSeek,
+            E::InvalidChv,
+            E::UnknownResMng,
+            E::NoSuchCertificate,
+            E::CertificateUnavailable,
+            E::NoReadersAvailable,
+            E::CommDataLost,
+            E::NoKeyContainer,
+            E::ServerTooBusy,
+            E::UnsupportedCard,
+            E::UnresponsiveCard,
+            E::UnpoweredCard,
+            E::ResetCard,
+            E::RemovedCard,
+            E::SecurityViolation,
+            E::WrongChv,
+            E::ChvBlocked,
+            E::Eof,
+            E::CancelledByUser,
+            E::CardNotAuthenticated,
+            E::CacheItemNotFound,
+            E::CacheItemStale,
+            E::CacheItemTooBig,
+        ]
+    };
+
+    fn wire_code(error: BackendError) -> &'static str {
+        let host: crate::service::HostError = error.into();
+        crate::protocol::wire::WireError::from(host).code
+    }
+
+    #[test]
+    fn every_pcsc_code_has_its_wire_code() {
+        let distinct: std::collections::HashSet<_> = EVERY_ERROR.iter().collect();
+        assert_eq!(distinct.len(), EVERY_ERROR.len(), "a code listed twice");
+        for error in EVERY_ERROR {
+            let expected = match meaning(error) {
+                Meaning::NoService => "ERR_PCSC_UNAVAILABLE",
+                Meaning::NoReader | Meaning::NoCard | Meaning::CardChanged => "ERR_CARD_REMOVED",
+                Meaning::CardBusy | Meaning::CardUnresponsive => "ERR_CARD_ERROR",
+                Meaning::Internal => "ERR_INTERNAL",
+            };
+            assert_eq!(
+                wire_code(service_error(error, "R")),
+                expected,
+                "{error:?} outside an exchange"
+            );
+            if let Some(transport) = transport_error(error) {
+                assert_eq!(
+                    wire_code(BackendError::Transport(transport)),
+                    expected,
+                    "{error:?} in an exchange"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_codes_of_the_issues_mean_what_they_say() {
+        use pcsc::Error as E;
+        // "no service" kinds (issue 10), including the Windows service stopped.
+        for error in [
+            E::NoService,
+            E::ServiceStopped,
+            E::CommError,
+            E::InvalidHandle,
+        ] {
+            assert_eq!(meaning(error), Meaning::NoService, "{error:?}");
+        }
+        // "card changed" kinds (issue 9): the quick swap's "non-existent transaction" included.
+        for error in [
+            E::ResetCard,
+            E::RemovedCard,
+            E::NotTransacted,
+            E::CommDataLost,
+        ] {
+            assert_eq!(meaning(error), Meaning::CardChanged, "{error:?}");
+            assert!(transport_error(error).is_some(), "{error:?}");
+        }
+        assert_eq!(
+            transport_error(E::NotTransacted),
+            Some(TransportError::CardReset)
+        );
+        assert_eq!(
+            transport_error(E::RemovedCard),
+            Some(TransportError::CardRemoved)
+        );
+        assert_eq!(meaning(E::NoReadersAvailable), Meaning::NoReader);
+        assert_eq!(meaning(E::InternalError), Meaning::Internal);
     }
 }

@@ -217,23 +217,43 @@ impl<B: ReaderBackend> HostService<B> {
         })
     }
 
+    /// The certificate of every recognised card. A card removed, reset or replaced while it was
+    /// read (PC/SC "card changed" codes, see `readers::pcsc`) makes the whole request start
+    /// again once, from the reader list: it sends no PIN, so reading again is safe, and a card
+    /// swapped a moment before is then read as the card now in the reader.
     pub fn certificates(&mut self) -> Result<Vec<CertificateReport>, HostError> {
-        let cards = self.recognised_cards()?;
+        let (result, card_changed) = self.certificates_once();
+        if !card_changed {
+            return result;
+        }
+        info!("certificates: a card changed while it was read; reading again");
+        self.certificates_once().0
+    }
+
+    /// One pass over the readers, and whether a card changed under it.
+    fn certificates_once(&mut self) -> (Result<Vec<CertificateReport>, HostError>, bool) {
+        let cards = match self.recognised_cards() {
+            Ok(cards) => cards,
+            Err(error) => return (Err(error), false),
+        };
         let mut reports = Vec::new();
         let mut first_error = None;
+        let mut card_changed = false;
         for (slot, card_type) in cards {
             match self.read_certificate(&slot.name, card_type) {
                 Ok(report) => reports.push(report),
                 Err(error) => {
                     warn!(reader = %slot.name, %error, "certificates: card skipped");
+                    card_changed |= error == HostError::CardRemoved;
                     first_error.get_or_insert(error);
                 }
             }
         }
-        match (reports.is_empty(), first_error) {
+        let result = match (reports.is_empty(), first_error) {
             (true, Some(error)) => Err(error),
             _ => Ok(reports),
-        }
+        };
+        (result, card_changed)
     }
 
     fn read_certificate(

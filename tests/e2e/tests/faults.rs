@@ -496,9 +496,15 @@ fn walk_a_removal_through_every_apdu(known_card: bool) {
             "{kind}, APDU {position}: the fault did not fire: {answer}"
         );
         assert_documented_error(&answer);
-        assert_eq!(
-            error_code(&answer),
-            "ERR_CARD_REMOVED",
+        // `certificates` reads again once after a card change (no PIN involved): by then pcscd
+        // may have seen the slot empty.
+        let expected: &[&str] = if in_certificates {
+            &["ERR_CARD_REMOVED", "ERR_NO_CARD"]
+        } else {
+            &["ERR_CARD_REMOVED"]
+        };
+        assert!(
+            expected.contains(&error_code(&answer)),
             "{kind}, APDU {position}: {answer}"
         );
         if in_certificates {
