@@ -114,6 +114,32 @@ impl ReaderBackend for PcscBackend {
         }
         result
     }
+
+    /// A card pulled out and put back (or replaced) between two of pcscd's polls is never
+    /// powered by pcscd, which still believes in the old card: every exchange then fails with
+    /// `SCARD_E_NOT_TRANSACTED`. A reset through pcscd powers the card now in the reader and
+    /// reads its ATR. The card changed anyway, so no other program's session survives it.
+    fn recover(&mut self, reader: &str) {
+        let Ok(name) = CString::new(reader) else {
+            return;
+        };
+        let Ok(context) = self.context() else {
+            return;
+        };
+        match context.connect(&name, ShareMode::Shared, Protocols::ANY) {
+            Ok(mut card) => {
+                if let Err(error) =
+                    card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::ResetCard)
+                {
+                    debug!(%error, reader, "reset after a card change failed");
+                }
+                if let Err((_, error)) = card.disconnect(Disposition::LeaveCard) {
+                    debug!(%error, reader, "disconnect after the reset failed");
+                }
+            }
+            Err(error) => debug!(%error, reader, "no connection to reset the card"),
+        }
+    }
 }
 
 struct PcscConnection {
@@ -246,11 +272,13 @@ impl Transport for PcscTransport<'_> {
                 Err(TransportError::CardRemoved)
             }
             Ok(response) => Ok(response.to_vec()),
-            Err(error) => match transport_error(error) {
-                Some(mapped) => Err(mapped),
-                None if self.card_left() => Err(TransportError::CardRemoved),
-                None => Err(TransportError::Other(error.to_string())),
-            },
+            Err(error) => {
+                match transport_error(error).inspect(|_| debug!(%error, "transmit failed")) {
+                    Some(mapped) => Err(mapped),
+                    None if self.card_left() => Err(TransportError::CardRemoved),
+                    None => Err(TransportError::Other(error.to_string())),
+                }
+            }
         }
     }
 }
@@ -355,6 +383,7 @@ fn meaning(error: pcsc::Error) -> Meaning {
 
 /// A PC/SC error of a call outside a card exchange (listing, connecting, beginning a transaction).
 fn service_error(error: pcsc::Error, reader: &str) -> BackendError {
+    debug!(%error, reader, "PC/SC call failed");
     match meaning(error) {
         Meaning::NoService => BackendError::ServiceUnavailable,
         Meaning::NoReader => BackendError::ReaderGone(reader.into()),

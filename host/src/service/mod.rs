@@ -222,29 +222,34 @@ impl<B: ReaderBackend> HostService<B> {
     /// again once, from the reader list: it sends no PIN, so reading again is safe, and a card
     /// swapped a moment before is then read as the card now in the reader.
     pub fn certificates(&mut self) -> Result<Vec<CertificateReport>, HostError> {
-        let (result, card_changed) = self.certificates_once();
-        if !card_changed {
+        let (result, changed) = self.certificates_once();
+        if changed.is_empty() {
             return result;
         }
         info!("certificates: a card changed while it was read; reading again");
+        for reader in &changed {
+            self.backend.recover(reader);
+        }
         self.certificates_once().0
     }
 
-    /// One pass over the readers, and whether a card changed under it.
-    fn certificates_once(&mut self) -> (Result<Vec<CertificateReport>, HostError>, bool) {
+    /// One pass over the readers, and the readers whose card changed under it.
+    fn certificates_once(&mut self) -> (Result<Vec<CertificateReport>, HostError>, Vec<String>) {
         let cards = match self.recognised_cards() {
             Ok(cards) => cards,
-            Err(error) => return (Err(error), false),
+            Err(error) => return (Err(error), Vec::new()),
         };
         let mut reports = Vec::new();
         let mut first_error = None;
-        let mut card_changed = false;
+        let mut changed = Vec::new();
         for (slot, card_type) in cards {
             match self.read_certificate(&slot.name, card_type) {
                 Ok(report) => reports.push(report),
                 Err(error) => {
                     warn!(reader = %slot.name, %error, "certificates: card skipped");
-                    card_changed |= error == HostError::CardRemoved;
+                    if error == HostError::CardRemoved {
+                        changed.push(slot.name.clone());
+                    }
                     first_error.get_or_insert(error);
                 }
             }
@@ -253,7 +258,7 @@ impl<B: ReaderBackend> HostService<B> {
             (true, Some(error)) => Err(error),
             _ => Ok(reports),
         };
-        (result, card_changed)
+        (result, changed)
     }
 
     fn read_certificate(
