@@ -124,6 +124,42 @@ fn a_full_login_signs_by_chained_pso_decipher_and_the_token_verifies() {
 }
 
 #[test]
+fn a_cps4_over_t1_logs_in_whether_or_not_the_transport_tells_the_protocol() {
+    for (variant, card, hidden) in [
+        ("T=1, told", VirtualCard::cps4(Holder::Dupont), false),
+        ("T=1, not told", VirtualCard::cps4(Holder::Dupont), true),
+        (
+            "T=0 answers, not told",
+            VirtualCard::cps4(Holder::Dupont).with_t0_answers(),
+            true,
+        ),
+    ] {
+        let mut readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
+        if hidden {
+            readers = readers.hiding_protocol();
+        }
+        let card = readers.card(0);
+        let mut service = HostService::new(readers);
+        let id = certificate_id_of(&mut service);
+        let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+        assert_token_verifies(&answers[0]["result"]);
+        let card = card.lock().unwrap();
+        let log = card.apdu_log();
+        // Told T=1: every SELECT asking for an FCP carries Le, and nothing asks GET RESPONSE.
+        if !hidden {
+            assert!(
+                log.iter()
+                    .filter(|apdu| apdu[1] == 0xA4 && apdu[3] == 0x04)
+                    .all(|apdu| apdu.len() == 5 + usize::from(apdu[4]) + 1),
+                "{variant}: {log:02X?}"
+            );
+            assert!(log.iter().all(|apdu| apdu[1] != 0xC0), "{variant}");
+        }
+        assert_eq!(card.verify_count(), 1, "{variant}");
+    }
+}
+
+#[test]
 fn wrong_pins_count_down_then_block_and_nothing_is_retried() {
     let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
     let card = readers.card(0);
@@ -262,8 +298,9 @@ fn a_cps4_login_costs_few_apdus_and_fewer_on_a_known_card() {
 
     // A known card: applet + EF.SN.ICC (3), then the PIN counter (1) ...
     assert_eq!(known_certificates, 4);
-    // ... or the application, VERIFY, MSE, two DECIPHER parts and two GET RESPONSE (7).
-    assert_eq!(known_authenticate, 10);
+    // ... or the application, VERIFY, MSE and two DECIPHER parts (5): over T=1 the signature
+    // comes with the last part, no GET RESPONSE.
+    assert_eq!(known_authenticate, 8);
     // Within one process the profile is read once, by `certificates`.
     assert_eq!(new_authenticate, known_authenticate);
     assert!(

@@ -52,9 +52,11 @@ impl<'t> Cps3<'t> {
     /// SELECT by path returning the FCP, from which the file size is read.
     fn select_file_size(&mut self, path: &[u8]) -> Result<usize, CardError> {
         self.mf_current = false;
-        let fcp = self
-            .channel
-            .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x04).with_data(path))?;
+        let fcp = self.channel.send_ok(
+            &Command::new(0x00, 0xA4, 0x09, 0x04)
+                .with_data(path)
+                .expecting_answer(),
+        )?;
         self.mf_current = Self::leaves_mf_current(path);
         discovery::fcp_file_size(&fcp)
     }
@@ -97,9 +99,11 @@ impl FileAccess for Cps3<'_> {
             return Ok(path.clone());
         }
         self.mf_current = false;
-        let fcp = self
-            .channel
-            .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
+        let fcp = self.channel.send_ok(
+            &Command::new(0x00, 0xA4, 0x04, 0x04)
+                .with_data(application.aid.as_slice())
+                .expecting_answer(),
+        )?;
         Ok(application_fid(&fcp)
             .map(|fid| pkcs15::from_mf(&fid))
             .unwrap_or_default())
@@ -143,9 +147,11 @@ impl CpxCard for Cps3<'_> {
         let query = [
             0x4D, 0x08, 0x70, 0x06, 0xBF, 0x81, reference, 0x02, 0xA0, 0x80,
         ];
-        let answer = self
-            .channel
-            .send_ok(&Command::new(0x00, 0xCB, 0x3F, 0xFF).with_data(query))?;
+        let answer = self.channel.send_ok(
+            &Command::new(0x00, 0xCB, 0x3F, 0xFF)
+                .with_data(query)
+                .expecting_answer(),
+        )?;
         let docp = TlvReader::new(&answer)
             .next_tagged(0x70)?
             .require(0xBF8100 | u32::from(reference))?
@@ -437,6 +443,27 @@ mod tests {
             .unwrap();
         assert_eq!(content, der);
         transport.assert_finished();
+    }
+
+    #[test]
+    fn a_select_answered_90_00_without_fcp_reads_the_file_to_its_end() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 04 04 3F 00 2F 00 00", "90 00"),
+            ("00 B0 00 00 E7", "6C 04"),
+            ("00 B0 00 00 04", "61 02 4F 00 90 00"),
+            ("00 B0 00 04 E7", "6B 00"),
+        ])
+        .over(crate::card::Protocol::T1);
+        let content = Cps3::new(&mut transport).read_file(&EF_DIR).unwrap();
+        assert_eq!(content, [0x61, 0x02, 0x4F, 0x00]);
+        transport.assert_finished();
+        // A card that says "end of file" with the last bytes.
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 04 04 3F 00 2F 00", "90 00"),
+            ("00 B0 00 00 E7", "61 02 62 82"),
+        ]);
+        let content = Cps3::new(&mut transport).read_file(&EF_DIR).unwrap();
+        assert_eq!(content, [0x61, 0x02]);
     }
 
     #[test]

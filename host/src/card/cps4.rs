@@ -4,6 +4,17 @@
 //!
 //! The command forms follow ANS's Cryptolib CPS (`card-cps4.c`, `card-cps.c`, `pkcs15-sec.c`),
 //! the only public description of the card. Where it is silent, the choice is noted at the code.
+//!
+//! Transmission protocol: the production ATR offers T=0 and T=1, and pcsc-lite tries T=1 first
+//! (`prothandler.c`, `PHSetProtocol`), so a CPS4 is most likely driven over T=1: case-4 commands
+//! (SELECT with FCP) carry Le and the data comes back with `90 00`. The channel adds Le when the
+//! transport says T=1; when it says nothing, a `67 00` to such a command is answered by sending
+//! it once more with Le. A SELECT answered `90 00` with no FCP reads the file to its end.
+//!
+//! Unknowns (CARD.md, "to settle from a real card's report"), where the code takes the tolerant
+//! path: whether a real CPS4 refuses a case-4 command without Le (`67 00`) or answers `90 00`
+//! with no data (both handled); its EF.DIR (path or none: both handled); its FCP tag (62 only is
+//! parsed); its PrKDF key reference and PIN reference (taken from the PrKDF and AODF).
 
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
@@ -77,9 +88,14 @@ impl<'t> Cps4<'t> {
     /// selects a CPS4's files by file id or by a path relative to the current DF, never by a
     /// path from 3F00 as a CPS3 takes it, so this driver walks one file id at a time.
     fn select_fid(&mut self, fid: &[u8], with_fcp: bool) -> Result<Vec<u8>, CardError> {
-        let p2 = if with_fcp { 0x04 } else { 0x0C };
-        self.channel
-            .send_ok(&Command::new(CLA, 0xA4, 0x00, p2).with_data(fid))
+        let command = if with_fcp {
+            Command::new(CLA, 0xA4, 0x00, 0x04)
+                .with_data(fid)
+                .expecting_answer()
+        } else {
+            Command::new(CLA, 0xA4, 0x00, 0x0C).with_data(fid)
+        };
+        self.channel.send_ok(&command)
     }
 
     /// Makes the DF at `path` (full path from 3F00) current, starting from the current DF when
@@ -204,9 +220,11 @@ impl FileAccess for Cps4<'_> {
         }
         self.ensure_applet()?;
         self.current_df = None;
-        let fcp = self
-            .channel
-            .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
+        let fcp = self.channel.send_ok(
+            &Command::new(CLA, 0xA4, 0x04, 0x04)
+                .with_data(application.aid.as_slice())
+                .expecting_answer(),
+        )?;
         let fid = TlvReader::new(&fcp).next_tagged(0x62)?.require(0x83)?;
         let path = pkcs15::from_mf(fid.value);
         self.current_df = Some(path.clone());

@@ -50,6 +50,11 @@ pub(super) trait FileAccess {
             match response.sw {
                 StatusWord::Success if !response.data.is_empty() => {}
                 StatusWord::Success | StatusWord::WrongOffset => break,
+                // 62 82: end of file reached before Le bytes (ISO 7816-4), with the last bytes.
+                StatusWord::Other(0x6282) => {
+                    data.extend_from_slice(&response.data);
+                    break;
+                }
                 sw => return Err(CardError::Status { ins: 0xB0, sw }),
             }
             data.extend_from_slice(&response.data);
@@ -98,8 +103,13 @@ pub(super) fn parse_icc_serial(content: &[u8]) -> Result<IccSerial, CardError> {
     }
 }
 
-/// The size of an EF from its FCP (`62 { 80 size | 81 size }`).
+/// The size of an EF from its FCP (`62 { 80 size | 81 size }`). A card that answers the SELECT
+/// `90 00` with no FCP at all (seen with T=1 cards sent no Le) tells no size: the file is then
+/// read until the card says it ends.
 pub(super) fn fcp_file_size(fcp: &[u8]) -> Result<usize, CardError> {
+    if fcp.is_empty() {
+        return Ok(MAX_FILE_SIZE);
+    }
     let template = TlvReader::new(fcp).next_tagged(0x62)?;
     let size = match template.find(0x80)? {
         Some(size) => size,

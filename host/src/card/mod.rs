@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::CardError;
 pub use pin::{Pin, PinPolicy};
-pub use transport::{Transport, TransportError};
+pub use transport::{Protocol, Transport, TransportError};
 
 /// CPx card generations, recognised from the ATR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

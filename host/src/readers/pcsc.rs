@@ -8,7 +8,7 @@ use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode,
 use tracing::{debug, warn};
 
 use super::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
-use crate::card::{Transport, TransportError};
+use crate::card::{Protocol, Transport, TransportError};
 
 /// Largest response of a short APDU: 256 data bytes and the status word.
 const MAX_RESPONSE: usize = 258;
@@ -186,6 +186,7 @@ impl CardConnection for PcscConnection {
         let card = match card.transaction2() {
             Ok(transaction) => {
                 return Ok(Box::new(PcscTransport {
+                    protocol: active_protocol(&transaction),
                     transaction,
                     context,
                     reader,
@@ -203,6 +204,7 @@ impl CardConnection for PcscConnection {
         card.transaction()
             .map(|transaction| {
                 Box::new(PcscTransport {
+                    protocol: active_protocol(&transaction),
                     transaction,
                     context,
                     reader,
@@ -213,7 +215,19 @@ impl CardConnection for PcscConnection {
     }
 }
 
+/// The protocol pcscd negotiated with the card (SCardStatus), in the card layer's terms. With
+/// `SCARD_PROTOCOL_ANY`, pcsc-lite tries T=1 first when the ATR offers both (`prothandler.c`,
+/// `PHSetProtocol`), as the production CPS4's does.
+fn active_protocol(card: &Card) -> Option<Protocol> {
+    match card.status2_owned().ok()?.protocol2()? {
+        pcsc::Protocol::T0 => Some(Protocol::T0),
+        pcsc::Protocol::T1 => Some(Protocol::T1),
+        pcsc::Protocol::RAW => None,
+    }
+}
+
 struct PcscTransport<'c> {
+    protocol: Option<Protocol>,
     transaction: pcsc::Transaction<'c>,
     context: &'c Context,
     reader: &'c CString,
@@ -260,6 +274,10 @@ impl PcscTransport<'_> {
 }
 
 impl Transport for PcscTransport<'_> {
+    fn protocol(&self) -> Option<Protocol> {
+        self.protocol
+    }
+
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         // VERIFY (INS 20) with data, on any logical channel.
         if command.len() > 5 && command[1] == 0x20 {

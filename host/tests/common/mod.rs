@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use cpx_connect::card::{Transport, TransportError};
+use cpx_connect::card::{Protocol, Transport, TransportError};
 use cpx_connect::protocol::server::{serve, Exit};
 use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
 use cpx_connect::service::HostService;
@@ -24,6 +24,8 @@ pub struct VirtualReaders {
     slots: Slots,
     /// Planned swaps, in order: each counts its transmits from when the previous one happened.
     swap: Arc<Mutex<std::collections::VecDeque<PlannedSwap>>>,
+    /// The transport does not tell the card layer the protocol (as a reader stack may not).
+    protocol_hidden: bool,
 }
 
 /// A transport failure planned at the `n`th transmit from now, with the card the slot holds
@@ -44,7 +46,14 @@ impl VirtualReaders {
         VirtualReaders {
             slots: Arc::new(Mutex::new(slots)),
             swap: Arc::default(),
+            protocol_hidden: false,
         }
+    }
+
+    /// The transports of these readers report no protocol.
+    pub fn hiding_protocol(mut self) -> Self {
+        self.protocol_hidden = true;
+        self
     }
 
     /// The `n`th transmit from now (or from the previous planned swap; 1 = the next) fails with
@@ -116,6 +125,17 @@ impl CardConnection for VirtualConnection {
 struct VirtualTransport(SharedCard, VirtualReaders);
 
 impl Transport for VirtualTransport {
+    /// What pcscd negotiates with the virtual card's ATR: T=1 for a CPS4 answering as one.
+    fn protocol(&self) -> Option<Protocol> {
+        if self.1.protocol_hidden {
+            None
+        } else if self.0.lock().unwrap().answers_t1() {
+            Some(Protocol::T1)
+        } else {
+            Some(Protocol::T0)
+        }
+    }
+
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         let mut planned = self.1.swap.lock().unwrap();
         if let Some(swap) = planned.front_mut() {

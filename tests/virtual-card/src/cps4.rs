@@ -1,7 +1,11 @@
 //! The CPS4 profile of the virtual card, as ANS's Cryptolib CPS drives a CPS4 (`card-cps4.c`,
 //! `card-cps.c`, `pkcs15-sec.c`; there is no public APDU trace of a real CPS4).
 //!
-//! - ATR `3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44` (the production CPS4 of CARD.md).
+//! - ATR `3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44` (the production CPS4 of CARD.md),
+//!   which offers T=0 and T=1: pcsc-lite negotiates T=1 (`PHSetProtocol` tries it first; vpcd's
+//!   `IFDHSetProtocolParameters` accepts any). So the card answers as a T=1 card: a SELECT that
+//!   asks for an FCP and the last PSO DECIPHER part need Le (`67 00` without), and data comes at
+//!   once with `90 00`, never `61xx`. `with_t0_answers()` gives the T=0 behaviour instead.
 //! - The PKI applet `80 25 00 00 01 FF 01 00` lives on logical channel 1 (CLA `01`). Channel 1
 //!   is closed at power-on; a SELECT of the applet by AID on it opens it (implicit opening, what
 //!   the Cryptolib does), and so does MANAGE CHANNEL. Selecting the applet makes its MF current
@@ -70,6 +74,8 @@ pub(super) struct Cps4State {
     channel: ChannelState,
     /// PSO DECIPHER data received in parts with CLA `1x`, waiting for the last part.
     chain: Option<Vec<u8>>,
+    /// The card answers as a T=0 card (`61xx`, case 4 without Le) instead of T=1.
+    t0_answers: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -97,6 +103,23 @@ impl VirtualCard {
         card
     }
 
+    /// The CPS4 answering as a T=0 card: data of a case-4 command through `61xx` and GET
+    /// RESPONSE, Le optional. By default a CPS4 answers as the T=1 card pcscd makes of the
+    /// production ATR (it offers T=0 and T=1; pcsc-lite's `PHSetProtocol` tries T=1 first, and
+    /// vpcd accepts any protocol): a command that returns data needs Le (`67 00` without), and
+    /// the data comes back at once with `90 00`, never `61xx`.
+    pub fn with_t0_answers(mut self) -> Self {
+        if let Some(state) = &mut self.cps4 {
+            state.t0_answers = true;
+        }
+        self
+    }
+
+    /// Whether this card answers as a T=1 card (the CPS4 profile, by default).
+    pub fn answers_t1(&self) -> bool {
+        self.cps4.as_ref().is_some_and(|state| !state.t0_answers)
+    }
+
     /// Whether this card has the CPS4 profile.
     pub fn is_cps4(&self) -> bool {
         self.cps4.is_some()
@@ -122,9 +145,37 @@ impl VirtualCard {
         // Work on the state out of `self` (a default stays in place, so the card is still a
         // CPS4 meanwhile), then put it back.
         let mut state = self.cps4.as_mut().map(std::mem::take).unwrap_or_default();
-        let answer = self.answer_cps4(&mut state, apdu);
+        let answer = if state.t0_answers {
+            self.answer_cps4(&mut state, apdu)
+        } else {
+            self.answer_cps4_t1(&mut state, apdu)
+        };
         self.cps4 = Some(state);
         answer
+    }
+
+    /// The T=1 face of the card: Le required where data comes back, data at once with `90 00`.
+    fn answer_cps4_t1(&mut self, state: &mut Cps4State, apdu: &[u8]) -> Vec<u8> {
+        let Ok(command) = Command::parse(apdu) else {
+            return self.answer_cps4(state, apdu);
+        };
+        let returns_data = (command.ins == INS_SELECT && matches!(command.p2, 0x00 | 0x04))
+            || (is_decipher(&command) && command.cla & CLA_CHAINING == 0);
+        if returns_data && command.le.is_none() {
+            self.pending_response.clear();
+            state.chain = None;
+            return response(&[], StatusWord::WRONG_LENGTH);
+        }
+        let answer = self.answer_cps4(state, apdu);
+        if !matches!(answer.as_slice(), [0x61, _]) {
+            return answer;
+        }
+        // What a T=0 card hands out through GET RESPONSE, a T=1 card sends at once.
+        let data = std::mem::take(&mut self.pending_response);
+        match command.le {
+            Some(le) if le < data.len() => response(&[], StatusWord::wrong_le(data.len())),
+            _ => response(&data, StatusWord::OK),
+        }
     }
 
     fn answer_cps4(&mut self, state: &mut Cps4State, apdu: &[u8]) -> Vec<u8> {
