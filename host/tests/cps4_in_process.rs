@@ -51,7 +51,7 @@ fn status_reports_a_cps4() {
     let answers = exchange(&mut service, &[json!({"id": 1, "command": "status"})]);
     assert_eq!(
         answers[0]["result"]["readers"][0]["card"],
-        json!({"atr": "3B9B188001001225006480040100009044", "type": "CPS4"})
+        json!({"atr": "3B9B188001001225006480040100009044", "type": "CPS4", "state": "ready"})
     );
 }
 

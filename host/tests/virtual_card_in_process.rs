@@ -209,6 +209,56 @@ fn a_card_changed_during_authenticate_is_removed_and_the_pin_not_sent_again() {
 }
 
 #[test]
+fn a_cps3_read_contactless_is_named_and_never_sent_a_command() {
+    let readers = VirtualReaders::with(vec![(
+        "Reader A",
+        Some(VirtualCard::cps3(Holder::Dupont).seen_contactless()),
+    )]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let answers = exchange(
+        &mut service,
+        &[
+            json!({"id": 1, "command": "status"}),
+            json!({"id": 2, "command": "certificates"}),
+            authenticate("00", "1234"),
+        ],
+    );
+    let status_card = &answers[0]["result"]["readers"][0]["card"];
+    assert_eq!(status_card["type"], "unknown", "backward compatible");
+    assert_eq!(status_card["state"], "contactless");
+    for answer in &answers[1..] {
+        assert_eq!(answer["error"]["code"], "ERR_CARD_UNSUPPORTED", "{answer}");
+        assert_eq!(answer["error"]["cardState"], "contactless", "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("contact slot"), "{message}");
+    }
+    assert!(card.lock().unwrap().apdu_log().is_empty());
+
+    // A contact card next to it is used, and its state is `ready`.
+    let readers = VirtualReaders::with(vec![
+        (
+            "Reader A",
+            Some(VirtualCard::cps3(Holder::Dupont).seen_contactless()),
+        ),
+        ("Reader B", Some(VirtualCard::cps3(Holder::Martin))),
+    ]);
+    let mut service = HostService::new(readers);
+    let answers = exchange(
+        &mut service,
+        &[
+            json!({"id": 1, "command": "status"}),
+            json!({"id": 2, "command": "certificates"}),
+        ],
+    );
+    assert_eq!(answers[0]["result"]["readers"][1]["card"]["state"], "ready");
+    assert_eq!(
+        answers[1]["result"]["certificates"][0]["holder"]["surname"],
+        "MARTIN"
+    );
+}
+
+#[test]
 fn a_login_stays_within_the_apdu_budget() {
     let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
     let card = readers.card(0);
@@ -428,7 +478,7 @@ fn status_reports_the_atr_and_type() {
     let answers = exchange(&mut service, &[json!({"id": 1, "command": "status"})]);
     assert_eq!(
         answers[0]["result"]["readers"][0]["card"],
-        json!({"atr": "3BAC00402A001225006480000310009000", "type": "CPS3"})
+        json!({"atr": "3BAC00402A001225006480000310009000", "type": "CPS3", "state": "ready"})
     );
 }
 

@@ -24,6 +24,8 @@ pub enum HostError {
     NoCard,
     #[error("the card is not a supported CPx card: {0}")]
     CardUnsupported(String),
+    #[error("the CPS card is read contactless, which allows no login: insert it in the reader's contact slot (chip first)")]
+    CardContactless,
     #[error("no inserted card holds the requested certificate")]
     CertificateNotFound,
     #[error("the card was removed or reset during the operation")]
@@ -182,13 +184,23 @@ impl<B: ReaderBackend> HostService<B> {
         if with_card.is_empty() {
             return Err(HostError::NoCard);
         }
-        let recognised: Vec<(ReaderSlot, CardType)> = with_card
+        let typed: Vec<(ReaderSlot, CardType)> = with_card
             .into_iter()
-            .filter_map(|slot| {
+            .map(|slot| {
                 let card_type = card::recognise(slot.atr.as_deref().unwrap_or_default());
-                (card_type != CardType::Unknown).then_some((slot, card_type))
+                (slot, card_type)
             })
             .collect();
+        let contactless = typed
+            .iter()
+            .any(|(_, card_type)| *card_type == CardType::Cps3Contactless);
+        let recognised: Vec<(ReaderSlot, CardType)> = typed
+            .into_iter()
+            .filter(|(_, card_type)| card_type.can_log_in())
+            .collect();
+        if recognised.is_empty() && contactless {
+            return Err(HostError::CardContactless);
+        }
         if recognised.is_empty() {
             return Err(HostError::CardUnsupported(
                 "the inserted card is not a CPx card with a login key".into(),

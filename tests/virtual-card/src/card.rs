@@ -89,6 +89,8 @@ pub struct VirtualCard {
     cps4: Option<cps4::Cps4State>,
     /// The application DF's FCP leaves out its file id (see [`VirtualCard::with_relative_layout`]).
     hides_application_fid: bool,
+    /// Seen through a contactless interface (see [`VirtualCard::seen_contactless`]).
+    contactless: bool,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -128,6 +130,7 @@ impl VirtualCard {
             sign_key: load(fixtures.sign_key_pkcs8),
             cps4: None,
             hides_application_fid: false,
+            contactless: false,
         }
     }
 
@@ -184,8 +187,22 @@ impl VirtualCard {
         self.holder
     }
 
+    /// The card as a reader's contactless interface shows it: the CPS3 contactless ATR of
+    /// CARD.md (pcsc-tools' smartcard_list.txt). Commands are answered as before: a host must
+    /// send none, since the vendor allows no signature over contactless.
+    pub fn seen_contactless(mut self) -> Self {
+        self.contactless = true;
+        self
+    }
+
     /// Answer to reset: a CPS3 contact card (T=0), or a CPS4 for [`VirtualCard::cps4`].
     pub fn atr(&self) -> Vec<u8> {
+        if self.contactless {
+            return vec![
+                0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94,
+                0x01, 0x80, 0x82, 0x90, 0x00, 0x0E,
+            ];
+        }
         if self.is_cps4() {
             return cps4::ATR.to_vec();
         }
