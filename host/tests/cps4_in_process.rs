@@ -310,3 +310,49 @@ fn a_cps4_login_costs_few_apdus_and_fewer_on_a_known_card() {
     assert!(new_certificates > 4 * known_certificates);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_cps4_without_ef_dir_is_read_at_3f00_5015_as_the_cryptolib_does() {
+    let readers = VirtualReaders::with(vec![(
+        "Reader A",
+        Some(VirtualCard::cps4(Holder::Dupont).without_ef_dir()),
+    )]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let id = certificate_id_of(&mut service);
+    let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+    assert_token_verifies(&answers[0]["result"]);
+    let log = card.lock().unwrap().apdu_log().to_vec();
+    assert!(
+        log.contains(&vec![0x01, 0xA4, 0x00, 0x0C, 0x02, 0x50, 0x15]),
+        "{log:02X?}"
+    );
+}
+
+#[test]
+fn a_cps4_applet_that_refuses_its_selection_is_reselected_as_the_cryptolib_does() {
+    let readers = VirtualReaders::with(vec![(
+        "Reader A",
+        Some(VirtualCard::cps4(Holder::Dupont).with_applet_needing_reselect()),
+    )]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let id = certificate_id_of(&mut service);
+    let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+    assert_token_verifies(&answers[0]["result"]);
+    let log = card.lock().unwrap().apdu_log().to_vec();
+    // `_do_reselect_cps4_aid`: card manager on channel 1, CPS2ter on channel 0, applet again.
+    let card_manager = vec![
+        0x01, 0xA4, 0x04, 0x0C, 0x07, 0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00,
+    ];
+    let position = log
+        .iter()
+        .position(|apdu| *apdu == card_manager)
+        .unwrap_or_else(|| panic!("no card manager selection: {log:02X?}"));
+    assert_eq!(&log[position + 1][..5], [0x00, 0xA4, 0x04, 0x0C, 0x08]);
+    assert_eq!(
+        log[position + 2],
+        [0x01, 0xA4, 0x04, 0x0C, 0x08, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00]
+    );
+    assert_eq!(card.lock().unwrap().verify_count(), 1);
+}

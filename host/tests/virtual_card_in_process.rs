@@ -106,6 +106,13 @@ fn a_login_works_whatever_ef_dir_and_the_application_fcp_say() {
             false,
             "00A409040 63F00000150 31",
         ),
+        // No EF.DIR at all: the application at 3F00/5015, as the Cryptolib falls back to.
+        (
+            "no EF.DIR",
+            VirtualCard::cps3(Holder::Dupont).without_ef_dir(),
+            false,
+            "00A409040 63F00501550 31",
+        ),
         // Nothing tells where the application is: its files are selected from it.
         (
             "no path anywhere",

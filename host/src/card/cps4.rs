@@ -18,6 +18,7 @@
 
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
+use tracing::debug;
 use x509_cert::der::{Decode, Encode};
 use zeroize::Zeroizing;
 
@@ -37,6 +38,12 @@ use super::{CardProfile, CardType, CpxCard, IccSerial, PinStatus, SHA256_DIGEST_
 const CLA: u8 = 0x01;
 /// The PKI applet; selecting it makes its MF current.
 const PKI_APPLET_AID: [u8; 8] = [0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00];
+/// What the Cryptolib selects to recover the applet (`CPS4_AID_IDS`, `CPS4_AID_CPS2T`).
+const CARD_MANAGER_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00];
+const CPS2TER_AID: [u8; 8] = [0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x02];
+/// `68 81`: logical channel not supported, what a CPS4 answers on channel 1 once a reset has
+/// closed it. The Cryptolib then selects the applet again and retries (`cps4_get_pin_counter`).
+const CHANNEL_CLOSED: StatusWord = StatusWord::Other(0x6881);
 const MF: [u8; 2] = [0x3F, 0x00];
 /// The Cryptolib reads a CPS4 in 256-byte pieces (Le 00), where a CPS3 takes 0xE7.
 const READ_CHUNK: usize = 256;
@@ -66,11 +73,26 @@ impl<'t> Cps4<'t> {
     }
 
     /// Selects the PKI applet on channel 1, which opens the channel if it is closed (a card
-    /// reset closes it) and makes the applet's MF current.
+    /// reset closes it) and makes the applet's MF current. When the card refuses, the
+    /// Cryptolib's recovery (`_do_reselect_cps4_aid` in `card-cps4.c`, called by
+    /// `cps4_match_card` when the first selection fails): select the card manager (IDS AID) on
+    /// channel 1, the CPS2ter on channel 0, then the applet again on channel 1. The Cryptolib
+    /// ignores the first two answers; so does this driver.
     fn select_applet(&mut self) -> Result<(), CardError> {
         self.current_df = None;
-        self.channel
-            .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(PKI_APPLET_AID))?;
+        let select = Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(PKI_APPLET_AID);
+        match self.channel.send_ok(&select) {
+            Ok(_) => {}
+            Err(CardError::Status { .. }) => {
+                debug!("PKI applet refused; reselecting as the Cryptolib does");
+                self.channel
+                    .send(&Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(CARD_MANAGER_AID))?;
+                self.channel
+                    .send(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(CPS2TER_AID))?;
+                self.channel.send_ok(&select)?;
+            }
+            Err(error) => return Err(error),
+        }
         self.applet_selected = true;
         self.current_df = Some(MF.to_vec());
         Ok(())
@@ -255,7 +277,14 @@ impl CpxCard for Cps4<'_> {
         // PIN and spends no try.
         self.ensure_applet()?;
         let status = Command::new(CLA, 0x20, 0x00, profile.pin.reference());
-        let retries_left = match self.channel.send(&status)?.sw {
+        let mut answer = self.channel.send(&status)?.sw;
+        if answer == CHANNEL_CLOSED {
+            // Channel 1 closed under us (another program reset the card): reopen and ask again.
+            // The query carries no PIN, so asking twice spends nothing.
+            self.select_applet()?;
+            answer = self.channel.send(&status)?.sw;
+        }
+        let retries_left = match answer {
             StatusWord::WrongPin { retries_left } => retries_left,
             StatusWord::PinBlocked => 0,
             // Verified earlier in this card session: a right PIN has reset the counter.
@@ -392,9 +421,17 @@ mod tests {
         transport.assert_finished();
     }
 
+    const SELECT_CARD_MANAGER: &str = "01 A4 04 0C 07 A0 00 00 01 51 00 00";
+    const SELECT_CPS2TER: &str = "00 A4 04 0C 08 80 25 00 00 01 FF 00 02";
+
     #[test]
-    fn a_card_without_the_applet_is_refused_at_once() {
-        let mut transport = ScriptedTransport::new(vec![(SELECT_APPLET, "6A 82")]);
+    fn a_card_without_the_applet_is_refused_after_the_cryptolib_reselection() {
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APPLET, "6A 82"),
+            (SELECT_CARD_MANAGER, "6A 82"),
+            (SELECT_CPS2TER, "6A 82"),
+            (SELECT_APPLET, "6A 82"),
+        ]);
         let error = Cps4::new(&mut transport).icc_serial().unwrap_err();
         assert_eq!(
             error,
@@ -561,6 +598,20 @@ mod tests {
         card.select_ef(&EF_SN_ICC, false).unwrap();
         assert!(card.select_ef(&hex("3F 00"), false).is_err());
         assert!(card.select_ef(&hex("00 01 50 31"), false).is_err());
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn a_closed_channel_is_reopened_for_the_pin_tries_and_asked_once_more() {
+        // `cps4_get_pin_counter`: on a bad channel, select the applet and ask again.
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APPLET, "90 00"),
+            ("01 20 00 01", "68 81"),
+            (SELECT_APPLET, "90 00"),
+            ("01 20 00 01", "63 C2"),
+        ]);
+        let status = Cps4::new(&mut transport).pin_status(&profile()).unwrap();
+        assert_eq!(status.retries_left, 2);
         transport.assert_finished();
     }
 

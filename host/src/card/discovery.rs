@@ -12,6 +12,8 @@ use super::{CardProfile, CardType, IccSerial};
 
 pub(super) const EF_SN_ICC: [u8; 4] = [0x3F, 0x00, 0xD0, 0x03];
 pub(super) const EF_DIR: [u8; 4] = [0x3F, 0x00, 0x2F, 0x00];
+/// ISO 7816-15's default application DF, used when a card has no EF.DIR.
+const DEFAULT_APPLICATION_PATH: [u8; 4] = [0x3F, 0x00, 0x50, 0x15];
 /// ISO 7816-15's default file id for the ODF, inside the application DF.
 const ODF_FID: [u8; 2] = [0x50, 0x31];
 /// The IAS-ECC issuer prefix that EF.SN.ICC carries after its `5A 0A` header.
@@ -139,11 +141,29 @@ pub(super) fn read_login_profile(
     card_type: CardType,
     serial: &IccSerial,
 ) -> Result<CardProfile, CardError> {
-    let ef_dir = files.read_file(&EF_DIR)?;
-    let applications = pkcs15::parse_dir(&ef_dir)?;
-    let application = pkcs15::choose_application(&applications)
-        .ok_or_else(|| CardError::Unsupported("no PKCS#15 application in EF.DIR".into()))?
-        .clone();
+    let application = match files.read_file(&EF_DIR) {
+        Ok(ef_dir) => {
+            let applications = pkcs15::parse_dir(&ef_dir)?;
+            pkcs15::choose_application(&applications)
+                .ok_or_else(|| CardError::Unsupported("no PKCS#15 application in EF.DIR".into()))?
+                .clone()
+        }
+        // No EF.DIR: the PKCS#15 application at its ISO 7816-15 default place, 3F00/5015, as
+        // the Cryptolib (and OpenSC's pkcs15.c) then takes it, with the CPS application AID the
+        // Cryptolib uses for a CPS4 (`cps_aid_cps4`) to select it again later.
+        Err(CardError::Status {
+            sw: StatusWord::FileNotFound,
+            ..
+        }) => {
+            debug!("no EF.DIR: trying the PKCS#15 application at 3F00/5015");
+            pkcs15::Application {
+                aid: pkcs15::CPS3_CONTACT_AID.to_vec(),
+                label: None,
+                path: Some(DEFAULT_APPLICATION_PATH.to_vec()),
+            }
+        }
+        Err(error) => return Err(error),
+    };
     let app_path = files.application_path(&application)?;
     let mut odf_path = app_path.clone();
     odf_path.extend_from_slice(&ODF_FID);

@@ -37,6 +37,9 @@ impl Holder {
 #[error("a card PIN is 4 to 8 decimal digits")]
 pub struct InvalidPin;
 
+/// ISO 7816-15's default PKCS#15 application DF (`3F00/5015`).
+pub const DEFAULT_APPLICATION_DF: u16 = 0x5015;
+
 /// The largest READ BINARY answer of a CPS3 (IAS-ECC).
 pub const READ_BINARY_MAX: usize = 0xE7;
 /// INTERNAL AUTHENTICATE input limit: 40 % of a 2048-bit modulus.
@@ -91,6 +94,8 @@ pub struct VirtualCard {
     hides_application_fid: bool,
     /// Seen through a contactless interface (see [`VirtualCard::seen_contactless`]).
     contactless: bool,
+    /// The file id of the PKCS#15 application DF under the MF.
+    app_df: u16,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -131,6 +136,7 @@ impl VirtualCard {
             cps4: None,
             hides_application_fid: false,
             contactless: false,
+            app_df: pkcs15::APP_DF,
         }
     }
 
@@ -139,6 +145,22 @@ impl VirtualCard {
     pub fn with_ef_dir_path(mut self) -> Self {
         self.files
             .set_content(&[pkcs15::MF, pkcs15::EF_DIR], pkcs15::ef_dir_with_path());
+        self
+    }
+
+    /// The variant without EF.DIR, its PKCS#15 application at ISO 7816-15's default place
+    /// `3F00/5015` with ODF and CDF paths relative to it: what the Cryptolib falls back to when
+    /// EF.DIR is missing (CARD.md; CPS4's EF.DIR is unknown).
+    pub fn without_ef_dir(mut self) -> Self {
+        let app = |fid| [pkcs15::MF, pkcs15::APP_DF, fid];
+        self.files
+            .set_content(&app(pkcs15::ODF), pkcs15::odf_relative());
+        self.files
+            .set_content(&app(pkcs15::CDF), pkcs15::cdf_relative());
+        self.files.remove(&[pkcs15::MF, pkcs15::EF_DIR]);
+        self.files
+            .rename_dir(&[pkcs15::MF, pkcs15::APP_DF], DEFAULT_APPLICATION_DF);
+        self.app_df = DEFAULT_APPLICATION_DF;
         self
     }
 
@@ -222,7 +244,7 @@ impl VirtualCard {
         self.pending_response.clear();
         if let Some(state) = &mut self.cps4 {
             // A reset closes the logical channels.
-            *state = cps4::Cps4State::default();
+            state.reset();
         }
     }
 
@@ -313,11 +335,11 @@ impl VirtualCard {
     }
 
     fn in_application_path(&self, path: &[u16]) -> bool {
-        path == [pkcs15::MF, pkcs15::APP_DF]
+        path == [pkcs15::MF, self.app_df]
     }
 
     fn in_application(&self) -> bool {
-        self.current_df == [pkcs15::MF, pkcs15::APP_DF]
+        self.current_df == [pkcs15::MF, self.app_df]
     }
 
     // ---- SELECT ------------------------------------------------------------------------

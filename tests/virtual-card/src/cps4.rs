@@ -76,7 +76,26 @@ pub(super) struct Cps4State {
     chain: Option<Vec<u8>>,
     /// The card answers as a T=0 card (`61xx`, case 4 without Le) instead of T=1.
     t0_answers: bool,
+    /// The applet refuses its first selection after power-on until the card manager has been
+    /// selected (see [`VirtualCard::with_applet_needing_reselect`]).
+    applet_needs_reselect: bool,
+    /// The card manager has been selected since power-on.
+    card_manager_selected: bool,
 }
+
+impl Cps4State {
+    /// The state after power-on or closing the channel: the configuration stays.
+    pub(super) fn reset(&mut self) {
+        *self = Cps4State {
+            t0_answers: self.t0_answers,
+            applet_needs_reselect: self.applet_needs_reselect,
+            ..Cps4State::default()
+        };
+    }
+}
+
+/// The GlobalPlatform card manager (the Cryptolib's `CPS4_AID_IDS`).
+pub const CARD_MANAGER_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum ChannelState {
@@ -111,6 +130,17 @@ impl VirtualCard {
     pub fn with_t0_answers(mut self) -> Self {
         if let Some(state) = &mut self.cps4 {
             state.t0_answers = true;
+        }
+        self
+    }
+
+    /// A CPS4 whose applet refuses (`6A 82`) its first selection after each power-on until
+    /// the card manager (IDS AID, `A0 00 00 01 51 00 00`) has been selected on channel 1: what
+    /// the Cryptolib's `_do_reselect_cps4_aid` recovers from (it selects the card manager, the
+    /// CPS2ter, then the applet again). The real card's reason to need it is not published.
+    pub fn with_applet_needing_reselect(mut self) -> Self {
+        if let Some(state) = &mut self.cps4 {
+            state.applet_needs_reselect = true;
         }
         self
     }
@@ -211,6 +241,22 @@ impl VirtualCard {
             (PKI_CHANNEL, ChannelState::AppletSelected) => {
                 self.pki_applet(state, &command, chained)
             }
+            (PKI_CHANNEL, _)
+                if is_applet_selection(&command)
+                    && state.applet_needs_reselect
+                    && !state.card_manager_selected =>
+            {
+                response(&[], StatusWord::FILE_NOT_FOUND)
+            }
+            (PKI_CHANNEL, ChannelState::Closed | ChannelState::Open)
+                if command.ins == INS_SELECT
+                    && command.p1 == 0x04
+                    && command.data == CARD_MANAGER_AID =>
+            {
+                // Not reachable from here, but remembered.
+                state.card_manager_selected = true;
+                response(&[], StatusWord::FILE_NOT_FOUND)
+            }
             // Implicit opening: selecting the applet on channel 1 opens the channel.
             (PKI_CHANNEL, _) if is_applet_selection(&command) => {
                 let answer = self.select(&command);
@@ -262,7 +308,7 @@ impl VirtualCard {
     }
 
     fn close_pki_channel(&mut self, state: &mut Cps4State) -> Vec<u8> {
-        *state = Cps4State::default();
+        state.reset();
         self.pin_verified = false;
         self.set_current_df(vec![pkcs15::MF]);
         self.current_ef = None;

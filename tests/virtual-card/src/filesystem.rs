@@ -105,6 +105,23 @@ impl FileSystem {
         })
     }
 
+    /// Removes the file at `path` (an EF, or a DF without children).
+    pub fn remove(&mut self, path: &[u16]) {
+        self.files.retain(|file| file.path != path);
+    }
+
+    /// Gives the DF at `path` (and everything under it) the file id `fid`.
+    pub fn rename_dir(&mut self, path: &[u16], fid: u16) {
+        let Some(last) = path.len().checked_sub(1) else {
+            return;
+        };
+        for file in &mut self.files {
+            if file.path.starts_with(path) {
+                file.path[last] = fid;
+            }
+        }
+    }
+
     /// Replaces the content of the EF at `path`; `false` when there is no such EF.
     pub fn set_content(&mut self, path: &[u16], new_content: Vec<u8>) -> bool {
         match self.files.iter_mut().find(|file| file.path == path) {
