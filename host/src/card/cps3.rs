@@ -2,7 +2,7 @@
 
 use super::apdu::{Command, Response, StatusWord, MAX_CHUNK};
 use super::channel::Channel;
-use super::discovery::{self, FileAccess, EF_SN_ICC};
+use super::discovery::{self, FileAccess, EF_DIR, EF_SN_ICC, SFI_EF_DIR, SFI_EF_SN_ICC};
 use super::error::CardError;
 use super::pin::Pin;
 use super::pkcs15;
@@ -75,6 +75,20 @@ impl FileAccess for Cps3<'_> {
         self.select_file_size(path)
     }
 
+    fn select_plain(&mut self, path: &[u8]) -> Result<(), CardError> {
+        self.select_path(path)
+    }
+
+    /// By its short identifier when the MF is current (after EF.SN.ICC), else by path.
+    fn read_ef_dir(&mut self) -> Result<Vec<u8>, CardError> {
+        if self.mf_current {
+            if let Some(content) = self.read_by_sfi(SFI_EF_DIR, 0x400)? {
+                return Ok(content);
+            }
+        }
+        self.read_file(&EF_DIR)
+    }
+
     fn send(&mut self, command: &Command) -> Result<Response, CardError> {
         self.channel.send(command)
     }
@@ -125,7 +139,16 @@ fn application_fid(answer: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl CpxCard for Cps3<'_> {
+    /// EF.SN.ICC by its short identifier first: one APDU when the MF is current, as after
+    /// `certificates` (GET DATA) or a reset; else, or if the card refuses, by path.
     fn icc_serial(&mut self) -> Result<IccSerial, CardError> {
+        if let Some(content) = self.read_by_sfi(SFI_EF_SN_ICC, 12)? {
+            if let Ok(serial) = discovery::parse_icc_serial(&content) {
+                // Found from the current DF: that DF is the MF.
+                self.mf_current = true;
+                return Ok(serial);
+            }
+        }
         self.select_path(&EF_SN_ICC)?;
         let content = self.read_binary(12)?;
         discovery::parse_icc_serial(&content)
@@ -263,6 +286,8 @@ mod tests {
     #[test]
     fn reads_the_serial_of_the_vendor_trace() {
         let mut transport = ScriptedTransport::new(vec![
+            // The card refuses the read by short identifier (another DF is current).
+            ("00 B0 9C 00 0C", "6A 82"),
             ("00 A4 09 0C 04 3F 00 D0 03", "90 00"),
             (
                 "00 B0 00 00 0C",
@@ -277,6 +302,8 @@ mod tests {
     #[test]
     fn refuses_a_card_whose_serial_is_not_cpx() {
         let mut transport = ScriptedTransport::new(vec![
+            // The card refuses the read by short identifier (another DF is current).
+            ("00 B0 9C 00 0C", "6A 82"),
             ("00 A4 09 0C 04 3F 00 D0 03", "90 00"),
             (
                 "00 B0 00 00 0C",
@@ -305,11 +332,10 @@ mod tests {
 
     #[test]
     fn no_extra_select_when_ef_sn_icc_left_the_mf_current() {
-        // A known card: EF.SN.ICC, then the PIN tries, 4 APDUs.
+        // A known card: EF.SN.ICC by its short identifier, then the PIN tries, 3 APDUs.
         let mut transport = ScriptedTransport::new(vec![
-            ("00 A4 09 0C 04 3F 00 D0 03", "90 00"),
             (
-                "00 B0 00 00 0C",
+                "00 B0 9C 00 0C",
                 "5A 0A 80 25 00 00 01 99 21 38 45 0F 90 00",
             ),
             ("00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80", "61 18"),
@@ -432,8 +458,7 @@ mod tests {
             s
         };
         let mut transport = ScriptedTransport::new(vec![
-            ("00 A4 09 04 06 3F 00 00 01 C0 01", "61 09"),
-            ("00 C0 00 00 09", "62 07 80 02 03 00 82 01 01 90 00"),
+            ("00 A4 09 0C 06 3F 00 00 01 C0 01", "90 00"),
             ("00 B0 00 00 E7", &chunk(0..0xE7)),
             ("00 B0 00 E7 E7", &chunk(0xE7..0x1CE)),
             ("00 B0 01 CE 26", &chunk(0x1CE..0x1F4)),

@@ -24,7 +24,7 @@ use zeroize::Zeroizing;
 
 use super::apdu::{Command, Response, StatusWord};
 use super::channel::Channel;
-use super::discovery::{self, FileAccess, EF_SN_ICC};
+use super::discovery::{self, FileAccess, EF_SN_ICC, SFI_EF_SN_ICC};
 use super::error::CardError;
 use super::pin::Pin;
 use super::pkcs15;
@@ -220,6 +220,10 @@ impl FileAccess for Cps4<'_> {
         Ok(self.select_ef(path, true)?.unwrap_or_default())
     }
 
+    fn select_plain(&mut self, path: &[u8]) -> Result<(), CardError> {
+        self.select_ef(path, false).map(|_| ())
+    }
+
     fn send(&mut self, command: &Command) -> Result<Response, CardError> {
         self.channel.send(command)
     }
@@ -263,6 +267,13 @@ impl CpxCard for Cps4<'_> {
         // Always select the applet here: this is the first command of a card transaction, and
         // a reset since the last one has closed channel 1.
         self.select_applet()?;
+        // The applet's MF is current: EF.SN.ICC by its short identifier (one APDU), else by
+        // path if the card refuses (whether a CPS4 takes SFIs is not published).
+        if let Some(content) = self.read_by_sfi(SFI_EF_SN_ICC, 12)? {
+            if let Ok(serial) = discovery::parse_icc_serial(&content) {
+                return Ok(serial);
+            }
+        }
         self.select_ef(&EF_SN_ICC, false)?;
         let content = self.read_binary(12)?;
         discovery::parse_icc_serial(&content)
@@ -410,6 +421,7 @@ mod tests {
     fn reads_the_serial_on_logical_channel_one() {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
+            ("01 B0 9C 00 0C", "6A 82"),
             ("01 A4 00 0C 02 D0 03", "90 00"),
             (
                 "01 B0 00 00 0C",
@@ -447,6 +459,7 @@ mod tests {
     fn refuses_a_card_whose_serial_is_not_cpx() {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
+            ("01 B0 9C 00 0C", "6A 82"),
             ("01 A4 00 0C 02 D0 03", "90 00"),
             (
                 "01 B0 00 00 0C",
@@ -554,15 +567,16 @@ mod tests {
             ("01 A4 00 04 02 2F 00".into(), fcp(ef_dir.len())),
             read(&format!("01 B0 00 00 {}", size(&ef_dir)), &ef_dir),
             ("01 A4 00 0C 02 00 01".into(), "90 00".into()),
-            ("01 A4 00 04 02 50 31".into(), fcp(odf.len())),
-            read(&format!("01 B0 00 00 {}", size(&odf)), &odf),
-            ("01 A4 00 04 02 44 01".into(), fcp(prkdf.len())),
-            read(&format!("01 B0 00 00 {}", size(&prkdf)), &prkdf),
-            ("01 A4 00 04 02 44 02".into(), fcp(cdf.len())),
-            read(&format!("01 B0 00 00 {}", size(&cdf)), &cdf),
-            ("01 A4 00 04 02 44 03".into(), fcp(aodf.len())),
-            read(&format!("01 B0 00 00 {}", size(&aodf)), &aodf),
-            ("01 A4 00 04 02 C0 01".into(), fcp(0x200)),
+            // Directories and the certificate: no FCP, read until their content ends.
+            ("01 A4 00 0C 02 50 31".into(), "90 00".into()),
+            read("01 B0 00 00 00", &odf),
+            ("01 A4 00 0C 02 44 01".into(), "90 00".into()),
+            read("01 B0 00 00 00", &prkdf),
+            ("01 A4 00 0C 02 44 02".into(), "90 00".into()),
+            read("01 B0 00 00 00", &cdf),
+            ("01 A4 00 0C 02 44 03".into(), "90 00".into()),
+            read("01 B0 00 00 00", &aodf),
+            ("01 A4 00 0C 02 C0 01".into(), "90 00".into()),
             read("01 B0 00 00 00", &certificate[..0x100]),
             read("01 B0 01 00 30", &certificate[0x100..]),
         ];
@@ -670,6 +684,7 @@ mod tests {
         let (first_part, last_part) = decipher_parts(&digest);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
+            ("01 B0 9C 00 0C", "6A 82"),
             ("01 A4 00 0C 02 D0 03", "90 00"),
             (
                 "01 B0 00 00 0C",

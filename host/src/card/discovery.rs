@@ -12,6 +12,10 @@ use super::{CardProfile, CardType, IccSerial};
 
 pub(super) const EF_SN_ICC: [u8; 4] = [0x3F, 0x00, 0xD0, 0x03];
 pub(super) const EF_DIR: [u8; 4] = [0x3F, 0x00, 0x2F, 0x00];
+/// Short EF identifiers of the MF's EFs: EF.SN.ICC 1C (its FCP in the vendor trace of OpenSC
+/// issue #2275 carries `88 01 E0`), EF.DIR 1E (ISO 7816-4's default for EF.DIR).
+pub(super) const SFI_EF_SN_ICC: u8 = 0x1C;
+pub(super) const SFI_EF_DIR: u8 = 0x1E;
 /// ISO 7816-15's default application DF, used when a card has no EF.DIR.
 const DEFAULT_APPLICATION_PATH: [u8; 4] = [0x3F, 0x00, 0x50, 0x15];
 /// ISO 7816-15's default file id for the ODF, inside the application DF.
@@ -25,6 +29,10 @@ const MAX_FILE_SIZE: usize = 0x7FFF;
 pub(super) trait FileAccess {
     /// Selects the EF at this absolute path and returns its size.
     fn select_sized(&mut self, path: &[u8]) -> Result<usize, CardError>;
+    /// Selects the EF at this path without asking for its FCP (one APDU less on T=0).
+    fn select_plain(&mut self, path: &[u8]) -> Result<(), CardError> {
+        self.select_sized(path).map(|_| ())
+    }
     /// Sends one command through the driver's channel (T=0 handling included).
     fn send(&mut self, command: &Command) -> Result<Response, CardError>;
     /// The class byte of the driver's commands (its logical channel).
@@ -37,29 +45,71 @@ pub(super) trait FileAccess {
     /// APDUs sent so far, for the log.
     fn apdus_so_far(&self) -> usize;
 
+    /// EF.DIR's content.
+    fn read_ef_dir(&mut self) -> Result<Vec<u8>, CardError> {
+        self.read_file(&EF_DIR)
+    }
+
+    /// READ BINARY by short EF identifier from the current DF (one APDU instead of a SELECT and
+    /// a READ BINARY), up to `length` bytes; `None` when the card refuses it, so that the caller
+    /// selects the file by path instead.
+    fn read_by_sfi(&mut self, sfi: u8, length: usize) -> Result<Option<Vec<u8>>, CardError> {
+        let first = length.min(self.read_chunk());
+        let le = u8::try_from(first).unwrap_or(0);
+        let command = Command::new(self.class_byte(), 0xB0, 0x80 | sfi, 0x00).with_le(le);
+        let response = self.send(&command)?;
+        if response.sw != StatusWord::Success || response.data.is_empty() {
+            return Ok(None);
+        }
+        // The EF is now the current one: the rest, if any, by offset.
+        let data = if response.data.len() < first {
+            response.data
+        } else {
+            self.read_binary_from(response.data, length)?
+        };
+        Ok(Some(data))
+    }
+
+    /// One READ BINARY of at most `wanted` bytes at `offset` of the current EF, and whether the
+    /// card said the file ends there (`62 82` with the last bytes); `None` once the file has
+    /// ended (`6B 00`, or no data).
+    fn read_once(
+        &mut self,
+        offset: usize,
+        wanted: usize,
+    ) -> Result<Option<(Vec<u8>, bool)>, CardError> {
+        // Le 00 asks for 256 bytes.
+        let le = u8::try_from(wanted.min(self.read_chunk())).unwrap_or(0);
+        let (offset_high, offset_low) = (((offset >> 8) & 0x7F) as u8, offset as u8);
+        let command = Command::new(self.class_byte(), 0xB0, offset_high, offset_low).with_le(le);
+        let response = self.send(&command)?;
+        match response.sw {
+            StatusWord::Success if !response.data.is_empty() => Ok(Some((response.data, false))),
+            StatusWord::Success | StatusWord::WrongOffset => Ok(None),
+            // 62 82: end of file reached before Le bytes (ISO 7816-4), with the last bytes.
+            StatusWord::Other(0x6282) if !response.data.is_empty() => {
+                Ok(Some((response.data, true)))
+            }
+            StatusWord::Other(0x6282) => Ok(None),
+            sw => Err(CardError::Status { ins: 0xB0, sw }),
+        }
+    }
+
     /// Appends READ BINARY data from offset `data.len()` of the current EF up to `length` bytes,
     /// in chunks the card accepts; a file shorter than declared ends the read without error.
     fn read_binary_from(&mut self, mut data: Vec<u8>, length: usize) -> Result<Vec<u8>, CardError> {
         while data.len() < length {
             let offset = data.len();
-            let chunk = (length - offset).min(self.read_chunk());
-            // Le 00 asks for 256 bytes.
-            let le = u8::try_from(chunk).unwrap_or(0);
-            let (offset_high, offset_low) = (((offset >> 8) & 0x7F) as u8, offset as u8);
-            let command =
-                Command::new(self.class_byte(), 0xB0, offset_high, offset_low).with_le(le);
-            let response = self.send(&command)?;
-            match response.sw {
-                StatusWord::Success if !response.data.is_empty() => {}
-                StatusWord::Success | StatusWord::WrongOffset => break,
-                // 62 82: end of file reached before Le bytes (ISO 7816-4), with the last bytes.
-                StatusWord::Other(0x6282) => {
-                    data.extend_from_slice(&response.data);
-                    break;
+            let wanted = (length - offset).min(self.read_chunk());
+            match self.read_once(offset, wanted)? {
+                Some((chunk, last)) => {
+                    data.extend_from_slice(&chunk);
+                    if last {
+                        break;
+                    }
                 }
-                sw => return Err(CardError::Status { ins: 0xB0, sw }),
+                None => break,
             }
-            data.extend_from_slice(&response.data);
         }
         data.truncate(length);
         Ok(data)
@@ -75,19 +125,39 @@ pub(super) trait FileAccess {
     }
 
     /// Reads a file holding one DER element (a certificate), stopping at the element's end
-    /// rather than reading the padding of an over-allocated EF.
+    /// rather than reading the padding of an over-allocated EF. The element's length comes from
+    /// its first chunk, so the file is selected without its FCP.
     fn read_der_file(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
-        let size = self.select_sized(path)?;
-        let first = self.read_binary(size.min(self.read_chunk()))?;
-        let total = der_length(&first)?.min(size);
+        self.select_plain(path)?;
+        let first = self.read_binary(self.read_chunk())?;
+        let total = der_length(&first)?.min(MAX_FILE_SIZE);
         self.read_binary_from(first, total)
+    }
+
+    /// Reads a PKCS#15 directory file (ODF, PrKDF, CDF, AODF): selected without its FCP, read
+    /// chunk by chunk until its objects end (padding after complete objects, a short answer,
+    /// or the end of the file), not to the end of an over-allocated EF.
+    fn read_directory(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
+        self.select_plain(path)?;
+        let chunk = self.read_chunk();
+        let mut data = Vec::new();
+        while data.len() < MAX_FILE_SIZE {
+            let Some((part, last)) = self.read_once(data.len(), chunk)? else {
+                break;
+            };
+            data.extend_from_slice(&part);
+            if last || part.len() < chunk || objects_complete(&data) {
+                break;
+            }
+        }
+        Ok(data)
     }
 
     /// The concatenated content of several directory files (a PKCS#15 DF may span several EFs).
     fn read_all(&mut self, paths: &[Vec<u8>]) -> Result<Vec<u8>, CardError> {
         let mut content = Vec::new();
         for path in paths {
-            content.extend(self.read_file(path)?);
+            content.extend(self.read_directory(path)?);
         }
         Ok(content)
     }
@@ -124,6 +194,20 @@ pub(super) fn fcp_file_size(fcp: &[u8]) -> Result<usize, CardError> {
     Ok(size)
 }
 
+/// Whether `data` holds complete TLV objects followed by padding (`00` or `FF`): the content of
+/// a directory file has ended, whatever the file's allocated size.
+fn objects_complete(data: &[u8]) -> bool {
+    let mut end = 0;
+    for element in TlvReader::new(data) {
+        let Ok(element) = element else {
+            return false;
+        };
+        let start = element.value.as_ptr() as usize - data.as_ptr() as usize;
+        end = start + element.value.len();
+    }
+    end > 0 && end < data.len()
+}
+
 /// Total length of the DER element at the start of `bytes`.
 pub(super) fn der_length(bytes: &[u8]) -> Result<usize, CardError> {
     let header_and_length = match bytes {
@@ -141,7 +225,7 @@ pub(super) fn read_login_profile(
     card_type: CardType,
     serial: &IccSerial,
 ) -> Result<CardProfile, CardError> {
-    let application = match files.read_file(&EF_DIR) {
+    let application = match files.read_ef_dir() {
         Ok(ef_dir) => {
             let applications = pkcs15::parse_dir(&ef_dir)?;
             pkcs15::choose_application(&applications)
@@ -167,7 +251,7 @@ pub(super) fn read_login_profile(
     let app_path = files.application_path(&application)?;
     let mut odf_path = app_path.clone();
     odf_path.extend_from_slice(&ODF_FID);
-    let odf = files.read_file(&odf_path)?;
+    let odf = files.read_directory(&odf_path)?;
     let directory = pkcs15::parse_odf(&odf, &app_path)?;
     let keys = pkcs15::parse_prkdf(&files.read_all(&directory.private_keys)?)?;
     let certificates = pkcs15::parse_cdf(&files.read_all(&directory.certificates)?, &app_path)?;
