@@ -256,6 +256,10 @@ impl CpxCard for Cps3<'_> {
     fn apdus_sent(&self) -> usize {
         self.channel.apdus_sent()
     }
+
+    fn public_files(&mut self) -> Vec<super::PublicFile> {
+        discovery::read_public_files(self)
+    }
 }
 
 #[cfg(test)]

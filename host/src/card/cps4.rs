@@ -360,6 +360,10 @@ impl CpxCard for Cps4<'_> {
     fn apdus_sent(&self) -> usize {
         self.channel.apdus_sent()
     }
+
+    fn public_files(&mut self) -> Vec<super::PublicFile> {
+        discovery::read_public_files(self)
+    }
 }
 
 #[cfg(test)]

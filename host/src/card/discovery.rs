@@ -219,12 +219,8 @@ pub(super) fn der_length(bytes: &[u8]) -> Result<usize, CardError> {
     Ok(header_and_length)
 }
 
-/// Walks EF.DIR -> ODF -> PrKDF/CDF/AODF to the login key, and reads its certificate.
-pub(super) fn read_login_profile(
-    files: &mut impl FileAccess,
-    card_type: CardType,
-    serial: &IccSerial,
-) -> Result<CardProfile, CardError> {
+/// The PKCS#15 application a login uses: from EF.DIR, or at 3F00/5015 when there is none.
+fn find_application(files: &mut impl FileAccess) -> Result<pkcs15::Application, CardError> {
     let application = match files.read_ef_dir() {
         Ok(ef_dir) => {
             let applications = pkcs15::parse_dir(&ef_dir)?;
@@ -248,6 +244,90 @@ pub(super) fn read_login_profile(
         }
         Err(error) => return Err(error),
     };
+    Ok(application)
+}
+
+/// A file of the card's public PKCS#15 structure, as read for a card report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicFile {
+    pub name: &'static str,
+    pub path: Vec<u8>,
+    pub content: Result<Vec<u8>, String>,
+}
+
+/// ISO 7816-15's default file id for TokenInfo, inside the application DF.
+const TOKEN_INFO_FID: [u8; 2] = [0x50, 0x32];
+
+/// Reads every public file of the PKCS#15 structure (EF.DIR, ODF, TokenInfo and the directories
+/// the ODF names), for a card report: no PIN, nothing secret. A file that cannot be read is
+/// reported with its error, and the others are still read.
+pub(super) fn read_public_files(files: &mut impl FileAccess) -> Vec<PublicFile> {
+    let mut read = Vec::new();
+    read.push(PublicFile {
+        name: "EF.DIR",
+        path: EF_DIR.to_vec(),
+        content: files.read_ef_dir().map_err(|error| error.to_string()),
+    });
+    let application = match find_application(files) {
+        Ok(application) => application,
+        Err(_) => return read,
+    };
+    let app_path = match files.application_path(&application) {
+        Ok(path) => path,
+        Err(error) => {
+            read.push(PublicFile {
+                name: "application",
+                path: application.aid.clone(),
+                content: Err(error.to_string()),
+            });
+            return read;
+        }
+    };
+    let in_app = |fid: &[u8]| [app_path.as_slice(), fid].concat();
+    let odf_path = in_app(&ODF_FID);
+    let odf = files.read_directory(&odf_path);
+    read.push(PublicFile {
+        name: "ODF",
+        path: odf_path,
+        content: odf.clone().map_err(|error| error.to_string()),
+    });
+    let token_info_path = in_app(&TOKEN_INFO_FID);
+    read.push(PublicFile {
+        name: "TokenInfo",
+        path: token_info_path.clone(),
+        content: files
+            .read_directory(&token_info_path)
+            .map_err(|error| error.to_string()),
+    });
+    let Ok(directory) = odf.and_then(|odf| pkcs15::parse_odf(&odf, &app_path)) else {
+        return read;
+    };
+    let named = [
+        ("PrKDF", &directory.private_keys),
+        ("CDF", &directory.certificates),
+        ("AODF", &directory.auth_objects),
+    ];
+    for (name, paths) in named {
+        for path in paths {
+            read.push(PublicFile {
+                name,
+                path: path.clone(),
+                content: files
+                    .read_directory(path)
+                    .map_err(|error| error.to_string()),
+            });
+        }
+    }
+    read
+}
+
+/// Walks EF.DIR -> ODF -> PrKDF/CDF/AODF to the login key, and reads its certificate.
+pub(super) fn read_login_profile(
+    files: &mut impl FileAccess,
+    card_type: CardType,
+    serial: &IccSerial,
+) -> Result<CardProfile, CardError> {
+    let application = find_application(files)?;
     let app_path = files.application_path(&application)?;
     let mut odf_path = app_path.clone();
     odf_path.extend_from_slice(&ODF_FID);

@@ -18,6 +18,7 @@ pub(crate) mod testing;
 
 use serde::{Deserialize, Serialize};
 
+pub use discovery::PublicFile;
 pub use error::CardError;
 pub use pin::{Pin, PinPolicy};
 pub use transport::{Protocol, Transport, TransportError};
@@ -152,6 +153,8 @@ pub trait CpxCard {
         digest: &[u8; 32],
     ) -> Result<Vec<u8>, CardError>;
     fn apdus_sent(&self) -> usize;
+    /// The card's public PKCS#15 files, for a card report (no PIN, nothing secret).
+    fn public_files(&mut self) -> Vec<PublicFile>;
 }
 
 /// The driver for a recognised card type, over a transport inside a card transaction.

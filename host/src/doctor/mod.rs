@@ -2,6 +2,7 @@
 //! and what to fix when it cannot. It reads the card only as the `status` and `certificates`
 //! commands do: never a PIN, never a VERIFY.
 
+pub mod card_report;
 mod language;
 pub mod policies;
 
