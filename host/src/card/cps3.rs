@@ -1,4 +1,17 @@
 //! The CPS3 driver: IAS-ECC on T=0, PKCS#15 application, INTERNAL AUTHENTICATE for login.
+//!
+//! Unknowns (nobody here has a real CPS3; CARD.md lists the evidence), and the tolerant path
+//! taken for each:
+//! - whether the application's FCP carries a file id (83): without one, files are selected
+//!   relative to the application DF (OpenSC #2267 suggests EF.DIR gives no path);
+//! - whether READ BINARY by short EF identifier works (EF.SN.ICC 1C is in the vendor trace's FCP,
+//!   OpenSC #2275; EF.DIR 1E is ISO 7816-4's default): any refusal falls back to SELECT by path;
+//! - the answer to VERIFY without data (IAS-ECC; CARD.md: "expected to work", unverified): an
+//!   answer other than `90 00` / `63 Cx` / `69 83` counts as "not verified before", so the card
+//!   is reset after the login;
+//! - the CDF/AODF encodings (pad character, stored length, extra elements): the PKCS#15 parsers
+//!   skip what they do not know and name a missing needed field;
+//! - a PIN reference other than 01 (taken from the AODF) and SHA-384 support (not used).
 
 use super::apdu::{Command, Response, StatusWord, MAX_CHUNK};
 use super::channel::Channel;
