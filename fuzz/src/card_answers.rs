@@ -162,8 +162,10 @@ fn check_login(profile: &CardProfile, login: &[Exchange], signature: &Result<Vec
         assert!(matches!(signature, Err(CardError::PinFormat(_))));
         return;
     };
+    // VERIFYs that carry data; a VERIFY without data (the drivers' PIN-state probe) carries no
+    // PIN and spends no try.
     let verifies: Vec<usize> = (0..login.len())
-        .filter(|&i| login[i].ins() == INS_VERIFY)
+        .filter(|&i| login[i].ins() == INS_VERIFY && !login[i].data().is_empty())
         .collect();
     for (n, &index) in verifies.iter().enumerate() {
         assert_eq!(login[index].data(), pin_block.as_slice(), "VERIFY data");

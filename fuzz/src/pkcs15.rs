@@ -25,6 +25,8 @@ pub fn run(data: &[u8]) {
             assert!(applications.contains(chosen));
         }
     }
+    // An application of known path resolves every path to the MF; one whose path the card does
+    // not tell (empty) keeps relative paths as written, to be selected from the application.
     for app_path in [&APP_PATH[..], &[]] {
         if let Ok(directory) = pkcs15::parse_odf(data, app_path) {
             for path in directory
@@ -33,7 +35,16 @@ pub fn run(data: &[u8]) {
                 .chain(&directory.certificates)
                 .chain(&directory.auth_objects)
             {
-                assert!(path.starts_with(&MF), "ODF path not resolved to the MF");
+                assert!(
+                    path.starts_with(&MF) || app_path.is_empty(),
+                    "ODF path not resolved to the MF"
+                );
+                assert!(
+                    !app_path.is_empty()
+                        || path.is_empty()
+                        || data.windows(path.len()).any(|w| w == path.as_slice()),
+                    "a relative ODF path is not the one written"
+                );
             }
         }
     }

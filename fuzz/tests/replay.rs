@@ -178,3 +178,17 @@ fn the_iso9564_regression_reaches_the_pin_encoder() {
     );
     assert_eq!(policy.max_length(), 16);
 }
+
+#[test]
+fn the_pkcs15_variant_seeds_parse_as_a_real_card_would_have_them() {
+    use cpx_connect::card::pkcs15;
+    let app = [0x3F, 0x00, 0x00, 0x01];
+    let certificates =
+        pkcs15::parse_cdf(&seed("pkcs15", "cdf-subclass-and-extensions"), &app).expect("CDF");
+    assert_eq!(certificates[0].path, [0x3F, 0x00, 0x00, 0x01, 0x6F, 0x41]);
+    let pins =
+        pkcs15::parse_aodf(&seed("pkcs15", "aodf-padded-with-00-and-extended")).expect("AODF");
+    assert_eq!(pins[0].policy.max_length(), 12);
+    let relative = pkcs15::parse_odf(&seed("pkcs15", "odf-relative"), &[]).expect("ODF");
+    assert_eq!(relative.private_keys, [vec![0x6F, 0x11]]);
+}

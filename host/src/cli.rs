@@ -89,6 +89,11 @@ struct DoctorArguments {
     /// Prefix of every system path (tests).
     #[arg(long, hide = true, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Instead of the checks, write what each inserted card says about itself (public data
+    /// only, no PIN: ATR, PKCS#15 files, certificates, PIN tries, APDU trace) to FILE, `-` for
+    /// standard output, to attach to a bug report.
+    #[arg(long, value_name = "FILE")]
+    card_report: Option<PathBuf>,
 }
 
 /// Parses the command line and runs the subcommand; clap prints help, version and usage errors.
@@ -112,6 +117,10 @@ pub fn run(arguments: Vec<OsString>) -> ExitCode {
         Command::Uninstall(arguments) => {
             report_steps(request(arguments.target, None).and_then(|r| install::uninstall(&r)))
         }
+        Command::Doctor(DoctorArguments {
+            card_report: Some(file),
+            ..
+        }) => doctor::card_report::run_from_command_line(&file),
         Command::Doctor(arguments) => doctor::run_from_command_line(root_or_slash(arguments.root)),
     }
 }

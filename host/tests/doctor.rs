@@ -197,6 +197,28 @@ fn everything_in_place_means_a_login_can_work() {
 }
 
 #[test]
+fn a_cps_read_contactless_is_told_to_go_in_the_contact_slot() {
+    let workstation = Workstation::new();
+    workstation.install(Scope::User, &[], &binary());
+    let card = VirtualCard::cps3(Holder::Dupont).seen_contactless();
+    let report = workstation.doctor(Readers::One(Some(Arc::new(Mutex::new(card)))));
+    assert!(!report.login_possible, "{report}");
+    let checks: Vec<&Check> = report.checks_about(Topic::Card).collect();
+    let contactless = checks
+        .iter()
+        .find(|check| check.text.contains("contactless"))
+        .unwrap_or_else(|| panic!("no contactless check in\n{report}"));
+    assert_eq!(contactless.status, Status::Warn);
+    assert!(
+        contactless
+            .fix
+            .as_deref()
+            .is_some_and(|fix| fix.contains("contact slot")),
+        "{report}"
+    );
+}
+
+#[test]
 fn missing_manifests_are_warnings_with_the_install_command() {
     let workstation = Workstation::new();
     let report = workstation.doctor(dupont());

@@ -78,6 +78,194 @@ fn a_full_login_makes_a_token_that_verifies() {
     assert_eq!(card.lock().unwrap().verify_count(), 1);
 }
 
+/// The card's APDU log as hex strings, for readable assertions.
+fn log_hex(card: &cpx_virtual_card::SharedCard) -> Vec<String> {
+    card.lock()
+        .unwrap()
+        .apdu_log()
+        .iter()
+        .map(|apdu| cpx_connect::hex_encode(apdu))
+        .collect()
+}
+
+#[test]
+fn a_login_works_whatever_ef_dir_and_the_application_fcp_say() {
+    const SELECT_APP_WITH_FCP: &str = "00A40404 0DE828BD080F8025000001FF0010";
+    let select_app = SELECT_APP_WITH_FCP.replace(' ', "");
+    for (layout, card, selects_by_aid, odf_select) in [
+        // Default: EF.DIR without a path (as a real CPS3's, most likely); the FCP gives 0001.
+        (
+            "no path in EF.DIR",
+            VirtualCard::cps3(Holder::Dupont),
+            true,
+            "00A4090C0 63F00000150 31",
+        ),
+        (
+            "path in EF.DIR",
+            VirtualCard::cps3(Holder::Dupont).with_ef_dir_path(),
+            false,
+            "00A4090C0 63F00000150 31",
+        ),
+        // No EF.DIR at all: the application at 3F00/5015, as the Cryptolib falls back to.
+        (
+            "no EF.DIR",
+            VirtualCard::cps3(Holder::Dupont).without_ef_dir(),
+            false,
+            "00A4090C0 63F00501550 31",
+        ),
+        // Nothing tells where the application is: its files are selected from it.
+        (
+            "no path anywhere",
+            VirtualCard::cps3(Holder::Dupont).with_relative_layout(),
+            true,
+            "00A4090C0 25031",
+        ),
+    ] {
+        let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
+        let card = readers.card(0);
+        let mut service = HostService::new(readers);
+        let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
+        let Some(id) = answers[0]["result"]["certificates"][0]["certificateId"].as_str() else {
+            panic!("{layout}: {}", answers[0]);
+        };
+        let log = log_hex(&card);
+        assert_eq!(
+            log.contains(&select_app),
+            selects_by_aid,
+            "{layout}: {log:?}"
+        );
+        let odf_select = odf_select.replace(' ', "");
+        assert!(log.contains(&odf_select), "{layout}: {log:?}");
+        let answers = exchange(&mut service, &[authenticate(id, "1234")]);
+        assert_token_verifies(
+            &answers[0]["result"],
+            "https://demo.cpxconnect.org",
+            &nonce(),
+        );
+    }
+}
+
+#[test]
+fn certificates_starts_again_once_when_the_card_changes_under_it() {
+    use cpx_connect::card::TransportError;
+    // Each APDU of the read in turn meets a swap for another card: the answer is the new card's.
+    let mut position = 1;
+    loop {
+        let readers =
+            VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+        readers.swap_at(
+            position,
+            TransportError::CardReset,
+            0,
+            Some(VirtualCard::cps3(Holder::Martin)),
+        );
+        let mut service = HostService::new(readers.clone());
+        let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
+        if !readers.swapped() {
+            break; // the read ended before that APDU
+        }
+        let certificates = &answers[0]["result"]["certificates"];
+        assert_eq!(
+            certificates[0]["holder"]["surname"], "MARTIN",
+            "swap at APDU {position}: {}",
+            answers[0]
+        );
+        assert_eq!(readers.card(0).lock().unwrap().verify_count(), 0);
+        position += 1;
+    }
+    assert!(position > 10, "the read took {position} APDUs");
+
+    // Only once: a card that changes again during the second read is reported removed, and the
+    // next request reads it.
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let mut service = HostService::new(readers.clone());
+    readers.swap_at(3, TransportError::CardRemoved, 0, None);
+    readers.swap_at(2, TransportError::CardReset, 0, None);
+    let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
+    assert_eq!(
+        answers[0]["error"]["code"], "ERR_CARD_REMOVED",
+        "{}",
+        answers[0]
+    );
+    assert!(readers.swapped());
+    let answers = exchange(&mut service, &[json!({"id": 2, "command": "certificates"})]);
+    assert!(answers[0]["result"].is_object(), "{}", answers[0]);
+}
+
+#[test]
+fn a_card_changed_during_authenticate_is_removed_and_the_pin_not_sent_again() {
+    use cpx_connect::card::TransportError;
+    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers.clone());
+    let id = certificate_id_of(&mut service);
+    card.lock().unwrap().clear_log();
+    // Known card, MF current after certificates: EF.SN.ICC by SFI, SELECT application, the
+    // PIN-state probe, VERIFY: the swap hits the MSE after it.
+    readers.swap_at(5, TransportError::CardReset, 0, None);
+    let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+    assert_eq!(
+        answers[0]["error"]["code"], "ERR_CARD_REMOVED",
+        "{}",
+        answers[0]
+    );
+    assert_eq!(
+        card.lock().unwrap().verify_count(),
+        1,
+        "one VERIFY, never repeated"
+    );
+}
+
+#[test]
+fn a_cps3_read_contactless_is_named_and_never_sent_a_command() {
+    let readers = VirtualReaders::with(vec![(
+        "Reader A",
+        Some(VirtualCard::cps3(Holder::Dupont).seen_contactless()),
+    )]);
+    let card = readers.card(0);
+    let mut service = HostService::new(readers);
+    let answers = exchange(
+        &mut service,
+        &[
+            json!({"id": 1, "command": "status"}),
+            json!({"id": 2, "command": "certificates"}),
+            authenticate("00", "1234"),
+        ],
+    );
+    let status_card = &answers[0]["result"]["readers"][0]["card"];
+    assert_eq!(status_card["type"], "unknown", "backward compatible");
+    assert_eq!(status_card["state"], "contactless");
+    for answer in &answers[1..] {
+        assert_eq!(answer["error"]["code"], "ERR_CARD_UNSUPPORTED", "{answer}");
+        assert_eq!(answer["error"]["cardState"], "contactless", "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("contact slot"), "{message}");
+    }
+    assert!(card.lock().unwrap().apdu_log().is_empty());
+
+    // A contact card next to it is used, and its state is `ready`.
+    let readers = VirtualReaders::with(vec![
+        (
+            "Reader A",
+            Some(VirtualCard::cps3(Holder::Dupont).seen_contactless()),
+        ),
+        ("Reader B", Some(VirtualCard::cps3(Holder::Martin))),
+    ]);
+    let mut service = HostService::new(readers);
+    let answers = exchange(
+        &mut service,
+        &[
+            json!({"id": 1, "command": "status"}),
+            json!({"id": 2, "command": "certificates"}),
+        ],
+    );
+    assert_eq!(answers[0]["result"]["readers"][1]["card"]["state"], "ready");
+    assert_eq!(
+        answers[1]["result"]["certificates"][0]["holder"]["surname"],
+        "MARTIN"
+    );
+}
+
 #[test]
 fn a_login_stays_within_the_apdu_budget() {
     let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
@@ -298,7 +486,7 @@ fn status_reports_the_atr_and_type() {
     let answers = exchange(&mut service, &[json!({"id": 1, "command": "status"})]);
     assert_eq!(
         answers[0]["result"]["readers"][0]["card"],
-        json!({"atr": "3BAC00402A001225006480000310009000", "type": "CPS3"})
+        json!({"atr": "3BAC00402A001225006480000310009000", "type": "CPS3", "state": "ready"})
     );
 }
 
@@ -326,8 +514,9 @@ fn a_known_card_is_not_read_again_by_a_new_process() {
     );
     let known_card = card.lock().unwrap().apdu_log().len();
     assert!(known_card <= 14, "known card took {known_card} APDUs");
+    // The profile was not read again: the second login is the short one.
     assert!(
-        new_card > known_card + 20,
+        new_card > known_card + 10,
         "new {new_card}, known {known_card}"
     );
 
@@ -381,4 +570,62 @@ fn a_stale_cached_certificate_is_replaced_when_the_signature_disagrees() {
         BASE64.encode(&real)
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A writer the log subscriber appends to, shared with the test.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_apdu_trace_log_level_never_records_verify_data() {
+    let buffer = LogBuffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let readers = VirtualReaders::with(vec![(
+        "Reader A",
+        Some(VirtualCard::cps3(Holder::Dupont).with_pin("4739")),
+    )]);
+    let card = readers.card(0);
+    tracing::subscriber::with_default(subscriber, || {
+        let mut service = HostService::new(readers);
+        let id = certificate_id_of(&mut service);
+        let answers = exchange(&mut service, &[authenticate(&id, "4739")]);
+        assert!(answers[0]["result"].is_object(), "{}", answers[0]);
+        let answers = exchange(&mut service, &[authenticate(&id, "8521")]);
+        assert_eq!(answers[0]["error"]["code"], "ERR_PIN_INCORRECT");
+    });
+    assert_eq!(card.lock().unwrap().verify_count(), 2);
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    // The trace level logs APDUs...
+    assert!(
+        log.contains("card <-") && log.contains("00 88 00 00"),
+        "{log}"
+    );
+    // ... and a VERIFY only as its header, length and REDACTED: no PIN in any encoding.
+    assert!(log.contains("00 20 00 01 [8] REDACTED"), "{log}");
+    for secret in [
+        "4739",
+        "8521",
+        "34373339",
+        "38353231",
+        "34 37 33 39",
+        "38 35 32 31",
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
 }

@@ -44,6 +44,23 @@ pub fn all() -> Vec<Seed> {
     for (name, request) in requests() {
         add("request", name, serde_json::to_vec(&request).expect("JSON"));
     }
+    // Requests with a key given twice, which the host refuses wherever the key is.
+    for (name, body) in [
+        (
+            "duplicate-command",
+            &br#"{"id":1,"command":"version","command":"quit"}"#[..],
+        ),
+        (
+            "duplicate-pin",
+            br#"{"id":1,"command":"authenticate","arguments":{"origin":"https://a.fr","challengeNonce":"QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=","certificateId":"c","pin":"1234","pin":"5678"}}"#,
+        ),
+        (
+            "duplicate-nested",
+            br#"{"id":1,"command":"status","arguments":{"a":[{"k":0,"\u006b":1}]}}"#,
+        ),
+    ] {
+        add("request", name, body.to_vec());
+    }
     for (name, stream) in streams() {
         // Byte 0 chooses how the stream is cut into reads.
         add("frames", name, [&[0x2A][..], &stream].concat());
@@ -173,7 +190,7 @@ fn streams() -> Vec<(&'static str, Vec<u8>)> {
 
 fn card_files() -> Vec<(&'static str, Vec<u8>)> {
     let serial = VirtualCard::cps3(Holder::Dupont).icc_serial();
-    vec![
+    let mut files = vec![
         ("ef-dir", card_files::ef_dir()),
         ("ef-atr", card_files::ef_atr()),
         ("ef-sn-icc", card_files::ef_sn_icc(&serial)),
@@ -182,15 +199,47 @@ fn card_files() -> Vec<(&'static str, Vec<u8>)> {
         ("prkdf", card_files::prkdf()),
         ("cdf", card_files::cdf()),
         ("aodf", card_files::aodf()),
+        ("ef-dir-with-path", card_files::ef_dir_with_path()),
+        ("odf-relative", card_files::odf_relative()),
+        ("cdf-relative", card_files::cdf_relative()),
+        // ISO 7816-15 variants a real card may use (issue 9, item 3): a CDF entry with `[0]`
+        // subClassAttributes before `[1]` and an extension field; an AODF entry padded with 00
+        // to 12 bytes, its fields in another order, a lastPinChange and an extension.
         (
-            // The GET DATA answer of CARD.md (PIN tries).
-            "pin-get-data",
-            vec![
-                0x70, 0x16, 0xBF, 0x81, 0x01, 0x12, 0xA0, 0x10, 0x9A, 0x01, 0x03, 0x9B, 0x01, 0x03,
-                0xA1, 0x08, 0x8C, 0x06, 0xF3, 0x00, 0x00, 0x13, 0xFF, 0x00,
-            ],
+            "cdf-subclass-and-extensions",
+            hex_bytes(
+                "30 2A 30 05 0C 03 41 55 54 30 07 04 01 01 9F 20 01 07 \
+                 A0 07 30 05 0C 03 61 62 63 A1 0F 30 0D 30 08 04 06 3F 00 00 01 6F 41 85 01 01",
+            ),
         ),
-    ]
+        (
+            "aodf-padded-with-00-and-extended",
+            hex_bytes(
+                "30 3F 30 05 0C 03 50 49 4E 30 06 04 01 01 01 01 00 A0 02 30 00 \
+                 A1 2A 30 28 03 02 02 24 0A 01 01 02 01 04 02 01 0C 04 01 00 80 01 01 \
+                 18 0F 32 30 32 36 30 31 30 31 30 30 30 30 30 30 5A 9F 30 01 01",
+            ),
+        ),
+    ];
+    files.extend(more_card_files());
+    files
+}
+
+fn hex_bytes(text: &str) -> Vec<u8> {
+    text.split_whitespace()
+        .map(|pair| u8::from_str_radix(pair, 16).expect("seed hex"))
+        .collect()
+}
+
+fn more_card_files() -> Vec<(&'static str, Vec<u8>)> {
+    vec![(
+        // The GET DATA answer of CARD.md (PIN tries).
+        "pin-get-data",
+        vec![
+            0x70, 0x16, 0xBF, 0x81, 0x01, 0x12, 0xA0, 0x10, 0x9A, 0x01, 0x03, 0x9B, 0x01, 0x03,
+            0xA1, 0x08, 0x8C, 0x06, 0xF3, 0x00, 0x00, 0x13, 0xFF, 0x00,
+        ],
+    )]
 }
 
 pub fn cards() -> Vec<(&'static str, VirtualCard)> {

@@ -33,6 +33,8 @@ pub struct Command {
     data: CommandData,
     /// Expected response length; `Some(0)` means "up to 256", as on the wire.
     pub le: Option<u8>,
+    /// A case-4 command (data in, data out) sent without Le: under T=1 the channel adds Le `00`.
+    answer_expected: bool,
 }
 
 impl Command {
@@ -44,7 +46,20 @@ impl Command {
             p2,
             data: CommandData::Plain(Vec::new()),
             le: None,
+            answer_expected: false,
         }
+    }
+
+    /// Marks a command that sends data and expects data back (a SELECT asking for the FCP, a
+    /// GET DATA): on T=0 it goes without Le and the answer comes through `61xx`; under T=1 the
+    /// card needs Le, which the channel adds.
+    pub fn expecting_answer(mut self) -> Self {
+        self.answer_expected = true;
+        self
+    }
+
+    pub fn expects_answer(&self) -> bool {
+        self.answer_expected
     }
 
     /// Attaches plain data. Callers keep data within 255 bytes (short APDU); longer data is a bug in

@@ -4,7 +4,7 @@ use tracing::trace;
 
 use super::apdu::{Command, Response, StatusWord, MAX_CHUNK};
 use super::error::CardError;
-use super::transport::Transport;
+use super::transport::{Protocol, Transport};
 
 /// The class byte bit marking every part of a command chain but the last (ISO 7816-4).
 pub const CLA_CHAINING: u8 = 0x10;
@@ -32,9 +32,28 @@ impl<'t> Channel<'t> {
     }
 
     /// Sends a command and collects the whole answer: follows `61xx` with GET RESPONSE on the same
-    /// class byte's channel, and resends once with the card's Le on `6Cxx`.
+    /// class byte's channel, and resends once with the card's Le on `6Cxx`. A case-4 command gets
+    /// Le `00` under T=1; when the protocol is unknown and the card refuses it `67 00` without
+    /// Le, it is sent once more with Le `00` (never a command with sensitive data).
     pub fn send(&mut self, command: &Command) -> Result<Response, CardError> {
+        let needs_le = command.expects_answer() && command.le.is_none();
+        let with_le;
+        let command = if needs_le && self.transport.protocol() == Some(Protocol::T1) {
+            with_le = command.clone().with_le(0);
+            &with_le
+        } else {
+            command
+        };
         let mut response = self.transmit_once(command)?;
+        if response.sw == StatusWord::WrongLength
+            && response.data.is_empty()
+            && command.expects_answer()
+            && command.le.is_none()
+            && !command.is_sensitive()
+            && self.transport.protocol().is_none()
+        {
+            response = self.transmit_once(&command.clone().with_le(0))?;
+        }
         if let StatusWord::WrongLe(le) = response.sw {
             let corrected = command.clone().with_le(le);
             response = self.transmit_once(&corrected)?;
@@ -127,6 +146,7 @@ impl<'t> Channel<'t> {
 mod tests {
     use super::*;
     use crate::card::testing::ScriptedTransport;
+    use crate::card::transport::Protocol;
 
     #[test]
     fn follows_61xx_with_get_response_until_the_end() {
@@ -249,6 +269,63 @@ mod tests {
             channel.send_chained(&command, 255).unwrap().sw,
             StatusWord::Success
         );
+        transport.assert_finished();
+    }
+
+    fn select_with_fcp() -> Command {
+        Command::new(0x01, 0xA4, 0x00, 0x04)
+            .with_data([0x50, 0x31])
+            .expecting_answer()
+    }
+
+    #[test]
+    fn under_t1_a_case_4_command_carries_le_and_its_data_comes_with_9000() {
+        let mut transport =
+            ScriptedTransport::new(vec![("01 A4 00 04 02 50 31 00", "62 02 80 00 90 00")])
+                .over(Protocol::T1);
+        let mut channel = Channel::new(&mut transport);
+        assert_eq!(
+            channel.send_ok(&select_with_fcp()).unwrap(),
+            [0x62, 0x02, 0x80, 0x00]
+        );
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn under_t0_a_case_4_command_goes_without_le_and_67_00_is_final() {
+        let mut transport =
+            ScriptedTransport::new(vec![("01 A4 00 04 02 50 31", "67 00")]).over(Protocol::T0);
+        let mut channel = Channel::new(&mut transport);
+        assert_eq!(
+            channel.send(&select_with_fcp()).unwrap().sw,
+            StatusWord::WrongLength
+        );
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn protocol_unknown_67_00_to_a_case_4_command_is_retried_once_with_le() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("01 A4 00 04 02 50 31", "67 00"),
+            ("01 A4 00 04 02 50 31 00", "62 00 90 00"),
+        ]);
+        let mut channel = Channel::new(&mut transport);
+        assert_eq!(channel.send_ok(&select_with_fcp()).unwrap(), [0x62, 0x00]);
+        transport.assert_finished();
+
+        // Never a command with sensitive data (a VERIFY), never one that expects no answer.
+        let verify = Command::new(0x00, 0x20, 0x00, 0x01)
+            .with_sensitive_data(zeroize::Zeroizing::new(vec![0x31; 8]))
+            .expecting_answer();
+        let mut transport =
+            ScriptedTransport::new(vec![("00 20 00 01 08 31 31 31 31 31 31 31 31", "67 00")]);
+        let mut channel = Channel::new(&mut transport);
+        assert_eq!(channel.send(&verify).unwrap().sw, StatusWord::WrongLength);
+        transport.assert_finished();
+        let mse = Command::new(0x00, 0x22, 0x41, 0xA4).with_data([0x80, 0x01, 0x02]);
+        let mut transport = ScriptedTransport::new(vec![("00 22 41 A4 03 80 01 02", "67 00")]);
+        let mut channel = Channel::new(&mut transport);
+        assert_eq!(channel.send(&mse).unwrap().sw, StatusWord::WrongLength);
         transport.assert_finished();
     }
 

@@ -1,8 +1,21 @@
 //! The CPS3 driver: IAS-ECC on T=0, PKCS#15 application, INTERNAL AUTHENTICATE for login.
+//!
+//! Unknowns (nobody here has a real CPS3; CARD.md lists the evidence), and the tolerant path
+//! taken for each:
+//! - whether the application's FCP carries a file id (83): without one, files are selected
+//!   relative to the application DF (OpenSC #2267 suggests EF.DIR gives no path);
+//! - whether READ BINARY by short EF identifier works (EF.SN.ICC 1C is in the vendor trace's FCP,
+//!   OpenSC #2275; EF.DIR 1E is ISO 7816-4's default): any refusal falls back to SELECT by path;
+//! - the answer to VERIFY without data (IAS-ECC; CARD.md: "expected to work", unverified): an
+//!   answer other than `90 00` / `63 Cx` / `69 83` counts as "not verified before", so the card
+//!   is reset after the login;
+//! - the CDF/AODF encodings (pad character, stored length, extra elements): the PKCS#15 parsers
+//!   skip what they do not know and name a missing needed field;
+//! - a PIN reference other than 01 (taken from the AODF) and SHA-384 support (not used).
 
 use super::apdu::{Command, Response, StatusWord, MAX_CHUNK};
 use super::channel::Channel;
-use super::discovery::{self, FileAccess, EF_SN_ICC};
+use super::discovery::{self, FileAccess, EF_DIR, EF_SN_ICC, SFI_EF_DIR, SFI_EF_SN_ICC};
 use super::error::CardError;
 use super::pin::Pin;
 use super::pkcs15;
@@ -17,31 +30,52 @@ const ALGORITHM_RSA_PKCS1: u8 = 0x02;
 
 pub struct Cps3<'t> {
     channel: Channel<'t>,
+    /// The MF is known to be the current DF (the last SELECT chose it or one of its EFs).
+    /// `false` when unknown: a new transaction, a failed command, any other DF.
+    mf_current: bool,
 }
+
+/// `00 A4 09 0C 02 3F 00`: the MF, as the vendor selects it before reading the PIN tries.
+const MF_PATH: [u8; 2] = [0x3F, 0x00];
 
 impl<'t> Cps3<'t> {
     pub fn new(transport: &'t mut dyn Transport) -> Self {
         Cps3 {
             channel: Channel::new(transport),
+            mf_current: false,
         }
     }
 
-    /// SELECT by absolute path (P1=09, path from 3F00 included), no answer data.
-    fn select_path(&mut self, path: &[u8]) -> Result<(), CardError> {
-        self.channel
-            .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x0C).with_data(path))
-            .map(|_| ())
+    /// Whether selecting `path` (absolute, or relative to the current DF) leaves the MF current:
+    /// the MF itself, or an EF right under it.
+    fn leaves_mf_current(path: &[u8]) -> bool {
+        path == MF_PATH || (path.len() == 4 && path.starts_with(&MF_PATH))
     }
 
-    /// SELECT by absolute path returning the FCP, from which the file size is read.
+    /// SELECT by path (P1=09: from the current DF; a path starting with 3F00 from the MF), no
+    /// answer data.
+    fn select_path(&mut self, path: &[u8]) -> Result<(), CardError> {
+        self.mf_current = false;
+        self.channel
+            .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x0C).with_data(path))?;
+        self.mf_current = Self::leaves_mf_current(path);
+        Ok(())
+    }
+
+    /// SELECT by path returning the FCP, from which the file size is read.
     fn select_file_size(&mut self, path: &[u8]) -> Result<usize, CardError> {
-        let fcp = self
-            .channel
-            .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x04).with_data(path))?;
+        self.mf_current = false;
+        let fcp = self.channel.send_ok(
+            &Command::new(0x00, 0xA4, 0x09, 0x04)
+                .with_data(path)
+                .expecting_answer(),
+        )?;
+        self.mf_current = Self::leaves_mf_current(path);
         discovery::fcp_file_size(&fcp)
     }
 
     fn select_application(&mut self, aid: &[u8]) -> Result<(), CardError> {
+        self.mf_current = false;
         // P2=0C: a CPS3 refuses P2=00 on its application AID (6A86).
         self.channel
             .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid))
@@ -52,6 +86,20 @@ impl<'t> Cps3<'t> {
 impl FileAccess for Cps3<'_> {
     fn select_sized(&mut self, path: &[u8]) -> Result<usize, CardError> {
         self.select_file_size(path)
+    }
+
+    fn select_plain(&mut self, path: &[u8]) -> Result<(), CardError> {
+        self.select_path(path)
+    }
+
+    /// By its short identifier when the MF is current (after EF.SN.ICC), else by path.
+    fn read_ef_dir(&mut self) -> Result<Vec<u8>, CardError> {
+        if self.mf_current {
+            if let Some(content) = self.read_by_sfi(SFI_EF_DIR, 0x400)? {
+                return Ok(content);
+            }
+        }
+        self.read_file(&EF_DIR)
     }
 
     fn send(&mut self, command: &Command) -> Result<Response, CardError> {
@@ -66,7 +114,10 @@ impl FileAccess for Cps3<'_> {
         usize::from(MAX_CHUNK)
     }
 
-    /// The application's path: from EF.DIR, else from the FCP of a select by AID.
+    /// The application's path: from EF.DIR, else from the FCP of a select by AID. A real CPS3's
+    /// EF.DIR most likely has no path (OpenSC #2267: key paths relative to the AID), and whether
+    /// its application FCP carries a file id (83) is unknown: without one, the empty path says
+    /// "the application DF, selected", and its files are selected by paths relative to it.
     fn application_path(
         &mut self,
         application: &pkcs15::Application,
@@ -74,11 +125,15 @@ impl FileAccess for Cps3<'_> {
         if let Some(path) = &application.path {
             return Ok(path.clone());
         }
-        let fcp = self
-            .channel
-            .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
-        let fid = TlvReader::new(&fcp).next_tagged(0x62)?.require(0x83)?;
-        Ok(pkcs15::absolute(&[], fid.value))
+        self.mf_current = false;
+        let fcp = self.channel.send_ok(
+            &Command::new(0x00, 0xA4, 0x04, 0x04)
+                .with_data(application.aid.as_slice())
+                .expecting_answer(),
+        )?;
+        Ok(application_fid(&fcp)
+            .map(|fid| pkcs15::from_mf(&fid))
+            .unwrap_or_default())
     }
 
     fn apdus_so_far(&self) -> usize {
@@ -86,8 +141,43 @@ impl FileAccess for Cps3<'_> {
     }
 }
 
+/// VERIFY without data (ISO 7816-4, IAS-ECC): whether the PIN is verified already (`90 00`),
+/// spending nothing. The PC/SC transport reads the answer to decide how to leave the card after
+/// the request (host/PROTOCOL.md, "The card between requests"); a blocked PIN ends the login
+/// before the PIN is sent. Any other answer (a card that does not support the probe) is left
+/// to the VERIFY that follows.
+pub(super) fn probe_pin_state(
+    channel: &mut Channel<'_>,
+    cla: u8,
+    reference: u8,
+) -> Result<(), CardError> {
+    match channel.send(&Command::new(cla, 0x20, 0x00, reference))?.sw {
+        StatusWord::PinBlocked => Err(CardError::PinBlocked),
+        _ => Ok(()),
+    }
+}
+
+/// The file id (83) in the FCP (62) or FCI (6F) a SELECT by AID answered, if any.
+fn application_fid(answer: &[u8]) -> Option<Vec<u8>> {
+    let template = TlvReader::new(answer)
+        .next()?
+        .ok()
+        .filter(|template| matches!(template.tag, 0x62 | 0x6F))?;
+    let fid = template.find(0x83).ok()??;
+    (fid.value.len() == 2).then(|| fid.value.to_vec())
+}
+
 impl CpxCard for Cps3<'_> {
+    /// EF.SN.ICC by its short identifier first: one APDU when the MF is current, as after
+    /// `certificates` (GET DATA) or a reset; else, or if the card refuses, by path.
     fn icc_serial(&mut self) -> Result<IccSerial, CardError> {
+        if let Some(content) = self.read_by_sfi(SFI_EF_SN_ICC, 12)? {
+            if let Ok(serial) = discovery::parse_icc_serial(&content) {
+                // Found from the current DF: that DF is the MF.
+                self.mf_current = true;
+                return Ok(serial);
+            }
+        }
         self.select_path(&EF_SN_ICC)?;
         let content = self.read_binary(12)?;
         discovery::parse_icc_serial(&content)
@@ -98,14 +188,22 @@ impl CpxCard for Cps3<'_> {
     }
 
     fn pin_status(&mut self, profile: &CardProfile) -> Result<PinStatus, CardError> {
+        // The PIN's SDO is an object of the MF: the vendor selects 3F00 first (Cryptolib trace,
+        // OpenSC issue #2275), and from DF 0001 the card answers 6A 88 (OpenSC fcd2e665f,
+        // e3a3722ad). No extra APDU when the last SELECT left the MF current (EF.SN.ICC).
+        if !self.mf_current {
+            self.select_path(&MF_PATH)?;
+        }
         // GET DATA on the PIN's SDO (BF 81 <ref>), asking for its DOCP (A0): max and remaining tries.
         let reference = profile.pin.reference();
         let query = [
             0x4D, 0x08, 0x70, 0x06, 0xBF, 0x81, reference, 0x02, 0xA0, 0x80,
         ];
-        let answer = self
-            .channel
-            .send_ok(&Command::new(0x00, 0xCB, 0x3F, 0xFF).with_data(query))?;
+        let answer = self.channel.send_ok(
+            &Command::new(0x00, 0xCB, 0x3F, 0xFF)
+                .with_data(query)
+                .expecting_answer(),
+        )?;
         let docp = TlvReader::new(&answer)
             .next_tagged(0x70)?
             .require(0xBF8100 | u32::from(reference))?
@@ -128,6 +226,7 @@ impl CpxCard for Cps3<'_> {
     ) -> Result<Vec<u8>, CardError> {
         let pin_block = profile.pin.encode(pin)?;
         self.select_application(&profile.application_aid)?;
+        probe_pin_state(&mut self.channel, 0x00, profile.pin.reference())?;
 
         let verify =
             Command::new(0x00, 0x20, 0x00, profile.pin.reference()).with_sensitive_data(pin_block);
@@ -170,6 +269,10 @@ impl CpxCard for Cps3<'_> {
     fn apdus_sent(&self) -> usize {
         self.channel.apdus_sent()
     }
+
+    fn public_files(&mut self) -> Vec<super::PublicFile> {
+        discovery::read_public_files(self)
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +305,7 @@ mod tests {
 
     const SELECT_APP: &str = "00 A4 04 0C 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10";
     const VERIFY_1234: &str = "00 20 00 01 08 31 32 33 34 FF FF FF FF";
+    const PROBE: &str = "00 20 00 01";
     const MSE: &str = "00 22 41 A4 06 80 01 02 84 01 82";
 
     fn internal_authenticate(digest: &[u8; 32]) -> String {
@@ -217,6 +321,8 @@ mod tests {
     #[test]
     fn reads_the_serial_of_the_vendor_trace() {
         let mut transport = ScriptedTransport::new(vec![
+            // The card refuses the read by short identifier (another DF is current).
+            ("00 B0 9C 00 0C", "6A 82"),
             ("00 A4 09 0C 04 3F 00 D0 03", "90 00"),
             (
                 "00 B0 00 00 0C",
@@ -231,6 +337,8 @@ mod tests {
     #[test]
     fn refuses_a_card_whose_serial_is_not_cpx() {
         let mut transport = ScriptedTransport::new(vec![
+            // The card refuses the read by short identifier (another DF is current).
+            ("00 B0 9C 00 0C", "6A 82"),
             ("00 A4 09 0C 04 3F 00 D0 03", "90 00"),
             (
                 "00 B0 00 00 0C",
@@ -241,9 +349,60 @@ mod tests {
         assert!(matches!(error, CardError::Unsupported(_)));
     }
 
+    const PIN_DOCP_ANSWER: &str =
+        "70 16 BF 81 01 12 A0 10 9A 01 03 9B 01 02 A1 08 8C 06 F3 00 00 13 FF 00 90 00";
+
+    #[test]
+    fn reads_pin_tries_from_the_mf_as_the_vendor_trace_does() {
+        // Nothing known about the current DF: the MF is selected first.
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 0C 02 3F 00", "90 00"),
+            ("00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80", "61 18"),
+            ("00 C0 00 00 18", PIN_DOCP_ANSWER),
+        ]);
+        let status = Cps3::new(&mut transport).pin_status(&profile()).unwrap();
+        assert_eq!(status.retries_left, 2);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn no_extra_select_when_ef_sn_icc_left_the_mf_current() {
+        // A known card: EF.SN.ICC by its short identifier, then the PIN tries, 3 APDUs.
+        let mut transport = ScriptedTransport::new(vec![
+            (
+                "00 B0 9C 00 0C",
+                "5A 0A 80 25 00 00 01 99 21 38 45 0F 90 00",
+            ),
+            ("00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80", "61 18"),
+            ("00 C0 00 00 18", PIN_DOCP_ANSWER),
+        ]);
+        let mut card = Cps3::new(&mut transport);
+        card.icc_serial().unwrap();
+        assert_eq!(card.pin_status(&profile()).unwrap().retries_left, 2);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn the_mf_is_selected_again_after_a_file_of_the_application() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 04 06 3F 00 00 01 C0 01", "61 06"),
+            ("00 C0 00 00 06", "62 04 80 02 00 02 90 00"),
+            ("00 B0 00 00 02", "30 00 90 00"),
+            ("00 A4 09 0C 02 3F 00", "90 00"),
+            ("00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80", "61 18"),
+            ("00 C0 00 00 18", PIN_DOCP_ANSWER),
+        ]);
+        let mut card = Cps3::new(&mut transport);
+        card.read_file(&[0x3F, 0x00, 0x00, 0x01, 0xC0, 0x01])
+            .unwrap();
+        card.pin_status(&profile()).unwrap();
+        transport.assert_finished();
+    }
+
     #[test]
     fn reads_pin_tries_with_the_command_of_card_md() {
         let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 0C 02 3F 00", "90 00"),
             ("00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80", "61 18"),
             (
                 "00 C0 00 00 18",
@@ -267,6 +426,7 @@ mod tests {
         let ia = internal_authenticate(&digest);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APP, "90 00"),
+            (PROBE, "63 C3"),
             (VERIFY_1234, "90 00"),
             (MSE, "90 00"),
             (&ia, "61 00"),
@@ -278,14 +438,17 @@ mod tests {
             .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
             .unwrap();
         assert_eq!(signature.len(), 256);
-        assert_eq!(card.apdus_sent(), 6);
+        assert_eq!(card.apdus_sent(), 7);
         transport.assert_finished();
     }
 
     #[test]
     fn a_wrong_pin_stops_before_signing() {
-        let mut transport =
-            ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (VERIFY_1234, "63 C2")]);
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APP, "90 00"),
+            (PROBE, "63 C3"),
+            (VERIFY_1234, "63 C2"),
+        ]);
         let error = Cps3::new(&mut transport)
             .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
             .unwrap_err();
@@ -295,12 +458,25 @@ mod tests {
 
     #[test]
     fn a_blocked_pin_is_reported() {
-        let mut transport =
-            ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (VERIFY_1234, "69 83")]);
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APP, "90 00"),
+            (PROBE, "63 C1"),
+            (VERIFY_1234, "69 83"),
+        ]);
         let error = Cps3::new(&mut transport)
             .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
             .unwrap_err();
         assert_eq!(error, CardError::PinBlocked);
+    }
+
+    #[test]
+    fn a_pin_the_probe_finds_blocked_is_never_sent() {
+        let mut transport = ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (PROBE, "69 83")]);
+        let error = Cps3::new(&mut transport)
+            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
+            .unwrap_err();
+        assert_eq!(error, CardError::PinBlocked);
+        transport.assert_finished();
     }
 
     #[test]
@@ -315,7 +491,7 @@ mod tests {
 
     #[test]
     fn a_removed_card_is_a_transport_error() {
-        let mut transport = ScriptedTransport::new(vec![(SELECT_APP, "90 00")])
+        let mut transport = ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (PROBE, "63 C3")])
             .failing(VERIFY_1234, TransportError::CardRemoved);
         let error = Cps3::new(&mut transport)
             .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
@@ -334,8 +510,7 @@ mod tests {
             s
         };
         let mut transport = ScriptedTransport::new(vec![
-            ("00 A4 09 04 06 3F 00 00 01 C0 01", "61 09"),
-            ("00 C0 00 00 09", "62 07 80 02 03 00 82 01 01 90 00"),
+            ("00 A4 09 0C 06 3F 00 00 01 C0 01", "90 00"),
             ("00 B0 00 00 E7", &chunk(0..0xE7)),
             ("00 B0 00 E7 E7", &chunk(0xE7..0x1CE)),
             ("00 B0 01 CE 26", &chunk(0x1CE..0x1F4)),
@@ -345,6 +520,27 @@ mod tests {
             .unwrap();
         assert_eq!(content, der);
         transport.assert_finished();
+    }
+
+    #[test]
+    fn a_select_answered_90_00_without_fcp_reads_the_file_to_its_end() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 04 04 3F 00 2F 00 00", "90 00"),
+            ("00 B0 00 00 E7", "6C 04"),
+            ("00 B0 00 00 04", "61 02 4F 00 90 00"),
+            ("00 B0 00 04 E7", "6B 00"),
+        ])
+        .over(crate::card::Protocol::T1);
+        let content = Cps3::new(&mut transport).read_file(&EF_DIR).unwrap();
+        assert_eq!(content, [0x61, 0x02, 0x4F, 0x00]);
+        transport.assert_finished();
+        // A card that says "end of file" with the last bytes.
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 A4 09 04 04 3F 00 2F 00", "90 00"),
+            ("00 B0 00 00 E7", "61 02 62 82"),
+        ]);
+        let content = Cps3::new(&mut transport).read_file(&EF_DIR).unwrap();
+        assert_eq!(content, [0x61, 0x02]);
     }
 
     #[test]

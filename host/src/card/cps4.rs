@@ -4,15 +4,27 @@
 //!
 //! The command forms follow ANS's Cryptolib CPS (`card-cps4.c`, `card-cps.c`, `pkcs15-sec.c`),
 //! the only public description of the card. Where it is silent, the choice is noted at the code.
+//!
+//! Transmission protocol: the production ATR offers T=0 and T=1, and pcsc-lite tries T=1 first
+//! (`prothandler.c`, `PHSetProtocol`), so a CPS4 is most likely driven over T=1: case-4 commands
+//! (SELECT with FCP) carry Le and the data comes back with `90 00`. The channel adds Le when the
+//! transport says T=1; when it says nothing, a `67 00` to such a command is answered by sending
+//! it once more with Le. A SELECT answered `90 00` with no FCP reads the file to its end.
+//!
+//! Unknowns (CARD.md, "to settle from a real card's report"), where the code takes the tolerant
+//! path: whether a real CPS4 refuses a case-4 command without Le (`67 00`) or answers `90 00`
+//! with no data (both handled); its EF.DIR (path or none: both handled); its FCP tag (62 only is
+//! parsed); its PrKDF key reference and PIN reference (taken from the PrKDF and AODF).
 
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
+use tracing::debug;
 use x509_cert::der::{Decode, Encode};
 use zeroize::Zeroizing;
 
 use super::apdu::{Command, Response, StatusWord};
 use super::channel::Channel;
-use super::discovery::{self, FileAccess, EF_SN_ICC};
+use super::discovery::{self, FileAccess, EF_SN_ICC, SFI_EF_SN_ICC};
 use super::error::CardError;
 use super::pin::Pin;
 use super::pkcs15;
@@ -26,6 +38,12 @@ use super::{CardProfile, CardType, CpxCard, IccSerial, PinStatus, SHA256_DIGEST_
 const CLA: u8 = 0x01;
 /// The PKI applet; selecting it makes its MF current.
 const PKI_APPLET_AID: [u8; 8] = [0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00];
+/// What the Cryptolib selects to recover the applet (`CPS4_AID_IDS`, `CPS4_AID_CPS2T`).
+const CARD_MANAGER_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00];
+const CPS2TER_AID: [u8; 8] = [0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x02];
+/// `68 81`: logical channel not supported, what a CPS4 answers on channel 1 once a reset has
+/// closed it. The Cryptolib then selects the applet again and retries (`cps4_get_pin_counter`).
+const CHANNEL_CLOSED: StatusWord = StatusWord::Other(0x6881);
 const MF: [u8; 2] = [0x3F, 0x00];
 /// The Cryptolib reads a CPS4 in 256-byte pieces (Le 00), where a CPS3 takes 0xE7.
 const READ_CHUNK: usize = 256;
@@ -55,11 +73,26 @@ impl<'t> Cps4<'t> {
     }
 
     /// Selects the PKI applet on channel 1, which opens the channel if it is closed (a card
-    /// reset closes it) and makes the applet's MF current.
+    /// reset closes it) and makes the applet's MF current. When the card refuses, the
+    /// Cryptolib's recovery (`_do_reselect_cps4_aid` in `card-cps4.c`, called by
+    /// `cps4_match_card` when the first selection fails): select the card manager (IDS AID) on
+    /// channel 1, the CPS2ter on channel 0, then the applet again on channel 1. The Cryptolib
+    /// ignores the first two answers; so does this driver.
     fn select_applet(&mut self) -> Result<(), CardError> {
         self.current_df = None;
-        self.channel
-            .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(PKI_APPLET_AID))?;
+        let select = Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(PKI_APPLET_AID);
+        match self.channel.send_ok(&select) {
+            Ok(_) => {}
+            Err(CardError::Status { .. }) => {
+                debug!("PKI applet refused; reselecting as the Cryptolib does");
+                self.channel
+                    .send(&Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(CARD_MANAGER_AID))?;
+                self.channel
+                    .send(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(CPS2TER_AID))?;
+                self.channel.send_ok(&select)?;
+            }
+            Err(error) => return Err(error),
+        }
         self.applet_selected = true;
         self.current_df = Some(MF.to_vec());
         Ok(())
@@ -77,9 +110,14 @@ impl<'t> Cps4<'t> {
     /// selects a CPS4's files by file id or by a path relative to the current DF, never by a
     /// path from 3F00 as a CPS3 takes it, so this driver walks one file id at a time.
     fn select_fid(&mut self, fid: &[u8], with_fcp: bool) -> Result<Vec<u8>, CardError> {
-        let p2 = if with_fcp { 0x04 } else { 0x0C };
-        self.channel
-            .send_ok(&Command::new(CLA, 0xA4, 0x00, p2).with_data(fid))
+        let command = if with_fcp {
+            Command::new(CLA, 0xA4, 0x00, 0x04)
+                .with_data(fid)
+                .expecting_answer()
+        } else {
+            Command::new(CLA, 0xA4, 0x00, 0x0C).with_data(fid)
+        };
+        self.channel.send_ok(&command)
     }
 
     /// Makes the DF at `path` (full path from 3F00) current, starting from the current DF when
@@ -182,6 +220,10 @@ impl FileAccess for Cps4<'_> {
         Ok(self.select_ef(path, true)?.unwrap_or_default())
     }
 
+    fn select_plain(&mut self, path: &[u8]) -> Result<(), CardError> {
+        self.select_ef(path, false).map(|_| ())
+    }
+
     fn send(&mut self, command: &Command) -> Result<Response, CardError> {
         self.channel.send(command)
     }
@@ -204,11 +246,13 @@ impl FileAccess for Cps4<'_> {
         }
         self.ensure_applet()?;
         self.current_df = None;
-        let fcp = self
-            .channel
-            .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x04).with_data(application.aid.as_slice()))?;
+        let fcp = self.channel.send_ok(
+            &Command::new(CLA, 0xA4, 0x04, 0x04)
+                .with_data(application.aid.as_slice())
+                .expecting_answer(),
+        )?;
         let fid = TlvReader::new(&fcp).next_tagged(0x62)?.require(0x83)?;
-        let path = pkcs15::absolute(&[], fid.value);
+        let path = pkcs15::from_mf(fid.value);
         self.current_df = Some(path.clone());
         Ok(path)
     }
@@ -223,6 +267,13 @@ impl CpxCard for Cps4<'_> {
         // Always select the applet here: this is the first command of a card transaction, and
         // a reset since the last one has closed channel 1.
         self.select_applet()?;
+        // The applet's MF is current: EF.SN.ICC by its short identifier (one APDU), else by
+        // path if the card refuses (whether a CPS4 takes SFIs is not published).
+        if let Some(content) = self.read_by_sfi(SFI_EF_SN_ICC, 12)? {
+            if let Ok(serial) = discovery::parse_icc_serial(&content) {
+                return Ok(serial);
+            }
+        }
         self.select_ef(&EF_SN_ICC, false)?;
         let content = self.read_binary(12)?;
         discovery::parse_icc_serial(&content)
@@ -237,7 +288,14 @@ impl CpxCard for Cps4<'_> {
         // PIN and spends no try.
         self.ensure_applet()?;
         let status = Command::new(CLA, 0x20, 0x00, profile.pin.reference());
-        let retries_left = match self.channel.send(&status)?.sw {
+        let mut answer = self.channel.send(&status)?.sw;
+        if answer == CHANNEL_CLOSED {
+            // Channel 1 closed under us (another program reset the card): reopen and ask again.
+            // The query carries no PIN, so asking twice spends nothing.
+            self.select_applet()?;
+            answer = self.channel.send(&status)?.sw;
+        }
+        let retries_left = match answer {
             StatusWord::WrongPin { retries_left } => retries_left,
             StatusWord::PinBlocked => 0,
             // Verified earlier in this card session: a right PIN has reset the counter.
@@ -261,6 +319,7 @@ impl CpxCard for Cps4<'_> {
         let modulus_bytes = rsa_modulus_bytes(&profile.certificate_der)?;
         let block = pkcs1_signature_block(digest, modulus_bytes)?;
         self.select_application(&profile.application_aid)?;
+        super::cps3::probe_pin_state(&mut self.channel, CLA, profile.pin.reference())?;
 
         let verify =
             Command::new(CLA, 0x20, 0x00, profile.pin.reference()).with_sensitive_data(pin_block);
@@ -301,6 +360,10 @@ impl CpxCard for Cps4<'_> {
     fn apdus_sent(&self) -> usize {
         self.channel.apdus_sent()
     }
+
+    fn public_files(&mut self) -> Vec<super::PublicFile> {
+        discovery::read_public_files(self)
+    }
 }
 
 #[cfg(test)]
@@ -314,6 +377,7 @@ mod tests {
     const SELECT_APPLET: &str = "01 A4 04 0C 08 80 25 00 00 01 FF 01 00";
     const SELECT_APPLICATION: &str = "01 A4 04 0C 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10";
     const VERIFY_1234: &str = "01 20 00 01 08 31 32 33 34 FF FF FF FF";
+    const PROBE: &str = "01 20 00 01";
     const MSE_DECIPHER: &str = "01 22 41 B8 03 83 01 20";
 
     fn profile() -> CardProfile {
@@ -363,6 +427,7 @@ mod tests {
     fn reads_the_serial_on_logical_channel_one() {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
+            ("01 B0 9C 00 0C", "6A 82"),
             ("01 A4 00 0C 02 D0 03", "90 00"),
             (
                 "01 B0 00 00 0C",
@@ -374,9 +439,17 @@ mod tests {
         transport.assert_finished();
     }
 
+    const SELECT_CARD_MANAGER: &str = "01 A4 04 0C 07 A0 00 00 01 51 00 00";
+    const SELECT_CPS2TER: &str = "00 A4 04 0C 08 80 25 00 00 01 FF 00 02";
+
     #[test]
-    fn a_card_without_the_applet_is_refused_at_once() {
-        let mut transport = ScriptedTransport::new(vec![(SELECT_APPLET, "6A 82")]);
+    fn a_card_without_the_applet_is_refused_after_the_cryptolib_reselection() {
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APPLET, "6A 82"),
+            (SELECT_CARD_MANAGER, "6A 82"),
+            (SELECT_CPS2TER, "6A 82"),
+            (SELECT_APPLET, "6A 82"),
+        ]);
         let error = Cps4::new(&mut transport).icc_serial().unwrap_err();
         assert_eq!(
             error,
@@ -392,6 +465,7 @@ mod tests {
     fn refuses_a_card_whose_serial_is_not_cpx() {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
+            ("01 B0 9C 00 0C", "6A 82"),
             ("01 A4 00 0C 02 D0 03", "90 00"),
             (
                 "01 B0 00 00 0C",
@@ -499,15 +573,16 @@ mod tests {
             ("01 A4 00 04 02 2F 00".into(), fcp(ef_dir.len())),
             read(&format!("01 B0 00 00 {}", size(&ef_dir)), &ef_dir),
             ("01 A4 00 0C 02 00 01".into(), "90 00".into()),
-            ("01 A4 00 04 02 50 31".into(), fcp(odf.len())),
-            read(&format!("01 B0 00 00 {}", size(&odf)), &odf),
-            ("01 A4 00 04 02 44 01".into(), fcp(prkdf.len())),
-            read(&format!("01 B0 00 00 {}", size(&prkdf)), &prkdf),
-            ("01 A4 00 04 02 44 02".into(), fcp(cdf.len())),
-            read(&format!("01 B0 00 00 {}", size(&cdf)), &cdf),
-            ("01 A4 00 04 02 44 03".into(), fcp(aodf.len())),
-            read(&format!("01 B0 00 00 {}", size(&aodf)), &aodf),
-            ("01 A4 00 04 02 C0 01".into(), fcp(0x200)),
+            // Directories and the certificate: no FCP, read until their content ends.
+            ("01 A4 00 0C 02 50 31".into(), "90 00".into()),
+            read("01 B0 00 00 00", &odf),
+            ("01 A4 00 0C 02 44 01".into(), "90 00".into()),
+            read("01 B0 00 00 00", &prkdf),
+            ("01 A4 00 0C 02 44 02".into(), "90 00".into()),
+            read("01 B0 00 00 00", &cdf),
+            ("01 A4 00 0C 02 44 03".into(), "90 00".into()),
+            read("01 B0 00 00 00", &aodf),
+            ("01 A4 00 0C 02 C0 01".into(), "90 00".into()),
             read("01 B0 00 00 00", &certificate[..0x100]),
             read("01 B0 01 00 30", &certificate[0x100..]),
         ];
@@ -547,6 +622,20 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_channel_is_reopened_for_the_pin_tries_and_asked_once_more() {
+        // `cps4_get_pin_counter`: on a bad channel, select the applet and ask again.
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APPLET, "90 00"),
+            ("01 20 00 01", "68 81"),
+            (SELECT_APPLET, "90 00"),
+            ("01 20 00 01", "63 C2"),
+        ]);
+        let status = Cps4::new(&mut transport).pin_status(&profile()).unwrap();
+        assert_eq!(status.retries_left, 2);
+        transport.assert_finished();
+    }
+
+    #[test]
     fn reads_pin_tries_with_a_verify_that_carries_no_pin() {
         for (answer, retries_left) in [("63 C2", 2), ("63 C3", 3), ("69 83", 0), ("90 00", 3)] {
             let mut transport =
@@ -577,6 +666,7 @@ mod tests {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),
+            (PROBE, "63 C3"),
             (VERIFY_1234, "90 00"),
             (MSE_DECIPHER, "90 00"),
             (&first_part, "90 00"),
@@ -591,7 +681,7 @@ mod tests {
         assert_eq!(signature.len(), 256);
         assert_eq!(&signature[..2], [0xAB, 0xAB]);
         assert_eq!(&signature[254..], [0xCD, 0xCD]);
-        assert_eq!(card.apdus_sent(), 8);
+        assert_eq!(card.apdus_sent(), 9);
         transport.assert_finished();
     }
 
@@ -601,12 +691,14 @@ mod tests {
         let (first_part, last_part) = decipher_parts(&digest);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
+            ("01 B0 9C 00 0C", "6A 82"),
             ("01 A4 00 0C 02 D0 03", "90 00"),
             (
                 "01 B0 00 00 0C",
                 "5A 0A 80 25 00 00 01 40 00 01 23 45 90 00",
             ),
             (SELECT_APPLICATION, "90 00"),
+            (PROBE, "63 C3"),
             (VERIFY_1234, "90 00"),
             (MSE_DECIPHER, "90 00"),
             (&first_part, "90 00"),
@@ -626,6 +718,7 @@ mod tests {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),
+            (PROBE, "63 C2"),
             (VERIFY_1234, "63 C1"),
         ]);
         let error = Cps4::new(&mut transport)
@@ -640,6 +733,7 @@ mod tests {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),
+            (PROBE, "63 C1"),
             (VERIFY_1234, "69 83"),
         ]);
         let error = Cps4::new(&mut transport)
@@ -656,6 +750,7 @@ mod tests {
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),
+            (PROBE, "63 C3"),
             (VERIFY_1234, "90 00"),
             (MSE_DECIPHER, "90 00"),
             (&first_part, "90 00"),

@@ -12,6 +12,12 @@ use super::{CardProfile, CardType, IccSerial};
 
 pub(super) const EF_SN_ICC: [u8; 4] = [0x3F, 0x00, 0xD0, 0x03];
 pub(super) const EF_DIR: [u8; 4] = [0x3F, 0x00, 0x2F, 0x00];
+/// Short EF identifiers of the MF's EFs: EF.SN.ICC 1C (its FCP in the vendor trace of OpenSC
+/// issue #2275 carries `88 01 E0`), EF.DIR 1E (ISO 7816-4's default for EF.DIR).
+pub(super) const SFI_EF_SN_ICC: u8 = 0x1C;
+pub(super) const SFI_EF_DIR: u8 = 0x1E;
+/// ISO 7816-15's default application DF, used when a card has no EF.DIR.
+const DEFAULT_APPLICATION_PATH: [u8; 4] = [0x3F, 0x00, 0x50, 0x15];
 /// ISO 7816-15's default file id for the ODF, inside the application DF.
 const ODF_FID: [u8; 2] = [0x50, 0x31];
 /// The IAS-ECC issuer prefix that EF.SN.ICC carries after its `5A 0A` header.
@@ -23,6 +29,10 @@ const MAX_FILE_SIZE: usize = 0x7FFF;
 pub(super) trait FileAccess {
     /// Selects the EF at this absolute path and returns its size.
     fn select_sized(&mut self, path: &[u8]) -> Result<usize, CardError>;
+    /// Selects the EF at this path without asking for its FCP (one APDU less on T=0).
+    fn select_plain(&mut self, path: &[u8]) -> Result<(), CardError> {
+        self.select_sized(path).map(|_| ())
+    }
     /// Sends one command through the driver's channel (T=0 handling included).
     fn send(&mut self, command: &Command) -> Result<Response, CardError>;
     /// The class byte of the driver's commands (its logical channel).
@@ -35,24 +45,71 @@ pub(super) trait FileAccess {
     /// APDUs sent so far, for the log.
     fn apdus_so_far(&self) -> usize;
 
+    /// EF.DIR's content.
+    fn read_ef_dir(&mut self) -> Result<Vec<u8>, CardError> {
+        self.read_file(&EF_DIR)
+    }
+
+    /// READ BINARY by short EF identifier from the current DF (one APDU instead of a SELECT and
+    /// a READ BINARY), up to `length` bytes; `None` when the card refuses it, so that the caller
+    /// selects the file by path instead.
+    fn read_by_sfi(&mut self, sfi: u8, length: usize) -> Result<Option<Vec<u8>>, CardError> {
+        let first = length.min(self.read_chunk());
+        let le = u8::try_from(first).unwrap_or(0);
+        let command = Command::new(self.class_byte(), 0xB0, 0x80 | sfi, 0x00).with_le(le);
+        let response = self.send(&command)?;
+        if response.sw != StatusWord::Success || response.data.is_empty() {
+            return Ok(None);
+        }
+        // The EF is now the current one: the rest, if any, by offset.
+        let data = if response.data.len() < first {
+            response.data
+        } else {
+            self.read_binary_from(response.data, length)?
+        };
+        Ok(Some(data))
+    }
+
+    /// One READ BINARY of at most `wanted` bytes at `offset` of the current EF, and whether the
+    /// card said the file ends there (`62 82` with the last bytes); `None` once the file has
+    /// ended (`6B 00`, or no data).
+    fn read_once(
+        &mut self,
+        offset: usize,
+        wanted: usize,
+    ) -> Result<Option<(Vec<u8>, bool)>, CardError> {
+        // Le 00 asks for 256 bytes.
+        let le = u8::try_from(wanted.min(self.read_chunk())).unwrap_or(0);
+        let (offset_high, offset_low) = (((offset >> 8) & 0x7F) as u8, offset as u8);
+        let command = Command::new(self.class_byte(), 0xB0, offset_high, offset_low).with_le(le);
+        let response = self.send(&command)?;
+        match response.sw {
+            StatusWord::Success if !response.data.is_empty() => Ok(Some((response.data, false))),
+            StatusWord::Success | StatusWord::WrongOffset => Ok(None),
+            // 62 82: end of file reached before Le bytes (ISO 7816-4), with the last bytes.
+            StatusWord::Other(0x6282) if !response.data.is_empty() => {
+                Ok(Some((response.data, true)))
+            }
+            StatusWord::Other(0x6282) => Ok(None),
+            sw => Err(CardError::Status { ins: 0xB0, sw }),
+        }
+    }
+
     /// Appends READ BINARY data from offset `data.len()` of the current EF up to `length` bytes,
     /// in chunks the card accepts; a file shorter than declared ends the read without error.
     fn read_binary_from(&mut self, mut data: Vec<u8>, length: usize) -> Result<Vec<u8>, CardError> {
         while data.len() < length {
             let offset = data.len();
-            let chunk = (length - offset).min(self.read_chunk());
-            // Le 00 asks for 256 bytes.
-            let le = u8::try_from(chunk).unwrap_or(0);
-            let (offset_high, offset_low) = (((offset >> 8) & 0x7F) as u8, offset as u8);
-            let command =
-                Command::new(self.class_byte(), 0xB0, offset_high, offset_low).with_le(le);
-            let response = self.send(&command)?;
-            match response.sw {
-                StatusWord::Success if !response.data.is_empty() => {}
-                StatusWord::Success | StatusWord::WrongOffset => break,
-                sw => return Err(CardError::Status { ins: 0xB0, sw }),
+            let wanted = (length - offset).min(self.read_chunk());
+            match self.read_once(offset, wanted)? {
+                Some((chunk, last)) => {
+                    data.extend_from_slice(&chunk);
+                    if last {
+                        break;
+                    }
+                }
+                None => break,
             }
-            data.extend_from_slice(&response.data);
         }
         data.truncate(length);
         Ok(data)
@@ -68,19 +125,39 @@ pub(super) trait FileAccess {
     }
 
     /// Reads a file holding one DER element (a certificate), stopping at the element's end
-    /// rather than reading the padding of an over-allocated EF.
+    /// rather than reading the padding of an over-allocated EF. The element's length comes from
+    /// its first chunk, so the file is selected without its FCP.
     fn read_der_file(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
-        let size = self.select_sized(path)?;
-        let first = self.read_binary(size.min(self.read_chunk()))?;
-        let total = der_length(&first)?.min(size);
+        self.select_plain(path)?;
+        let first = self.read_binary(self.read_chunk())?;
+        let total = der_length(&first)?.min(MAX_FILE_SIZE);
         self.read_binary_from(first, total)
+    }
+
+    /// Reads a PKCS#15 directory file (ODF, PrKDF, CDF, AODF): selected without its FCP, read
+    /// chunk by chunk until its objects end (padding after complete objects, a short answer,
+    /// or the end of the file), not to the end of an over-allocated EF.
+    fn read_directory(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
+        self.select_plain(path)?;
+        let chunk = self.read_chunk();
+        let mut data = Vec::new();
+        while data.len() < MAX_FILE_SIZE {
+            let Some((part, last)) = self.read_once(data.len(), chunk)? else {
+                break;
+            };
+            data.extend_from_slice(&part);
+            if last || part.len() < chunk || objects_complete(&data) {
+                break;
+            }
+        }
+        Ok(data)
     }
 
     /// The concatenated content of several directory files (a PKCS#15 DF may span several EFs).
     fn read_all(&mut self, paths: &[Vec<u8>]) -> Result<Vec<u8>, CardError> {
         let mut content = Vec::new();
         for path in paths {
-            content.extend(self.read_file(path)?);
+            content.extend(self.read_directory(path)?);
         }
         Ok(content)
     }
@@ -98,8 +175,13 @@ pub(super) fn parse_icc_serial(content: &[u8]) -> Result<IccSerial, CardError> {
     }
 }
 
-/// The size of an EF from its FCP (`62 { 80 size | 81 size }`).
+/// The size of an EF from its FCP (`62 { 80 size | 81 size }`). A card that answers the SELECT
+/// `90 00` with no FCP at all (seen with T=1 cards sent no Le) tells no size: the file is then
+/// read until the card says it ends.
 pub(super) fn fcp_file_size(fcp: &[u8]) -> Result<usize, CardError> {
+    if fcp.is_empty() {
+        return Ok(MAX_FILE_SIZE);
+    }
     let template = TlvReader::new(fcp).next_tagged(0x62)?;
     let size = match template.find(0x80)? {
         Some(size) => size,
@@ -110,6 +192,20 @@ pub(super) fn fcp_file_size(fcp: &[u8]) -> Result<usize, CardError> {
         return Err(CardError::Malformed(format!("file of {size} bytes")));
     }
     Ok(size)
+}
+
+/// Whether `data` holds complete TLV objects followed by padding (`00` or `FF`): the content of
+/// a directory file has ended, whatever the file's allocated size.
+fn objects_complete(data: &[u8]) -> bool {
+    let mut end = 0;
+    for element in TlvReader::new(data) {
+        let Ok(element) = element else {
+            return false;
+        };
+        let start = element.value.as_ptr() as usize - data.as_ptr() as usize;
+        end = start + element.value.len();
+    }
+    end > 0 && end < data.len()
 }
 
 /// Total length of the DER element at the start of `bytes`.
@@ -123,21 +219,119 @@ pub(super) fn der_length(bytes: &[u8]) -> Result<usize, CardError> {
     Ok(header_and_length)
 }
 
+/// The PKCS#15 application a login uses: from EF.DIR, or at 3F00/5015 when there is none.
+fn find_application(files: &mut impl FileAccess) -> Result<pkcs15::Application, CardError> {
+    let application = match files.read_ef_dir() {
+        Ok(ef_dir) => {
+            let applications = pkcs15::parse_dir(&ef_dir)?;
+            pkcs15::choose_application(&applications)
+                .ok_or_else(|| CardError::Unsupported("no PKCS#15 application in EF.DIR".into()))?
+                .clone()
+        }
+        // No EF.DIR: the PKCS#15 application at its ISO 7816-15 default place, 3F00/5015, as
+        // the Cryptolib (and OpenSC's pkcs15.c) then takes it, with the CPS application AID the
+        // Cryptolib uses for a CPS4 (`cps_aid_cps4`) to select it again later.
+        Err(CardError::Status {
+            sw: StatusWord::FileNotFound,
+            ..
+        }) => {
+            debug!("no EF.DIR: trying the PKCS#15 application at 3F00/5015");
+            pkcs15::Application {
+                aid: pkcs15::CPS3_CONTACT_AID.to_vec(),
+                label: None,
+                path: Some(DEFAULT_APPLICATION_PATH.to_vec()),
+            }
+        }
+        Err(error) => return Err(error),
+    };
+    Ok(application)
+}
+
+/// A file of the card's public PKCS#15 structure, as read for a card report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicFile {
+    pub name: &'static str,
+    pub path: Vec<u8>,
+    pub content: Result<Vec<u8>, String>,
+}
+
+/// ISO 7816-15's default file id for TokenInfo, inside the application DF.
+const TOKEN_INFO_FID: [u8; 2] = [0x50, 0x32];
+
+/// Reads every public file of the PKCS#15 structure (EF.DIR, ODF, TokenInfo and the directories
+/// the ODF names), for a card report: no PIN, nothing secret. A file that cannot be read is
+/// reported with its error, and the others are still read.
+pub(super) fn read_public_files(files: &mut impl FileAccess) -> Vec<PublicFile> {
+    let mut read = Vec::new();
+    read.push(PublicFile {
+        name: "EF.DIR",
+        path: EF_DIR.to_vec(),
+        content: files.read_ef_dir().map_err(|error| error.to_string()),
+    });
+    let application = match find_application(files) {
+        Ok(application) => application,
+        Err(_) => return read,
+    };
+    let app_path = match files.application_path(&application) {
+        Ok(path) => path,
+        Err(error) => {
+            read.push(PublicFile {
+                name: "application",
+                path: application.aid.clone(),
+                content: Err(error.to_string()),
+            });
+            return read;
+        }
+    };
+    let in_app = |fid: &[u8]| [app_path.as_slice(), fid].concat();
+    let odf_path = in_app(&ODF_FID);
+    let odf = files.read_directory(&odf_path);
+    read.push(PublicFile {
+        name: "ODF",
+        path: odf_path,
+        content: odf.clone().map_err(|error| error.to_string()),
+    });
+    let token_info_path = in_app(&TOKEN_INFO_FID);
+    read.push(PublicFile {
+        name: "TokenInfo",
+        path: token_info_path.clone(),
+        content: files
+            .read_directory(&token_info_path)
+            .map_err(|error| error.to_string()),
+    });
+    let Ok(directory) = odf.and_then(|odf| pkcs15::parse_odf(&odf, &app_path)) else {
+        return read;
+    };
+    let named = [
+        ("PrKDF", &directory.private_keys),
+        ("CDF", &directory.certificates),
+        ("AODF", &directory.auth_objects),
+    ];
+    for (name, paths) in named {
+        for path in paths {
+            read.push(PublicFile {
+                name,
+                path: path.clone(),
+                content: files
+                    .read_directory(path)
+                    .map_err(|error| error.to_string()),
+            });
+        }
+    }
+    read
+}
+
 /// Walks EF.DIR -> ODF -> PrKDF/CDF/AODF to the login key, and reads its certificate.
 pub(super) fn read_login_profile(
     files: &mut impl FileAccess,
     card_type: CardType,
     serial: &IccSerial,
 ) -> Result<CardProfile, CardError> {
-    let ef_dir = files.read_file(&EF_DIR)?;
-    let applications = pkcs15::parse_dir(&ef_dir)?;
-    let application = pkcs15::choose_application(&applications)
-        .ok_or_else(|| CardError::Unsupported("no PKCS#15 application in EF.DIR".into()))?
-        .clone();
+    let application = find_application(files)?;
     let app_path = files.application_path(&application)?;
     let mut odf_path = app_path.clone();
     odf_path.extend_from_slice(&ODF_FID);
-    let odf = files.read_file(&odf_path)?;
+    let odf = files.read_directory(&odf_path)?;
     let directory = pkcs15::parse_odf(&odf, &app_path)?;
     let keys = pkcs15::parse_prkdf(&files.read_all(&directory.private_keys)?)?;
     let certificates = pkcs15::parse_cdf(&files.read_all(&directory.certificates)?, &app_path)?;

@@ -18,27 +18,47 @@ pub(crate) mod testing;
 
 use serde::{Deserialize, Serialize};
 
+pub use discovery::PublicFile;
 pub use error::CardError;
 pub use pin::{Pin, PinPolicy};
-pub use transport::{Transport, TransportError};
+pub use transport::{Protocol, Transport, TransportError};
 
 /// CPx card generations, recognised from the ATR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CardType {
     Cps3,
     Cps4,
-    /// A card this host cannot log in with (another card, or a CPS3 seen contactless).
+    /// A CPS3 read through a reader's contactless interface: it carries no signature key
+    /// there (the vendor allows no signature over contactless), so no login.
+    Cps3Contactless,
+    /// A card this host cannot log in with.
     Unknown,
 }
 
 impl CardType {
-    /// The name the protocol reports (`status`, `certificates`).
+    /// The name the protocol reports (`status`, `certificates`). A contactless CPS3 stays
+    /// `unknown` there, as before it was recognised; `state` says why.
     pub fn protocol_name(self) -> &'static str {
         match self {
             CardType::Cps3 => "CPS3",
             CardType::Cps4 => "CPS4",
-            CardType::Unknown => "unknown",
+            CardType::Cps3Contactless | CardType::Unknown => "unknown",
         }
+    }
+
+    /// The card's `state` in `status`: `ready` (a login can use it), `contactless` (a CPS read
+    /// contactless: insert it in the contact slot), `unsupported`.
+    pub fn state(self) -> &'static str {
+        match self {
+            CardType::Cps3 | CardType::Cps4 => "ready",
+            CardType::Cps3Contactless => "contactless",
+            CardType::Unknown => "unsupported",
+        }
+    }
+
+    /// Whether a login can use this card.
+    pub fn can_log_in(self) -> bool {
+        matches!(self, CardType::Cps3 | CardType::Cps4)
     }
 }
 
@@ -50,6 +70,11 @@ const CPS3_ATR: [u8; 17] = [
 const CPS3_ATR_MASK: [u8; 17] = [
     0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0xFF,
     0xFF,
+];
+/// CPS3 contactless ATR (CARD.md; pcsc-tools' smartcard_list.txt).
+const CPS3_CONTACTLESS_ATR: [u8; 20] = [
+    0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94, 0x01, 0x80,
+    0x82, 0x90, 0x00, 0x0E,
 ];
 const CPS4_ATRS: [&[u8]; 3] = [
     &[
@@ -75,6 +100,8 @@ pub fn recognise(atr: &[u8]) -> CardType {
     // CPS4 first: the third CPS4 ATR also passes the CPS3 mask.
     if CPS4_ATRS.contains(&atr) {
         CardType::Cps4
+    } else if atr == CPS3_CONTACTLESS_ATR {
+        CardType::Cps3Contactless
     } else if masked_match {
         CardType::Cps3
     } else {
@@ -126,6 +153,8 @@ pub trait CpxCard {
         digest: &[u8; 32],
     ) -> Result<Vec<u8>, CardError>;
     fn apdus_sent(&self) -> usize;
+    /// The card's public PKCS#15 files, for a card report (no PIN, nothing secret).
+    fn public_files(&mut self) -> Vec<PublicFile>;
 }
 
 /// The driver for a recognised card type, over a transport inside a card transaction.
@@ -136,7 +165,9 @@ pub fn driver<'t>(
     match card_type {
         CardType::Cps3 => Ok(Box::new(cps3::Cps3::new(transport))),
         CardType::Cps4 => Ok(Box::new(cps4::Cps4::new(transport))),
-        CardType::Unknown => Err(CardError::Unsupported("no driver for this card".to_owned())),
+        CardType::Cps3Contactless | CardType::Unknown => {
+            Err(CardError::Unsupported("no driver for this card".to_owned()))
+        }
     }
 }
 
@@ -179,11 +210,10 @@ mod tests {
         for atr in CPS4_ATRS {
             assert_eq!(recognise(atr), CardType::Cps4);
         }
-        let contactless = [
-            0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94,
-            0x01, 0x80, 0x82, 0x90, 0x00, 0x0E,
-        ];
-        assert_eq!(recognise(&contactless), CardType::Unknown);
+        assert_eq!(recognise(&CPS3_CONTACTLESS_ATR), CardType::Cps3Contactless);
+        assert!(!CardType::Cps3Contactless.can_log_in());
+        assert_eq!(CardType::Cps3Contactless.protocol_name(), "unknown");
+        assert_eq!(CardType::Cps3Contactless.state(), "contactless");
         assert_eq!(recognise(&[]), CardType::Unknown);
     }
 }

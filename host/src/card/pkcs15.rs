@@ -85,7 +85,7 @@ pub fn parse_dir(ef_dir: &[u8]) -> Result<Vec<Application>, CardError> {
         let label = record
             .find(0x50)?
             .map(|label| String::from_utf8_lossy(label.value).into_owned());
-        let path = record.find(0x51)?.map(|p| absolute(&[], p.value));
+        let path = record.find(0x51)?.map(|p| from_mf(p.value));
         applications.push(Application { aid, label, path });
     }
     Ok(applications)
@@ -104,7 +104,7 @@ pub fn choose_application(applications: &[Application]) -> Option<&Application> 
         })
 }
 
-/// Parses the ODF; relative paths are resolved against `app_path`.
+/// Parses the ODF; relative paths are resolved against `app_path` (see [`absolute`]).
 pub fn parse_odf(odf: &[u8], app_path: &[u8]) -> Result<ObjectDirectory, CardError> {
     let mut directory = ObjectDirectory::default();
     for entry in TlvReader::new(odf) {
@@ -123,6 +123,8 @@ pub fn parse_odf(odf: &[u8], app_path: &[u8]) -> Result<ObjectDirectory, CardErr
     Ok(directory)
 }
 
+/// The PrKDF's private keys. Tolerant (ISO 7816-15 objects are extensible): elements it does
+/// not know are skipped, and only a missing field a login needs is an error, which names it.
 pub fn parse_prkdf(prkdf: &[u8]) -> Result<Vec<PrivateKeyInfo>, CardError> {
     let mut keys = Vec::new();
     for object in TlvReader::new(prkdf) {
@@ -133,15 +135,21 @@ pub fn parse_prkdf(prkdf: &[u8]) -> Result<Vec<PrivateKeyInfo>, CardError> {
             _ => continue,
         };
         let mut parts = object.children();
-        let common = parse_common_object(&parts.next_tagged(0x30)?)?;
-        let key_attributes = parts.next_tagged(0x30)?;
-        let mut fields = key_attributes.children();
-        let id = fields.next_tagged(0x04)?.value.to_vec();
-        let usage = fields.next_tagged(0x03)?.as_bit_flags()?;
+        let common = parse_common_object(&need(
+            parts.next_tagged(0x30),
+            "PrKDF",
+            "commonObjectAttributes",
+        )?)?;
+        let key_attributes = need(parts.next_tagged(0x30), "PrKDF", "commonKeyAttributes")?;
+        let id = need(key_attributes.require(0x04), "PrKDF", "key iD")?
+            .value
+            .to_vec();
+        // usage is the first BIT STRING; accessFlags, when present, the second.
+        let usage = need(key_attributes.require(0x03), "PrKDF", "key usage")?.as_bit_flags()?;
         let mut key_reference = None;
-        for field in fields {
+        for field in key_attributes.children() {
             let field = field?;
-            if field.tag == 0x02 {
+            if field.tag == 0x02 && key_reference.is_none() {
                 key_reference = Some(unsigned_reference(&field)?);
             }
         }
@@ -161,6 +169,23 @@ pub fn parse_prkdf(prkdf: &[u8]) -> Result<Vec<PrivateKeyInfo>, CardError> {
         });
     }
     Ok(keys)
+}
+
+/// A field a login needs, or an error naming the directory and the field.
+fn need<T>(found: Result<T, TlvError>, directory: &str, field: &str) -> Result<T, CardError> {
+    found.map_err(|error| CardError::Malformed(format!("{directory}: no usable {field} ({error})")))
+}
+
+/// The next element of `parts` with `tag`, skipping elements before it that this host does not
+/// use (a CDF entry's `[0]` subClassAttributes before its `[1]` typeAttributes, extensions).
+fn next_with_tag<'a>(parts: &mut TlvReader<'a>, tag: u32) -> Result<Tlv<'a>, TlvError> {
+    for part in parts.by_ref() {
+        let part = part?;
+        if part.tag == tag {
+            return Ok(part);
+        }
+    }
+    Err(TlvError::Missing(tag))
 }
 
 /// `modulusLength` from the typeAttributes `[1]`, when present (informational only).
@@ -191,17 +216,38 @@ pub fn parse_cdf(cdf: &[u8], app_path: &[u8]) -> Result<Vec<CertificateInfo>, Ca
             continue;
         }
         let mut parts = object.children();
-        let common = parse_common_object(&parts.next_tagged(0x30)?)?;
-        let certificate_attributes = parts.next_tagged(0x30)?;
-        let id = certificate_attributes.require(0x04)?.value.to_vec();
+        let common = parse_common_object(&need(
+            parts.next_tagged(0x30),
+            "CDF",
+            "commonObjectAttributes",
+        )?)?;
+        let certificate_attributes = need(
+            parts.next_tagged(0x30),
+            "CDF",
+            "commonCertificateAttributes",
+        )?;
+        let id = need(
+            certificate_attributes.require(0x04),
+            "CDF",
+            "certificate iD",
+        )?
+        .value
+        .to_vec();
         let authority = match certificate_attributes.find(0x01)? {
             Some(flag) => flag.value.first().is_some_and(|b| *b != 0),
             None => false,
         };
-        let type_attributes = parts.next_tagged(0xA1)?;
-        let x509_attributes = type_attributes.require(0x30)?;
-        let value = x509_attributes.require(0x30)?;
-        let path = absolute(app_path, value.require(0x04)?.value);
+        let type_attributes = need(next_with_tag(&mut parts, 0xA1), "CDF", "typeAttributes [1]")?;
+        let x509_attributes = need(
+            type_attributes.require(0x30),
+            "CDF",
+            "x509CertificateAttributes",
+        )?;
+        let value = need(x509_attributes.require(0x30), "CDF", "certificate path")?;
+        let path = absolute(
+            app_path,
+            need(value.require(0x04), "CDF", "certificate path")?.value,
+        );
         certificates.push(CertificateInfo {
             label: common.label,
             id,
@@ -221,10 +267,26 @@ pub fn parse_aodf(aodf: &[u8]) -> Result<Vec<AuthObjectInfo>, CardError> {
             continue;
         }
         let mut parts = object.children();
-        let common = parse_common_object(&parts.next_tagged(0x30)?)?;
-        let auth_id = parts.next_tagged(0x30)?.require(0x04)?.value.to_vec();
-        let type_attributes = parts.next_tagged(0xA1)?;
-        let attributes = type_attributes.require(0x30)?;
+        let common = parse_common_object(&need(
+            parts.next_tagged(0x30),
+            "AODF",
+            "commonObjectAttributes",
+        )?)?;
+        let auth_id = need(
+            parts
+                .next_tagged(0x30)
+                .and_then(|attributes| attributes.require(0x04)),
+            "AODF",
+            "authId",
+        )?
+        .value
+        .to_vec();
+        let type_attributes = need(
+            next_with_tag(&mut parts, 0xA1),
+            "AODF",
+            "typeAttributes [1]",
+        )?;
+        let attributes = need(type_attributes.require(0x30), "AODF", "PinAttributes")?;
         objects.push(AuthObjectInfo {
             label: common.label,
             auth_id,
@@ -234,24 +296,35 @@ pub fn parse_aodf(aodf: &[u8]) -> Result<Vec<AuthObjectInfo>, CardError> {
     Ok(objects)
 }
 
+/// PinAttributes: pinFlags, pinType, minLength, storedLength, then optional maxLength,
+/// pinReference [0], padChar, lastPinChange, path and extensions. Read by tag, in any order
+/// where the types differ; the three INTEGERs keep their order. Unknown elements are skipped.
 fn parse_pin_attributes(attributes: &Tlv<'_>) -> Result<PinPolicy, CardError> {
-    let mut fields = attributes.children();
-    let flags = fields.next_tagged(0x03)?.as_bit_flags()?;
-    let pin_type = fields.next_tagged(0x0A)?.as_u32()?;
-    let min_length = fields.next_tagged(0x02)?.as_u32()?;
-    let stored_length = fields.next_tagged(0x02)?.as_u32()?;
-    let mut max_length = None;
+    let mut flags = None;
+    let mut pin_type = None;
+    let mut lengths = Vec::new();
     let mut reference = 0;
     let mut pad_char = None;
-    for field in fields {
+    for field in attributes.children() {
         let field = field?;
         match field.tag {
-            0x02 => max_length = Some(field.as_u32()?),
+            0x03 if flags.is_none() => flags = Some(field.as_bit_flags()?),
+            0x0A if pin_type.is_none() => pin_type = Some(field.as_u32()?),
+            0x02 => lengths.push(field.as_u32()?),
             0x80 => reference = unsigned_reference(&field)?,
-            0x04 => pad_char = field.value.first().copied(),
+            0x04 if pad_char.is_none() => pad_char = field.value.first().copied(),
             _ => {}
         }
     }
+    let missing = |field: &str| CardError::Malformed(format!("AODF: no usable {field}"));
+    let flags = flags.ok_or_else(|| missing("pinFlags"))?;
+    let pin_type = pin_type.ok_or_else(|| missing("pinType"))?;
+    let (min_length, stored_length, max_length) = match lengths.as_slice() {
+        [min, stored] => (*min, *stored, None),
+        [min, stored, max, ..] => (*min, *stored, Some(*max)),
+        [_] => return Err(missing("storedLength")),
+        [] => return Err(missing("minLength")),
+    };
     let encoding = PinEncoding::from_pkcs15(pin_type)
         .ok_or_else(|| CardError::Unsupported(format!("PIN type {pin_type} is not supported")))?;
     let to_len = |value: u32| usize::try_from(value).unwrap_or(usize::MAX);
@@ -299,16 +372,20 @@ fn unsigned_reference(field: &Tlv<'_>) -> Result<u32, TlvError> {
         .fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
 }
 
-/// Resolves a PKCS#15 path: absolute when it starts at the MF, else relative to the application.
+/// A path from EF.DIR or an FCP's file id: absolute when it starts at the MF, else below the MF.
+pub fn from_mf(path: &[u8]) -> Vec<u8> {
+    absolute(&MF, path)
+}
+
+/// Resolves a PKCS#15 path: absolute when it starts at the MF, else relative to the application
+/// at `app_path`. An empty `app_path` is an application whose path the card does not tell (no
+/// path in EF.DIR, no file id in its FCP): the relative path stays relative, to be selected
+/// from the application DF once it is current.
 pub fn absolute(app_path: &[u8], path: &[u8]) -> Vec<u8> {
-    if path.starts_with(&MF) {
+    if path.starts_with(&MF) || app_path.is_empty() {
         return path.to_vec();
     }
-    let mut resolved = if app_path.is_empty() {
-        MF.to_vec()
-    } else {
-        app_path.to_vec()
-    };
+    let mut resolved = app_path.to_vec();
     let app_without_mf = resolved.get(2..).unwrap_or_default().to_vec();
     if !app_without_mf.is_empty() && path.starts_with(&app_without_mf) {
         resolved.truncate(2);
@@ -420,6 +497,16 @@ mod tests {
         assert_eq!(directory.private_keys, [hex("3F 00 00 01 60 01")]);
         assert_eq!(directory.certificates, [hex("3F 00 60 02")]);
         assert_eq!(directory.auth_objects, [hex("3F 00 00 01 60 03")]);
+    }
+
+    #[test]
+    fn relative_paths_stay_relative_when_the_application_path_is_unknown() {
+        let odf = hex("A0 06 30 04 04 02 60 01 A4 08 30 06 04 04 3F 00 60 02");
+        let directory = parse_odf(&odf, &[]).unwrap();
+        assert_eq!(directory.private_keys, [hex("60 01")]);
+        assert_eq!(directory.certificates, [hex("3F 00 60 02")]);
+        assert_eq!(from_mf(&hex("00 01")), hex("3F 00 00 01"));
+        assert_eq!(from_mf(&hex("3F 00 00 01")), hex("3F 00 00 01"));
     }
 
     fn common_object(label: &str, auth_id: Option<u8>) -> Vec<u8> {
@@ -579,6 +666,125 @@ mod tests {
             find_login_objects(&keys, &certificates, &[]),
             Err(CardError::Unsupported(_))
         ));
+    }
+
+    /// Variants ISO 7816-15 allows and a real card may use: a CDF entry's `[0]`
+    /// subClassAttributes before `[1]`, extension fields in attributes, a PIN padded with 00 to
+    /// 12 bytes with a lastPinChange, fields in another order.
+    #[test]
+    fn extensible_objects_are_read_and_unknown_elements_skipped() {
+        let attributes = tlv(
+            &[0x30],
+            &[&tlv(&[0x04], &[&[0x01]]), &tlv(&[0x9F, 0x20], &[&[7]])],
+        );
+        let sub_class = tlv(&[0xA0], &[&tlv(&[0x30], &[&tlv(&[0x0C], &[b"x"])])]);
+        let value = tlv(
+            &[0xA1],
+            &[&tlv(
+                &[0x30],
+                &[
+                    &tlv(&[0x30], &[&tlv(&[0x04], &[&hex("C0 01")])]),
+                    &tlv(&[0x85], &[&[1]]),
+                ],
+            )],
+        );
+        let cdf = tlv(
+            &[0x30],
+            &[&common_object("AUT", None), &attributes, &sub_class, &value],
+        );
+        let certificates = parse_cdf(&cdf, &APP).unwrap();
+        assert_eq!(certificates[0].path, hex("3F 00 00 01 C0 01"));
+        assert_eq!(certificates[0].id, [0x01]);
+
+        let pin_attributes = tlv(
+            &[0x30],
+            &[
+                &tlv(&[0x03], &[&[0x02, 0x24]]),
+                &tlv(&[0x0A], &[&[0x01]]),
+                &tlv(&[0x02], &[&[0x04]]),
+                &tlv(&[0x02], &[&[0x0C]]),
+                &tlv(&[0x04], &[&[0x00]]), // padChar 00, before the reference
+                &tlv(&[0x80], &[&[0x81]]),
+                &tlv(&[0x18], &[b"20260101000000Z"]), // lastPinChange
+                &tlv(&[0xBF, 0x30], &[&[0x01]]),      // an extension
+            ],
+        );
+        let aodf = tlv(
+            &[0x30],
+            &[
+                &common_object("PIN", None),
+                &tlv(
+                    &[0x30],
+                    &[&tlv(&[0x04], &[&[0x01]]), &tlv(&[0x01], &[&[0]])],
+                ),
+                &tlv(&[0xA0], &[&tlv(&[0x30], &[])]), // subClassAttributes
+                &tlv(&[0xA1], &[&pin_attributes]),
+            ],
+        );
+        let pins = parse_aodf(&aodf).unwrap();
+        let policy = &pins[0].policy;
+        assert_eq!(policy.reference(), 0x81);
+        assert_eq!(
+            policy
+                .encode(&crate::card::Pin::new("1234"))
+                .unwrap()
+                .as_slice(),
+            b"1234\0\0\0\0\0\0\0\0"
+        );
+
+        let mut key = rsa_key("AUT", 0x01, SIGN_DECRYPT, 0x82);
+        key.extend(tlv(&[0xBF, 0x7F], &[&[0x00]])); // an object of an unknown kind: skipped
+        let keys = parse_prkdf(&key).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].key_reference, Some(0x82));
+    }
+
+    #[test]
+    fn a_missing_field_a_login_needs_is_named() {
+        // A certificate without its path.
+        let cdf = tlv(
+            &[0x30],
+            &[
+                &common_object("AUT", None),
+                &tlv(&[0x30], &[&tlv(&[0x04], &[&[0x01]])]),
+                &tlv(&[0xA1], &[&tlv(&[0x30], &[&tlv(&[0x30], &[])])]),
+            ],
+        );
+        let error = parse_cdf(&cdf, &APP).unwrap_err().to_string();
+        assert!(
+            error.contains("CDF") && error.contains("certificate path"),
+            "{error}"
+        );
+        // A PIN object without pinType.
+        let aodf = tlv(
+            &[0x30],
+            &[
+                &common_object("PIN", None),
+                &tlv(&[0x30], &[&tlv(&[0x04], &[&[0x01]])]),
+                &tlv(
+                    &[0xA1],
+                    &[&tlv(
+                        &[0x30],
+                        &[&tlv(&[0x03], &[&[0x02, 0x24]]), &tlv(&[0x02], &[&[0x04]])],
+                    )],
+                ),
+            ],
+        );
+        let error = parse_aodf(&aodf).unwrap_err().to_string();
+        assert!(error.contains("pinType"), "{error}");
+        // A key without iD.
+        let prkdf = tlv(
+            &[0x30],
+            &[
+                &common_object("K", None),
+                &tlv(&[0x30], &[&tlv(&[0x03], &[&[0x01, 0x66]])]),
+            ],
+        );
+        let error = parse_prkdf(&prkdf).unwrap_err().to_string();
+        assert!(
+            error.contains("PrKDF") && error.contains("key iD"),
+            "{error}"
+        );
     }
 
     #[test]

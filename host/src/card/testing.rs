@@ -1,7 +1,7 @@
 //! A scripted transport for unit tests: it asserts every command byte for byte and plays back
 //! the card's answers, in order.
 
-use super::transport::{Transport, TransportError};
+use super::transport::{Protocol, Transport, TransportError};
 
 pub fn hex(text: &str) -> Vec<u8> {
     let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
@@ -18,6 +18,7 @@ type Step = (Vec<u8>, Result<Vec<u8>, TransportError>);
 pub struct ScriptedTransport {
     script: Vec<Step>,
     position: usize,
+    protocol: Option<Protocol>,
 }
 
 impl ScriptedTransport {
@@ -28,7 +29,14 @@ impl ScriptedTransport {
                 .map(|(command, response)| (hex(command), Ok(hex(response))))
                 .collect(),
             position: 0,
+            protocol: None,
         }
+    }
+
+    /// The transport reports this active protocol.
+    pub fn over(mut self, protocol: Protocol) -> Self {
+        self.protocol = Some(protocol);
+        self
     }
 
     /// The card fails this way instead of answering the given command.
@@ -59,6 +67,10 @@ impl Transport for ScriptedTransport {
         );
         self.position += 1;
         response.clone()
+    }
+
+    fn protocol(&self) -> Option<Protocol> {
+        self.protocol
     }
 }
 

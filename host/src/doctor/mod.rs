@@ -2,6 +2,7 @@
 //! and what to fix when it cannot. It reads the card only as the `status` and `certificates`
 //! commands do: never a PIN, never a VERIFY.
 
+pub mod card_report;
 mod language;
 pub mod policies;
 
@@ -252,8 +253,12 @@ fn check_card<B: ReaderBackend>(
         let Some(card) = &reader.card else {
             continue;
         };
-        let known = card.card_type != CardType::Unknown;
+        let known = card.card_type.can_log_in();
         recognised += usize::from(known);
+        if card.card_type == CardType::Cps3Contactless {
+            checks.push(contactless_card_check(lang, &reader.name));
+            continue;
+        }
         let atr = crate::hex::encode(&card.atr);
         checks.push(Check {
             topic: Topic::Card,
@@ -342,6 +347,25 @@ fn check_card<B: ReaderBackend>(
             });
             false
         }
+    }
+}
+
+/// A CPS3 seen through a contactless interface: the vendor allows no signature there.
+fn contactless_card_check(lang: Language, reader: &str) -> Check {
+    Check {
+        topic: Topic::Card,
+        status: Status::Warn,
+        text: lang.pick(
+            format!("Card in {reader}: a CPS card read contactless, which cannot be used to log in"),
+            format!("Carte dans {reader} : carte CPS lue sans contact, inutilisable pour s'identifier"),
+        ),
+        fix: Some(
+            lang.pick(
+                "insert the card in the reader's contact slot, chip first (not on the contactless pad)",
+                "insérez la carte dans la fente à contact du lecteur, puce en premier (pas sur la zone sans contact)",
+            )
+            .to_owned(),
+        ),
     }
 }
 

@@ -42,6 +42,11 @@ pub struct Rejected {
 
 pub fn parse(frame: &[u8]) -> Result<Request, Rejected> {
     let reject = |id: RequestId, error: WireError| Rejected { id, error };
+    // Parsers disagree on which of two equal keys wins (DESIGN.md), so none may appear, at any
+    // depth. Checked before anything is taken from the request, so no duplicate can choose it.
+    if let Err(error) = duplicates::check(frame) {
+        return Err(reject(RequestId::Null, WireError::invalid_request(error)));
+    }
     // Borrow every value from the frame (which is wiped after use) instead of copying a PIN around.
     let fields: BTreeMap<String, &RawValue> = serde_json::from_slice(frame).map_err(|error| {
         reject(
@@ -161,6 +166,109 @@ pub fn parse(frame: &[u8]) -> Result<Request, Rejected> {
         }
     };
     Ok(Request { id, command })
+}
+
+mod duplicates {
+    //! A pass over the whole request that refuses an object with the same key twice.
+
+    use std::collections::HashSet;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    /// `Err` names the repeated key (shortened), or says the JSON does not parse.
+    pub fn check(frame: &[u8]) -> Result<(), String> {
+        let mut deserializer = serde_json::Deserializer::from_slice(frame);
+        // serde_json's own recursion limit (128) bounds the depth of this walk.
+        // Any other error ends the request: a value this walk cannot read (a lone surrogate, a
+        // number beyond f64) must not hide a duplicate that the lazier parse proper lets through.
+        Walk { top: true }
+            .deserialize(&mut deserializer)
+            .or_else(|error| {
+                let text = error.to_string();
+                let text = text.split(" at line ").next().unwrap_or_default();
+                if text == RECURSION {
+                    // No request nests more than two levels, so the parse proper refuses this one
+                    // anyway, naming the field that nests too deep.
+                    Ok(())
+                } else if error.is_data() {
+                    Err(text.to_owned())
+                } else {
+                    Err(format!("the request is not a JSON object: {text}"))
+                }
+            })
+    }
+
+    const RECURSION: &str = "recursion limit exceeded";
+
+    /// Visits any JSON value, keeping nothing but the keys of the object being read. In the
+    /// request object itself (`top`), an error is prefixed with the field it was found in.
+    struct Walk {
+        top: bool,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Walk {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Walk {
+        type Value = ();
+
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            formatter.write_str("any JSON value")
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+            while items.next_element_seed(Walk { top: false })?.is_some() {}
+            Ok(())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+            let mut seen = HashSet::new();
+            while let Some(key) = entries.next_key::<String>()? {
+                if seen.contains(&key) {
+                    let shown: String = key.chars().take(64).collect();
+                    return Err(de::Error::custom(format_args!("duplicate key `{shown}`")));
+                }
+                if let Err(error) = entries.next_value_seed(Walk { top: false }) {
+                    let text = error.to_string();
+                    let text = text.split(" at line ").next().unwrap_or_default();
+                    if !self.top || text == RECURSION {
+                        return Err(error);
+                    }
+                    let shown: String = key.chars().take(64).collect();
+                    return Err(de::Error::custom(format_args!(
+                        "field `{shown}` is not JSON the host accepts: {text}"
+                    )));
+                }
+                seen.insert(key);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// serde's messages quote offending values ("invalid type: string \"1234\""...); keep only the
@@ -332,6 +440,56 @@ mod tests {
             br#"{"id":1,"command":"authenticate","arguments": {"origin":"o","challengeNonce":"n","certificateId":"c"}}"#
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_key_given_twice_anywhere_is_refused() {
+        // Before: the last `command` won, so this request was a `quit`.
+        for (frame, key) in [
+            (
+                r#"{"id":1,"command":"version","command":"quit"}"#,
+                "command",
+            ),
+            (r#"{"id":1,"id":2,"command":"version"}"#, "id"),
+            (
+                r#"{"id":1,"command":"version","arguments":{"a":{"x":1,"x":2}}}"#,
+                "x",
+            ),
+            (
+                r#"{"id":1,"command":"status","arguments":[{"k":0},{"k":1,"k":2}]}"#,
+                "k",
+            ),
+            // A value the lazy parse would skip unread does not hide the duplicate.
+            (r#"{"id":1,"command":"v\ud800","command":"quit"}"#, ""),
+            // The same key after unescaping is the same key.
+            (
+                r#"{"id":1,"command":"version","\u0063ommand":"quit"}"#,
+                "command",
+            ),
+        ] {
+            let error = rejected(frame);
+            assert_eq!(error.error.code, "ERR_INVALID_REQUEST", "{frame}");
+            assert_eq!(error.id, RequestId::Null, "{frame}");
+            assert!(
+                key.is_empty()
+                    || error
+                        .error
+                        .message
+                        .contains(&format!("duplicate key `{key}`")),
+                "{frame}: {}",
+                error.error.message
+            );
+        }
+        // Equal keys in different objects are not duplicates.
+        assert!(parse(br#"{"id":1,"command":"version","arguments":{}}"#).is_ok());
+        let nested = r#"{"id":1,"command":"status","arguments":[{"id":1},{"id":2}]}"#;
+        assert!(rejected(nested).error.message.contains("arguments"));
+        // A PIN given twice is refused without quoting it.
+        let error = rejected(
+            r#"{"id":1,"command":"authenticate","arguments":{"origin":"o","challengeNonce":"n","certificateId":"c","pin":"4321","pin":"8765"}}"#,
+        );
+        assert!(error.error.message.contains("duplicate key `pin`"));
+        assert!(!error.error.message.contains("4321") && !error.error.message.contains("8765"));
     }
 
     #[test]

@@ -161,7 +161,11 @@ fn status_json(report: StatusReport) -> serde_json::Value {
         .into_iter()
         .map(|reader| {
             let card = reader.card.map(|card| {
-                json!({ "atr": crate::hex::encode(&card.atr), "type": card.card_type.protocol_name() })
+                json!({
+                    "atr": crate::hex::encode(&card.atr),
+                    "type": card.card_type.protocol_name(),
+                    "state": card.card_type.state(),
+                })
             });
             json!({ "name": reader.name, "card": card })
         })

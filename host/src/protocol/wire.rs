@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::card::CardType;
 use crate::service::HostError;
 use crate::token::InputError;
 
@@ -36,6 +37,9 @@ pub struct WireError {
     pub retries_left: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sw: Option<String>,
+    /// With `ERR_CARD_UNSUPPORTED`: `"contactless"` when the card is a CPS read contactless.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_state: Option<&'static str>,
 }
 
 impl WireError {
@@ -45,6 +49,7 @@ impl WireError {
             message: message.into(),
             retries_left: None,
             sw: None,
+            card_state: None,
         }
     }
 
@@ -86,6 +91,10 @@ impl From<HostError> for WireError {
             HostError::NoReader => WireError::new("ERR_NO_READER", message),
             HostError::NoCard => WireError::new("ERR_NO_CARD", message),
             HostError::CardUnsupported(_) => WireError::new("ERR_CARD_UNSUPPORTED", message),
+            HostError::CardContactless => WireError {
+                card_state: Some(CardType::Cps3Contactless.state()),
+                ..WireError::new("ERR_CARD_UNSUPPORTED", message)
+            },
             HostError::CertificateNotFound => WireError::new("ERR_CERTIFICATE_NOT_FOUND", message),
             HostError::CardRemoved => WireError::new("ERR_CARD_REMOVED", message),
             HostError::PinFormat(_) => WireError::new("ERR_PIN_FORMAT", message),
@@ -161,6 +170,7 @@ mod tests {
                 "ERR_CARD_UNSUPPORTED",
             ),
             (HostError::CertificateNotFound, "ERR_CERTIFICATE_NOT_FOUND"),
+            (HostError::CardContactless, "ERR_CARD_UNSUPPORTED"),
             (HostError::CardRemoved, "ERR_CARD_REMOVED"),
             (HostError::PinFormat("x"), "ERR_PIN_FORMAT"),
             (HostError::PinBlocked, "ERR_PIN_BLOCKED"),

@@ -36,6 +36,10 @@ pub trait ReaderBackend {
     fn readers(&mut self) -> Result<Vec<ReaderSlot>, BackendError>;
     /// A shared connection to the card in `reader`.
     fn connect(&mut self, reader: &str) -> Result<Box<dyn CardConnection>, BackendError>;
+    /// After a "card changed" error: brings the card in `reader` to a state where it can be
+    /// talked to again (for PC/SC, a reset through pcscd, which powers a card swapped in between
+    /// two of its polls). Best effort; nothing to do by default.
+    fn recover(&mut self, _reader: &str) {}
 }
 
 pub trait CardConnection {

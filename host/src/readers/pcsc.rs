@@ -8,7 +8,7 @@ use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode,
 use tracing::{debug, warn};
 
 use super::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
-use crate::card::{Transport, TransportError};
+use crate::card::{Protocol, Transport, TransportError};
 
 /// Largest response of a short APDU: 256 data bytes and the status word.
 const MAX_RESPONSE: usize = 258;
@@ -38,9 +38,11 @@ impl PcscBackend {
                     .ok_or(BackendError::ServiceUnavailable);
             }
         }
+        // Whatever the code, no context means no service to talk to (Wine's winscard stub fails
+        // here with SCARD_F_INTERNAL_ERROR).
         let context = Context::establish(Scope::User).map_err(|error| {
             debug!(%error, "no PC/SC context");
-            service_error(error, "")
+            BackendError::ServiceUnavailable
         })?;
         Ok(self.context.insert(context))
     }
@@ -104,13 +106,39 @@ impl ReaderBackend for PcscBackend {
                     card: Some(card),
                     context,
                     reader: name,
-                    pin_presented: Cell::new(false),
+                    pin_trace: PinTrace::default(),
                 }) as Box<dyn CardConnection>
             });
         if let Err(error) = &result {
             self.forget_context_on(error);
         }
         result
+    }
+
+    /// A card pulled out and put back (or replaced) between two of pcscd's polls is never
+    /// powered by pcscd, which still believes in the old card: every exchange then fails with
+    /// `SCARD_E_NOT_TRANSACTED`. A reset through pcscd powers the card now in the reader and
+    /// reads its ATR. The card changed anyway, so no other program's session survives it.
+    fn recover(&mut self, reader: &str) {
+        let Ok(name) = CString::new(reader) else {
+            return;
+        };
+        let Ok(context) = self.context() else {
+            return;
+        };
+        match context.connect(&name, ShareMode::Shared, Protocols::ANY) {
+            Ok(mut card) => {
+                if let Err(error) =
+                    card.reconnect(ShareMode::Shared, Protocols::ANY, Disposition::ResetCard)
+                {
+                    debug!(%error, reader, "reset after a card change failed");
+                }
+                if let Err((_, error)) = card.disconnect(Disposition::LeaveCard) {
+                    debug!(%error, reader, "disconnect after the reset failed");
+                }
+            }
+            Err(error) => debug!(%error, reader, "no connection to reset the card"),
+        }
     }
 }
 
@@ -119,23 +147,56 @@ struct PcscConnection {
     card: Option<Card>,
     context: Context,
     reader: CString,
+    /// What this connection's VERIFYs said about the card's PIN state.
+    pin_trace: PinTrace,
+}
+
+/// The PIN state this connection saw, which decides how the card is left (host/PROTOCOL.md,
+/// "The card between requests").
+#[derive(Default)]
+struct PinTrace {
     /// A VERIFY with a PIN went to the card: it may hold a verified PIN until reset.
-    pin_presented: Cell<bool>,
+    presented: Cell<bool>,
+    /// Before that, a VERIFY without data (the drivers' probe) answered `90 00`: the PIN was
+    /// already verified, by another program's session.
+    verified_before: Cell<Option<bool>>,
+}
+
+impl PinTrace {
+    /// Notes a VERIFY and its answer.
+    fn observe(&self, command: &[u8], answer: &[u8]) {
+        if command.get(1) != Some(&0x20) {
+            return;
+        }
+        if command.len() > 5 {
+            self.presented.set(true);
+        } else if !self.presented.get() {
+            self.verified_before
+                .set(Some(answer.ends_with(&[0x90, 0x00])));
+        }
+    }
+
+    /// Reset only when this request's VERIFY may have created the verified state: a PIN went
+    /// to the card, and the card was not verified before it (or that is unknown). A card that
+    /// another program had verified is left as it was, so that program stays logged in.
+    fn disposition(&self) -> Disposition {
+        if self.presented.get() && self.verified_before.get() != Some(true) {
+            Disposition::ResetCard
+        } else {
+            Disposition::LeaveCard
+        }
+    }
 }
 
 impl Drop for PcscConnection {
-    /// Leaves the card as it is for the other programs sharing it (another program's session
-    /// on the card survives a `certificates`), unless this connection sent a PIN: then the card
-    /// is reset, so that the verified PIN does not outlive the request.
+    /// Leaves the card as it is for the other programs sharing it, unless this connection's
+    /// VERIFY verified a PIN the card did not hold verified before: then the card is reset, so
+    /// that the verified state this request created does not outlive it.
     fn drop(&mut self) {
         let Some(card) = self.card.take() else {
             return;
         };
-        let disposition = if self.pin_presented.get() {
-            Disposition::ResetCard
-        } else {
-            Disposition::LeaveCard
-        };
+        let disposition = self.pin_trace.disposition();
         // On failure the handle is dropped, which resets the card: the handle is gone anyway.
         if let Err((_, error)) = card.disconnect(disposition) {
             debug!(%error, "disconnect failed");
@@ -149,7 +210,7 @@ impl CardConnection for PcscConnection {
             card,
             context,
             reader,
-            pin_presented,
+            pin_trace,
         } = self;
         let reader_name = reader.to_string_lossy().into_owned();
         let card = card
@@ -158,10 +219,11 @@ impl CardConnection for PcscConnection {
         let card = match card.transaction2() {
             Ok(transaction) => {
                 return Ok(Box::new(PcscTransport {
+                    protocol: active_protocol(&transaction),
                     transaction,
                     context,
                     reader,
-                    pin_presented,
+                    pin_trace,
                 }))
             }
             Err((card, pcsc::Error::ResetCard)) => card,
@@ -175,21 +237,34 @@ impl CardConnection for PcscConnection {
         card.transaction()
             .map(|transaction| {
                 Box::new(PcscTransport {
+                    protocol: active_protocol(&transaction),
                     transaction,
                     context,
                     reader,
-                    pin_presented,
+                    pin_trace,
                 }) as Box<dyn Transport>
             })
             .map_err(|error| service_error(error, &reader_name))
     }
 }
 
+/// The protocol pcscd negotiated with the card (SCardStatus), in the card layer's terms. With
+/// `SCARD_PROTOCOL_ANY`, pcsc-lite tries T=1 first when the ATR offers both (`prothandler.c`,
+/// `PHSetProtocol`), as the production CPS4's does.
+fn active_protocol(card: &Card) -> Option<Protocol> {
+    match card.status2_owned().ok()?.protocol2()? {
+        pcsc::Protocol::T0 => Some(Protocol::T0),
+        pcsc::Protocol::T1 => Some(Protocol::T1),
+        pcsc::Protocol::RAW => None,
+    }
+}
+
 struct PcscTransport<'c> {
+    protocol: Option<Protocol>,
     transaction: pcsc::Transaction<'c>,
     context: &'c Context,
     reader: &'c CString,
-    pin_presented: &'c Cell<bool>,
+    pin_trace: &'c PinTrace,
 }
 
 impl PcscTransport<'_> {
@@ -232,10 +307,14 @@ impl PcscTransport<'_> {
 }
 
 impl Transport for PcscTransport<'_> {
+    fn protocol(&self) -> Option<Protocol> {
+        self.protocol
+    }
+
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        // VERIFY (INS 20) with data, on any logical channel.
-        if command.len() > 5 && command[1] == 0x20 {
-            self.pin_presented.set(true);
+        // A VERIFY with a PIN counts as presented even if no answer comes back.
+        if command.len() > 5 && command.get(1) == Some(&0x20) {
+            self.pin_trace.presented.set(true);
         }
         let mut buffer = [0u8; MAX_RESPONSE];
         match self.transaction.transmit(command, &mut buffer) {
@@ -243,34 +322,314 @@ impl Transport for PcscTransport<'_> {
             Ok(response) if response.len() < 2 && self.card_left() => {
                 Err(TransportError::CardRemoved)
             }
-            Ok(response) => Ok(response.to_vec()),
-            Err(pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard) => {
-                Err(TransportError::CardRemoved)
+            Ok(response) => {
+                self.pin_trace.observe(command, response);
+                Ok(response.to_vec())
             }
-            Err(pcsc::Error::ResetCard) => Err(TransportError::CardReset),
-            Err(
-                pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle,
-            ) => Err(TransportError::ServiceGone),
-            Err(_) if self.card_left() => Err(TransportError::CardRemoved),
-            Err(error) => Err(TransportError::Other(error.to_string())),
+            Err(error) => {
+                match transport_error(error).inspect(|_| debug!(%error, "transmit failed")) {
+                    Some(mapped) => Err(mapped),
+                    None if self.card_left() => Err(TransportError::CardRemoved),
+                    None => Err(TransportError::Other(error.to_string())),
+                }
+            }
         }
     }
 }
 
-fn service_error(error: pcsc::Error, reader: &str) -> BackendError {
+/// What a PC/SC error code means to the host, whichever call returned it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Meaning {
+    /// No PC/SC service, or it went away: `ERR_PCSC_UNAVAILABLE`.
+    NoService,
+    /// The reader is not (or no longer) there.
+    NoReader,
+    /// No card in the reader (any more).
+    NoCard,
+    /// The card was reset, removed, or replaced since the handle was made: a request that sends
+    /// no PIN starts again once, any other ends with `ERR_CARD_REMOVED`.
+    CardChanged,
+    /// Another program holds the card exclusively.
+    CardBusy,
+    /// The card or the reader does not work with it: `ERR_CARD_ERROR`.
+    CardUnresponsive,
+    /// A call this host makes wrongly, or a code it never asks for (the Windows smart card
+    /// file-system and cache codes): a bug, `ERR_INTERNAL`.
+    Internal,
+}
+
+/// Every PC/SC error code, in one table: the match is exhaustive, so a code the `pcsc` crate
+/// adds does not compile until it is placed. (`SCardEstablishContext` failing for any reason is
+/// [`Meaning::NoService`] whatever the code, see [`PcscBackend::context`]: Wine's stub fails it
+/// with `SCARD_F_INTERNAL_ERROR`.)
+fn meaning(error: pcsc::Error) -> Meaning {
+    use pcsc::Error as E;
     match error {
-        pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::InvalidHandle => {
-            BackendError::ServiceUnavailable
+        // pcscd not running, stopped, or its socket broke mid-call (pcsc-lite answers
+        // SCARD_F_COMM_ERROR then); a context or handle it no longer knows (it restarted);
+        // the system shutting down; a server too busy to answer.
+        E::NoService
+        | E::ServiceStopped
+        | E::CommError
+        | E::InvalidHandle
+        | E::Shutdown
+        | E::SystemCancelled
+        | E::ServerTooBusy => Meaning::NoService,
+        E::UnknownReader
+        | E::ReaderUnavailable
+        | E::NoReadersAvailable
+        | E::ReaderUnsupported
+        | E::DuplicateReader => Meaning::NoReader,
+        E::NoSmartcard => Meaning::NoCard,
+        // A swapped card shows up as any of these: a reset or removal seen by pcscd, or, when the
+        // card was put back between two of pcscd's polls, a transaction pcscd no longer knows
+        // ("an attempt was made to end a non-existent transaction") or a lost exchange.
+        E::ResetCard | E::RemovedCard | E::NotTransacted | E::CommDataLost => Meaning::CardChanged,
+        E::SharingViolation => Meaning::CardBusy,
+        E::UnpoweredCard
+        | E::UnresponsiveCard
+        | E::UnsupportedCard
+        | E::CardUnsupported
+        | E::InvalidAtr
+        | E::ProtoMismatch
+        | E::NotReady
+        | E::Timeout
+        | E::WaitedTooLong
+        | E::UnknownCard => Meaning::CardUnresponsive,
+        E::InternalError
+        | E::Cancelled
+        | E::InvalidParameter
+        | E::InvalidTarget
+        | E::NoMemory
+        | E::InsufficientBuffer
+        | E::CantDispose
+        | E::InvalidValue
+        | E::UnknownError
+        | E::PciTooSmall
+        | E::UnsupportedFeature
+        | E::UnknownResMng
+        | E::IccInstallation
+        | E::IccCreateorder
+        | E::DirNotFound
+        | E::FileNotFound
+        | E::NoDir
+        | E::NoFile
+        | E::NoAccess
+        | E::WriteTooMany
+        | E::BadSeek
+        | E::InvalidChv
+        | E::NoSuchCertificate
+        | E::CertificateUnavailable
+        | E::NoKeyContainer
+        | E::SecurityViolation
+        | E::WrongChv
+        | E::ChvBlocked
+        | E::Eof
+        | E::CancelledByUser
+        | E::CardNotAuthenticated
+        | E::CacheItemNotFound
+        | E::CacheItemStale
+        | E::CacheItemTooBig => Meaning::Internal,
+        #[cfg(target_os = "windows")]
+        E::Unexpected => Meaning::Internal,
+    }
+}
+
+/// A PC/SC error of a call outside a card exchange (listing, connecting, beginning a transaction).
+fn service_error(error: pcsc::Error, reader: &str) -> BackendError {
+    debug!(%error, reader, "PC/SC call failed");
+    match meaning(error) {
+        Meaning::NoService => BackendError::ServiceUnavailable,
+        Meaning::NoReader => BackendError::ReaderGone(reader.into()),
+        Meaning::NoCard => BackendError::NoCard(reader.into()),
+        Meaning::CardChanged => BackendError::Transport(TransportError::CardReset),
+        Meaning::CardBusy => BackendError::CardBusy(reader.into()),
+        Meaning::CardUnresponsive => BackendError::CardUnresponsive(reader.into()),
+        Meaning::Internal => BackendError::Other(error.to_string()),
+    }
+}
+
+/// A PC/SC error of a card exchange; `None` for the kinds that need a look at the reader
+/// (was the card pulled out?) before they can be told apart.
+fn transport_error(error: pcsc::Error) -> Option<TransportError> {
+    match meaning(error) {
+        Meaning::NoService => Some(TransportError::ServiceGone),
+        Meaning::NoCard | Meaning::NoReader => Some(TransportError::CardRemoved),
+        Meaning::CardChanged if error == pcsc::Error::RemovedCard => {
+            Some(TransportError::CardRemoved)
         }
-        pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => BackendError::NoCard(reader.into()),
-        pcsc::Error::UnknownReader
-        | pcsc::Error::ReaderUnavailable
-        | pcsc::Error::NoReadersAvailable => BackendError::ReaderGone(reader.into()),
-        pcsc::Error::SharingViolation => BackendError::CardBusy(reader.into()),
-        pcsc::Error::UnpoweredCard
-        | pcsc::Error::UnresponsiveCard
-        | pcsc::Error::UnsupportedCard => BackendError::CardUnresponsive(reader.into()),
-        pcsc::Error::ResetCard => BackendError::Transport(TransportError::CardReset),
-        other => BackendError::Other(other.to_string()),
+        Meaning::CardChanged => Some(TransportError::CardReset),
+        Meaning::CardBusy | Meaning::CardUnresponsive | Meaning::Internal => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code of the `pcsc` crate (2.x) but Windows' `SCARD_E_UNEXPECTED`.
+    const EVERY_ERROR: [pcsc::Error; 62] = {
+        use pcsc::Error as E;
+        [
+            E::InternalError,
+            E::Cancelled,
+            E::InvalidHandle,
+            E::InvalidParameter,
+            E::InvalidTarget,
+            E::NoMemory,
+            E::WaitedTooLong,
+            E::InsufficientBuffer,
+            E::UnknownReader,
+            E::Timeout,
+            E::SharingViolation,
+            E::NoSmartcard,
+            E::UnknownCard,
+            E::CantDispose,
+            E::ProtoMismatch,
+            E::NotReady,
+            E::InvalidValue,
+            E::SystemCancelled,
+            E::CommError,
+            E::UnknownError,
+            E::InvalidAtr,
+            E::NotTransacted,
+            E::ReaderUnavailable,
+            E::Shutdown,
+            E::PciTooSmall,
+            E::ReaderUnsupported,
+            E::DuplicateReader,
+            E::CardUnsupported,
+            E::NoService,
+            E::ServiceStopped,
+            E::IccInstallation,
+            E::IccCreateorder,
+            E::UnsupportedFeature,
+            E::DirNotFound,
+            E::FileNotFound,
+            E::NoDir,
+            E::NoFile,
+            E::NoAccess,
+            E::WriteTooMany,
+            E::BadSeek,
+            E::InvalidChv,
+            E::UnknownResMng,
+            E::NoSuchCertificate,
+            E::CertificateUnavailable,
+            E::NoReadersAvailable,
+            E::CommDataLost,
+            E::NoKeyContainer,
+            E::ServerTooBusy,
+            E::UnsupportedCard,
+            E::UnresponsiveCard,
+            E::UnpoweredCard,
+            E::ResetCard,
+            E::RemovedCard,
+            E::SecurityViolation,
+            E::WrongChv,
+            E::ChvBlocked,
+            E::Eof,
+            E::CancelledByUser,
+            E::CardNotAuthenticated,
+            E::CacheItemNotFound,
+            E::CacheItemStale,
+            E::CacheItemTooBig,
+        ]
+    };
+
+    fn wire_code(error: BackendError) -> &'static str {
+        let host: crate::service::HostError = error.into();
+        crate::protocol::wire::WireError::from(host).code
+    }
+
+    #[test]
+    fn every_pcsc_code_has_its_wire_code() {
+        let distinct: std::collections::HashSet<_> = EVERY_ERROR.iter().collect();
+        assert_eq!(distinct.len(), EVERY_ERROR.len(), "a code listed twice");
+        for error in EVERY_ERROR {
+            let expected = match meaning(error) {
+                Meaning::NoService => "ERR_PCSC_UNAVAILABLE",
+                Meaning::NoReader | Meaning::NoCard | Meaning::CardChanged => "ERR_CARD_REMOVED",
+                Meaning::CardBusy | Meaning::CardUnresponsive => "ERR_CARD_ERROR",
+                Meaning::Internal => "ERR_INTERNAL",
+            };
+            assert_eq!(
+                wire_code(service_error(error, "R")),
+                expected,
+                "{error:?} outside an exchange"
+            );
+            if let Some(transport) = transport_error(error) {
+                assert_eq!(
+                    wire_code(BackendError::Transport(transport)),
+                    expected,
+                    "{error:?} in an exchange"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_card_is_reset_only_when_this_request_verified_a_pin_it_did_not_hold() {
+        let probe = [0x00, 0x20, 0x00, 0x01];
+        let verify = [0x00, 0x20, 0x00, 0x01, 0x08, 1, 2, 3, 4, 5, 6, 7, 8];
+        let reads_only = PinTrace::default();
+        reads_only.observe(&[0x00, 0xB0, 0x00, 0x00, 0x0C], &[0x90, 0x00]);
+        assert_eq!(reads_only.disposition(), Disposition::LeaveCard);
+        // Not verified before (63 C3): our VERIFY made it so, reset.
+        let ours = PinTrace::default();
+        ours.observe(&probe, &[0x63, 0xC3]);
+        ours.observe(&verify, &[0x90, 0x00]);
+        assert_eq!(ours.disposition(), Disposition::ResetCard);
+        // Verified by another program's session: leave it logged in.
+        let shared = PinTrace::default();
+        shared.observe(&probe, &[0x90, 0x00]);
+        shared.observe(&verify, &[0x90, 0x00]);
+        assert_eq!(shared.disposition(), Disposition::LeaveCard);
+        // Unknown (no probe, or a card that does not answer it): reset.
+        let unknown = PinTrace::default();
+        unknown.observe(&verify, &[0x63, 0xC2]);
+        assert_eq!(unknown.disposition(), Disposition::ResetCard);
+        let refused = PinTrace::default();
+        refused.observe(&probe, &[0x6A, 0x86]);
+        refused.observe(&verify, &[0x90, 0x00]);
+        assert_eq!(refused.disposition(), Disposition::ResetCard);
+        // A probe after our VERIFY says nothing about before.
+        let late = PinTrace::default();
+        late.observe(&verify, &[0x90, 0x00]);
+        late.observe(&probe, &[0x90, 0x00]);
+        assert_eq!(late.disposition(), Disposition::ResetCard);
+    }
+
+    #[test]
+    fn the_codes_of_the_issues_mean_what_they_say() {
+        use pcsc::Error as E;
+        // "no service" kinds (issue 10), including the Windows service stopped.
+        for error in [
+            E::NoService,
+            E::ServiceStopped,
+            E::CommError,
+            E::InvalidHandle,
+        ] {
+            assert_eq!(meaning(error), Meaning::NoService, "{error:?}");
+        }
+        // "card changed" kinds (issue 9): the quick swap's "non-existent transaction" included.
+        for error in [
+            E::ResetCard,
+            E::RemovedCard,
+            E::NotTransacted,
+            E::CommDataLost,
+        ] {
+            assert_eq!(meaning(error), Meaning::CardChanged, "{error:?}");
+            assert!(transport_error(error).is_some(), "{error:?}");
+        }
+        assert_eq!(
+            transport_error(E::NotTransacted),
+            Some(TransportError::CardReset)
+        );
+        assert_eq!(
+            transport_error(E::RemovedCard),
+            Some(TransportError::CardRemoved)
+        );
+        assert_eq!(meaning(E::NoReadersAvailable), Meaning::NoReader);
+        assert_eq!(meaning(E::InternalError), Meaning::Internal);
     }
 }

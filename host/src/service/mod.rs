@@ -24,6 +24,8 @@ pub enum HostError {
     NoCard,
     #[error("the card is not a supported CPx card: {0}")]
     CardUnsupported(String),
+    #[error("the CPS card is read contactless, which allows no login: insert it in the reader's contact slot (chip first)")]
+    CardContactless,
     #[error("no inserted card holds the requested certificate")]
     CertificateNotFound,
     #[error("the card was removed or reset during the operation")]
@@ -182,13 +184,23 @@ impl<B: ReaderBackend> HostService<B> {
         if with_card.is_empty() {
             return Err(HostError::NoCard);
         }
-        let recognised: Vec<(ReaderSlot, CardType)> = with_card
+        let typed: Vec<(ReaderSlot, CardType)> = with_card
             .into_iter()
-            .filter_map(|slot| {
+            .map(|slot| {
                 let card_type = card::recognise(slot.atr.as_deref().unwrap_or_default());
-                (card_type != CardType::Unknown).then_some((slot, card_type))
+                (slot, card_type)
             })
             .collect();
+        let contactless = typed
+            .iter()
+            .any(|(_, card_type)| *card_type == CardType::Cps3Contactless);
+        let recognised: Vec<(ReaderSlot, CardType)> = typed
+            .into_iter()
+            .filter(|(_, card_type)| card_type.can_log_in())
+            .collect();
+        if recognised.is_empty() && contactless {
+            return Err(HostError::CardContactless);
+        }
         if recognised.is_empty() {
             return Err(HostError::CardUnsupported(
                 "the inserted card is not a CPx card with a login key".into(),
@@ -217,23 +229,48 @@ impl<B: ReaderBackend> HostService<B> {
         })
     }
 
+    /// The certificate of every recognised card. A card removed, reset or replaced while it was
+    /// read (PC/SC "card changed" codes, see `readers::pcsc`) makes the whole request start
+    /// again once, from the reader list: it sends no PIN, so reading again is safe, and a card
+    /// swapped a moment before is then read as the card now in the reader.
     pub fn certificates(&mut self) -> Result<Vec<CertificateReport>, HostError> {
-        let cards = self.recognised_cards()?;
+        let (result, changed) = self.certificates_once();
+        if changed.is_empty() {
+            return result;
+        }
+        info!("certificates: a card changed while it was read; reading again");
+        for reader in &changed {
+            self.backend.recover(reader);
+        }
+        self.certificates_once().0
+    }
+
+    /// One pass over the readers, and the readers whose card changed under it.
+    fn certificates_once(&mut self) -> (Result<Vec<CertificateReport>, HostError>, Vec<String>) {
+        let cards = match self.recognised_cards() {
+            Ok(cards) => cards,
+            Err(error) => return (Err(error), Vec::new()),
+        };
         let mut reports = Vec::new();
         let mut first_error = None;
+        let mut changed = Vec::new();
         for (slot, card_type) in cards {
             match self.read_certificate(&slot.name, card_type) {
                 Ok(report) => reports.push(report),
                 Err(error) => {
                     warn!(reader = %slot.name, %error, "certificates: card skipped");
+                    if error == HostError::CardRemoved {
+                        changed.push(slot.name.clone());
+                    }
                     first_error.get_or_insert(error);
                 }
             }
         }
-        match (reports.is_empty(), first_error) {
+        let result = match (reports.is_empty(), first_error) {
             (true, Some(error)) => Err(error),
             _ => Ok(reports),
-        }
+        };
+        (result, changed)
     }
 
     fn read_certificate(

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use cpx_connect::card::{Transport, TransportError};
+use cpx_connect::card::{Protocol, Transport, TransportError};
 use cpx_connect::protocol::server::{serve, Exit};
 use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
 use cpx_connect::service::HostService;
@@ -22,6 +22,19 @@ pub type Slots = Arc<Mutex<Vec<(String, Option<SharedCard>)>>>;
 #[derive(Clone, Default)]
 pub struct VirtualReaders {
     slots: Slots,
+    /// Planned swaps, in order: each counts its transmits from when the previous one happened.
+    swap: Arc<Mutex<std::collections::VecDeque<PlannedSwap>>>,
+    /// The transport does not tell the card layer the protocol (as a reader stack may not).
+    protocol_hidden: bool,
+}
+
+/// A transport failure planned at the `n`th transmit from now, with the card the slot holds
+/// from then on (`None`: the same card, reset).
+struct PlannedSwap {
+    remaining: usize,
+    error: TransportError,
+    slot: usize,
+    replacement: Option<VirtualCard>,
 }
 
 impl VirtualReaders {
@@ -32,7 +45,38 @@ impl VirtualReaders {
             .collect();
         VirtualReaders {
             slots: Arc::new(Mutex::new(slots)),
+            swap: Arc::default(),
+            protocol_hidden: false,
         }
+    }
+
+    /// The transports of these readers report no protocol.
+    pub fn hiding_protocol(mut self) -> Self {
+        self.protocol_hidden = true;
+        self
+    }
+
+    /// The `n`th transmit from now (or from the previous planned swap; 1 = the next) fails with
+    /// `error`, as when the card in slot `slot` is swapped; from then on the slot holds
+    /// `replacement` (or the same card, reset).
+    pub fn swap_at(
+        &self,
+        n: usize,
+        error: TransportError,
+        slot: usize,
+        replacement: Option<VirtualCard>,
+    ) {
+        self.swap.lock().unwrap().push_back(PlannedSwap {
+            remaining: n,
+            error,
+            slot,
+            replacement,
+        });
+    }
+
+    /// Whether every planned swap has happened.
+    pub fn swapped(&self) -> bool {
+        self.swap.lock().unwrap().is_empty()
     }
 
     pub fn card(&self, index: usize) -> SharedCard {
@@ -66,22 +110,53 @@ impl ReaderBackend for VirtualReaders {
         let card = card
             .clone()
             .ok_or_else(|| BackendError::NoCard(reader.into()))?;
-        Ok(Box::new(VirtualConnection(card)))
+        Ok(Box::new(VirtualConnection(card, self.clone())))
     }
 }
 
-struct VirtualConnection(SharedCard);
+struct VirtualConnection(SharedCard, VirtualReaders);
 
 impl CardConnection for VirtualConnection {
     fn transaction(&mut self) -> Result<Box<dyn Transport + '_>, BackendError> {
-        Ok(Box::new(VirtualTransport(self.0.clone())))
+        Ok(Box::new(VirtualTransport(self.0.clone(), self.1.clone())))
     }
 }
 
-struct VirtualTransport(SharedCard);
+struct VirtualTransport(SharedCard, VirtualReaders);
 
 impl Transport for VirtualTransport {
+    /// What pcscd negotiates with the virtual card's ATR: T=1 for a CPS4 answering as one.
+    fn protocol(&self) -> Option<Protocol> {
+        if self.1.protocol_hidden {
+            None
+        } else if self.0.lock().unwrap().answers_t1() {
+            Some(Protocol::T1)
+        } else {
+            Some(Protocol::T0)
+        }
+    }
+
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let mut planned = self.1.swap.lock().unwrap();
+        if let Some(swap) = planned.front_mut() {
+            swap.remaining -= 1;
+            if swap.remaining == 0 {
+                let Some(swap) = planned.pop_front() else {
+                    unreachable!()
+                };
+                let mut slots = self.1.slots.lock().unwrap();
+                match swap.replacement {
+                    Some(card) => slots[swap.slot].1 = Some(Arc::new(Mutex::new(card))),
+                    None => {
+                        if let Some(card) = &slots[swap.slot].1 {
+                            card.lock().unwrap().power_on();
+                        }
+                    }
+                }
+                return Err(swap.error);
+            }
+        }
+        drop(planned);
         Ok(self.0.lock().unwrap().transmit(command))
     }
 }

@@ -136,10 +136,12 @@ fn table_row(fault: &str, request: &str, answer: &Value, recovered: bool) {
 }
 
 /// Position (1-based) of the first APDU with instruction `ins` in `apdus`.
+/// The position (from 1) of the first APDU with `ins`; for VERIFY, the one that carries the PIN
+/// (the host first asks with a VERIFY without data whether the PIN is verified already).
 fn position_of(apdus: &[Vec<u8>], ins: u8) -> usize {
     apdus
         .iter()
-        .position(|apdu| apdu.get(1) == Some(&ins))
+        .position(|apdu| apdu.get(1) == Some(&ins) && (ins != INS_VERIFY || apdu.len() > 5))
         .unwrap_or_else(|| panic!("no INS {ins:02X} in the reference login"))
         + 1
 }
@@ -386,30 +388,38 @@ fn unexpected_status_words_are_card_errors_with_the_status_word_and_the_next_log
         .position(|apdu| apdu.get(1) == Some(&INS_SELECT) && apdu.get(2) == Some(&0x04))
         .expect("SELECT by AID in the reference login")
         + 1;
-    let cases = [
+    let cases: [(&[usize], u16, &str, &str); 4] = [
         (
-            select_application,
+            &[select_application],
             0x6A82,
             "6A82",
             "6A 82 to SELECT application",
         ),
         (
-            position_of(&reference, INS_VERIFY),
+            &[position_of(&reference, INS_VERIFY)],
             0x6F00,
             "6F00",
             "6F 00 to VERIFY",
         ),
         (
-            position_of(&reference, INS_INTERNAL_AUTHENTICATE),
+            &[position_of(&reference, INS_INTERNAL_AUTHENTICATE)],
             0x6F00,
             "6F00",
             "6F 00 to INTERNAL AUTHENTICATE",
         ),
-        (1, 0x6A82, "6A82", "6A 82 to SELECT EF.SN.ICC"),
+        // EF.SN.ICC is read by short identifier first, then by path: both refused.
+        (
+            &[1, 2],
+            0x6A82,
+            "6A82",
+            "6A 82 to EF.SN.ICC (by SFI, then SELECT)",
+        ),
     ];
-    for (position, sw, sw_text, label) in cases {
+    for (positions, sw, sw_text, label) in cases {
         let tries_before = bench.slot.card.lock().unwrap().pin_tries_left();
-        bench.slot.faults.arm(position, Fault::StatusWord(sw));
+        for position in positions {
+            bench.slot.faults.arm(*position, Fault::StatusWord(sw));
+        }
         let answer = bench.authenticate(&mut host, &id);
         assert_documented_error(&answer);
         assert_eq!(error_code(&answer), "ERR_CARD_ERROR", "{label}: {answer}");
@@ -496,9 +506,15 @@ fn walk_a_removal_through_every_apdu(known_card: bool) {
             "{kind}, APDU {position}: the fault did not fire: {answer}"
         );
         assert_documented_error(&answer);
-        assert_eq!(
-            error_code(&answer),
-            "ERR_CARD_REMOVED",
+        // `certificates` reads again once after a card change (no PIN involved): by then pcscd
+        // may have seen the slot empty.
+        let expected: &[&str] = if in_certificates {
+            &["ERR_CARD_REMOVED", "ERR_NO_CARD"]
+        } else {
+            &["ERR_CARD_REMOVED"]
+        };
+        assert!(
+            expected.contains(&error_code(&answer)),
             "{kind}, APDU {position}: {answer}"
         );
         if in_certificates {

@@ -380,7 +380,8 @@ fn request_cases() -> Vec<Case> {
     cases.push(Case {
         name: "duplicate argument".into(),
         body: duplicate.into_bytes(),
-        id: json!("dup arg"),
+        // A request with a duplicate key is not read at all, not even its id.
+        id: Value::Null,
         expect: Expect::Error(INVALID, "origin"),
         secret: None,
     });
@@ -526,21 +527,43 @@ fn request_cases() -> Vec<Case> {
             error(UNKNOWN, "nope"),
         ));
     }
-    // Duplicate keys: the last one counts, as in every JSON parser of serde's family.
-    cases.push(Case {
-        name: "duplicate id".into(),
-        body: br#"{"id":1,"id":2,"command":"nope"}"#.to_vec(),
-        id: json!(2),
-        expect: Expect::Error(UNKNOWN, "nope"),
-        secret: None,
-    });
-    cases.push(Case {
-        name: "duplicate command".into(),
-        body: br#"{"id":"dc","command":"sign","command":"version"}"#.to_vec(),
-        id: json!("dc"),
-        expect: Expect::Version,
-        secret: None,
-    });
+    // Duplicate keys anywhere: parsers disagree on which one wins (DESIGN.md), so the request
+    // is refused, with a null id since even the id may be the duplicate.
+    for (name, body, key) in [
+        (
+            "duplicate id",
+            r#"{"id":1,"id":2,"command":"nope"}"#,
+            "`id`",
+        ),
+        (
+            "duplicate command",
+            r#"{"id":"dc","command":"version","command":"quit"}"#,
+            "`command`",
+        ),
+        (
+            "duplicate command, the first one unknown",
+            r#"{"id":"dc","command":"sign","command":"version"}"#,
+            "`command`",
+        ),
+        (
+            "duplicate key deep in arguments",
+            r#"{"id":"dn","command":"version","arguments":{"a":[{"b":{"c":1,"c":1}}]}}"#,
+            "`c`",
+        ),
+        (
+            "duplicate key hidden by an escape",
+            r#"{"id":"de","command":"version","comm\u0061nd":"quit"}"#,
+            "`command`",
+        ),
+    ] {
+        cases.push(Case {
+            name: name.into(),
+            body: body.as_bytes().to_vec(),
+            id: Value::Null,
+            expect: Expect::Error(INVALID, key),
+            secret: None,
+        });
+    }
     cases
 }
 

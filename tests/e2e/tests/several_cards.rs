@@ -316,14 +316,18 @@ fn a_card_that_fails_is_left_out_and_the_other_card_still_logs_in() {
     let failing = desk.slot_of(Holder::Dupont);
     assert_eq!(failing.index, 0, "the host looks at the failing card first");
 
-    // Dupont's card answers nonsense to its first command: `certificates` lists Martin's only.
+    // Dupont's card answers nonsense to its first two commands (the read of EF.SN.ICC by short
+    // identifier, then the SELECT by path the host falls back to): `certificates` lists
+    // Martin's only.
     failing.faults.arm(1, Fault::StatusWord(0x6F00));
+    failing.faults.arm(2, Fault::StatusWord(0x6F00));
     let list = listed(&mut host);
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0].0, martin);
 
     // It fails again while the host looks for Martin's certificate: skipped, Martin signs.
     failing.faults.arm(1, Fault::StatusWord(0x6F00));
+    failing.faults.arm(2, Fault::StatusWord(0x6F00));
     let challenge = nonce(51);
     let answer = host.request(&authenticate_request(
         &id_of(&list, &martin),
@@ -342,6 +346,7 @@ fn a_card_that_fails_is_left_out_and_the_other_card_still_logs_in() {
     let both = listed(&mut host);
     assert_eq!(both.len(), 2, "{both:?}");
     failing.faults.arm(1, Fault::StatusWord(0x6F00));
+    failing.faults.arm(2, Fault::StatusWord(0x6F00));
     let answer = host.request(&authenticate_request(
         &id_of(&both, &dupont),
         ORIGIN,

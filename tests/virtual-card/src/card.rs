@@ -37,6 +37,9 @@ impl Holder {
 #[error("a card PIN is 4 to 8 decimal digits")]
 pub struct InvalidPin;
 
+/// ISO 7816-15's default PKCS#15 application DF (`3F00/5015`).
+pub const DEFAULT_APPLICATION_DF: u16 = 0x5015;
+
 /// The largest READ BINARY answer of a CPS3 (IAS-ECC).
 pub const READ_BINARY_MAX: usize = 0xE7;
 /// INTERNAL AUTHENTICATE input limit: 40 % of a 2048-bit modulus.
@@ -87,6 +90,12 @@ pub struct VirtualCard {
     sign_key: RsaPrivateKey,
     /// `Some` for the CPS4 profile: its logical channel and command chain.
     cps4: Option<cps4::Cps4State>,
+    /// The application DF's FCP leaves out its file id (see [`VirtualCard::with_relative_layout`]).
+    hides_application_fid: bool,
+    /// Seen through a contactless interface (see [`VirtualCard::seen_contactless`]).
+    contactless: bool,
+    /// The file id of the PKCS#15 application DF under the MF.
+    app_df: u16,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -125,7 +134,50 @@ impl VirtualCard {
             auth_key: load(fixtures.auth_key_pkcs8),
             sign_key: load(fixtures.sign_key_pkcs8),
             cps4: None,
+            hides_application_fid: false,
+            contactless: false,
+            app_df: pkcs15::APP_DF,
         }
+    }
+
+    /// The variant whose EF.DIR gives the application's path (`51 3F00 0001`); by default
+    /// EF.DIR has none, as a real CPS3's most likely (OpenSC #2267).
+    pub fn with_ef_dir_path(mut self) -> Self {
+        self.files
+            .set_content(&[pkcs15::MF, pkcs15::EF_DIR], pkcs15::ef_dir_with_path());
+        self
+    }
+
+    /// The variant without EF.DIR, its PKCS#15 application at ISO 7816-15's default place
+    /// `3F00/5015` with ODF and CDF paths relative to it: what the Cryptolib falls back to when
+    /// EF.DIR is missing (CARD.md; CPS4's EF.DIR is unknown).
+    pub fn without_ef_dir(mut self) -> Self {
+        let app = |fid| [pkcs15::MF, pkcs15::APP_DF, fid];
+        self.files
+            .set_content(&app(pkcs15::ODF), pkcs15::odf_relative());
+        self.files
+            .set_content(&app(pkcs15::CDF), pkcs15::cdf_relative());
+        self.files.remove(&[pkcs15::MF, pkcs15::EF_DIR]);
+        self.files
+            .rename_dir(&[pkcs15::MF, pkcs15::APP_DF], DEFAULT_APPLICATION_DF);
+        self.app_df = DEFAULT_APPLICATION_DF;
+        self
+    }
+
+    /// The variant that tells nothing of where its application is: EF.DIR without a path, the
+    /// application's FCP without a file id (83), and the ODF and CDF naming files by paths
+    /// relative to the application DF. A host reaches its files only by selecting the
+    /// application by AID and the files from there.
+    pub fn with_relative_layout(mut self) -> Self {
+        let app = |fid| [pkcs15::MF, pkcs15::APP_DF, fid];
+        self.files
+            .set_content(&[pkcs15::MF, pkcs15::EF_DIR], pkcs15::ef_dir());
+        self.files
+            .set_content(&app(pkcs15::ODF), pkcs15::odf_relative());
+        self.files
+            .set_content(&app(pkcs15::CDF), pkcs15::cdf_relative());
+        self.hides_application_fid = true;
+        self
     }
 
     /// The same card with another PIN (4 to 8 digits). Panics on anything else: use
@@ -157,8 +209,22 @@ impl VirtualCard {
         self.holder
     }
 
+    /// The card as a reader's contactless interface shows it: the CPS3 contactless ATR of
+    /// CARD.md (pcsc-tools' smartcard_list.txt). Commands are answered as before: a host must
+    /// send none, since the vendor allows no signature over contactless.
+    pub fn seen_contactless(mut self) -> Self {
+        self.contactless = true;
+        self
+    }
+
     /// Answer to reset: a CPS3 contact card (T=0), or a CPS4 for [`VirtualCard::cps4`].
     pub fn atr(&self) -> Vec<u8> {
+        if self.contactless {
+            return vec![
+                0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94,
+                0x01, 0x80, 0x82, 0x90, 0x00, 0x0E,
+            ];
+        }
         if self.is_cps4() {
             return cps4::ATR.to_vec();
         }
@@ -178,7 +244,7 @@ impl VirtualCard {
         self.pending_response.clear();
         if let Some(state) = &mut self.cps4 {
             // A reset closes the logical channels.
-            *state = cps4::Cps4State::default();
+            state.reset();
         }
     }
 
@@ -268,8 +334,12 @@ impl VirtualCard {
         self.current_df = df;
     }
 
+    fn in_application_path(&self, path: &[u16]) -> bool {
+        path == [pkcs15::MF, self.app_df]
+    }
+
     fn in_application(&self) -> bool {
-        self.current_df == [pkcs15::MF, pkcs15::APP_DF]
+        self.current_df == [pkcs15::MF, self.app_df]
     }
 
     // ---- SELECT ------------------------------------------------------------------------
@@ -294,7 +364,8 @@ impl VirtualCard {
             self.current_ef = Some(target.path.clone());
         }
         if wants_fcp {
-            self.hand_out(target.fcp())
+            let with_fid = !(self.hides_application_fid && self.in_application_path(&target.path));
+            self.hand_out(target.fcp_with_fid(with_fid))
         } else {
             response(&[], StatusWord::OK)
         }
@@ -455,7 +526,13 @@ impl VirtualCard {
             return response(&[], StatusWord::WRONG_DATA);
         };
         match (request.class, request.reference) {
-            // The cardholder PIN: a global object of the MF.
+            // The cardholder PIN: a global object of the MF, found only from the MF. The vendor
+            // selects 3F00 before this GET DATA (Cryptolib trace in OpenSC issue #2275), and
+            // OpenSC commits fcd2e665f and e3a3722ad record `6A 88` for it from inside DF 0001
+            // and `90 00` from 3F00.
+            (0x01, pkcs15::PIN_REFERENCE) if self.current_df != [pkcs15::MF] => {
+                response(&[], StatusWord::REFERENCE_NOT_FOUND)
+            }
             (0x01, pkcs15::PIN_REFERENCE) => {
                 let answer = match request.tag.as_slice() {
                     [0xA0] => self.pin_docp(),

@@ -1,7 +1,11 @@
 //! The CPS4 profile of the virtual card, as ANS's Cryptolib CPS drives a CPS4 (`card-cps4.c`,
 //! `card-cps.c`, `pkcs15-sec.c`; there is no public APDU trace of a real CPS4).
 //!
-//! - ATR `3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44` (the production CPS4 of CARD.md).
+//! - ATR `3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44` (the production CPS4 of CARD.md),
+//!   which offers T=0 and T=1: pcsc-lite negotiates T=1 (`PHSetProtocol` tries it first; vpcd's
+//!   `IFDHSetProtocolParameters` accepts any). So the card answers as a T=1 card: a SELECT that
+//!   asks for an FCP and the last PSO DECIPHER part need Le (`67 00` without), and data comes at
+//!   once with `90 00`, never `61xx`. `with_t0_answers()` gives the T=0 behaviour instead.
 //! - The PKI applet `80 25 00 00 01 FF 01 00` lives on logical channel 1 (CLA `01`). Channel 1
 //!   is closed at power-on; a SELECT of the applet by AID on it opens it (implicit opening, what
 //!   the Cryptolib does), and so does MANAGE CHANNEL. Selecting the applet makes its MF current
@@ -70,7 +74,28 @@ pub(super) struct Cps4State {
     channel: ChannelState,
     /// PSO DECIPHER data received in parts with CLA `1x`, waiting for the last part.
     chain: Option<Vec<u8>>,
+    /// The card answers as a T=0 card (`61xx`, case 4 without Le) instead of T=1.
+    t0_answers: bool,
+    /// The applet refuses its first selection after power-on until the card manager has been
+    /// selected (see [`VirtualCard::with_applet_needing_reselect`]).
+    applet_needs_reselect: bool,
+    /// The card manager has been selected since power-on.
+    card_manager_selected: bool,
 }
+
+impl Cps4State {
+    /// The state after power-on or closing the channel: the configuration stays.
+    pub(super) fn reset(&mut self) {
+        *self = Cps4State {
+            t0_answers: self.t0_answers,
+            applet_needs_reselect: self.applet_needs_reselect,
+            ..Cps4State::default()
+        };
+    }
+}
+
+/// The GlobalPlatform card manager (the Cryptolib's `CPS4_AID_IDS`).
+pub const CARD_MANAGER_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum ChannelState {
@@ -95,6 +120,34 @@ impl VirtualCard {
         card.files = file_system(holder.fixtures(), &serial(holder));
         card.cps4 = Some(Cps4State::default());
         card
+    }
+
+    /// The CPS4 answering as a T=0 card: data of a case-4 command through `61xx` and GET
+    /// RESPONSE, Le optional. By default a CPS4 answers as the T=1 card pcscd makes of the
+    /// production ATR (it offers T=0 and T=1; pcsc-lite's `PHSetProtocol` tries T=1 first, and
+    /// vpcd accepts any protocol): a command that returns data needs Le (`67 00` without), and
+    /// the data comes back at once with `90 00`, never `61xx`.
+    pub fn with_t0_answers(mut self) -> Self {
+        if let Some(state) = &mut self.cps4 {
+            state.t0_answers = true;
+        }
+        self
+    }
+
+    /// A CPS4 whose applet refuses (`6A 82`) its first selection after each power-on until
+    /// the card manager (IDS AID, `A0 00 00 01 51 00 00`) has been selected on channel 1: what
+    /// the Cryptolib's `_do_reselect_cps4_aid` recovers from (it selects the card manager, the
+    /// CPS2ter, then the applet again). The real card's reason to need it is not published.
+    pub fn with_applet_needing_reselect(mut self) -> Self {
+        if let Some(state) = &mut self.cps4 {
+            state.applet_needs_reselect = true;
+        }
+        self
+    }
+
+    /// Whether this card answers as a T=1 card (the CPS4 profile, by default).
+    pub fn answers_t1(&self) -> bool {
+        self.cps4.as_ref().is_some_and(|state| !state.t0_answers)
     }
 
     /// Whether this card has the CPS4 profile.
@@ -122,9 +175,37 @@ impl VirtualCard {
         // Work on the state out of `self` (a default stays in place, so the card is still a
         // CPS4 meanwhile), then put it back.
         let mut state = self.cps4.as_mut().map(std::mem::take).unwrap_or_default();
-        let answer = self.answer_cps4(&mut state, apdu);
+        let answer = if state.t0_answers {
+            self.answer_cps4(&mut state, apdu)
+        } else {
+            self.answer_cps4_t1(&mut state, apdu)
+        };
         self.cps4 = Some(state);
         answer
+    }
+
+    /// The T=1 face of the card: Le required where data comes back, data at once with `90 00`.
+    fn answer_cps4_t1(&mut self, state: &mut Cps4State, apdu: &[u8]) -> Vec<u8> {
+        let Ok(command) = Command::parse(apdu) else {
+            return self.answer_cps4(state, apdu);
+        };
+        let returns_data = (command.ins == INS_SELECT && matches!(command.p2, 0x00 | 0x04))
+            || (is_decipher(&command) && command.cla & CLA_CHAINING == 0);
+        if returns_data && command.le.is_none() {
+            self.pending_response.clear();
+            state.chain = None;
+            return response(&[], StatusWord::WRONG_LENGTH);
+        }
+        let answer = self.answer_cps4(state, apdu);
+        if !matches!(answer.as_slice(), [0x61, _]) {
+            return answer;
+        }
+        // What a T=0 card hands out through GET RESPONSE, a T=1 card sends at once.
+        let data = std::mem::take(&mut self.pending_response);
+        match command.le {
+            Some(le) if le < data.len() => response(&[], StatusWord::wrong_le(data.len())),
+            _ => response(&data, StatusWord::OK),
+        }
     }
 
     fn answer_cps4(&mut self, state: &mut Cps4State, apdu: &[u8]) -> Vec<u8> {
@@ -159,6 +240,22 @@ impl VirtualCard {
             (0, _) => basic_channel(&command),
             (PKI_CHANNEL, ChannelState::AppletSelected) => {
                 self.pki_applet(state, &command, chained)
+            }
+            (PKI_CHANNEL, _)
+                if is_applet_selection(&command)
+                    && state.applet_needs_reselect
+                    && !state.card_manager_selected =>
+            {
+                response(&[], StatusWord::FILE_NOT_FOUND)
+            }
+            (PKI_CHANNEL, ChannelState::Closed | ChannelState::Open)
+                if command.ins == INS_SELECT
+                    && command.p1 == 0x04
+                    && command.data == CARD_MANAGER_AID =>
+            {
+                // Not reachable from here, but remembered.
+                state.card_manager_selected = true;
+                response(&[], StatusWord::FILE_NOT_FOUND)
             }
             // Implicit opening: selecting the applet on channel 1 opens the channel.
             (PKI_CHANNEL, _) if is_applet_selection(&command) => {
@@ -211,7 +308,7 @@ impl VirtualCard {
     }
 
     fn close_pki_channel(&mut self, state: &mut Cps4State) -> Vec<u8> {
-        *state = Cps4State::default();
+        state.reset();
         self.pin_verified = false;
         self.set_current_df(vec![pkcs15::MF]);
         self.current_ef = None;
@@ -358,7 +455,8 @@ fn file_system(fixtures: &HolderFixtures, serial: &[u8; 5]) -> FileSystem {
         df(vec![MF], &PKI_APPLET_AID),
         ef(
             vec![MF, pkcs15::EF_DIR],
-            pkcs15::ef_dir(),
+            // A CPS4's EF.DIR is unknown (CARD.md): this profile keeps the path.
+            pkcs15::ef_dir_with_path(),
             Some(pkcs15::SFI_EF_DIR),
         ),
         ef(

@@ -30,7 +30,9 @@ impl CardFile {
     /// FCP template (ISO 7816-4 §5.3.3) in the layout of a CPS3: size, descriptor, FID,
     /// DF name, SFI, then the IAS-ECC security attributes in compact form (`A1 { 8C contact,
     /// 9C contactless }`) and the life cycle status "operational, activated".
-    pub fn fcp(&self) -> Vec<u8> {
+    /// With or without the file id (83): whether a real CPS3's application FCP carries one is
+    /// unknown (CARD.md).
+    pub fn fcp_with_fid(&self, with_fid: bool) -> Vec<u8> {
         // Access mode byte 7B: delete, activate, deactivate, update, read (or DF equivalents),
         // one security condition byte each: FF never, 00 always.
         const ACCESS_RULES: [u8; 7] = [0x7B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00];
@@ -47,7 +49,9 @@ impl CardFile {
             }
             FileKind::Dedicated { name } => {
                 fields.extend(tlv(&[0x82], &[0x38])); // DF
-                fields.extend(tlv(&[0x83], &self.fid().to_be_bytes()));
+                if with_fid {
+                    fields.extend(tlv(&[0x83], &self.fid().to_be_bytes()));
+                }
                 if let Some(name) = name {
                     fields.extend(tlv(&[0x84], name));
                 }
@@ -101,6 +105,37 @@ impl FileSystem {
         })
     }
 
+    /// Removes the file at `path` (an EF, or a DF without children).
+    pub fn remove(&mut self, path: &[u16]) {
+        self.files.retain(|file| file.path != path);
+    }
+
+    /// Gives the DF at `path` (and everything under it) the file id `fid`.
+    pub fn rename_dir(&mut self, path: &[u16], fid: u16) {
+        let Some(last) = path.len().checked_sub(1) else {
+            return;
+        };
+        for file in &mut self.files {
+            if file.path.starts_with(path) {
+                file.path[last] = fid;
+            }
+        }
+    }
+
+    /// Replaces the content of the EF at `path`; `false` when there is no such EF.
+    pub fn set_content(&mut self, path: &[u16], new_content: Vec<u8>) -> bool {
+        match self.files.iter_mut().find(|file| file.path == path) {
+            Some(CardFile {
+                kind: FileKind::Elementary { content, .. },
+                ..
+            }) => {
+                *content = new_content;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Walks `fids` from the DF at `start`: every step but the last must be a DF.
     pub fn walk(&self, start: &[u16], fids: &[u16]) -> Option<&CardFile> {
         let mut current = self.get(start)?;
@@ -150,7 +185,9 @@ mod tests {
     #[test]
     fn ef_fcp_has_the_cps3_layout() {
         let fs = sample();
-        let fcp = fs.get(&[0x3F00, 0xD003]).map(CardFile::fcp);
+        let fcp = fs
+            .get(&[0x3F00, 0xD003])
+            .map(|file| file.fcp_with_fid(true));
         // Same bytes as the FCP of 3F00/D003 in the vendor trace of OpenSC issue #2275.
         let expected = vec![
             0x62, 0x25, 0x80, 0x02, 0x00, 0x0C, 0x82, 0x01, 0x01, 0x83, 0x02, 0xD0, 0x03, 0x88,
@@ -165,11 +202,19 @@ mod tests {
         let fs = sample();
         let fcp = fs
             .get(&[0x3F00, 0x0001])
-            .map(CardFile::fcp)
+            .map(|file| file.fcp_with_fid(true))
             .unwrap_or_default();
         assert_eq!(
             &fcp[..11],
             [0x62, 0x22, 0x82, 0x01, 0x38, 0x83, 0x02, 0x00, 0x01, 0x84, 0x02]
+        );
+        let without_fid = fs
+            .get(&[0x3F00, 0x0001])
+            .map(|file| file.fcp_with_fid(false))
+            .unwrap_or_default();
+        assert_eq!(
+            &without_fid[..7],
+            [0x62, 0x1E, 0x82, 0x01, 0x38, 0x84, 0x02]
         );
     }
 

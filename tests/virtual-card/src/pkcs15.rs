@@ -77,9 +77,14 @@ pub fn app_path(fid: u16) -> [u8; 6] {
     [0x3F, 0x00, 0x00, 0x01, hi, lo]
 }
 
-/// `Path ::= SEQUENCE { efidOrPath OCTET STRING, ... }`
+/// `Path ::= SEQUENCE { efidOrPath OCTET STRING, ... }`, absolute.
 fn path(fid: u16) -> Vec<u8> {
     sequence(&[octet_string(&app_path(fid))])
+}
+
+/// The same Path relative to the application DF: the file id alone.
+fn relative_path(fid: u16) -> Vec<u8> {
+    sequence(&[octet_string(&fid.to_be_bytes())])
 }
 
 /// Pads a file's content with 00 up to its allocated size (at least `allocated`, and a multiple
@@ -94,8 +99,19 @@ pub fn allocate(mut content: Vec<u8>, allocated: usize) -> Vec<u8> {
     content
 }
 
-/// EF.DIR: one application template `61 { 4F AID, 50 label, 51 path }`.
+/// EF.DIR: one application template `61 { 4F AID, 50 label }`, no path: OpenSC #2267 shows
+/// key paths relative to the AID on a real CPS3, so its EF.DIR most likely has none, and a
+/// host must select the application by AID.
 pub fn ef_dir() -> Vec<u8> {
+    tlv(
+        &[0x61],
+        &[tlv(&[0x4F], &PKCS15_AID), tlv(&[0x50], b"CPS")].concat(),
+    )
+}
+
+/// EF.DIR with the application's path (`51 3F00 0001`): the variant a host reaches without
+/// selecting the application by AID.
+pub fn ef_dir_with_path() -> Vec<u8> {
     tlv(
         &[0x61],
         &[
@@ -139,8 +155,17 @@ pub fn ef_sn_icc(serial: &[u8; 5]) -> Vec<u8> {
     tlv(&[0x5A], &pan)
 }
 
-/// ODF: `PKCS15Objects` choices, each a Path to a directory file.
+/// ODF: `PKCS15Objects` choices, each an absolute Path to a directory file.
 pub fn odf() -> Vec<u8> {
+    odf_with(path)
+}
+
+/// The ODF with paths relative to the application DF.
+pub fn odf_relative() -> Vec<u8> {
+    odf_with(relative_path)
+}
+
+fn odf_with(path: fn(u16) -> Vec<u8>) -> Vec<u8> {
     let entry = |choice: u8, fid: u16| context_constructed(choice, &[path(fid)]);
     allocate(
         [
@@ -318,6 +343,15 @@ pub fn prkdf() -> Vec<u8> {
 
 /// CDF: the two X.509 certificates, by path.
 pub fn cdf() -> Vec<u8> {
+    cdf_with(path)
+}
+
+/// The CDF with certificate paths relative to the application DF.
+pub fn cdf_relative() -> Vec<u8> {
+    cdf_with(relative_path)
+}
+
+fn cdf_with(path: fn(u16) -> Vec<u8>) -> Vec<u8> {
     let certificate = |label: &str, id: &[u8], fid: u16| {
         sequence(&[
             sequence(&[utf8_string(label)]), // CommonObjectAttributes
@@ -363,12 +397,24 @@ mod tests {
 
     #[test]
     fn ef_dir_announces_the_pkcs15_application() {
-        let mut expected = vec![0x61, 0x1A, 0x4F, 0x0D];
+        let mut expected = vec![0x61, 0x14, 0x4F, 0x0D];
         expected.extend_from_slice(&PKCS15_AID);
-        expected.extend_from_slice(&[
-            0x50, 0x03, b'C', b'P', b'S', 0x51, 0x04, 0x3F, 0x00, 0x00, 0x01,
-        ]);
+        expected.extend_from_slice(&[0x50, 0x03, b'C', b'P', b'S']);
         assert_eq!(ef_dir(), expected);
+        let mut with_path = vec![0x61, 0x1A];
+        with_path.extend_from_slice(&expected[2..]);
+        with_path.extend_from_slice(&[0x51, 0x04, 0x3F, 0x00, 0x00, 0x01]);
+        assert_eq!(ef_dir_with_path(), with_path);
+    }
+
+    #[test]
+    fn the_relative_odf_and_cdf_name_files_by_their_id_alone() {
+        let odf = odf_relative();
+        assert_eq!(&odf[..8], [0xA0, 0x06, 0x30, 0x04, 0x04, 0x02, 0x6F, 0x11]);
+        let cdf = cdf_relative();
+        let auth = [0x30, 0x04, 0x04, 0x02, 0x6F, 0x41];
+        assert!(cdf.windows(auth.len()).any(|w| w == auth));
+        assert!(!cdf.windows(2).any(|w| w == [0x3F, 0x00]));
     }
 
     #[test]

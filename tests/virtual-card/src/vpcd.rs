@@ -129,13 +129,27 @@ impl InsertedCard {
         self.close();
     }
 
-    fn close(&mut self) {
+    /// Pulls the card out without waiting for pcscd to notice: a card inserted right after
+    /// (in the same slot) is what a user's quick swap looks like to pcscd, the same card reset
+    /// or another card, between two of its polls.
+    pub fn pull_out_now(mut self) {
+        self.disconnect();
+    }
+
+    fn disconnect(&mut self) -> bool {
         let Some(thread) = self.thread.take() else {
-            return;
+            return false;
         };
         // Errors here mean the connection is already gone, which is what we want.
         let _ = self.stream.shutdown(Shutdown::Both);
         let _ = thread.join();
+        true
+    }
+
+    fn close(&mut self) {
+        if !self.disconnect() {
+            return;
+        }
         let left_at = self
             .left_at
             .lock()

@@ -320,17 +320,26 @@ fn get_data_pin_object_exactly_as_card_md() {
 }
 
 #[test]
-fn get_data_leaves_the_mf_selected() {
+fn the_pin_object_is_found_from_the_mf_only() {
     let mut card = VirtualCard::cps3(Holder::Dupont);
     assert_eq!(send(&mut card, SELECT_APPLICATION), [0x90, 0x00]);
     assert_eq!(send(&mut card, PIN_1234), [0x90, 0x00]);
+    // From inside DF 0001: 6A 88, as OpenSC commits fcd2e665f and e3a3722ad record.
+    assert_eq!(send(&mut card, GET_PIN_DOCP), [0x6A, 0x88]);
+    assert_eq!(send(&mut card, GET_PIN_SIZES), [0x6A, 0x88]);
+    // The vendor's way (Cryptolib trace, OpenSC issue #2275): select the MF first.
+    assert_eq!(send(&mut card, "00A4090C02 3F00"), [0x90, 0x00]);
     let docp = send(&mut card, GET_PIN_DOCP);
     collect(&mut card, &docp);
-    // A host that does not select its application again finds neither its files nor its key.
+    // The MF stays current: a host that does not select its application again finds neither
+    // its files nor its key.
     assert_eq!(sw(&send(&mut card, "00A4020C02 5031")), 0x6A82);
     assert_eq!(sw(&send(&mut card, MSE_SET_AUTHENTICATION)), 0x6A88);
     assert_eq!(send(&mut card, SELECT_APPLICATION), [0x90, 0x00]);
     assert_eq!(send(&mut card, MSE_SET_AUTHENTICATION), [0x90, 0x00]);
+    // An EF of the MF selected leaves the MF current: GET DATA works there too.
+    assert_eq!(send(&mut card, "00A4090C04 3F00D003"), [0x90, 0x00]);
+    assert_eq!(send(&mut card, GET_PIN_DOCP), [0x61, 0x18]);
 }
 
 #[test]

@@ -57,7 +57,7 @@ fn collect(card: &mut VirtualCard, first: &[u8]) -> Vec<u8> {
 
 /// A CPS4 with the applet selected on channel 1, the PKCS#15 application current.
 fn card_in_application(holder: Holder) -> VirtualCard {
-    let mut card = VirtualCard::cps4(holder);
+    let mut card = VirtualCard::cps4(holder).with_t0_answers();
     assert_eq!(sw(&send(&mut card, SELECT_APPLET)), 0x9000);
     assert_eq!(sw(&send(&mut card, SELECT_PKCS15_APPLICATION)), 0x9000);
     card
@@ -108,7 +108,7 @@ fn public_key(certificate_der: &[u8]) -> RsaPublicKey {
 
 #[test]
 fn answers_to_reset_with_the_production_cps4_atr() {
-    let card = VirtualCard::cps4(Holder::Dupont);
+    let card = VirtualCard::cps4(Holder::Dupont).with_t0_answers();
     assert_eq!(card.atr(), hex("3B9B1880010012250064800401000090 44"));
     assert_eq!(card.atr(), cps4::ATR);
     assert!(card.is_cps4());
@@ -122,7 +122,7 @@ fn answers_to_reset_with_the_production_cps4_atr() {
 
 #[test]
 fn channel_one_is_closed_until_the_applet_is_selected_on_it() {
-    let mut card = VirtualCard::cps4(Holder::Dupont);
+    let mut card = VirtualCard::cps4(Holder::Dupont).with_t0_answers();
     assert!(!card.pki_channel_open());
     assert_eq!(sw(&send(&mut card, "01B000000C")), 0x6881);
     assert_eq!(sw(&send(&mut card, "01A4000C02 D003")), 0x6881);
@@ -144,7 +144,7 @@ fn channel_one_is_closed_until_the_applet_is_selected_on_it() {
 
 #[test]
 fn the_basic_channel_has_no_application() {
-    let mut card = VirtualCard::cps4(Holder::Dupont);
+    let mut card = VirtualCard::cps4(Holder::Dupont).with_t0_answers();
     // The CPS2ter is absent, and the PKI applet is offered on channel 1 only.
     assert_eq!(sw(&send(&mut card, "00A4040C08 8025000001FF0002")), 0x6A82);
     assert_eq!(sw(&send(&mut card, "00A4040C08 8025000001FF0100")), 0x6A82);
@@ -161,7 +161,7 @@ fn the_basic_channel_has_no_application() {
 fn the_cryptolib_fallback_sequence_ends_with_the_applet_selected() {
     // What card-cps4.c sends when the first applet selection fails: the ISD on channel 1, the
     // CPS2ter on channel 0, the applet on channel 1.
-    let mut card = VirtualCard::cps4(Holder::Martin);
+    let mut card = VirtualCard::cps4(Holder::Martin).with_t0_answers();
     assert_eq!(sw(&send(&mut card, "01A4040C07 A0000001510000")), 0x6A82);
     assert_eq!(sw(&send(&mut card, "00A4040C08 8025000001FF0002")), 0x6A82);
     assert_eq!(sw(&send(&mut card, SELECT_APPLET)), 0x9000);
@@ -173,7 +173,7 @@ fn the_cryptolib_fallback_sequence_ends_with_the_applet_selected() {
 
 #[test]
 fn manage_channel_opens_and_closes_channel_one() {
-    let mut card = VirtualCard::cps4(Holder::Dupont);
+    let mut card = VirtualCard::cps4(Holder::Dupont).with_t0_answers();
     assert_eq!(send(&mut card, "0070000001"), [0x01, 0x90, 0x00]);
     assert!(card.pki_channel_open());
     // Open, but no application selected yet.
@@ -214,7 +214,7 @@ fn reselecting_the_applet_clears_the_pin_verification() {
 
 #[test]
 fn files_are_reached_by_file_id_and_by_relative_path_as_the_cryptolib_does() {
-    let mut card = VirtualCard::cps4(Holder::Dupont);
+    let mut card = VirtualCard::cps4(Holder::Dupont).with_t0_answers();
     send(&mut card, SELECT_APPLET);
     // EF.DIR by file id from the MF, with its FCP.
     let first = send(&mut card, "01A4000402 2F00");
@@ -222,7 +222,7 @@ fn files_are_reached_by_file_id_and_by_relative_path_as_the_cryptolib_does() {
     assert_eq!(fcp[..6], [0x62, fcp[1], 0x80, 0x02, 0x00, 0x1C]);
     let (ef_dir, status) = split(&send(&mut card, "01B000001C"));
     assert_eq!(status, 0x9000);
-    assert_eq!(ef_dir, cpx_virtual_card::pkcs15::ef_dir());
+    assert_eq!(ef_dir, cpx_virtual_card::pkcs15::ef_dir_with_path());
     // The ODF by a stripped path (P1 09, one file id) fails from the MF; the Cryptolib then
     // selects the application DF and tries again.
     assert_eq!(sw(&send(&mut card, "01A4090402 5031")), 0x6A82);
@@ -306,7 +306,9 @@ fn three_wrong_pins_block_the_pin_with_6983() {
     assert_eq!(send(&mut card, PIN_STATUS), [0x69, 0x83]);
     assert_eq!(send(&mut card, PIN_1234), [0x69, 0x83]);
     assert!(!card.pin_verified());
-    let mut blocked = VirtualCard::cps4(Holder::Dupont).with_pin_tries_left(0);
+    let mut blocked = VirtualCard::cps4(Holder::Dupont)
+        .with_t0_answers()
+        .with_pin_tries_left(0);
     send(&mut blocked, SELECT_APPLET);
     assert_eq!(send(&mut blocked, PIN_STATUS), [0x69, 0x83]);
 }
@@ -467,4 +469,29 @@ fn the_cps3_commands_and_other_chains_are_refused() {
     // The chaining bit on anything but PSO DECIPHER.
     assert_eq!(sw(&send(&mut card, "11B000000C")), 0x6884);
     assert_eq!(sw(&send(&mut card, "1120000108 31323334FFFFFFFF")), 0x6884);
+}
+
+#[test]
+fn by_default_the_cps4_answers_as_a_t1_card() {
+    let mut card = VirtualCard::cps4(Holder::Dupont);
+    assert!(card.answers_t1());
+    assert_eq!(sw(&send(&mut card, SELECT_APPLET)), 0x9000);
+    // A SELECT asking for the FCP needs Le under T=1, and the FCP comes with 90 00 at once.
+    assert_eq!(send(&mut card, "01A4000402 2F00"), [0x67, 0x00]);
+    let (fcp, status) = split(&send(&mut card, "01A4000402 2F00 00"));
+    assert_eq!(status, 0x9000);
+    assert_eq!(fcp[0], 0x62);
+    assert_eq!(
+        sw(&send(&mut card, "01C0000010")),
+        0x6985,
+        "nothing for GET RESPONSE"
+    );
+    // A SELECT without FCP and a READ BINARY are unchanged.
+    assert_eq!(sw(&send(&mut card, "01A4000C02 2F00")), 0x9000);
+    assert_eq!(send(&mut card, "01B0000000"), [0x6C, 0x1C]);
+    let (ef_dir, status) = split(&send(&mut card, "01B000001C"));
+    assert_eq!((ef_dir.len(), status), (0x1C, 0x9000));
+    // Le smaller than the answer: 6C with the exact length.
+    let answer = send(&mut card, "01A4000402 2F00 05");
+    assert_eq!(answer[0], 0x6C);
 }

@@ -254,7 +254,7 @@ fn directory(discovered: &Discovered, choice: u8) -> Vec<u8> {
 
 #[test]
 fn ef_dir_and_odf_lead_to_the_three_directories() {
-    let mut card = VirtualCard::cps3(Holder::Dupont);
+    let mut card = VirtualCard::cps3(Holder::Dupont).with_ef_dir_path();
     let discovered = discover(&mut card);
     assert_eq!(discovered.application_path, [0x3F, 0x00, 0x00, 0x01]);
     let choices: Vec<u8> = discovered.odf.iter().map(|(n, _)| *n).collect();
@@ -268,7 +268,7 @@ fn ef_dir_and_odf_lead_to_the_three_directories() {
 
 #[test]
 fn aodf_describes_the_cardholder_pin() {
-    let mut card = VirtualCard::cps3(Holder::Dupont);
+    let mut card = VirtualCard::cps3(Holder::Dupont).with_ef_dir_path();
     let discovered = discover(&mut card);
     let aodf = read_file(&mut card, &directory(&discovered, 8));
     let objects = elements(&aodf);
@@ -299,7 +299,7 @@ fn aodf_describes_the_cardholder_pin() {
 
 #[test]
 fn prkdf_describes_the_two_keys() {
-    let mut card = VirtualCard::cps3(Holder::Martin);
+    let mut card = VirtualCard::cps3(Holder::Martin).with_ef_dir_path();
     let discovered = discover(&mut card);
     let prkdf = read_file(&mut card, &directory(&discovered, 0));
     let encoded: Vec<Vec<u8>> = elements(&prkdf)
@@ -340,7 +340,7 @@ fn prkdf_describes_the_two_keys() {
 
 #[test]
 fn cdf_links_each_certificate_to_its_key_and_file() {
-    let mut card = VirtualCard::cps3(Holder::Dupont);
+    let mut card = VirtualCard::cps3(Holder::Dupont).with_ef_dir_path();
     let discovered = discover(&mut card);
     let prkdf = read_file(&mut card, &directory(&discovered, 0));
     let key_ids: Vec<Vec<u8>> = elements(&prkdf)
@@ -391,7 +391,7 @@ fn cdf_links_each_certificate_to_its_key_and_file() {
 
 #[test]
 fn token_info_announces_the_algorithms() {
-    let mut card = VirtualCard::cps3(Holder::Dupont);
+    let mut card = VirtualCard::cps3(Holder::Dupont).with_ef_dir_path();
     let discovered = discover(&mut card);
     let path = [discovered.application_path.as_slice(), &[0x50, 0x32]].concat();
     let file = read_file(&mut card, &path);
@@ -425,4 +425,21 @@ fn token_info_announces_the_algorithms() {
         .unwrap()
         .iter()
         .all(|b| *b == 0));
+}
+
+#[test]
+fn the_default_ef_dir_has_no_path_and_the_relative_layout_no_absolute_path() {
+    let mut card = VirtualCard::cps3(Holder::Dupont);
+    let dir = read_file(&mut card, &[0x3F, 0x00, 0x2F, 0x00]);
+    let records = elements(&dir);
+    let fields = elements(records[0].value());
+    let numbers: Vec<_> = fields.iter().map(|any| any.tag()).collect();
+    assert_eq!(numbers.len(), 2, "AID and label only: {numbers:?}");
+
+    let mut card = VirtualCard::cps3(Holder::Dupont).with_relative_layout();
+    let odf = read_file(&mut card, &[0x3F, 0x00, 0x00, 0x01, 0x50, 0x31]);
+    for entry in elements(&odf) {
+        let path = Path::from_der(entry.value()).unwrap();
+        assert_eq!(path.efid_or_path.as_bytes().len(), 2, "a file id alone");
+    }
 }

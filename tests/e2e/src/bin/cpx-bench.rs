@@ -65,11 +65,16 @@ fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(200);
 
-    // 1. Start-up: alternate the two programs so that machine noise hits both alike.
-    let (mut ours, mut baseline) = (Vec::new(), Vec::new());
+    let minimal_c = std::env::var_os("CPX_MINIMAL_C_HOST").map(PathBuf::from);
+
+    // 1. Start-up: alternate the programs so that machine noise hits them alike.
+    let (mut ours, mut baseline, mut baseline_c) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         ours.push(spawn_to_version(&host));
         baseline.push(spawn_to_version(&minimal));
+        if let Some(minimal_c) = &minimal_c {
+            baseline_c.push(spawn_to_version(minimal_c));
+        }
     }
     let (ours_median, base_median) = (percentile(&mut ours, 0.5), percentile(&mut baseline, 0.5));
     println!("spawn -> version answer, {rounds} rounds:");
@@ -87,16 +92,42 @@ fn main() {
         "  ratio (median) {:.2}x",
         ours_median.as_secs_f64() / base_median.as_secs_f64()
     );
+    if !baseline_c.is_empty() {
+        let c_median = percentile(&mut baseline_c, 0.5);
+        println!(
+            "  minimal C host median {}  p90 {}  ratio (median) {:.2}x",
+            ms(c_median),
+            ms(percentile(&mut baseline_c, 0.9)),
+            ours_median.as_secs_f64() / c_median.as_secs_f64()
+        );
+    }
 
-    // 2. Logins through pcscd with the virtual card.
+    // 2. Logins through pcscd with the virtual cards.
     let _lock = pcscd_test_lock().expect("pcscd lock");
     pcscd::ensure_running();
-    let card = shared(VirtualCard::cps3(Holder::Dupont));
-    let _inserted = vpcd::insert(card.clone(), SLOT_PORTS[0]).expect("insert card");
-    wait_for_card(SLOT_READERS[0], true);
+    let mut peak_rss = 0;
+    for (name, card) in [
+        ("CPS3", VirtualCard::cps3(Holder::Dupont)),
+        ("CPS4 (T=1)", VirtualCard::cps4(Holder::Dupont)),
+    ] {
+        peak_rss = peak_rss.max(logins(name, card));
+    }
+    println!("  peak RSS of the host during a login: {} KiB", peak_rss);
+    let size = std::fs::metadata(&host).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "release binary: {} bytes ({:.2} MiB, stripped)",
+        size,
+        size as f64 / 1048576.0
+    );
+}
 
-    // Every login starts a new host process, as a browser does. The processes share one card
-    // cache directory: the first login meets a new card, the others a known one.
+/// Logins with `card` in vpcd's first slot, each from a new host process as a browser starts
+/// it; the processes share one card cache, so the first meets a new card and the others a known
+/// one. Prints the figures and returns the host's peak RSS in KiB.
+fn logins(name: &str, card: VirtualCard) -> u64 {
+    let card = shared(card);
+    let inserted = vpcd::insert(card.clone(), SLOT_PORTS[0]).expect("insert card");
+    wait_for_card(SLOT_READERS[0], true);
     let cache = std::env::temp_dir().join(format!("cpx-bench-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     std::env::set_var("CPX_E2E_CACHE_DIR", &cache);
@@ -131,9 +162,8 @@ fn main() {
         peak_rss = peak_rss.max(peak_rss_kib(process.pid()).unwrap_or(0));
     }
     let _ = std::fs::remove_dir_all(&cache);
-
     println!(
-        "login (certificates + authenticate) from a new host process, pcscd + vpcd, virtual CPS3:"
+        "login (certificates + authenticate) from a new host process, pcscd + vpcd, virtual {name}:"
     );
     println!("  new card:   {}  APDUs {}", ms(new_card.0), new_card.1);
     println!(
@@ -141,11 +171,7 @@ fn main() {
         ms(percentile(&mut known_times, 0.5)),
         login_rounds - 1
     );
-    println!("  peak RSS of the host during a login: {} KiB", peak_rss);
-    let size = std::fs::metadata(&host).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "release binary: {} bytes ({:.2} MiB, stripped)",
-        size,
-        size as f64 / 1048576.0
-    );
+    inserted.remove();
+    wait_for_card(SLOT_READERS[0], false);
+    peak_rss
 }
