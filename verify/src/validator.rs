@@ -1,31 +1,58 @@
 //! Token validation: certificate purpose and path (webpki), then the origin-bound signature.
 
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
 use ring::digest;
-use webpki::{
-    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth,
-    RevocationOptionsBuilder, UnknownStatusPolicy,
-};
+use webpki::{EndEntityCert, KeyUsage};
 
 use crate::certificate::{KeyType, UserCertificate};
-use crate::error::VerifyError;
+use crate::error::{ConfigError, VerifyError};
 use crate::nonce::NonceStore;
+use crate::revocation::{CaKey, CrlSet};
 use crate::token::{self, Algorithm, Hash};
-use crate::trust::TrustConfig;
+use crate::trust::{sha256, TrustConfig};
 use crate::Identity;
 
-/// Validates tokens against a [`TrustConfig`]. Immutable and `Send + Sync`: build one at
-/// start-up and share it.
+/// Validates tokens against a [`TrustConfig`]. `Send + Sync`: build one at start-up and share
+/// it; its CRLs can be replaced while it serves ([`Validator::replace_crls`]).
 #[derive(Debug)]
 pub struct Validator {
     trust: TrustConfig,
+    crls: RwLock<Arc<CrlSet>>,
 }
 
 impl Validator {
-    pub fn new(trust: TrustConfig) -> Self {
-        Validator { trust }
+    /// Checks the trust configuration as a whole: no test anchor unless allowed, every CRL
+    /// signed by a configured CA (matched by name and key), every opt-out naming a configured CA.
+    pub fn new(trust: TrustConfig) -> Result<Self, ConfigError> {
+        if !trust.allow_test_anchors {
+            if let Some(test_ca) = trust.all_cas().find(|ca| ca.is_test) {
+                return Err(ConfigError::TestAnchorNotAllowed {
+                    subject: test_ca.name.clone(),
+                });
+            }
+        }
+        let crls = CrlSet::load(&trust, &trust.crls_der)?;
+        Ok(Validator {
+            trust,
+            crls: RwLock::new(Arc::new(crls)),
+        })
+    }
+
+    /// Replaces the CRLs in force (a scheduled refresh, or an operator's signal), after checking
+    /// each as at start-up; on error the previous CRLs stay in force. Returns how many CAs now
+    /// have a CRL.
+    pub fn replace_crls(&self, crls_der: Vec<Vec<u8>>) -> Result<usize, ConfigError> {
+        let loaded = CrlSet::load(&self.trust, &crls_der)?;
+        let count = loaded.len();
+        let mut current = self
+            .crls
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *current = Arc::new(loaded);
+        Ok(count)
     }
 
     /// Checks a token and returns the card holder's identity.
@@ -37,6 +64,10 @@ impl Validator {
     ///   caller makes sure it is fresh and used once, or uses
     ///   [`Validator::validate_with_nonce_store`] which does.
     /// - `now`: the validation time, normally `SystemTime::now()`.
+    ///
+    /// Cheap checks come first: the token's shape, the certificate's purpose and the signature
+    /// over this origin and challenge (one public-key operation) are checked before the path to
+    /// an anchor and the CRLs, so a junk token costs little.
     pub fn validate(
         &self,
         token_json: &[u8],
@@ -56,10 +87,7 @@ impl Validator {
                 why: format!("not a usable X.509 certificate: {error}"),
             })?;
 
-        // Certificate first, as Web eID validators do: purpose, then path to an anchor.
         user_certificate.check_key_usage()?;
-        self.check_path(&end_entity, now)?;
-
         check_algorithm_matches_key(token.algorithm, user_certificate.key_type())?;
         verify_signature(
             &end_entity,
@@ -69,7 +97,10 @@ impl Validator {
             expected_nonce,
         )?;
 
-        user_certificate.identity(&token.certificate_der)
+        let anchor_index = self.check_path(&end_entity, now)?;
+        user_certificate.check_policies(&self.trust.policies)?;
+        let anchor_id = self.trust.anchor_info[anchor_index].key_hash_hex();
+        user_certificate.identity(&token.certificate_der, anchor_id)
     }
 
     /// [`Validator::validate`] with the nonce taken out of `nonces` for `session_id`: the nonce
@@ -93,28 +124,16 @@ impl Validator {
     }
 
     /// The path from the user certificate to an anchor: signatures, validity at `now` of every
-    /// certificate in it, clientAuth where an EKU extension is present, CRLs.
+    /// certificate in it and of the anchor, clientAuth where an EKU extension is present, then
+    /// every certificate of the path against its issuer's CRL. Returns the anchor's index.
     fn check_path(
         &self,
         end_entity: &EndEntityCert<'_>,
         now: SystemTime,
-    ) -> Result<(), VerifyError> {
+    ) -> Result<usize, VerifyError> {
         // A clock before 1970 is treated as 1970: every certificate is then "not yet valid".
         let time = UnixTime::since_unix_epoch(now.duration_since(UNIX_EPOCH).unwrap_or_default());
-        let crls: Vec<&CertRevocationList<'_>> = self.trust.crls.iter().collect();
-        let revocation = match RevocationOptionsBuilder::new(&crls) {
-            // A CA without a configured CRL is not checked (Allow); a configured CRL must be
-            // current (Enforce), or a site that stopped refreshing would miss revocations.
-            Ok(builder) => Some(
-                builder
-                    .with_depth(RevocationCheckDepth::Chain)
-                    .with_status_policy(UnknownStatusPolicy::Allow)
-                    .with_expiration_policy(ExpirationPolicy::Enforce)
-                    .build(),
-            ),
-            Err(_no_crls) => None,
-        };
-        end_entity
+        let path = end_entity
             .verify_for_usage(
                 // Includes RSA PKCS#1 v1.5 with SHA-256, what IGC-Santé CAs sign with.
                 webpki::ALL_VERIFICATION_ALGS,
@@ -122,11 +141,64 @@ impl Validator {
                 &self.trust.intermediates,
                 time,
                 KeyUsage::client_auth(),
-                revocation,
+                // Revocation is checked below, against CRLs matched by issuer name and key.
+                None,
                 None,
             )
-            .map(|_path| ())
-            .map_err(path_error)
+            .map_err(path_error)?;
+
+        let anchor = path.anchor();
+        let anchor_index = self
+            .trust
+            .anchors
+            .iter()
+            .position(|candidate| {
+                candidate.subject_public_key_info.as_ref()
+                    == anchor.subject_public_key_info.as_ref()
+                    && candidate.subject.as_ref() == anchor.subject.as_ref()
+            })
+            .ok_or_else(|| VerifyError::InvalidCertificate {
+                why: "the path ended at an unknown anchor".into(),
+            })?;
+        let anchor_info = &self.trust.anchor_info[anchor_index];
+        // webpki's anchors carry no dates: check the anchor certificate's own, as Web eID does.
+        if now < anchor_info.not_before {
+            return Err(VerifyError::CertificateNotYetValid);
+        }
+        if now > anchor_info.not_after {
+            return Err(VerifyError::CertificateExpired);
+        }
+
+        // Each certificate of the path (user certificate, then intermediates) with its issuer.
+        let mut subjects: Vec<(&[u8], Option<CaKey>)> = vec![(end_entity.serial(), None)];
+        for intermediate in path.intermediate_certificates() {
+            let key: CaKey = (
+                intermediate.subject().to_vec(),
+                sha256(intermediate.subject_public_key_info().as_ref()),
+            );
+            if let Some(last) = subjects.last_mut() {
+                last.1 = Some(key);
+            }
+            subjects.push((intermediate.serial(), None));
+        }
+        let crls = Arc::clone(
+            &self
+                .crls
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for (serial, issuer) in subjects {
+            let issuer =
+                issuer.unwrap_or_else(|| (anchor_info.subject.clone(), anchor_info.key_hash));
+            let issuer_name = self
+                .trust
+                .all_cas()
+                .find(|ca| ca.key_hash == issuer.1)
+                .map(|ca| ca.name.clone())
+                .unwrap_or_default();
+            crls.check(&issuer, &issuer_name, serial, now)?;
+        }
+        Ok(anchor_index)
     }
 }
 
@@ -285,7 +357,7 @@ fn raw_ecdsa_to_der(raw: &[u8], scalar_len: usize) -> Result<Vec<u8>, VerifyErro
 
 /// The origin a browser reports: `https://host[:port]`, lower case, no path, no trailing
 /// slash, no default port. Anything else can never match a token, so it is a site bug.
-fn check_expected_origin(origin: &str) -> Result<(), VerifyError> {
+pub(crate) fn check_expected_origin(origin: &str) -> Result<(), VerifyError> {
     let valid = origin.len() <= 255
         && origin.strip_prefix("https://").is_some_and(|authority| {
             !authority.is_empty()
