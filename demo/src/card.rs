@@ -22,8 +22,17 @@ pub enum TrustSetupError {
     Trust(#[from] cpx_verify::ConfigError),
 }
 
+impl CardChecker {
+    /// How many challenges are outstanding (for tests and monitoring).
+    pub fn outstanding_nonces(&self) -> usize {
+        self.nonces.len()
+    }
+}
+
 pub struct CardChecker {
     validator: Validator,
+    /// The challenges, bound to browser session ids: the only place a challenge lives, so
+    /// issuing one is a single atomic update.
     nonces: NonceStore,
     /// The site's own origin, from the configuration: the only origin a token may be for.
     origin: String,
@@ -31,22 +40,38 @@ pub struct CardChecker {
 
 impl CardChecker {
     pub fn new(config: &DemoConfig) -> Result<Self, TrustSetupError> {
-        let trust = TrustConfig::new(config.trust_anchors_der.clone())?
-            .with_crls(config.crls_der.clone())?;
+        let mut trust = TrustConfig::new(config.trust_anchors_der.clone())?
+            .with_intermediates(config.intermediates_der.clone())?
+            .with_crls(config.crls_der.clone())?
+            .with_certificate_policies(&config.certificate_policies)?;
+        for ca in &config.no_crl_for_der {
+            trust = trust.without_crl_for(ca.clone());
+        }
+        if config.allow_test_anchors {
+            trust = trust.allow_test_anchors();
+        }
         Ok(Self {
-            validator: Validator::new(trust),
+            validator: Validator::new(trust)?,
             nonces: NonceStore::new(config.nonce_lifetime),
             origin: config.origin.clone(),
         })
+    }
+
+    /// Replaces the CRLs in force; on error the previous ones stay. Returns how many CAs have one.
+    pub fn replace_crls(&self, crls_der: Vec<Vec<u8>>) -> Result<usize, TrustSetupError> {
+        Ok(self.validator.replace_crls(crls_der)?)
     }
 
     /// A fresh challenge for this session, replacing any earlier one.
     pub fn issue_nonce(&self, session_id: &str) -> Result<String, CardCheckFailure> {
         self.nonces
             .try_issue(session_id)
-            .map_err(|_| CardCheckFailure {
-                code: "ERR_SERVER",
-                detail: "the operating system's random generator failed".to_owned(),
+            .map_err(|error| CardCheckFailure {
+                code: match error {
+                    cpx_verify::IssueError::Full(_) => "ERR_NONCE_STORE_FULL",
+                    cpx_verify::IssueError::RandomUnavailable(_) => "ERR_SERVER",
+                },
+                detail: error.to_string(),
             })
     }
 
@@ -55,29 +80,28 @@ impl CardChecker {
         self.nonces.forget(session_id);
     }
 
-    /// Checks a token against the challenge this session was given (single use: consumed
+    /// Checks a token against the challenge this session was given (single use: taken out
     /// whatever the outcome) and this site's origin; returns the card it proves.
     pub fn check(
         &self,
         session_id: &str,
-        issued_nonce: &str,
         token_json: &[u8],
         now: SystemTime,
     ) -> Result<LinkedCard, CardCheckFailure> {
-        self.nonces
-            .consume(session_id, issued_nonce)
-            .map_err(|error| CardCheckFailure {
-                code: error.code(),
-                detail: error.to_string(),
-            })?;
         let identity = self
             .validator
-            .validate(token_json, &self.origin, issued_nonce, now)
+            .validate_with_nonce_store(token_json, &self.origin, &self.nonces, session_id, now)
             .map_err(|error| CardCheckFailure {
-                code: error.code(),
+                code: match error {
+                    cpx_verify::VerifyError::Nonce(cpx_verify::NonceError::Unknown) => {
+                        "ERR_NONCE_MISSING"
+                    }
+                    _ => error.code(),
+                },
                 detail: error.to_string(),
             })?;
         Ok(LinkedCard {
+            anchor_id: identity.anchor_id,
             id_nat: identity.id_nat,
             surname: identity.surname,
             given_name: identity.given_name,
@@ -125,6 +149,10 @@ mod tests {
             VerifyError::Nonce(NonceError::Unknown),
             VerifyError::Nonce(NonceError::Expired),
             VerifyError::Nonce(NonceError::WrongSession),
+            VerifyError::Nonce(NonceError::StoreFull),
+            VerifyError::RevocationUnknown { issuer: why() },
+            VerifyError::PolicyNotAllowed,
+            VerifyError::IdNatInvalid { id_nat: why() },
             VerifyError::InvalidExpectedOrigin { origin: why() },
             VerifyError::InvalidExpectedNonce,
         ];
