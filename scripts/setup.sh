@@ -7,6 +7,7 @@ packages=(
   pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc   # the PC/SC stack and the virtual reader
   pkg-config openssl make procps iproute2 binutils                   # build and test tooling
   chromium firefox-esr                                       # browsers for the demo and browser tests
+  redis-server                                               # the shared challenge and session store (demo tests)
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

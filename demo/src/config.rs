@@ -40,6 +40,9 @@ pub struct DemoConfig {
     /// a flood of new visitors evicts only other anonymous sessions.
     pub max_anonymous_sessions: u64,
     pub max_signed_in_sessions: u64,
+    /// `redis://host:port/db`: challenges and sessions in this Redis, shared by every instance
+    /// of the site; `None`: in this process's memory.
+    pub store_url: Option<String>,
     /// `Strict-Transport-Security` max-age in seconds.
     pub hsts_max_age: u64,
     /// The extension's page library, served as `/static/cpx-connect.js`, read at each request.
@@ -82,6 +85,7 @@ impl DemoConfig {
             max_anonymous_sessions: 10_000,
             max_signed_in_sessions: 100_000,
             hsts_max_age: 365 * 24 * 3600,
+            store_url: None,
         })
     }
 }

@@ -66,6 +66,10 @@ enum Command {
         /// Create the account marie.dupont / demo1234 if it does not exist.
         #[arg(long)]
         seed_demo_user: bool,
+        /// Keep challenges and browser sessions in this Redis (`redis://host:port/db`), shared
+        /// by every instance of the site; default: in this process's memory.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// Create a username/password account.
     AddUser {
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
             crl_reload_minutes,
             page_library,
             seed_demo_user,
+            store,
         } => run_serve(ServeArgs {
             addr,
             origin,
@@ -124,6 +129,7 @@ fn main() -> ExitCode {
             crl_reload_minutes,
             page_library,
             seed_demo_user,
+            store,
         }),
         Command::AddUser {
             username,
@@ -154,6 +160,7 @@ struct ServeArgs {
     crl_reload_minutes: u64,
     page_library: Option<PathBuf>,
     seed_demo_user: bool,
+    store: Option<String>,
 }
 
 fn run_serve(args: ServeArgs) -> Result<(), CliError> {
@@ -168,11 +175,13 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
     config.no_crl_for_der = read_der_files(&args.no_crl_for, "certificate")?;
     config.certificate_policies = args.policies.clone();
     config.allow_test_anchors = args.allow_test_anchors;
+    config.store_url = args.store.clone();
     config.page_library = args.page_library.unwrap_or_else(default_page_library);
 
     // Bind before anything slow, so a busy port is the first thing reported.
     let listener = server::bind(args.addr)?;
-    let state = AppState::new(config)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    let state = runtime.block_on(AppState::connect(config))?;
     if args.seed_demo_user && seed_demo_user(state.store())? {
         eprintln!(
             "cpx-demo: created the demo account {} / {}",
@@ -194,7 +203,6 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
         identity.fingerprint()
     );
 
-    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     let reload_every = std::time::Duration::from_secs(args.crl_reload_minutes.max(1) * 60);
     runtime.block_on(async move {
         spawn_crl_reloads(state.clone(), reload_every);

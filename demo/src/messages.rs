@@ -200,6 +200,14 @@ pub const SERVER_MESSAGES: &[(&str, &str)] = &[
         "Le service est très sollicité. Patientez quelques instants, puis cliquez à nouveau sur « S'identifier par carte CPS ».",
     ),
     (
+        "ERR_CHALLENGE_STORE_UNAVAILABLE",
+        "Le service de connexion est momentanément indisponible. Réessayez dans quelques instants.",
+    ),
+    (
+        "ERR_SESSION_STORE_UNAVAILABLE",
+        "Le service de connexion est momentanément indisponible. Réessayez dans quelques instants.",
+    ),
+    (
         "ERR_TOO_MANY_ATTEMPTS",
         "Trop de tentatives de connexion. Patientez avant de réessayer.",
     ),

@@ -15,6 +15,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions_redis_store::fred::clients::Pool;
+use tower_sessions_redis_store::RedisStore;
 
 use crate::store::LinkedCard;
 
@@ -126,6 +128,85 @@ impl SessionStore for TieredMemoryStore {
         self.signed_in.invalidate(session_id);
         Ok(())
     }
+}
+
+/// The session store: this process's memory, or Redis (tower-sessions-redis-store) shared by
+/// every instance of the site.
+#[derive(Clone)]
+pub enum DemoSessionStore {
+    Memory(TieredMemoryStore),
+    Redis(RedisStore<Pool>),
+}
+
+impl std::fmt::Debug for DemoSessionStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DemoSessionStore::Memory(store) => store.fmt(formatter),
+            DemoSessionStore::Redis(_) => formatter.write_str("DemoSessionStore::Redis"),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for DemoSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            DemoSessionStore::Memory(store) => store.create(record).await,
+            DemoSessionStore::Redis(store) => store.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            DemoSessionStore::Memory(store) => store.save(record).await,
+            DemoSessionStore::Redis(store) => store.save(record).await,
+        }
+    }
+
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            DemoSessionStore::Memory(store) => store.load(session_id).await,
+            DemoSessionStore::Redis(store) => store.load(session_id).await,
+        }
+    }
+
+    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        match self {
+            DemoSessionStore::Memory(store) => store.delete(session_id).await,
+            DemoSessionStore::Redis(store) => store.delete(session_id).await,
+        }
+    }
+}
+
+/// A Redis session store at `url`, connected (it reconnects by itself after a Redis restart;
+/// a command waits at most 3 seconds).
+pub async fn redis_session_store(url: &str) -> Result<RedisStore<Pool>, String> {
+    use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, ReconnectPolicy};
+    use tower_sessions_redis_store::fred::types::config::{ConnectionConfig, PerformanceConfig};
+
+    let config = Config::from_url(url).map_err(|error| error.to_string())?;
+    let performance = PerformanceConfig {
+        default_command_timeout: Duration::from_secs(3),
+        ..PerformanceConfig::default()
+    };
+    let connection = ConnectionConfig {
+        connection_timeout: Duration::from_secs(3),
+        ..ConnectionConfig::default()
+    };
+    let pool = Pool::new(
+        config,
+        Some(performance),
+        Some(connection),
+        Some(ReconnectPolicy::new_constant(0, 200)),
+        2,
+    )
+    .map_err(|error| error.to_string())?;
+    pool.connect();
+    tokio::time::timeout(Duration::from_secs(5), pool.wait_for_connect())
+        .await
+        .map_err(|_| "no answer within 5 seconds".to_owned())?
+        .map_err(|error| error.to_string())?;
+    Ok(RedisStore::new(pool))
 }
 
 /// 32 random bytes, URL-safe base64 (43 characters).

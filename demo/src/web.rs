@@ -37,13 +37,13 @@ use tokio::sync::Semaphore;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
-use crate::card::{CardChecker, TrustSetupError};
+use crate::card::{CardChecker, Challenges, TrustSetupError};
 use crate::config::DemoConfig;
 use crate::messages::server_message;
 use crate::pages::{self, AccountPage, LinkPage, LoginPage};
 use crate::session::{
-    constant_time_eq, random_token, Flash, PendingCard, TieredMemoryStore, ACCOUNT_ID, CSRF, FLASH,
-    PENDING_CARD, SESSION_COOKIE,
+    constant_time_eq, random_token, DemoSessionStore, Flash, PendingCard, TieredMemoryStore,
+    ACCOUNT_ID, CSRF, FLASH, PENDING_CARD, SESSION_COOKIE,
 };
 use crate::store::{Account, AccountStore, StoreError};
 
@@ -69,6 +69,8 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Trust(#[from] TrustSetupError),
+    #[error("cannot use the Redis store at {url}: {why}")]
+    SharedStore { url: String, why: String },
     #[error("cannot read CRL {path}: {source}")]
     CrlFile {
         path: std::path::PathBuf,
@@ -85,7 +87,7 @@ pub struct AppState {
 struct AppInner {
     config: DemoConfig,
     store: AccountStore,
-    sessions: TieredMemoryStore,
+    sessions: DemoSessionStore,
     cards: CardChecker,
     throttle: Throttle,
 }
@@ -146,16 +148,52 @@ impl AppState {
         Self::with_store(config, store)
     }
 
+    /// Opens the database, loads the trust configuration and, with `config.store_url`
+    /// (`redis://...`), connects to the Redis that keeps challenges and sessions for every
+    /// instance; an unreachable Redis is an error here, not at the first login.
+    pub async fn connect(config: DemoConfig) -> Result<Self, AppError> {
+        let Some(url) = config.store_url.clone() else {
+            return Self::new(config);
+        };
+        let shared = |why: String| AppError::SharedStore {
+            url: url.clone(),
+            why,
+        };
+        let challenges = cpx_verify::RedisChallengeStore::connect(&url, config.nonce_lifetime)
+            .await
+            .map_err(|error| shared(error.to_string()))?;
+        let sessions = crate::session::redis_session_store(&url)
+            .await
+            .map_err(shared)?;
+        let store = AccountStore::open(&config.database_path)?;
+        let cards = CardChecker::with_challenges(&config, Challenges::Redis(challenges))?;
+        Ok(Self::assemble(
+            config,
+            store,
+            cards,
+            DemoSessionStore::Redis(sessions),
+        ))
+    }
+
     /// The same with a given store (e.g. in memory).
     pub fn with_store(config: DemoConfig, store: AccountStore) -> Result<Self, AppError> {
         let cards = CardChecker::new(&config)?;
-        let sessions = TieredMemoryStore::new(
+        let sessions = DemoSessionStore::Memory(TieredMemoryStore::new(
             config.max_anonymous_sessions,
             config.max_signed_in_sessions,
             config.session_idle_timeout,
-        );
+        ));
+        Ok(Self::assemble(config, store, cards, sessions))
+    }
+
+    fn assemble(
+        config: DemoConfig,
+        store: AccountStore,
+        cards: CardChecker,
+        sessions: DemoSessionStore,
+    ) -> Self {
         let throttle = Throttle::new(&config);
-        Ok(Self {
+        Self {
             inner: Arc::new(AppInner {
                 config,
                 store,
@@ -163,7 +201,7 @@ impl AppState {
                 cards,
                 throttle,
             }),
-        })
+        }
     }
 
     pub fn store(&self) -> &AccountStore {
@@ -174,9 +212,12 @@ impl AppState {
         &self.inner.config
     }
 
-    /// The session store (for tests and monitoring).
-    pub fn sessions(&self) -> &TieredMemoryStore {
-        &self.inner.sessions
+    /// (anonymous, signed-in) sessions held in memory (0, 0 with Redis), for tests and monitoring.
+    pub fn session_counts(&self) -> (u64, u64) {
+        match &self.inner.sessions {
+            DemoSessionStore::Memory(store) => store.counts(),
+            DemoSessionStore::Redis(_) => (0, 0),
+        }
     }
 
     /// The card checker (for tests and monitoring).
@@ -246,6 +287,21 @@ async fn security_headers(
     next: Next,
 ) -> Response {
     let mut response = next.run(request).await;
+    // The session layer answers a bare 500 when its store fails (Redis down): say so clearly.
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && !response.headers().contains_key(CONTENT_TYPE)
+    {
+        log("the session store did not answer");
+        response = html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::message_page(
+                "Service indisponible",
+                server_message("ERR_SESSION_STORE_UNAVAILABLE"),
+                "/",
+                "Réessayer",
+            ),
+        );
+    }
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_SECURITY_POLICY,
@@ -396,7 +452,7 @@ async fn renew_session(
     flash: Option<Flash>,
 ) -> SessionResult<()> {
     if let Some(id) = session.id() {
-        app.inner.cards.forget_nonce(&id.to_string());
+        app.inner.cards.forget_nonce(&id.to_string()).await;
     }
     session.cycle_id().await?;
     session.clear().await;
@@ -442,20 +498,52 @@ async fn run_password_check<T: Send + 'static>(
     .map_err(|store_error| store_error.to_string())
 }
 
+/// Why the signed-in account could not be looked up.
+enum LookupError {
+    Session(tower_sessions::session::Error),
+    Store(StoreError),
+}
+
+impl LookupError {
+    fn page(&self) -> Response {
+        match self {
+            LookupError::Session(error) => session_store_failure_page(error),
+            LookupError::Store(error) => server_error_page("account lookup", error),
+        }
+    }
+}
+
 /// The account of a signed-in session, if the account still exists.
-async fn signed_in_account(app: &AppState, session: &Session) -> Result<Option<Account>, String> {
+async fn signed_in_account(
+    app: &AppState,
+    session: &Session,
+) -> Result<Option<Account>, LookupError> {
     match session
         .get::<i64>(ACCOUNT_ID)
         .await
-        .map_err(|error| error.to_string())?
+        .map_err(LookupError::Session)?
     {
         Some(account_id) => app
             .inner
             .store
             .account_by_id(account_id)
-            .map_err(|error| error.to_string()),
+            .map_err(LookupError::Store),
         None => Ok(None),
     }
+}
+
+/// The session store (Redis) did not answer: 503 and a clear page.
+fn session_store_failure_page(error: &dyn std::fmt::Display) -> Response {
+    log(&format!("session store: {error}"));
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::message_page(
+            "Service indisponible",
+            server_message("ERR_SESSION_STORE_UNAVAILABLE"),
+            "/",
+            "Réessayer",
+        ),
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -483,12 +571,12 @@ async fn login_page(State(app): State<AppState>, session: Session) -> Response {
     match signed_in_account(&app, &session).await {
         Ok(Some(_)) => return redirect("/compte"),
         Ok(None) => {}
-        Err(error) => return server_error_page("account lookup", &error),
+        Err(error) => return error.page(),
     }
     let flash = session.remove::<Flash>(FLASH).await.ok().flatten();
     let csrf_token = match csrf_token(&session).await {
         Ok(token) => token,
-        Err(error) => return server_error_page("session", &error),
+        Err(error) => return session_store_failure_page(&error),
     };
     html(
         StatusCode::OK,
@@ -528,14 +616,14 @@ async fn password_login(
         Ok(Some(account)) => {
             match renew_session(&app, &session, Some(account.id), None, None).await {
                 Ok(()) => redirect("/compte"),
-                Err(error) => server_error_page("session", &error),
+                Err(error) => session_store_failure_page(&error),
             }
         }
         Ok(None) => {
             // A new CSRF token after a failure: a token seen with a wrong password is spent.
             let csrf_token = random_token();
             if let Err(error) = session.insert(CSRF, &csrf_token).await {
-                return server_error_page("session", &error);
+                return session_store_failure_page(&error);
             }
             let flash = Flash::Error(WRONG_CREDENTIALS.to_owned());
             html(
@@ -579,16 +667,21 @@ async fn issue_nonce(
         Ok(None) => return json_failure(StatusCode::UNAUTHORIZED, "ERR_SESSION_EXPIRED"),
         Err(error) => {
             log(&format!("session: {error}"));
-            return json_failure(StatusCode::INTERNAL_SERVER_ERROR, "ERR_SERVER");
+            return json_failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ERR_SESSION_STORE_UNAVAILABLE",
+            );
         }
     };
     // The challenge lives in the challenge store only, bound to the session id: issuing it is
     // one atomic update, and a newer one replaces it.
-    match app.inner.cards.issue_nonce(&session_id) {
+    match app.inner.cards.issue_nonce(&session_id).await {
         Ok(nonce) => Json(json!({ "nonce": nonce })).into_response(),
         Err(failure) => {
             log(&format!("nonce: {failure}"));
-            let status = if failure.code == "ERR_NONCE_STORE_FULL" {
+            let status = if failure.code == "ERR_NONCE_STORE_FULL"
+                || failure.code == "ERR_CHALLENGE_STORE_UNAVAILABLE"
+            {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -621,16 +714,26 @@ async fn card_login(
         Ok(None) => return json_failure(StatusCode::BAD_REQUEST, "ERR_NONCE_MISSING"),
         Err(error) => {
             log(&format!("session: {error}"));
-            return json_failure(StatusCode::INTERNAL_SERVER_ERROR, "ERR_SERVER");
+            return json_failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ERR_SESSION_STORE_UNAVAILABLE",
+            );
         }
     };
     // Single use: the challenge leaves the store whatever happens next.
-    let card = match app.inner.cards.check(&session_id, &body, SystemTime::now()) {
+    let card = match app
+        .inner
+        .cards
+        .check(&session_id, &body, SystemTime::now())
+        .await
+    {
         Ok(card) => card,
         Err(failure) => {
             log(&format!("card login refused: {failure}"));
             let status = if failure.code == "ERR_NONCE_MISSING" {
                 StatusCode::BAD_REQUEST
+            } else if failure.code == "ERR_CHALLENGE_STORE_UNAVAILABLE" {
+                StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::UNAUTHORIZED
             };
@@ -714,11 +817,11 @@ async fn link_page(State(app): State<AppState>, session: Session) -> Response {
     };
     let signed_in_as = match signed_in_account(&app, &session).await {
         Ok(account) => account,
-        Err(error) => return server_error_page("account lookup", &error),
+        Err(error) => return error.page(),
     };
     let csrf_token = match csrf_token(&session).await {
         Ok(token) => token,
-        Err(error) => return server_error_page("session", &error),
+        Err(error) => return session_store_failure_page(&error),
     };
     let username = signed_in_as
         .as_ref()
@@ -769,7 +872,7 @@ async fn link_submit(
         Ok(None) => {
             let csrf_token = random_token();
             if let Err(error) = session.insert(CSRF, &csrf_token).await {
-                return server_error_page("session", &error);
+                return session_store_failure_page(&error);
             }
             return html(
                 StatusCode::UNAUTHORIZED,
@@ -793,7 +896,7 @@ async fn link_submit(
             );
             match renew_session(&app, &session, Some(account.id), None, Some(flash)).await {
                 Ok(()) => redirect("/compte"),
-                Err(error) => server_error_page("session", &error),
+                Err(error) => session_store_failure_page(&error),
             }
         }
         Err(StoreError::AccountAlreadyLinked) => {
@@ -846,7 +949,7 @@ async fn account_page(State(app): State<AppState>, session: Session) -> Response
     let account = match signed_in_account(&app, &session).await {
         Ok(Some(account)) => account,
         Ok(None) => return redirect("/"),
-        Err(error) => return server_error_page("account lookup", &error),
+        Err(error) => return error.page(),
     };
     let card = match app.inner.store.card_of_account(account.id) {
         Ok(card) => card,
@@ -855,7 +958,7 @@ async fn account_page(State(app): State<AppState>, session: Session) -> Response
     let flash = session.remove::<Flash>(FLASH).await.ok().flatten();
     let csrf_token = match csrf_token(&session).await {
         Ok(token) => token,
-        Err(error) => return server_error_page("session", &error),
+        Err(error) => return session_store_failure_page(&error),
     };
     html(
         StatusCode::OK,
@@ -880,7 +983,7 @@ async fn unlink_card(
     let account = match signed_in_account(&app, &session).await {
         Ok(Some(account)) => account,
         Ok(None) => return redirect("/"),
-        Err(error) => return server_error_page("account lookup", &error),
+        Err(error) => return error.page(),
     };
     // Unlinking is a change of how the account is reached: the password again, as for linking
     // (a session left open on a shared workstation is not enough).
@@ -926,7 +1029,7 @@ async fn logout(
     let flash = Flash::Info("Vous êtes déconnecté.".to_owned());
     match renew_session(&app, &session, None, None, Some(flash)).await {
         Ok(()) => redirect("/"),
-        Err(error) => server_error_page("session", &error),
+        Err(error) => session_store_failure_page(&error),
     }
 }
 

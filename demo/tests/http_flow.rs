@@ -880,7 +880,7 @@ async fn static_files_404s_and_cookieless_api_calls_make_no_session() -> TestRes
         .await?;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(session_cookie_of(&response).is_none());
-    assert_eq!(site.state.sessions().counts(), (0, 0));
+    assert_eq!(site.state.session_counts(), (0, 0));
     assert_eq!(site.state.cards().outstanding_nonces(), 0);
     Ok(())
 }
@@ -894,7 +894,7 @@ async fn a_flood_of_new_visitors_logs_nobody_out() -> TestResult {
     for _ in 0..40 {
         site.browser()?.get(site.url("/")).send().await?;
     }
-    let (anonymous, signed_in) = site.state.sessions().counts();
+    let (anonymous, signed_in) = site.state.session_counts();
     assert!(anonymous <= 5, "{anonymous}");
     assert_eq!(signed_in, 1);
     let (status, html) = page(&marie, &site, "/compte").await?;

@@ -111,6 +111,9 @@ pub enum VerifyError {
     /// The certificate names none of the certificate policies the site accepts.
     #[error("the certificate's policies are not among those accepted")]
     PolicyNotAllowed,
+    /// The challenge store did not answer (e.g. Redis down): nothing was checked.
+    #[error("the challenge store is unavailable: {why}")]
+    ChallengeStoreUnavailable { why: String },
     /// The subject CN is not a national professional id (idNat).
     #[error("the certificate's CN {id_nat:?} is not an idNat")]
     IdNatInvalid { id_nat: String },
@@ -162,6 +165,7 @@ impl VerifyError {
             VerifyError::RevocationUnknown { .. } => "ERR_REVOCATION_UNKNOWN",
             VerifyError::PolicyNotAllowed => "ERR_CERTIFICATE_POLICY",
             VerifyError::IdNatInvalid { .. } => "ERR_IDNAT_INVALID",
+            VerifyError::ChallengeStoreUnavailable { .. } => "ERR_CHALLENGE_STORE_UNAVAILABLE",
             VerifyError::Nonce(nonce_error) => nonce_error.code(),
             VerifyError::InvalidExpectedOrigin { .. } => "ERR_VERIFIER_ORIGIN_INVALID",
             VerifyError::InvalidExpectedNonce => "ERR_VERIFIER_NONCE_INVALID",

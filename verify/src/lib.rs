@@ -21,6 +21,7 @@
 use std::time::SystemTime;
 
 mod certificate;
+mod challenge;
 mod error;
 mod nonce;
 mod revocation;
@@ -28,6 +29,9 @@ mod token;
 mod trust;
 mod validator;
 
+#[cfg(feature = "redis")]
+pub use challenge::RedisChallengeStore;
+pub use challenge::{ChallengeError, ChallengeStore};
 pub use error::{ConfigError, NonceError, VerifyError};
 pub use nonce::{IssueError, NonceStore, RandomUnavailable, DEFAULT_MAX_NONCES};
 pub use token::MAX_TOKEN_BYTES;

@@ -8,6 +8,7 @@ use ring::digest;
 use webpki::{EndEntityCert, KeyUsage};
 
 use crate::certificate::{KeyType, UserCertificate};
+use crate::challenge::{ChallengeError, ChallengeStore};
 use crate::error::{ConfigError, VerifyError};
 use crate::nonce::NonceStore;
 use crate::revocation::{CaKey, CrlSet};
@@ -115,6 +116,32 @@ impl Validator {
         now: SystemTime,
     ) -> Result<Identity, VerifyError> {
         let nonce = nonces.take(session_id)?;
+        self.validate(token_json, expected_origin, &nonce, now)
+    }
+
+    /// [`Validator::validate`] with the challenge taken out of a [`ChallengeStore`] (in memory
+    /// or shared, e.g. Redis) for `session_id`: spent whatever the outcome, once across all
+    /// the instances sharing the store.
+    pub async fn validate_with_challenge_store<S: ChallengeStore>(
+        &self,
+        token_json: &[u8],
+        expected_origin: &str,
+        challenges: &S,
+        session_id: &str,
+        now: SystemTime,
+    ) -> Result<Identity, VerifyError> {
+        let nonce = challenges
+            .take(session_id)
+            .await
+            .map_err(|error| match error {
+                ChallengeError::Nonce(error) => VerifyError::Nonce(error),
+                ChallengeError::RandomUnavailable => VerifyError::ChallengeStoreUnavailable {
+                    why: error.to_string(),
+                },
+                ChallengeError::Unavailable { why } => {
+                    VerifyError::ChallengeStoreUnavailable { why }
+                }
+            })?;
         self.validate(token_json, expected_origin, &nonce, now)
     }
 
