@@ -174,7 +174,7 @@ impl CrlSet {
 }
 
 /// Whether `ca`'s key made `signature` over `message` with the algorithm `algorithm`.
-fn signature_verifies(
+pub(crate) fn signature_verifies(
     ca: &CaInfo,
     algorithm: &ObjectIdentifier,
     message: &[u8],

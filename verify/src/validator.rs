@@ -3,7 +3,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
+use pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
 use ring::digest;
 use webpki::{EndEntityCert, KeyUsage};
 
@@ -22,6 +22,25 @@ use crate::Identity;
 pub struct Validator {
     trust: TrustConfig,
     crls: RwLock<Arc<CrlSet>>,
+    /// The anchors given to webpki: the configured ones, then the intermediates whose
+    /// signature by a configured anchor was verified once, at start-up (see [`Shortcut`]).
+    webpki_anchors: Vec<TrustAnchor<'static>>,
+    shortcuts: Vec<Shortcut>,
+}
+
+/// An intermediate CA verified once against its anchor, then used by webpki as an anchor so
+/// that a card's path costs one certificate signature instead of two (the intermediate's,
+/// always the same, is not verified again per token). What webpki then no longer checks for
+/// it is checked here: its dates and its anchor's at each validation, its revocation (the
+/// anchor's CRL, by serial), its CA flag, keyCertSign and path length (at start-up and per
+/// path). Only for anchors without name constraints, which would otherwise be skipped.
+#[derive(Debug)]
+struct Shortcut {
+    intermediate: usize,
+    anchor: usize,
+    serial: Vec<u8>,
+    /// The intermediate's pathLenConstraint: how many more CAs may sit below it.
+    max_cas_below: Option<u8>,
 }
 
 impl Validator {
@@ -36,9 +55,19 @@ impl Validator {
             }
         }
         let crls = CrlSet::load(&trust, &trust.crls_der)?;
+        let shortcuts = shortcuts(&trust);
+        let mut webpki_anchors = trust.anchors.clone();
+        for shortcut in &shortcuts {
+            let certificate = &trust.intermediates[shortcut.intermediate];
+            if let Ok(anchor) = webpki::anchor_from_trusted_cert(certificate) {
+                webpki_anchors.push(anchor.to_owned());
+            }
+        }
         Ok(Validator {
             trust,
             crls: RwLock::new(Arc::new(crls)),
+            webpki_anchors,
+            shortcuts,
         })
     }
 
@@ -164,7 +193,7 @@ impl Validator {
             .verify_for_usage(
                 // Includes RSA PKCS#1 v1.5 with SHA-256, what IGC-Santé CAs sign with.
                 webpki::ALL_VERIFICATION_ALGS,
-                &self.trust.anchors,
+                &self.webpki_anchors,
                 &self.trust.intermediates,
                 time,
                 KeyUsage::client_auth(),
@@ -175,9 +204,8 @@ impl Validator {
             .map_err(path_error)?;
 
         let anchor = path.anchor();
-        let anchor_index = self
-            .trust
-            .anchors
+        let webpki_index = self
+            .webpki_anchors
             .iter()
             .position(|candidate| {
                 candidate.subject_public_key_info.as_ref()
@@ -187,13 +215,22 @@ impl Validator {
             .ok_or_else(|| VerifyError::InvalidCertificate {
                 why: "the path ended at an unknown anchor".into(),
             })?;
+        let shortcut = webpki_index
+            .checked_sub(self.trust.anchors.len())
+            .and_then(|index| self.shortcuts.get(index));
+        let anchor_index = shortcut.map_or(webpki_index, |shortcut| shortcut.anchor);
         let anchor_info = &self.trust.anchor_info[anchor_index];
         // webpki's anchors carry no dates: check the anchor certificate's own, as Web eID does.
-        if now < anchor_info.not_before {
-            return Err(VerifyError::CertificateNotYetValid);
-        }
-        if now > anchor_info.not_after {
-            return Err(VerifyError::CertificateExpired);
+        check_dates(anchor_info, now)?;
+        if let Some(shortcut) = shortcut {
+            check_dates(&self.trust.intermediate_info[shortcut.intermediate], now)?;
+            let below = path.intermediate_certificates().count();
+            if shortcut
+                .max_cas_below
+                .is_some_and(|max| below > usize::from(max))
+            {
+                return Err(VerifyError::UntrustedIssuer);
+            }
         }
 
         // Each certificate of the path (user certificate, then intermediates) with its issuer.
@@ -214,9 +251,28 @@ impl Validator {
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
+        // The last certificate's issuer is the anchor webpki ended at: the shortcut's
+        // intermediate, itself checked against its anchor's CRL.
+        let mut subjects: Vec<(&[u8], CaKey)> = subjects
+            .into_iter()
+            .map(|(serial, issuer)| {
+                let issuer = issuer.unwrap_or_else(|| match shortcut {
+                    Some(shortcut) => {
+                        let intermediate = &self.trust.intermediate_info[shortcut.intermediate];
+                        (intermediate.subject.clone(), intermediate.key_hash)
+                    }
+                    None => (anchor_info.subject.clone(), anchor_info.key_hash),
+                });
+                (serial, issuer)
+            })
+            .collect();
+        if let Some(shortcut) = shortcut {
+            subjects.push((
+                shortcut.serial.as_slice(),
+                (anchor_info.subject.clone(), anchor_info.key_hash),
+            ));
+        }
         for (serial, issuer) in subjects {
-            let issuer =
-                issuer.unwrap_or_else(|| (anchor_info.subject.clone(), anchor_info.key_hash));
             let issuer_name = self
                 .trust
                 .all_cas()
@@ -226,6 +282,78 @@ impl Validator {
             crls.check(&issuer, &issuer_name, serial, now)?;
         }
         Ok(anchor_index)
+    }
+}
+
+fn check_dates(ca: &crate::trust::CaInfo, now: SystemTime) -> Result<(), VerifyError> {
+    if now < ca.not_before {
+        return Err(VerifyError::CertificateNotYetValid);
+    }
+    if now > ca.not_after {
+        return Err(VerifyError::CertificateExpired);
+    }
+    Ok(())
+}
+
+/// The intermediates that a configured anchor without name constraints signed (verified
+/// here, once), that are CAs allowed to sign certificates.
+fn shortcuts(trust: &TrustConfig) -> Vec<Shortcut> {
+    use der::{Decode, Encode};
+    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage as X509KeyUsage};
+
+    let mut found = Vec::new();
+    for (intermediate, der) in trust.intermediates.iter().enumerate() {
+        let Ok(certificate) = x509_cert::Certificate::from_der(der.as_ref()) else {
+            continue;
+        };
+        let tbs = &certificate.tbs_certificate;
+        let max_cas_below = match tbs.get::<BasicConstraints>() {
+            Ok(Some((_, constraints))) if constraints.ca => constraints.path_len_constraint,
+            _ => continue,
+        };
+        match tbs.get::<X509KeyUsage>() {
+            Ok(Some((_, usage))) if !usage.key_cert_sign() => continue,
+            Err(_) => continue,
+            _ => {}
+        }
+        let (Ok(tbs_der), Some(signature)) = (tbs.to_der(), certificate.signature.as_bytes())
+        else {
+            continue;
+        };
+        let Ok(serial) = EndEntityCert::try_from(der).map(|cert| cert.serial().to_vec()) else {
+            continue;
+        };
+        let signer = trust.anchors.iter().enumerate().find(|(index, anchor)| {
+            anchor.name_constraints.is_none()
+                && tbs.issuer.to_der().ok().is_some_and(|issuer_der| {
+                    // The issuer name as webpki compares it: DER contents of the Name.
+                    issuer_der.get(name_header_len(&issuer_der)..) == Some(anchor.subject.as_ref())
+                })
+                && crate::revocation::signature_verifies(
+                    &trust.anchor_info[*index],
+                    &certificate.signature_algorithm.oid,
+                    &tbs_der,
+                    signature,
+                )
+        });
+        if let Some((anchor, _)) = signer {
+            found.push(Shortcut {
+                intermediate,
+                anchor,
+                serial,
+                max_cas_below,
+            });
+        }
+    }
+    found
+}
+
+/// Length of a DER SEQUENCE header (tag and length), for the lengths a Name uses.
+fn name_header_len(der: &[u8]) -> usize {
+    match der.get(1) {
+        Some(&length) if length < 0x80 => 2,
+        Some(&length) => 2 + usize::from(length & 0x7f),
+        None => der.len(),
     }
 }
 

@@ -351,3 +351,47 @@ fn a_validation_time_before_1970_is_not_a_panic() {
     );
     assert!(result.is_err());
 }
+
+// --- intermediates verified once at start-up (the validation's cost) ------------------------------
+
+#[test]
+fn an_intermediate_verified_at_start_up_still_has_its_dates_checked_per_token() {
+    // short-ca.der (to 2030) as an intermediate under the root: the card's path skips the
+    // intermediate's signature, not its dates.
+    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| trust.with_intermediates(vec![fixture("short-ca.der")]))
+        .and_then(|trust| {
+            trust.with_crls(vec![
+                fixture("short-ca.crl.der"),
+                fixture("root-ca.crl.der"),
+            ])
+        })
+        .expect("config")
+        .allow_test_anchors();
+    let validator = validator_for(trust);
+    let token = token("leaf-short-ca", "RS256");
+    let before = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // 2027
+    let after = UNIX_EPOCH + Duration::from_secs(1_900_000_000); // 2030-03
+    let identity = validator
+        .validate(&token, ORIGIN, NONCE, before)
+        .expect("valid in 2027");
+    assert_eq!(identity.anchor_id, spki_sha256_hex("root-ca.der"));
+    assert_eq!(
+        validator.validate(&token, ORIGIN, NONCE, after).err(),
+        Some(VerifyError::CertificateExpired)
+    );
+}
+
+#[test]
+fn an_intermediate_still_needs_its_anchors_crl() {
+    // Without the root's ARL, the intermediate's own revocation status is unknown.
+    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
+        .and_then(|trust| trust.with_crls(vec![fixture("ca.crl.der")]))
+        .expect("config")
+        .allow_test_anchors();
+    assert!(matches!(
+        validate_with(trust, "leaf-valid"),
+        Err(VerifyError::RevocationUnknown { ref issuer }) if issuer.contains("RACINE")
+    ));
+}
