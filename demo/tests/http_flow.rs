@@ -1037,3 +1037,47 @@ async fn a_ca_without_a_crl_is_refused_and_crls_reload_without_a_restart() -> Te
     assert_eq!(body["code"], "ERR_CERTIFICATE_REVOKED");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_chain_through_an_intermediate_is_accepted_with_both_crls() -> TestResult {
+    // cpx-verify's fixtures: a root, the issuing CA as intermediate, and a card under it.
+    let verify_fixture = |name: &str| {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../verify/tests/fixtures")
+                .join(name),
+        )
+    };
+    let root = verify_fixture("root-ca.der")?;
+    let intermediate = verify_fixture("ca.der")?;
+    let crls = vec![
+        verify_fixture("ca.crl.der")?,
+        verify_fixture("root-ca.crl.der")?,
+    ];
+    let site = Site::start_with(move |config| {
+        config.trust_anchors_der = vec![root];
+        config.intermediates_der = vec![intermediate];
+        config.crls_der = crls;
+    })
+    .await?;
+    let client = site.browser()?;
+    let nonce = get_nonce(&client, &site).await?;
+    let key = RsaPrivateKey::from_pkcs8_der(&verify_fixture("leaf-valid.key.der")?)?;
+    let message = [
+        Sha256::digest(site.origin.as_bytes()),
+        Sha256::digest(nonce.as_bytes()),
+    ]
+    .concat();
+    let signature = key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&message))?;
+    let token = json!({
+        "format": "web-eid:1.0",
+        "unverifiedCertificate": STANDARD.encode(verify_fixture("leaf-valid.der")?),
+        "algorithm": "RS256",
+        "signature": STANDARD.encode(signature),
+        "appVersion": "https://cpxconnect.org/cpx-connect/releases/0.1.0",
+    });
+    let (status, body) = post_token(&client, &site, &token).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "link_required");
+    Ok(())
+}
