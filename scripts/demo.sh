@@ -38,6 +38,7 @@ pids+=($!)
 echo "==> starting the demo site"
 target/debug/cpx-demo serve --seed-demo-user --addr 127.0.0.1:8443 --origin https://localhost:8443 \
   --db "$state/demo.sqlite" --trust-anchor tests/virtual-card/fixtures/test-ca.der \
+  --crl tests/virtual-card/fixtures/test-ca.crl.der --allow-test-anchors \
   2>"$state/demo-site.log" &
 pids+=($!)
 for _ in $(seq 1 100); do

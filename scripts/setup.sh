@@ -13,6 +13,7 @@ packages=(
   pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc   # the PC/SC stack and the virtual reader
   pkg-config openssl make procps iproute2 binutils                   # build and test tooling
   chromium firefox-esr                                       # browsers for the demo and browser tests
+  redis-server                                               # the shared challenge and session store (demo tests)
 )
 # The Windows build and its checks under Wine (tests/windows/run.sh), and the macOS type-check:
 # Debian 12's Rust compiler with its standard library's sources for -Z build-std, and its clippy

@@ -2,7 +2,9 @@
 
 use std::time::SystemTime;
 
-use cpx_verify::{NonceStore, TrustConfig, Validator};
+use cpx_verify::{
+    ChallengeError, ChallengeStore, NonceStore, RedisChallengeStore, TrustConfig, Validator,
+};
 
 use crate::config::DemoConfig;
 use crate::store::LinkedCard;
@@ -22,62 +24,123 @@ pub enum TrustSetupError {
     Trust(#[from] cpx_verify::ConfigError),
 }
 
+impl CardChecker {
+    /// How many challenges are outstanding (for tests and monitoring).
+    /// (0 with a shared store, which counts nothing locally.)
+    pub fn outstanding_nonces(&self) -> usize {
+        match &self.challenges {
+            Challenges::Memory(store) => store.len(),
+            Challenges::Redis(_) => 0,
+        }
+    }
+}
+
+/// Where the challenges live: this process's memory (the default), or Redis, shared by every
+/// instance of the site.
+pub enum Challenges {
+    Memory(NonceStore),
+    Redis(RedisChallengeStore),
+}
+
 pub struct CardChecker {
     validator: Validator,
-    nonces: NonceStore,
+    /// The challenges, bound to browser session ids: the only place a challenge lives, so
+    /// issuing one is a single atomic update.
+    challenges: Challenges,
     /// The site's own origin, from the configuration: the only origin a token may be for.
     origin: String,
 }
 
 impl CardChecker {
+    /// With the in-memory challenge store.
     pub fn new(config: &DemoConfig) -> Result<Self, TrustSetupError> {
-        let trust = TrustConfig::new(config.trust_anchors_der.clone())?
-            .with_crls(config.crls_der.clone())?;
+        Self::with_challenges(
+            config,
+            Challenges::Memory(NonceStore::new(config.nonce_lifetime)),
+        )
+    }
+
+    pub fn with_challenges(
+        config: &DemoConfig,
+        challenges: Challenges,
+    ) -> Result<Self, TrustSetupError> {
+        let mut trust = TrustConfig::new(config.trust_anchors_der.clone())?
+            .with_intermediates(config.intermediates_der.clone())?
+            .with_crls(config.crls_der.clone())?
+            .with_certificate_policies(&config.certificate_policies)?;
+        for ca in &config.no_crl_for_der {
+            trust = trust.without_crl_for(ca.clone());
+        }
+        if config.allow_test_anchors {
+            trust = trust.allow_test_anchors();
+        }
         Ok(Self {
-            validator: Validator::new(trust),
-            nonces: NonceStore::new(config.nonce_lifetime),
+            validator: Validator::new(trust)?,
+            challenges,
             origin: config.origin.clone(),
         })
     }
 
+    /// Replaces the CRLs in force; on error the previous ones stay. Returns how many CAs have one.
+    pub fn replace_crls(&self, crls_der: Vec<Vec<u8>>) -> Result<usize, TrustSetupError> {
+        Ok(self.validator.replace_crls(crls_der)?)
+    }
+
     /// A fresh challenge for this session, replacing any earlier one.
-    pub fn issue_nonce(&self, session_id: &str) -> Result<String, CardCheckFailure> {
-        self.nonces
-            .try_issue(session_id)
-            .map_err(|_| CardCheckFailure {
-                code: "ERR_SERVER",
-                detail: "the operating system's random generator failed".to_owned(),
-            })
+    pub async fn issue_nonce(&self, session_id: &str) -> Result<String, CardCheckFailure> {
+        let issued = match &self.challenges {
+            Challenges::Memory(store) => ChallengeStore::issue(store, session_id).await,
+            Challenges::Redis(store) => store.issue(session_id).await,
+        };
+        issued.map_err(|error| CardCheckFailure {
+            code: match error {
+                ChallengeError::RandomUnavailable => "ERR_SERVER",
+                _ => error.code(),
+            },
+            detail: error.to_string(),
+        })
     }
 
     /// Forgets the session's challenge (the session is ending).
-    pub fn forget_nonce(&self, session_id: &str) {
-        self.nonces.forget(session_id);
+    pub async fn forget_nonce(&self, session_id: &str) {
+        let _ = match &self.challenges {
+            Challenges::Memory(store) => ChallengeStore::take(store, session_id).await,
+            Challenges::Redis(store) => store.take(session_id).await,
+        };
     }
 
-    /// Checks a token against the challenge this session was given (single use: consumed
-    /// whatever the outcome) and this site's origin; returns the card it proves.
-    pub fn check(
+    /// Checks a token against the challenge this session was given (single use: taken out
+    /// whatever the outcome, once across all instances sharing the store) and this site's
+    /// origin; returns the card it proves.
+    pub async fn check(
         &self,
         session_id: &str,
-        issued_nonce: &str,
         token_json: &[u8],
         now: SystemTime,
     ) -> Result<LinkedCard, CardCheckFailure> {
-        self.nonces
-            .consume(session_id, issued_nonce)
-            .map_err(|error| CardCheckFailure {
-                code: error.code(),
-                detail: error.to_string(),
-            })?;
-        let identity = self
-            .validator
-            .validate(token_json, &self.origin, issued_nonce, now)
-            .map_err(|error| CardCheckFailure {
-                code: error.code(),
-                detail: error.to_string(),
-            })?;
+        let validated = match &self.challenges {
+            Challenges::Memory(store) => {
+                self.validator
+                    .validate_with_challenge_store(token_json, &self.origin, store, session_id, now)
+                    .await
+            }
+            Challenges::Redis(store) => {
+                self.validator
+                    .validate_with_challenge_store(token_json, &self.origin, store, session_id, now)
+                    .await
+            }
+        };
+        let identity = validated.map_err(|error| CardCheckFailure {
+            code: match error {
+                cpx_verify::VerifyError::Nonce(cpx_verify::NonceError::Unknown) => {
+                    "ERR_NONCE_MISSING"
+                }
+                _ => error.code(),
+            },
+            detail: error.to_string(),
+        })?;
         Ok(LinkedCard {
+            anchor_id: identity.anchor_id,
             id_nat: identity.id_nat,
             surname: identity.surname,
             given_name: identity.given_name,
@@ -125,6 +188,11 @@ mod tests {
             VerifyError::Nonce(NonceError::Unknown),
             VerifyError::Nonce(NonceError::Expired),
             VerifyError::Nonce(NonceError::WrongSession),
+            VerifyError::Nonce(NonceError::StoreFull),
+            VerifyError::RevocationUnknown { issuer: why() },
+            VerifyError::PolicyNotAllowed,
+            VerifyError::IdNatInvalid { id_nat: why() },
+            VerifyError::ChallengeStoreUnavailable { why: why() },
             VerifyError::InvalidExpectedOrigin { origin: why() },
             VerifyError::InvalidExpectedNonce,
         ];

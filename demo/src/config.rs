@@ -15,6 +15,36 @@ pub struct DemoConfig {
     pub trust_anchors_der: Vec<Vec<u8>>,
     /// DER CRLs applied to those cards.
     pub crls_der: Vec<Vec<u8>>,
+    /// DER intermediate CA certificates (between the cards' issuer and an anchor).
+    pub intermediates_der: Vec<Vec<u8>>,
+    /// CA certificates (DER) whose cards are accepted without a CRL (explicit opt-out).
+    pub no_crl_for_der: Vec<Vec<u8>>,
+    /// Accepted certificate policy OIDs (empty: any).
+    pub certificate_policies: Vec<String>,
+    /// Accept test CAs as anchors (the demo's fixtures are test CAs); off in production.
+    pub allow_test_anchors: bool,
+    /// Where the CRLs were read from, to read them again on a schedule or a signal.
+    pub crl_paths: Vec<PathBuf>,
+    /// How long a verified but not yet linked card waits for the link form: short, since on a
+    /// shared workstation the next user could link it to their account.
+    pub pending_card_lifetime: Duration,
+    /// Password attempts per account: this many at once, then one per `account_attempt_period`.
+    pub account_attempt_burst: u32,
+    pub account_attempt_period: Duration,
+    /// Password attempts per client address: this many at once, then one per period.
+    pub client_attempt_burst: u32,
+    pub client_attempt_period: Duration,
+    /// Password hashes (Argon2, 19 MiB each) computed at once; further attempts wait.
+    pub max_concurrent_password_hashes: usize,
+    /// Anonymous sessions kept at most (the least recently used go first), and signed-in ones:
+    /// a flood of new visitors evicts only other anonymous sessions.
+    pub max_anonymous_sessions: u64,
+    pub max_signed_in_sessions: u64,
+    /// `redis://host:port/db`: challenges and sessions in this Redis, shared by every instance
+    /// of the site; `None`: in this process's memory.
+    pub store_url: Option<String>,
+    /// `Strict-Transport-Security` max-age in seconds.
+    pub hsts_max_age: u64,
     /// The extension's page library, served as `/static/cpx-connect.js`, read at each request.
     pub page_library: PathBuf,
     /// How long a login challenge stays valid.
@@ -36,9 +66,26 @@ impl DemoConfig {
             database_path,
             trust_anchors_der,
             crls_der: Vec::new(),
+            intermediates_der: Vec::new(),
+            no_crl_for_der: Vec::new(),
+            certificate_policies: Vec::new(),
+            allow_test_anchors: false,
+            crl_paths: Vec::new(),
             page_library: default_page_library(),
             nonce_lifetime: Duration::from_secs(5 * 60),
             session_idle_timeout: Duration::from_secs(30 * 60),
+            pending_card_lifetime: Duration::from_secs(2 * 60),
+            account_attempt_burst: 5,
+            account_attempt_period: Duration::from_secs(30),
+            client_attempt_burst: 20,
+            client_attempt_period: Duration::from_secs(2),
+            max_concurrent_password_hashes: std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(2),
+            max_anonymous_sessions: 10_000,
+            max_signed_in_sessions: 100_000,
+            hsts_max_age: 365 * 24 * 3600,
+            store_url: None,
         })
     }
 }
@@ -98,7 +145,14 @@ pub fn parse_origin(origin: &str) -> Result<String, ConfigError> {
     if trimmed.len() > 255 {
         return Err(invalid("longer than 255 characters"));
     }
-    Ok(trimmed.to_ascii_lowercase())
+    let normalised = trimmed.to_ascii_lowercase();
+    // The verifier's own rule: an origin it refuses would fail every login after a good start.
+    if cpx_verify::check_origin(&normalised).is_err() {
+        return Err(invalid(
+            "not an origin a browser reports (ASCII host, xn-- form for IDN, no :443)",
+        ));
+    }
+    Ok(normalised)
 }
 
 /// Reads DER files, checking that each starts like a DER SEQUENCE so a PEM file or a
@@ -165,6 +219,9 @@ mod tests {
             "https://localhost:99999",
             "https://localhost?x=1",
             "localhost:8443",
+            // Accepted by the old check, refused by the verifier at every login.
+            "https://localhost:443",
+            "https://exämple.org",
         ] {
             assert!(parse_origin(bad).is_err(), "{bad} should be refused");
         }

@@ -40,9 +40,25 @@ enum Command {
         /// DER certificate of a CA whose cards may log in (repeat for several).
         #[arg(long = "trust-anchor", value_name = "DER", required = true, num_args = 1..)]
         trust_anchors: Vec<PathBuf>,
-        /// DER CRL to apply (repeat for several).
+        /// DER CRL to apply (repeat for several): one for every CA of the path, read again every
+        /// --crl-reload-minutes and on SIGHUP.
         #[arg(long = "crl", value_name = "DER", num_args = 1..)]
         crls: Vec<PathBuf>,
+        /// DER certificate of an intermediate CA between the cards and an anchor.
+        #[arg(long = "intermediate", value_name = "DER", num_args = 1..)]
+        intermediates: Vec<PathBuf>,
+        /// DER certificate of a configured CA whose cards are accepted without a CRL.
+        #[arg(long = "no-crl-for", value_name = "DER", num_args = 1..)]
+        no_crl_for: Vec<PathBuf>,
+        /// Accepted certificate policy OID (repeat for several; none: any policy).
+        #[arg(long = "policy", value_name = "OID", num_args = 1..)]
+        policies: Vec<String>,
+        /// Accept test CAs (a TEST word in their subject) as anchors: for the demo and tests only.
+        #[arg(long)]
+        allow_test_anchors: bool,
+        /// Minutes between two readings of the --crl files.
+        #[arg(long, default_value_t = 60)]
+        crl_reload_minutes: u64,
         /// The extension's page library, served as /static/cpx-connect.js
         /// [default: extension/page/cpx-connect.js in this repository].
         #[arg(long, value_name = "PATH")]
@@ -50,6 +66,10 @@ enum Command {
         /// Create the account marie.dupont / demo1234 if it does not exist.
         #[arg(long)]
         seed_demo_user: bool,
+        /// Keep challenges and browser sessions in this Redis (`redis://host:port/db`), shared
+        /// by every instance of the site; default: in this process's memory.
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// Create a username/password account.
     AddUser {
@@ -88,16 +108,28 @@ fn main() -> ExitCode {
             db,
             trust_anchors,
             crls,
+            intermediates,
+            no_crl_for,
+            policies,
+            allow_test_anchors,
+            crl_reload_minutes,
             page_library,
             seed_demo_user,
+            store,
         } => run_serve(ServeArgs {
             addr,
             origin,
             db,
             trust_anchors,
             crls,
+            intermediates,
+            no_crl_for,
+            policies,
+            allow_test_anchors,
+            crl_reload_minutes,
             page_library,
             seed_demo_user,
+            store,
         }),
         Command::AddUser {
             username,
@@ -121,8 +153,14 @@ struct ServeArgs {
     db: PathBuf,
     trust_anchors: Vec<PathBuf>,
     crls: Vec<PathBuf>,
+    intermediates: Vec<PathBuf>,
+    no_crl_for: Vec<PathBuf>,
+    policies: Vec<String>,
+    allow_test_anchors: bool,
+    crl_reload_minutes: u64,
     page_library: Option<PathBuf>,
     seed_demo_user: bool,
+    store: Option<String>,
 }
 
 fn run_serve(args: ServeArgs) -> Result<(), CliError> {
@@ -132,11 +170,18 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let mut config = DemoConfig::new(&args.origin, args.db, trust_anchors_der)?;
     config.crls_der = read_der_files(&args.crls, "CRL")?;
+    config.crl_paths = args.crls.clone();
+    config.intermediates_der = read_der_files(&args.intermediates, "certificate")?;
+    config.no_crl_for_der = read_der_files(&args.no_crl_for, "certificate")?;
+    config.certificate_policies = args.policies.clone();
+    config.allow_test_anchors = args.allow_test_anchors;
+    config.store_url = args.store.clone();
     config.page_library = args.page_library.unwrap_or_else(default_page_library);
 
     // Bind before anything slow, so a busy port is the first thing reported.
     let listener = server::bind(args.addr)?;
-    let state = AppState::new(config)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    let state = runtime.block_on(AppState::connect(config))?;
     if args.seed_demo_user && seed_demo_user(state.store())? {
         eprintln!(
             "cpx-demo: created the demo account {} / {}",
@@ -158,8 +203,9 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
         identity.fingerprint()
     );
 
-    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    let reload_every = std::time::Duration::from_secs(args.crl_reload_minutes.max(1) * 60);
     runtime.block_on(async move {
+        spawn_crl_reloads(state.clone(), reload_every);
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
         tokio::spawn(async move {
@@ -171,6 +217,51 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
         server::serve(listener, build_router(state), &identity, handle).await
     })?;
     Ok(())
+}
+
+/// Reads the CRL files again on a schedule and on SIGHUP, without a restart; a failed reading
+/// keeps the CRLs in force and says why.
+fn spawn_crl_reloads(state: AppState, every: std::time::Duration) {
+    let reload = move |why: &str| match state.reload_crls_from_disk() {
+        Ok(count) => eprintln!("cpx-demo: CRLs reloaded ({why}): {count} CAs covered"),
+        Err(error) => {
+            eprintln!("cpx-demo: CRLs not reloaded ({why}), the previous ones stay: {error}")
+        }
+    };
+    tokio::spawn(async move {
+        let mut timer = tokio::time::interval(every);
+        timer.tick().await; // the first tick is immediate: the CRLs were just loaded
+        let mut hangups = signal_hangup();
+        loop {
+            tokio::select! {
+                _ = timer.tick() => reload("schedule"),
+                Some(()) = next_hangup(&mut hangups) => reload("SIGHUP"),
+            }
+        }
+    });
+}
+
+#[cfg(unix)]
+fn signal_hangup() -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+
+#[cfg(unix)]
+async fn next_hangup(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signal {
+        Some(signal) => signal.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+fn signal_hangup() -> Option<()> {
+    None
+}
+
+#[cfg(not(unix))]
+async fn next_hangup(_signal: &mut Option<()>) -> Option<()> {
+    std::future::pending().await
 }
 
 fn run_add_user(

@@ -184,6 +184,34 @@ pub const SERVER_MESSAGES: &[(&str, &str)] = &[
         "Le certificat de la carte n'est pas acceptable pour une connexion.",
     ),
     (
+        "ERR_REVOCATION_UNKNOWN",
+        "La validité de votre carte CPS ne peut pas être vérifiée pour le moment (liste de révocation indisponible). Réessayez plus tard ou connectez-vous avec votre identifiant.",
+    ),
+    (
+        "ERR_CERTIFICATE_POLICY",
+        "Le certificat de cette carte n'est pas un certificat d'authentification accepté par ce site.",
+    ),
+    (
+        "ERR_IDNAT_INVALID",
+        "Le certificat de cette carte ne porte pas d'identifiant national de professionnel de santé valide.",
+    ),
+    (
+        "ERR_NONCE_STORE_FULL",
+        "Le service est très sollicité. Patientez quelques instants, puis cliquez à nouveau sur « S'identifier par carte CPS ».",
+    ),
+    (
+        "ERR_CHALLENGE_STORE_UNAVAILABLE",
+        "Le service de connexion est momentanément indisponible. Réessayez dans quelques instants.",
+    ),
+    (
+        "ERR_SESSION_STORE_UNAVAILABLE",
+        "Le service de connexion est momentanément indisponible. Réessayez dans quelques instants.",
+    ),
+    (
+        "ERR_TOO_MANY_ATTEMPTS",
+        "Trop de tentatives de connexion. Patientez avant de réessayer.",
+    ),
+    (
         "ERR_IDENTITY_INCOMPLETE",
         "Le certificat de la carte ne contient pas d'identifiant national (idNat) exploitable.",
     ),

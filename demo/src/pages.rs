@@ -248,6 +248,8 @@ pub fn account_page(page: &AccountPage<'_>) -> String {
             r#"{details}
         <form method="post" action="/compte/dissocier" class="form-secondary">
           <input type="hidden" name="csrf" value="{csrf}">
+          <label for="unlink-password">Mot de passe de votre compte (pour confirmer)</label>
+          <input id="unlink-password" name="password" type="password" autocomplete="current-password" required>
           <button type="submit" class="button button-secondary">Dissocier cette carte de mon compte</button>
         </form>
         <p class="hint">Après dissociation, vous vous connecterez avec votre identifiant et votre mot de passe,
@@ -332,6 +334,7 @@ mod tests {
     #[test]
     fn card_holder_is_escaped_on_the_link_page() {
         let card = LinkedCard {
+            anchor_id: "aa".repeat(32),
             id_nat: "810001234567".to_owned(),
             surname: "<script>".to_owned(),
             given_name: "MARIE".to_owned(),

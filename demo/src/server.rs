@@ -112,7 +112,7 @@ pub async fn serve(
     let tls = rustls_config(identity)?;
     axum_server::from_tcp_rustls(listener, tls)?
         .handle(handle)
-        .serve(router.into_make_service())
+        .serve(router.into_make_service_with_connect_info::<SocketAddr>())
         .await?;
     Ok(())
 }

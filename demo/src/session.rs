@@ -1,164 +1,212 @@
-//! Browser sessions, kept in memory on the server; the cookie holds only a random id.
+//! Browser sessions through tower-sessions: the cookie holds only a random id, the state sits
+//! in a session store. The store here keeps sessions in memory in two bounded caches (moka,
+//! least recently used first, O(1) per eviction): anonymous sessions and signed-in ones, so a
+//! flood of new visitors can only evict other anonymous sessions.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
+use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 use rand::rngs::OsRng;
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions_redis_store::fred::clients::Pool;
+use tower_sessions_redis_store::RedisStore;
 
 use crate::store::LinkedCard;
 
-pub const SESSION_COOKIE: &str = "cpx_demo_session";
+/// `__Host-`: the browser accepts this cookie only from this exact host over HTTPS, with
+/// `Path=/` and no `Domain`, so a sibling subdomain or a plain-HTTP response cannot plant one.
+pub const SESSION_COOKIE: &str = "__Host-cpx_demo_session";
 
-/// Beyond this many live sessions the oldest are dropped, so a flood of cookieless
-/// requests cannot grow memory without bound.
-const MAX_SESSIONS: usize = 10_000;
-
-/// How long a verified but not yet linked card may wait for the link form.
-pub const PENDING_CARD_LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// Session keys.
+pub const CSRF: &str = "csrf";
+pub const ACCOUNT_ID: &str = "account_id";
+pub const PENDING_CARD: &str = "pending_card";
+pub const FLASH: &str = "flash";
 
 /// A message shown once on the next page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Flash {
     Info(String),
     Error(String),
 }
 
-/// A card whose token was verified but whose idNat is linked to no account yet.
-#[derive(Debug, Clone)]
+/// A card whose token was verified but which is linked to no account yet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingCard {
     pub card: LinkedCard,
-    pub verified_at: Instant,
+    pub verified_at: SystemTime,
 }
 
-#[derive(Debug, Clone)]
-pub struct Session {
-    /// Carried by every form of this session, checked on every POST of a form.
-    pub csrf_token: String,
-    pub account_id: Option<i64>,
-    pub pending_card: Option<PendingCard>,
-    /// The challenge given to this session's page, waiting for its token.
-    pub issued_nonce: Option<String>,
-    pub flash: Option<Flash>,
-    last_seen: Instant,
+impl PendingCard {
+    /// Whether it waited less than `lifetime`.
+    pub fn is_fresh(&self, lifetime: Duration) -> bool {
+        self.verified_at
+            .elapsed()
+            .is_ok_and(|waited| waited < lifetime)
+    }
 }
 
-impl Session {
-    fn new() -> Self {
+/// Two bounded in-memory caches of session records; see the module doc.
+#[derive(Clone)]
+pub struct TieredMemoryStore {
+    anonymous: Cache<Id, Record>,
+    signed_in: Cache<Id, Record>,
+}
+
+impl std::fmt::Debug for TieredMemoryStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TieredMemoryStore")
+            .field("anonymous", &self.anonymous.entry_count())
+            .field("signed_in", &self.signed_in.entry_count())
+            .finish()
+    }
+}
+
+impl TieredMemoryStore {
+    pub fn new(max_anonymous: u64, max_signed_in: u64, idle_timeout: Duration) -> Self {
+        let cache = |capacity| {
+            Cache::builder()
+                .max_capacity(capacity)
+                .eviction_policy(EvictionPolicy::lru())
+                .time_to_idle(idle_timeout)
+                .build()
+        };
         Self {
-            csrf_token: random_token(),
-            account_id: None,
-            pending_card: None,
-            issued_nonce: None,
-            flash: None,
-            last_seen: Instant::now(),
+            anonymous: cache(max_anonymous),
+            signed_in: cache(max_signed_in),
         }
     }
 
-    /// The pending card, unless it waited too long.
-    pub fn fresh_pending_card(&self) -> Option<&LinkedCard> {
-        self.pending_card
-            .as_ref()
-            .filter(|pending| pending.verified_at.elapsed() < PENDING_CARD_LIFETIME)
-            .map(|pending| &pending.card)
+    /// (anonymous, signed-in) sessions held, after pending evictions are applied.
+    pub fn counts(&self) -> (u64, u64) {
+        self.anonymous.run_pending_tasks();
+        self.signed_in.run_pending_tasks();
+        (self.anonymous.entry_count(), self.signed_in.entry_count())
     }
 }
 
-/// The session id of the current request, put in the request's extensions by the
-/// session layer.
-#[derive(Debug, Clone)]
-pub struct SessionId(pub String);
+#[async_trait]
+impl SessionStore for TieredMemoryStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        while self.anonymous.contains_key(&record.id) || self.signed_in.contains_key(&record.id) {
+            record.id = Id::default();
+        }
+        self.save(record).await
+    }
 
-pub struct SessionStore {
-    sessions: Mutex<HashMap<String, Session>>,
-    idle_timeout: Duration,
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        if record.data.contains_key(ACCOUNT_ID) {
+            self.anonymous.invalidate(&record.id);
+            self.signed_in.insert(record.id, record.clone());
+        } else {
+            self.signed_in.invalidate(&record.id);
+            self.anonymous.insert(record.id, record.clone());
+        }
+        Ok(())
+    }
+
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        let record = self
+            .signed_in
+            .get(session_id)
+            .or_else(|| self.anonymous.get(session_id));
+        Ok(record.filter(|record| {
+            record.expiry_date > tower_sessions::cookie::time::OffsetDateTime::now_utc()
+        }))
+    }
+
+    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        self.anonymous.invalidate(session_id);
+        self.signed_in.invalidate(session_id);
+        Ok(())
+    }
 }
 
-impl SessionStore {
-    pub fn new(idle_timeout: Duration) -> Self {
-        Self {
-            sessions: Mutex::new(HashMap::new()),
-            idle_timeout,
+/// The session store: this process's memory, or Redis (tower-sessions-redis-store) shared by
+/// every instance of the site.
+#[derive(Clone)]
+pub enum DemoSessionStore {
+    Memory(TieredMemoryStore),
+    Redis(RedisStore<Pool>),
+}
+
+impl std::fmt::Debug for DemoSessionStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DemoSessionStore::Memory(store) => store.fmt(formatter),
+            DemoSessionStore::Redis(_) => formatter.write_str("DemoSessionStore::Redis"),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for DemoSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            DemoSessionStore::Memory(store) => store.create(record).await,
+            DemoSessionStore::Redis(store) => store.create(record).await,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Session>> {
-        // A panic while holding the lock leaves at worst a half-updated session: keep serving.
-        self.sessions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Marks the session as used now; false if it does not exist or has expired.
-    pub fn touch(&self, session_id: &str) -> bool {
-        let mut sessions = self.lock();
-        match sessions.get_mut(session_id) {
-            Some(session) if session.last_seen.elapsed() < self.idle_timeout => {
-                session.last_seen = Instant::now();
-                true
-            }
-            Some(_) => {
-                sessions.remove(session_id);
-                false
-            }
-            None => false,
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            DemoSessionStore::Memory(store) => store.save(record).await,
+            DemoSessionStore::Redis(store) => store.save(record).await,
         }
     }
 
-    /// Starts an anonymous session and returns its id.
-    pub fn create(&self) -> String {
-        self.insert(Session::new())
-    }
-
-    fn insert(&self, session: Session) -> String {
-        let mut sessions = self.lock();
-        let idle_timeout = self.idle_timeout;
-        sessions.retain(|_, existing| existing.last_seen.elapsed() < idle_timeout);
-        while sessions.len() >= MAX_SESSIONS {
-            let oldest = sessions
-                .iter()
-                .min_by_key(|(_, existing)| existing.last_seen)
-                .map(|(id, _)| id.clone());
-            match oldest {
-                Some(id) => sessions.remove(&id),
-                None => break,
-            };
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            DemoSessionStore::Memory(store) => store.load(session_id).await,
+            DemoSessionStore::Redis(store) => store.load(session_id).await,
         }
-        let session_id = random_token();
-        sessions.insert(session_id.clone(), session);
-        session_id
     }
 
-    /// A copy of the session's state.
-    pub fn get(&self, session_id: &str) -> Option<Session> {
-        self.lock().get(session_id).cloned()
+    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        match self {
+            DemoSessionStore::Memory(store) => store.delete(session_id).await,
+            DemoSessionStore::Redis(store) => store.delete(session_id).await,
+        }
     }
+}
 
-    /// Changes the session in place; None if it no longer exists.
-    pub fn update<T>(&self, session_id: &str, change: impl FnOnce(&mut Session) -> T) -> Option<T> {
-        self.lock().get_mut(session_id).map(change)
-    }
+/// A Redis session store at `url`, connected (it reconnects by itself after a Redis restart;
+/// a command waits at most 3 seconds).
+pub async fn redis_session_store(url: &str) -> Result<RedisStore<Pool>, String> {
+    use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, ReconnectPolicy};
+    use tower_sessions_redis_store::fred::types::config::{ConnectionConfig, PerformanceConfig};
 
-    /// Ends `old_session_id` and starts a session logged in as `account_id`, with a new id
-    /// and a new CSRF token, so an id planted before login is worth nothing after it.
-    pub fn log_in(&self, old_session_id: &str, account_id: i64, flash: Option<Flash>) -> String {
-        self.lock().remove(old_session_id);
-        let mut session = Session::new();
-        session.account_id = Some(account_id);
-        session.flash = flash;
-        self.insert(session)
-    }
-
-    /// Ends the session and starts an anonymous one in its place.
-    pub fn log_out(&self, old_session_id: &str, flash: Option<Flash>) -> String {
-        self.lock().remove(old_session_id);
-        let mut session = Session::new();
-        session.flash = flash;
-        self.insert(session)
-    }
+    let config = Config::from_url(url).map_err(|error| error.to_string())?;
+    let performance = PerformanceConfig {
+        default_command_timeout: Duration::from_secs(3),
+        ..PerformanceConfig::default()
+    };
+    let connection = ConnectionConfig {
+        connection_timeout: Duration::from_secs(3),
+        ..ConnectionConfig::default()
+    };
+    let pool = Pool::new(
+        config,
+        Some(performance),
+        Some(connection),
+        Some(ReconnectPolicy::new_constant(0, 200)),
+        2,
+    )
+    .map_err(|error| error.to_string())?;
+    pool.connect();
+    tokio::time::timeout(Duration::from_secs(5), pool.wait_for_connect())
+        .await
+        .map_err(|_| "no answer within 5 seconds".to_owned())?
+        .map_err(|error| error.to_string())?;
+    Ok(RedisStore::new(pool))
 }
 
 /// 32 random bytes, URL-safe base64 (43 characters).
@@ -178,57 +226,54 @@ pub fn constant_time_eq(left: &str, right: &str) -> bool {
             == 0
 }
 
-/// The value of the session cookie in a `Cookie` request header, if any.
-pub fn session_id_from_cookie_header(header: &str) -> Option<&str> {
-    header
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.trim_matches('"'))
-}
-
-/// `Set-Cookie` value for a session id: not readable by scripts, HTTPS only, and not
-/// sent on cross-site subrequests or POSTs.
-pub fn session_set_cookie(session_id: &str) -> String {
-    format!("{SESSION_COOKIE}={session_id}; Path=/; HttpOnly; Secure; SameSite=Lax")
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
-    #[test]
-    fn cookie_header_parsing() {
-        assert_eq!(
-            session_id_from_cookie_header("a=1; cpx_demo_session=abc; b=2"),
-            Some("abc")
-        );
-        assert_eq!(
-            session_id_from_cookie_header("cpx_demo_session_x=abc"),
-            None
-        );
-        assert_eq!(session_id_from_cookie_header(""), None);
+    fn record(signed_in: bool) -> Record {
+        let mut data = HashMap::new();
+        data.insert(CSRF.to_owned(), serde_json::json!("x"));
+        if signed_in {
+            data.insert(ACCOUNT_ID.to_owned(), serde_json::json!(1));
+        }
+        Record {
+            id: Id::default(),
+            data,
+            expiry_date: tower_sessions::cookie::time::OffsetDateTime::now_utc()
+                + tower_sessions::cookie::time::Duration::hours(1),
+        }
     }
 
-    #[test]
-    fn login_rotates_the_id_and_csrf_token() {
-        let store = SessionStore::new(Duration::from_secs(60));
-        let anonymous = store.create();
-        let anonymous_csrf = store.get(&anonymous).map(|s| s.csrf_token);
-        let logged_in = store.log_in(&anonymous, 7, None);
-        assert_ne!(anonymous, logged_in);
-        assert!(store.get(&anonymous).is_none());
-        let session = store.get(&logged_in);
-        assert_eq!(session.as_ref().and_then(|s| s.account_id), Some(7));
-        assert_ne!(session.map(|s| s.csrf_token), anonymous_csrf);
+    #[tokio::test]
+    async fn a_flood_of_anonymous_sessions_evicts_no_signed_in_one() -> session_store::Result<()> {
+        let store = TieredMemoryStore::new(100, 100, Duration::from_secs(600));
+        let mut signed_in = record(true);
+        store.create(&mut signed_in).await?;
+        for _ in 0..1000 {
+            store.create(&mut record(false)).await?;
+        }
+        let (anonymous, signed) = store.counts();
+        assert!(anonymous <= 100, "{anonymous}");
+        assert_eq!(signed, 1);
+        assert!(store.load(&signed_in.id).await?.is_some());
+        Ok(())
     }
 
-    #[test]
-    fn idle_sessions_expire() {
-        let store = SessionStore::new(Duration::ZERO);
-        let id = store.create();
-        assert!(!store.touch(&id));
-        assert!(store.get(&id).is_none());
+    #[tokio::test]
+    async fn signing_in_moves_a_session_to_the_signed_in_tier() -> session_store::Result<()> {
+        let store = TieredMemoryStore::new(10, 10, Duration::from_secs(600));
+        let mut session = record(false);
+        store.create(&mut session).await?;
+        session
+            .data
+            .insert(ACCOUNT_ID.to_owned(), serde_json::json!(7));
+        store.save(&session).await?;
+        assert_eq!(store.counts(), (0, 1));
+        store.delete(&session.id).await?;
+        assert!(store.load(&session.id).await?.is_none());
+        Ok(())
     }
 
     #[test]

@@ -19,9 +19,12 @@ pub struct Account {
     pub display_name: String,
 }
 
-/// What the site keeps of a verified card: enough to show it and to recognise it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the site keeps of a verified card: enough to show it and to recognise it. A card is
+/// recognised by (anchor, idNat): the trust anchor its certificate chains to and the holder's
+/// national id, never the idNat alone (see cpx-verify's README).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LinkedCard {
+    pub anchor_id: String,
     pub id_nat: String,
     pub surname: String,
     pub given_name: String,
@@ -64,14 +67,16 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 CREATE TABLE IF NOT EXISTS card_links (
     account_id  INTEGER NOT NULL UNIQUE REFERENCES accounts(id) ON DELETE CASCADE,
-    id_nat      TEXT NOT NULL UNIQUE,
+    anchor_id   TEXT NOT NULL,
+    id_nat      TEXT NOT NULL,
     surname     TEXT NOT NULL,
     given_name  TEXT NOT NULL,
     profession  TEXT,
     issuer      TEXT NOT NULL,
     serial_hex  TEXT NOT NULL,
     not_after   INTEGER NOT NULL,
-    linked_at   INTEGER NOT NULL
+    linked_at   INTEGER NOT NULL,
+    UNIQUE (anchor_id, id_nat)
 );
 ";
 
@@ -88,6 +93,20 @@ impl AccountStore {
 
     fn from_connection(connection: Connection) -> Result<Self, StoreError> {
         connection.execute_batch(SCHEMA)?;
+        // A database made before links named their anchor: its links match no card any more
+        // (anchor ''), so each user links their card again once.
+        let has_anchor: bool = connection.query_row(
+            "SELECT EXISTS(SELECT 1 FROM pragma_table_info('card_links') WHERE name = 'anchor_id')",
+            [],
+            |row| row.get(0),
+        )?;
+        if !has_anchor {
+            connection.execute_batch(
+                "ALTER TABLE card_links ADD COLUMN anchor_id TEXT NOT NULL DEFAULT '';
+                 CREATE UNIQUE INDEX IF NOT EXISTS card_links_anchor_id_nat
+                     ON card_links (anchor_id, id_nat);",
+            )?;
+        }
         Ok(Self {
             connection: Mutex::new(connection),
         })
@@ -185,13 +204,38 @@ impl AccountStore {
         }
     }
 
-    pub fn account_for_card(&self, id_nat: &str) -> Result<Option<Account>, StoreError> {
+    /// The password check of a signed-in account (e.g. before unlinking its card).
+    pub fn check_password_of_account(
+        &self,
+        account_id: i64,
+        password: &str,
+    ) -> Result<bool, StoreError> {
+        let stored_hash: Option<String> = {
+            let connection = self.lock()?;
+            connection
+                .query_row(
+                    "SELECT password_hash FROM accounts WHERE id = ?1",
+                    params![account_id],
+                    |row| row.get(0),
+                )
+                .optional()?
+        };
+        Ok(stored_hash.is_some_and(|hash| password_matches(password, &hash)))
+    }
+
+    /// The account linked to the card (anchor, idNat), if any.
+    pub fn account_for_card(
+        &self,
+        anchor_id: &str,
+        id_nat: &str,
+    ) -> Result<Option<Account>, StoreError> {
         let connection = self.lock()?;
         Ok(connection
             .query_row(
                 "SELECT a.id, a.username, a.display_name FROM accounts a
-                 JOIN card_links c ON c.account_id = a.id WHERE c.id_nat = ?1",
-                params![id_nat],
+                 JOIN card_links c ON c.account_id = a.id
+                 WHERE c.anchor_id = ?1 AND c.id_nat = ?2",
+                params![anchor_id, id_nat],
                 account_from_row,
             )
             .optional()?)
@@ -201,7 +245,8 @@ impl AccountStore {
         let connection = self.lock()?;
         Ok(connection
             .query_row(
-                "SELECT id_nat, surname, given_name, profession, issuer, serial_hex, not_after
+                "SELECT id_nat, surname, given_name, profession, issuer, serial_hex, not_after,
+                        anchor_id
                  FROM card_links WHERE account_id = ?1",
                 params![account_id],
                 |row| {
@@ -213,6 +258,7 @@ impl AccountStore {
                         issuer: row.get(4)?,
                         serial_hex: row.get(5)?,
                         not_after: from_unix_seconds(row.get(6)?),
+                        anchor_id: row.get(7)?,
                     })
                 },
             )
@@ -232,8 +278,8 @@ impl AccountStore {
             return Err(StoreError::AccountAlreadyLinked);
         }
         let card_is_linked: bool = transaction.query_row(
-            "SELECT EXISTS(SELECT 1 FROM card_links WHERE id_nat = ?1)",
-            params![card.id_nat],
+            "SELECT EXISTS(SELECT 1 FROM card_links WHERE anchor_id = ?1 AND id_nat = ?2)",
+            params![card.anchor_id, card.id_nat],
             |row| row.get(0),
         )?;
         if card_is_linked {
@@ -241,8 +287,8 @@ impl AccountStore {
         }
         transaction.execute(
             "INSERT INTO card_links (account_id, id_nat, surname, given_name, profession,
-                                     issuer, serial_hex, not_after, linked_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                     issuer, serial_hex, not_after, linked_at, anchor_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 account_id,
                 card.id_nat,
@@ -253,6 +299,7 @@ impl AccountStore {
                 card.serial_hex,
                 unix_seconds(card.not_after),
                 unix_seconds(SystemTime::now()),
+                card.anchor_id,
             ],
         )?;
         transaction.commit()?;
@@ -266,7 +313,7 @@ impl AccountStore {
         connection.execute(
             "UPDATE card_links SET surname = ?2, given_name = ?3, profession = ?4, issuer = ?5,
                                    serial_hex = ?6, not_after = ?7
-             WHERE id_nat = ?1",
+             WHERE id_nat = ?1 AND anchor_id = ?8",
             params![
                 card.id_nat,
                 card.surname,
@@ -275,6 +322,7 @@ impl AccountStore {
                 card.issuer,
                 card.serial_hex,
                 unix_seconds(card.not_after),
+                card.anchor_id,
             ],
         )?;
         Ok(())
@@ -352,6 +400,7 @@ mod tests {
 
     fn card(id_nat: &str) -> LinkedCard {
         LinkedCard {
+            anchor_id: "aa".repeat(32),
             id_nat: id_nat.to_owned(),
             surname: "DUPONT".to_owned(),
             given_name: "MARIE".to_owned(),
@@ -389,7 +438,10 @@ mod tests {
         let marie = store.create_account("marie", "Marie", "pw")?;
         let pierre = store.create_account("pierre", "Pierre", "pw")?;
         store.link_card(marie.id, &card("810001234567"))?;
-        assert_eq!(store.account_for_card("810001234567")?, Some(marie.clone()));
+        assert_eq!(
+            store.account_for_card(&"aa".repeat(32), "810001234567")?,
+            Some(marie.clone())
+        );
         assert_eq!(store.card_of_account(marie.id)?, Some(card("810001234567")));
         assert!(matches!(
             store.link_card(marie.id, &card("810009876543")),
@@ -401,9 +453,15 @@ mod tests {
         ));
         assert!(store.unlink_card(marie.id)?);
         assert!(!store.unlink_card(marie.id)?);
-        assert_eq!(store.account_for_card("810001234567")?, None);
+        assert_eq!(
+            store.account_for_card(&"aa".repeat(32), "810001234567")?,
+            None
+        );
         store.link_card(pierre.id, &card("810001234567"))?;
-        assert_eq!(store.account_for_card("810001234567")?, Some(pierre));
+        assert_eq!(
+            store.account_for_card(&"aa".repeat(32), "810001234567")?,
+            Some(pierre)
+        );
         Ok(())
     }
 
@@ -419,6 +477,38 @@ mod tests {
         };
         store.refresh_card(&renewed)?;
         assert_eq!(store.card_of_account(marie.id)?, Some(renewed));
+        Ok(())
+    }
+
+    #[test]
+    fn the_same_idnat_under_another_anchor_is_another_card() -> Result<(), StoreError> {
+        let store = AccountStore::open_in_memory()?;
+        let marie = store.create_account("marie", "Marie", "pw")?;
+        let mallory = store.create_account("mallory", "Mallory", "pw")?;
+        store.link_card(marie.id, &card("810001234567"))?;
+        let forged = LinkedCard {
+            anchor_id: "bb".repeat(32),
+            ..card("810001234567")
+        };
+        assert_eq!(
+            store.account_for_card(&forged.anchor_id, &forged.id_nat)?,
+            None
+        );
+        store.link_card(mallory.id, &forged)?;
+        assert_eq!(
+            store.account_for_card(&"aa".repeat(32), "810001234567")?,
+            Some(marie)
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn unlinking_needs_the_account_password() -> Result<(), StoreError> {
+        let store = AccountStore::open_in_memory()?;
+        let marie = store.create_account("marie", "Marie", "pw")?;
+        assert!(store.check_password_of_account(marie.id, "pw")?);
+        assert!(!store.check_password_of_account(marie.id, "wrong")?);
+        assert!(!store.check_password_of_account(marie.id + 1, "pw")?);
         Ok(())
     }
 }

@@ -4,45 +4,62 @@
 //! |---|---|
 //! | `GET /` | login page: password form and the card button |
 //! | `POST /connexion` | password login (form) |
-//! | `GET /api/nonce` | a fresh challenge for this session (JSON) |
+//! | `GET /api/nonce` | a fresh challenge for this session (JSON; header `X-Requested-With: cpx-connect`) |
 //! | `POST /api/login/card` | the token from the page library (JSON): logs in, or sends to `/lier` |
 //! | `GET, POST /lier`, `POST /lier/annuler` | first-time linking of a verified card to an account |
-//! | `GET /compte`, `POST /compte/dissocier` | the account and its card; unlink |
+//! | `GET /compte`, `POST /compte/dissocier` | the account and its card; unlink (password again) |
 //! | `POST /deconnexion` | logout |
 //! | `GET /static/...` | stylesheet, page script, and the extension's page library |
+//!
+//! Sessions are tower-sessions sessions ([`crate::session`]): made only by the pages that need
+//! one (a form's CSRF token, a login), never by static files, 404s or the JSON endpoints.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN,
-    REFERRER_POLICY, SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN, REFERRER_POLICY,
+    RETRY_AFTER, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Form, Json, Router};
+use axum::{Form, Json, Router};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::json;
+use tokio::sync::Semaphore;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
-use crate::card::{CardChecker, TrustSetupError};
+use crate::card::{CardChecker, Challenges, TrustSetupError};
 use crate::config::DemoConfig;
 use crate::messages::server_message;
 use crate::pages::{self, AccountPage, LinkPage, LoginPage};
 use crate::session::{
-    constant_time_eq, session_id_from_cookie_header, session_set_cookie, Flash, PendingCard,
-    SessionId, SessionStore,
+    constant_time_eq, random_token, DemoSessionStore, Flash, PendingCard, TieredMemoryStore,
+    ACCOUNT_ID, CSRF, FLASH, PENDING_CARD, SESSION_COOKIE,
 };
-use crate::store::{AccountStore, StoreError};
+use crate::store::{Account, AccountStore, StoreError};
 
 const STYLESHEET: &str = include_str!("../static/style.css");
 const CARD_LOGIN_SCRIPT: &str = include_str!("../static/card-login.js");
 
 /// Tokens are at most 10 KB (cpx-verify refuses more); forms are tiny.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The header the page script sends with `GET /api/nonce`: a top-level navigation or a form
+/// from another site cannot add it (and a cross-origin fetch with it needs a CORS preflight
+/// this site never grants), so another site cannot reset a login in progress.
+pub const NONCE_REQUEST_HEADER: (&str, &str) = ("x-requested-with", "cpx-connect");
+
+/// The keyed rate limiters keep one entry per key seen: past this many, forget idle ones.
+const MAX_THROTTLE_KEYS: usize = 100_000;
 
 const WRONG_CREDENTIALS: &str = "Identifiant ou mot de passe incorrect.";
 
@@ -52,6 +69,13 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Trust(#[from] TrustSetupError),
+    #[error("cannot use the Redis store at {url}: {why}")]
+    SharedStore { url: String, why: String },
+    #[error("cannot read CRL {path}: {source}")]
+    CrlFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Everything the handlers share.
@@ -63,8 +87,58 @@ pub struct AppState {
 struct AppInner {
     config: DemoConfig,
     store: AccountStore,
-    sessions: SessionStore,
+    sessions: DemoSessionStore,
     cards: CardChecker,
+    throttle: Throttle,
+}
+
+/// Password guessing: per-account and per-client limits (GCRA, the governor crate: a burst,
+/// then one attempt per period, so the wait grows with the attempts), and a bound on the
+/// Argon2 hashes computed at once (19 MiB each).
+struct Throttle {
+    per_account: DefaultKeyedRateLimiter<String>,
+    per_client: DefaultKeyedRateLimiter<IpAddr>,
+    hashes: Arc<Semaphore>,
+}
+
+impl Throttle {
+    fn new(config: &DemoConfig) -> Self {
+        let quota = |burst: u32, period| {
+            Quota::with_period(period)
+                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+        };
+        Self {
+            per_account: RateLimiter::keyed(quota(
+                config.account_attempt_burst,
+                config.account_attempt_period,
+            )),
+            per_client: RateLimiter::keyed(quota(
+                config.client_attempt_burst,
+                config.client_attempt_period,
+            )),
+            hashes: Arc::new(Semaphore::new(config.max_concurrent_password_hashes.max(1))),
+        }
+    }
+
+    /// `Err(seconds to wait)` if this account or this client has tried too often.
+    fn check(&self, username: &str, client: IpAddr) -> Result<(), u64> {
+        if self.per_account.len() > MAX_THROTTLE_KEYS {
+            self.per_account.retain_recent();
+        }
+        if self.per_client.len() > MAX_THROTTLE_KEYS {
+            self.per_client.retain_recent();
+        }
+        let clock = governor::clock::DefaultClock::default();
+        let wait = |not_until: governor::NotUntil<_>| {
+            use governor::clock::Clock;
+            not_until.wait_time_from(clock.now()).as_secs().max(1)
+        };
+        self.per_client.check_key(&client).map_err(wait)?;
+        self.per_account
+            .check_key(&username.to_ascii_lowercase())
+            .map_err(wait)
+    }
 }
 
 impl AppState {
@@ -74,18 +148,60 @@ impl AppState {
         Self::with_store(config, store)
     }
 
+    /// Opens the database, loads the trust configuration and, with `config.store_url`
+    /// (`redis://...`), connects to the Redis that keeps challenges and sessions for every
+    /// instance; an unreachable Redis is an error here, not at the first login.
+    pub async fn connect(config: DemoConfig) -> Result<Self, AppError> {
+        let Some(url) = config.store_url.clone() else {
+            return Self::new(config);
+        };
+        let shared = |why: String| AppError::SharedStore {
+            url: url.clone(),
+            why,
+        };
+        let challenges = cpx_verify::RedisChallengeStore::connect(&url, config.nonce_lifetime)
+            .await
+            .map_err(|error| shared(error.to_string()))?;
+        let sessions = crate::session::redis_session_store(&url)
+            .await
+            .map_err(shared)?;
+        let store = AccountStore::open(&config.database_path)?;
+        let cards = CardChecker::with_challenges(&config, Challenges::Redis(challenges))?;
+        Ok(Self::assemble(
+            config,
+            store,
+            cards,
+            DemoSessionStore::Redis(sessions),
+        ))
+    }
+
     /// The same with a given store (e.g. in memory).
     pub fn with_store(config: DemoConfig, store: AccountStore) -> Result<Self, AppError> {
         let cards = CardChecker::new(&config)?;
-        let sessions = SessionStore::new(config.session_idle_timeout);
-        Ok(Self {
+        let sessions = DemoSessionStore::Memory(TieredMemoryStore::new(
+            config.max_anonymous_sessions,
+            config.max_signed_in_sessions,
+            config.session_idle_timeout,
+        ));
+        Ok(Self::assemble(config, store, cards, sessions))
+    }
+
+    fn assemble(
+        config: DemoConfig,
+        store: AccountStore,
+        cards: CardChecker,
+        sessions: DemoSessionStore,
+    ) -> Self {
+        let throttle = Throttle::new(&config);
+        Self {
             inner: Arc::new(AppInner {
                 config,
                 store,
                 sessions,
                 cards,
+                throttle,
             }),
-        })
+        }
     }
 
     pub fn store(&self) -> &AccountStore {
@@ -95,10 +211,53 @@ impl AppState {
     pub fn config(&self) -> &DemoConfig {
         &self.inner.config
     }
+
+    /// (anonymous, signed-in) sessions held in memory (0, 0 with Redis), for tests and monitoring.
+    pub fn session_counts(&self) -> (u64, u64) {
+        match &self.inner.sessions {
+            DemoSessionStore::Memory(store) => store.counts(),
+            DemoSessionStore::Redis(_) => (0, 0),
+        }
+    }
+
+    /// The card checker (for tests and monitoring).
+    pub fn cards(&self) -> &CardChecker {
+        &self.inner.cards
+    }
+
+    /// Reads the configured CRL files again and puts them in force (on a schedule and on
+    /// SIGHUP); on any error the CRLs in force stay. Returns how many CAs have a CRL.
+    pub fn reload_crls_from_disk(&self) -> Result<usize, AppError> {
+        let crls = self
+            .inner
+            .config
+            .crl_paths
+            .iter()
+            .map(|path| {
+                std::fs::read(path).map_err(|source| AppError::CrlFile {
+                    path: path.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.inner.cards.replace_crls(crls)?)
+    }
 }
 
-/// The whole site, ready to serve (over HTTPS: the session cookie is `Secure`).
+/// The whole site, ready to serve (over HTTPS: the session cookie is `Secure` and `__Host-`).
 pub fn build_router(state: AppState) -> Router {
+    let idle = state.inner.config.session_idle_timeout;
+    let sessions = SessionManagerLayer::new(state.inner.sessions.clone())
+        .with_name(SESSION_COOKIE)
+        .with_path("/")
+        .with_secure(true)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::seconds(
+                i64::try_from(idle.as_secs()).unwrap_or(i64::MAX),
+            ),
+        ));
     Router::new()
         .route("/", get(login_page))
         .route("/connexion", post(password_login))
@@ -113,39 +272,36 @@ pub fn build_router(state: AppState) -> Router {
         .route("/static/card-login.js", get(card_login_script))
         .route("/static/cpx-connect.js", get(page_library))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), session_layer))
-        .layer(middleware::map_response(security_headers))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-/// Finds the request's session or starts one, and hands its id to the handler.
-async fn session_layer(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(session_id_from_cookie_header)
-        .map(str::to_owned);
-    let (session_id, created) = match presented {
-        Some(id) if app.inner.sessions.touch(&id) => (id, false),
-        _ => (app.inner.sessions.create(), true),
-    };
-    request
-        .extensions_mut()
-        .insert(SessionId(session_id.clone()));
+async fn security_headers(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
-    // A handler that logged in or out has set the new session's cookie itself.
-    if created && !response.headers().contains_key(SET_COOKIE) {
-        if let Ok(value) = HeaderValue::from_str(&session_set_cookie(&session_id)) {
-            response.headers_mut().insert(SET_COOKIE, value);
-        }
+    // The session layer answers a bare 500 when its store fails (Redis down): say so clearly.
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && !response.headers().contains_key(CONTENT_TYPE)
+    {
+        log("the session store did not answer");
+        response = html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            pages::message_page(
+                "Service indisponible",
+                server_message("ERR_SESSION_STORE_UNAVAILABLE"),
+                "/",
+                "Réessayer",
+            ),
+        );
     }
-    response
-}
-
-async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_SECURITY_POLICY,
@@ -157,32 +313,52 @@ async fn security_headers(mut response: Response) -> Response {
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    // No Strict-Transport-Security: on `localhost` it would apply to every port and force
-    // HTTPS on the developer's other local sites.
+    // HTTPS only from now on for this host: a man in the middle cannot answer a plain-HTTP
+    // request of the victim's browser (and plant a cookie) after the first visit.
+    if let Ok(value) = HeaderValue::from_str(&format!("max-age={}", app.inner.config.hsts_max_age))
+    {
+        headers.insert(STRICT_TRANSPORT_SECURITY, value);
+    }
     if !headers.contains_key(CACHE_CONTROL) {
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
 }
 
-/// Logged for the operator; the user sees the French message.
+/// Logged for the operator; the user sees the French message. Everything but printable ASCII
+/// is escaped, so text from the client (a token field, a username) cannot forge log lines.
 fn log(line: &str) {
-    eprintln!("cpx-demo: {line}");
+    eprintln!("cpx-demo: {}", escape_for_log(line));
+}
+
+pub fn escape_for_log(line: &str) -> String {
+    line.chars()
+        .flat_map(|c| {
+            let keep = c == ' '
+                || c.is_ascii_graphic()
+                || (!c.is_control() && !c.is_ascii() && !is_bidi(c));
+            let escaped: Vec<char> = if keep {
+                vec![c]
+            } else {
+                c.escape_unicode().collect()
+            };
+            escaped
+        })
+        .collect()
+}
+
+/// Unicode bidirectional controls, which can reorder what a terminal shows.
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
 fn html(status: StatusCode, body: String) -> Response {
     (status, Html(body)).into_response()
 }
 
-/// 303 to `location`, setting a new session cookie when the session changed.
-fn redirect(location: &'static str, new_session_id: Option<&str>) -> Response {
-    let mut response = (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response();
-    if let Some(session_id) = new_session_id {
-        if let Ok(value) = HeaderValue::from_str(&session_set_cookie(session_id)) {
-            response.headers_mut().insert(SET_COOKIE, value);
-        }
-    }
-    response
+/// 303 to `location`.
+fn redirect(location: &'static str) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response()
 }
 
 fn server_error_page(what: &str, error: &dyn std::fmt::Display) -> Response {
@@ -210,6 +386,25 @@ fn csrf_failure_page() -> Response {
     )
 }
 
+fn too_many_attempts_page(wait_seconds: u64) -> Response {
+    let mut response = html(
+        StatusCode::TOO_MANY_REQUESTS,
+        pages::message_page(
+            "Trop de tentatives",
+            &format!(
+                "{} Réessayez dans {wait_seconds} secondes.",
+                server_message("ERR_TOO_MANY_ATTEMPTS")
+            ),
+            "/",
+            "Retour à la connexion",
+        ),
+    );
+    if let Ok(value) = HeaderValue::from_str(&wait_seconds.to_string()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
+}
+
 /// A JSON failure for the page's script: a stable code and the French message to show.
 fn json_failure(status: StatusCode, code: &str) -> Response {
     (
@@ -219,40 +414,136 @@ fn json_failure(status: StatusCode, code: &str) -> Response {
         .into_response()
 }
 
-fn csrf_matches(app: &AppState, session_id: &str, presented: &str) -> bool {
-    app.inner
-        .sessions
-        .get(session_id)
-        .is_some_and(|session| constant_time_eq(&session.csrf_token, presented))
+type SessionResult<T> = Result<T, tower_sessions::session::Error>;
+
+/// The session's CSRF token, made (and with it the session) if it has none.
+async fn csrf_token(session: &Session) -> SessionResult<String> {
+    if let Some(token) = session.get::<String>(CSRF).await? {
+        return Ok(token);
+    }
+    let token = random_token();
+    session.insert(CSRF, &token).await?;
+    Ok(token)
 }
 
-/// Runs a password check (Argon2, slow on purpose) off the async runtime.
-async fn check_password(
+async fn csrf_matches(session: &Session, presented: &str) -> bool {
+    matches!(
+        session.get::<String>(CSRF).await,
+        Ok(Some(token)) if constant_time_eq(&token, presented)
+    )
+}
+
+/// The id of an existing session (one this site made and still has), if any.
+async fn existing_session_id(session: &Session) -> SessionResult<Option<String>> {
+    // Loading the record drops an id the store does not know.
+    Ok(match session.get::<String>(CSRF).await? {
+        Some(_) => session.id().map(|id| id.to_string()),
+        None => None,
+    })
+}
+
+/// Ends whatever the session was and makes it a new one (new id, new CSRF token) with these
+/// values: at every login, logout and verified card, so an id planted before is worth nothing.
+async fn renew_session(
     app: &AppState,
-    username: String,
-    password: String,
-) -> Result<Option<crate::store::Account>, String> {
-    let app = app.clone();
-    tokio::task::spawn_blocking(move || app.inner.store.check_password(&username, &password))
+    session: &Session,
+    account_id: Option<i64>,
+    pending_card: Option<PendingCard>,
+    flash: Option<Flash>,
+) -> SessionResult<()> {
+    if let Some(id) = session.id() {
+        app.inner.cards.forget_nonce(&id.to_string()).await;
+    }
+    session.cycle_id().await?;
+    session.clear().await;
+    session.insert(CSRF, random_token()).await?;
+    if let Some(account_id) = account_id {
+        session.insert(ACCOUNT_ID, account_id).await?;
+    }
+    if let Some(pending_card) = pending_card {
+        session.insert(PENDING_CARD, pending_card).await?;
+    }
+    if let Some(flash) = flash {
+        session.insert(FLASH, flash).await?;
+    }
+    Ok(())
+}
+
+/// The peer address, when the server was started with connect info (server::serve is).
+fn client_address(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// A password check (Argon2, slow on purpose) off the async runtime, at most
+/// `max_concurrent_password_hashes` at once.
+async fn run_password_check<T: Send + 'static>(
+    app: &AppState,
+    check: impl FnOnce(&AccountStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    let permit = Arc::clone(&app.inner.throttle.hashes)
+        .acquire_owned()
         .await
-        .map_err(|join_error| join_error.to_string())?
-        .map_err(|store_error| store_error.to_string())
+        .map_err(|error| error.to_string())?;
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || {
+        let outcome = check(&app.inner.store);
+        drop(permit);
+        outcome
+    })
+    .await
+    .map_err(|join_error| join_error.to_string())?
+    .map_err(|store_error| store_error.to_string())
 }
 
-/// The account of a logged-in session, if the account still exists.
-fn signed_in_account(
+/// Why the signed-in account could not be looked up.
+enum LookupError {
+    Session(tower_sessions::session::Error),
+    Store(StoreError),
+}
+
+impl LookupError {
+    fn page(&self) -> Response {
+        match self {
+            LookupError::Session(error) => session_store_failure_page(error),
+            LookupError::Store(error) => server_error_page("account lookup", error),
+        }
+    }
+}
+
+/// The account of a signed-in session, if the account still exists.
+async fn signed_in_account(
     app: &AppState,
-    session_id: &str,
-) -> Result<Option<crate::store::Account>, StoreError> {
-    match app
-        .inner
-        .sessions
-        .get(session_id)
-        .and_then(|session| session.account_id)
+    session: &Session,
+) -> Result<Option<Account>, LookupError> {
+    match session
+        .get::<i64>(ACCOUNT_ID)
+        .await
+        .map_err(LookupError::Session)?
     {
-        Some(account_id) => app.inner.store.account_by_id(account_id),
+        Some(account_id) => app
+            .inner
+            .store
+            .account_by_id(account_id)
+            .map_err(LookupError::Store),
         None => Ok(None),
     }
+}
+
+/// The session store (Redis) did not answer: 503 and a clear page.
+fn session_store_failure_page(error: &dyn std::fmt::Display) -> Response {
+    log(&format!("session store: {error}"));
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::message_page(
+            "Service indisponible",
+            server_message("ERR_SESSION_STORE_UNAVAILABLE"),
+            "/",
+            "Réessayer",
+        ),
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -269,26 +560,24 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn login_page(
-    State(app): State<AppState>,
-    Extension(session): Extension<SessionId>,
-) -> Response {
-    match signed_in_account(&app, &session.0) {
-        Ok(Some(_)) => return redirect("/compte", None),
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PasswordForm {
+    csrf: String,
+    password: String,
+}
+
+async fn login_page(State(app): State<AppState>, session: Session) -> Response {
+    match signed_in_account(&app, &session).await {
+        Ok(Some(_)) => return redirect("/compte"),
         Ok(None) => {}
-        Err(error) => return server_error_page("account lookup", &error),
+        Err(error) => return error.page(),
     }
-    let flash = app
-        .inner
-        .sessions
-        .update(&session.0, |state| state.flash.take())
-        .flatten();
-    let csrf_token = app
-        .inner
-        .sessions
-        .get(&session.0)
-        .map(|state| state.csrf_token)
-        .unwrap_or_default();
+    let flash = session.remove::<Flash>(FLASH).await.ok().flatten();
+    let csrf_token = match csrf_token(&session).await {
+        Ok(token) => token,
+        Err(error) => return session_store_failure_page(&error),
+    };
     html(
         StatusCode::OK,
         pages::login_page(&LoginPage {
@@ -301,26 +590,41 @@ async fn login_page(
 
 async fn password_login(
     State(app): State<AppState>,
-    Extension(session): Extension<SessionId>,
+    session: Session,
+    extensions: axum::http::Extensions,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
-    if !csrf_matches(&app, &session.0, &form.csrf) {
+    if !csrf_matches(&session, &form.csrf).await {
         return csrf_failure_page();
     }
     let username = form.username.trim().to_owned();
-    match check_password(&app, username.clone(), form.password).await {
+    if let Err(wait) = app
+        .inner
+        .throttle
+        .check(&username, client_address(&extensions))
+    {
+        log(&format!("password attempts throttled for {username:?}"));
+        return too_many_attempts_page(wait);
+    }
+    let checked_username = username.clone();
+    let password = form.password;
+    match run_password_check(&app, move |store| {
+        store.check_password(&checked_username, &password)
+    })
+    .await
+    {
         Ok(Some(account)) => {
-            app.inner.cards.forget_nonce(&session.0);
-            let new_session = app.inner.sessions.log_in(&session.0, account.id, None);
-            redirect("/compte", Some(&new_session))
+            match renew_session(&app, &session, Some(account.id), None, None).await {
+                Ok(()) => redirect("/compte"),
+                Err(error) => session_store_failure_page(&error),
+            }
         }
         Ok(None) => {
-            let csrf_token = app
-                .inner
-                .sessions
-                .get(&session.0)
-                .map(|state| state.csrf_token)
-                .unwrap_or_default();
+            // A new CSRF token after a failure: a token seen with a wrong password is spent.
+            let csrf_token = random_token();
+            if let Err(error) = session.insert(CSRF, &csrf_token).await {
+                return session_store_failure_page(&error);
+            }
             let flash = Flash::Error(WRONG_CREDENTIALS.to_owned());
             html(
                 StatusCode::UNAUTHORIZED,
@@ -346,32 +650,50 @@ fn origin_allowed(app: &AppState, headers: &HeaderMap, required: bool) -> bool {
 
 async fn issue_nonce(
     State(app): State<AppState>,
-    Extension(session): Extension<SessionId>,
+    session: Session,
     headers: HeaderMap,
 ) -> Response {
-    if !origin_allowed(&app, &headers, false) {
+    if !origin_allowed(&app, &headers, false)
+        || headers
+            .get(NONCE_REQUEST_HEADER.0)
+            .is_none_or(|value| value.as_bytes() != NONCE_REQUEST_HEADER.1.as_bytes())
+    {
         return json_failure(StatusCode::FORBIDDEN, "ERR_ORIGIN_MISMATCH");
     }
-    let nonce = match app.inner.cards.issue_nonce(&session.0) {
-        Ok(nonce) => nonce,
-        Err(failure) => {
-            log(&format!("nonce: {failure}"));
-            return json_failure(StatusCode::INTERNAL_SERVER_ERROR, failure.code);
+    // Only for a session the login page made: a cookieless request gets no session and no
+    // challenge, so it cannot fill the challenge store.
+    let session_id = match existing_session_id(&session).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return json_failure(StatusCode::UNAUTHORIZED, "ERR_SESSION_EXPIRED"),
+        Err(error) => {
+            log(&format!("session: {error}"));
+            return json_failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ERR_SESSION_STORE_UNAVAILABLE",
+            );
         }
     };
-    let remembered = app
-        .inner
-        .sessions
-        .update(&session.0, |state| state.issued_nonce = Some(nonce.clone()));
-    if remembered.is_none() {
-        return json_failure(StatusCode::UNAUTHORIZED, "ERR_SESSION_EXPIRED");
+    // The challenge lives in the challenge store only, bound to the session id: issuing it is
+    // one atomic update, and a newer one replaces it.
+    match app.inner.cards.issue_nonce(&session_id).await {
+        Ok(nonce) => Json(json!({ "nonce": nonce })).into_response(),
+        Err(failure) => {
+            log(&format!("nonce: {failure}"));
+            let status = if failure.code == "ERR_NONCE_STORE_FULL"
+                || failure.code == "ERR_CHALLENGE_STORE_UNAVAILABLE"
+            {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            json_failure(status, failure.code)
+        }
     }
-    Json(json!({ "nonce": nonce })).into_response()
 }
 
 async fn card_login(
     State(app): State<AppState>,
-    Extension(session): Extension<SessionId>,
+    session: Session,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -387,57 +709,77 @@ async fn card_login(
     if !is_json {
         return json_failure(StatusCode::UNSUPPORTED_MEDIA_TYPE, "ERR_REQUEST_INVALID");
     }
-    // Single use: the challenge leaves the session whatever happens next.
-    let Some(issued_nonce) = app
-        .inner
-        .sessions
-        .update(&session.0, |state| state.issued_nonce.take())
-        .flatten()
-    else {
-        return json_failure(StatusCode::BAD_REQUEST, "ERR_NONCE_MISSING");
+    let session_id = match existing_session_id(&session).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return json_failure(StatusCode::BAD_REQUEST, "ERR_NONCE_MISSING"),
+        Err(error) => {
+            log(&format!("session: {error}"));
+            return json_failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ERR_SESSION_STORE_UNAVAILABLE",
+            );
+        }
     };
+    // Single use: the challenge leaves the store whatever happens next.
     let card = match app
         .inner
         .cards
-        .check(&session.0, &issued_nonce, &body, SystemTime::now())
+        .check(&session_id, &body, SystemTime::now())
+        .await
     {
         Ok(card) => card,
         Err(failure) => {
             log(&format!("card login refused: {failure}"));
-            return json_failure(StatusCode::UNAUTHORIZED, failure.code);
+            let status = if failure.code == "ERR_NONCE_MISSING" {
+                StatusCode::BAD_REQUEST
+            } else if failure.code == "ERR_CHALLENGE_STORE_UNAVAILABLE" {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            return json_failure(status, failure.code);
         }
     };
-    match app.inner.store.account_for_card(&card.id_nat) {
+    match app
+        .inner
+        .store
+        .account_for_card(&card.anchor_id, &card.id_nat)
+    {
         Ok(Some(account)) => {
             if let Err(error) = app.inner.store.refresh_card(&card) {
                 log(&format!("could not record the card's new details: {error}"));
             }
-            let new_session = app.inner.sessions.log_in(
-                &session.0,
-                account.id,
-                Some(Flash::Info(format!(
-                    "Vous êtes connecté avec la carte CPS de {} {}.",
-                    card.given_name, card.surname
-                ))),
-            );
-            let mut response =
-                Json(json!({ "status": "logged_in", "redirect": "/compte" })).into_response();
-            if let Ok(value) = HeaderValue::from_str(&session_set_cookie(&new_session)) {
-                response.headers_mut().insert(SET_COOKIE, value);
+            let flash = Flash::Info(format!(
+                "Vous êtes connecté avec la carte CPS de {} {}.",
+                card.given_name, card.surname
+            ));
+            match renew_session(&app, &session, Some(account.id), None, Some(flash)).await {
+                Ok(()) => {
+                    Json(json!({ "status": "logged_in", "redirect": "/compte" })).into_response()
+                }
+                Err(error) => {
+                    log(&format!("session: {error}"));
+                    json_failure(StatusCode::INTERNAL_SERVER_ERROR, "ERR_SERVER")
+                }
             }
-            response
         }
         Ok(None) => {
-            let kept = app.inner.sessions.update(&session.0, |state| {
-                state.pending_card = Some(PendingCard {
-                    card,
-                    verified_at: std::time::Instant::now(),
-                });
-            });
-            if kept.is_none() {
-                return json_failure(StatusCode::UNAUTHORIZED, "ERR_SESSION_EXPIRED");
+            // The verified card waits in a session with a new id: an attacker who planted the
+            // old id cannot follow it to the link form and link it to their own account.
+            let account_id = session.get::<i64>(ACCOUNT_ID).await.ok().flatten();
+            let pending = PendingCard {
+                card,
+                verified_at: SystemTime::now(),
+            };
+            match renew_session(&app, &session, account_id, Some(pending), None).await {
+                Ok(()) => {
+                    Json(json!({ "status": "link_required", "redirect": "/lier" })).into_response()
+                }
+                Err(error) => {
+                    log(&format!("session: {error}"));
+                    json_failure(StatusCode::INTERNAL_SERVER_ERROR, "ERR_SERVER")
+                }
             }
-            Json(json!({ "status": "link_required", "redirect": "/lier" })).into_response()
         }
         Err(error) => {
             log(&format!("card lookup: {error}"));
@@ -448,23 +790,38 @@ async fn card_login(
 
 const NO_PENDING_CARD: &str = "Aucune carte CPS n'attend d'être associée (la demande a peut-être expiré). Cliquez à nouveau sur « S'identifier par carte CPS ».";
 
-async fn link_page(
-    State(app): State<AppState>,
-    Extension(session): Extension<SessionId>,
-) -> Response {
-    let Some(state) = app.inner.sessions.get(&session.0) else {
-        return redirect("/", None);
+/// The pending card, if it is still fresh; else it is dropped and the user told.
+async fn fresh_pending_card(app: &AppState, session: &Session) -> Option<PendingCard> {
+    let pending = session
+        .get::<PendingCard>(PENDING_CARD)
+        .await
+        .ok()
+        .flatten();
+    match pending {
+        Some(pending) if pending.is_fresh(app.inner.config.pending_card_lifetime) => Some(pending),
+        _ => {
+            let _ = session.remove_value(PENDING_CARD).await;
+            if session.id().is_some() {
+                let _ = session
+                    .insert(FLASH, Flash::Error(NO_PENDING_CARD.to_owned()))
+                    .await;
+            }
+            None
+        }
+    }
+}
+
+async fn link_page(State(app): State<AppState>, session: Session) -> Response {
+    let Some(pending) = fresh_pending_card(&app, &session).await else {
+        return redirect("/");
     };
-    let Some(card) = state.fresh_pending_card() else {
-        app.inner.sessions.update(&session.0, |state| {
-            state.pending_card = None;
-            state.flash = Some(Flash::Error(NO_PENDING_CARD.to_owned()));
-        });
-        return redirect("/", None);
-    };
-    let signed_in_as = match signed_in_account(&app, &session.0) {
+    let signed_in_as = match signed_in_account(&app, &session).await {
         Ok(account) => account,
-        Err(error) => return server_error_page("account lookup", &error),
+        Err(error) => return error.page(),
+    };
+    let csrf_token = match csrf_token(&session).await {
+        Ok(token) => token,
+        Err(error) => return session_store_failure_page(&error),
     };
     let username = signed_in_as
         .as_ref()
@@ -473,8 +830,8 @@ async fn link_page(
     html(
         StatusCode::OK,
         pages::link_page(&LinkPage {
-            csrf_token: &state.csrf_token,
-            card,
+            csrf_token: &csrf_token,
+            card: &pending.card,
             error: None,
             username: &username,
             signed_in_as: signed_in_as.as_ref(),
@@ -484,63 +841,82 @@ async fn link_page(
 
 async fn link_submit(
     State(app): State<AppState>,
-    Extension(session): Extension<SessionId>,
+    session: Session,
+    extensions: axum::http::Extensions,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
-    if !csrf_matches(&app, &session.0, &form.csrf) {
+    if !csrf_matches(&session, &form.csrf).await {
         return csrf_failure_page();
     }
-    let Some(state) = app.inner.sessions.get(&session.0) else {
-        return redirect("/", None);
+    let Some(pending) = fresh_pending_card(&app, &session).await else {
+        return redirect("/");
     };
-    let Some(card) = state.fresh_pending_card().cloned() else {
-        app.inner.sessions.update(&session.0, |state| {
-            state.pending_card = None;
-            state.flash = Some(Flash::Error(NO_PENDING_CARD.to_owned()));
-        });
-        return redirect("/", None);
-    };
+    let card = pending.card;
     let username = form.username.trim().to_owned();
-    let relink_page = |status: StatusCode, error: &str| {
-        html(
-            status,
-            pages::link_page(&LinkPage {
-                csrf_token: &state.csrf_token,
-                card: &card,
-                error: Some(error),
-                username: &username,
-                signed_in_as: None,
-            }),
-        )
-    };
-    let account = match check_password(&app, username.clone(), form.password).await {
+    if let Err(wait) = app
+        .inner
+        .throttle
+        .check(&username, client_address(&extensions))
+    {
+        log(&format!("password attempts throttled for {username:?}"));
+        return too_many_attempts_page(wait);
+    }
+    let checked_username = username.clone();
+    let password = form.password;
+    let account = match run_password_check(&app, move |store| {
+        store.check_password(&checked_username, &password)
+    })
+    .await
+    {
         Ok(Some(account)) => account,
-        Ok(None) => return relink_page(StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS),
+        Ok(None) => {
+            let csrf_token = random_token();
+            if let Err(error) = session.insert(CSRF, &csrf_token).await {
+                return session_store_failure_page(&error);
+            }
+            return html(
+                StatusCode::UNAUTHORIZED,
+                pages::link_page(&LinkPage {
+                    csrf_token: &csrf_token,
+                    card: &card,
+                    error: Some(WRONG_CREDENTIALS),
+                    username: &username,
+                    signed_in_as: None,
+                }),
+            );
+        }
         Err(error) => return server_error_page("password check", &error),
     };
     match app.inner.store.link_card(account.id, &card) {
         Ok(()) => {
-            app.inner.cards.forget_nonce(&session.0);
-            let new_session = app.inner.sessions.log_in(
-                &session.0,
-                account.id,
-                Some(Flash::Info(
-                    "Votre carte CPS est maintenant associée à votre compte. \
-                     La prochaine fois, votre carte suffira pour vous connecter."
-                        .to_owned(),
-                )),
+            let flash = Flash::Info(
+                "Votre carte CPS est maintenant associée à votre compte. \
+                 La prochaine fois, votre carte suffira pour vous connecter."
+                    .to_owned(),
             );
-            redirect("/compte", Some(&new_session))
+            match renew_session(&app, &session, Some(account.id), None, Some(flash)).await {
+                Ok(()) => redirect("/compte"),
+                Err(error) => session_store_failure_page(&error),
+            }
         }
-        Err(StoreError::AccountAlreadyLinked) => relink_page(
-            StatusCode::CONFLICT,
-            "Ce compte est déjà associé à une autre carte CPS. Connectez-vous avec votre \
-             identifiant, dissociez l'ancienne carte depuis « Mon compte », puis réessayez.",
-        ),
+        Err(StoreError::AccountAlreadyLinked) => {
+            let csrf_token = csrf_token(&session).await.unwrap_or_default();
+            html(
+                StatusCode::CONFLICT,
+                pages::link_page(&LinkPage {
+                    csrf_token: &csrf_token,
+                    card: &card,
+                    error: Some(
+                        "Ce compte est déjà associé à une autre carte CPS. Connectez-vous avec votre \
+                         identifiant, dissociez l'ancienne carte depuis « Mon compte », puis réessayez.",
+                    ),
+                    username: &username,
+                    signed_in_as: None,
+                }),
+            )
+        }
         Err(StoreError::CardAlreadyLinked) => {
-            app.inner.sessions.update(&session.0, |state| {
-                state.pending_card = None;
-            });
+            let _ = session.remove_value(PENDING_CARD).await;
             html(
                 StatusCode::CONFLICT,
                 pages::message_page(
@@ -557,41 +933,32 @@ async fn link_submit(
 }
 
 async fn link_cancel(
-    State(app): State<AppState>,
-    Extension(session): Extension<SessionId>,
+    State(_app): State<AppState>,
+    session: Session,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if !csrf_matches(&app, &session.0, &form.csrf) {
+    if !csrf_matches(&session, &form.csrf).await {
         return csrf_failure_page();
     }
-    let logged_in = app
-        .inner
-        .sessions
-        .update(&session.0, |state| {
-            state.pending_card = None;
-            state.account_id.is_some()
-        })
-        .unwrap_or(false);
-    redirect(if logged_in { "/compte" } else { "/" }, None)
+    let _ = session.remove_value(PENDING_CARD).await;
+    let logged_in = matches!(session.get::<i64>(ACCOUNT_ID).await, Ok(Some(_)));
+    redirect(if logged_in { "/compte" } else { "/" })
 }
 
-async fn account_page(
-    State(app): State<AppState>,
-    Extension(session): Extension<SessionId>,
-) -> Response {
-    let account = match signed_in_account(&app, &session.0) {
+async fn account_page(State(app): State<AppState>, session: Session) -> Response {
+    let account = match signed_in_account(&app, &session).await {
         Ok(Some(account)) => account,
-        Ok(None) => return redirect("/", None),
-        Err(error) => return server_error_page("account lookup", &error),
+        Ok(None) => return redirect("/"),
+        Err(error) => return error.page(),
     };
     let card = match app.inner.store.card_of_account(account.id) {
         Ok(card) => card,
         Err(error) => return server_error_page("card lookup", &error),
     };
-    let Some((csrf_token, flash)) = app.inner.sessions.update(&session.0, |state| {
-        (state.csrf_token.clone(), state.flash.take())
-    }) else {
-        return redirect("/", None);
+    let flash = session.remove::<Flash>(FLASH).await.ok().flatten();
+    let csrf_token = match csrf_token(&session).await {
+        Ok(token) => token,
+        Err(error) => return session_store_failure_page(&error),
     };
     html(
         StatusCode::OK,
@@ -606,42 +973,64 @@ async fn account_page(
 
 async fn unlink_card(
     State(app): State<AppState>,
-    Extension(session): Extension<SessionId>,
-    Form(form): Form<CsrfForm>,
+    session: Session,
+    extensions: axum::http::Extensions,
+    Form(form): Form<PasswordForm>,
 ) -> Response {
-    if !csrf_matches(&app, &session.0, &form.csrf) {
+    if !csrf_matches(&session, &form.csrf).await {
         return csrf_failure_page();
     }
-    let account = match signed_in_account(&app, &session.0) {
+    let account = match signed_in_account(&app, &session).await {
         Ok(Some(account)) => account,
-        Ok(None) => return redirect("/", None),
-        Err(error) => return server_error_page("account lookup", &error),
+        Ok(None) => return redirect("/"),
+        Err(error) => return error.page(),
     };
-    let flash = match app.inner.store.unlink_card(account.id) {
-        Ok(true) => Flash::Info("Votre carte CPS a été dissociée de votre compte.".to_owned()),
-        Ok(false) => Flash::Error("Aucune carte CPS n'était associée à votre compte.".to_owned()),
-        Err(error) => return server_error_page("card unlink", &error),
+    // Unlinking is a change of how the account is reached: the password again, as for linking
+    // (a session left open on a shared workstation is not enough).
+    if let Err(wait) = app
+        .inner
+        .throttle
+        .check(&account.username, client_address(&extensions))
+    {
+        return too_many_attempts_page(wait);
+    }
+    let account_id = account.id;
+    let password = form.password;
+    let flash = match run_password_check(&app, move |store| {
+        store.check_password_of_account(account_id, &password)
+    })
+    .await
+    {
+        Ok(true) => match app.inner.store.unlink_card(account.id) {
+            Ok(true) => Flash::Info("Votre carte CPS a été dissociée de votre compte.".to_owned()),
+            Ok(false) => {
+                Flash::Error("Aucune carte CPS n'était associée à votre compte.".to_owned())
+            }
+            Err(error) => return server_error_page("card unlink", &error),
+        },
+        Ok(false) => {
+            let _ = session.insert(CSRF, random_token()).await;
+            Flash::Error("Mot de passe incorrect : la carte CPS n'a pas été dissociée.".to_owned())
+        }
+        Err(error) => return server_error_page("password check", &error),
     };
-    app.inner
-        .sessions
-        .update(&session.0, |state| state.flash = Some(flash));
-    redirect("/compte", None)
+    let _ = session.insert(FLASH, flash).await;
+    redirect("/compte")
 }
 
 async fn logout(
     State(app): State<AppState>,
-    Extension(session): Extension<SessionId>,
+    session: Session,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if !csrf_matches(&app, &session.0, &form.csrf) {
+    if !csrf_matches(&session, &form.csrf).await {
         return csrf_failure_page();
     }
-    app.inner.cards.forget_nonce(&session.0);
-    let new_session = app.inner.sessions.log_out(
-        &session.0,
-        Some(Flash::Info("Vous êtes déconnecté.".to_owned())),
-    );
-    redirect("/", Some(&new_session))
+    let flash = Flash::Info("Vous êtes déconnecté.".to_owned());
+    match renew_session(&app, &session, None, None, Some(flash)).await {
+        Ok(()) => redirect("/"),
+        Err(error) => session_store_failure_page(&error),
+    }
 }
 
 async fn stylesheet() -> Response {

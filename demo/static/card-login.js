@@ -70,7 +70,8 @@ async function cardLogin() {
   try {
     nonceResponse = await fetch("/api/nonce", {
       credentials: "same-origin",
-      headers: { Accept: "application/json" },
+      // The header another site cannot send on a navigation or a form (see web.rs).
+      headers: { Accept: "application/json", "X-Requested-With": "cpx-connect" },
     });
   } catch {
     show("error", SERVER_UNREACHABLE);

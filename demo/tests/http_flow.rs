@@ -70,6 +70,8 @@ impl Site {
             vec![read_fixture("test-ca.der")?],
         )?;
         config.crls_der = vec![read_fixture("test-ca.crl.der")?];
+        config.crl_paths = vec![fixture("test-ca.crl.der")];
+        config.allow_test_anchors = true;
         config.page_library = workdir.path().join("no-page-library.js");
         adjust(&mut config);
         let state = AppState::new(config)?;
@@ -114,9 +116,13 @@ impl Site {
     }
 
     fn linked_account_of(&self, id_nat: &str) -> Option<String> {
+        let anchor_id = cpx_verify::TrustConfig::new(vec![read_fixture("test-ca.der").ok()?])
+            .ok()?
+            .anchor_ids()
+            .pop()?;
         self.state
             .store()
-            .account_for_card(id_nat)
+            .account_for_card(&anchor_id, id_nat)
             .ok()
             .flatten()
             .map(|account| account.username)
@@ -178,9 +184,12 @@ async fn page(
 }
 
 async fn get_nonce(client: &Client, site: &Site) -> Result<String, Box<dyn std::error::Error>> {
+    // The card button is on a page of the site: the browser has its session from that page.
+    client.get(site.url("/")).send().await?;
     let response = client
         .get(site.url("/api/nonce"))
         .header("accept", "application/json")
+        .header("x-requested-with", "cpx-connect")
         .send()
         .await?;
     assert_eq!(response.status(), StatusCode::OK);
@@ -293,7 +302,7 @@ async fn password_login_opens_the_account_page() -> TestResult {
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(cookie.starts_with("cpx_demo_session="), "{cookie}");
+    assert!(cookie.starts_with("__Host-cpx_demo_session="), "{cookie}");
     for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
@@ -321,7 +330,7 @@ async fn password_login_opens_the_account_page() -> TestResult {
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert!(new_cookie.starts_with("cpx_demo_session="));
+    assert!(new_cookie.starts_with("__Host-cpx_demo_session="));
     assert_ne!(
         new_cookie.split(';').next(),
         cookie.split(';').next(),
@@ -424,12 +433,28 @@ async fn unlinked_card_must_be_linked_again() -> TestResult {
     let client = site.browser()?;
     link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
 
+    // Without the password (a session left open on a shared workstation): nothing changes.
     let (_, html) = page(&client, &site, "/compte").await?;
+    let refused = post_form(
+        &client,
+        &site,
+        "/compte/dissocier",
+        &[("csrf", &csrf_of(&html)?), ("password", "not-the-password")],
+    )
+    .await?;
+    assert_eq!(refused.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        site.linked_account_of(MARIE_ID_NAT).as_deref(),
+        Some(MARIE_USERNAME)
+    );
+    let (_, html) = page(&client, &site, "/compte").await?;
+    assert!(html.contains("Mot de passe incorrect : la carte CPS"));
+
     let unlinked = post_form(
         &client,
         &site,
         "/compte/dissocier",
-        &[("csrf", &csrf_of(&html)?)],
+        &[("csrf", &csrf_of(&html)?), ("password", MARIE_PASSWORD)],
     )
     .await?;
     assert_eq!(unlinked.status(), StatusCode::SEE_OTHER);
@@ -744,5 +769,315 @@ async fn expired_challenge_is_refused() -> TestResult {
     assert!(body["message"]
         .as_str()
         .is_some_and(|text| text.contains("expiré")));
+    Ok(())
+}
+
+// --- the relying party under attack (issue 11) ------------------------------------------------
+
+fn session_cookie_of(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("__Host-cpx_demo_session="))
+        .map(str::to_owned)
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_verified_card_waits_in_a_new_session_an_attacker_cannot_follow() -> TestResult {
+    let site = Site::start().await?;
+    let victim = site.browser()?;
+    // The attacker made this session and planted its cookie in the victim's browser.
+    let planted = victim.get(site.url("/")).send().await?;
+    let planted = cookie_pair(&session_cookie_of(&planted).ok_or("no session cookie")?);
+
+    let nonce = get_nonce(&victim, &site).await?;
+    let token = make_token("marie", &site.origin, &nonce)?;
+    let response = victim
+        .post(site.url("/api/login/card"))
+        .header(ORIGIN, &site.origin)
+        .header(CONTENT_TYPE, "application/json")
+        .body(token.to_string())
+        .send()
+        .await?;
+    let rotated = session_cookie_of(&response).ok_or("the session id was not rotated")?;
+    assert_ne!(cookie_pair(&rotated), planted);
+    let body: Value = response.json().await?;
+    assert_eq!(body["status"], "link_required");
+
+    // The attacker, with the planted id, sees no pending card and cannot link it.
+    let attacker = site.browser()?;
+    let response = attacker
+        .get(site.url("/lier"))
+        .header(reqwest::header::COOKIE, &planted)
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response).as_deref(), Some("/"));
+    // The victim still can.
+    let (status, _) = page(&victim, &site, "/lier").await?;
+    assert_eq!(status, StatusCode::OK);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_host_prefixed_and_hsts_is_sent() -> TestResult {
+    let site = Site::start().await?;
+    let response = site.browser()?.get(site.url("/")).send().await?;
+    let hsts = response
+        .headers()
+        .get("strict-transport-security")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    assert_eq!(hsts.as_deref(), Some("max-age=31536000"));
+    let cookie = session_cookie_of(&response).ok_or("no __Host- session cookie")?;
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_pending_card_waits_only_a_short_time() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let defaults = DemoConfig::new(
+        "https://localhost:8443",
+        workdir.path().join("x.sqlite"),
+        vec![],
+    )?;
+    assert!(defaults.pending_card_lifetime <= Duration::from_secs(120));
+
+    let site = Site::start_with(|config| config.pending_card_lifetime = Duration::ZERO).await?;
+    let client = site.browser()?;
+    let (_, body) = card_login(&client, &site, "marie").await?;
+    assert_eq!(body["status"], "link_required");
+    let response = client.get(site.url("/lier")).send().await?;
+    assert_eq!(location(&response).as_deref(), Some("/"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn static_files_404s_and_cookieless_api_calls_make_no_session() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    for path in [
+        "/static/style.css",
+        "/static/card-login.js",
+        "/no-such-page",
+    ] {
+        let response = client.get(site.url(path)).send().await?;
+        assert!(session_cookie_of(&response).is_none(), "{path}");
+    }
+    let response = client
+        .get(site.url("/api/nonce"))
+        .header("x-requested-with", "cpx-connect")
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(session_cookie_of(&response).is_none());
+    assert_eq!(site.state.session_counts(), (0, 0));
+    assert_eq!(site.state.cards().outstanding_nonces(), 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_flood_of_new_visitors_logs_nobody_out() -> TestResult {
+    let site = Site::start_with(|config| config.max_anonymous_sessions = 5).await?;
+    let marie = site.browser()?;
+    let response = password_login(&marie, &site, MARIE_USERNAME, MARIE_PASSWORD).await?;
+    assert_eq!(location(&response).as_deref(), Some("/compte"));
+    for _ in 0..40 {
+        site.browser()?.get(site.url("/")).send().await?;
+    }
+    let (anonymous, signed_in) = site.state.session_counts();
+    assert!(anonymous <= 5, "{anonymous}");
+    assert_eq!(signed_in, 1);
+    let (status, html) = page(&marie, &site, "/compte").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Marie Dupont"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn password_guessing_is_throttled_and_each_failure_rotates_the_csrf_token() -> TestResult {
+    let site = Site::start_with(|config| {
+        config.account_attempt_burst = 3;
+        config.account_attempt_period = Duration::from_secs(3600);
+    })
+    .await?;
+    let client = site.browser()?;
+    let (_, html) = page(&client, &site, "/").await?;
+    let mut csrf = csrf_of(&html)?;
+    for _ in 0..3 {
+        let response = post_form(
+            &client,
+            &site,
+            "/connexion",
+            &[
+                ("csrf", &csrf),
+                ("username", MARIE_USERNAME),
+                ("password", "guess"),
+            ],
+        )
+        .await?;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let next = csrf_of(&response.text().await?)?;
+        assert_ne!(next, csrf, "the CSRF token must change after a failure");
+        csrf = next;
+    }
+    // Even the right password waits now, and says how long.
+    let response = post_form(
+        &client,
+        &site,
+        "/connexion",
+        &[
+            ("csrf", &csrf),
+            ("username", MARIE_USERNAME),
+            ("password", MARIE_PASSWORD),
+        ],
+    )
+    .await?;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    // Another account is not blocked by Marie's attempts.
+    let other = site.browser()?;
+    let response = password_login(&other, &site, PIERRE_USERNAME, PIERRE_PASSWORD).await?;
+    assert_eq!(location(&response).as_deref(), Some("/compte"));
+    Ok(())
+}
+
+#[test]
+fn concurrent_password_hashes_are_bounded_near_the_cpu_count() -> TestResult {
+    let config = DemoConfig::new("https://localhost:8443", "x.sqlite".into(), vec![])?;
+    let cpus = std::thread::available_parallelism().map(usize::from)?;
+    assert_eq!(config.max_concurrent_password_hashes, cpus);
+    Ok(())
+}
+
+#[tokio::test]
+async fn another_site_cannot_reset_a_login_in_progress() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    let nonce = get_nonce(&client, &site).await?;
+    // A cross-site top-level navigation to /api/nonce: the Lax cookie goes along, but not the
+    // page script's header.
+    let navigation = client
+        .get(site.url("/api/nonce"))
+        .header("accept", "text/html")
+        .header("sec-fetch-mode", "navigate")
+        .send()
+        .await?;
+    assert_eq!(navigation.status(), StatusCode::FORBIDDEN);
+    let token = make_token("marie", &site.origin, &nonce)?;
+    let (status, body) = post_token(&client, &site, &token).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    Ok(())
+}
+
+#[test]
+fn client_text_is_escaped_before_the_log() {
+    assert_eq!(
+        cpx_demo::web::escape_for_log("refused: `web-eid:9\ncpx-demo: fake line`"),
+        "refused: `web-eid:9\\u{a}cpx-demo: fake line`"
+    );
+    assert_eq!(
+        cpx_demo::web::escape_for_log("Médecin \u{202e}evil\u{1b}[2J"),
+        "Médecin \\u{202e}evil\\u{1b}[2J"
+    );
+}
+
+#[tokio::test]
+async fn test_anchors_need_the_flag() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let mut config = DemoConfig::new(
+        "https://localhost:8443",
+        workdir.path().join("demo.sqlite"),
+        vec![read_fixture("test-ca.der")?],
+    )?;
+    config.crls_der = vec![read_fixture("test-ca.crl.der")?];
+    assert!(matches!(
+        AppState::new(config.clone()),
+        Err(cpx_demo::AppError::Trust(_))
+    ));
+    config.allow_test_anchors = true;
+    assert!(AppState::new(config).is_ok());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_ca_without_a_crl_is_refused_and_crls_reload_without_a_restart() -> TestResult {
+    let crl_dir = tempfile::tempdir()?;
+    let crl_path = crl_dir.path().join("test-ca.crl.der");
+    let site = Site::start_with(|config| config.crls_der.clear()).await?;
+    let (status, body) = card_login(&site.browser()?, &site, "marie").await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "ERR_REVOCATION_UNKNOWN");
+
+    let ca = read_fixture("test-ca.der")?;
+    let path = crl_path.clone();
+    let site = Site::start_with(move |config| {
+        config.crls_der.clear();
+        config.no_crl_for_der = vec![ca];
+        config.crl_paths = vec![path];
+    })
+    .await?;
+    let (_, body) = card_login(&site.browser()?, &site, "revoked-holder").await?;
+    assert_eq!(body["status"], "link_required", "{body}");
+    // The file is missing: the reload fails and the CRLs in force stay.
+    assert!(site.state.reload_crls_from_disk().is_err());
+    std::fs::write(&crl_path, read_fixture("test-ca.crl.der")?)?;
+    assert_eq!(site.state.reload_crls_from_disk()?, 1);
+    let (status, body) = card_login(&site.browser()?, &site, "revoked-holder").await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "ERR_CERTIFICATE_REVOKED");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_chain_through_an_intermediate_is_accepted_with_both_crls() -> TestResult {
+    // cpx-verify's fixtures: a root, the issuing CA as intermediate, and a card under it.
+    let verify_fixture = |name: &str| {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../verify/tests/fixtures")
+                .join(name),
+        )
+    };
+    let root = verify_fixture("root-ca.der")?;
+    let intermediate = verify_fixture("ca.der")?;
+    let crls = vec![
+        verify_fixture("ca.crl.der")?,
+        verify_fixture("root-ca.crl.der")?,
+    ];
+    let site = Site::start_with(move |config| {
+        config.trust_anchors_der = vec![root];
+        config.intermediates_der = vec![intermediate];
+        config.crls_der = crls;
+    })
+    .await?;
+    let client = site.browser()?;
+    let nonce = get_nonce(&client, &site).await?;
+    let key = RsaPrivateKey::from_pkcs8_der(&verify_fixture("leaf-valid.key.der")?)?;
+    let message = [
+        Sha256::digest(site.origin.as_bytes()),
+        Sha256::digest(nonce.as_bytes()),
+    ]
+    .concat();
+    let signature = key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&message))?;
+    let token = json!({
+        "format": "web-eid:1.0",
+        "unverifiedCertificate": STANDARD.encode(verify_fixture("leaf-valid.der")?),
+        "algorithm": "RS256",
+        "signature": STANDARD.encode(signature),
+        "appVersion": "https://cpxconnect.org/cpx-connect/releases/0.1.0",
+    });
+    let (status, body) = post_token(&client, &site, &token).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "link_required");
     Ok(())
 }

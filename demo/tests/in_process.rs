@@ -21,11 +21,13 @@ fn test_ca() -> std::io::Result<Vec<u8>> {
 #[tokio::test]
 async fn login_page_in_process_starts_a_session() -> TestResult {
     let workdir = tempfile::tempdir()?;
-    let config = DemoConfig::new(
+    let mut config = DemoConfig::new(
         "https://localhost:8443",
         workdir.path().join("demo.sqlite"),
         vec![test_ca()?],
     )?;
+    config.allow_test_anchors = true;
+    config.no_crl_for_der = vec![test_ca()?];
     let router = router_from_config(config)?;
     let response = router
         .oneshot(Request::get("/").body(Body::empty())?)
@@ -36,7 +38,7 @@ async fn login_page_in_process_starts_a_session() -> TestResult {
         .get(header::SET_COOKIE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    assert!(cookie.starts_with("cpx_demo_session="), "{cookie}");
+    assert!(cookie.starts_with("__Host-cpx_demo_session="), "{cookie}");
     assert!(workdir.path().join("demo.sqlite").is_file());
     Ok(())
 }

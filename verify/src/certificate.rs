@@ -3,7 +3,7 @@
 
 use der::asn1::ObjectIdentifier;
 use der::{Any, Decode, Tag, Tagged};
-use x509_cert::ext::pkix::KeyUsage;
+use x509_cert::ext::pkix::{CertificatePolicies, KeyUsage};
 use x509_cert::name::Name;
 use x509_cert::Certificate;
 
@@ -91,9 +91,34 @@ impl UserCertificate {
         }
     }
 
+    /// With a non-empty allow-list, the certificatePolicies extension must name one of them.
+    pub(crate) fn check_policies(&self, allowed: &[ObjectIdentifier]) -> Result<(), VerifyError> {
+        if allowed.is_empty() {
+            return Ok(());
+        }
+        match self
+            .certificate
+            .tbs_certificate
+            .get::<CertificatePolicies>()
+        {
+            Ok(Some((_critical, policies)))
+                if policies
+                    .0
+                    .iter()
+                    .any(|policy| allowed.contains(&policy.policy_identifier)) =>
+            {
+                Ok(())
+            }
+            Ok(_) => Err(VerifyError::PolicyNotAllowed),
+            Err(error) => Err(VerifyError::InvalidCertificate {
+                why: format!("unreadable certificatePolicies extension: {error}"),
+            }),
+        }
+    }
+
     /// The holder's identity from the subject. Attributes may sit in one multi-valued RDN
     /// (`CN=...+SN=...+GN=...`, as on CPx cards) or in separate RDNs.
-    pub(crate) fn identity(&self, der: &[u8]) -> Result<Identity, VerifyError> {
+    pub(crate) fn identity(&self, der: &[u8], anchor_id: String) -> Result<Identity, VerifyError> {
         let tbs = &self.certificate.tbs_certificate;
         let subject = &tbs.subject;
         let id_nat = first_attribute(subject, CN)
@@ -101,7 +126,13 @@ impl UserCertificate {
             .ok_or(VerifyError::IdentityIncomplete {
                 missing: "CN (idNat)",
             })?;
+        if !is_valid_id_nat(&id_nat) {
+            return Err(VerifyError::IdNatInvalid {
+                id_nat: id_nat.chars().take(40).collect(),
+            });
+        }
         Ok(Identity {
+            anchor_id,
             id_nat,
             surname: first_attribute(subject, SURNAME).unwrap_or_default(),
             given_name: first_attribute(subject, GIVEN_NAME).unwrap_or_default(),
@@ -112,6 +143,25 @@ impl UserCertificate {
             not_after: tbs.validity.not_after.to_system_time(),
             certificate_der: der.to_vec(),
         })
+    }
+}
+
+/// The syntax of a health professional's national id (idNat, the CN of a CPx certificate):
+/// a one-digit id type, then the id. Type `8` is followed by the 11-digit RPPS number, type
+/// `0` by the 9-character ADELI number (digits, and `A`/`B` for Corsica); other types by 1 to
+/// 20 upper-case letters or digits. No spaces, lower case or other characters: a CN that does
+/// not look like an idNat is not one, whoever issued it.
+pub(crate) fn is_valid_id_nat(id_nat: &str) -> bool {
+    let bytes = id_nat.as_bytes();
+    let Some((&kind, id)) = bytes.split_first() else {
+        return false;
+    };
+    let upper_alnum = |byte: &u8| byte.is_ascii_digit() || byte.is_ascii_uppercase();
+    match kind {
+        b'8' => id.len() == 11 && id.iter().all(u8::is_ascii_digit),
+        b'0' => id.len() == 9 && id.iter().all(upper_alnum),
+        b'1'..=b'9' => (1..=20).contains(&id.len()) && id.iter().all(upper_alnum),
+        _ => false,
     }
 }
 
@@ -163,6 +213,29 @@ fn serial_hex(serial: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_nat_syntax() {
+        for good in ["810001234567", "00B7010446", "0751234567", "31234"] {
+            assert!(is_valid_id_nat(good), "{good}");
+        }
+        for bad in [
+            "",
+            "8",
+            "81000123456",
+            "8100012345678",
+            "81000123456A",
+            "810001234567 ",
+            " 810001234567",
+            "x10001234567",
+            "00b7010446",
+            "0B701044",
+            "810001234567\u{0}",
+            "８10001234567",
+        ] {
+            assert!(!is_valid_id_nat(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn serial_hex_drops_sign_byte_only() {

@@ -13,6 +13,19 @@ pub enum ConfigError {
     InvalidIntermediate { index: usize, why: String },
     #[error("CRL #{index} is not a usable X.509 v2 CRL: {why}")]
     InvalidCrl { index: usize, why: String },
+    /// A CRL whose issuer is none of the configured CAs, or whose signature none of the
+    /// configured CAs of that name made (a CRL of a CA that was not configured, or of the
+    /// previous key of a renewed CA).
+    #[error("CRL #{index} (issuer {issuer}) was not signed by any configured CA")]
+    CrlMatchesNoCa { index: usize, issuer: String },
+    /// A CA named for accepting certificates without a CRL is unusable or not configured.
+    #[error("CA #{index} to accept without a CRL: {why}")]
+    InvalidNoCrlCa { index: usize, why: String },
+    /// A trust anchor or intermediate is a test CA and the configuration did not allow them.
+    #[error("{subject} is a test CA: refused unless test anchors are allowed explicitly")]
+    TestAnchorNotAllowed { subject: String },
+    #[error("{oid:?} is not a certificate policy OID (dotted decimal)")]
+    InvalidPolicyOid { oid: String },
 }
 
 /// Why a challenge nonce was refused by [`crate::NonceStore`].
@@ -26,6 +39,10 @@ pub enum NonceError {
     /// Issued to another browser session.
     #[error("the challenge nonce was issued to another session")]
     WrongSession,
+    /// The store holds as many outstanding challenges as it may: none is issued until some
+    /// are used or expire.
+    #[error("too many outstanding challenge nonces")]
+    StoreFull,
 }
 
 impl NonceError {
@@ -35,6 +52,7 @@ impl NonceError {
             NonceError::Unknown => "ERR_NONCE_UNKNOWN",
             NonceError::Expired => "ERR_NONCE_EXPIRED",
             NonceError::WrongSession => "ERR_NONCE_WRONG_SESSION",
+            NonceError::StoreFull => "ERR_NONCE_STORE_FULL",
         }
     }
 }
@@ -86,6 +104,19 @@ pub enum VerifyError {
     /// A configured CRL that applies to this chain could not be used (bad signature, unsupported).
     #[error("the revocation status could not be checked: {why}")]
     RevocationCheckFailed { why: String },
+    /// No CRL of the configured ones covers a CA of the path, and that CA was not explicitly
+    /// accepted without one: the certificate's revocation status is unknown.
+    #[error("no CRL covers the certification authority {issuer}")]
+    RevocationUnknown { issuer: String },
+    /// The certificate names none of the certificate policies the site accepts.
+    #[error("the certificate's policies are not among those accepted")]
+    PolicyNotAllowed,
+    /// The challenge store did not answer (e.g. Redis down): nothing was checked.
+    #[error("the challenge store is unavailable: {why}")]
+    ChallengeStoreUnavailable { why: String },
+    /// The subject CN is not a national professional id (idNat).
+    #[error("the certificate's CN {id_nat:?} is not an idNat")]
+    IdNatInvalid { id_nat: String },
     /// The certificate has no keyUsage extension, or one without digitalSignature.
     #[error("the certificate is not meant for digital signature (keyUsage)")]
     WrongKeyUsage,
@@ -131,6 +162,10 @@ impl VerifyError {
             VerifyError::WrongExtendedKeyUsage => "ERR_CERTIFICATE_EXTENDED_KEY_USAGE",
             VerifyError::InvalidCertificate { .. } => "ERR_CERTIFICATE_INVALID",
             VerifyError::IdentityIncomplete { .. } => "ERR_IDENTITY_INCOMPLETE",
+            VerifyError::RevocationUnknown { .. } => "ERR_REVOCATION_UNKNOWN",
+            VerifyError::PolicyNotAllowed => "ERR_CERTIFICATE_POLICY",
+            VerifyError::IdNatInvalid { .. } => "ERR_IDNAT_INVALID",
+            VerifyError::ChallengeStoreUnavailable { .. } => "ERR_CHALLENGE_STORE_UNAVAILABLE",
             VerifyError::Nonce(nonce_error) => nonce_error.code(),
             VerifyError::InvalidExpectedOrigin { .. } => "ERR_VERIFIER_ORIGIN_INVALID",
             VerifyError::InvalidExpectedNonce => "ERR_VERIFIER_NONCE_INVALID",

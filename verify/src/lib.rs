@@ -9,9 +9,11 @@
 //!    [`Validator::validate_with_nonce_store`]), passing its **own** origin;
 //! 3. binds the account to [`Identity::id_nat`], which survives card renewal.
 //!
-//! Checks: token shape and size, certificate keyUsage (digitalSignature) and, if present,
-//! extendedKeyUsage (clientAuth), path to a configured trust anchor with validity at the given
-//! time (rustls-webpki), CRLs, the algorithm against the key type, and the signature.
+//! Checks, cheapest first: token shape and size, certificate keyUsage (digitalSignature), the
+//! algorithm against the key type, the signature over origin and challenge; then the path to a
+//! configured trust anchor with validity at the given time, extendedKeyUsage (clientAuth) if
+//! present (rustls-webpki), the anchor's own validity, the CRL of every issuer in the path
+//! (refused when a CA has none, unless opted out), certificate policies, the idNat's syntax.
 //! See `README.md` for an integration example.
 
 #![forbid(unsafe_code)]
@@ -19,14 +21,19 @@
 use std::time::SystemTime;
 
 mod certificate;
+mod challenge;
 mod error;
 mod nonce;
+mod revocation;
 mod token;
 mod trust;
 mod validator;
 
+#[cfg(feature = "redis")]
+pub use challenge::RedisChallengeStore;
+pub use challenge::{ChallengeError, ChallengeStore};
 pub use error::{ConfigError, NonceError, VerifyError};
-pub use nonce::{NonceStore, RandomUnavailable};
+pub use nonce::{IssueError, NonceStore, RandomUnavailable, DEFAULT_MAX_NONCES};
 pub use token::MAX_TOKEN_BYTES;
 pub use trust::TrustConfig;
 pub use validator::Validator;
@@ -34,6 +41,11 @@ pub use validator::Validator;
 /// The card holder, from the subject of a certificate that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
+    /// The trust anchor the certificate's path ended at: lower-case hex of the SHA-256 of the
+    /// anchor's SubjectPublicKeyInfo (DER), as `openssl x509 -pubkey -noout | openssl pkey
+    /// -pubin -outform DER | sha256sum` prints it. **Bind accounts to (`anchor_id`, `id_nat`)**:
+    /// an idNat alone is only as good as the least careful CA the site trusts.
+    pub anchor_id: String,
     /// The subject CN: the national professional id (`8` + RPPS, e.g. "810001234567").
     /// Bind accounts to this: it survives card renewal, unlike the certificate or its serial.
     pub id_nat: String,
@@ -51,6 +63,14 @@ pub struct Identity {
     pub not_after: SystemTime,
     /// The certificate, DER.
     pub certificate_der: Vec<u8>,
+}
+
+/// Whether `origin` is one a browser reports and [`Validator::validate`] accepts as its
+/// `expected_origin`: `https://host[:port]`, ASCII lower case (an IDN host in its `xn--` form),
+/// no path, no trailing slash, no `:443`. Check the site's configured origin with it at
+/// start-up: an origin that fails here would fail every login.
+pub fn check_origin(origin: &str) -> Result<(), VerifyError> {
+    validator::check_expected_origin(origin)
 }
 
 /// Compiles the README's example as a doctest.

@@ -1,6 +1,6 @@
 //! Challenge nonces: issued per browser session, single use, short-lived, kept in memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -13,16 +13,23 @@ use crate::error::NonceError;
 /// Bytes of randomness in a nonce: 32, as Web eID, giving 44 base64 characters.
 const NONCE_BYTES: usize = 32;
 
-/// Below this many entries the store is not swept: sweeping is O(n) and only needed when
-/// sessions come and go without consuming their nonce.
-const SWEEP_THRESHOLD: usize = 1024;
+/// How many outstanding nonces [`NonceStore::default`] and [`NonceStore::new`] hold at most:
+/// about 70 MB of memory when full (700 bytes per challenge with 43-character session ids,
+/// measured by `scripts/bench-rp.sh`).
+pub const DEFAULT_MAX_NONCES: usize = 100_000;
 
 /// Issues and checks challenge nonces. Thread-safe (a `Mutex` inside); share it with an `Arc`
 /// or a `static`. Nonces live in memory only: a site with several server processes needs one
 /// store they share, or sticky sessions.
+///
+/// The store is capped: when it holds its maximum of unexpired nonces, `try_issue` refuses
+/// ([`NonceError::StoreFull`]) rather than evicting someone's challenge. Expired nonces leave in
+/// issue order (a queue, O(1) per nonce). Issue nonces only to browser sessions the site already
+/// has, so that a flood of cookieless requests cannot fill it.
 #[derive(Debug)]
 pub struct NonceStore {
     lifetime: Duration,
+    max_nonces: usize,
     random: SystemRandom,
     state: Mutex<State>,
 }
@@ -31,7 +38,10 @@ pub struct NonceStore {
 struct State {
     by_session: HashMap<String, IssuedNonce>,
     session_by_nonce: HashMap<String, String>,
-    sweep_at_len: usize,
+    /// (issued at, session, nonce) in issue order, which is expiry order since every nonce has
+    /// the same lifetime. Entries whose nonce was used or replaced stay until they reach the
+    /// front (or a compaction), and are then skipped.
+    queue: VecDeque<(Instant, String, String)>,
 }
 
 #[derive(Debug)]
@@ -48,16 +58,25 @@ impl Default for NonceStore {
 }
 
 impl NonceStore {
-    /// A store whose nonces are valid for `lifetime` after they are issued.
+    /// A store whose nonces are valid for `lifetime` after they are issued, holding at most
+    /// [`DEFAULT_MAX_NONCES`].
     pub fn new(lifetime: Duration) -> Self {
+        NonceStore::with_capacity(lifetime, DEFAULT_MAX_NONCES)
+    }
+
+    /// A store holding at most `max_nonces` outstanding nonces (at least 1).
+    pub fn with_capacity(lifetime: Duration, max_nonces: usize) -> Self {
         NonceStore {
             lifetime,
+            max_nonces: max_nonces.max(1),
             random: SystemRandom::new(),
-            state: Mutex::new(State {
-                sweep_at_len: SWEEP_THRESHOLD,
-                ..State::default()
-            }),
+            state: Mutex::new(State::default()),
         }
+    }
+
+    /// The most outstanding nonces this store holds.
+    pub fn capacity(&self) -> usize {
+        self.max_nonces
     }
 
     /// How long a nonce stays valid.
@@ -69,26 +88,30 @@ impl NonceStore {
     /// It replaces any earlier nonce of the session, which can then no longer be used.
     ///
     /// # Panics
-    /// If the operating system's random generator fails, which it does not on supported
-    /// systems; use [`NonceStore::try_issue`] to get an error instead.
+    /// If the operating system's random generator fails, or the store is full; use
+    /// [`NonceStore::try_issue`] to get an error instead.
     pub fn issue(&self, session_id: &str) -> String {
         match self.try_issue(session_id) {
             Ok(nonce) => nonce,
-            Err(RandomUnavailable) => panic!("the operating system's random generator failed"),
+            Err(error) => panic!("cannot issue a challenge nonce: {error}"),
         }
     }
 
-    /// Like [`NonceStore::issue`], but reports a failure of the random generator.
-    pub fn try_issue(&self, session_id: &str) -> Result<String, RandomUnavailable> {
+    /// Like [`NonceStore::issue`], but reports a failure of the random generator or a full store.
+    pub fn try_issue(&self, session_id: &str) -> Result<String, IssueError> {
         let mut bytes = [0u8; NONCE_BYTES];
         self.random
             .fill(&mut bytes)
-            .map_err(|_| RandomUnavailable)?;
+            .map_err(|_| IssueError::RandomUnavailable(RandomUnavailable))?;
         let nonce = STANDARD.encode(bytes);
 
         let now = Instant::now();
         let mut state = self.lock();
-        state.sweep_if_large(now, self.lifetime);
+        state.drop_expired(now, self.lifetime);
+        let replaces = state.by_session.contains_key(session_id);
+        if !replaces && state.by_session.len() >= self.max_nonces {
+            return Err(IssueError::Full(NonceError::StoreFull));
+        }
         let issued = IssuedNonce {
             nonce: nonce.clone(),
             issued_at: now,
@@ -99,6 +122,10 @@ impl NonceStore {
         state
             .session_by_nonce
             .insert(nonce.clone(), session_id.to_owned());
+        state
+            .queue
+            .push_back((now, session_id.to_owned(), nonce.clone()));
+        state.compact_if_needed(self.max_nonces);
         Ok(nonce)
     }
 
@@ -168,22 +195,41 @@ impl NonceStore {
 }
 
 impl State {
-    /// Drops nonces expired for more than one lifetime (recently expired ones are kept so that
-    /// `consume` can still say `Expired` rather than `Unknown`), once the map has doubled in size.
-    fn sweep_if_large(&mut self, now: Instant, lifetime: Duration) {
-        if self.by_session.len() < self.sweep_at_len {
+    /// Drops the nonces at the front of the queue that have expired: O(1) per nonce dropped.
+    fn drop_expired(&mut self, now: Instant, lifetime: Duration) {
+        while let Some((issued_at, _, _)) = self.queue.front() {
+            if now.duration_since(*issued_at) < lifetime {
+                break;
+            }
+            if let Some((_, session_id, nonce)) = self.queue.pop_front() {
+                self.forget_if_current(&session_id, &nonce);
+            }
+        }
+    }
+
+    fn forget_if_current(&mut self, session_id: &str, nonce: &str) {
+        if self
+            .by_session
+            .get(session_id)
+            .is_some_and(|issued| issued.nonce == nonce)
+        {
+            self.by_session.remove(session_id);
+            self.session_by_nonce.remove(nonce);
+        }
+    }
+
+    /// Queue entries of used or replaced nonces are skipped lazily; when they make the queue
+    /// twice the cap, drop them all (O(n), once per n issues).
+    fn compact_if_needed(&mut self, max_nonces: usize) {
+        if self.queue.len() <= max_nonces.saturating_mul(2) {
             return;
         }
-        let keep_for = lifetime.saturating_mul(2);
-        let session_by_nonce = &mut self.session_by_nonce;
-        self.by_session.retain(|_, issued| {
-            let keep = now.duration_since(issued.issued_at) < keep_for;
-            if !keep {
-                session_by_nonce.remove(&issued.nonce);
-            }
-            keep
+        let by_session = &self.by_session;
+        self.queue.retain(|(_, session_id, nonce)| {
+            by_session
+                .get(session_id)
+                .is_some_and(|issued| &issued.nonce == nonce)
         });
-        self.sweep_at_len = (self.by_session.len() * 2).max(SWEEP_THRESHOLD);
     }
 }
 
@@ -191,6 +237,26 @@ impl State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the operating system's random generator failed")]
 pub struct RandomUnavailable;
+
+/// Why [`NonceStore::try_issue`] gave no nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    RandomUnavailable(RandomUnavailable),
+    /// Always [`NonceError::StoreFull`].
+    #[error(transparent)]
+    Full(NonceError),
+}
+
+impl IssueError {
+    /// A stable code: `ERR_RANDOM_UNAVAILABLE` or `ERR_NONCE_STORE_FULL`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IssueError::RandomUnavailable(_) => "ERR_RANDOM_UNAVAILABLE",
+            IssueError::Full(error) => error.code(),
+        }
+    }
+}
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -201,20 +267,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sweep_drops_only_long_expired_nonces_and_keeps_maps_consistent() {
+    fn expired_nonces_leave_in_order_and_maps_stay_consistent() {
         let store = NonceStore::new(Duration::ZERO);
-        for i in 0..SWEEP_THRESHOLD {
+        for i in 0..1000 {
             store.issue(&format!("session-{i}"));
         }
-        // Lifetime zero: every nonce is expired for more than 2 * 0, so this issue sweeps all.
+        // Lifetime zero: every earlier nonce has expired, so this issue drops them all.
         let fresh = store.issue("last");
         let state = store.lock();
         assert_eq!(state.by_session.len(), 1);
         assert_eq!(state.session_by_nonce.len(), 1);
+        assert_eq!(state.queue.len(), 1);
         assert_eq!(
             state.session_by_nonce.get(&fresh).map(String::as_str),
             Some("last")
         );
+    }
+
+    #[test]
+    fn reissuing_to_one_session_does_not_grow_the_queue_without_bound() {
+        let store = NonceStore::with_capacity(Duration::from_secs(300), 10);
+        for _ in 0..1000 {
+            store.issue("same-session");
+        }
+        let state = store.lock();
+        assert_eq!(state.by_session.len(), 1);
+        assert!(state.queue.len() <= 21, "{}", state.queue.len());
     }
 
     #[test]

@@ -1,31 +1,88 @@
 //! Token validation: certificate purpose and path (webpki), then the origin-bound signature.
 
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pki_types::{CertificateDer, SignatureVerificationAlgorithm, UnixTime};
+use pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnchor, UnixTime};
 use ring::digest;
-use webpki::{
-    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth,
-    RevocationOptionsBuilder, UnknownStatusPolicy,
-};
+use webpki::{EndEntityCert, KeyUsage};
 
 use crate::certificate::{KeyType, UserCertificate};
-use crate::error::VerifyError;
+use crate::challenge::{ChallengeError, ChallengeStore};
+use crate::error::{ConfigError, VerifyError};
 use crate::nonce::NonceStore;
+use crate::revocation::{CaKey, CrlSet};
 use crate::token::{self, Algorithm, Hash};
-use crate::trust::TrustConfig;
+use crate::trust::{sha256, TrustConfig};
 use crate::Identity;
 
-/// Validates tokens against a [`TrustConfig`]. Immutable and `Send + Sync`: build one at
-/// start-up and share it.
+/// Validates tokens against a [`TrustConfig`]. `Send + Sync`: build one at start-up and share
+/// it; its CRLs can be replaced while it serves ([`Validator::replace_crls`]).
 #[derive(Debug)]
 pub struct Validator {
     trust: TrustConfig,
+    crls: RwLock<Arc<CrlSet>>,
+    /// The anchors given to webpki: the configured ones, then the intermediates whose
+    /// signature by a configured anchor was verified once, at start-up (see [`Shortcut`]).
+    webpki_anchors: Vec<TrustAnchor<'static>>,
+    shortcuts: Vec<Shortcut>,
+}
+
+/// An intermediate CA verified once against its anchor, then used by webpki as an anchor so
+/// that a card's path costs one certificate signature instead of two (the intermediate's,
+/// always the same, is not verified again per token). What webpki then no longer checks for
+/// it is checked here: its dates and its anchor's at each validation, its revocation (the
+/// anchor's CRL, by serial), its CA flag, keyCertSign and path length (at start-up and per
+/// path). Only for anchors without name constraints, which would otherwise be skipped.
+#[derive(Debug)]
+struct Shortcut {
+    intermediate: usize,
+    anchor: usize,
+    serial: Vec<u8>,
+    /// The intermediate's pathLenConstraint: how many more CAs may sit below it.
+    max_cas_below: Option<u8>,
 }
 
 impl Validator {
-    pub fn new(trust: TrustConfig) -> Self {
-        Validator { trust }
+    /// Checks the trust configuration as a whole: no test anchor unless allowed, every CRL
+    /// signed by a configured CA (matched by name and key), every opt-out naming a configured CA.
+    pub fn new(trust: TrustConfig) -> Result<Self, ConfigError> {
+        if !trust.allow_test_anchors {
+            if let Some(test_ca) = trust.all_cas().find(|ca| ca.is_test) {
+                return Err(ConfigError::TestAnchorNotAllowed {
+                    subject: test_ca.name.clone(),
+                });
+            }
+        }
+        let crls = CrlSet::load(&trust, &trust.crls_der)?;
+        let shortcuts = shortcuts(&trust);
+        let mut webpki_anchors = trust.anchors.clone();
+        for shortcut in &shortcuts {
+            let certificate = &trust.intermediates[shortcut.intermediate];
+            if let Ok(anchor) = webpki::anchor_from_trusted_cert(certificate) {
+                webpki_anchors.push(anchor.to_owned());
+            }
+        }
+        Ok(Validator {
+            trust,
+            crls: RwLock::new(Arc::new(crls)),
+            webpki_anchors,
+            shortcuts,
+        })
+    }
+
+    /// Replaces the CRLs in force (a scheduled refresh, or an operator's signal), after checking
+    /// each as at start-up; on error the previous CRLs stay in force. Returns how many CAs now
+    /// have a CRL.
+    pub fn replace_crls(&self, crls_der: Vec<Vec<u8>>) -> Result<usize, ConfigError> {
+        let loaded = CrlSet::load(&self.trust, &crls_der)?;
+        let count = loaded.len();
+        let mut current = self
+            .crls
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *current = Arc::new(loaded);
+        Ok(count)
     }
 
     /// Checks a token and returns the card holder's identity.
@@ -37,6 +94,10 @@ impl Validator {
     ///   caller makes sure it is fresh and used once, or uses
     ///   [`Validator::validate_with_nonce_store`] which does.
     /// - `now`: the validation time, normally `SystemTime::now()`.
+    ///
+    /// Cheap checks come first: the token's shape, the certificate's purpose and the signature
+    /// over this origin and challenge (one public-key operation) are checked before the path to
+    /// an anchor and the CRLs, so a junk token costs little.
     pub fn validate(
         &self,
         token_json: &[u8],
@@ -56,10 +117,7 @@ impl Validator {
                 why: format!("not a usable X.509 certificate: {error}"),
             })?;
 
-        // Certificate first, as Web eID validators do: purpose, then path to an anchor.
         user_certificate.check_key_usage()?;
-        self.check_path(&end_entity, now)?;
-
         check_algorithm_matches_key(token.algorithm, user_certificate.key_type())?;
         verify_signature(
             &end_entity,
@@ -69,7 +127,10 @@ impl Validator {
             expected_nonce,
         )?;
 
-        user_certificate.identity(&token.certificate_der)
+        let anchor_index = self.check_path(&end_entity, now)?;
+        user_certificate.check_policies(&self.trust.policies)?;
+        let anchor_id = self.trust.anchor_info[anchor_index].key_hash_hex();
+        user_certificate.identity(&token.certificate_der, anchor_id)
     }
 
     /// [`Validator::validate`] with the nonce taken out of `nonces` for `session_id`: the nonce
@@ -87,46 +148,212 @@ impl Validator {
         self.validate(token_json, expected_origin, &nonce, now)
     }
 
+    /// [`Validator::validate`] with the challenge taken out of a [`ChallengeStore`] (in memory
+    /// or shared, e.g. Redis) for `session_id`: spent whatever the outcome, once across all
+    /// the instances sharing the store.
+    pub async fn validate_with_challenge_store<S: ChallengeStore>(
+        &self,
+        token_json: &[u8],
+        expected_origin: &str,
+        challenges: &S,
+        session_id: &str,
+        now: SystemTime,
+    ) -> Result<Identity, VerifyError> {
+        let nonce = challenges
+            .take(session_id)
+            .await
+            .map_err(|error| match error {
+                ChallengeError::Nonce(error) => VerifyError::Nonce(error),
+                ChallengeError::RandomUnavailable => VerifyError::ChallengeStoreUnavailable {
+                    why: error.to_string(),
+                },
+                ChallengeError::Unavailable { why } => {
+                    VerifyError::ChallengeStoreUnavailable { why }
+                }
+            })?;
+        self.validate(token_json, expected_origin, &nonce, now)
+    }
+
     /// The trust configuration this validator uses.
     pub fn trust(&self) -> &TrustConfig {
         &self.trust
     }
 
     /// The path from the user certificate to an anchor: signatures, validity at `now` of every
-    /// certificate in it, clientAuth where an EKU extension is present, CRLs.
+    /// certificate in it and of the anchor, clientAuth where an EKU extension is present, then
+    /// every certificate of the path against its issuer's CRL. Returns the anchor's index.
     fn check_path(
         &self,
         end_entity: &EndEntityCert<'_>,
         now: SystemTime,
-    ) -> Result<(), VerifyError> {
+    ) -> Result<usize, VerifyError> {
         // A clock before 1970 is treated as 1970: every certificate is then "not yet valid".
         let time = UnixTime::since_unix_epoch(now.duration_since(UNIX_EPOCH).unwrap_or_default());
-        let crls: Vec<&CertRevocationList<'_>> = self.trust.crls.iter().collect();
-        let revocation = match RevocationOptionsBuilder::new(&crls) {
-            // A CA without a configured CRL is not checked (Allow); a configured CRL must be
-            // current (Enforce), or a site that stopped refreshing would miss revocations.
-            Ok(builder) => Some(
-                builder
-                    .with_depth(RevocationCheckDepth::Chain)
-                    .with_status_policy(UnknownStatusPolicy::Allow)
-                    .with_expiration_policy(ExpirationPolicy::Enforce)
-                    .build(),
-            ),
-            Err(_no_crls) => None,
-        };
-        end_entity
+        let path = end_entity
             .verify_for_usage(
                 // Includes RSA PKCS#1 v1.5 with SHA-256, what IGC-Santé CAs sign with.
                 webpki::ALL_VERIFICATION_ALGS,
-                &self.trust.anchors,
+                &self.webpki_anchors,
                 &self.trust.intermediates,
                 time,
                 KeyUsage::client_auth(),
-                revocation,
+                // Revocation is checked below, against CRLs matched by issuer name and key.
+                None,
                 None,
             )
-            .map(|_path| ())
-            .map_err(path_error)
+            .map_err(path_error)?;
+
+        let anchor = path.anchor();
+        let webpki_index = self
+            .webpki_anchors
+            .iter()
+            .position(|candidate| {
+                candidate.subject_public_key_info.as_ref()
+                    == anchor.subject_public_key_info.as_ref()
+                    && candidate.subject.as_ref() == anchor.subject.as_ref()
+            })
+            .ok_or_else(|| VerifyError::InvalidCertificate {
+                why: "the path ended at an unknown anchor".into(),
+            })?;
+        let shortcut = webpki_index
+            .checked_sub(self.trust.anchors.len())
+            .and_then(|index| self.shortcuts.get(index));
+        let anchor_index = shortcut.map_or(webpki_index, |shortcut| shortcut.anchor);
+        let anchor_info = &self.trust.anchor_info[anchor_index];
+        // webpki's anchors carry no dates: check the anchor certificate's own, as Web eID does.
+        check_dates(anchor_info, now)?;
+        if let Some(shortcut) = shortcut {
+            check_dates(&self.trust.intermediate_info[shortcut.intermediate], now)?;
+            let below = path.intermediate_certificates().count();
+            if shortcut
+                .max_cas_below
+                .is_some_and(|max| below > usize::from(max))
+            {
+                return Err(VerifyError::UntrustedIssuer);
+            }
+        }
+
+        // Each certificate of the path (user certificate, then intermediates) with its issuer.
+        let mut subjects: Vec<(&[u8], Option<CaKey>)> = vec![(end_entity.serial(), None)];
+        for intermediate in path.intermediate_certificates() {
+            let key: CaKey = (
+                intermediate.subject().to_vec(),
+                sha256(intermediate.subject_public_key_info().as_ref()),
+            );
+            if let Some(last) = subjects.last_mut() {
+                last.1 = Some(key);
+            }
+            subjects.push((intermediate.serial(), None));
+        }
+        let crls = Arc::clone(
+            &self
+                .crls
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        // The last certificate's issuer is the anchor webpki ended at: the shortcut's
+        // intermediate, itself checked against its anchor's CRL.
+        let mut subjects: Vec<(&[u8], CaKey)> = subjects
+            .into_iter()
+            .map(|(serial, issuer)| {
+                let issuer = issuer.unwrap_or_else(|| match shortcut {
+                    Some(shortcut) => {
+                        let intermediate = &self.trust.intermediate_info[shortcut.intermediate];
+                        (intermediate.subject.clone(), intermediate.key_hash)
+                    }
+                    None => (anchor_info.subject.clone(), anchor_info.key_hash),
+                });
+                (serial, issuer)
+            })
+            .collect();
+        if let Some(shortcut) = shortcut {
+            subjects.push((
+                shortcut.serial.as_slice(),
+                (anchor_info.subject.clone(), anchor_info.key_hash),
+            ));
+        }
+        for (serial, issuer) in subjects {
+            let issuer_name = self
+                .trust
+                .all_cas()
+                .find(|ca| ca.key_hash == issuer.1)
+                .map(|ca| ca.name.clone())
+                .unwrap_or_default();
+            crls.check(&issuer, &issuer_name, serial, now)?;
+        }
+        Ok(anchor_index)
+    }
+}
+
+fn check_dates(ca: &crate::trust::CaInfo, now: SystemTime) -> Result<(), VerifyError> {
+    if now < ca.not_before {
+        return Err(VerifyError::CertificateNotYetValid);
+    }
+    if now > ca.not_after {
+        return Err(VerifyError::CertificateExpired);
+    }
+    Ok(())
+}
+
+/// The intermediates that a configured anchor without name constraints signed (verified
+/// here, once), that are CAs allowed to sign certificates.
+fn shortcuts(trust: &TrustConfig) -> Vec<Shortcut> {
+    use der::{Decode, Encode};
+    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage as X509KeyUsage};
+
+    let mut found = Vec::new();
+    for (intermediate, der) in trust.intermediates.iter().enumerate() {
+        let Ok(certificate) = x509_cert::Certificate::from_der(der.as_ref()) else {
+            continue;
+        };
+        let tbs = &certificate.tbs_certificate;
+        let max_cas_below = match tbs.get::<BasicConstraints>() {
+            Ok(Some((_, constraints))) if constraints.ca => constraints.path_len_constraint,
+            _ => continue,
+        };
+        match tbs.get::<X509KeyUsage>() {
+            Ok(Some((_, usage))) if !usage.key_cert_sign() => continue,
+            Err(_) => continue,
+            _ => {}
+        }
+        let (Ok(tbs_der), Some(signature)) = (tbs.to_der(), certificate.signature.as_bytes())
+        else {
+            continue;
+        };
+        let Ok(serial) = EndEntityCert::try_from(der).map(|cert| cert.serial().to_vec()) else {
+            continue;
+        };
+        let signer = trust.anchors.iter().enumerate().find(|(index, anchor)| {
+            anchor.name_constraints.is_none()
+                && tbs.issuer.to_der().ok().is_some_and(|issuer_der| {
+                    // The issuer name as webpki compares it: DER contents of the Name.
+                    issuer_der.get(name_header_len(&issuer_der)..) == Some(anchor.subject.as_ref())
+                })
+                && crate::revocation::signature_verifies(
+                    &trust.anchor_info[*index],
+                    &certificate.signature_algorithm.oid,
+                    &tbs_der,
+                    signature,
+                )
+        });
+        if let Some((anchor, _)) = signer {
+            found.push(Shortcut {
+                intermediate,
+                anchor,
+                serial,
+                max_cas_below,
+            });
+        }
+    }
+    found
+}
+
+/// Length of a DER SEQUENCE header (tag and length), for the lengths a Name uses.
+fn name_header_len(der: &[u8]) -> usize {
+    match der.get(1) {
+        Some(&length) if length < 0x80 => 2,
+        Some(&length) => 2 + usize::from(length & 0x7f),
+        None => der.len(),
     }
 }
 
@@ -285,7 +512,7 @@ fn raw_ecdsa_to_der(raw: &[u8], scalar_len: usize) -> Result<Vec<u8>, VerifyErro
 
 /// The origin a browser reports: `https://host[:port]`, lower case, no path, no trailing
 /// slash, no default port. Anything else can never match a token, so it is a site bug.
-fn check_expected_origin(origin: &str) -> Result<(), VerifyError> {
+pub(crate) fn check_expected_origin(origin: &str) -> Result<(), VerifyError> {
     let valid = origin.len() <= 255
         && origin.strip_prefix("https://").is_some_and(|authority| {
             !authority.is_empty()

@@ -135,9 +135,11 @@ fn accepts_minor_format_versions_and_unpadded_base64() {
 
 #[test]
 fn accepts_the_issuing_ca_itself_as_trust_anchor() {
-    let trust = TrustConfig::new(vec![fixture("ca.der")]).expect("anchor");
-    let result =
-        Validator::new(trust).validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
+    let trust = TrustConfig::new(vec![fixture("ca.der")])
+        .and_then(|trust| trust.with_crls(vec![fixture("ca.crl.der")]))
+        .expect("anchor")
+        .allow_test_anchors();
+    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
     assert!(result.is_ok(), "{result:?}");
 }
 
@@ -364,9 +366,10 @@ fn rejects_a_certificate_from_an_untrusted_ca() {
 
 #[test]
 fn rejects_a_chain_missing_its_intermediate() {
-    let trust = TrustConfig::new(vec![fixture("root-ca.der")]).expect("anchor");
-    let result =
-        Validator::new(trust).validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
+    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
+        .expect("anchor")
+        .allow_test_anchors();
+    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
     assert_eq!(result.err(), Some(VerifyError::UntrustedIssuer));
 }
 
@@ -374,9 +377,9 @@ fn rejects_a_chain_missing_its_intermediate() {
 fn an_intermediate_alone_is_not_trusted() {
     let trust = TrustConfig::new(vec![fixture("other-ca.der")])
         .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
-        .expect("config");
-    let result =
-        Validator::new(trust).validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
+        .expect("config")
+        .allow_test_anchors();
+    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
     assert_eq!(result.err(), Some(VerifyError::UntrustedIssuer));
 }
 
@@ -389,23 +392,33 @@ fn rejects_a_revoked_certificate() {
 }
 
 #[test]
-fn revoked_certificate_passes_without_crl_so_the_crl_is_what_refuses_it() {
+fn revoked_certificate_passes_with_an_explicit_opt_out_so_the_crl_is_what_refuses_it() {
     let trust = TrustConfig::new(vec![fixture("root-ca.der")])
         .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
-        .expect("config");
+        .and_then(|trust| trust.with_crls(vec![fixture("root-ca.crl.der")]))
+        .expect("config")
+        .without_crl_for(fixture("ca.der"))
+        .allow_test_anchors();
     let result =
-        Validator::new(trust).validate(&token("leaf-revoked", "RS256"), ORIGIN, NONCE, now());
+        validator_for(trust).validate(&token("leaf-revoked", "RS256"), ORIGIN, NONCE, now());
     assert!(result.is_ok(), "{result:?}");
 }
 
 #[test]
 fn a_crl_of_another_issuer_is_not_applied_to_this_chain() {
-    // other-ca.crl.der revokes serial 1001 of OTHER TEST CA, the serial leaf-valid has too.
+    // other-ca.crl.der revokes serial 1001 of OTHER CA, the serial leaf-valid has too.
     let trust = TrustConfig::new(vec![fixture("root-ca.der"), fixture("other-ca.der")])
         .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
-        .and_then(|trust| trust.with_crls(vec![fixture("other-ca.crl.der"), fixture("ca.crl.der")]))
-        .expect("config");
-    let validator = Validator::new(trust);
+        .and_then(|trust| {
+            trust.with_crls(vec![
+                fixture("other-ca.crl.der"),
+                fixture("ca.crl.der"),
+                fixture("root-ca.crl.der"),
+            ])
+        })
+        .expect("config")
+        .allow_test_anchors();
+    let validator = validator_for(trust);
     let valid = validator.validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
     assert!(valid.is_ok(), "{valid:?}");
     // ...while it does apply to the other CA's own certificate with that serial.
@@ -680,6 +693,14 @@ fn error_codes_are_distinct_and_stable_in_form() {
         VerifyError::Nonce(NonceError::Unknown),
         VerifyError::Nonce(NonceError::Expired),
         VerifyError::Nonce(NonceError::WrongSession),
+        VerifyError::Nonce(NonceError::StoreFull),
+        VerifyError::RevocationUnknown {
+            issuer: String::new(),
+        },
+        VerifyError::PolicyNotAllowed,
+        VerifyError::IdNatInvalid {
+            id_nat: String::new(),
+        },
         VerifyError::InvalidExpectedOrigin {
             origin: String::new(),
         },

@@ -81,7 +81,8 @@ before(async () => {
   demo = spawn(
     DEMO_BIN,
     ["serve", "--addr", `127.0.0.1:${port}`, "--origin", base, "--db", join(workDir, "demo.sqlite"),
-     "--trust-anchor", join(FIXTURES, "test-ca.der"), "--page-library", libraryPath, "--seed-demo-user"],
+     "--trust-anchor", join(FIXTURES, "test-ca.der"), "--crl", join(FIXTURES, "test-ca.crl.der"),
+     "--allow-test-anchors", "--page-library", libraryPath, "--seed-demo-user"],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   await new Promise((ready, fail) => {
@@ -162,6 +163,8 @@ test("first card login links the account, the next one needs only the card", asy
   await page.waitForURL(`${base}/compte`);
   assert.ok((await page.textContent(".notice-info")).includes("carte CPS de MARIE DUPONT"));
 
+  // Unlinking asks for the account's password again.
+  await page.fill("#unlink-password", "demo1234");
   await page.click("text=Dissocier cette carte de mon compte");
   await page.waitForURL(`${base}/compte`);
   assert.ok((await page.textContent(".notice-info")).includes("dissociée"));

@@ -41,7 +41,10 @@ export async function startDemoSite({ binary, trustAnchor, workDir }) {
   const demo = spawn(
     binary,
     ["serve", "--seed-demo-user", "--addr", `127.0.0.1:${port}`, "--origin", origin,
-     "--db", join(workDir, "demo.sqlite"), "--trust-anchor", trustAnchor, "--page-library", PAGE_LIBRARY],
+     "--db", join(workDir, "demo.sqlite"), "--trust-anchor", trustAnchor,
+     // The test CA's CRL sits next to it (the site refuses a CA without one); test CAs need the flag.
+     "--crl", trustAnchor.replace(/\.der$/, ".crl.der"), "--allow-test-anchors",
+     "--page-library", PAGE_LIBRARY],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let log = "";

@@ -49,16 +49,22 @@ pub fn crl_next_update(name: &str) -> SystemTime {
         .to_system_time()
 }
 
-/// Production-like: the test root as anchor, the issuing CA as intermediate, its CRL.
+/// Production-like: the test root as anchor, the issuing CA as intermediate, the CRLs of both
+/// (test anchors allowed: these are test CAs).
 pub fn trust() -> TrustConfig {
     TrustConfig::new(vec![fixture("root-ca.der")])
         .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
-        .and_then(|trust| trust.with_crls(vec![fixture("ca.crl.der")]))
+        .and_then(|trust| trust.with_crls(vec![fixture("ca.crl.der"), fixture("root-ca.crl.der")]))
         .expect("fixture trust config")
+        .allow_test_anchors()
 }
 
 pub fn validator() -> Validator {
-    Validator::new(trust())
+    Validator::new(trust()).expect("fixture validator")
+}
+
+pub fn validator_for(trust: TrustConfig) -> Validator {
+    Validator::new(trust).expect("fixture validator")
 }
 
 /// The message of Web eID: hash(origin) || hash(nonce), with the algorithm's hash.

@@ -1,0 +1,397 @@
+//! The relying party under attack (issue 11): account binding to (anchor, idNat), revocation by
+//! default, certificate policies, anchor validity, CRLs matched by key, the nonce store's cap,
+//! cheap rejections first.
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use cpx_verify::{ConfigError, NonceError, NonceStore, TrustConfig, Validator, VerifyError};
+use der::{Decode, Encode};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+fn spki_sha256_hex(certificate: &str) -> String {
+    let certificate = x509_cert::Certificate::from_der(&fixture(certificate)).expect("fixture");
+    let spki = certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .expect("SPKI");
+    Sha256::digest(spki)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn validate(token: &[u8]) -> Result<cpx_verify::Identity, VerifyError> {
+    validator().validate(token, ORIGIN, NONCE, now())
+}
+
+fn validate_with(trust: TrustConfig, leaf: &str) -> Result<cpx_verify::Identity, VerifyError> {
+    validator_for(trust).validate(&token(leaf, "RS256"), ORIGIN, NONCE, now())
+}
+
+fn root_and_ca() -> TrustConfig {
+    TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
+        .expect("config")
+        .allow_test_anchors()
+}
+
+// --- 1. (anchor, idNat) ------------------------------------------------------------------------
+
+#[test]
+fn identity_names_the_anchor_its_path_ended_at() {
+    let identity = validate(&token("leaf-valid", "RS256")).expect("valid");
+    assert_eq!(identity.anchor_id, spki_sha256_hex("root-ca.der"));
+    assert_eq!(validator().trust().anchor_ids(), vec![identity.anchor_id]);
+}
+
+#[test]
+fn the_same_idnat_under_another_anchor_is_another_account_key() {
+    // A site trusting IGC-Santé and another PKI: a certificate of the other PKI with the
+    // victim's CN must not map to the victim's account.
+    let trust = TrustConfig::new(vec![fixture("root-ca.der"), fixture("other-ca.der")])
+        .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
+        .and_then(|trust| trust.with_crls(vec![fixture("ca.crl.der"), fixture("root-ca.crl.der")]))
+        .expect("config")
+        .without_crl_for(fixture("other-ca.der"))
+        .allow_test_anchors();
+    let validator = validator_for(trust);
+    let victim = validator
+        .validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now())
+        .expect("valid");
+    let other = validator
+        .validate(&token("leaf-other-ca", "RS256"), ORIGIN, NONCE, now())
+        .expect("valid under the other anchor");
+    assert_eq!(victim.id_nat, other.id_nat);
+    assert_ne!(
+        (&victim.anchor_id, &victim.id_nat),
+        (&other.anchor_id, &other.id_nat)
+    );
+    assert_eq!(other.anchor_id, spki_sha256_hex("other-ca.der"));
+}
+
+#[test]
+fn a_cn_that_is_not_an_idnat_is_refused() {
+    let result = validate(&token("leaf-bad-idnat", "RS256"));
+    assert!(
+        matches!(result, Err(VerifyError::IdNatInvalid { ref id_nat }) if id_nat == "marie"),
+        "{result:?}"
+    );
+    assert_eq!(
+        result.err().map(|error| error.code()),
+        Some("ERR_IDNAT_INVALID")
+    );
+}
+
+#[test]
+fn test_anchors_are_refused_unless_allowed() {
+    let production = TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| trust.with_crls(vec![fixture("root-ca.crl.der")]))
+        .expect("config");
+    assert!(matches!(
+        Validator::new(production),
+        Err(ConfigError::TestAnchorNotAllowed { ref subject }) if subject.contains("TEST AC RACINE")
+    ));
+    // A test intermediate under a production anchor is refused too.
+    let with_test_intermediate = TrustConfig::new(vec![fixture("other-ca.der")])
+        .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
+        .expect("config")
+        .without_crl_for(fixture("other-ca.der"));
+    assert!(matches!(
+        Validator::new(with_test_intermediate),
+        Err(ConfigError::TestAnchorNotAllowed { .. })
+    ));
+    // An anchor not named as a test CA is fine without the flag.
+    let other = TrustConfig::new(vec![fixture("other-ca.der")])
+        .and_then(|trust| trust.with_crls(vec![fixture("other-ca.crl.der")]))
+        .expect("config");
+    assert!(Validator::new(other).is_ok());
+}
+
+// --- 2. revocation by default, CRLs checked at load, reload -------------------------------------
+
+#[test]
+fn a_ca_without_a_crl_is_refused_by_default() {
+    let trust = root_and_ca()
+        .with_crls(vec![fixture("root-ca.crl.der")])
+        .expect("config");
+    let result = validate_with(trust, "leaf-valid");
+    assert!(
+        matches!(result, Err(VerifyError::RevocationUnknown { ref issuer }) if issuer.contains("TEST AC IGC-SANTE FORT PERSONNES")),
+        "{result:?}"
+    );
+    assert_eq!(
+        result.err().map(|error| error.code()),
+        Some("ERR_REVOCATION_UNKNOWN")
+    );
+}
+
+#[test]
+fn the_root_needs_a_crl_too_or_an_explicit_opt_out() {
+    // The intermediate is checked against the root's CRL (its ARL).
+    let trust = root_and_ca()
+        .with_crls(vec![fixture("ca.crl.der")])
+        .expect("config");
+    assert!(matches!(
+        validate_with(trust, "leaf-valid"),
+        Err(VerifyError::RevocationUnknown { .. })
+    ));
+    let trust = root_and_ca()
+        .with_crls(vec![fixture("ca.crl.der")])
+        .expect("config")
+        .without_crl_for(fixture("root-ca.der"));
+    assert!(validate_with(trust, "leaf-valid").is_ok());
+}
+
+#[test]
+fn a_crl_that_matches_no_configured_ca_stops_the_start() {
+    let trust = root_and_ca()
+        .with_crls(vec![
+            fixture("ca.crl.der"),
+            fixture("root-ca.crl.der"),
+            fixture("other-ca.crl.der"),
+        ])
+        .expect("config");
+    assert!(matches!(
+        Validator::new(trust),
+        Err(ConfigError::CrlMatchesNoCa { index: 2, ref issuer }) if issuer.contains("OTHER CA")
+    ));
+}
+
+#[test]
+fn a_crl_with_a_bad_signature_is_refused_at_load_not_at_each_login() {
+    let mut tampered = fixture("ca.crl.der");
+    let last = tampered.len() - 1;
+    tampered[last] ^= 0x01; // inside the signature BIT STRING
+    let trust = root_and_ca()
+        .with_crls(vec![tampered, fixture("root-ca.crl.der")])
+        .expect("parses");
+    assert!(matches!(
+        Validator::new(trust),
+        Err(ConfigError::CrlMatchesNoCa { index: 0, .. })
+    ));
+}
+
+#[test]
+fn an_opt_out_must_name_a_configured_ca() {
+    let trust = root_and_ca()
+        .with_crls(vec![fixture("ca.crl.der"), fixture("root-ca.crl.der")])
+        .expect("config")
+        .without_crl_for(fixture("other-ca.der"));
+    assert!(matches!(
+        Validator::new(trust),
+        Err(ConfigError::InvalidNoCrlCa { index: 0, .. })
+    ));
+}
+
+#[test]
+fn crls_are_replaced_while_serving() {
+    let trust = root_and_ca()
+        .with_crls(vec![fixture("root-ca.crl.der")])
+        .expect("config")
+        .without_crl_for(fixture("ca.der"));
+    let validator = validator_for(trust);
+    let check = || validator.validate(&token("leaf-revoked", "RS256"), ORIGIN, NONCE, now());
+    assert!(check().is_ok());
+    assert_eq!(
+        validator.replace_crls(vec![fixture("ca.crl.der"), fixture("root-ca.crl.der")]),
+        Ok(2)
+    );
+    assert_eq!(check().err(), Some(VerifyError::Revoked));
+    // A bad replacement is refused and the CRLs in force stay.
+    assert!(validator
+        .replace_crls(vec![fixture("other-ca.crl.der")])
+        .is_err());
+    assert_eq!(check().err(), Some(VerifyError::Revoked));
+}
+
+// --- 3. certificate policies --------------------------------------------------------------------
+
+#[test]
+fn only_the_configured_certificate_policies_are_accepted() {
+    let trust = || {
+        trust()
+            .with_certificate_policies(&["1.3.6.1.4.1.32473.1.1"])
+            .expect("OIDs")
+    };
+    assert!(validate_with(trust(), "leaf-valid").is_ok());
+    let refused = validate_with(trust(), "leaf-other-policy");
+    assert_eq!(refused, Err(VerifyError::PolicyNotAllowed));
+    assert_eq!(
+        refused.err().map(|error| error.code()),
+        Some("ERR_CERTIFICATE_POLICY")
+    );
+    // Without a list, any policy is accepted (the README says to configure one).
+    assert!(validate_with(common::trust(), "leaf-other-policy").is_ok());
+    assert!(matches!(
+        common::trust().with_certificate_policies(&["not an oid"]),
+        Err(ConfigError::InvalidPolicyOid { .. })
+    ));
+}
+
+// --- 4. anchor validity -------------------------------------------------------------------------
+
+#[test]
+fn an_expired_anchor_is_refused_even_if_the_user_certificate_is_current() {
+    // short-ca.der expires on 2030-01-01; leaf-short-ca runs to 2048.
+    let trust = TrustConfig::new(vec![fixture("short-ca.der")])
+        .and_then(|trust| trust.with_crls(vec![fixture("short-ca.crl.der")]))
+        .expect("config")
+        .allow_test_anchors();
+    let validator = validator_for(trust);
+    let token = token("leaf-short-ca", "RS256");
+    let before = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // 2027
+    let after = UNIX_EPOCH + Duration::from_secs(1_900_000_000); // 2030-03
+    assert!(validator.validate(&token, ORIGIN, NONCE, before).is_ok());
+    assert_eq!(
+        validator.validate(&token, ORIGIN, NONCE, after).err(),
+        Some(VerifyError::CertificateExpired)
+    );
+}
+
+// --- 5. CRLs matched by key -----------------------------------------------------------------------
+
+#[test]
+fn two_cas_of_the_same_name_each_get_their_own_crl() {
+    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| {
+            trust.with_intermediates(vec![fixture("ca.der"), fixture("rollover-ca.der")])
+        })
+        .and_then(|trust| {
+            trust.with_crls(vec![
+                fixture("ca.crl.der"),
+                fixture("rollover-ca.crl.der"),
+                fixture("root-ca.crl.der"),
+            ])
+        })
+        .expect("config")
+        .allow_test_anchors();
+    let validator = validator_for(trust);
+    let check = |leaf: &str| validator.validate(&token(leaf, "RS256"), ORIGIN, NONCE, now());
+    assert!(check("leaf-valid").is_ok());
+    assert_eq!(check("leaf-revoked").err(), Some(VerifyError::Revoked));
+    assert!(
+        check("leaf-rollover-valid").is_ok(),
+        "{:?}",
+        check("leaf-rollover-valid")
+    );
+    assert_eq!(
+        check("leaf-rollover-revoked").err(),
+        Some(VerifyError::Revoked)
+    );
+}
+
+// --- 6. nonce store cap ---------------------------------------------------------------------------
+
+#[test]
+fn the_nonce_store_is_capped_and_refuses_rather_than_evicts() {
+    let store = NonceStore::with_capacity(Duration::from_secs(300), 3);
+    let first = store.try_issue("a").expect("room");
+    store.try_issue("b").expect("room");
+    store.try_issue("c").expect("room");
+    assert_eq!(
+        store.try_issue("d").map_err(|error| error.code()),
+        Err("ERR_NONCE_STORE_FULL")
+    );
+    // Nobody's challenge was evicted to make room.
+    assert_eq!(store.consume("a", &first), Ok(()));
+    // A session that has one may get a new one; a used one frees room.
+    assert!(store.try_issue("b").is_ok());
+    assert!(store.try_issue("d").is_ok());
+    assert_eq!(store.len(), 3);
+    assert_eq!(
+        NonceStore::default().capacity(),
+        cpx_verify::DEFAULT_MAX_NONCES
+    );
+}
+
+#[test]
+fn expired_nonces_free_room_in_the_capped_store() {
+    let store = NonceStore::with_capacity(Duration::ZERO, 2);
+    store.issue("a");
+    store.issue("b");
+    assert!(store.try_issue("c").is_ok());
+    assert_eq!(store.consume("c", "x"), Err(NonceError::Unknown));
+}
+
+// --- 7. cheap rejections first ---------------------------------------------------------------------
+
+#[test]
+fn a_junk_signature_is_refused_before_the_path_is_built() {
+    // An untrusted certificate with a signature for another origin: the signature check, one
+    // public-key operation, refuses it before any path building or CRL lookup.
+    let mut junk = token_value("leaf-other-ca", "RS256", "https://evil.example", NONCE);
+    assert_eq!(
+        validate(&to_bytes(&junk)).err(),
+        Some(VerifyError::BadSignature)
+    );
+    junk = token_value("leaf-revoked", "RS256", "https://evil.example", NONCE);
+    assert_eq!(
+        validate(&to_bytes(&junk)).err(),
+        Some(VerifyError::BadSignature)
+    );
+    junk["signature"] = json!("AAAA");
+    assert_eq!(
+        validate(&to_bytes(&junk)).err(),
+        Some(VerifyError::BadSignature)
+    );
+}
+
+#[test]
+fn a_validation_time_before_1970_is_not_a_panic() {
+    let result = validator().validate(
+        &token("leaf-valid", "RS256"),
+        ORIGIN,
+        NONCE,
+        SystemTime::UNIX_EPOCH - Duration::from_secs(10),
+    );
+    assert!(result.is_err());
+}
+
+// --- intermediates verified once at start-up (the validation's cost) ------------------------------
+
+#[test]
+fn an_intermediate_verified_at_start_up_still_has_its_dates_checked_per_token() {
+    // short-ca.der (to 2030) as an intermediate under the root: the card's path skips the
+    // intermediate's signature, not its dates.
+    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| trust.with_intermediates(vec![fixture("short-ca.der")]))
+        .and_then(|trust| {
+            trust.with_crls(vec![
+                fixture("short-ca.crl.der"),
+                fixture("root-ca.crl.der"),
+            ])
+        })
+        .expect("config")
+        .allow_test_anchors();
+    let validator = validator_for(trust);
+    let token = token("leaf-short-ca", "RS256");
+    let before = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // 2027
+    let after = UNIX_EPOCH + Duration::from_secs(1_900_000_000); // 2030-03
+    let identity = validator
+        .validate(&token, ORIGIN, NONCE, before)
+        .expect("valid in 2027");
+    assert_eq!(identity.anchor_id, spki_sha256_hex("root-ca.der"));
+    assert_eq!(
+        validator.validate(&token, ORIGIN, NONCE, after).err(),
+        Some(VerifyError::CertificateExpired)
+    );
+}
+
+#[test]
+fn an_intermediate_still_needs_its_anchors_crl() {
+    // Without the root's ARL, the intermediate's own revocation status is unknown.
+    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
+        .and_then(|trust| trust.with_crls(vec![fixture("ca.crl.der")]))
+        .expect("config")
+        .allow_test_anchors();
+    assert!(matches!(
+        validate_with(trust, "leaf-valid"),
+        Err(VerifyError::RevocationUnknown { ref issuer }) if issuer.contains("RACINE")
+    ));
+}
