@@ -68,13 +68,8 @@ fn a_full_login_through_pcscd_gives_a_token_both_verifiers_accept() {
     assert_eq!(token["format"], "web-eid:1.0", "{answer}");
     cpx_e2e::assert_signature_verifies(token, ORIGIN, &challenge);
 
-    // And as a relying party with cpx-verify, trusting only the test CA (with its CRL; a test
-    // CA must be allowed explicitly).
-    let trust = cpx_verify::TrustConfig::new(vec![cpx_virtual_card::test_ca_der().to_vec()])
-        .and_then(|trust| trust.with_crls(vec![cpx_virtual_card::test_ca_crl_der().to_vec()]))
-        .unwrap()
-        .allow_test_anchors();
-    let validator = cpx_verify::Validator::new(trust).unwrap();
+    // And as a relying party with cpx-verify, trusting only the test CA.
+    let validator = cpx_e2e::test_ca_validator();
     let token_json = serde_json::to_vec(token).unwrap();
     let identity = validator
         .validate(&token_json, ORIGIN, &challenge, SystemTime::now())

@@ -58,9 +58,7 @@ fn a_card_login_through_the_windows_exe() {
     let token = &answer["result"];
     assert_eq!(token["format"], "web-eid:1.0", "{answer}");
     cpx_e2e::assert_signature_verifies(token, ORIGIN, &challenge);
-    let trust =
-        cpx_verify::TrustConfig::new(vec![cpx_virtual_card::test_ca_der().to_vec()]).unwrap();
-    let identity = cpx_verify::Validator::new(trust)
+    let identity = cpx_e2e::test_ca_validator()
         .validate(
             &serde_json::to_vec(token).unwrap(),
             ORIGIN,
