@@ -47,6 +47,10 @@ pub const BROWSER_MESSAGES: &[(&str, &str)] = &[
         "ERR_BUSY",
         "Une connexion par carte est déjà en cours dans cet onglet. Terminez-la ou patientez quelques secondes.",
     ),
+    (
+        "ERR_USER_ACTIVATION_REQUIRED",
+        "La connexion par carte ne démarre que d'un clic sur cette page, dans l'onglet affiché. Cliquez sur « S'identifier par carte CPS ».",
+    ),
     // The native host's codes, passed on by the extension.
     (
         "ERR_PCSC_UNAVAILABLE",
@@ -62,7 +66,7 @@ pub const BROWSER_MESSAGES: &[(&str, &str)] = &[
     ),
     (
         "ERR_CARD_UNSUPPORTED",
-        "La carte insérée n'est pas une carte CPS reconnue. Insérez votre carte CPS (CPS3 ou CPS4).",
+        "La carte n'est pas utilisable pour se connecter. Insérez votre carte CPS (CPS3 ou CPS4) dans la fente à contact du lecteur : posée sur la zone sans contact, elle ne peut pas servir.",
     ),
     (
         "ERR_CERTIFICATE_NOT_FOUND",
@@ -322,6 +326,27 @@ mod tests {
             assert_ne!(browser_message(code), BROWSER_FALLBACK, "{code}");
         }
         assert_eq!(browser_message("ERR_SOMETHING_NEW"), BROWSER_FALLBACK);
+    }
+
+    /// Every code the extension and the host can hand the page (extension/src/shared/errors.js,
+    /// which lists both and is itself checked against the host's source) has its own message.
+    #[test]
+    fn every_code_of_the_extension_and_the_host_has_its_own_message() {
+        let errors_js = include_str!("../../extension/src/shared/errors.js");
+        let mut codes: Vec<&str> = errors_js
+            .split('"')
+            .filter(|word| {
+                word.starts_with("ERR_")
+                    && word.len() > 4
+                    && word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+            })
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert!(codes.len() > 25, "{codes:?}");
+        for code in codes {
+            assert_ne!(browser_message(code), BROWSER_FALLBACK, "{code}");
+        }
     }
 
     #[test]
