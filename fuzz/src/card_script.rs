@@ -116,19 +116,12 @@ impl Exchange {
 pub const INS_VERIFY: u8 = 0x20;
 
 /// How many times the PIN was presented: VERIFY commands with data (without, VERIFY only asks
-/// for the tries left), except a repeat the card asked for with `6Cxx` (wrong Le), which tells
-/// that it did not evaluate the first one.
+/// for the tries left). Every one counts, even a repeat after `6Cxx`: the host never resends it.
 pub fn pin_presentations(exchanges: &[Exchange]) -> usize {
-    let mut previous: Option<&Exchange> = None;
-    let mut count = 0;
-    for exchange in exchanges {
-        let repeat = previous.is_some_and(|p| p.ins() == INS_VERIFY && p.asked_other_le());
-        if exchange.ins() == INS_VERIFY && !exchange.data().is_empty() && !repeat {
-            count += 1;
-        }
-        previous = Some(exchange);
-    }
-    count
+    exchanges
+        .iter()
+        .filter(|exchange| exchange.ins() == INS_VERIFY && !exchange.data().is_empty())
+        .count()
 }
 
 pub struct ScriptedCard {
@@ -270,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_pin_presentations_but_not_a_repeat_asked_with_6cxx() {
+    fn counts_every_pin_presentation_even_a_repeat_asked_with_6cxx() {
         let verify = [0x00, 0x20, 0x00, 0x01, 0x02, 0x31, 0x32];
         let select = [0x00, 0xA4, 0x04, 0x0C, 0x01, 0xAA];
         assert_eq!(
@@ -279,7 +272,7 @@ mod tests {
                 exchange(&verify, &[0x6C, 0x08]),
                 exchange(&verify, &[0x63, 0xC2]),
             ]),
-            1
+            2
         );
         assert_eq!(
             pin_presentations(&[

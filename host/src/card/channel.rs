@@ -32,7 +32,8 @@ impl<'t> Channel<'t> {
     }
 
     /// Sends a command and collects the whole answer: follows `61xx` with GET RESPONSE on the same
-    /// class byte's channel, and resends once with the card's Le on `6Cxx`. A case-4 command gets
+    /// class byte's channel, and resends once with the card's Le on `6Cxx` (never a command with
+    /// sensitive data: that `6Cxx` is the answer). A case-4 command gets
     /// Le `00` under T=1; when the protocol is unknown and the card refuses it `67 00` without
     /// Le, it is sent once more with Le `00` (never a command with sensitive data).
     pub fn send(&mut self, command: &Command) -> Result<Response, CardError> {
@@ -54,9 +55,13 @@ impl<'t> Channel<'t> {
         {
             response = self.transmit_once(&command.clone().with_le(0))?;
         }
+        // Never resent when it carries a PIN: DESIGN.md's "never retried" admits no exception, and
+        // a card asking for another Le on a VERIFY is not one to trust with the PIN twice.
         if let StatusWord::WrongLe(le) = response.sw {
-            let corrected = command.clone().with_le(le);
-            response = self.transmit_once(&corrected)?;
+            if !command.is_sensitive() {
+                let corrected = command.clone().with_le(le);
+                response = self.transmit_once(&corrected)?;
+            }
         }
         let mut data = std::mem::take(&mut response.data);
         let mut rounds = 0;
@@ -326,6 +331,18 @@ mod tests {
         let mut transport = ScriptedTransport::new(vec![("00 22 41 A4 03 80 01 02", "67 00")]);
         let mut channel = Channel::new(&mut transport);
         assert_eq!(channel.send(&mse).unwrap().sw, StatusWord::WrongLength);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn a_verify_answered_6cxx_is_not_sent_again() {
+        let verify = Command::new(0x00, 0x20, 0x00, 0x01)
+            .with_sensitive_data(zeroize::Zeroizing::new(vec![0x31; 8]));
+        let mut transport =
+            ScriptedTransport::new(vec![("00 20 00 01 08 31 31 31 31 31 31 31 31", "6C 08")]);
+        let mut channel = Channel::new(&mut transport);
+        assert_eq!(channel.send(&verify).unwrap().sw, StatusWord::WrongLe(8));
+        assert_eq!(channel.apdus_sent(), 1);
         transport.assert_finished();
     }
 
