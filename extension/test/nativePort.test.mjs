@@ -106,6 +106,20 @@ test("host errors pass through with their code and known details only", async ()
   service.close();
 });
 
+test("a CPS read contactless reaches the page as ERR_CARD_UNSUPPORTED with its cardState", async () => {
+  const { ports, connectNative } = handshakingConnector();
+  const service = new NativePortService({ connectNative, hostName: HOST });
+  const attempt = service.request("certificates");
+  await flush();
+  const message = "the CPS card is read contactless: insert it in the reader's contact slot";
+  ports[0].answer({ id: ports[0].last().id, error: { code: "ERR_CARD_UNSUPPORTED", message, cardState: "contactless" } });
+  await assert.rejects(attempt, (error) => {
+    assert.deepEqual(/** @type {any} */ (error).toWire(), { code: "ERR_CARD_UNSUPPORTED", message, cardState: "contactless" });
+    return true;
+  });
+  service.close();
+});
+
 test("an error with id null belongs to the oldest request", async () => {
   const { ports, connectNative } = handshakingConnector();
   const service = new NativePortService({ connectNative, hostName: HOST });

@@ -48,6 +48,8 @@ test("allowedOrigins: absent allows all; entries match exactly or by subdomain w
 test("allowedOrigins fails closed: an empty list, a string (Firefox does no schema check) or an object refuse every site", () => {
   assert.equal(isOriginAllowed("https://a.example", policyFrom([])), false);
   assert.equal(policyFrom("https://a.example").state, "malformed");
+  assert.equal(policyFrom(null).state, "malformed");
+  assert.equal(isOriginAllowed("https://a.example", policyFrom(null)), false);
   assert.equal(isOriginAllowed("https://a.example", policyFrom("https://a.example")), false);
   assert.equal(isOriginAllowed("https://a.example", policyFrom({ 0: "https://a.example" })), false);
 });

@@ -179,8 +179,12 @@ function matches(origin, pattern) {
  * @returns {OriginPolicy}
  */
 export function policyFrom(value) {
-  if (value === undefined || value === null) return { state: "unset" };
-  if (!Array.isArray(value)) return { state: "malformed", reason: `allowedOrigins must be a list, not ${typeof value}` };
+  // Only an absent policy is "unset": `null` (Firefox takes it from policies.json unchecked) is a
+  // policy an administrator wrote, and a malformed one refuses every site, as doctor says.
+  if (value === undefined) return { state: "unset" };
+  if (!Array.isArray(value)) {
+    return { state: "malformed", reason: `allowedOrigins must be a list, not ${value === null ? "null" : typeof value}` };
+  }
   return { state: "list", entries: value.map(parseOriginPattern) };
 }
 

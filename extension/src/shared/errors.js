@@ -2,7 +2,7 @@
 // The host's codes (DESIGN.md, protocol 1) pass through unchanged; the codes below are the
 // extension's own. They are part of the page library's API: append only, never rename.
 
-/** @typedef {{ code: string, message: string, retriesLeft?: number, sw?: string, field?: string }} WireError */
+/** @typedef {{ code: string, message: string, retriesLeft?: number, sw?: string, field?: string, cardState?: string }} WireError */
 
 export const ExtensionErrorCode = Object.freeze({
   /** No native host manifest, or the host exited before answering the `version` handshake. */
@@ -58,7 +58,7 @@ export const HOST_ERROR_CODES = Object.freeze([
 export const PAGE_LIBRARY_ERROR_CODES = Object.freeze(["ERR_EXTENSION_UNAVAILABLE"]);
 
 /** Fields of a host error that may travel on to the page; anything else is dropped. */
-const FORWARDED_DETAILS = ["retriesLeft", "sw", "field"];
+const FORWARDED_DETAILS = ["retriesLeft", "sw", "field", "cardState"];
 
 export class CpxError extends Error {
   /**
