@@ -66,8 +66,11 @@ impl CardChecker {
     ) -> Result<Self, TrustSetupError> {
         let mut trust = TrustConfig::new(config.trust_anchors_der.clone())?
             .with_intermediates(config.intermediates_der.clone())?
-            .with_crls(config.crls_der.clone())?
-            .with_certificate_policies(&config.certificate_policies)?;
+            .with_crls(config.crls_der.clone())?;
+        // No --policy: any policy (cpx-verify refuses an empty list, which says nothing).
+        if !config.certificate_policies.is_empty() {
+            trust = trust.with_certificate_policies(&config.certificate_policies)?;
+        }
         for ca in &config.no_crl_for_der {
             trust = trust.without_crl_for(ca.clone());
         }

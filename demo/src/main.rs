@@ -203,7 +203,8 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
         identity.fingerprint()
     );
 
-    let reload_every = std::time::Duration::from_secs(args.crl_reload_minutes.max(1) * 60);
+    let reload_every =
+        std::time::Duration::from_secs(args.crl_reload_minutes.max(1).saturating_mul(60));
     runtime.block_on(async move {
         spawn_crl_reloads(state.clone(), reload_every);
         let handle = axum_server::Handle::new();

@@ -26,6 +26,8 @@ pub enum ConfigError {
     TestAnchorNotAllowed { subject: String },
     #[error("{oid:?} is not a certificate policy OID (dotted decimal)")]
     InvalidPolicyOid { oid: String },
+    #[error("the list of accepted certificate policies is empty: give at least one OID, or no list to accept any policy")]
+    NoPolicyOid,
 }
 
 /// Why a challenge nonce was refused by [`crate::NonceStore`].

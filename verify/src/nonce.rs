@@ -88,8 +88,9 @@ impl NonceStore {
     /// It replaces any earlier nonce of the session, which can then no longer be used.
     ///
     /// # Panics
-    /// If the operating system's random generator fails, or the store is full; use
-    /// [`NonceStore::try_issue`] to get an error instead.
+    /// If the operating system's random generator fails, or the store is full: for tests and
+    /// tools only. A request handler uses [`NonceStore::try_issue`], since any client can fill
+    /// the store.
     pub fn issue(&self, session_id: &str) -> String {
         match self.try_issue(session_id) {
             Ok(nonce) => nonce,

@@ -149,12 +149,16 @@ impl TrustConfig {
     }
 
     /// Accepts only user certificates whose certificatePolicies extension names at least one of
-    /// these policy OIDs (dotted text, e.g. `"1.2.250.1.71.x.y"`). With no list, any policy (or
-    /// none) is accepted. See the README for the IGC-Santé policies.
+    /// these policy OIDs (dotted text, e.g. `"1.2.250.1.71.x.y"`). Without this call, any policy
+    /// (or none) is accepted; an empty list is refused, so that an empty configuration file
+    /// cannot silently mean "any policy". See the README for the IGC-Santé policies.
     pub fn with_certificate_policies<S: AsRef<str>>(
         mut self,
         oids: &[S],
     ) -> Result<Self, ConfigError> {
+        if oids.is_empty() {
+            return Err(ConfigError::NoPolicyOid);
+        }
         for oid in oids {
             let parsed =
                 ObjectIdentifier::new(oid.as_ref()).map_err(|_| ConfigError::InvalidPolicyOid {

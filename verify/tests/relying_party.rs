@@ -231,6 +231,11 @@ fn only_the_configured_certificate_policies_are_accepted() {
         common::trust().with_certificate_policies(&["not an oid"]),
         Err(ConfigError::InvalidPolicyOid { .. })
     ));
+    // An empty list (say, an empty configuration file) is refused, not taken for "any policy".
+    assert!(matches!(
+        common::trust().with_certificate_policies::<&str>(&[]),
+        Err(ConfigError::NoPolicyOid)
+    ));
 }
 
 // --- 4. anchor validity -------------------------------------------------------------------------
