@@ -71,7 +71,7 @@ export function packageAll(options) {
  * The update manifest Chromium fetches from a self-hosted update URL (Chrome's "Self-host for
  * Linux" guide: gupdate protocol 2.0, one app, one updatecheck). `hash_sha256` and `size` of the
  * CRX: without them Chromium 156 downloads an update of an installed extension but never installs
- * it (seen in tests/browser/tests/force-install.test.mjs; the first install works either way).
+ * it (seen in tests/browser/system/force-install.test.mjs; the first install works either way).
  * @param {string} id @param {string} version @param {string} codebase @param {Buffer} crx
  */
 export function updatesXml(id, version, codebase, crx) {

@@ -3,10 +3,10 @@
 #   1. build it (build.sh) and `dpkg -i` it;
 #   2. `cpx-connect doctor` with the virtual card in vpcd: exit 0 expected;
 #   3. one Chromium login that finds the host only through the system-wide manifest
-#      (tests/browser/tests/system-install.test.mjs);
+#      (tests/browser/system/system-install.test.mjs);
 #   4. the administrator's path: the extension force-installed by policy in Chromium (CRX3 +
 #      updates.xml over local HTTPS, then an update) and Firefox ESR (.xpi), then a login on the
-#      demo site through this package's host (tests/browser/tests/force-install.test.mjs);
+#      demo site through this package's host (tests/browser/system/force-install.test.mjs);
 #   5. `dpkg -r`, then check that every path the package touched is as it was before.
 # Steps that use pcscd/vpcd hold /tmp/cpx-connect-pcscd.lock. A package already installed is
 # left alone: the script refuses to run rather than remove it.
@@ -100,12 +100,12 @@ if [ ! -d "$repo/tests/browser/node_modules" ]; then
     (cd "$repo/tests/browser" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 (cd "$repo/tests/browser" &&
-    CPX_SYSTEM_INSTALL_TEST=1 CPX_VIRTUAL_CARD="$virtual_card" node --test tests/system-install.test.mjs)
+    CPX_SYSTEM_INSTALL_TEST=1 CPX_VIRTUAL_CARD="$virtual_card" node --test system/system-install.test.mjs)
 
 step "force-install by policy (Chromium, Firefox ESR), then a login through the package's host"
 (cd "$repo/tests/browser" &&
     CPX_SYSTEM_INSTALL_TEST=1 CPX_VIRTUAL_CARD="$virtual_card" CPX_DEMO_BIN="$CARGO_TARGET_DIR/debug/cpx-demo" \
-        node --test tests/force-install.test.mjs)
+        node --test system/force-install.test.mjs)
 
 step "dpkg -r"
 dpkg -r cpx-connect

@@ -42,7 +42,7 @@ function skip() {
   if (browserMissing) return browserMissing;
   if (existsSync(SYSTEM_MANIFEST)) return false;
   const reason = `no system-wide manifest at ${SYSTEM_MANIFEST} (install the Debian package or run \`cpx-connect install --system --browser chromium\`)`;
-  if (process.env.CPX_SYSTEM_INSTALL_TEST === "1") throw new Error(`CPX_SYSTEM_INSTALL_TEST=1 and ${reason}`);
+  if (process.env.CPX_SYSTEM_INSTALL_TEST === "1" || process.env.CI === "true") throw new Error(`CPX_SYSTEM_INSTALL_TEST=1 or CI=true, and ${reason}`);
   return reason;
 }
 
