@@ -33,7 +33,8 @@ pub struct Validator {
 /// always the same, is not verified again per token). What webpki then no longer checks for
 /// it is checked here: its dates and its anchor's at each validation, its revocation (the
 /// anchor's CRL, by serial), its CA flag, keyCertSign and path length (at start-up and per
-/// path). Only for anchors without name constraints, which would otherwise be skipped.
+/// path). Only for anchors without name constraints, which would otherwise be skipped, and for
+/// intermediates without an extendedKeyUsage, which webpki checks only on a path's certificates.
 #[derive(Debug)]
 struct Shortcut {
     intermediate: usize,
@@ -299,7 +300,7 @@ fn check_dates(ca: &crate::trust::CaInfo, now: SystemTime) -> Result<(), VerifyE
 /// here, once), that are CAs allowed to sign certificates.
 fn shortcuts(trust: &TrustConfig) -> Vec<Shortcut> {
     use der::{Decode, Encode};
-    use x509_cert::ext::pkix::{BasicConstraints, KeyUsage as X509KeyUsage};
+    use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage as X509KeyUsage};
 
     let mut found = Vec::new();
     for (intermediate, der) in trust.intermediates.iter().enumerate() {
@@ -315,6 +316,11 @@ fn shortcuts(trust: &TrustConfig) -> Vec<Shortcut> {
             Ok(Some((_, usage))) if !usage.key_cert_sign() => continue,
             Err(_) => continue,
             _ => {}
+        }
+        // webpki checks the extendedKeyUsage of every certificate of a path but never of an
+        // anchor: an intermediate that carries one stays in the path, where it is checked.
+        if !matches!(tbs.get::<ExtendedKeyUsage>(), Ok(None)) {
+            continue;
         }
         let (Ok(tbs_der), Some(signature)) = (tbs.to_der(), certificate.signature.as_bytes())
         else {

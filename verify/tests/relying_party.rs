@@ -238,6 +238,26 @@ fn only_the_configured_certificate_policies_are_accepted() {
     ));
 }
 
+/// An intermediate whose extendedKeyUsage leaves out clientAuth issues no login certificate,
+/// whether or not the validator takes the intermediate, verified once, as a shortcut anchor.
+#[test]
+fn an_intermediate_restricted_to_email_issues_no_login_certificate() {
+    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| trust.with_intermediates(vec![fixture("email-ca.der")]))
+        .and_then(|trust| {
+            trust.with_crls(vec![
+                fixture("email-ca.crl.der"),
+                fixture("root-ca.crl.der"),
+            ])
+        })
+        .expect("config")
+        .allow_test_anchors();
+    assert_eq!(
+        validate_with(trust, "leaf-email-ca").err(),
+        Some(VerifyError::WrongExtendedKeyUsage)
+    );
+}
+
 // --- 4. anchor validity -------------------------------------------------------------------------
 
 #[test]
