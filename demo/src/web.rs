@@ -291,16 +291,7 @@ async fn security_headers(
     if response.status() == StatusCode::INTERNAL_SERVER_ERROR
         && !response.headers().contains_key(CONTENT_TYPE)
     {
-        log("the session store did not answer");
-        response = html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            pages::message_page(
-                "Service indisponible",
-                server_message("ERR_SESSION_STORE_UNAVAILABLE"),
-                "/",
-                "Réessayer",
-            ),
-        );
+        response = session_store_failure_page(&"it did not answer");
     }
     let headers = response.headers_mut();
     headers.insert(
