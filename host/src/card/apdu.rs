@@ -7,6 +7,13 @@ use zeroize::Zeroizing;
 /// Largest data field a CPx card returns in one READ BINARY or GET RESPONSE (CARD.md).
 pub const MAX_CHUNK: u8 = 0xE7;
 
+/// Whether raw command bytes are a VERIFY carrying a PIN (a data field). A VERIFY without data
+/// only asks whether the PIN is verified. For the layers that see bytes, not [`Command`]s: the
+/// PC/SC transport's PIN bookkeeping and the card report's trace.
+pub fn carries_pin(command: &[u8]) -> bool {
+    command.len() > 5 && command.get(1) == Some(&0x20)
+}
+
 /// The data field of a command: plain, or sensitive (a PIN) and then never printed.
 #[derive(Clone)]
 pub enum CommandData {

@@ -290,7 +290,7 @@ struct Recording<'t> {
 
 impl Transport for Recording<'_> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        let shown = if command.len() > 5 && command.get(1) == Some(&0x20) {
+        let shown = if card::apdu::carries_pin(command) {
             format!(
                 "{} [{} bytes not shown]",
                 spaced(&command[..5]),

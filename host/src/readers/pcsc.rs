@@ -8,6 +8,7 @@ use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, ShareMode,
 use tracing::{debug, warn};
 
 use super::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
+use crate::card::apdu::carries_pin;
 use crate::card::{Protocol, Transport, TransportError};
 
 /// Largest response of a short APDU: 256 data bytes and the status word.
@@ -168,7 +169,7 @@ impl PinTrace {
         if command.get(1) != Some(&0x20) {
             return;
         }
-        if command.len() > 5 {
+        if carries_pin(command) {
             self.presented.set(true);
         } else if !self.presented.get() {
             self.verified_before
@@ -313,7 +314,7 @@ impl Transport for PcscTransport<'_> {
 
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         // A VERIFY with a PIN counts as presented even if no answer comes back.
-        if command.len() > 5 && command.get(1) == Some(&0x20) {
+        if carries_pin(command) {
             self.pin_trace.presented.set(true);
         }
         let mut buffer = [0u8; MAX_RESPONSE];
