@@ -489,6 +489,47 @@ async fn run_password_check<T: Send + 'static>(
     .map_err(|store_error| store_error.to_string())
 }
 
+/// What the password step of a form found.
+enum PasswordCheck<T> {
+    Right(T),
+    /// A wrong password (or unknown user); the session's CSRF token was replaced, since a token
+    /// seen with a wrong password is spent: the new one is here for the page shown again.
+    Wrong {
+        csrf_token: String,
+    },
+}
+
+/// The password step every form shares (login, linking a card, unlinking it): throttled per
+/// account name and client address, the hash bounded by the semaphore, and a new CSRF token
+/// after a failure. `Err` is the page to answer with (throttled, session store or server error).
+async fn password_step<T: Send + 'static>(
+    app: &AppState,
+    session: &Session,
+    extensions: &axum::http::Extensions,
+    username: &str,
+    check: impl FnOnce(&AccountStore) -> Result<Option<T>, StoreError> + Send + 'static,
+) -> Result<PasswordCheck<T>, Response> {
+    if let Err(wait) = app
+        .inner
+        .throttle
+        .check(username, client_address(extensions))
+    {
+        log(&format!("password attempts throttled for {username:?}"));
+        return Err(too_many_attempts_page(wait));
+    }
+    match run_password_check(app, check).await {
+        Ok(Some(found)) => Ok(PasswordCheck::Right(found)),
+        Ok(None) => {
+            let csrf_token = random_token();
+            match session.insert(CSRF, &csrf_token).await {
+                Ok(()) => Ok(PasswordCheck::Wrong { csrf_token }),
+                Err(error) => Err(session_store_failure_page(&error)),
+            }
+        }
+        Err(error) => Err(server_error_page("password check", &error)),
+    }
+}
+
 /// Why the signed-in account could not be looked up.
 enum LookupError {
     Session(tower_sessions::session::Error),
@@ -589,33 +630,20 @@ async fn password_login(
         return csrf_failure_page();
     }
     let username = form.username.trim().to_owned();
-    if let Err(wait) = app
-        .inner
-        .throttle
-        .check(&username, client_address(&extensions))
-    {
-        log(&format!("password attempts throttled for {username:?}"));
-        return too_many_attempts_page(wait);
-    }
     let checked_username = username.clone();
     let password = form.password;
-    match run_password_check(&app, move |store| {
+    let step = password_step(&app, &session, &extensions, &username, move |store| {
         store.check_password(&checked_username, &password)
     })
-    .await
-    {
-        Ok(Some(account)) => {
+    .await;
+    match step {
+        Ok(PasswordCheck::Right(account)) => {
             match renew_session(&app, &session, Some(account.id), None, None).await {
                 Ok(()) => redirect("/compte"),
                 Err(error) => session_store_failure_page(&error),
             }
         }
-        Ok(None) => {
-            // A new CSRF token after a failure: a token seen with a wrong password is spent.
-            let csrf_token = random_token();
-            if let Err(error) = session.insert(CSRF, &csrf_token).await {
-                return session_store_failure_page(&error);
-            }
+        Ok(PasswordCheck::Wrong { csrf_token }) => {
             let flash = Flash::Error(WRONG_CREDENTIALS.to_owned());
             html(
                 StatusCode::UNAUTHORIZED,
@@ -626,7 +654,7 @@ async fn password_login(
                 }),
             )
         }
-        Err(error) => server_error_page("password check", &error),
+        Err(page) => page,
     }
 }
 
@@ -844,27 +872,15 @@ async fn link_submit(
     };
     let card = pending.card;
     let username = form.username.trim().to_owned();
-    if let Err(wait) = app
-        .inner
-        .throttle
-        .check(&username, client_address(&extensions))
-    {
-        log(&format!("password attempts throttled for {username:?}"));
-        return too_many_attempts_page(wait);
-    }
     let checked_username = username.clone();
     let password = form.password;
-    let account = match run_password_check(&app, move |store| {
+    let step = password_step(&app, &session, &extensions, &username, move |store| {
         store.check_password(&checked_username, &password)
     })
-    .await
-    {
-        Ok(Some(account)) => account,
-        Ok(None) => {
-            let csrf_token = random_token();
-            if let Err(error) = session.insert(CSRF, &csrf_token).await {
-                return session_store_failure_page(&error);
-            }
+    .await;
+    let account = match step {
+        Ok(PasswordCheck::Right(account)) => account,
+        Ok(PasswordCheck::Wrong { csrf_token }) => {
             return html(
                 StatusCode::UNAUTHORIZED,
                 pages::link_page(&LinkPage {
@@ -876,7 +892,7 @@ async fn link_submit(
                 }),
             );
         }
-        Err(error) => return server_error_page("password check", &error),
+        Err(page) => return page,
     };
     match app.inner.store.link_card(account.id, &card) {
         Ok(()) => {
@@ -978,32 +994,32 @@ async fn unlink_card(
     };
     // Unlinking is a change of how the account is reached: the password again, as for linking
     // (a session left open on a shared workstation is not enough).
-    if let Err(wait) = app
-        .inner
-        .throttle
-        .check(&account.username, client_address(&extensions))
-    {
-        return too_many_attempts_page(wait);
-    }
     let account_id = account.id;
     let password = form.password;
-    let flash = match run_password_check(&app, move |store| {
-        store.check_password_of_account(account_id, &password)
-    })
-    .await
-    {
-        Ok(true) => match app.inner.store.unlink_card(account.id) {
+    let step = password_step(
+        &app,
+        &session,
+        &extensions,
+        &account.username,
+        move |store| {
+            Ok(store
+                .check_password_of_account(account_id, &password)?
+                .then_some(()))
+        },
+    )
+    .await;
+    let flash = match step {
+        Ok(PasswordCheck::Right(())) => match app.inner.store.unlink_card(account.id) {
             Ok(true) => Flash::Info("Votre carte CPS a été dissociée de votre compte.".to_owned()),
             Ok(false) => {
                 Flash::Error("Aucune carte CPS n'était associée à votre compte.".to_owned())
             }
             Err(error) => return server_error_page("card unlink", &error),
         },
-        Ok(false) => {
-            let _ = session.insert(CSRF, random_token()).await;
+        Ok(PasswordCheck::Wrong { .. }) => {
             Flash::Error("Mot de passe incorrect : la carte CPS n'a pas été dissociée.".to_owned())
         }
-        Err(error) => return server_error_page("password check", &error),
+        Err(page) => return page,
     };
     let _ = session.insert(FLASH, flash).await;
     redirect("/compte")
