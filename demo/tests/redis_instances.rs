@@ -54,12 +54,20 @@ impl Redis {
             eprintln!("skipped: redis-server not found (scripts/setup.sh installs it)");
             return Ok(None);
         }
-        let mut redis = Redis {
-            port: free_port()?,
-            child: None,
-        };
-        redis.spawn()?;
-        Ok(Some(redis))
+        // A free port can be taken between the look and the start (another test restarting
+        // its server on its own port): try a few.
+        let mut last_error = None;
+        for _ in 0..5 {
+            let mut redis = Redis {
+                port: free_port()?,
+                child: None,
+            };
+            match redis.spawn() {
+                Ok(()) => return Ok(Some(redis)),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| "redis-server did not start".into()))
     }
 
     fn spawn(&mut self) -> Result<(), Box<dyn std::error::Error>> {
@@ -69,15 +77,24 @@ impl Redis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                // The server answering must be this one: tests run in parallel, and a port
+                // freed by one test's restart can be another's "free" port.
+                if server_pid(stream)? == pid {
+                    return Ok(());
+                }
+                self.stop();
+                return Err(format!("port {} is another redis-server's", self.port).into());
+            }
             if Instant::now() > deadline {
                 return Err("redis-server did not start".into());
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(())
     }
 
     fn stop(&mut self) {
@@ -89,6 +106,29 @@ impl Redis {
 
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+/// The process id of the redis-server behind `stream` (INFO server's `process_id`).
+fn server_pid(mut stream: TcpStream) -> Result<u32, Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")?;
+    let mut answer = String::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let pid = answer
+            .split_once("process_id:")
+            .and_then(|(_, rest)| rest.split_once("\r\n"))
+            .map(|(pid, _)| pid.trim().to_owned());
+        if let Some(pid) = pid {
+            return Ok(pid.parse()?);
+        }
+        let read = stream.read(&mut buffer)?;
+        if read == 0 {
+            return Err(format!("no process_id in redis-server's INFO: {answer:?}").into());
+        }
+        answer.push_str(&String::from_utf8_lossy(&buffer[..read]));
     }
 }
 
