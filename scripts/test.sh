@@ -25,6 +25,9 @@ cargo test --workspace --locked 2>&1 | tee -a "$log"
 step "Windows: cross-built exe and MSI under Wine; macOS type-check"
 bash tests/windows/run.sh 2>&1 | tee -a "$log"
 
+step "setup.sh installs what each purpose needs (stand-in apt, nothing installed)"
+bash scripts/setup-check.sh
+
 step "Debian's own Rust toolchain, without rustup: setup, build, host tests"
 bash scripts/no-rustup-check.sh 2>&1 | tee -a "$log"
 
