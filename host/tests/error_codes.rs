@@ -75,35 +75,33 @@ fn protocol_md_documents_exactly_the_host_codes() {
     assert_eq!(table, host_codes(), "{file}'s table of error codes");
 }
 
+/// Asserts that the `ERR_` codes of `file` between `start` and `end` are the host's, in order.
+fn assert_copy_is_exact(file: &str, start: &str, end: &str) {
+    let text = read(file);
+    let copy = codes_in(between(&text, start, end, file));
+    assert_eq!(copy, host_codes(), "{file}, after {start:?}");
+}
+
 #[test]
 fn the_readme_lists_exactly_the_host_codes() {
-    let file = "README.md";
-    let text = read(file);
-    let summary = between(&text, "## Protocol in brief", "The whole contract", file);
-    assert_eq!(
-        codes_in(summary),
-        host_codes(),
-        "{file}, \"Protocol in brief\""
-    );
+    assert_copy_is_exact("README.md", "## Protocol in brief", "The whole contract");
 }
 
 #[test]
 fn the_extension_lists_exactly_the_host_codes() {
-    let file = "extension/src/shared/errors.js";
-    let text = read(file);
-    let list = between(&text, "export const HOST_ERROR_CODES", "]);", file);
-    assert_eq!(codes_in(list), host_codes(), "{file}, HOST_ERROR_CODES");
+    assert_copy_is_exact(
+        "extension/src/shared/errors.js",
+        "export const HOST_ERROR_CODES",
+        "]);",
+    );
 }
 
 #[test]
 fn the_end_to_end_tests_list_exactly_the_host_codes() {
-    let file = "tests/e2e/src/lib.rs";
-    let text = read(file);
-    let list = between(&text, "pub const DOCUMENTED_ERROR_CODES", "];", file);
-    assert_eq!(
-        codes_in(list),
-        host_codes(),
-        "{file}, DOCUMENTED_ERROR_CODES"
+    assert_copy_is_exact(
+        "tests/e2e/src/lib.rs",
+        "pub const DOCUMENTED_ERROR_CODES",
+        "];",
     );
 }
 
