@@ -1,19 +1,23 @@
 # CPx Connect. `make demo` runs the whole login experience; `make test` runs every test.
-# Both install what is missing first (Debian/Ubuntu packages; without Rust, Debian 12's own
-# toolchain, elsewhere rustup: see scripts/setup.sh).
+# Both install what is missing first, each only what it needs (Debian/Ubuntu packages; without
+# Rust, Debian 12's own toolchain, elsewhere rustup: see scripts/setup.sh). `make setup` installs
+# everything, as `make test` does.
 
-.PHONY: setup demo test build bench fixtures clean
+.PHONY: setup setup-demo demo test build bench fixtures clean
 
 setup:
-	bash scripts/setup.sh
+	bash scripts/setup.sh test
 
-demo: setup
+setup-demo:
+	bash scripts/setup.sh demo
+
+demo: setup-demo
 	bash scripts/demo.sh
 
 test: setup
 	bash scripts/test.sh
 
-build: setup
+build: setup-demo
 	cargo build --workspace --all-targets --locked
 
 bench: setup

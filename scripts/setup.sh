@@ -1,23 +1,43 @@
 #!/usr/bin/env bash
-# Installs what CPx Connect needs on a Debian/Ubuntu machine, and nothing that is already there.
+# Installs what CPx Connect needs on a Debian/Ubuntu machine for one purpose, and nothing that is
+# already there:
+#
+#   scripts/setup.sh demo   # what `make demo` (and `make build`) needs: Rust, the PC/SC stack with
+#                           # the virtual reader, Chromium, Node.js
+#   scripts/setup.sh test   # everything `make test` runs (the default): also Firefox ESR, Redis,
+#                           # OpenSC and pcsc-tools, and for the Windows checks Debian's Rust
+#                           # sources, mingw-w64, Wine and wixl (well over 100 MB)
+#
 # Rust: rustup's toolchain when there is one; without any cargo, Debian 12's own toolchain
 # (cargo-web, rustc-web: a current Rust kept up to date by bookworm-security); elsewhere rustup.
 # Everything else comes from the distribution.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+purpose="${1:-test}"
+case "$purpose" in
+  demo | test) ;;
+  *) echo "usage: $0 [demo|test]" >&2; exit 2 ;;
+esac
+
 # The oldest Rust the workspace builds with (Cargo.toml's rust-version).
 min_rust=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 
+# The demo: build the workspace, run pcscd with the virtual card, open Chromium.
 packages=(
-  pcscd libpcsclite-dev vsmartcard-vpcd pcsc-tools opensc   # the PC/SC stack and the virtual reader
-  pkg-config openssl make procps iproute2 binutils                   # build and test tooling
-  chromium firefox-esr                                       # browsers for the demo and browser tests
+  pcscd libpcsclite-dev vsmartcard-vpcd                      # the PC/SC stack and the virtual reader
+  pkg-config openssl make procps iproute2 binutils           # build and run tooling
+  chromium                                                   # the demo's browser
+)
+# The tests on top: the other browser, the shared store, OpenSC's view of the virtual card.
+test_packages=(
+  pcsc-tools opensc                                          # tests/e2e/tests/opensc_agrees.rs, virtual-card tests
+  firefox-esr                                                # browser tests
   redis-server                                               # the shared challenge and session store (demo tests)
 )
 # The Windows build and its checks under Wine (tests/windows/run.sh), and the macOS type-check:
 # Debian 12's Rust compiler with its standard library's sources for -Z build-std, and its clippy
-# (any cargo drives them), the mingw-w64 linker, Wine, and wixl for the MSI.
+# (any cargo drives them), the mingw-w64 linker, Wine, and wixl for the MSI. Tests only.
 windows_packages=(rustc-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64 wine64 wixl)
 
 sudo=""
@@ -38,8 +58,11 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
   fi
 fi
-if available rust-web-src; then
-  packages+=("${windows_packages[@]}")
+if [ "$purpose" = test ]; then
+  packages+=("${test_packages[@]}")
+  if available rust-web-src; then
+    packages+=("${windows_packages[@]}")
+  fi
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -60,4 +83,4 @@ if [ -z "$rust" ] || [ "$(printf '%s\n%s\n' "$min_rust" "${rust%%-*}" | sort -V 
   echo "setup: Rust ${rust:-(no rustc)} is older than $min_rust, the workspace's minimum: update it with rustup (rustup update stable), or install Rust $min_rust or later with rustup (https://rustup.rs)" >&2
   exit 1
 fi
-echo "setup: all dependencies present (Rust $rust from $(command -v cargo))"
+echo "setup: all dependencies for $purpose present (Rust $rust from $(command -v cargo))"

@@ -25,15 +25,19 @@ cargo test --workspace --locked 2>&1 | tee -a "$log"
 step "Windows: cross-built exe and MSI under Wine; macOS type-check"
 bash tests/windows/run.sh 2>&1 | tee -a "$log"
 
+step "setup.sh installs what each purpose needs (stand-in apt, nothing installed)"
+bash scripts/setup-check.sh
+
 step "Debian's own Rust toolchain, without rustup: setup, build, host tests"
 bash scripts/no-rustup-check.sh 2>&1 | tee -a "$log"
 
 step "extension build and unit tests"
+(cd extension && npm ci --no-audit --no-fund)   # fflate (package archives) and web-ext (linter)
 node extension/build.mjs
 node --test extension/test/ 2>&1 | tee -a "$log"
 
 step "store readiness: web-ext lint (no error, no warning), store packages, generated templates"
-(cd extension && npm ci --no-audit --no-fund && npx web-ext lint --source-dir dist/firefox --warnings-as-errors)
+(cd extension && npx web-ext lint --source-dir dist/firefox --warnings-as-errors)
 node extension/package.mjs >/dev/null   # into extension/dist/packages/
 node manifests/generate.mjs --check
 

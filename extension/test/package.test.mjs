@@ -11,7 +11,7 @@ import { after, test } from "node:test";
 import { checkIds, extensionVersion, readIds } from "../build.mjs";
 import { packageAll } from "../package.mjs";
 import { readCrx3 } from "../tools/crx.mjs";
-import { unzip } from "../tools/zip.mjs";
+import { unzip, zip } from "../tools/zip.mjs";
 
 const work = mkdtempSync(join(tmpdir(), "cpx-package-test-"));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -73,4 +73,34 @@ test("the store zip has neither key nor update_url; the xpi has the gecko id and
   assert.equal(firefox.browser_specific_settings.gecko.id, readIds().firefoxAddonId);
   assert.deepEqual(firefox.browser_specific_settings.gecko.data_collection_permissions, { required: ["none"] });
   assert.throws(() => packageAll({ out: join(work, "bad"), version: "1.0-beta" }), /dot-separated integers/);
+});
+
+test("the archives' entries are sorted, dated 1980-01-01 00:00 in any time zone, with no extra fields or modes", () => {
+  const files = new Map([["b/two.txt", Buffer.from("two")], ["a.json", Buffer.from("{}".repeat(100))], ["b/one.txt", Buffer.from("")]]);
+  const archive = zip(files);
+  const savedZone = process.env.TZ;
+  process.env.TZ = "Pacific/Kiritimati"; // UTC+14: a time zone leaking into the dates shows here
+  try {
+    assert.ok(zip(files).equals(archive), "the bytes depend on the time zone");
+  } finally {
+    if (savedZone === undefined) delete process.env.TZ;
+    else process.env.TZ = savedZone;
+  }
+  const end = archive.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  let at = archive.readUInt32LE(end + 16);
+  const names = [];
+  for (let i = 0; i < archive.readUInt16LE(end + 10); i++) {
+    assert.equal(archive.readUInt32LE(at), 0x02014b50, "central directory entry");
+    assert.equal(archive.readUInt16LE(at + 4) >> 8, 0, "made by MS-DOS: no Unix modes");
+    assert.equal(archive.readUInt16LE(at + 12), 0, "time 00:00:00");
+    assert.equal(archive.readUInt16LE(at + 14), (1 << 5) | 1, "date 1980-01-01");
+    assert.equal(archive.readUInt16LE(at + 30), 0, "no extra field");
+    assert.equal(archive.readUInt32LE(at + 38), 0, "no external attributes");
+    const nameLength = archive.readUInt16LE(at + 28);
+    names.push(archive.subarray(at + 46, at + 46 + nameLength).toString("utf8"));
+    at += 46 + nameLength + archive.readUInt16LE(at + 30) + archive.readUInt16LE(at + 32);
+  }
+  assert.deepEqual(names, ["a.json", "b/one.txt", "b/two.txt"]);
+  assert.deepEqual(unzip(archive), files);
+  assert.throws(() => zip(new Map([["../x", Buffer.from("x")]])), /refusing entry name/);
 });

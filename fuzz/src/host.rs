@@ -15,7 +15,7 @@ use cpx_connect::service::HostService;
 use serde_json::Value;
 
 use crate::card_script::{pin_presentations, ScriptedCard};
-use crate::ERROR_CODES;
+use crate::is_protocol_error_code;
 
 /// The CPS3 contact ATR of CARD.md.
 pub const CPS3_ATR: [u8; 17] = [
@@ -211,7 +211,7 @@ fn read_answers(output: &[u8]) -> Vec<Value> {
             (None, Some(error)) => {
                 assert_eq!(object.len(), 2);
                 let code = error["code"].as_str().expect("an error code");
-                assert!(ERROR_CODES.contains(&code), "undocumented code {code}");
+                assert!(is_protocol_error_code(code), "undocumented code {code}");
                 assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
             }
             _ => panic!("an answer has exactly one of result and error: {answer}"),

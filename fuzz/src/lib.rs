@@ -13,22 +13,10 @@ pub mod host;
 pub mod pkcs15;
 pub mod request;
 
-/// Every error code of protocol 1 (shared/DESIGN.md); an answer with any other code is a bug.
-pub const ERROR_CODES: [&str; 16] = [
-    "ERR_INVALID_REQUEST",
-    "ERR_UNKNOWN_COMMAND",
-    "ERR_ORIGIN_INVALID",
-    "ERR_NONCE_INVALID",
-    "ERR_PCSC_UNAVAILABLE",
-    "ERR_NO_READER",
-    "ERR_NO_CARD",
-    "ERR_CARD_UNSUPPORTED",
-    "ERR_CERTIFICATE_NOT_FOUND",
-    "ERR_CARD_REMOVED",
-    "ERR_PIN_REQUIRED",
-    "ERR_PIN_FORMAT",
-    "ERR_PIN_INCORRECT",
-    "ERR_PIN_BLOCKED",
-    "ERR_CARD_ERROR",
-    "ERR_INTERNAL",
-];
+/// Whether `code` is one of protocol 1's error codes (the host's own list, `ErrorCode::ALL`);
+/// an answer with any other code is a bug.
+pub fn is_protocol_error_code(code: &str) -> bool {
+    cpx_connect::protocol::wire::ErrorCode::ALL
+        .iter()
+        .any(|known| *known == code)
+}

@@ -2,7 +2,7 @@
 //! the same bytes with `serde_json::Value`.
 
 use cpx_connect::protocol::request::{parse, Command};
-use cpx_connect::protocol::wire::RequestId;
+use cpx_connect::protocol::wire::{ErrorCode, RequestId};
 use serde_json::Value;
 
 pub fn run(data: &[u8]) {
@@ -11,7 +11,7 @@ pub fn run(data: &[u8]) {
         assert!(
             matches!(
                 rejected.error.code,
-                "ERR_INVALID_REQUEST" | "ERR_UNKNOWN_COMMAND"
+                ErrorCode::InvalidRequest | ErrorCode::UnknownCommand
             ),
             "parse answered {}",
             rejected.error.code

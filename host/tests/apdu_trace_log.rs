@@ -7,26 +7,9 @@
 
 mod common;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use common::{exchange, VirtualReaders};
+use common::{authenticate, certificate_id_of, exchange, VirtualReaders};
 use cpx_connect::service::HostService;
 use cpx_virtual_card::{Holder, VirtualCard};
-use serde_json::{json, Value};
-
-fn authenticate(certificate_id: &str, pin: &str, nonce: &str) -> Value {
-    json!({"id": "auth", "command": "authenticate", "arguments": {
-        "origin": "https://demo.cpxconnect.org", "challengeNonce": nonce,
-        "certificateId": certificate_id, "pin": pin}})
-}
-
-fn first_certificate_id(service: &mut HostService<VirtualReaders>) -> String {
-    let answers = exchange(service, &[json!({"id": 1, "command": "certificates"})]);
-    answers[0]["result"]["certificates"][0]["certificateId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no certificate: {}", answers[0]))
-        .to_owned()
-}
 
 /// A writer the log subscriber appends to, shared with the test.
 #[derive(Clone, Default)]
@@ -57,13 +40,12 @@ fn the_apdu_trace_log_level_never_records_verify_data() {
         Some(VirtualCard::cps3(Holder::Dupont).with_pin("4739")),
     )]);
     let card = readers.card(0);
-    let nonce = BASE64.encode([0x42u8; 32]);
     tracing::subscriber::with_default(subscriber, || {
         let mut service = HostService::new(readers);
-        let id = first_certificate_id(&mut service);
-        let answers = exchange(&mut service, &[authenticate(&id, "4739", &nonce)]);
+        let id = certificate_id_of(&mut service);
+        let answers = exchange(&mut service, &[authenticate(&id, "4739")]);
         assert!(answers[0]["result"].is_object(), "{}", answers[0]);
-        let answers = exchange(&mut service, &[authenticate(&id, "8521", &nonce)]);
+        let answers = exchange(&mut service, &[authenticate(&id, "8521")]);
         assert_eq!(answers[0]["error"]["code"], "ERR_PIN_INCORRECT");
     });
     assert_eq!(card.lock().unwrap().verify_count(), 2);

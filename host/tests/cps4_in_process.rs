@@ -6,38 +6,14 @@ mod common;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use common::{cache_directory, exchange, VirtualReaders};
+use common::{
+    authenticate, cache_directory, certificate_id_of, certificates, exchange, nonce,
+    VirtualReaders, ORIGIN,
+};
 use cpx_connect::service::cache::ProfileCache;
 use cpx_connect::service::HostService;
 use cpx_virtual_card::{Holder, VirtualCard};
 use serde_json::{json, Value};
-
-const ORIGIN: &str = "https://demo.cpxconnect.org";
-
-fn nonce() -> String {
-    BASE64.encode([0x24u8; 32])
-}
-
-fn authenticate(certificate_id: &str, pin: &str) -> Value {
-    json!({"id": "auth", "command": "authenticate", "arguments": {
-        "origin": ORIGIN, "challengeNonce": nonce(),
-        "certificateId": certificate_id, "pin": pin}})
-}
-
-fn certificates(service: &mut HostService<VirtualReaders>) -> Vec<Value> {
-    let answers = exchange(service, &[json!({"id": 1, "command": "certificates"})]);
-    answers[0]["result"]["certificates"]
-        .as_array()
-        .unwrap_or_else(|| panic!("certificates failed: {}", answers[0]))
-        .clone()
-}
-
-fn certificate_id_of(service: &mut HostService<VirtualReaders>) -> String {
-    certificates(service)[0]["certificateId"]
-        .as_str()
-        .expect("a certificate")
-        .to_owned()
-}
 
 /// Verifies a token as a relying party would, with `rsa` and `sha2` rather than the host's check.
 fn assert_token_verifies(token: &Value) {

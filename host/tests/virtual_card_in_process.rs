@@ -5,29 +5,14 @@ mod common;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use common::{assert_token_verifies, cache_directory, exchange, VirtualReaders};
+use common::{
+    assert_token_verifies, authenticate, cache_directory, certificate_id_of, exchange, nonce,
+    VirtualReaders,
+};
 use cpx_connect::service::HostService;
 use cpx_virtual_card::{Holder, VirtualCard};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-
-fn nonce() -> String {
-    BASE64.encode([0x42u8; 32])
-}
-
-fn authenticate(certificate_id: &str, pin: &str) -> Value {
-    json!({"id": "auth", "command": "authenticate", "arguments": {
-        "origin": "https://demo.cpxconnect.org", "challengeNonce": nonce(),
-        "certificateId": certificate_id, "pin": pin}})
-}
-
-fn certificate_id_of(service: &mut HostService<VirtualReaders>) -> String {
-    let answers = exchange(service, &[json!({"id": 1, "command": "certificates"})]);
-    answers[0]["result"]["certificates"][0]["certificateId"]
-        .as_str()
-        .expect("a certificate")
-        .to_owned()
-}
 
 #[test]
 fn certificates_lists_the_authentication_certificate_and_pin_tries() {

@@ -32,8 +32,8 @@ export const ExtensionErrorCode = Object.freeze({
 });
 
 /**
- * The host's error codes (DESIGN.md, protocol 1; the host's source is checked against this list
- * by extension/test/locales.test.mjs).
+ * The host's error codes (protocol 1), a copy of the host's `ErrorCode` (host/src/protocol/wire.rs):
+ * host/tests/error_codes.rs fails when the two differ. Same codes, same order.
  */
 export const HOST_ERROR_CODES = Object.freeze([
   "ERR_INVALID_REQUEST",

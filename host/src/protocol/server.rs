@@ -58,7 +58,7 @@ pub fn serve<B: ReaderBackend>(
                 (id, handle(request.id, request.command, service), quit)
             }
             Err(Rejected { id, error }) => {
-                info!(code = error.code, "request rejected");
+                info!(code = error.code.as_str(), "request rejected");
                 let answer = wire::error_json(&id, &error);
                 (id, answer, false)
             }
@@ -132,7 +132,7 @@ fn handle<B: ReaderBackend>(
         Ok(bytes) if bytes.len() <= framing::MAX_FRAME => bytes,
         Ok(_) => wire::error_json(&id, &WireError::internal("the answer exceeds 1 MiB")),
         Err(error) => {
-            info!(code = error.code, "request failed");
+            info!(code = error.code.as_str(), "request failed");
             wire::error_json(&id, &error)
         }
     }

@@ -1,5 +1,9 @@
 //! What goes back on the wire: the response envelope, request ids and the error codes of
 //! the protocol (documented in host/PROTOCOL.md; codes are append-only).
+//!
+//! [`ErrorCode`] is the one list of the protocol's codes. Every other copy (host/PROTOCOL.md, the
+//! README, the extension's `HOST_ERROR_CODES`, the end-to-end tests' list, the demo's French
+//! messages) is checked against it by `host/tests/error_codes.rs`; the fuzz harnesses use it.
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -27,11 +31,77 @@ impl RequestId {
     }
 }
 
+/// Declares [`ErrorCode`] from one list, so that the variants, [`ErrorCode::ALL`] and the wire
+/// strings cannot disagree.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal,)+) => {
+        /// An error code of protocol 1, as the extension receives it in `error.code`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order host/PROTOCOL.md documents them. Append only.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The code as it travels: `ERR_...`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// Frame, JSON or field problem; the message names the field.
+    InvalidRequest = "ERR_INVALID_REQUEST",
+    UnknownCommand = "ERR_UNKNOWN_COMMAND",
+    OriginInvalid = "ERR_ORIGIN_INVALID",
+    NonceInvalid = "ERR_NONCE_INVALID",
+    PcscUnavailable = "ERR_PCSC_UNAVAILABLE",
+    NoReader = "ERR_NO_READER",
+    NoCard = "ERR_NO_CARD",
+    /// With `cardState: "contactless"` when the only CPS is read contactless.
+    CardUnsupported = "ERR_CARD_UNSUPPORTED",
+    CertificateNotFound = "ERR_CERTIFICATE_NOT_FOUND",
+    CardRemoved = "ERR_CARD_REMOVED",
+    PinRequired = "ERR_PIN_REQUIRED",
+    PinFormat = "ERR_PIN_FORMAT",
+    /// With `retriesLeft`.
+    PinIncorrect = "ERR_PIN_INCORRECT",
+    PinBlocked = "ERR_PIN_BLOCKED",
+    /// With `sw` when the card gave a status word.
+    CardError = "ERR_CARD_ERROR",
+    Internal = "ERR_INTERNAL",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// So that tests compare a code with the string the extension sees.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// An error as the extension receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WireError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retries_left: Option<u8>,
@@ -43,7 +113,7 @@ pub struct WireError {
 }
 
 impl WireError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         WireError {
             code,
             message: message.into(),
@@ -54,30 +124,30 @@ impl WireError {
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {
-        WireError::new("ERR_INVALID_REQUEST", message)
+        WireError::new(ErrorCode::InvalidRequest, message)
     }
 
     pub fn unknown_command(command: &str) -> Self {
         WireError::new(
-            "ERR_UNKNOWN_COMMAND",
+            ErrorCode::UnknownCommand,
             format!("unknown command {command:?}"),
         )
     }
 
     pub fn pin_required() -> Self {
-        WireError::new("ERR_PIN_REQUIRED", "the request carries no PIN")
+        WireError::new(ErrorCode::PinRequired, "the request carries no PIN")
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        WireError::new("ERR_INTERNAL", message)
+        WireError::new(ErrorCode::Internal, message)
     }
 }
 
 impl From<InputError> for WireError {
     fn from(error: InputError) -> Self {
         let code = match error {
-            InputError::Origin => "ERR_ORIGIN_INVALID",
-            InputError::Nonce => "ERR_NONCE_INVALID",
+            InputError::Origin => ErrorCode::OriginInvalid,
+            InputError::Nonce => ErrorCode::NonceInvalid,
         };
         WireError::new(code, error.to_string())
     }
@@ -87,27 +157,29 @@ impl From<HostError> for WireError {
     fn from(error: HostError) -> Self {
         let message = error.to_string();
         match error {
-            HostError::PcscUnavailable => WireError::new("ERR_PCSC_UNAVAILABLE", message),
-            HostError::NoReader => WireError::new("ERR_NO_READER", message),
-            HostError::NoCard => WireError::new("ERR_NO_CARD", message),
-            HostError::CardUnsupported(_) => WireError::new("ERR_CARD_UNSUPPORTED", message),
+            HostError::PcscUnavailable => WireError::new(ErrorCode::PcscUnavailable, message),
+            HostError::NoReader => WireError::new(ErrorCode::NoReader, message),
+            HostError::NoCard => WireError::new(ErrorCode::NoCard, message),
+            HostError::CardUnsupported(_) => WireError::new(ErrorCode::CardUnsupported, message),
             HostError::CardContactless => WireError {
                 card_state: Some(CardType::Cps3Contactless.state()),
-                ..WireError::new("ERR_CARD_UNSUPPORTED", message)
+                ..WireError::new(ErrorCode::CardUnsupported, message)
             },
-            HostError::CertificateNotFound => WireError::new("ERR_CERTIFICATE_NOT_FOUND", message),
-            HostError::CardRemoved => WireError::new("ERR_CARD_REMOVED", message),
-            HostError::PinFormat(_) => WireError::new("ERR_PIN_FORMAT", message),
+            HostError::CertificateNotFound => {
+                WireError::new(ErrorCode::CertificateNotFound, message)
+            }
+            HostError::CardRemoved => WireError::new(ErrorCode::CardRemoved, message),
+            HostError::PinFormat(_) => WireError::new(ErrorCode::PinFormat, message),
             HostError::PinIncorrect { retries_left } => WireError {
                 retries_left: Some(retries_left),
-                ..WireError::new("ERR_PIN_INCORRECT", message)
+                ..WireError::new(ErrorCode::PinIncorrect, message)
             },
-            HostError::PinBlocked => WireError::new("ERR_PIN_BLOCKED", message),
+            HostError::PinBlocked => WireError::new(ErrorCode::PinBlocked, message),
             HostError::Card { sw, .. } => WireError {
                 sw: sw.map(|sw| format!("{sw:04X}")),
-                ..WireError::new("ERR_CARD_ERROR", message)
+                ..WireError::new(ErrorCode::CardError, message)
             },
-            HostError::Internal(_) => WireError::new("ERR_INTERNAL", message),
+            HostError::Internal(_) => WireError::new(ErrorCode::Internal, message),
         }
     }
 }

@@ -539,7 +539,7 @@ mod tests {
 
     fn wire_code(error: BackendError) -> &'static str {
         let host: crate::service::HostError = error.into();
-        crate::protocol::wire::WireError::from(host).code
+        crate::protocol::wire::WireError::from(host).code.as_str()
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! What the in-process host tests share: virtual readers holding virtual cards, the request loop
-//! run over a list of requests, and an independent check of a token.
+//! run over a list of requests, the requests of a login, and an independent check of a token.
 #![allow(dead_code)] // each test file uses its own part of this module
 
 use std::sync::{Arc, Mutex};
@@ -12,7 +12,7 @@ use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSl
 use cpx_connect::service::HostService;
 use cpx_virtual_card::{SharedCard, VirtualCard};
 use rsa::pkcs8::DecodePublicKey;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use x509_cert::der::{Decode, Encode};
 
@@ -182,6 +182,38 @@ pub fn exchange(service: &mut HostService<VirtualReaders>, requests: &[Value]) -
         rest = &rest[4 + length..];
     }
     answers
+}
+
+/// The origin every login of these tests is for.
+pub const ORIGIN: &str = "https://demo.cpxconnect.org";
+
+/// A 32-byte challenge nonce in base64, as a relying party makes.
+pub fn nonce() -> String {
+    BASE64.encode([0x42u8; 32])
+}
+
+/// An `authenticate` request for [`ORIGIN`] and [`nonce`].
+pub fn authenticate(certificate_id: &str, pin: &str) -> Value {
+    json!({"id": "auth", "command": "authenticate", "arguments": {
+        "origin": ORIGIN, "challengeNonce": nonce(),
+        "certificateId": certificate_id, "pin": pin}})
+}
+
+/// The `certificates` answer's list.
+pub fn certificates(service: &mut HostService<VirtualReaders>) -> Vec<Value> {
+    let answers = exchange(service, &[json!({"id": 1, "command": "certificates"})]);
+    answers[0]["result"]["certificates"]
+        .as_array()
+        .unwrap_or_else(|| panic!("certificates failed: {}", answers[0]))
+        .clone()
+}
+
+/// The `certificateId` of the first certificate `certificates` lists.
+pub fn certificate_id_of(service: &mut HostService<VirtualReaders>) -> String {
+    certificates(service)[0]["certificateId"]
+        .as_str()
+        .expect("a certificate")
+        .to_owned()
 }
 
 /// Verifies a token as a relying party would, from the certificate in it.

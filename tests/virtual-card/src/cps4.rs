@@ -30,8 +30,7 @@
 
 use super::*;
 use crate::der_writer::{
-    boolean, context_constructed, context_primitive, integer, named_bits, octet_string, sequence,
-    utf8_string,
+    context_primitive, integer, named_bits, octet_string, sequence, utf8_string,
 };
 
 /// Answer to reset: the production CPS4 (T=0 and T=1 offered; TCK correct).
@@ -501,51 +500,7 @@ pub fn token_info(serial: &[u8; 5]) -> Vec<u8> {
 
 /// PrKDF: the CPS3 profile's two RSA keys with the CPS4 key references.
 pub fn prkdf() -> Vec<u8> {
-    const DECRYPT: usize = 1;
-    const SIGN: usize = 2;
-    const NON_REPUDIATION: usize = 9;
-    let access_flags = named_bits(&[0, 2, 3, 4]);
-    let key = |label: &str, id: &[u8], usage: &[usize], reference: u8| {
-        sequence(&[
-            sequence(&[
-                utf8_string(label),
-                named_bits(&[0]),
-                octet_string(&pkcs15::PIN_AUTH_ID),
-            ]),
-            sequence(&[
-                octet_string(id),
-                named_bits(usage),
-                boolean(true),
-                access_flags.clone(),
-                integer(u64::from(reference)),
-            ]),
-            context_constructed(
-                1,
-                &[sequence(&[
-                    sequence(&[octet_string(&[0x3F, 0x00, 0x00, 0x01])]),
-                    integer(2048),
-                ])],
-            ),
-        ])
-    };
-    pkcs15::allocate(
-        [
-            key(
-                pkcs15::AUTH_KEY_LABEL,
-                &pkcs15::AUTH_KEY_ID,
-                &[DECRYPT, SIGN],
-                AUTH_KEY_REFERENCE,
-            ),
-            key(
-                pkcs15::SIGN_KEY_LABEL,
-                &pkcs15::SIGN_KEY_ID,
-                &[NON_REPUDIATION],
-                SIGN_KEY_REFERENCE,
-            ),
-        ]
-        .concat(),
-        0x100,
-    )
+    pkcs15::prkdf_with_references(AUTH_KEY_REFERENCE, SIGN_KEY_REFERENCE)
 }
 
 #[cfg(test)]

@@ -287,6 +287,11 @@ pub fn aodf() -> Vec<u8> {
 
 /// PrKDF: the two RSA private keys. As on real CPx cards, no algReference is given.
 pub fn prkdf() -> Vec<u8> {
+    prkdf_with_references(AUTH_KEY_REFERENCE, SIGN_KEY_REFERENCE)
+}
+
+/// The PrKDF of [`prkdf`] with other key references (the CPS4 profile's).
+pub fn prkdf_with_references(auth_key_reference: u8, sign_key_reference: u8) -> Vec<u8> {
     // KeyUsageFlags { encrypt(0), decrypt(1), sign(2), signRecover(3), wrap(4), unwrap(5),
     //   verify(6), verifyRecover(7), derive(8), nonRepudiation(9) }
     const DECRYPT: usize = 1;
@@ -327,13 +332,13 @@ pub fn prkdf() -> Vec<u8> {
                 AUTH_KEY_LABEL,
                 &AUTH_KEY_ID,
                 &[DECRYPT, SIGN],
-                AUTH_KEY_REFERENCE,
+                auth_key_reference,
             ),
             key(
                 SIGN_KEY_LABEL,
                 &SIGN_KEY_ID,
                 &[NON_REPUDIATION],
-                SIGN_KEY_REFERENCE,
+                sign_key_reference,
             ),
         ]
         .concat(),

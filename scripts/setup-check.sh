@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# scripts/setup.sh installs what its purpose needs and no more: `demo` must not pull the Windows
+# toolchain (Wine, mingw-w64, wixl, Debian's Rust sources) or the test-only packages, `test` must
+# install everything. Runs setup.sh against stand-in apt tools that see nothing installed and
+# record what would be installed; nothing is installed. Run by scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/stubs"
+printf '#!/bin/sh\nexit 1\n' >"$work/stubs/dpkg-query"            # nothing is installed
+printf '#!/bin/sh\nexit 0\n' >"$work/stubs/apt-cache"             # every package exists
+printf '#!/bin/sh\necho "$@" >>"%s/apt-get.log"\n' "$work" >"$work/stubs/apt-get"
+printf '#!/bin/sh\nexec "$@"\n' >"$work/stubs/sudo"
+chmod +x "$work/stubs"/*
+
+# What `setup.sh PURPOSE` would install, one package a line.
+installs() {
+  rm -f "$work/apt-get.log"
+  PATH="$work/stubs:$PATH" bash scripts/setup.sh "$1" >/dev/null
+  grep '^install ' "$work/apt-get.log" | tr ' ' '\n' | grep -v -e '^install$' -e '^-' || true
+}
+
+fail() { echo "setup-check: $*" >&2; exit 1; }
+demo=$(installs demo)
+test=$(installs test)
+for package in pcscd vsmartcard-vpcd libpcsclite-dev chromium; do
+  grep -qx "$package" <<<"$demo" || fail "setup.sh demo does not install $package"
+done
+for package in wine64 wixl gcc-mingw-w64-x86-64 rust-web-src firefox-esr redis-server opensc; do
+  grep -qx "$package" <<<"$demo" && fail "setup.sh demo installs $package, which only the tests need"
+  grep -qx "$package" <<<"$test" || fail "setup.sh test does not install $package"
+done
+[ "$(installs "")" = "$test" ] || fail "setup.sh without a purpose does not install what test does"
+if PATH="$work/stubs:$PATH" bash scripts/setup.sh demos >/dev/null 2>&1; then
+  fail "setup.sh accepted an unknown purpose"
+fi
+echo "setup-check: demo installs $(wc -l <<<"$demo") packages, test $(wc -l <<<"$test")"
