@@ -3,45 +3,26 @@
 //! RSASSA-PKCS1-v1_5 / SHA-256 and the Web eID JSON is built around the signature.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use cpx_demo::server;
 use cpx_demo::{build_router, AppState, DemoConfig};
-use reqwest::header::{CONTENT_TYPE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, ORIGIN, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+mod common;
 
-const MARIE_USERNAME: &str = "marie.dupont";
-const MARIE_PASSWORD: &str = "demo1234";
-const PIERRE_USERNAME: &str = "pierre.martin";
-const PIERRE_PASSWORD: &str = "soins-2026";
-const MARIE_ID_NAT: &str = "810001234567";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(name)
-}
-
-fn read_fixture(name: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let path = fixture(name);
-    std::fs::read(&path).map_err(|error| {
-        format!(
-            "fixture {} ({error}): run demo/tests/fixtures/generate.sh",
-            path.display()
-        )
-        .into()
-    })
-}
+use common::{
+    csrf_of, fixture, location, make_token, read_fixture, TestResult, MARIE_ID_NAT, MARIE_PASSWORD,
+    MARIE_USERNAME, PIERRE_PASSWORD, PIERRE_USERNAME,
+};
 
 /// A running site on a free port of 127.0.0.1, known to the client as `localhost`.
 struct Site {
@@ -133,45 +114,6 @@ impl Drop for Site {
     fn drop(&mut self) {
         self.handle.shutdown();
     }
-}
-
-/// The Web eID token a card with `holder`'s key would produce for `origin` and `nonce`.
-fn make_token(
-    holder: &str,
-    origin: &str,
-    nonce: &str,
-) -> Result<Value, Box<dyn std::error::Error>> {
-    let key = RsaPrivateKey::from_pkcs8_der(&read_fixture(&format!("{holder}.key.der"))?)?;
-    let certificate = read_fixture(&format!("{holder}.der"))?;
-    let message = [
-        Sha256::digest(origin.as_bytes()),
-        Sha256::digest(nonce.as_bytes()),
-    ]
-    .concat();
-    let signature = key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&message))?;
-    Ok(json!({
-        "format": "web-eid:1.0",
-        "unverifiedCertificate": STANDARD.encode(certificate),
-        "algorithm": "RS256",
-        "signature": STANDARD.encode(signature),
-        "appVersion": "https://cpxconnect.org/cpx-connect/releases/0.1.0",
-    }))
-}
-
-/// The hidden CSRF field of the first form in `html`.
-fn csrf_of(html: &str) -> Result<String, Box<dyn std::error::Error>> {
-    let marker = r#"name="csrf" value=""#;
-    let start = html.find(marker).ok_or("no csrf field in the page")? + marker.len();
-    let length = html[start..].find('"').ok_or("unterminated csrf field")?;
-    Ok(html[start..start + length].to_owned())
-}
-
-fn location(response: &Response) -> Option<String> {
-    response
-        .headers()
-        .get(LOCATION)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
 }
 
 async fn page(

@@ -6,137 +6,19 @@
 //! own on a free port with no persistence. Without it the tests are skipped on a developer
 //! machine, and fail under CI=true.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use cpx_demo::{build_router, server, AppState, DemoConfig};
 use reqwest::header::{CONTENT_TYPE, ORIGIN};
 use reqwest::{Client, StatusCode};
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+mod common;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// A private redis-server on a free port, stopped on drop.
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    /// None (skip) when redis-server is missing on a developer machine; an error under CI.
-    fn start() -> Result<Option<Self>, Box<dyn std::error::Error>> {
-        let found = Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok();
-        if !found {
-            if std::env::var("CI").is_ok_and(|value| value == "true") {
-                return Err("redis-server not found (scripts/setup.sh installs it)".into());
-            }
-            eprintln!("skipped: redis-server not found (scripts/setup.sh installs it)");
-            return Ok(None);
-        }
-        // A free port can be taken between the look and the start (another test restarting
-        // its server on its own port): try a few.
-        let mut last_error = None;
-        for _ in 0..5 {
-            let mut redis = Redis {
-                port: free_port()?,
-                child: None,
-            };
-            match redis.spawn() {
-                Ok(()) => return Ok(Some(redis)),
-                Err(error) => last_error = Some(error),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| "redis-server did not start".into()))
-    }
-
-    fn spawn(&mut self) -> Result<(), Box<dyn std::error::Error>> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let pid = child.id();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
-                // The server answering must be this one: tests run in parallel, and a port
-                // freed by one test's restart can be another's "free" port.
-                if server_pid(stream)? == pid {
-                    return Ok(());
-                }
-                self.stop();
-                return Err(format!("port {} is another redis-server's", self.port).into());
-            }
-            if Instant::now() > deadline {
-                return Err("redis-server did not start".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-}
-
-/// The process id of the redis-server behind `stream` (INFO server's `process_id`).
-fn server_pid(mut stream: TcpStream) -> Result<u32, Box<dyn std::error::Error>> {
-    use std::io::{Read, Write};
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")?;
-    let mut answer = String::new();
-    let mut buffer = [0u8; 4096];
-    loop {
-        let pid = answer
-            .split_once("process_id:")
-            .and_then(|(_, rest)| rest.split_once("\r\n"))
-            .map(|(pid, _)| pid.trim().to_owned());
-        if let Some(pid) = pid {
-            return Ok(pid.parse()?);
-        }
-        let read = stream.read(&mut buffer)?;
-        if read == 0 {
-            return Err(format!("no process_id in redis-server's INFO: {answer:?}").into());
-        }
-        answer.push_str(&String::from_utf8_lossy(&buffer[..read]));
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+use common::redis::Redis;
+use common::{csrf_of, fixture, free_port, make_token, read_fixture, TestResult};
 
 /// One instance of the site on its own port; all instances share the origin (the load
 /// balancer's), the Redis and the account database.
@@ -170,9 +52,9 @@ impl Cluster {
             let mut config = DemoConfig::new(
                 &origin,
                 workdir.path().join("demo.sqlite"),
-                vec![std::fs::read(fixture("test-ca.der"))?],
+                vec![read_fixture("test-ca.der")?],
             )?;
-            config.crls_der = vec![std::fs::read(fixture("test-ca.crl.der"))?];
+            config.crls_der = vec![read_fixture("test-ca.crl.der")?];
             config.allow_test_anchors = true;
             config.store_url = Some(redis.url());
             let state = AppState::connect(config).await?;
@@ -214,25 +96,6 @@ impl Cluster {
     fn url(&self, instance: usize, path: &str) -> String {
         format!("{}{path}", self.instances[instance].url)
     }
-}
-
-fn make_token(
-    holder: &str,
-    origin: &str,
-    nonce: &str,
-) -> Result<Value, Box<dyn std::error::Error>> {
-    let key =
-        RsaPrivateKey::from_pkcs8_der(&std::fs::read(fixture(&format!("{holder}.key.der")))?)?;
-    let certificate = std::fs::read(fixture(&format!("{holder}.der")))?;
-    let message = [Sha256::digest(origin), Sha256::digest(nonce)].concat();
-    let signature = key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&message))?;
-    Ok(json!({
-        "format": "web-eid:1.0",
-        "unverifiedCertificate": STANDARD.encode(certificate),
-        "algorithm": "RS256",
-        "signature": STANDARD.encode(signature),
-        "appVersion": "https://cpxconnect.org/cpx-connect/releases/0.1.0",
-    }))
 }
 
 /// The login page then a challenge, both from `instance`.
@@ -291,13 +154,11 @@ async fn link_marie(cluster: &Cluster) -> TestResult {
         .await?
         .text()
         .await?;
-    let marker = r#"name="csrf" value=""#;
-    let start = html.find(marker).ok_or("no csrf")? + marker.len();
-    let csrf = &html[start..start + html[start..].find('"').ok_or("csrf")?];
+    let csrf = csrf_of(&html)?;
     let linked = client
         .post(cluster.url(0, "/lier"))
         .form(&[
-            ("csrf", csrf),
+            ("csrf", csrf.as_str()),
             ("username", "marie.dupont"),
             ("password", "demo1234"),
         ])
