@@ -34,6 +34,17 @@ pub struct DemoConfig {
     /// Password attempts per client address: this many at once, then one per period.
     pub client_attempt_burst: u32,
     pub client_attempt_period: Duration,
+    /// New sessions per client (an IPv4 address or an IPv6 /64): this many at once, then one
+    /// per period; past that, `429`. One client cannot then evict the anonymous sessions
+    /// (nor, through them, the challenges) of everyone else.
+    pub session_creation_burst: u32,
+    pub session_creation_period: Duration,
+    /// Challenges (`GET /api/nonce`) per client: this many at once, then one per period.
+    pub challenge_burst: u32,
+    pub challenge_period: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (empty, the default: the peer
+    /// address is the client; see `client::client_address`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Password hashes (Argon2, 19 MiB each) computed at once; further attempts wait.
     pub max_concurrent_password_hashes: usize,
     /// Anonymous sessions kept at most (the least recently used go first), and signed-in ones:
@@ -79,6 +90,11 @@ impl DemoConfig {
             account_attempt_period: Duration::from_secs(30),
             client_attempt_burst: 20,
             client_attempt_period: Duration::from_secs(2),
+            session_creation_burst: 30,
+            session_creation_period: Duration::from_secs(2),
+            challenge_burst: 20,
+            challenge_period: Duration::from_secs(2),
+            trusted_proxies: Vec::new(),
             max_concurrent_password_hashes: std::thread::available_parallelism()
                 .map(usize::from)
                 .unwrap_or(2),

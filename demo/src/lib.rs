@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod card;
+pub mod client;
 pub mod config;
 pub mod messages;
 pub mod pages;

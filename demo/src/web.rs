@@ -14,13 +14,13 @@
 //! Sessions are tower-sessions sessions ([`crate::session`]): made only by the pages that need
 //! one (a form's CSRF token, a login), never by static files, 404s or the JSON endpoints.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN, REFERRER_POLICY,
     RETRY_AFTER, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
@@ -37,7 +37,8 @@ use tokio::sync::Semaphore;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
-use crate::card::{CardChecker, Challenges, TrustSetupError};
+use crate::card::{memory_challenges, CardChecker, Challenges, TrustSetupError};
+use crate::client::Client;
 use crate::config::DemoConfig;
 use crate::messages::server_message;
 use crate::pages::{self, AccountPage, LinkPage, LoginPage};
@@ -98,6 +99,10 @@ struct AppInner {
 struct Throttle {
     per_account: DefaultKeyedRateLimiter<String>,
     per_client: DefaultKeyedRateLimiter<IpAddr>,
+    /// New sessions and challenges per client: a flood from one client meets `429`s long
+    /// before it can evict other people's anonymous sessions or fill the challenge store.
+    new_sessions: DefaultKeyedRateLimiter<IpAddr>,
+    challenges: DefaultKeyedRateLimiter<IpAddr>,
     hashes: Arc<Semaphore>,
 }
 
@@ -117,8 +122,25 @@ impl Throttle {
                 config.client_attempt_burst,
                 config.client_attempt_period,
             )),
+            new_sessions: RateLimiter::keyed(quota(
+                config.session_creation_burst,
+                config.session_creation_period,
+            )),
+            challenges: RateLimiter::keyed(quota(config.challenge_burst, config.challenge_period)),
             hashes: Arc::new(Semaphore::new(config.max_concurrent_password_hashes.max(1))),
         }
+    }
+
+    /// `Err(seconds to wait)` if this client made too many sessions (or challenges) lately.
+    fn check_client(limiter: &DefaultKeyedRateLimiter<IpAddr>, client: IpAddr) -> Result<(), u64> {
+        if limiter.len() > MAX_THROTTLE_KEYS {
+            limiter.retain_recent();
+        }
+        let clock = governor::clock::DefaultClock::default();
+        limiter.check_key(&client).map_err(|not_until| {
+            use governor::clock::Clock;
+            not_until.wait_time_from(clock.now()).as_secs().max(1)
+        })
     }
 
     /// `Err(seconds to wait)` if this account or this client has tried too often.
@@ -177,11 +199,16 @@ impl AppState {
 
     /// The same with a given store (e.g. in memory).
     pub fn with_store(config: DemoConfig, store: AccountStore) -> Result<Self, AppError> {
-        let cards = CardChecker::new(&config)?;
-        let sessions = DemoSessionStore::Memory(TieredMemoryStore::new(
+        let challenges = Arc::new(memory_challenges(&config));
+        let cards =
+            CardChecker::with_challenges(&config, Challenges::Memory(Arc::clone(&challenges)))?;
+        // A session evicted (a flood of visitors) or expired takes its challenge with it, so
+        // challenges never outnumber sessions.
+        let sessions = DemoSessionStore::Memory(TieredMemoryStore::with_eviction_listener(
             config.max_anonymous_sessions,
             config.max_signed_in_sessions,
             config.session_idle_timeout,
+            Arc::new(move |id: &tower_sessions::session::Id| challenges.forget(&id.to_string())),
         ));
         Ok(Self::assemble(config, store, cards, sessions))
     }
@@ -377,6 +404,25 @@ fn csrf_failure_page() -> Response {
     )
 }
 
+fn too_many_requests_page(wait_seconds: u64) -> Response {
+    let mut response = html(
+        StatusCode::TOO_MANY_REQUESTS,
+        pages::message_page(
+            "Trop de demandes",
+            &format!(
+                "{} Réessayez dans {wait_seconds} secondes.",
+                server_message("ERR_TOO_MANY_REQUESTS")
+            ),
+            "/",
+            "Réessayer",
+        ),
+    );
+    if let Ok(value) = HeaderValue::from_str(&wait_seconds.to_string()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
+}
+
 fn too_many_attempts_page(wait_seconds: u64) -> Response {
     let mut response = html(
         StatusCode::TOO_MANY_REQUESTS,
@@ -460,14 +506,6 @@ async fn renew_session(
     Ok(())
 }
 
-/// The peer address, when the server was started with connect info (server::serve is).
-fn client_address(extensions: &axum::http::Extensions) -> IpAddr {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-}
-
 /// A password check (Argon2, slow on purpose) off the async runtime, at most
 /// `max_concurrent_password_hashes` at once.
 async fn run_password_check<T: Send + 'static>(
@@ -505,15 +543,11 @@ enum PasswordCheck<T> {
 async fn password_step<T: Send + 'static>(
     app: &AppState,
     session: &Session,
-    extensions: &axum::http::Extensions,
+    client: IpAddr,
     username: &str,
     check: impl FnOnce(&AccountStore) -> Result<Option<T>, StoreError> + Send + 'static,
 ) -> Result<PasswordCheck<T>, Response> {
-    if let Err(wait) = app
-        .inner
-        .throttle
-        .check(username, client_address(extensions))
-    {
+    if let Err(wait) = app.inner.throttle.check(username, client) {
         log(&format!("password attempts throttled for {username:?}"));
         return Err(too_many_attempts_page(wait));
     }
@@ -599,11 +633,26 @@ struct PasswordForm {
     password: String,
 }
 
-async fn login_page(State(app): State<AppState>, session: Session) -> Response {
+async fn login_page(
+    State(app): State<AppState>,
+    Client(client): Client,
+    session: Session,
+) -> Response {
     match signed_in_account(&app, &session).await {
         Ok(Some(_)) => return redirect("/compte"),
         Ok(None) => {}
         Err(error) => return error.page(),
+    }
+    // This page is where sessions are made: a new one counts against the client's quota.
+    match existing_session_id(&session).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            if let Err(wait) = Throttle::check_client(&app.inner.throttle.new_sessions, client) {
+                log(&format!("new sessions throttled for client {client}"));
+                return too_many_requests_page(wait);
+            }
+        }
+        Err(error) => return session_store_failure_page(&error),
     }
     let flash = session.remove::<Flash>(FLASH).await.ok().flatten();
     let csrf_token = match csrf_token(&session).await {
@@ -623,7 +672,7 @@ async fn login_page(State(app): State<AppState>, session: Session) -> Response {
 async fn password_login(
     State(app): State<AppState>,
     session: Session,
-    extensions: axum::http::Extensions,
+    Client(client): Client,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
     if !csrf_matches(&session, &form.csrf).await {
@@ -632,7 +681,7 @@ async fn password_login(
     let username = form.username.trim().to_owned();
     let checked_username = username.clone();
     let password = form.password;
-    let step = password_step(&app, &session, &extensions, &username, move |store| {
+    let step = password_step(&app, &session, client, &username, move |store| {
         store.check_password(&checked_username, &password)
     })
     .await;
@@ -669,6 +718,7 @@ fn origin_allowed(app: &AppState, headers: &HeaderMap, required: bool) -> bool {
 
 async fn issue_nonce(
     State(app): State<AppState>,
+    Client(client): Client,
     session: Session,
     headers: HeaderMap,
 ) -> Response {
@@ -692,6 +742,14 @@ async fn issue_nonce(
             );
         }
     };
+    if let Err(wait) = Throttle::check_client(&app.inner.throttle.challenges, client) {
+        log(&format!("challenges throttled for client {client}"));
+        let mut response = json_failure(StatusCode::TOO_MANY_REQUESTS, "ERR_TOO_MANY_REQUESTS");
+        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        return response;
+    }
     // The challenge lives in the challenge store only, bound to the session id: issuing it is
     // one atomic update, and a newer one replaces it.
     match app.inner.cards.issue_nonce(&session_id).await {
@@ -861,7 +919,7 @@ async fn link_page(State(app): State<AppState>, session: Session) -> Response {
 async fn link_submit(
     State(app): State<AppState>,
     session: Session,
-    extensions: axum::http::Extensions,
+    Client(client): Client,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
     if !csrf_matches(&session, &form.csrf).await {
@@ -874,7 +932,7 @@ async fn link_submit(
     let username = form.username.trim().to_owned();
     let checked_username = username.clone();
     let password = form.password;
-    let step = password_step(&app, &session, &extensions, &username, move |store| {
+    let step = password_step(&app, &session, client, &username, move |store| {
         store.check_password(&checked_username, &password)
     })
     .await;
@@ -981,7 +1039,7 @@ async fn account_page(State(app): State<AppState>, session: Session) -> Response
 async fn unlink_card(
     State(app): State<AppState>,
     session: Session,
-    extensions: axum::http::Extensions,
+    Client(client): Client,
     Form(form): Form<PasswordForm>,
 ) -> Response {
     if !csrf_matches(&session, &form.csrf).await {
@@ -996,17 +1054,11 @@ async fn unlink_card(
     // (a session left open on a shared workstation is not enough).
     let account_id = account.id;
     let password = form.password;
-    let step = password_step(
-        &app,
-        &session,
-        &extensions,
-        &account.username,
-        move |store| {
-            Ok(store
-                .check_password_of_account(account_id, &password)?
-                .then_some(()))
-        },
-    )
+    let step = password_step(&app, &session, client, &account.username, move |store| {
+        Ok(store
+            .check_password_of_account(account_id, &password)?
+            .then_some(()))
+    })
     .await;
     let flash = match step {
         Ok(PasswordCheck::Right(())) => match app.inner.store.unlink_card(account.id) {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod redis;
+pub mod site;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
