@@ -54,6 +54,9 @@ pub struct DemoConfig {
     /// `redis://host:port/db`: challenges and sessions in this Redis, shared by every instance
     /// of the site; `None`: in this process's memory.
     pub store_url: Option<String>,
+    /// With a `rediss://` store: the CA certificate (PEM) its TLS certificate chains to,
+    /// instead of the system's roots.
+    pub store_ca: Option<PathBuf>,
     /// `Strict-Transport-Security` max-age in seconds.
     pub hsts_max_age: u64,
     /// The extension's page library, served as `/static/cpx-connect.js`, read at each request.
@@ -102,6 +105,7 @@ impl DemoConfig {
             max_signed_in_sessions: 100_000,
             hsts_max_age: 365 * 24 * 3600,
             store_url: None,
+            store_ca: None,
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod config;
 pub mod messages;
 pub mod pages;
+pub mod redis_sessions;
 pub mod server;
 pub mod session;
 pub mod store;

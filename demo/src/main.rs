@@ -24,6 +24,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the demo site over HTTPS (self-signed certificate made at start-up).
@@ -70,6 +72,14 @@ enum Command {
         /// by every instance of the site; default: in this process's memory.
         #[arg(long, value_name = "URL")]
         store: Option<String>,
+        /// With a rediss:// store: the CA certificate (PEM) of the Redis server's certificate,
+        /// instead of the system's roots.
+        #[arg(long, value_name = "PEM")]
+        store_ca: Option<PathBuf>,
+        /// A reverse proxy whose X-Forwarded-For is believed (repeatable; default: none, the
+        /// peer address is the client).
+        #[arg(long = "trusted-proxy", value_name = "IP")]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Create a username/password account.
     AddUser {
@@ -116,6 +126,8 @@ fn main() -> ExitCode {
             page_library,
             seed_demo_user,
             store,
+            store_ca,
+            trusted_proxies,
         } => run_serve(ServeArgs {
             addr,
             origin,
@@ -130,6 +142,8 @@ fn main() -> ExitCode {
             page_library,
             seed_demo_user,
             store,
+            store_ca,
+            trusted_proxies,
         }),
         Command::AddUser {
             username,
@@ -161,6 +175,8 @@ struct ServeArgs {
     page_library: Option<PathBuf>,
     seed_demo_user: bool,
     store: Option<String>,
+    store_ca: Option<PathBuf>,
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn run_serve(args: ServeArgs) -> Result<(), CliError> {
@@ -176,6 +192,8 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
     config.certificate_policies = args.policies.clone();
     config.allow_test_anchors = args.allow_test_anchors;
     config.store_url = args.store.clone();
+    config.store_ca = args.store_ca.clone();
+    config.trusted_proxies = args.trusted_proxies.clone();
     config.page_library = args.page_library.unwrap_or_else(default_page_library);
 
     // Bind before anything slow, so a busy port is the first thing reported.

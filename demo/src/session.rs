@@ -17,8 +17,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions_redis_store::fred::clients::Pool;
-use tower_sessions_redis_store::RedisStore;
+
+use crate::redis_sessions::RedisSessionStore;
 
 use crate::store::LinkedCard;
 
@@ -163,12 +163,12 @@ impl SessionStore for TieredMemoryStore {
     }
 }
 
-/// The session store: this process's memory, or Redis (tower-sessions-redis-store) shared by
+/// The session store: this process's memory, or Redis ([`RedisSessionStore`]) shared by
 /// every instance of the site.
 #[derive(Clone)]
 pub enum DemoSessionStore {
     Memory(TieredMemoryStore),
-    Redis(RedisStore<Pool>),
+    Redis(RedisSessionStore),
 }
 
 impl std::fmt::Debug for DemoSessionStore {
@@ -209,37 +209,6 @@ impl SessionStore for DemoSessionStore {
             DemoSessionStore::Redis(store) => store.delete(session_id).await,
         }
     }
-}
-
-/// A Redis session store at `url`, connected (it reconnects by itself after a Redis restart;
-/// a command waits at most 3 seconds).
-pub async fn redis_session_store(url: &str) -> Result<RedisStore<Pool>, String> {
-    use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, ReconnectPolicy};
-    use tower_sessions_redis_store::fred::types::config::{ConnectionConfig, PerformanceConfig};
-
-    let config = Config::from_url(url).map_err(|error| error.to_string())?;
-    let performance = PerformanceConfig {
-        default_command_timeout: Duration::from_secs(3),
-        ..PerformanceConfig::default()
-    };
-    let connection = ConnectionConfig {
-        connection_timeout: Duration::from_secs(3),
-        ..ConnectionConfig::default()
-    };
-    let pool = Pool::new(
-        config,
-        Some(performance),
-        Some(connection),
-        Some(ReconnectPolicy::new_constant(0, 200)),
-        2,
-    )
-    .map_err(|error| error.to_string())?;
-    pool.connect();
-    tokio::time::timeout(Duration::from_secs(5), pool.wait_for_connect())
-        .await
-        .map_err(|_| "no answer within 5 seconds".to_owned())?
-        .map_err(|error| error.to_string())?;
-    Ok(RedisStore::new(pool))
 }
 
 /// 32 random bytes, URL-safe base64 (43 characters).

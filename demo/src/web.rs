@@ -42,6 +42,7 @@ use crate::client::Client;
 use crate::config::DemoConfig;
 use crate::messages::server_message;
 use crate::pages::{self, AccountPage, LinkPage, LoginPage};
+use crate::redis_sessions::RedisSessionStore;
 use crate::session::{
     constant_time_eq, random_token, DemoSessionStore, Flash, PendingCard, TieredMemoryStore,
     ACCOUNT_ID, CSRF, FLASH, PENDING_CARD, SESSION_COOKIE,
@@ -181,10 +182,20 @@ impl AppState {
             url: url.clone(),
             why,
         };
-        let challenges = cpx_verify::RedisChallengeStore::connect(&url, config.nonce_lifetime)
-            .await
-            .map_err(|error| shared(error.to_string()))?;
-        let sessions = crate::session::redis_session_store(&url)
+        let ca_pem = match &config.store_ca {
+            Some(path) => Some(std::fs::read(path).map_err(|error| {
+                shared(format!("cannot read the CA {}: {error}", path.display()))
+            })?),
+            None => None,
+        };
+        let challenges = cpx_verify::RedisChallengeStore::connect_with_ca(
+            &url,
+            config.nonce_lifetime,
+            ca_pem.as_deref(),
+        )
+        .await
+        .map_err(|error| shared(error.to_string()))?;
+        let sessions = RedisSessionStore::connect(&url, ca_pem.as_deref())
             .await
             .map_err(shared)?;
         let store = AccountStore::open(&config.database_path)?;
