@@ -23,7 +23,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN, REFERRER_POLICY,
-    RETRY_AFTER, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    RETRY_AFTER, SET_COOKIE, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -332,6 +332,7 @@ async fn security_headers(
         response = session_store_failure_page(&"it did not answer");
     }
     let headers = response.headers_mut();
+    as_browser_session_cookies(headers);
     headers.insert(
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -352,6 +353,37 @@ async fn security_headers(
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// The session cookie lives as long as the browser (no `Max-Age`, no `Expires`): on a shared
+/// workstation, closing the browser ends it. The idle expiry is the server's: the session's
+/// record expires after `session_idle_timeout` without a request (tower-sessions' inactivity
+/// expiry, which writes the cookie's `Max-Age` too; it is taken out here). A removal (`Max-Age=0`)
+/// is left as it is.
+fn as_browser_session_cookies(headers: &mut HeaderMap) {
+    let cookies: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(SET_COOKIE);
+    for cookie in cookies {
+        let rewritten = cookie
+            .to_str()
+            .ok()
+            .filter(|text| text.starts_with(&format!("{SESSION_COOKIE}=")))
+            .filter(|text| !text.to_ascii_lowercase().contains("max-age=0"))
+            .and_then(|text| {
+                let kept: Vec<&str> = text
+                    .split(';')
+                    .filter(|attribute| {
+                        let name = attribute.trim().to_ascii_lowercase();
+                        !name.starts_with("max-age=") && !name.starts_with("expires=")
+                    })
+                    .collect();
+                HeaderValue::from_str(&kept.join(";")).ok()
+            });
+        headers.append(SET_COOKIE, rewritten.unwrap_or(cookie));
+    }
 }
 
 /// Logged for the operator; the user sees the French message. Everything but printable ASCII

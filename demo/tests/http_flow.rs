@@ -930,3 +930,39 @@ async fn a_chain_through_an_intermediate_is_accepted_with_both_crls() -> TestRes
     assert_eq!(body["status"], "link_required");
     Ok(())
 }
+
+/// Issue 18 RP item 6: on a shared workstation the cookie must not outlive the browser, and the
+/// server ends an idle session whatever the cookie says.
+#[tokio::test]
+async fn the_session_cookie_ends_with_the_browser_and_idle_sessions_end_on_the_server() -> TestResult
+{
+    let site =
+        Site::start_with(|config| config.session_idle_timeout = Duration::from_secs(2)).await?;
+    let client = site.browser()?;
+    let first = client.get(site.url("/")).send().await?;
+    let cookie = session_cookie_of(&first).ok_or("no session cookie")?;
+    let lowered = cookie.to_ascii_lowercase();
+    assert!(!lowered.contains("max-age"), "{cookie}");
+    assert!(!lowered.contains("expires"), "{cookie}");
+    let response = password_login(&client, &site, MARIE_USERNAME, MARIE_PASSWORD).await?;
+    assert_eq!(location(&response).as_deref(), Some("/compte"));
+    if let Some(renewed) = session_cookie_of(&response) {
+        assert!(
+            !renewed.to_ascii_lowercase().contains("max-age"),
+            "{renewed}"
+        );
+    }
+    // Used within the idle time: still signed in.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, _) = page(&client, &site, "/compte").await?;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, _) = page(&client, &site, "/compte").await?;
+    assert_eq!(status, StatusCode::OK, "activity must extend the session");
+    // Idle longer than the timeout: the cookie is still in the browser, the session is not.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let response = client.get(site.url("/compte")).send().await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response).as_deref(), Some("/"));
+    Ok(())
+}
