@@ -395,9 +395,7 @@ fn log(line: &str) {
 pub fn escape_for_log(line: &str) -> String {
     line.chars()
         .flat_map(|c| {
-            let keep = c == ' '
-                || c.is_ascii_graphic()
-                || (!c.is_control() && !c.is_ascii() && !is_bidi(c));
+            let keep = c == ' ' || c.is_ascii_graphic() || (!c.is_ascii() && !is_hidden(c));
             let escaped: Vec<char> = if keep {
                 vec![c]
             } else {
@@ -408,9 +406,19 @@ pub fn escape_for_log(line: &str) -> String {
         .collect()
 }
 
-/// Unicode bidirectional controls, which can reorder what a terminal shows.
-fn is_bidi(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+/// Characters a reader of the log would not see as themselves: controls (Cc), format
+/// characters (Cf: the bidirectional controls that reorder what a terminal shows, zero-width
+/// characters, the soft hyphen, tags) and the line and paragraph separators (Zl, Zp), which
+/// some viewers show as line breaks.
+fn is_hidden(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.is_control()
+        || matches!(
+            c.general_category(),
+            GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        )
 }
 
 fn html(status: StatusCode, body: String) -> Response {

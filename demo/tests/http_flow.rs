@@ -838,6 +838,19 @@ fn client_text_is_escaped_before_the_log() {
         cpx_demo::web::escape_for_log("Médecin \u{202e}evil\u{1b}[2J"),
         "Médecin \\u{202e}evil\\u{1b}[2J"
     );
+    // Issue 18 RP item 9: format characters (Cf: zero-width, soft hyphen, BOM, tags) and the
+    // line and paragraph separators (Zl, Zp), which some viewers show as line breaks.
+    assert_eq!(
+        cpx_demo::web::escape_for_log(
+            "a\u{2028}b\u{2029}c\u{200b}d\u{ad}e\u{feff}f\u{e0041}g\u{2060}h"
+        ),
+        "a\\u{2028}b\\u{2029}c\\u{200b}d\\u{ad}e\\u{feff}f\\u{e0041}g\\u{2060}h"
+    );
+    // Letters, marks and symbols of every script stay readable.
+    assert_eq!(
+        cpx_demo::web::escape_for_log("Infirmière Ἀθῆναι 医師 e\u{301}"),
+        "Infirmière Ἀθῆναι 医師 e\u{301}"
+    );
 }
 
 #[tokio::test]
