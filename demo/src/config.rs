@@ -29,8 +29,12 @@ pub struct DemoConfig {
     /// shared workstation the next user could link it to their account.
     pub pending_card_lifetime: Duration,
     /// Password attempts per account: this many at once, then one per `account_attempt_period`.
+    /// Past the burst an attempt waits for its turn (at most `account_max_delay`, else `429`)
+    /// rather than being refused: guesses on an account slow it down, they do not lock its
+    /// owner out.
     pub account_attempt_burst: u32,
     pub account_attempt_period: Duration,
+    pub account_max_delay: Duration,
     /// Password attempts per client address: this many at once, then one per period.
     pub client_attempt_burst: u32,
     pub client_attempt_period: Duration,
@@ -90,7 +94,8 @@ impl DemoConfig {
             session_idle_timeout: Duration::from_secs(30 * 60),
             pending_card_lifetime: Duration::from_secs(2 * 60),
             account_attempt_burst: 5,
-            account_attempt_period: Duration::from_secs(30),
+            account_attempt_period: Duration::from_secs(10),
+            account_max_delay: Duration::from_secs(10),
             client_attempt_burst: 20,
             client_attempt_period: Duration::from_secs(2),
             session_creation_burst: 30,

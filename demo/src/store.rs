@@ -398,7 +398,8 @@ fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-fn is_valid_username(username: &str) -> bool {
+/// 1 to 64 ASCII letters, digits, '.', '-' or '_': the names accounts can have.
+pub fn is_valid_username(username: &str) -> bool {
     (1..=64).contains(&username.len())
         && username
             .chars()

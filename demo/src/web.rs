@@ -47,7 +47,7 @@ use crate::session::{
     constant_time_eq, random_token, DemoSessionStore, Flash, PendingCard, TieredMemoryStore,
     ACCOUNT_ID, CSRF, FLASH, PENDING_CARD, SESSION_COOKIE,
 };
-use crate::store::{Account, AccountStore, StoreError};
+use crate::store::{is_valid_username, Account, AccountStore, StoreError};
 
 const STYLESHEET: &str = include_str!("../static/style.css");
 const CARD_LOGIN_SCRIPT: &str = include_str!("../static/card-login.js");
@@ -144,23 +144,40 @@ impl Throttle {
         })
     }
 
-    /// `Err(seconds to wait)` if this account or this client has tried too often.
-    fn check(&self, username: &str, client: IpAddr) -> Result<(), u64> {
+    /// `Err(seconds to wait)` if this client has tried too often (a hard limit: it is the
+    /// client's own address); then, for an account name of valid syntax, waits for the
+    /// account's turn, at most `max_delay` (`Err` past that). A name of invalid syntax names
+    /// no account and is no key.
+    async fn check(
+        &self,
+        username: &str,
+        client: IpAddr,
+        max_delay: std::time::Duration,
+    ) -> Result<(), u64> {
         if self.per_account.len() > MAX_THROTTLE_KEYS {
             self.per_account.retain_recent();
         }
-        if self.per_client.len() > MAX_THROTTLE_KEYS {
-            self.per_client.retain_recent();
+        Self::check_client(&self.per_client, client)?;
+        if !is_valid_username(username) {
+            return Ok(());
         }
-        let clock = governor::clock::DefaultClock::default();
-        let wait = |not_until: governor::NotUntil<_>| {
-            use governor::clock::Clock;
-            not_until.wait_time_from(clock.now()).as_secs().max(1)
-        };
-        self.per_client.check_key(&client).map_err(wait)?;
-        self.per_account
-            .check_key(&username.to_ascii_lowercase())
-            .map_err(wait)
+        let key = username.to_ascii_lowercase();
+        let deadline = tokio::time::Instant::now() + max_delay;
+        loop {
+            let clock = governor::clock::DefaultClock::default();
+            let wait = match self.per_account.check_key(&key) {
+                Ok(()) => return Ok(()),
+                Err(not_until) => {
+                    use governor::clock::Clock;
+                    not_until.wait_time_from(clock.now())
+                }
+            };
+            let wake = tokio::time::Instant::now() + wait;
+            if wake > deadline {
+                return Err(wait.as_secs().max(1));
+            }
+            tokio::time::sleep_until(wake).await;
+        }
     }
 }
 
@@ -256,6 +273,11 @@ impl AppState {
             DemoSessionStore::Memory(store) => store.counts(),
             DemoSessionStore::Redis(_) => (0, 0),
         }
+    }
+
+    /// Account names the password throttle keeps a count for (for tests and monitoring).
+    pub fn throttled_accounts(&self) -> usize {
+        self.inner.throttle.per_account.len()
     }
 
     /// The card checker (for tests and monitoring).
@@ -598,11 +620,18 @@ async fn password_step<T: Send + 'static>(
     username: &str,
     check: impl FnOnce(&AccountStore) -> Result<Option<T>, StoreError> + Send + 'static,
 ) -> Result<PasswordCheck<T>, Response> {
-    if let Err(wait) = app.inner.throttle.check(username, client) {
+    let max_delay = app.inner.config.account_max_delay;
+    if let Err(wait) = app.inner.throttle.check(username, client, max_delay).await {
         log(&format!("password attempts throttled for {username:?}"));
         return Err(too_many_attempts_page(wait));
     }
-    match run_password_check(app, check).await {
+    // A name no account can have: wrong, without spending a hash on it.
+    let checked = if is_valid_username(username) {
+        run_password_check(app, check).await
+    } else {
+        Ok(None)
+    };
+    match checked {
         Ok(Some(found)) => Ok(PasswordCheck::Right(found)),
         Ok(None) => {
             let csrf_token = random_token();

@@ -979,3 +979,93 @@ async fn the_session_cookie_ends_with_the_browser_and_idle_sessions_end_on_the_s
     assert_eq!(location(&response).as_deref(), Some("/"));
     Ok(())
 }
+
+/// Issue 18 RP item 8: past the per-account burst, an attempt waits its turn rather than being
+/// refused, so guesses on an account cannot lock its owner out.
+#[tokio::test]
+async fn past_the_account_burst_a_login_is_delayed_not_refused() -> TestResult {
+    let site = Site::start_with(|config| {
+        config.account_attempt_burst = 2;
+        config.account_attempt_period = Duration::from_secs(1);
+        config.account_max_delay = Duration::from_secs(3);
+    })
+    .await?;
+    for _ in 0..2 {
+        let attacker = site.browser_from([127, 0, 0, 9].into())?;
+        let response = password_login(&attacker, &site, MARIE_USERNAME, "guess").await?;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let marie = site.browser()?;
+    let started = std::time::Instant::now();
+    let response = password_login(&marie, &site, MARIE_USERNAME, MARIE_PASSWORD).await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response).as_deref(), Some("/compte"));
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "the attempt was not delayed: {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// Issue 18 RP item 8: a username that cannot exist (bad syntax) is never a throttling key,
+/// so junk names cannot fill the per-account table or push real accounts out of it.
+#[tokio::test]
+async fn usernames_of_bad_syntax_are_not_throttling_keys() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    for junk in ["a b", "x\u{202e}y", &"z".repeat(65), "<script>"] {
+        let response = password_login(&client, &site, junk, "guess").await?;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(site.state.throttled_accounts(), 0);
+    let response = password_login(&client, &site, MARIE_USERNAME, "guess").await?;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(site.state.throttled_accounts(), 1);
+    Ok(())
+}
+
+/// Issue 18 RP item 8: X-Forwarded-For is believed only from a configured proxy.
+#[tokio::test]
+async fn forwarded_addresses_are_believed_only_from_a_trusted_proxy() -> TestResult {
+    async fn new_sessions_until_throttled(
+        site: &Site,
+        forwarded: impl Fn(usize) -> String,
+    ) -> Result<usize, common::TestError> {
+        for round in 0..6 {
+            let visitor = site.browser()?;
+            let response = visitor
+                .get(site.url("/"))
+                .header("x-forwarded-for", forwarded(round))
+                .send()
+                .await?;
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                return Ok(round);
+            }
+        }
+        Ok(6)
+    }
+    let limit = |config: &mut DemoConfig| {
+        config.session_creation_burst = 2;
+        config.session_creation_period = Duration::from_secs(3600);
+    };
+    // Off by default: every visitor claiming another address is still 127.0.0.1.
+    let site = Site::start_with(limit).await?;
+    let made = new_sessions_until_throttled(&site, |round| format!("198.51.100.{round}")).await?;
+    assert_eq!(made, 2);
+    // Behind a trusted proxy (here 127.0.0.1): each forwarded address is its own client...
+    let site = Site::start_with(|config| {
+        limit(config);
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap_or([0, 0, 0, 0].into())];
+    })
+    .await?;
+    let made = new_sessions_until_throttled(&site, |round| format!("198.51.100.{round}")).await?;
+    assert_eq!(made, 6);
+    // ...but an IPv6 /64 is one client, and the entries left of the proxy's are claims.
+    let made = new_sessions_until_throttled(&site, |round| {
+        format!("203.0.113.{round}, 2001:db8:5:6::{round}")
+    })
+    .await?;
+    assert_eq!(made, 2);
+    Ok(())
+}
