@@ -49,6 +49,12 @@ pub struct DemoConfig {
     /// Reverse proxies whose `X-Forwarded-For` is believed (empty, the default: the peer
     /// address is the client; see `client::client_address`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Connections open at once, and the time for the TLS handshake and then a request's
+    /// headers (`server::ServeLimits`).
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    /// Time to receive a request's whole body, once its headers are in (`408` past it).
+    pub body_read_timeout: Duration,
     /// Password hashes (Argon2, 19 MiB each) computed at once; further attempts wait.
     pub max_concurrent_password_hashes: usize,
     /// Anonymous sessions kept at most (the least recently used go first), and signed-in ones:
@@ -103,6 +109,9 @@ impl DemoConfig {
             challenge_burst: 20,
             challenge_period: Duration::from_secs(2),
             trusted_proxies: Vec::new(),
+            max_connections: 1000,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
             max_concurrent_password_hashes: std::thread::available_parallelism()
                 .map(usize::from)
                 .unwrap_or(2),
@@ -112,6 +121,16 @@ impl DemoConfig {
             store_url: None,
             store_ca: None,
         })
+    }
+}
+
+impl DemoConfig {
+    /// The limits `server::serve_with` applies to connections.
+    pub fn serve_limits(&self) -> crate::server::ServeLimits {
+        crate::server::ServeLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+        }
     }
 }
 

@@ -233,7 +233,8 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
                 stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
             }
         });
-        server::serve(listener, build_router(state), &identity, handle).await
+        let limits = state.config().serve_limits();
+        server::serve_with(listener, build_router(state), &identity, handle, limits).await
     })?;
     Ok(())
 }

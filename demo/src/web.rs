@@ -332,6 +332,10 @@ pub fn build_router(state: AppState) -> Router {
         .route("/static/card-login.js", get(card_login_script))
         .route("/static/cpx-connect.js", get(page_library))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            read_body_in_time,
+        ))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -339,6 +343,36 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Reads the whole request body (at most `MAX_BODY_BYTES`) within `body_read_timeout`, so a
+/// client sending its body a byte at a time cannot hold a connection and a handler: `408`
+/// past the time, `413` past the size.
+async fn read_body_in_time(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let timeout = app.inner.config.body_read_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Ok(Err(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+        Err(_) => {
+            log("request body not received in time");
+            (
+                StatusCode::REQUEST_TIMEOUT,
+                "request body not received in time",
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn security_headers(

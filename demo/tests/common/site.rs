@@ -51,9 +51,12 @@ impl Site {
         let identity = server::self_signed_identity(&origin)?;
         let handle = axum_server::Handle::new();
         let router = build_router(state.clone());
+        let limits = state.config().serve_limits();
         let server_handle = handle.clone();
         tokio::spawn(async move {
-            if let Err(error) = server::serve(listener, router, &identity, server_handle).await {
+            if let Err(error) =
+                server::serve_with(listener, router, &identity, server_handle, limits).await
+            {
                 eprintln!("test server stopped: {error}");
             }
         });
