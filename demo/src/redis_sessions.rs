@@ -88,6 +88,18 @@ impl RedisSessionStore {
         Ok(Self { connection })
     }
 
+    /// Redis's `maxmemory-policy`, if it lets us read it (a managed Redis may refuse CONFIG).
+    pub async fn eviction_policy(&self) -> Option<String> {
+        let mut connection = self.connection.clone();
+        let answer: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("maxmemory-policy")
+            .query_async(&mut connection)
+            .await
+            .ok()?;
+        answer.get(1).cloned()
+    }
+
     /// Removes up to a batch of signed-in sessions whose expiry has passed.
     async fn sweep(&self, now_ms: i64) -> session_store::Result<()> {
         let mut connection = self.connection.clone();
@@ -114,6 +126,23 @@ impl RedisSessionStore {
             .await
             .map_err(backend)
     }
+}
+
+/// What is wrong with a `maxmemory-policy` for this store, if anything: only a `volatile-*`
+/// policy keeps signed-in sessions (no TTL) out of eviction while bounding the rest.
+pub fn eviction_policy_warning(policy: &str) -> Option<String> {
+    if policy.starts_with("volatile-") {
+        return None;
+    }
+    let why = if policy.starts_with("allkeys-") {
+        "Redis may evict signed-in sessions (a mass logout under load)"
+    } else {
+        "a full Redis refuses new sessions and challenges (503s under load)"
+    };
+    Some(format!(
+        "Redis maxmemory-policy is {policy:?}: {why}; set maxmemory and maxmemory-policy \
+         volatile-ttl (see demo/README.md, Redis)"
+    ))
 }
 
 fn unix_ms(time: OffsetDateTime) -> i64 {
@@ -206,5 +235,18 @@ impl SessionStore for RedisSessionStore {
             .query_async::<()>(&mut connection)
             .await
             .map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eviction_policy_warning;
+
+    #[test]
+    fn only_volatile_policies_pass() {
+        assert_eq!(eviction_policy_warning("volatile-ttl"), None);
+        assert_eq!(eviction_policy_warning("volatile-lru"), None);
+        assert!(eviction_policy_warning("allkeys-lru").is_some_and(|why| why.contains("evict")));
+        assert!(eviction_policy_warning("noeviction").is_some_and(|why| why.contains("503")));
     }
 }

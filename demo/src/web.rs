@@ -215,6 +215,11 @@ impl AppState {
         let sessions = RedisSessionStore::connect(&url, ca_pem.as_deref())
             .await
             .map_err(shared)?;
+        if let Some(policy) = sessions.eviction_policy().await {
+            if let Some(warning) = crate::redis_sessions::eviction_policy_warning(&policy) {
+                log(&format!("warning: {warning}"));
+            }
+        }
         let store = AccountStore::open(&config.database_path)?;
         let cards = CardChecker::with_challenges(&config, Challenges::Redis(challenges))?;
         Ok(Self::assemble(

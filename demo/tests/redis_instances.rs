@@ -534,3 +534,21 @@ async fn a_rediss_store_is_used_over_tls_with_its_ca() -> TestResult {
     assert!(keys.contains("cpx:session:user:"), "{keys}");
     Ok(())
 }
+
+#[tokio::test]
+async fn the_eviction_policy_of_redis_is_read_and_judged() -> TestResult {
+    let Some(redis) = Redis::start_with(RedisOptions {
+        args: ["--maxmemory-policy", "allkeys-lru"]
+            .map(str::to_owned)
+            .to_vec(),
+        ..RedisOptions::default()
+    })?
+    else {
+        return Ok(());
+    };
+    let store = cpx_demo::redis_sessions::RedisSessionStore::connect(&redis.url(), None).await?;
+    let policy = store.eviction_policy().await.ok_or("no policy read")?;
+    assert_eq!(policy, "allkeys-lru");
+    assert!(cpx_demo::redis_sessions::eviction_policy_warning(&policy).is_some());
+    Ok(())
+}
