@@ -80,6 +80,13 @@ enum Command {
         /// peer address is the client).
         #[arg(long = "trusted-proxy", value_name = "IP")]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// New sessions one client (IPv4 address, IPv6 /64) may make at once, before one per
+        /// 2 seconds (default 30; a benchmark from one machine raises it).
+        #[arg(long, value_name = "N")]
+        client_session_burst: Option<u32>,
+        /// Challenges one client may ask at once, before one per 2 seconds (default 20).
+        #[arg(long, value_name = "N")]
+        client_challenge_burst: Option<u32>,
     },
     /// Create a username/password account.
     AddUser {
@@ -128,6 +135,8 @@ fn main() -> ExitCode {
             store,
             store_ca,
             trusted_proxies,
+            client_session_burst,
+            client_challenge_burst,
         } => run_serve(ServeArgs {
             addr,
             origin,
@@ -144,6 +153,8 @@ fn main() -> ExitCode {
             store,
             store_ca,
             trusted_proxies,
+            client_session_burst,
+            client_challenge_burst,
         }),
         Command::AddUser {
             username,
@@ -177,6 +188,8 @@ struct ServeArgs {
     store: Option<String>,
     store_ca: Option<PathBuf>,
     trusted_proxies: Vec<std::net::IpAddr>,
+    client_session_burst: Option<u32>,
+    client_challenge_burst: Option<u32>,
 }
 
 fn run_serve(args: ServeArgs) -> Result<(), CliError> {
@@ -194,6 +207,12 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
     config.store_url = args.store.clone();
     config.store_ca = args.store_ca.clone();
     config.trusted_proxies = args.trusted_proxies.clone();
+    if let Some(burst) = args.client_session_burst {
+        config.session_creation_burst = burst;
+    }
+    if let Some(burst) = args.client_challenge_burst {
+        config.challenge_burst = burst;
+    }
     config.page_library = args.page_library.unwrap_or_else(default_page_library);
 
     // Bind before anything slow, so a busy port is the first thing reported.
