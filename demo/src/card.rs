@@ -1,5 +1,6 @@
 //! The card login check: challenge nonces and token validation, through `cpx-verify`.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use cpx_verify::{
@@ -35,10 +36,24 @@ impl CardChecker {
     }
 }
 
+/// The in-memory challenge store: room for one challenge per session the session store can
+/// hold, so that it cannot be full while sessions are not (a session's challenge leaves with
+/// the session, see `web::AppState::with_store`).
+pub fn memory_challenges(config: &DemoConfig) -> NonceStore {
+    let sessions = config
+        .max_anonymous_sessions
+        .saturating_add(config.max_signed_in_sessions);
+    NonceStore::with_capacity(
+        config.nonce_lifetime,
+        usize::try_from(sessions).unwrap_or(usize::MAX),
+    )
+}
+
 /// Where the challenges live: this process's memory (the default), or Redis, shared by every
 /// instance of the site.
 pub enum Challenges {
-    Memory(NonceStore),
+    /// Shared with the session store, which drops a session's challenge with the session.
+    Memory(Arc<NonceStore>),
     Redis(RedisChallengeStore),
 }
 
@@ -52,11 +67,11 @@ pub struct CardChecker {
 }
 
 impl CardChecker {
-    /// With the in-memory challenge store.
+    /// With an in-memory challenge store of its own.
     pub fn new(config: &DemoConfig) -> Result<Self, TrustSetupError> {
         Self::with_challenges(
             config,
-            Challenges::Memory(NonceStore::new(config.nonce_lifetime)),
+            Challenges::Memory(Arc::new(memory_challenges(config))),
         )
     }
 
@@ -92,7 +107,7 @@ impl CardChecker {
     /// A fresh challenge for this session, replacing any earlier one.
     pub async fn issue_nonce(&self, session_id: &str) -> Result<String, CardCheckFailure> {
         let issued = match &self.challenges {
-            Challenges::Memory(store) => ChallengeStore::issue(store, session_id).await,
+            Challenges::Memory(store) => ChallengeStore::issue(store.as_ref(), session_id).await,
             Challenges::Redis(store) => store.issue(session_id).await,
         };
         issued.map_err(|error| CardCheckFailure {
@@ -107,7 +122,7 @@ impl CardChecker {
     /// Forgets the session's challenge (the session is ending).
     pub async fn forget_nonce(&self, session_id: &str) {
         let _ = match &self.challenges {
-            Challenges::Memory(store) => ChallengeStore::take(store, session_id).await,
+            Challenges::Memory(store) => ChallengeStore::take(store.as_ref(), session_id).await,
             Challenges::Redis(store) => store.take(session_id).await,
         };
     }
@@ -124,7 +139,13 @@ impl CardChecker {
         let validated = match &self.challenges {
             Challenges::Memory(store) => {
                 self.validator
-                    .validate_with_challenge_store(token_json, &self.origin, store, session_id, now)
+                    .validate_with_challenge_store(
+                        token_json,
+                        &self.origin,
+                        store.as_ref(),
+                        session_id,
+                        now,
+                    )
                     .await
             }
             Challenges::Redis(store) => {

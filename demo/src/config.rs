@@ -29,11 +29,32 @@ pub struct DemoConfig {
     /// shared workstation the next user could link it to their account.
     pub pending_card_lifetime: Duration,
     /// Password attempts per account: this many at once, then one per `account_attempt_period`.
+    /// Past the burst an attempt waits for its turn (at most `account_max_delay`, else `429`)
+    /// rather than being refused: guesses on an account slow it down, they do not lock its
+    /// owner out.
     pub account_attempt_burst: u32,
     pub account_attempt_period: Duration,
+    pub account_max_delay: Duration,
     /// Password attempts per client address: this many at once, then one per period.
     pub client_attempt_burst: u32,
     pub client_attempt_period: Duration,
+    /// New sessions per client (an IPv4 address or an IPv6 /64): this many at once, then one
+    /// per period; past that, `429`. One client cannot then evict the anonymous sessions
+    /// (nor, through them, the challenges) of everyone else.
+    pub session_creation_burst: u32,
+    pub session_creation_period: Duration,
+    /// Challenges (`GET /api/nonce`) per client: this many at once, then one per period.
+    pub challenge_burst: u32,
+    pub challenge_period: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (empty, the default: the peer
+    /// address is the client; see `client::client_address`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Connections open at once, and the time for the TLS handshake and then a request's
+    /// headers (`server::ServeLimits`).
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    /// Time to receive a request's whole body, once its headers are in (`408` past it).
+    pub body_read_timeout: Duration,
     /// Password hashes (Argon2, 19 MiB each) computed at once; further attempts wait.
     pub max_concurrent_password_hashes: usize,
     /// Anonymous sessions kept at most (the least recently used go first), and signed-in ones:
@@ -43,6 +64,9 @@ pub struct DemoConfig {
     /// `redis://host:port/db`: challenges and sessions in this Redis, shared by every instance
     /// of the site; `None`: in this process's memory.
     pub store_url: Option<String>,
+    /// With a `rediss://` store: the CA certificate (PEM) its TLS certificate chains to,
+    /// instead of the system's roots.
+    pub store_ca: Option<PathBuf>,
     /// `Strict-Transport-Security` max-age in seconds.
     pub hsts_max_age: u64,
     /// The extension's page library, served as `/static/cpx-connect.js`, read at each request.
@@ -76,9 +100,18 @@ impl DemoConfig {
             session_idle_timeout: Duration::from_secs(30 * 60),
             pending_card_lifetime: Duration::from_secs(2 * 60),
             account_attempt_burst: 5,
-            account_attempt_period: Duration::from_secs(30),
+            account_attempt_period: Duration::from_secs(10),
+            account_max_delay: Duration::from_secs(10),
             client_attempt_burst: 20,
             client_attempt_period: Duration::from_secs(2),
+            session_creation_burst: 30,
+            session_creation_period: Duration::from_secs(2),
+            challenge_burst: 20,
+            challenge_period: Duration::from_secs(2),
+            trusted_proxies: Vec::new(),
+            max_connections: 1000,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
             max_concurrent_password_hashes: std::thread::available_parallelism()
                 .map(usize::from)
                 .unwrap_or(2),
@@ -86,7 +119,18 @@ impl DemoConfig {
             max_signed_in_sessions: 100_000,
             hsts_max_age: 365 * 24 * 3600,
             store_url: None,
+            store_ca: None,
         })
+    }
+}
+
+impl DemoConfig {
+    /// The limits `server::serve_with` applies to connections.
+    pub fn serve_limits(&self) -> crate::server::ServeLimits {
+        crate::server::ServeLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+        }
     }
 }
 

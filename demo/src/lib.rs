@@ -5,9 +5,11 @@
 #![forbid(unsafe_code)]
 
 pub mod card;
+pub mod client;
 pub mod config;
 pub mod messages;
 pub mod pages;
+pub mod redis_sessions;
 pub mod server;
 pub mod session;
 pub mod store;

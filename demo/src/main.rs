@@ -24,6 +24,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the demo site over HTTPS (self-signed certificate made at start-up).
@@ -70,6 +72,21 @@ enum Command {
         /// by every instance of the site; default: in this process's memory.
         #[arg(long, value_name = "URL")]
         store: Option<String>,
+        /// With a rediss:// store: the CA certificate (PEM) of the Redis server's certificate,
+        /// instead of the system's roots.
+        #[arg(long, value_name = "PEM")]
+        store_ca: Option<PathBuf>,
+        /// A reverse proxy whose X-Forwarded-For is believed (repeatable; default: none, the
+        /// peer address is the client).
+        #[arg(long = "trusted-proxy", value_name = "IP")]
+        trusted_proxies: Vec<std::net::IpAddr>,
+        /// New sessions one client (IPv4 address, IPv6 /64) may make at once, before one per
+        /// 2 seconds (default 30; a benchmark from one machine raises it).
+        #[arg(long, value_name = "N")]
+        client_session_burst: Option<u32>,
+        /// Challenges one client may ask at once, before one per 2 seconds (default 20).
+        #[arg(long, value_name = "N")]
+        client_challenge_burst: Option<u32>,
     },
     /// Create a username/password account.
     AddUser {
@@ -116,6 +133,10 @@ fn main() -> ExitCode {
             page_library,
             seed_demo_user,
             store,
+            store_ca,
+            trusted_proxies,
+            client_session_burst,
+            client_challenge_burst,
         } => run_serve(ServeArgs {
             addr,
             origin,
@@ -130,6 +151,10 @@ fn main() -> ExitCode {
             page_library,
             seed_demo_user,
             store,
+            store_ca,
+            trusted_proxies,
+            client_session_burst,
+            client_challenge_burst,
         }),
         Command::AddUser {
             username,
@@ -161,6 +186,10 @@ struct ServeArgs {
     page_library: Option<PathBuf>,
     seed_demo_user: bool,
     store: Option<String>,
+    store_ca: Option<PathBuf>,
+    trusted_proxies: Vec<std::net::IpAddr>,
+    client_session_burst: Option<u32>,
+    client_challenge_burst: Option<u32>,
 }
 
 fn run_serve(args: ServeArgs) -> Result<(), CliError> {
@@ -176,6 +205,14 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
     config.certificate_policies = args.policies.clone();
     config.allow_test_anchors = args.allow_test_anchors;
     config.store_url = args.store.clone();
+    config.store_ca = args.store_ca.clone();
+    config.trusted_proxies = args.trusted_proxies.clone();
+    if let Some(burst) = args.client_session_burst {
+        config.session_creation_burst = burst;
+    }
+    if let Some(burst) = args.client_challenge_burst {
+        config.challenge_burst = burst;
+    }
     config.page_library = args.page_library.unwrap_or_else(default_page_library);
 
     // Bind before anything slow, so a busy port is the first thing reported.
@@ -215,7 +252,8 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
                 stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
             }
         });
-        server::serve(listener, build_router(state), &identity, handle).await
+        let limits = state.config().serve_limits();
+        server::serve_with(listener, build_router(state), &identity, handle, limits).await
     })?;
     Ok(())
 }

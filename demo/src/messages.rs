@@ -212,6 +212,10 @@ pub const SERVER_MESSAGES: &[(&str, &str)] = &[
         "Le service de connexion est momentanément indisponible. Réessayez dans quelques instants.",
     ),
     (
+        "ERR_TOO_MANY_REQUESTS",
+        "Trop de demandes depuis votre poste. Patientez quelques secondes, puis réessayez.",
+    ),
+    (
         "ERR_TOO_MANY_ATTEMPTS",
         "Trop de tentatives de connexion. Patientez avant de réessayer.",
     ),

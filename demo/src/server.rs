@@ -1,13 +1,21 @@
 //! HTTPS on a self-signed certificate made at start-up.
 
 use std::net::{SocketAddr, TcpListener};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::Router;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::Accept;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
+use hyper_util::rt::TokioTimer;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -102,19 +110,141 @@ fn rustls_config(identity: &TlsIdentity) -> Result<RustlsConfig, ServeError> {
     Ok(RustlsConfig::from_config(Arc::new(config)))
 }
 
-/// Serves `router` over HTTPS on `listener` until `handle` asks it to stop.
+/// What one client can hold of the server: connections and the time to send a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// Connections open at once; past that a new connection is closed at once.
+    pub max_connections: usize,
+    /// Time for the TLS handshake, and then for a request's headers (HTTP/1.1).
+    pub header_read_timeout: Duration,
+}
+
+impl Default for ServeLimits {
+    /// 1,000 connections (under the usual 1,024 open files), 10 seconds.
+    fn default() -> Self {
+        Self {
+            max_connections: 1000,
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `router` over HTTPS on `listener` until `handle` asks it to stop, with the default
+/// [`ServeLimits`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     identity: &TlsIdentity,
     handle: Handle<SocketAddr>,
 ) -> Result<(), ServeError> {
+    serve_with(listener, router, identity, handle, ServeLimits::default()).await
+}
+
+/// The same with these limits. (The body's read timeout is the router's: see
+/// `DemoConfig::body_read_timeout`.)
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    identity: &TlsIdentity,
+    handle: Handle<SocketAddr>,
+    limits: ServeLimits,
+) -> Result<(), ServeError> {
     let tls = rustls_config(identity)?;
-    axum_server::from_tcp_rustls(listener, tls)?
+    let acceptor = RustlsAcceptor::new(tls)
+        .handshake_timeout(limits.header_read_timeout)
+        .acceptor(CappedAcceptor {
+            permits: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+        });
+    let mut server = axum_server::from_tcp(listener)?.acceptor(acceptor);
+    server
+        .http_builder()
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    server
         .handle(handle)
         .serve(router.into_make_service_with_connect_info::<SocketAddr>())
         .await?;
     Ok(())
+}
+
+/// Admits a connection only while fewer than the cap are open: the permit lives in the
+/// connection's stream and is given back when the connection closes. Past the cap the
+/// connection is closed at once (the client sees it closed, and may retry).
+#[derive(Clone)]
+struct CappedAcceptor {
+    permits: Arc<Semaphore>,
+}
+
+impl<S: Send + 'static> Accept<TcpStream, S> for CappedAcceptor {
+    type Stream = Capped<TcpStream>;
+    type Service = S;
+    type Future = std::future::Ready<std::io::Result<(Self::Stream, S)>>;
+
+    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
+        std::future::ready(match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => Ok((
+                Capped {
+                    inner: stream,
+                    _permit: permit,
+                },
+                service,
+            )),
+            Err(_) => Err(std::io::Error::other("connection cap reached")),
+        })
+    }
+}
+
+/// A stream holding one of the connection permits.
+struct Capped<T> {
+    inner: T,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Capped<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(context, buffer)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Capped<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(context, buffer)
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(context)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(context)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffers: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(context, buffers)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
 
 #[cfg(test)]

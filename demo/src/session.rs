@@ -3,11 +3,13 @@
 //! least recently used first, O(1) per eviction): anonymous sessions and signed-in ones, so a
 //! flood of new visitors can only evict other anonymous sessions.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 use rand::rngs::OsRng;
@@ -15,8 +17,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
-use tower_sessions_redis_store::fred::clients::Pool;
-use tower_sessions_redis_store::RedisStore;
+
+use crate::redis_sessions::RedisSessionStore;
 
 use crate::store::LinkedCard;
 
@@ -70,13 +72,39 @@ impl std::fmt::Debug for TieredMemoryStore {
     }
 }
 
+/// Called with the id of a session the store dropped by itself (evicted, or idle too long),
+/// e.g. to drop the session's challenge with it.
+pub type EvictionListener = Arc<dyn Fn(&Id) + Send + Sync>;
+
 impl TieredMemoryStore {
     pub fn new(max_anonymous: u64, max_signed_in: u64, idle_timeout: Duration) -> Self {
+        Self::with_eviction_listener(
+            max_anonymous,
+            max_signed_in,
+            idle_timeout,
+            Arc::new(|_: &Id| {}),
+        )
+    }
+
+    /// The same, calling `on_evict` for every session evicted or expired (not for a session
+    /// deleted, nor for one moving between the tiers).
+    pub fn with_eviction_listener(
+        max_anonymous: u64,
+        max_signed_in: u64,
+        idle_timeout: Duration,
+        on_evict: EvictionListener,
+    ) -> Self {
         let cache = |capacity| {
+            let on_evict = Arc::clone(&on_evict);
             Cache::builder()
                 .max_capacity(capacity)
                 .eviction_policy(EvictionPolicy::lru())
                 .time_to_idle(idle_timeout)
+                .eviction_listener(move |id: Arc<Id>, _record, cause: RemovalCause| {
+                    if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
+                        on_evict(&id);
+                    }
+                })
                 .build()
         };
         Self {
@@ -99,7 +127,12 @@ impl SessionStore for TieredMemoryStore {
         while self.anonymous.contains_key(&record.id) || self.signed_in.contains_key(&record.id) {
             record.id = Id::default();
         }
-        self.save(record).await
+        self.save(record).await?;
+        // Apply the evictions this new session causes now rather than at moka's next
+        // housekeeping, so the listener drops the evicted sessions' challenges before another
+        // challenge is issued: challenges never outnumber sessions.
+        self.anonymous.run_pending_tasks();
+        Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
@@ -130,12 +163,12 @@ impl SessionStore for TieredMemoryStore {
     }
 }
 
-/// The session store: this process's memory, or Redis (tower-sessions-redis-store) shared by
+/// The session store: this process's memory, or Redis ([`RedisSessionStore`]) shared by
 /// every instance of the site.
 #[derive(Clone)]
 pub enum DemoSessionStore {
     Memory(TieredMemoryStore),
-    Redis(RedisStore<Pool>),
+    Redis(RedisSessionStore),
 }
 
 impl std::fmt::Debug for DemoSessionStore {
@@ -176,37 +209,6 @@ impl SessionStore for DemoSessionStore {
             DemoSessionStore::Redis(store) => store.delete(session_id).await,
         }
     }
-}
-
-/// A Redis session store at `url`, connected (it reconnects by itself after a Redis restart;
-/// a command waits at most 3 seconds).
-pub async fn redis_session_store(url: &str) -> Result<RedisStore<Pool>, String> {
-    use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, ReconnectPolicy};
-    use tower_sessions_redis_store::fred::types::config::{ConnectionConfig, PerformanceConfig};
-
-    let config = Config::from_url(url).map_err(|error| error.to_string())?;
-    let performance = PerformanceConfig {
-        default_command_timeout: Duration::from_secs(3),
-        ..PerformanceConfig::default()
-    };
-    let connection = ConnectionConfig {
-        connection_timeout: Duration::from_secs(3),
-        ..ConnectionConfig::default()
-    };
-    let pool = Pool::new(
-        config,
-        Some(performance),
-        Some(connection),
-        Some(ReconnectPolicy::new_constant(0, 200)),
-        2,
-    )
-    .map_err(|error| error.to_string())?;
-    pool.connect();
-    tokio::time::timeout(Duration::from_secs(5), pool.wait_for_connect())
-        .await
-        .map_err(|_| "no answer within 5 seconds".to_owned())?
-        .map_err(|error| error.to_string())?;
-    Ok(RedisStore::new(pool))
 }
 
 /// 32 random bytes, URL-safe base64 (43 characters).
@@ -273,6 +275,43 @@ mod tests {
         assert_eq!(store.counts(), (0, 1));
         store.delete(&session.id).await?;
         assert!(store.load(&session.id).await?.is_none());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn evicted_sessions_are_reported_and_deleted_or_moved_ones_are_not(
+    ) -> session_store::Result<()> {
+        let evicted = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&evicted);
+        let store = TieredMemoryStore::with_eviction_listener(
+            3,
+            3,
+            Duration::from_secs(600),
+            Arc::new(move |id: &Id| {
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push(*id);
+                }
+            }),
+        );
+        let mut moved = record(false);
+        store.create(&mut moved).await?;
+        moved
+            .data
+            .insert(ACCOUNT_ID.to_owned(), serde_json::json!(1));
+        store.save(&moved).await?;
+        let mut deleted = record(false);
+        store.create(&mut deleted).await?;
+        store.delete(&deleted.id).await?;
+        let mut ids = Vec::new();
+        for _ in 0..10 {
+            let mut anonymous = record(false);
+            store.create(&mut anonymous).await?;
+            ids.push(anonymous.id);
+        }
+        let (anonymous, _) = store.counts();
+        let evicted = evicted.lock().map(|ids| ids.clone()).unwrap_or_default();
+        assert_eq!(evicted.len(), 10 - anonymous as usize, "{evicted:?}");
+        assert!(evicted.iter().all(|id| ids.contains(id)));
         Ok(())
     }
 

@@ -1,8 +1,9 @@
 //! Accounts and card links, in SQLite.
 //!
-//! An account links at most one card and a card (its idNat, which survives card renewal)
-//! links to at most one account: both are UNIQUE columns of `card_links`, so the database
-//! itself refuses a second link either way.
+//! An account links at most one card and a card (its anchor and idNat; the idNat survives card
+//! renewal) links to at most one account: `account_id` and `(anchor_id, id_nat)` are UNIQUE in
+//! `card_links`, so the database itself refuses a second link either way. A database of an
+//! earlier schema is migrated when opened (`migrate_card_links`).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -93,20 +94,7 @@ impl AccountStore {
 
     fn from_connection(connection: Connection) -> Result<Self, StoreError> {
         connection.execute_batch(SCHEMA)?;
-        // A database made before links named their anchor: its links match no card any more
-        // (anchor ''), so each user links their card again once.
-        let has_anchor: bool = connection.query_row(
-            "SELECT EXISTS(SELECT 1 FROM pragma_table_info('card_links') WHERE name = 'anchor_id')",
-            [],
-            |row| row.get(0),
-        )?;
-        if !has_anchor {
-            connection.execute_batch(
-                "ALTER TABLE card_links ADD COLUMN anchor_id TEXT NOT NULL DEFAULT '';
-                 CREATE UNIQUE INDEX IF NOT EXISTS card_links_anchor_id_nat
-                     ON card_links (anchor_id, id_nat);",
-            )?;
-        }
+        migrate_card_links(&connection)?;
         Ok(Self {
             connection: Mutex::new(connection),
         })
@@ -339,6 +327,69 @@ impl AccountStore {
     }
 }
 
+/// The columns of `card_links` today, as `SCHEMA` makes them.
+const CARD_LINKS_TABLE: &str = "
+CREATE TABLE card_links_new (
+    account_id  INTEGER NOT NULL UNIQUE REFERENCES accounts(id) ON DELETE CASCADE,
+    anchor_id   TEXT NOT NULL,
+    id_nat      TEXT NOT NULL,
+    surname     TEXT NOT NULL,
+    given_name  TEXT NOT NULL,
+    profession  TEXT,
+    issuer      TEXT NOT NULL,
+    serial_hex  TEXT NOT NULL,
+    not_after   INTEGER NOT NULL,
+    linked_at   INTEGER NOT NULL,
+    UNIQUE (anchor_id, id_nat)
+);";
+
+/// A database of an earlier schema: `card_links` without `anchor_id`, or with the first
+/// release's `id_nat UNIQUE` (a card was then the idNat alone; now it is (anchor, idNat), and
+/// the same idNat under another anchor is another card). SQLite cannot drop a constraint, so
+/// the table is rebuilt, in one transaction: the links are kept, those without an anchor with
+/// anchor `''`, which matches no card (each user links their card again once).
+fn migrate_card_links(connection: &Connection) -> Result<(), StoreError> {
+    let has_anchor: bool = connection.query_row(
+        "SELECT EXISTS(SELECT 1 FROM pragma_table_info('card_links') WHERE name = 'anchor_id')",
+        [],
+        |row| row.get(0),
+    )?;
+    // A unique index on id_nat alone (the column constraint makes one, `sqlite_autoindex_*`).
+    let id_nat_alone_unique: bool = connection.query_row(
+        "SELECT EXISTS(
+             SELECT 1 FROM pragma_index_list('card_links') AS list
+             WHERE list.\"unique\" = 1
+               AND (SELECT COUNT(*) FROM pragma_index_info(list.name)) = 1
+               AND (SELECT name FROM pragma_index_info(list.name)) = 'id_nat')",
+        [],
+        |row| row.get(0),
+    )?;
+    if has_anchor && !id_nat_alone_unique {
+        return Ok(());
+    }
+    let anchor = if has_anchor { "anchor_id" } else { "''" };
+    // Foreign keys off while the table is replaced (SQLite's documented procedure; the pragma
+    // has no effect inside a transaction).
+    connection.execute_batch("PRAGMA foreign_keys = OFF;")?;
+    let rebuilt = connection.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         {CARD_LINKS_TABLE}
+         INSERT INTO card_links_new (account_id, anchor_id, id_nat, surname, given_name,
+                                     profession, issuer, serial_hex, not_after, linked_at)
+             SELECT account_id, {anchor}, id_nat, surname, given_name, profession, issuer,
+                    serial_hex, not_after, linked_at
+             FROM card_links;
+         DROP TABLE card_links;
+         ALTER TABLE card_links_new RENAME TO card_links;
+         COMMIT;"
+    ));
+    if rebuilt.is_err() {
+        let _ = connection.execute_batch("ROLLBACK;");
+    }
+    connection.execute_batch("PRAGMA foreign_keys = ON;")?;
+    Ok(rebuilt?)
+}
+
 fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
         id: row.get(0)?,
@@ -347,7 +398,8 @@ fn account_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-fn is_valid_username(username: &str) -> bool {
+/// 1 to 64 ASCII letters, digits, '.', '-' or '_': the names accounts can have.
+pub fn is_valid_username(username: &str) -> bool {
     (1..=64).contains(&username.len())
         && username
             .chars()
@@ -509,6 +561,79 @@ mod tests {
         assert!(store.check_password_of_account(marie.id, "pw")?);
         assert!(!store.check_password_of_account(marie.id, "wrong")?);
         assert!(!store.check_password_of_account(marie.id + 1, "pw")?);
+        Ok(())
+    }
+
+    /// The schema of the first release: `id_nat` UNIQUE on its own, no anchor.
+    const FIRST_SCHEMA: &str = "
+        CREATE TABLE accounts (
+            id            INTEGER PRIMARY KEY,
+            username      TEXT NOT NULL UNIQUE,
+            display_name  TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            created_at    INTEGER NOT NULL
+        );
+        CREATE TABLE card_links (
+            account_id  INTEGER NOT NULL UNIQUE REFERENCES accounts(id) ON DELETE CASCADE,
+            id_nat      TEXT NOT NULL UNIQUE,
+            surname     TEXT NOT NULL,
+            given_name  TEXT NOT NULL,
+            profession  TEXT,
+            issuer      TEXT NOT NULL,
+            serial_hex  TEXT NOT NULL,
+            not_after   INTEGER NOT NULL,
+            linked_at   INTEGER NOT NULL
+        );";
+
+    #[test]
+    fn a_database_of_the_first_schema_loses_its_id_nat_only_constraint() -> Result<(), StoreError> {
+        let directory =
+            tempfile::tempdir().map_err(|error| StoreError::PasswordHash(error.to_string()))?;
+        let path = directory.path().join("old.sqlite");
+        {
+            let old = Connection::open(&path)?;
+            old.execute_batch(FIRST_SCHEMA)?;
+            old.execute(
+                "INSERT INTO accounts (id, username, display_name, password_hash, created_at)
+                 VALUES (1, 'marie', 'Marie', 'x', 0), (2, 'pierre', 'Pierre', 'x', 0)",
+                [],
+            )?;
+            old.execute(
+                "INSERT INTO card_links VALUES (1, '810001234567', 'DUPONT', 'MARIE', NULL,
+                                                'CN=OLD', '01', 2000000000, 0)",
+                [],
+            )?;
+        }
+        let store = AccountStore::open(&path)?;
+        // The old link is kept (anchor '': it matches no card until linked again)...
+        let kept = store.card_of_account(1)?;
+        assert_eq!(
+            kept.map(|card| (card.anchor_id, card.id_nat)),
+            Some((String::new(), "810001234567".to_owned()))
+        );
+        // ...and the same idNat under a real anchor links to another account: (anchor, idNat)
+        // is the key now, not idNat alone.
+        store.link_card(2, &card("810001234567"))?;
+        assert_eq!(
+            store
+                .account_for_card(&"aa".repeat(32), "810001234567")?
+                .map(|account| account.id),
+            Some(2)
+        );
+        // (anchor, idNat) stays unique.
+        let third = store.create_account("paul", "Paul", "pw")?;
+        assert!(matches!(
+            store.link_card(third.id, &card("810001234567")),
+            Err(StoreError::CardAlreadyLinked)
+        ));
+        // Opening it again changes nothing, and deleting an account still drops its link.
+        drop(store);
+        let store = AccountStore::open(&path)?;
+        store
+            .lock()?
+            .execute("DELETE FROM accounts WHERE id = 1", [])?;
+        assert_eq!(store.card_of_account(1)?, None);
+        assert!(store.card_of_account(2)?.is_some());
         Ok(())
     }
 }

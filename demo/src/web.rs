@@ -14,16 +14,16 @@
 //! Sessions are tower-sessions sessions ([`crate::session`]): made only by the pages that need
 //! one (a form's CSRF token, a login), never by static files, 404s or the JSON endpoints.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, ORIGIN, REFERRER_POLICY,
-    RETRY_AFTER, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    RETRY_AFTER, SET_COOKIE, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -37,15 +37,17 @@ use tokio::sync::Semaphore;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
-use crate::card::{CardChecker, Challenges, TrustSetupError};
+use crate::card::{memory_challenges, CardChecker, Challenges, TrustSetupError};
+use crate::client::Client;
 use crate::config::DemoConfig;
 use crate::messages::server_message;
 use crate::pages::{self, AccountPage, LinkPage, LoginPage};
+use crate::redis_sessions::RedisSessionStore;
 use crate::session::{
     constant_time_eq, random_token, DemoSessionStore, Flash, PendingCard, TieredMemoryStore,
     ACCOUNT_ID, CSRF, FLASH, PENDING_CARD, SESSION_COOKIE,
 };
-use crate::store::{Account, AccountStore, StoreError};
+use crate::store::{is_valid_username, Account, AccountStore, StoreError};
 
 const STYLESHEET: &str = include_str!("../static/style.css");
 const CARD_LOGIN_SCRIPT: &str = include_str!("../static/card-login.js");
@@ -98,6 +100,10 @@ struct AppInner {
 struct Throttle {
     per_account: DefaultKeyedRateLimiter<String>,
     per_client: DefaultKeyedRateLimiter<IpAddr>,
+    /// New sessions and challenges per client: a flood from one client meets `429`s long
+    /// before it can evict other people's anonymous sessions or fill the challenge store.
+    new_sessions: DefaultKeyedRateLimiter<IpAddr>,
+    challenges: DefaultKeyedRateLimiter<IpAddr>,
     hashes: Arc<Semaphore>,
 }
 
@@ -117,27 +123,61 @@ impl Throttle {
                 config.client_attempt_burst,
                 config.client_attempt_period,
             )),
+            new_sessions: RateLimiter::keyed(quota(
+                config.session_creation_burst,
+                config.session_creation_period,
+            )),
+            challenges: RateLimiter::keyed(quota(config.challenge_burst, config.challenge_period)),
             hashes: Arc::new(Semaphore::new(config.max_concurrent_password_hashes.max(1))),
         }
     }
 
-    /// `Err(seconds to wait)` if this account or this client has tried too often.
-    fn check(&self, username: &str, client: IpAddr) -> Result<(), u64> {
+    /// `Err(seconds to wait)` if this client made too many sessions (or challenges) lately.
+    fn check_client(limiter: &DefaultKeyedRateLimiter<IpAddr>, client: IpAddr) -> Result<(), u64> {
+        if limiter.len() > MAX_THROTTLE_KEYS {
+            limiter.retain_recent();
+        }
+        let clock = governor::clock::DefaultClock::default();
+        limiter.check_key(&client).map_err(|not_until| {
+            use governor::clock::Clock;
+            not_until.wait_time_from(clock.now()).as_secs().max(1)
+        })
+    }
+
+    /// `Err(seconds to wait)` if this client has tried too often (a hard limit: it is the
+    /// client's own address); then, for an account name of valid syntax, waits for the
+    /// account's turn, at most `max_delay` (`Err` past that). A name of invalid syntax names
+    /// no account and is no key.
+    async fn check(
+        &self,
+        username: &str,
+        client: IpAddr,
+        max_delay: std::time::Duration,
+    ) -> Result<(), u64> {
         if self.per_account.len() > MAX_THROTTLE_KEYS {
             self.per_account.retain_recent();
         }
-        if self.per_client.len() > MAX_THROTTLE_KEYS {
-            self.per_client.retain_recent();
+        Self::check_client(&self.per_client, client)?;
+        if !is_valid_username(username) {
+            return Ok(());
         }
-        let clock = governor::clock::DefaultClock::default();
-        let wait = |not_until: governor::NotUntil<_>| {
-            use governor::clock::Clock;
-            not_until.wait_time_from(clock.now()).as_secs().max(1)
-        };
-        self.per_client.check_key(&client).map_err(wait)?;
-        self.per_account
-            .check_key(&username.to_ascii_lowercase())
-            .map_err(wait)
+        let key = username.to_ascii_lowercase();
+        let deadline = tokio::time::Instant::now() + max_delay;
+        loop {
+            let clock = governor::clock::DefaultClock::default();
+            let wait = match self.per_account.check_key(&key) {
+                Ok(()) => return Ok(()),
+                Err(not_until) => {
+                    use governor::clock::Clock;
+                    not_until.wait_time_from(clock.now())
+                }
+            };
+            let wake = tokio::time::Instant::now() + wait;
+            if wake > deadline {
+                return Err(wait.as_secs().max(1));
+            }
+            tokio::time::sleep_until(wake).await;
+        }
     }
 }
 
@@ -159,12 +199,27 @@ impl AppState {
             url: url.clone(),
             why,
         };
-        let challenges = cpx_verify::RedisChallengeStore::connect(&url, config.nonce_lifetime)
-            .await
-            .map_err(|error| shared(error.to_string()))?;
-        let sessions = crate::session::redis_session_store(&url)
+        let ca_pem = match &config.store_ca {
+            Some(path) => Some(std::fs::read(path).map_err(|error| {
+                shared(format!("cannot read the CA {}: {error}", path.display()))
+            })?),
+            None => None,
+        };
+        let challenges = cpx_verify::RedisChallengeStore::connect_with_ca(
+            &url,
+            config.nonce_lifetime,
+            ca_pem.as_deref(),
+        )
+        .await
+        .map_err(|error| shared(error.to_string()))?;
+        let sessions = RedisSessionStore::connect(&url, ca_pem.as_deref())
             .await
             .map_err(shared)?;
+        if let Some(policy) = sessions.eviction_policy().await {
+            if let Some(warning) = crate::redis_sessions::eviction_policy_warning(&policy) {
+                log(&format!("warning: {warning}"));
+            }
+        }
         let store = AccountStore::open(&config.database_path)?;
         let cards = CardChecker::with_challenges(&config, Challenges::Redis(challenges))?;
         Ok(Self::assemble(
@@ -177,11 +232,16 @@ impl AppState {
 
     /// The same with a given store (e.g. in memory).
     pub fn with_store(config: DemoConfig, store: AccountStore) -> Result<Self, AppError> {
-        let cards = CardChecker::new(&config)?;
-        let sessions = DemoSessionStore::Memory(TieredMemoryStore::new(
+        let challenges = Arc::new(memory_challenges(&config));
+        let cards =
+            CardChecker::with_challenges(&config, Challenges::Memory(Arc::clone(&challenges)))?;
+        // A session evicted (a flood of visitors) or expired takes its challenge with it, so
+        // challenges never outnumber sessions.
+        let sessions = DemoSessionStore::Memory(TieredMemoryStore::with_eviction_listener(
             config.max_anonymous_sessions,
             config.max_signed_in_sessions,
             config.session_idle_timeout,
+            Arc::new(move |id: &tower_sessions::session::Id| challenges.forget(&id.to_string())),
         ));
         Ok(Self::assemble(config, store, cards, sessions))
     }
@@ -218,6 +278,11 @@ impl AppState {
             DemoSessionStore::Memory(store) => store.counts(),
             DemoSessionStore::Redis(_) => (0, 0),
         }
+    }
+
+    /// Account names the password throttle keeps a count for (for tests and monitoring).
+    pub fn throttled_accounts(&self) -> usize {
+        self.inner.throttle.per_account.len()
     }
 
     /// The card checker (for tests and monitoring).
@@ -272,6 +337,10 @@ pub fn build_router(state: AppState) -> Router {
         .route("/static/card-login.js", get(card_login_script))
         .route("/static/cpx-connect.js", get(page_library))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            read_body_in_time,
+        ))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -279,6 +348,36 @@ pub fn build_router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Reads the whole request body (at most `MAX_BODY_BYTES`) within `body_read_timeout`, so a
+/// client sending its body a byte at a time cannot hold a connection and a handler: `408`
+/// past the time, `413` past the size.
+async fn read_body_in_time(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let timeout = app.inner.config.body_read_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => {
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::from(bytes),
+            ))
+            .await
+        }
+        Ok(Err(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+        Err(_) => {
+            log("request body not received in time");
+            (
+                StatusCode::REQUEST_TIMEOUT,
+                "request body not received in time",
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn security_headers(
@@ -294,6 +393,7 @@ async fn security_headers(
         response = session_store_failure_page(&"it did not answer");
     }
     let headers = response.headers_mut();
+    as_browser_session_cookies(headers);
     headers.insert(
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -316,6 +416,37 @@ async fn security_headers(
     response
 }
 
+/// The session cookie lives as long as the browser (no `Max-Age`, no `Expires`): on a shared
+/// workstation, closing the browser ends it. The idle expiry is the server's: the session's
+/// record expires after `session_idle_timeout` without a request (tower-sessions' inactivity
+/// expiry, which writes the cookie's `Max-Age` too; it is taken out here). A removal (`Max-Age=0`)
+/// is left as it is.
+fn as_browser_session_cookies(headers: &mut HeaderMap) {
+    let cookies: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(SET_COOKIE);
+    for cookie in cookies {
+        let rewritten = cookie
+            .to_str()
+            .ok()
+            .filter(|text| text.starts_with(&format!("{SESSION_COOKIE}=")))
+            .filter(|text| !text.to_ascii_lowercase().contains("max-age=0"))
+            .and_then(|text| {
+                let kept: Vec<&str> = text
+                    .split(';')
+                    .filter(|attribute| {
+                        let name = attribute.trim().to_ascii_lowercase();
+                        !name.starts_with("max-age=") && !name.starts_with("expires=")
+                    })
+                    .collect();
+                HeaderValue::from_str(&kept.join(";")).ok()
+            });
+        headers.append(SET_COOKIE, rewritten.unwrap_or(cookie));
+    }
+}
+
 /// Logged for the operator; the user sees the French message. Everything but printable ASCII
 /// is escaped, so text from the client (a token field, a username) cannot forge log lines.
 fn log(line: &str) {
@@ -325,9 +456,7 @@ fn log(line: &str) {
 pub fn escape_for_log(line: &str) -> String {
     line.chars()
         .flat_map(|c| {
-            let keep = c == ' '
-                || c.is_ascii_graphic()
-                || (!c.is_control() && !c.is_ascii() && !is_bidi(c));
+            let keep = c == ' ' || c.is_ascii_graphic() || (!c.is_ascii() && !is_hidden(c));
             let escaped: Vec<char> = if keep {
                 vec![c]
             } else {
@@ -338,9 +467,19 @@ pub fn escape_for_log(line: &str) -> String {
         .collect()
 }
 
-/// Unicode bidirectional controls, which can reorder what a terminal shows.
-fn is_bidi(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+/// Characters a reader of the log would not see as themselves: controls (Cc), format
+/// characters (Cf: the bidirectional controls that reorder what a terminal shows, zero-width
+/// characters, the soft hyphen, tags) and the line and paragraph separators (Zl, Zp), which
+/// some viewers show as line breaks.
+fn is_hidden(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.is_control()
+        || matches!(
+            c.general_category(),
+            GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        )
 }
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -375,6 +514,25 @@ fn csrf_failure_page() -> Response {
             "Retour à l'accueil",
         ),
     )
+}
+
+fn too_many_requests_page(wait_seconds: u64) -> Response {
+    let mut response = html(
+        StatusCode::TOO_MANY_REQUESTS,
+        pages::message_page(
+            "Trop de demandes",
+            &format!(
+                "{} Réessayez dans {wait_seconds} secondes.",
+                server_message("ERR_TOO_MANY_REQUESTS")
+            ),
+            "/",
+            "Réessayer",
+        ),
+    );
+    if let Ok(value) = HeaderValue::from_str(&wait_seconds.to_string()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
 }
 
 fn too_many_attempts_page(wait_seconds: u64) -> Response {
@@ -460,14 +618,6 @@ async fn renew_session(
     Ok(())
 }
 
-/// The peer address, when the server was started with connect info (server::serve is).
-fn client_address(extensions: &axum::http::Extensions) -> IpAddr {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-}
-
 /// A password check (Argon2, slow on purpose) off the async runtime, at most
 /// `max_concurrent_password_hashes` at once.
 async fn run_password_check<T: Send + 'static>(
@@ -505,19 +655,22 @@ enum PasswordCheck<T> {
 async fn password_step<T: Send + 'static>(
     app: &AppState,
     session: &Session,
-    extensions: &axum::http::Extensions,
+    client: IpAddr,
     username: &str,
     check: impl FnOnce(&AccountStore) -> Result<Option<T>, StoreError> + Send + 'static,
 ) -> Result<PasswordCheck<T>, Response> {
-    if let Err(wait) = app
-        .inner
-        .throttle
-        .check(username, client_address(extensions))
-    {
+    let max_delay = app.inner.config.account_max_delay;
+    if let Err(wait) = app.inner.throttle.check(username, client, max_delay).await {
         log(&format!("password attempts throttled for {username:?}"));
         return Err(too_many_attempts_page(wait));
     }
-    match run_password_check(app, check).await {
+    // A name no account can have: wrong, without spending a hash on it.
+    let checked = if is_valid_username(username) {
+        run_password_check(app, check).await
+    } else {
+        Ok(None)
+    };
+    match checked {
         Ok(Some(found)) => Ok(PasswordCheck::Right(found)),
         Ok(None) => {
             let csrf_token = random_token();
@@ -599,11 +752,26 @@ struct PasswordForm {
     password: String,
 }
 
-async fn login_page(State(app): State<AppState>, session: Session) -> Response {
+async fn login_page(
+    State(app): State<AppState>,
+    Client(client): Client,
+    session: Session,
+) -> Response {
     match signed_in_account(&app, &session).await {
         Ok(Some(_)) => return redirect("/compte"),
         Ok(None) => {}
         Err(error) => return error.page(),
+    }
+    // This page is where sessions are made: a new one counts against the client's quota.
+    match existing_session_id(&session).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            if let Err(wait) = Throttle::check_client(&app.inner.throttle.new_sessions, client) {
+                log(&format!("new sessions throttled for client {client}"));
+                return too_many_requests_page(wait);
+            }
+        }
+        Err(error) => return session_store_failure_page(&error),
     }
     let flash = session.remove::<Flash>(FLASH).await.ok().flatten();
     let csrf_token = match csrf_token(&session).await {
@@ -623,7 +791,7 @@ async fn login_page(State(app): State<AppState>, session: Session) -> Response {
 async fn password_login(
     State(app): State<AppState>,
     session: Session,
-    extensions: axum::http::Extensions,
+    Client(client): Client,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
     if !csrf_matches(&session, &form.csrf).await {
@@ -632,7 +800,7 @@ async fn password_login(
     let username = form.username.trim().to_owned();
     let checked_username = username.clone();
     let password = form.password;
-    let step = password_step(&app, &session, &extensions, &username, move |store| {
+    let step = password_step(&app, &session, client, &username, move |store| {
         store.check_password(&checked_username, &password)
     })
     .await;
@@ -669,6 +837,7 @@ fn origin_allowed(app: &AppState, headers: &HeaderMap, required: bool) -> bool {
 
 async fn issue_nonce(
     State(app): State<AppState>,
+    Client(client): Client,
     session: Session,
     headers: HeaderMap,
 ) -> Response {
@@ -692,6 +861,14 @@ async fn issue_nonce(
             );
         }
     };
+    if let Err(wait) = Throttle::check_client(&app.inner.throttle.challenges, client) {
+        log(&format!("challenges throttled for client {client}"));
+        let mut response = json_failure(StatusCode::TOO_MANY_REQUESTS, "ERR_TOO_MANY_REQUESTS");
+        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        return response;
+    }
     // The challenge lives in the challenge store only, bound to the session id: issuing it is
     // one atomic update, and a newer one replaces it.
     match app.inner.cards.issue_nonce(&session_id).await {
@@ -861,7 +1038,7 @@ async fn link_page(State(app): State<AppState>, session: Session) -> Response {
 async fn link_submit(
     State(app): State<AppState>,
     session: Session,
-    extensions: axum::http::Extensions,
+    Client(client): Client,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
     if !csrf_matches(&session, &form.csrf).await {
@@ -874,7 +1051,7 @@ async fn link_submit(
     let username = form.username.trim().to_owned();
     let checked_username = username.clone();
     let password = form.password;
-    let step = password_step(&app, &session, &extensions, &username, move |store| {
+    let step = password_step(&app, &session, client, &username, move |store| {
         store.check_password(&checked_username, &password)
     })
     .await;
@@ -981,7 +1158,7 @@ async fn account_page(State(app): State<AppState>, session: Session) -> Response
 async fn unlink_card(
     State(app): State<AppState>,
     session: Session,
-    extensions: axum::http::Extensions,
+    Client(client): Client,
     Form(form): Form<PasswordForm>,
 ) -> Response {
     if !csrf_matches(&session, &form.csrf).await {
@@ -996,17 +1173,11 @@ async fn unlink_card(
     // (a session left open on a shared workstation is not enough).
     let account_id = account.id;
     let password = form.password;
-    let step = password_step(
-        &app,
-        &session,
-        &extensions,
-        &account.username,
-        move |store| {
-            Ok(store
-                .check_password_of_account(account_id, &password)?
-                .then_some(()))
-        },
-    )
+    let step = password_step(&app, &session, client, &account.username, move |store| {
+        Ok(store
+            .check_password_of_account(account_id, &password)?
+            .then_some(()))
+    })
     .await;
     let flash = match step {
         Ok(PasswordCheck::Right(())) => match app.inner.store.unlink_card(account.id) {

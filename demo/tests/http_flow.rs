@@ -2,177 +2,26 @@
 //! real tokens: the fixture holder keys sign `SHA-256(origin) || SHA-256(nonce)` with
 //! RSASSA-PKCS1-v1_5 / SHA-256 and the Web eID JSON is built around the signature.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use cpx_demo::server;
-use cpx_demo::{build_router, AppState, DemoConfig};
-use reqwest::header::{CONTENT_TYPE, LOCATION, ORIGIN, SET_COOKIE};
+use cpx_demo::{AppState, DemoConfig};
+use reqwest::header::{CONTENT_TYPE, ORIGIN, SET_COOKIE};
 use reqwest::{Client, Response, StatusCode};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+mod common;
 
-const MARIE_USERNAME: &str = "marie.dupont";
-const MARIE_PASSWORD: &str = "demo1234";
-const PIERRE_USERNAME: &str = "pierre.martin";
-const PIERRE_PASSWORD: &str = "soins-2026";
-const MARIE_ID_NAT: &str = "810001234567";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("fixtures")
-        .join(name)
-}
-
-fn read_fixture(name: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let path = fixture(name);
-    std::fs::read(&path).map_err(|error| {
-        format!(
-            "fixture {} ({error}): run demo/tests/fixtures/generate.sh",
-            path.display()
-        )
-        .into()
-    })
-}
-
-/// A running site on a free port of 127.0.0.1, known to the client as `localhost`.
-struct Site {
-    origin: String,
-    state: AppState,
-    handle: axum_server::Handle<SocketAddr>,
-    _workdir: tempfile::TempDir,
-}
-
-impl Site {
-    async fn start() -> Result<Self, Box<dyn std::error::Error>> {
-        Self::start_with(|_| {}).await
-    }
-
-    /// A site whose configuration `adjust` may change before it starts.
-    async fn start_with(
-        adjust: impl FnOnce(&mut DemoConfig),
-    ) -> Result<Self, Box<dyn std::error::Error>> {
-        let workdir = tempfile::tempdir()?;
-        let listener = server::bind("127.0.0.1:0".parse()?)?;
-        let port = listener.local_addr()?.port();
-        let origin = format!("https://localhost:{port}");
-        let mut config = DemoConfig::new(
-            &origin,
-            workdir.path().join("demo.sqlite"),
-            vec![read_fixture("test-ca.der")?],
-        )?;
-        config.crls_der = vec![read_fixture("test-ca.crl.der")?];
-        config.crl_paths = vec![fixture("test-ca.crl.der")];
-        config.allow_test_anchors = true;
-        config.page_library = workdir.path().join("no-page-library.js");
-        adjust(&mut config);
-        let state = AppState::new(config)?;
-        state
-            .store()
-            .create_account(MARIE_USERNAME, "Marie Dupont", MARIE_PASSWORD)?;
-        state
-            .store()
-            .create_account(PIERRE_USERNAME, "Pierre Martin", PIERRE_PASSWORD)?;
-
-        let identity = server::self_signed_identity(&origin)?;
-        let handle = axum_server::Handle::new();
-        let router = build_router(state.clone());
-        let server_handle = handle.clone();
-        tokio::spawn(async move {
-            if let Err(error) = server::serve(listener, router, &identity, server_handle).await {
-                eprintln!("test server stopped: {error}");
-            }
-        });
-        Ok(Self {
-            origin,
-            state,
-            handle,
-            _workdir: workdir,
-        })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.origin)
-    }
-
-    /// A browser: its own cookie jar, the site's self-signed certificate accepted, redirects
-    /// not followed (so tests see where they point).
-    fn browser(&self) -> Result<Client, Box<dyn std::error::Error>> {
-        let port = self.origin.rsplit(':').next().unwrap_or_default().parse()?;
-        Ok(Client::builder()
-            .cookie_store(true)
-            .danger_accept_invalid_certs(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], port)))
-            .build()?)
-    }
-
-    fn linked_account_of(&self, id_nat: &str) -> Option<String> {
-        let anchor_id = cpx_verify::TrustConfig::new(vec![read_fixture("test-ca.der").ok()?])
-            .ok()?
-            .anchor_ids()
-            .pop()?;
-        self.state
-            .store()
-            .account_for_card(&anchor_id, id_nat)
-            .ok()
-            .flatten()
-            .map(|account| account.username)
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        self.handle.shutdown();
-    }
-}
-
-/// The Web eID token a card with `holder`'s key would produce for `origin` and `nonce`.
-fn make_token(
-    holder: &str,
-    origin: &str,
-    nonce: &str,
-) -> Result<Value, Box<dyn std::error::Error>> {
-    let key = RsaPrivateKey::from_pkcs8_der(&read_fixture(&format!("{holder}.key.der"))?)?;
-    let certificate = read_fixture(&format!("{holder}.der"))?;
-    let message = [
-        Sha256::digest(origin.as_bytes()),
-        Sha256::digest(nonce.as_bytes()),
-    ]
-    .concat();
-    let signature = key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&message))?;
-    Ok(json!({
-        "format": "web-eid:1.0",
-        "unverifiedCertificate": STANDARD.encode(certificate),
-        "algorithm": "RS256",
-        "signature": STANDARD.encode(signature),
-        "appVersion": "https://cpxconnect.org/cpx-connect/releases/0.1.0",
-    }))
-}
-
-/// The hidden CSRF field of the first form in `html`.
-fn csrf_of(html: &str) -> Result<String, Box<dyn std::error::Error>> {
-    let marker = r#"name="csrf" value=""#;
-    let start = html.find(marker).ok_or("no csrf field in the page")? + marker.len();
-    let length = html[start..].find('"').ok_or("unterminated csrf field")?;
-    Ok(html[start..start + length].to_owned())
-}
-
-fn location(response: &Response) -> Option<String> {
-    response
-        .headers()
-        .get(LOCATION)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-}
+use common::site::Site;
+use common::{
+    csrf_of, location, make_token, read_fixture, TestResult, MARIE_ID_NAT, MARIE_PASSWORD,
+    MARIE_USERNAME, PIERRE_PASSWORD, PIERRE_USERNAME,
+};
 
 async fn page(
     client: &Client,
@@ -989,6 +838,19 @@ fn client_text_is_escaped_before_the_log() {
         cpx_demo::web::escape_for_log("Médecin \u{202e}evil\u{1b}[2J"),
         "Médecin \\u{202e}evil\\u{1b}[2J"
     );
+    // Issue 18 RP item 9: format characters (Cf: zero-width, soft hyphen, BOM, tags) and the
+    // line and paragraph separators (Zl, Zp), which some viewers show as line breaks.
+    assert_eq!(
+        cpx_demo::web::escape_for_log(
+            "a\u{2028}b\u{2029}c\u{200b}d\u{ad}e\u{feff}f\u{e0041}g\u{2060}h"
+        ),
+        "a\\u{2028}b\\u{2029}c\\u{200b}d\\u{ad}e\\u{feff}f\\u{e0041}g\\u{2060}h"
+    );
+    // Letters, marks and symbols of every script stay readable.
+    assert_eq!(
+        cpx_demo::web::escape_for_log("Infirmière Ἀθῆναι 医師 e\u{301}"),
+        "Infirmière Ἀθῆναι 医師 e\u{301}"
+    );
 }
 
 #[tokio::test]
@@ -1079,5 +941,131 @@ async fn a_chain_through_an_intermediate_is_accepted_with_both_crls() -> TestRes
     let (status, body) = post_token(&client, &site, &token).await?;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "link_required");
+    Ok(())
+}
+
+/// Issue 18 RP item 6: on a shared workstation the cookie must not outlive the browser, and the
+/// server ends an idle session whatever the cookie says.
+#[tokio::test]
+async fn the_session_cookie_ends_with_the_browser_and_idle_sessions_end_on_the_server() -> TestResult
+{
+    let site =
+        Site::start_with(|config| config.session_idle_timeout = Duration::from_secs(2)).await?;
+    let client = site.browser()?;
+    let first = client.get(site.url("/")).send().await?;
+    let cookie = session_cookie_of(&first).ok_or("no session cookie")?;
+    let lowered = cookie.to_ascii_lowercase();
+    assert!(!lowered.contains("max-age"), "{cookie}");
+    assert!(!lowered.contains("expires"), "{cookie}");
+    let response = password_login(&client, &site, MARIE_USERNAME, MARIE_PASSWORD).await?;
+    assert_eq!(location(&response).as_deref(), Some("/compte"));
+    if let Some(renewed) = session_cookie_of(&response) {
+        assert!(
+            !renewed.to_ascii_lowercase().contains("max-age"),
+            "{renewed}"
+        );
+    }
+    // Used within the idle time: still signed in.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, _) = page(&client, &site, "/compte").await?;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, _) = page(&client, &site, "/compte").await?;
+    assert_eq!(status, StatusCode::OK, "activity must extend the session");
+    // Idle longer than the timeout: the cookie is still in the browser, the session is not.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let response = client.get(site.url("/compte")).send().await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response).as_deref(), Some("/"));
+    Ok(())
+}
+
+/// Issue 18 RP item 8: past the per-account burst, an attempt waits its turn rather than being
+/// refused, so guesses on an account cannot lock its owner out.
+#[tokio::test]
+async fn past_the_account_burst_a_login_is_delayed_not_refused() -> TestResult {
+    let site = Site::start_with(|config| {
+        config.account_attempt_burst = 2;
+        config.account_attempt_period = Duration::from_secs(1);
+        config.account_max_delay = Duration::from_secs(3);
+    })
+    .await?;
+    for _ in 0..2 {
+        let attacker = site.browser_from([127, 0, 0, 9].into())?;
+        let response = password_login(&attacker, &site, MARIE_USERNAME, "guess").await?;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let marie = site.browser()?;
+    let started = std::time::Instant::now();
+    let response = password_login(&marie, &site, MARIE_USERNAME, MARIE_PASSWORD).await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response).as_deref(), Some("/compte"));
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "the attempt was not delayed: {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// Issue 18 RP item 8: a username that cannot exist (bad syntax) is never a throttling key,
+/// so junk names cannot fill the per-account table or push real accounts out of it.
+#[tokio::test]
+async fn usernames_of_bad_syntax_are_not_throttling_keys() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    for junk in ["a b", "x\u{202e}y", &"z".repeat(65), "<script>"] {
+        let response = password_login(&client, &site, junk, "guess").await?;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(site.state.throttled_accounts(), 0);
+    let response = password_login(&client, &site, MARIE_USERNAME, "guess").await?;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(site.state.throttled_accounts(), 1);
+    Ok(())
+}
+
+/// Issue 18 RP item 8: X-Forwarded-For is believed only from a configured proxy.
+#[tokio::test]
+async fn forwarded_addresses_are_believed_only_from_a_trusted_proxy() -> TestResult {
+    async fn new_sessions_until_throttled(
+        site: &Site,
+        forwarded: impl Fn(usize) -> String,
+    ) -> Result<usize, common::TestError> {
+        for round in 0..6 {
+            let visitor = site.browser()?;
+            let response = visitor
+                .get(site.url("/"))
+                .header("x-forwarded-for", forwarded(round))
+                .send()
+                .await?;
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                return Ok(round);
+            }
+        }
+        Ok(6)
+    }
+    let limit = |config: &mut DemoConfig| {
+        config.session_creation_burst = 2;
+        config.session_creation_period = Duration::from_secs(3600);
+    };
+    // Off by default: every visitor claiming another address is still 127.0.0.1.
+    let site = Site::start_with(limit).await?;
+    let made = new_sessions_until_throttled(&site, |round| format!("198.51.100.{round}")).await?;
+    assert_eq!(made, 2);
+    // Behind a trusted proxy (here 127.0.0.1): each forwarded address is its own client...
+    let site = Site::start_with(|config| {
+        limit(config);
+        config.trusted_proxies = vec!["127.0.0.1".parse().unwrap_or([0, 0, 0, 0].into())];
+    })
+    .await?;
+    let made = new_sessions_until_throttled(&site, |round| format!("198.51.100.{round}")).await?;
+    assert_eq!(made, 6);
+    // ...but an IPv6 /64 is one client, and the entries left of the proxy's are claims.
+    let made = new_sessions_until_throttled(&site, |round| {
+        format!("203.0.113.{round}, 2001:db8:5:6::{round}")
+    })
+    .await?;
+    assert_eq!(made, 2);
     Ok(())
 }

@@ -6,137 +6,19 @@
 //! own on a free port with no persistence. Without it the tests are skipped on a developer
 //! machine, and fail under CI=true.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use cpx_demo::{build_router, server, AppState, DemoConfig};
 use reqwest::header::{CONTENT_TYPE, ORIGIN};
 use reqwest::{Client, StatusCode};
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+mod common;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// A private redis-server on a free port, stopped on drop.
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    /// None (skip) when redis-server is missing on a developer machine; an error under CI.
-    fn start() -> Result<Option<Self>, Box<dyn std::error::Error>> {
-        let found = Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok();
-        if !found {
-            if std::env::var("CI").is_ok_and(|value| value == "true") {
-                return Err("redis-server not found (scripts/setup.sh installs it)".into());
-            }
-            eprintln!("skipped: redis-server not found (scripts/setup.sh installs it)");
-            return Ok(None);
-        }
-        // A free port can be taken between the look and the start (another test restarting
-        // its server on its own port): try a few.
-        let mut last_error = None;
-        for _ in 0..5 {
-            let mut redis = Redis {
-                port: free_port()?,
-                child: None,
-            };
-            match redis.spawn() {
-                Ok(()) => return Ok(Some(redis)),
-                Err(error) => last_error = Some(error),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| "redis-server did not start".into()))
-    }
-
-    fn spawn(&mut self) -> Result<(), Box<dyn std::error::Error>> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let pid = child.id();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
-                // The server answering must be this one: tests run in parallel, and a port
-                // freed by one test's restart can be another's "free" port.
-                if server_pid(stream)? == pid {
-                    return Ok(());
-                }
-                self.stop();
-                return Err(format!("port {} is another redis-server's", self.port).into());
-            }
-            if Instant::now() > deadline {
-                return Err("redis-server did not start".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-}
-
-/// The process id of the redis-server behind `stream` (INFO server's `process_id`).
-fn server_pid(mut stream: TcpStream) -> Result<u32, Box<dyn std::error::Error>> {
-    use std::io::{Read, Write};
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")?;
-    let mut answer = String::new();
-    let mut buffer = [0u8; 4096];
-    loop {
-        let pid = answer
-            .split_once("process_id:")
-            .and_then(|(_, rest)| rest.split_once("\r\n"))
-            .map(|(pid, _)| pid.trim().to_owned());
-        if let Some(pid) = pid {
-            return Ok(pid.parse()?);
-        }
-        let read = stream.read(&mut buffer)?;
-        if read == 0 {
-            return Err(format!("no process_id in redis-server's INFO: {answer:?}").into());
-        }
-        answer.push_str(&String::from_utf8_lossy(&buffer[..read]));
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+use common::redis::{Redis, RedisOptions};
+use common::{csrf_of, fixture, free_port, make_token, read_fixture, TestResult};
 
 /// One instance of the site on its own port; all instances share the origin (the load
 /// balancer's), the Redis and the account database.
@@ -159,6 +41,15 @@ struct Cluster {
 
 impl Cluster {
     async fn start(redis: &Redis, count: usize) -> Result<Self, Box<dyn std::error::Error>> {
+        Self::start_with(&redis.url(), count, |_| {}).await
+    }
+
+    /// Instances on the Redis at `url`, with their configuration changed by `adjust`.
+    async fn start_with(
+        url: &str,
+        count: usize,
+        adjust: impl Fn(&mut DemoConfig),
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         let workdir = tempfile::tempdir()?;
         let listeners = (0..count)
             .map(|_| server::bind("127.0.0.1:0".parse()?).map_err(Into::into))
@@ -170,11 +61,12 @@ impl Cluster {
             let mut config = DemoConfig::new(
                 &origin,
                 workdir.path().join("demo.sqlite"),
-                vec![std::fs::read(fixture("test-ca.der"))?],
+                vec![read_fixture("test-ca.der")?],
             )?;
-            config.crls_der = vec![std::fs::read(fixture("test-ca.crl.der"))?];
+            config.crls_der = vec![read_fixture("test-ca.crl.der")?];
             config.allow_test_anchors = true;
-            config.store_url = Some(redis.url());
+            config.store_url = Some(url.to_owned());
+            adjust(&mut config);
             let state = AppState::connect(config).await?;
             if index == 0 {
                 state
@@ -214,25 +106,6 @@ impl Cluster {
     fn url(&self, instance: usize, path: &str) -> String {
         format!("{}{path}", self.instances[instance].url)
     }
-}
-
-fn make_token(
-    holder: &str,
-    origin: &str,
-    nonce: &str,
-) -> Result<Value, Box<dyn std::error::Error>> {
-    let key =
-        RsaPrivateKey::from_pkcs8_der(&std::fs::read(fixture(&format!("{holder}.key.der")))?)?;
-    let certificate = std::fs::read(fixture(&format!("{holder}.der")))?;
-    let message = [Sha256::digest(origin), Sha256::digest(nonce)].concat();
-    let signature = key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(&message))?;
-    Ok(json!({
-        "format": "web-eid:1.0",
-        "unverifiedCertificate": STANDARD.encode(certificate),
-        "algorithm": "RS256",
-        "signature": STANDARD.encode(signature),
-        "appVersion": "https://cpxconnect.org/cpx-connect/releases/0.1.0",
-    }))
 }
 
 /// The login page then a challenge, both from `instance`.
@@ -291,13 +164,11 @@ async fn link_marie(cluster: &Cluster) -> TestResult {
         .await?
         .text()
         .await?;
-    let marker = r#"name="csrf" value=""#;
-    let start = html.find(marker).ok_or("no csrf")? + marker.len();
-    let csrf = &html[start..start + html[start..].find('"').ok_or("csrf")?];
+    let csrf = csrf_of(&html)?;
     let linked = client
         .post(cluster.url(0, "/lier"))
         .form(&[
-            ("csrf", csrf),
+            ("csrf", csrf.as_str()),
             ("username", "marie.dupont"),
             ("password", "demo1234"),
         ])
@@ -450,5 +321,234 @@ fn an_unreachable_redis_stops_the_start_with_one_clear_line() -> TestResult {
         )),
         "{stderr}"
     );
+    Ok(())
+}
+
+/// Password login of Marie in `client` through `instance`.
+async fn password_login(cluster: &Cluster, client: &Client, instance: usize) -> TestResult {
+    let html = client
+        .get(cluster.url(instance, "/"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let csrf = csrf_of(&html)?;
+    let response = client
+        .post(cluster.url(instance, "/connexion"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "marie.dupont"),
+            ("password", "demo1234"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    Ok(())
+}
+
+/// A field of redis-server's INFO.
+fn info_field(
+    redis: &Redis,
+    section: &str,
+    field: &str,
+) -> Result<u64, Box<dyn std::error::Error>> {
+    let info = redis.raw_command(&["INFO", section])?;
+    let marker = format!("{field}:");
+    let value = info
+        .split_once(marker.as_str())
+        .and_then(|(_, rest)| rest.split_once("\r\n"))
+        .map(|(value, _)| value.trim().to_owned())
+        .ok_or_else(|| format!("no {field} in INFO {section}"))?;
+    Ok(value.parse()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_filling_redis_evicts_no_signed_in_session() -> TestResult {
+    // The settings demo/README.md gives: a bound, and eviction among keys with a TTL only.
+    let Some(redis) = Redis::start_with(RedisOptions {
+        args: ["--maxmemory", "3mb", "--maxmemory-policy", "volatile-ttl"]
+            .map(str::to_owned)
+            .to_vec(),
+        ..RedisOptions::default()
+    })?
+    else {
+        return Ok(());
+    };
+    // The per-client limits would stop this flood early: lift them, to fill Redis.
+    let cluster = Cluster::start_with(&redis.url(), 1, |config| {
+        config.session_creation_burst = 1_000_000;
+        config.challenge_burst = 1_000_000;
+    })
+    .await?;
+    link_marie(&cluster).await?;
+    let marie = cluster.browser()?;
+    password_login(&cluster, &marie, 0).await?;
+
+    // Signed-in sessions carry no TTL (not evictable); anonymous ones and challenges do.
+    let user_keys = redis.raw_command(&["KEYS", "cpx:session:user:*"])?;
+    let user_key = user_keys
+        .lines()
+        .find(|line| line.starts_with("cpx:session:user:"))
+        .ok_or("no signed-in session key")?
+        .to_owned();
+    assert_eq!(redis.raw_command(&["TTL", &user_key])?, ":-1\r\n");
+
+    let flooder = Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], 0)))
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut rounds = 0;
+    while info_field(&redis, "stats", "evicted_keys")? < 200 {
+        assert!(
+            Instant::now() < deadline,
+            "Redis never evicted ({rounds} rounds)"
+        );
+        rounds += 1;
+        let page = flooder.get(cluster.url(0, "/")).send().await?;
+        assert_eq!(page.status(), StatusCode::OK);
+        let cookie = page
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .ok_or("no session cookie")?
+            .to_owned();
+        let nonce = flooder
+            .get(cluster.url(0, "/api/nonce"))
+            .header("cookie", &cookie)
+            .header("x-requested-with", "cpx-connect")
+            .send()
+            .await?;
+        assert_eq!(nonce.status(), StatusCode::OK);
+    }
+    eprintln!(
+        "redis flood: {rounds} rounds, {} keys evicted",
+        info_field(&redis, "stats", "evicted_keys")?
+    );
+    // Marie is still signed in, and a card login still works.
+    let account = marie.get(cluster.url(0, "/compte")).send().await?;
+    assert_eq!(account.status(), StatusCode::OK);
+    let client = cluster.browser()?;
+    let nonce = nonce_from(&cluster, &client, 0).await?;
+    let (status, body) = post_token(
+        &cluster,
+        &client,
+        0,
+        &make_token("marie", &cluster.origin, &nonce)?,
+    )
+    .await?;
+    assert_eq!(body["status"], "logged_in", "{status} {body}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_with_a_password_is_used_with_auth() -> TestResult {
+    let Some(redis) = Redis::start_with(RedisOptions {
+        password: Some("s3cret-for-the-test".to_owned()),
+        ..RedisOptions::default()
+    })?
+    else {
+        return Ok(());
+    };
+    // Without the password: refused at start-up, not at the first login.
+    let without = format!("redis://127.0.0.1:{}/0", redis.port);
+    let refused = Cluster::start_with(&without, 1, |_| {}).await;
+    let message = refused
+        .err()
+        .map(|error| error.to_string())
+        .unwrap_or_default();
+    assert!(message.contains("cannot use the Redis store"), "{message}");
+    assert!(
+        message.contains("NOAUTH") || message.contains("uthentication"),
+        "{message}"
+    );
+
+    let cluster = Cluster::start_with(&redis.url(), 1, |_| {}).await?;
+    link_marie(&cluster).await?;
+    let keys = redis.raw_command(&["KEYS", "cpx:*"])?;
+    assert!(keys.contains("cpx:session:user:"), "{keys}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rediss_store_is_used_over_tls_with_its_ca() -> TestResult {
+    // A throw-away CA and server certificate for 127.0.0.1, made now.
+    let workdir = tempfile::tempdir()?;
+    let ca_key = rcgen::KeyPair::generate()?;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key)?;
+    let server_key = rcgen::KeyPair::generate()?;
+    let server =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])?.signed_by(&server_key, &ca)?;
+    let path = |name: &str| workdir.path().join(name).display().to_string();
+    std::fs::write(path("ca.pem"), ca.pem())?;
+    std::fs::write(path("server.pem"), server.pem())?;
+    std::fs::write(path("server.key"), server_key.serialize_pem())?;
+    let tls_port = free_port()?;
+    let Some(redis) = Redis::start_with(RedisOptions {
+        password: Some("over-tls".to_owned()),
+        args: vec![
+            "--tls-port".to_owned(),
+            tls_port.to_string(),
+            "--tls-cert-file".to_owned(),
+            path("server.pem"),
+            "--tls-key-file".to_owned(),
+            path("server.key"),
+            "--tls-ca-cert-file".to_owned(),
+            path("ca.pem"),
+            "--tls-auth-clients".to_owned(),
+            "no".to_owned(),
+        ],
+    })?
+    else {
+        return Ok(());
+    };
+    let url = format!("rediss://:over-tls@127.0.0.1:{tls_port}/0");
+    // Without the CA, the server's certificate is not trusted: refused at start-up.
+    let refused = Cluster::start_with(&url, 1, |_| {}).await;
+    assert!(
+        refused.is_err(),
+        "an untrusted TLS certificate was accepted"
+    );
+
+    let cluster = Cluster::start_with(&url, 1, |config| {
+        config.store_ca = Some(workdir.path().join("ca.pem"));
+    })
+    .await?;
+    link_marie(&cluster).await?;
+    let client = cluster.browser()?;
+    let nonce = nonce_from(&cluster, &client, 0).await?;
+    let (status, body) = post_token(
+        &cluster,
+        &client,
+        0,
+        &make_token("marie", &cluster.origin, &nonce)?,
+    )
+    .await?;
+    assert_eq!(body["status"], "logged_in", "{status} {body}");
+    assert!(info_field(&redis, "stats", "total_connections_received")? > 0);
+    let keys = redis.raw_command(&["KEYS", "cpx:*"])?;
+    assert!(keys.contains("cpx:session:user:"), "{keys}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_eviction_policy_of_redis_is_read_and_judged() -> TestResult {
+    let Some(redis) = Redis::start_with(RedisOptions {
+        args: ["--maxmemory-policy", "allkeys-lru"]
+            .map(str::to_owned)
+            .to_vec(),
+        ..RedisOptions::default()
+    })?
+    else {
+        return Ok(());
+    };
+    let store = cpx_demo::redis_sessions::RedisSessionStore::connect(&redis.url(), None).await?;
+    let policy = store.eviction_policy().await.ok_or("no policy read")?;
+    assert_eq!(policy, "allkeys-lru");
+    assert!(cpx_demo::redis_sessions::eviction_policy_warning(&policy).is_some());
     Ok(())
 }

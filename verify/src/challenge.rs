@@ -95,7 +95,14 @@ mod redis_store {
     /// in-memory store does) and Redis expires it; `GETDEL key` takes it, atomically on the
     /// server, so a nonce is taken once whatever the number of site instances. An expired
     /// nonce is gone: it is reported as unknown. No sweep thread, no cap of our own: bound
-    /// Redis with `maxmemory` and a `volatile-ttl` policy.
+    /// Redis with `maxmemory` and a `volatile-ttl` (or `volatile-lru`) policy; every challenge
+    /// has a TTL, so it is among the keys Redis may evict (a challenge evicted is a login to
+    /// start again, never a wrong login).
+    ///
+    /// The URL takes a password (`redis://:PASSWORD@host:port/db`, or `USER:PASSWORD@` for an
+    /// ACL user): it is sent with AUTH at every connection. `rediss://` is TLS (rustls), the
+    /// server checked against the system's roots or against the CA given to
+    /// [`RedisChallengeStore::connect_with_ca`].
     #[derive(Clone)]
     pub struct RedisChallengeStore {
         connection: ConnectionManager,
@@ -125,7 +132,27 @@ mod redis_store {
         /// an unreachable Redis stops the site's start rather than its first login. Keys are
         /// `cpx:challenge:<session id>`.
         pub async fn connect(url: &str, lifetime: Duration) -> Result<Self, ChallengeError> {
-            let client = redis::Client::open(url).map_err(unavailable)?;
+            Self::connect_with_ca(url, lifetime, None).await
+        }
+
+        /// The same, for `rediss://`, with the CA certificate (PEM) the Redis server's
+        /// certificate must chain to, instead of the system's roots.
+        pub async fn connect_with_ca(
+            url: &str,
+            lifetime: Duration,
+            ca_pem: Option<&[u8]>,
+        ) -> Result<Self, ChallengeError> {
+            let client = match ca_pem {
+                Some(ca_pem) => redis::Client::build_with_tls(
+                    url,
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(ca_pem.to_vec()),
+                    },
+                ),
+                None => redis::Client::open(url),
+            }
+            .map_err(unavailable)?;
             let config = redis::aio::ConnectionManagerConfig::new()
                 .set_connection_timeout(Duration::from_secs(3))
                 .set_response_timeout(Duration::from_secs(3))
