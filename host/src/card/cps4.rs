@@ -6,10 +6,13 @@
 //! the only public description of the card. Where it is silent, the choice is noted at the code.
 //!
 //! Transmission protocol: the production ATR offers T=0 and T=1, and pcsc-lite tries T=1 first
-//! (`prothandler.c`, `PHSetProtocol`), so a CPS4 is most likely driven over T=1: case-4 commands
-//! (SELECT with FCP) carry Le and the data comes back with `90 00`. The channel adds Le when the
-//! transport says T=1; when it says nothing, a `67 00` to such a command is answered by sending
-//! it once more with Le. A SELECT answered `90 00` with no FCP reads the file to its end.
+//! (`prothandler.c`, `PHSetProtocol`); the third CPS4 ATR offers T=0 only. The driver builds
+//! its commands protocol-free; the channel gives them their wire form (Cryptolib v5.2
+//! `apdu.c`:140-146): under T=0 a case-4 command (a SELECT asking for the FCP, the last PSO
+//! DECIPHER part) goes without Le and its answer comes through `61xx` and GET RESPONSE; under
+//! T=1 it carries Le and the data comes back with `90 00`. When the transport says nothing, a
+//! `67 00` to such a command is answered by sending it once more with Le. A SELECT answered
+//! `90 00` with no FCP reads the file to its end.
 //!
 //! Unknowns (CARD.md, "to settle from a real card's report"), where the code takes the tolerant
 //! path: whether a real CPS4 refuses a case-4 command without Le (`67 00`) or answers `90 00`
@@ -341,7 +344,7 @@ impl CpxCard for Cps4<'_> {
         // padded block: the card's raw private-key operation, which is the signature.
         let decipher = Command::new(CLA, 0x2A, 0x80, 0x86)
             .with_data(block.as_slice())
-            .with_le(0);
+            .expecting_answer();
         let response = self.channel.send_chained(&decipher, CHAIN_PART)?;
         if response.sw != StatusWord::Success {
             return Err(CardError::Status {
@@ -371,7 +374,7 @@ mod tests {
     use super::*;
     use crate::card::pin::{PinEncoding, PinPolicy};
     use crate::card::testing::{hex, tlv, ScriptedTransport};
-    use crate::card::transport::TransportError;
+    use crate::card::transport::{Protocol, TransportError};
     use cpx_virtual_card::{Holder, VirtualCard};
 
     const SELECT_APPLET: &str = "01 A4 04 0C 08 80 25 00 00 01 FF 01 00";
@@ -407,8 +410,9 @@ mod tests {
     }
 
     /// The two parts of PSO DECIPHER for this digest, written out from PKCS#1 v1.5 itself:
-    /// `00 01`, 202 bytes `FF`, `00`, the SHA-256 DigestInfo; 255 bytes then 1.
-    fn decipher_parts(digest: &[u8; 32]) -> (String, String) {
+    /// `00 01`, 202 bytes `FF`, `00`, the SHA-256 DigestInfo; 255 bytes then 1, the last with
+    /// Le only under T=1 (under T=0, or an unknown protocol, a case-4 command has no Le).
+    fn decipher_parts(digest: &[u8; 32], protocol: Option<Protocol>) -> (String, String) {
         let mut block = vec![0x00, 0x01];
         block.extend([0xFF; 202]);
         block.push(0x00);
@@ -419,7 +423,15 @@ mod tests {
         assert_eq!(block.len(), 256);
         (
             format!("11 2A 80 86 FF {}", spaced(&block[..255])),
-            format!("01 2A 80 86 01 {} 00", spaced(&block[255..])),
+            format!(
+                "01 2A 80 86 01 {}{}",
+                spaced(&block[255..]),
+                if protocol == Some(Protocol::T1) {
+                    "00"
+                } else {
+                    ""
+                }
+            ),
         )
     }
 
@@ -662,7 +674,7 @@ mod tests {
     #[test]
     fn signs_the_login_digest_with_a_chained_pso_decipher() {
         let digest = [0x5A; 32];
-        let (first_part, last_part) = decipher_parts(&digest);
+        let (first_part, last_part) = decipher_parts(&digest, None);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),
@@ -685,10 +697,63 @@ mod tests {
         transport.assert_finished();
     }
 
+    /// Every command of a login, byte for byte, under each protocol: under T=0 the last PSO
+    /// DECIPHER part goes without Le and the result comes through GET RESPONSE; under T=1 it
+    /// carries Le `00` and the result comes at once.
+    #[test]
+    fn the_login_commands_are_exact_under_t0_and_t1() {
+        let digest = [0x42; 32];
+        for protocol in [Protocol::T0, Protocol::T1] {
+            let (first_part, last_part) = decipher_parts(&digest, Some(protocol));
+            let mut script = vec![
+                (SELECT_APPLET.to_owned(), "90 00".to_owned()),
+                (
+                    "01 B0 9C 00 0C".to_owned(),
+                    "5A 0A 80 25 00 00 01 40 00 01 23 45 90 00".to_owned(),
+                ),
+                ("01 20 00 01".to_owned(), "63 C3".to_owned()),
+                (SELECT_APPLICATION.to_owned(), "90 00".to_owned()),
+                (PROBE.to_owned(), "63 C3".to_owned()),
+                (VERIFY_1234.to_owned(), "90 00".to_owned()),
+                (MSE_DECIPHER.to_owned(), "90 00".to_owned()),
+                (first_part, "90 00".to_owned()),
+            ];
+            match protocol {
+                Protocol::T0 => script.extend([
+                    (last_part, "61 00".to_owned()),
+                    (
+                        "01 C0 00 00 E7".to_owned(),
+                        format!("{}61 19", "77 ".repeat(0xE7)),
+                    ),
+                    (
+                        "01 C0 00 00 19".to_owned(),
+                        format!("{}90 00", "77 ".repeat(0x19)),
+                    ),
+                ]),
+                Protocol::T1 => script.push((last_part, format!("{}90 00", "77 ".repeat(256)))),
+            }
+            let mut transport = ScriptedTransport::new(
+                script
+                    .iter()
+                    .map(|(c, r)| (c.as_str(), r.as_str()))
+                    .collect(),
+            )
+            .over(protocol);
+            let mut card = Cps4::new(&mut transport);
+            card.icc_serial().unwrap();
+            assert_eq!(card.pin_status(&profile()).unwrap().retries_left, 3);
+            let signature = card
+                .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
+                .unwrap();
+            assert_eq!(signature, vec![0x77; 256], "{protocol:?}");
+            transport.assert_finished();
+        }
+    }
+
     #[test]
     fn a_known_card_is_signed_with_after_the_serial_without_selecting_the_applet_again() {
         let digest = [0x01; 32];
-        let (first_part, last_part) = decipher_parts(&digest);
+        let (first_part, last_part) = decipher_parts(&digest, None);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             ("01 B0 9C 00 0C", "6A 82"),
@@ -746,7 +811,7 @@ mod tests {
     #[test]
     fn a_refused_block_is_a_card_error() {
         let digest = [0x33; 32];
-        let (first_part, last_part) = decipher_parts(&digest);
+        let (first_part, last_part) = decipher_parts(&digest, None);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),

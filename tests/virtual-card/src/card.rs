@@ -96,6 +96,9 @@ pub struct VirtualCard {
     contactless: bool,
     /// The file id of the PKCS#15 application DF under the MF.
     app_df: u16,
+    /// Under T=0, a command carrying data and Le together is refused `67 00` (see
+    /// [`VirtualCard::with_lenient_t0`]).
+    strict_t0: bool,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -137,7 +140,23 @@ impl VirtualCard {
             hides_application_fid: false,
             contactless: false,
             app_df: pkcs15::APP_DF,
+            strict_t0: true,
         }
+    }
+
+    /// A card that takes a case-4 command with Le under T=0. By default it answers `67 00`, as
+    /// a T=0 reader refuses such a command (GemCCID: mute card; libccid's character-level
+    /// readers): under T=0 a case-4 command goes without Le and its answer comes through
+    /// `61xx` and GET RESPONSE (ISO 7816-3; Cryptolib v5.2 `apdu.c`:140-146, where the
+    /// vendor's own middleware drops Le under T=0).
+    pub fn with_lenient_t0(mut self) -> Self {
+        self.strict_t0 = false;
+        self
+    }
+
+    /// Whether this command is one a T=0 line refuses: data and Le together.
+    fn refused_under_strict_t0(&self, command: &Command) -> bool {
+        self.strict_t0 && !command.data.is_empty() && command.le.is_some()
     }
 
     /// The variant whose EF.DIR gives the application's path (`51 3F00 0001`); by default
@@ -226,7 +245,10 @@ impl VirtualCard {
             ];
         }
         if self.is_cps4() {
-            return cps4::ATR.to_vec();
+            if self.answers_t1() {
+                return cps4::ATR.to_vec();
+            }
+            return cps4::ATR_T0_ONLY.to_vec();
         }
         vec![
             0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10,
@@ -302,6 +324,9 @@ impl VirtualCard {
         if command.ins != INS_GET_RESPONSE {
             // Response data not fetched right away is lost, as on a T=0 card.
             self.pending_response.clear();
+        }
+        if self.refused_under_strict_t0(&command) {
+            return response(&[], StatusWord::WRONG_LENGTH);
         }
         if command.cla != 0x00 {
             return response(&[], StatusWord::CLA_NOT_SUPPORTED);
