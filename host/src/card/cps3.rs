@@ -28,7 +28,10 @@ use super::pin::Pin;
 use super::pkcs15;
 use super::tlv::TlvReader;
 use super::transport::Transport;
-use super::{CardProfile, CardType, CpxCard, IccSerial, PinStatus, SHA256_DIGEST_INFO_PREFIX};
+use super::{
+    ApplicationAddress, CardProfile, CardType, CpxCard, IccSerial, PinStatus,
+    SHA256_DIGEST_INFO_PREFIX,
+};
 
 /// INTERNAL AUTHENTICATE takes at most 40% of a 2048-bit modulus (CARD.md).
 const MAX_INTERNAL_AUTHENTICATE_INPUT: usize = 102;
@@ -81,12 +84,18 @@ impl<'t> Cps3<'t> {
         discovery::fcp_file_size(&fcp)
     }
 
-    fn select_application(&mut self, aid: &[u8]) -> Result<(), CardError> {
-        self.mf_current = false;
-        // P2=0C: a CPS3 refuses P2=00 on its application AID (6A86).
-        self.channel
-            .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid))
-            .map(|_| ())
+    /// Selects the PKCS#15 application as EF.DIR addresses it: by path, or by AID.
+    fn select_application(&mut self, application: &ApplicationAddress) -> Result<(), CardError> {
+        match application {
+            ApplicationAddress::Path(path) => self.select_path(path),
+            ApplicationAddress::Aid(aid) => {
+                self.mf_current = false;
+                // P2=0C: a CPS3 refuses P2=00 on its application AID (6A86).
+                self.channel
+                    .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid.as_slice()))
+                    .map(|_| ())
+            }
+        }
     }
 }
 
@@ -138,7 +147,7 @@ impl FileAccess for Cps3<'_> {
                 .with_data(application.aid.as_slice())
                 .expecting_answer(),
         )?;
-        Ok(application_fid(&fcp)
+        Ok(discovery::fci_file_id(&fcp)
             .map(|fid| pkcs15::from_mf(&fid))
             .unwrap_or_default())
     }
@@ -162,16 +171,6 @@ pub(super) fn probe_pin_state(
         StatusWord::PinBlocked => Err(CardError::PinBlocked),
         _ => Ok(()),
     }
-}
-
-/// The file id (83) in the FCP (62) or FCI (6F) a SELECT by AID answered, if any.
-fn application_fid(answer: &[u8]) -> Option<Vec<u8>> {
-    let template = TlvReader::new(answer)
-        .next()?
-        .ok()
-        .filter(|template| matches!(template.tag, 0x62 | 0x6F))?;
-    let fid = template.find(0x83).ok()??;
-    (fid.value.len() == 2).then(|| fid.value.to_vec())
 }
 
 impl CpxCard for Cps3<'_> {
@@ -232,7 +231,7 @@ impl CpxCard for Cps3<'_> {
         digest: &[u8; 32],
     ) -> Result<Vec<u8>, CardError> {
         let pin_block = profile.pin.encode(pin)?;
-        self.select_application(&profile.application_aid)?;
+        self.select_application(&profile.application)?;
         probe_pin_state(&mut self.channel, 0x00, profile.pin.reference())?;
 
         let verify =
@@ -295,7 +294,7 @@ mod tests {
         CardProfile {
             card_type: CardType::Cps3,
             icc_serial: IccSerial(vec![0x80, 0x25, 0, 0, 1, 0x99, 0x21, 0x38, 0x45, 0x0F]),
-            application_aid: pkcs15::CPS3_CONTACT_AID.to_vec(),
+            application: ApplicationAddress::Aid(pkcs15::CPS3_CONTACT_AID.to_vec()),
             key_reference: 0x82,
             pin: PinPolicy::new(
                 1,

@@ -31,9 +31,11 @@ use super::discovery::{self, FileAccess, EF_SN_ICC, SFI_EF_SN_ICC};
 use super::error::CardError;
 use super::pin::Pin;
 use super::pkcs15;
-use super::tlv::TlvReader;
 use super::transport::Transport;
-use super::{CardProfile, CardType, CpxCard, IccSerial, PinStatus, SHA256_DIGEST_INFO_PREFIX};
+use super::{
+    ApplicationAddress, CardProfile, CardType, CpxCard, IccSerial, PinStatus,
+    SHA256_DIGEST_INFO_PREFIX,
+};
 
 /// Class byte of every command: logical channel 1, where the PKI applet lives (channel 0 holds
 /// the legacy CPS2ter application). Like the Cryptolib, the driver opens the channel implicitly
@@ -62,8 +64,18 @@ pub struct Cps4<'t> {
     channel: Channel<'t>,
     /// Whether this driver has selected the PKI applet on channel 1 yet.
     applet_selected: bool,
-    /// The DF current on channel 1 (full path from 3F00), when the driver knows it.
-    current_df: Option<Vec<u8>>,
+    /// The DF current on channel 1, when the driver knows it.
+    current_df: Option<DfPath>,
+    /// The application selected by AID whose files are named by paths relative to it (an
+    /// EF.DIR without path and an FCP without file id): the root of relative paths.
+    relative_root: Option<Vec<u8>>,
+}
+
+/// Where a DF is: its path from the MF, or below the application selected by its AID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DfPath {
+    FromMf(Vec<u8>),
+    FromApplication(Vec<u8>),
 }
 
 impl<'t> Cps4<'t> {
@@ -72,6 +84,7 @@ impl<'t> Cps4<'t> {
             channel: Channel::new(transport),
             applet_selected: false,
             current_df: None,
+            relative_root: None,
         }
     }
 
@@ -97,7 +110,7 @@ impl<'t> Cps4<'t> {
             Err(error) => return Err(error),
         }
         self.applet_selected = true;
-        self.current_df = Some(MF.to_vec());
+        self.current_df = Some(DfPath::FromMf(MF.to_vec()));
         Ok(())
     }
 
@@ -109,12 +122,15 @@ impl<'t> Cps4<'t> {
         }
     }
 
-    /// SELECT by file id (P1 00), answering the FCP (P2 04) or nothing (P2 0C). The Cryptolib
+    /// SELECT by file id (P1 00), answering the FCI or nothing (P2 0C). The Cryptolib
     /// selects a CPS4's files by file id or by a path relative to the current DF, never by a
-    /// path from 3F00 as a CPS3 takes it, so this driver walks one file id at a time.
+    /// path from 3F00 as a CPS3 takes it, so this driver walks one file id at a time. It asks
+    /// for the file's information as the Cryptolib does, with P2=00 (the CPS4 driver keeps the
+    /// generic select, v5.2 `iso7816.c`:402-451, which accepts only a `6F` FCI, 478), so this is
+    /// what a real CPS4 answers; `62` is accepted as well.
     fn select_fid(&mut self, fid: &[u8], with_fcp: bool) -> Result<Vec<u8>, CardError> {
         let command = if with_fcp {
-            Command::new(CLA, 0xA4, 0x00, 0x04)
+            Command::new(CLA, 0xA4, 0x00, 0x00)
                 .with_data(fid)
                 .expecting_answer()
         } else {
@@ -123,36 +139,74 @@ impl<'t> Cps4<'t> {
         self.channel.send_ok(&command)
     }
 
-    /// Makes the DF at `path` (full path from 3F00) current, starting from the current DF when
-    /// `path` lies below it, else from the MF.
+    /// Makes the DF at `path` current: a full path from 3F00, or a path relative to the
+    /// application selected by AID. Starts from the current DF when `path` lies below it, else
+    /// from the MF (or the application).
     fn change_df(&mut self, path: &[u8]) -> Result<(), CardError> {
-        if !path.starts_with(&MF) || !path.len().is_multiple_of(2) {
+        if !path.len().is_multiple_of(2) {
             return Err(CardError::Malformed(format!(
-                "path {} does not start at the MF",
+                "path {} is not a list of file ids",
                 crate::hex::encode(path)
             )));
         }
         self.ensure_applet()?;
-        let start = match &self.current_df {
-            Some(current) if path.starts_with(current) => current.len(),
-            _ => {
+        let target = if path.starts_with(&MF) {
+            DfPath::FromMf(path.to_vec())
+        } else {
+            DfPath::FromApplication(path.to_vec())
+        };
+        let start = match (&self.current_df, &target) {
+            (Some(DfPath::FromMf(current)), DfPath::FromMf(path))
+            | (Some(DfPath::FromApplication(current)), DfPath::FromApplication(path))
+                if path.starts_with(current) =>
+            {
+                current.len()
+            }
+            (_, DfPath::FromMf(_)) => {
                 self.current_df = None;
                 self.select_fid(&MF, false)?;
-                self.current_df = Some(MF.to_vec());
+                self.current_df = Some(DfPath::FromMf(MF.to_vec()));
                 MF.len()
+            }
+            (_, DfPath::FromApplication(_)) => {
+                let Some(aid) = self.relative_root.clone() else {
+                    return Err(CardError::Malformed(format!(
+                        "path {} does not start at the MF",
+                        crate::hex::encode(path)
+                    )));
+                };
+                self.select_application_by_aid(&aid)?;
+                0
             }
         };
         for end in (start + 2..=path.len()).step_by(2) {
             self.current_df = None;
             self.select_fid(&path[end - 2..end], false)?;
-            self.current_df = Some(path[..end].to_vec());
+            self.current_df = Some(match &target {
+                DfPath::FromMf(_) => DfPath::FromMf(path[..end].to_vec()),
+                DfPath::FromApplication(_) => DfPath::FromApplication(path[..end].to_vec()),
+            });
         }
         Ok(())
     }
 
-    /// Selects the EF at `path` (full path from 3F00); with `with_fcp`, returns its size.
+    /// Selects the EF at `path` (from 3F00, or relative to the application selected by AID);
+    /// with `with_fcp`, returns its size. When another applet answered on the way and the IAS
+    /// root was selected again under the driver (`channel.rs`), the walk starts over once.
     fn select_ef(&mut self, path: &[u8], with_fcp: bool) -> Result<Option<usize>, CardError> {
-        let Some(split) = path.len().checked_sub(2).filter(|at| *at >= MF.len()) else {
+        let reselects = self.channel.root_reselects();
+        match self.select_ef_once(path, with_fcp) {
+            Err(CardError::Status { .. }) if self.channel.root_reselects() != reselects => {
+                self.current_df = None;
+                self.select_ef_once(path, with_fcp)
+            }
+            other => other,
+        }
+    }
+
+    fn select_ef_once(&mut self, path: &[u8], with_fcp: bool) -> Result<Option<usize>, CardError> {
+        let least = if path.starts_with(&MF) { MF.len() } else { 0 };
+        let Some(split) = path.len().checked_sub(2).filter(|at| *at >= least) else {
             return Err(CardError::Malformed(format!(
                 "path {} names no EF",
                 crate::hex::encode(path)
@@ -168,14 +222,26 @@ impl<'t> Cps4<'t> {
         }
     }
 
-    /// Selects the PKCS#15 application, where the keys live, by its AID. The profile keeps the
-    /// AID, not the path; the Cryptolib selects by AID too when EF.DIR gives no path.
-    fn select_application(&mut self, aid: &[u8]) -> Result<(), CardError> {
+    fn select_application_by_aid(&mut self, aid: &[u8]) -> Result<(), CardError> {
         self.ensure_applet()?;
         self.current_df = None;
         self.channel
-            .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(aid))
-            .map(|_| ())
+            .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(aid))?;
+        self.current_df = Some(DfPath::FromApplication(Vec::new()));
+        Ok(())
+    }
+
+    /// Selects the PKCS#15 application, where the keys live, as EF.DIR addresses it (its path,
+    /// else its AID; `dir.c`:136-153).
+    fn select_application(&mut self, application: &ApplicationAddress) -> Result<(), CardError> {
+        match application {
+            // From where the driver knows it is (the applet's MF after the serial): one APDU.
+            ApplicationAddress::Path(path) => self.change_df(path),
+            ApplicationAddress::Aid(aid) => {
+                self.relative_root = Some(aid.clone());
+                self.select_application_by_aid(aid)
+            }
+        }
     }
 }
 
@@ -247,17 +313,28 @@ impl FileAccess for Cps4<'_> {
         if let Some(path) = &application.path {
             return Ok(path.clone());
         }
+        // Asked as the Cryptolib's generic select asks (P2=00, `iso7816.c`:451). Without a file
+        // id (83) in the answer, the application's files are selected from it by relative
+        // paths: nothing says a CPS4's FCI carries one.
         self.ensure_applet()?;
         self.current_df = None;
-        let fcp = self.channel.send_ok(
-            &Command::new(CLA, 0xA4, 0x04, 0x04)
+        let fci = self.channel.send_ok(
+            &Command::new(CLA, 0xA4, 0x04, 0x00)
                 .with_data(application.aid.as_slice())
                 .expecting_answer(),
         )?;
-        let fid = TlvReader::new(&fcp).next_tagged(0x62)?.require(0x83)?;
-        let path = pkcs15::from_mf(fid.value);
-        self.current_df = Some(path.clone());
-        Ok(path)
+        match discovery::fci_file_id(&fci) {
+            Some(fid) => {
+                let path = pkcs15::from_mf(&fid);
+                self.current_df = Some(DfPath::FromMf(path.clone()));
+                Ok(path)
+            }
+            None => {
+                self.relative_root = Some(application.aid.clone());
+                self.current_df = Some(DfPath::FromApplication(Vec::new()));
+                Ok(Vec::new())
+            }
+        }
     }
 
     fn apdus_so_far(&self) -> usize {
@@ -321,7 +398,7 @@ impl CpxCard for Cps4<'_> {
         let pin_block = profile.pin.encode(pin)?;
         let modulus_bytes = rsa_modulus_bytes(&profile.certificate_der)?;
         let block = pkcs1_signature_block(digest, modulus_bytes)?;
-        self.select_application(&profile.application_aid)?;
+        self.select_application(&profile.application)?;
         super::cps3::probe_pin_state(&mut self.channel, CLA, profile.pin.reference())?;
 
         let verify =
@@ -387,7 +464,7 @@ mod tests {
         CardProfile {
             card_type: CardType::Cps4,
             icc_serial: IccSerial(vec![0x80, 0x25, 0, 0, 1, 0x40, 0, 1, 0x23, 0x45]),
-            application_aid: pkcs15::CPS3_CONTACT_AID.to_vec(),
+            application: ApplicationAddress::Aid(pkcs15::CPS3_CONTACT_AID.to_vec()),
             key_reference: 0x20,
             pin: PinPolicy::new(
                 1,
@@ -582,7 +659,7 @@ mod tests {
         let size = |file: &[u8]| format!("{:02X}", file.len());
         let steps: Vec<(String, String)> = vec![
             (SELECT_APPLET.into(), "90 00".into()),
-            ("01 A4 00 04 02 2F 00".into(), fcp(ef_dir.len())),
+            ("01 A4 00 00 02 2F 00".into(), fcp(ef_dir.len())),
             read(&format!("01 B0 00 00 {}", size(&ef_dir)), &ef_dir),
             ("01 A4 00 0C 02 00 01".into(), "90 00".into()),
             // Directories and the certificate: no FCP, read until their content ends.
@@ -609,7 +686,10 @@ mod tests {
         let profile = card.read_profile(&serial).unwrap();
         assert_eq!(profile.card_type, CardType::Cps4);
         assert_eq!(profile.key_reference, 0x20);
-        assert_eq!(profile.application_aid, pkcs15::CPS3_CONTACT_AID);
+        assert_eq!(
+            profile.application,
+            ApplicationAddress::Path(hex("3F 00 00 01"))
+        );
         assert_eq!(profile.pin.reference(), 0x01);
         assert_eq!(profile.certificate_der, certificate);
         assert_eq!(card.apdus_sent(), steps.len());
@@ -775,6 +855,62 @@ mod tests {
             .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
             .unwrap();
         assert_eq!(signature, vec![0x77; 256]);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn the_application_is_selected_by_the_path_ef_dir_gave_never_by_its_aid() {
+        let digest = [0x01; 32];
+        let (first_part, last_part) = decipher_parts(&digest, None);
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APPLET, "90 00"),
+            ("01 A4 00 0C 02 00 01", "90 00"),
+            (PROBE, "63 C3"),
+            (VERIFY_1234, "90 00"),
+            (MSE_DECIPHER, "90 00"),
+            (&first_part, "90 00"),
+            (&last_part, &format!("{}90 00", "77 ".repeat(256))),
+        ]);
+        let mut by_path = profile();
+        by_path.application = ApplicationAddress::Path(hex("3F 00 00 01"));
+        let mut card = Cps4::new(&mut transport);
+        card.select_applet().unwrap();
+        card.sign_login_digest(&by_path, &Pin::new("1234"), &digest)
+            .unwrap();
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn an_application_fci_without_file_id_has_its_files_selected_from_it() {
+        // EF.DIR gives no path and the FCI (6F, as the Cryptolib's select requires) no file
+        // id: the ODF and the rest are selected relative to the application selected by AID.
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APPLET, "90 00"),
+            (
+                "01 A4 04 00 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10",
+                "6F 03 82 01 38 90 00",
+            ),
+            ("01 A4 00 0C 02 50 31", "90 00"),
+            (
+                "01 A4 04 0C 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10",
+                "90 00",
+            ),
+            ("01 A4 00 00 02 44 01", "6F 04 80 02 00 10 90 00"),
+        ]);
+        let mut card = Cps4::new(&mut transport);
+        let application = pkcs15::Application {
+            aid: pkcs15::CPS3_CONTACT_AID.to_vec(),
+            label: None,
+            path: None,
+        };
+        assert_eq!(
+            card.application_path(&application).unwrap(),
+            Vec::<u8>::new()
+        );
+        card.select_plain(&hex("50 31")).unwrap();
+        // The MF in between (another file), then back through the AID.
+        card.current_df = Some(DfPath::FromMf(MF.to_vec()));
+        assert_eq!(card.select_sized(&hex("44 01")).unwrap(), 0x10);
         transport.assert_finished();
     }
 

@@ -7,8 +7,8 @@ use tracing::debug;
 use super::apdu::{Command, Response, StatusWord};
 use super::error::CardError;
 use super::pkcs15;
-use super::tlv::TlvReader;
-use super::{CardProfile, CardType, IccSerial};
+use super::tlv::{Tlv, TlvReader};
+use super::{ApplicationAddress, CardProfile, CardType, IccSerial};
 
 pub(super) const EF_SN_ICC: [u8; 4] = [0x3F, 0x00, 0xD0, 0x03];
 pub(super) const EF_DIR: [u8; 4] = [0x3F, 0x00, 0x2F, 0x00];
@@ -175,14 +175,41 @@ pub(super) fn parse_icc_serial(content: &[u8]) -> Result<IccSerial, CardError> {
     }
 }
 
-/// The size of an EF from its FCP (`62 { 80 size | 81 size }`). A card that answers the SELECT
+/// The file control parameters in a SELECT answer: an FCP template (`62`, what a CPS3 answers
+/// to P2=04), or an FCI (`6F`, what the Cryptolib's generic select requires of a CPS4,
+/// `iso7816.c`:478) holding them directly or in a `62` of its own.
+fn file_parameters(answer: &[u8]) -> Result<Tlv<'_>, CardError> {
+    let template = match TlvReader::new(answer).next() {
+        Some(Ok(template)) if matches!(template.tag, 0x62 | 0x6F) => template,
+        _ => {
+            return Err(CardError::Malformed(format!(
+                "SELECT answered {} where an FCP (62) or FCI (6F) was expected",
+                crate::hex::encode(&answer[..answer.len().min(4)])
+            )))
+        }
+    };
+    if template.tag == 0x6F {
+        if let Some(inner) = template.find(0x62)? {
+            return Ok(inner);
+        }
+    }
+    Ok(template)
+}
+
+/// The file id (83) a SELECT answer (FCP or FCI) carries, if any.
+pub(super) fn fci_file_id(answer: &[u8]) -> Option<Vec<u8>> {
+    let fid = file_parameters(answer).ok()?.find(0x83).ok()??;
+    (fid.value.len() == 2).then(|| fid.value.to_vec())
+}
+
+/// The size of an EF from its FCP or FCI (`80 size | 81 size`). A card that answers the SELECT
 /// `90 00` with no FCP at all (seen with T=1 cards sent no Le) tells no size: the file is then
 /// read until the card says it ends.
 pub(super) fn fcp_file_size(fcp: &[u8]) -> Result<usize, CardError> {
     if fcp.is_empty() {
         return Ok(MAX_FILE_SIZE);
     }
-    let template = TlvReader::new(fcp).next_tagged(0x62)?;
+    let template = file_parameters(fcp)?;
     let size = match template.find(0x80)? {
         Some(size) => size,
         None => template.require(0x81)?,
@@ -229,8 +256,8 @@ fn find_application(files: &mut impl FileAccess) -> Result<pkcs15::Application, 
                 .clone()
         }
         // No EF.DIR: the PKCS#15 application at its ISO 7816-15 default place, 3F00/5015, as
-        // the Cryptolib (and OpenSC's pkcs15.c) then takes it, with the CPS application AID the
-        // Cryptolib uses for a CPS4 (`cps_aid_cps4`) to select it again later.
+        // the Cryptolib (`pkcs15.c`:497, 522) and OpenSC's pkcs15.c then take it, selected by
+        // that path later too (the AID is only a label here).
         Err(CardError::Status {
             sw: StatusWord::FileNotFound,
             ..
@@ -361,9 +388,34 @@ pub(super) fn read_login_profile(
     Ok(CardProfile {
         card_type,
         icc_serial: serial.clone(),
-        application_aid: application.aid,
+        application: match application.path {
+            Some(path) => ApplicationAddress::Path(path),
+            None => ApplicationAddress::Aid(application.aid),
+        },
         key_reference,
         pin: login.pin.policy,
         certificate_der,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::testing::hex;
+
+    #[test]
+    fn the_file_size_comes_from_an_fcp_or_an_fci() {
+        assert_eq!(fcp_file_size(&hex("62 04 80 02 01 23")).unwrap(), 0x123);
+        assert_eq!(fcp_file_size(&hex("6F 04 81 02 00 40")).unwrap(), 0x40);
+        assert_eq!(
+            fcp_file_size(&hex("6F 08 84 00 62 04 80 02 00 16")).unwrap(),
+            0x16
+        );
+        assert!(fcp_file_size(&hex("64 04 80 02 00 16")).is_err());
+        assert_eq!(
+            fci_file_id(&hex("6F 04 83 02 00 01")),
+            Some(vec![0x00, 0x01])
+        );
+        assert_eq!(fci_file_id(&hex("62 03 82 01 38")), None);
+    }
 }

@@ -163,8 +163,8 @@ fn read_card(driver: &mut dyn card::CpxCard, out: &mut String) {
     };
     let _ = writeln!(
         out,
-        "application AID: {}\nauthentication key reference: {:02X}\nPIN: {:?}",
-        spaced(&profile.application_aid),
+        "application: {}\nauthentication key reference: {:02X}\nPIN: {:?}",
+        profile.application.describe(),
         profile.key_reference,
         profile.pin
     );

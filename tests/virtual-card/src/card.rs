@@ -99,6 +99,9 @@ pub struct VirtualCard {
     /// Under T=0, a command carrying data and Le together is refused `67 00` (see
     /// [`VirtualCard::with_lenient_t0`]).
     strict_t0: bool,
+    /// A CPS4 answers SELECT with P2=00 by an FCP template `62` instead of an FCI `6F` (see
+    /// [`VirtualCard::with_fcp_template_for_p2_00`]).
+    fcp_for_p2_00: bool,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -141,7 +144,17 @@ impl VirtualCard {
             contactless: false,
             app_df: pkcs15::APP_DF,
             strict_t0: true,
+            fcp_for_p2_00: false,
         }
+    }
+
+    /// A CPS4 that answers SELECT with P2=00 by an FCP template (`62`). By default it answers
+    /// an FCI (`6F`): the Cryptolib's CPS4 driver keeps the generic ISO select, which asks with
+    /// P2=00 and accepts only a `6F` answer (v5.2 `iso7816.c`:451, 477-489, `card-cps4.c`
+    /// 1057-1087 sets no select of its own), and it works with real CPS4s.
+    pub fn with_fcp_template_for_p2_00(mut self) -> Self {
+        self.fcp_for_p2_00 = true;
+        self
     }
 
     /// A card that takes a case-4 command with Le under T=0. By default it answers `67 00`, as
@@ -370,10 +383,13 @@ impl VirtualCard {
     // ---- SELECT ------------------------------------------------------------------------
 
     fn select(&mut self, command: &Command) -> Vec<u8> {
-        let wants_fcp = match command.p2 {
-            0x0C => false,
-            0x04 => true,
-            0x00 if command.p1 != 0x04 => true,
+        // What comes back: nothing, the FCP template (62) or, on a CPS4 asked with P2=00, an
+        // FCI (6F). A CPS3 refuses P2=00 on its AID (6A 86, CARD.md).
+        let (wants_fcp, as_fci) = match command.p2 {
+            0x0C => (false, false),
+            0x04 => (true, false),
+            0x00 if self.is_cps4() => (true, !self.fcp_for_p2_00),
+            0x00 if command.p1 != 0x04 => (true, false),
             _ => return response(&[], StatusWord::WRONG_P1_P2),
         };
         let target = match self.resolve_selection(command) {
@@ -390,7 +406,12 @@ impl VirtualCard {
         }
         if wants_fcp {
             let with_fid = !(self.hides_application_fid && self.in_application_path(&target.path));
-            self.hand_out(target.fcp_with_fid(with_fid))
+            let mut answer = target.fcp_with_fid(with_fid);
+            if as_fci {
+                // The same objects in an FCI template: 6F in place of 62, same length.
+                answer[0] = 0x6F;
+            }
+            self.hand_out(answer)
         } else {
             response(&[], StatusWord::OK)
         }
