@@ -102,6 +102,9 @@ pub struct VirtualCard {
     /// A CPS4 answers SELECT with P2=00 by an FCP template `62` instead of an FCI `6F` (see
     /// [`VirtualCard::with_fcp_template_for_p2_00`]).
     fcp_for_p2_00: bool,
+    /// Another applet is selected and answers this status word to every command until the
+    /// IAS root is selected (see [`VirtualCard::with_another_applet_selected`]).
+    another_applet: Option<StatusWord>,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -145,7 +148,23 @@ impl VirtualCard {
             app_df: pkcs15::APP_DF,
             strict_t0: true,
             fcp_for_p2_00: false,
+            another_applet: None,
         }
+    }
+
+    /// A card on which another program (CPS2ter or billing software) left another applet
+    /// selected: every command is answered `refusal` (`6E 00` or `6A 86`) until the IAS root
+    /// `80 25 00 00 01 FF 01 00` is selected by AID, what the Cryptolib does on those two
+    /// answers before sending the command again (v5.2 `apdu.c`:458-481, 515-527).
+    pub fn with_another_applet_selected(mut self, refusal: u16) -> Self {
+        self.another_applet = Some(StatusWord(refusal));
+        self
+    }
+
+    /// Whether another applet is still selected (see
+    /// [`VirtualCard::with_another_applet_selected`]).
+    pub fn another_applet_selected(&self) -> bool {
+        self.another_applet.is_some()
     }
 
     /// A CPS4 that answers SELECT with P2=00 by an FCP template (`62`). By default it answers
@@ -324,6 +343,18 @@ impl VirtualCard {
     /// One command APDU in, one response APDU (data || SW1 SW2) out. Never panics.
     pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
         self.log.push(apdu.to_vec());
+        if let Some(refusal) = self.another_applet {
+            let selects_root = matches!(
+                Command::parse(apdu),
+                Ok(command) if command.ins == INS_SELECT
+                    && command.p1 == 0x04
+                    && command.data == pkcs15::IAS_ECC_ROOT_AID
+            );
+            if !selects_root {
+                return response(&[], refusal);
+            }
+            self.another_applet = None;
+        }
         if self.is_cps4() {
             return self.transmit_cps4(apdu);
         }
