@@ -72,7 +72,9 @@ pub(super) trait FileAccess {
 
     /// One READ BINARY of at most `wanted` bytes at `offset` of the current EF, and whether the
     /// card said the file ends there (`62 82` with the last bytes); `None` once the file has
-    /// ended (`6B 00`, or no data).
+    /// ended. After some data, `62 82` without data, `6B 00` (offset beyond the end), `67 00`
+    /// (Le beyond the end: how a CPS3 answers a too-long Le is unknown, CARD.md) and `90 00`
+    /// without data all mean the end; at offset 0 they are errors, never an empty file.
     fn read_once(
         &mut self,
         offset: usize,
@@ -85,12 +87,18 @@ pub(super) trait FileAccess {
         let response = self.send(&command)?;
         match response.sw {
             StatusWord::Success if !response.data.is_empty() => Ok(Some((response.data, false))),
-            StatusWord::Success | StatusWord::WrongOffset => Ok(None),
             // 62 82: end of file reached before Le bytes (ISO 7816-4), with the last bytes.
             StatusWord::Other(0x6282) if !response.data.is_empty() => {
                 Ok(Some((response.data, true)))
             }
-            StatusWord::Other(0x6282) => Ok(None),
+            StatusWord::Success
+            | StatusWord::WrongOffset
+            | StatusWord::WrongLength
+            | StatusWord::Other(0x6282)
+                if offset > 0 =>
+            {
+                Ok(None)
+            }
             sw => Err(CardError::Status { ins: 0xB0, sw }),
         }
     }
@@ -134,22 +142,26 @@ pub(super) trait FileAccess {
         self.read_binary_from(first, total)
     }
 
-    /// Reads a PKCS#15 directory file (ODF, PrKDF, CDF, AODF): selected without its FCP, read
-    /// chunk by chunk until its objects end (padding after complete objects, a short answer,
-    /// or the end of the file), not to the end of an over-allocated EF.
+    /// Reads a PKCS#15 directory file (ODF, PrKDF, CDF, AODF): its size from the FCP (P2=04,
+    /// proven on a real CPS3; the vendor, OpenSC and the Cryptolib all read a file's size so,
+    /// `pkcs15.c`:1485-1552), then chunk by chunk, never asking past that size, until its
+    /// objects end (padding after complete objects, a short answer, or the end of the file),
+    /// not to the end of an over-allocated EF.
     fn read_directory(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
-        self.select_plain(path)?;
+        let size = self.select_sized(path)?.min(MAX_FILE_SIZE);
         let chunk = self.read_chunk();
         let mut data = Vec::new();
-        while data.len() < MAX_FILE_SIZE {
-            let Some((part, last)) = self.read_once(data.len(), chunk)? else {
+        while data.len() < size {
+            let wanted = (size - data.len()).min(chunk);
+            let Some((part, last)) = self.read_once(data.len(), wanted)? else {
                 break;
             };
             data.extend_from_slice(&part);
-            if last || part.len() < chunk || objects_complete(&data) {
+            if last || part.len() < wanted || objects_complete(&data) {
                 break;
             }
         }
+        data.truncate(size);
         Ok(data)
     }
 
@@ -417,5 +429,94 @@ mod tests {
             Some(vec![0x00, 0x01])
         );
         assert_eq!(fci_file_id(&hex("62 03 82 01 38")), None);
+    }
+
+    /// A scripted reader of one directory file: the FCP says `size`, the card answers the
+    /// reads as given.
+    struct Files<'t>(crate::card::channel::Channel<'t>);
+
+    fn directory_read(size: usize, reads: Vec<(&str, &str)>) -> Result<Vec<u8>, CardError> {
+        let fcp = format!("62 04 80 02 {:02X} {:02X} 90 00", size >> 8, size & 0xFF);
+        let mut script = vec![
+            ("00 A4 09 04 04 3F 00 50 31", "61 06"),
+            ("00 C0 00 00 06", fcp.as_str()),
+        ];
+        script.extend(reads);
+        let mut transport =
+            crate::card::testing::ScriptedTransport::new(script).over(crate::card::Protocol::T0);
+        let mut files = Files(crate::card::channel::Channel::new(&mut transport));
+        files.read_directory(&hex("3F 00 50 31"))
+    }
+
+    impl FileAccess for Files<'_> {
+        fn select_sized(&mut self, path: &[u8]) -> Result<usize, CardError> {
+            let fcp = self.0.send_ok(
+                &Command::new(0x00, 0xA4, 0x09, 0x04)
+                    .with_data(path)
+                    .expecting_answer(),
+            )?;
+            fcp_file_size(&fcp)
+        }
+        fn send(&mut self, command: &Command) -> Result<Response, CardError> {
+            self.0.send(command)
+        }
+        fn class_byte(&self) -> u8 {
+            0x00
+        }
+        fn read_chunk(&self) -> usize {
+            0xE7
+        }
+        fn application_path(&mut self, _: &pkcs15::Application) -> Result<Vec<u8>, CardError> {
+            Ok(Vec::new())
+        }
+        fn apdus_so_far(&self) -> usize {
+            self.0.apdus_sent()
+        }
+    }
+
+    #[test]
+    fn a_directory_is_read_by_its_fcp_size_and_its_end_is_no_error() {
+        // 0x130 bytes of objects: E7, then exactly the 0x49 left.
+        let object = |n: usize| {
+            let mut element = vec![0x30, 0x81, (n - 3) as u8];
+            element.resize(n, 0x11);
+            element
+        };
+        let content = [object(0xE7), object(0x49)].concat();
+        let spaced =
+            |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02X} ")).collect() };
+        let first = format!("{}90 00", spaced(&content[..0xE7]));
+        let rest = format!("{}90 00", spaced(&content[0xE7..]));
+        let data = directory_read(
+            0x130,
+            vec![("00 B0 00 00 E7", &first), ("00 B0 00 E7 49", &rest)],
+        )
+        .unwrap();
+        assert_eq!(data, content);
+
+        // A file the FCP says is longer than its data: each end-of-file answer ends the read.
+        for end in ["62 82", "6B 00", "67 00"] {
+            let data = directory_read(
+                0x130,
+                vec![("00 B0 00 00 E7", &first), ("00 B0 00 E7 49", end)],
+            )
+            .unwrap();
+            assert_eq!(data, content[..0xE7], "{end}");
+        }
+        // 62 82 with the last bytes.
+        let last = format!("{}62 82", spaced(&content[0xE7..0xF0]));
+        let data = directory_read(
+            0x130,
+            vec![("00 B0 00 00 E7", &first), ("00 B0 00 E7 49", &last)],
+        )
+        .unwrap();
+        assert_eq!(data.len(), 0xF0);
+        // At offset 0 the same answers are errors: never a file read as empty.
+        for end in ["6B 00", "67 00", "62 82", "90 00"] {
+            assert!(
+                directory_read(0x40, vec![("00 B0 00 00 40", end)]).is_err(),
+                "{end}"
+            );
+        }
     }
 }
