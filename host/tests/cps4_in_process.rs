@@ -363,13 +363,23 @@ fn a_cps4_logs_in_under_every_variant_and_addresses_the_application_as_ef_dir_sa
         ),
         ("no EF.DIR", |card| card.without_ef_dir(), false),
     ];
-    for (protocol, with_protocol) in protocols {
+    use cpx_virtual_card::EndOfFileAnswer;
+    let end_answers = [
+        EndOfFileAnswer::WrongLe,
+        EndOfFileAnswer::EndOfFileWarning,
+        EndOfFileAnswer::WrongOffset,
+        EndOfFileAnswer::WrongLength,
+    ];
+    for (round, (protocol, with_protocol)) in protocols.into_iter().enumerate() {
         for (answer, with_answer) in answers {
-            for (layout, with_layout, by_aid) in layouts {
-                let variant = format!("{protocol}, {answer}, {layout}");
+            // Each answer past the end of a file meets each layout across the rounds.
+            let ends = end_answers.iter().cycle().skip(round).copied();
+            for ((layout, with_layout, by_aid), end_of_file) in layouts.into_iter().zip(ends) {
+                let variant = format!("{protocol}, {answer}, {layout}, {end_of_file:?}");
                 let card = with_layout(with_answer(with_protocol(VirtualCard::cps4(
                     Holder::Dupont,
-                ))));
+                ))))
+                .with_end_of_file_answer(end_of_file);
                 let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
                 let card = readers.card(0);
                 let mut service = HostService::new(readers);

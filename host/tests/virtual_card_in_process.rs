@@ -600,3 +600,56 @@ fn log_hex_of(log: &[Vec<u8>]) -> Vec<String> {
         .map(|apdu| apdu.iter().map(|b| format!("{b:02X}")).collect())
         .collect()
 }
+
+/// Every switch of the virtual CPS3 (issue 22): each answer to a read past the end of a file,
+/// each EF.DIR layout, another applet left selected; all strict T=0 (a command with data and
+/// Le is refused `67 00`). The host logs in under each, and never sends data and Le together.
+#[test]
+fn a_cps3_logs_in_under_every_variant_of_the_virtual_card() {
+    use cpx_virtual_card::EndOfFileAnswer;
+    type Variant = fn(VirtualCard) -> VirtualCard;
+    let layouts: [(&str, Variant); 4] = [
+        ("EF.DIR without path", |card| card),
+        ("EF.DIR with path", |card| card.with_ef_dir_path()),
+        ("relative layout", |card| card.with_relative_layout()),
+        ("no EF.DIR", |card| card.without_ef_dir()),
+    ];
+    for end_of_file in [
+        EndOfFileAnswer::WrongLe,
+        EndOfFileAnswer::EndOfFileWarning,
+        EndOfFileAnswer::WrongOffset,
+        EndOfFileAnswer::WrongLength,
+    ] {
+        for (layout, with_layout) in layouts {
+            for other_applet in [None, Some(0x6E00), Some(0x6A86)] {
+                let variant =
+                    format!("{end_of_file:?}, {layout}, other applet {other_applet:04X?}");
+                let mut card = with_layout(VirtualCard::cps3(Holder::Martin))
+                    .with_end_of_file_answer(end_of_file);
+                if let Some(refusal) = other_applet {
+                    card = card.with_another_applet_selected(refusal);
+                }
+                let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
+                let card = readers.card(0);
+                let mut service = HostService::new(readers);
+                let id = certificate_id_of(&mut service);
+                let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+                assert!(answers[0]["result"].is_object(), "{variant}: {answers:?}");
+                assert_token_verifies(
+                    &answers[0]["result"],
+                    "https://demo.cpxconnect.org",
+                    &nonce(),
+                );
+                let card = card.lock().unwrap();
+                assert!(
+                    card.apdu_log()
+                        .iter()
+                        .all(|apdu| apdu.len() <= 5 || apdu.len() == 5 + usize::from(apdu[4])),
+                    "{variant}: {:?}",
+                    log_hex_of(card.apdu_log())
+                );
+                assert_eq!(card.verify_count(), 1, "{variant}");
+            }
+        }
+    }
+}

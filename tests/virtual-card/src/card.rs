@@ -32,6 +32,21 @@ impl Holder {
     }
 }
 
+/// How the card answers a READ BINARY whose Le goes past the end of the file. Which one a real
+/// CPS3 or CPS4 gives is not published (CARD.md); a host must take each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EndOfFileAnswer {
+    /// `6C xx` with the bytes left (ISO 7816-3 T=0), the default.
+    #[default]
+    WrongLe,
+    /// The bytes left with `62 82`, "end of file reached before Le bytes" (ISO 7816-4).
+    EndOfFileWarning,
+    /// `6B 00`, no data.
+    WrongOffset,
+    /// `67 00`, no data.
+    WrongLength,
+}
+
 /// A PIN the card cannot hold: CPx PINs are 4 to 8 ASCII digits.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("a card PIN is 4 to 8 decimal digits")]
@@ -105,6 +120,8 @@ pub struct VirtualCard {
     /// Another applet is selected and answers this status word to every command until the
     /// IAS root is selected (see [`VirtualCard::with_another_applet_selected`]).
     another_applet: Option<StatusWord>,
+    /// The answer to a READ BINARY past the end of the file.
+    end_of_file: EndOfFileAnswer,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -149,7 +166,14 @@ impl VirtualCard {
             strict_t0: true,
             fcp_for_p2_00: false,
             another_applet: None,
+            end_of_file: EndOfFileAnswer::WrongLe,
         }
+    }
+
+    /// The card answers a READ BINARY whose Le goes past the end of the file this way.
+    pub fn with_end_of_file_answer(mut self, answer: EndOfFileAnswer) -> Self {
+        self.end_of_file = answer;
+        self
     }
 
     /// A card on which another program (CPS2ter or billing software) left another applet
@@ -561,7 +585,18 @@ impl VirtualCard {
         let available = (content.len() - offset).min(self.read_binary_limit());
         let wanted = command.le.unwrap_or(256);
         if wanted > available {
-            return response(&[], StatusWord::wrong_le(available));
+            let at_end = offset + available == content.len();
+            return match self.end_of_file {
+                // Past the card's own chunk limit, not the file's end: 6C as ever.
+                _ if !at_end => response(&[], StatusWord::wrong_le(available)),
+                EndOfFileAnswer::WrongLe => response(&[], StatusWord::wrong_le(available)),
+                EndOfFileAnswer::EndOfFileWarning => response(
+                    &content[offset..offset + available],
+                    StatusWord::END_OF_FILE_REACHED,
+                ),
+                EndOfFileAnswer::WrongOffset => response(&[], StatusWord::OFFSET_OUTSIDE_FILE),
+                EndOfFileAnswer::WrongLength => response(&[], StatusWord::WRONG_LENGTH),
+            };
         }
         response(&content[offset..offset + wanted], StatusWord::OK)
     }

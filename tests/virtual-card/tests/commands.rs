@@ -636,3 +636,38 @@ fn never_panics_on_arbitrary_bytes() {
         assert!(answer.len() >= 2, "{apdu:02X?}");
     }
 }
+
+#[test]
+fn a_read_past_the_end_of_a_file_is_answered_as_the_switch_says() {
+    use cpx_virtual_card::EndOfFileAnswer;
+    // EF.SN.ICC holds 12 bytes; ask for 0x20.
+    for (answer, expected) in [
+        (EndOfFileAnswer::WrongLe, hex("6C0C")),
+        (
+            EndOfFileAnswer::EndOfFileWarning,
+            hex("5A0A 8025000001 1000012345 6282"),
+        ),
+        (EndOfFileAnswer::WrongOffset, hex("6B00")),
+        (EndOfFileAnswer::WrongLength, hex("6700")),
+    ] {
+        let mut card = VirtualCard::cps3(Holder::Dupont).with_end_of_file_answer(answer);
+        assert_eq!(sw(&send(&mut card, "00A4090C04 3F00D003")), 0x9000);
+        assert_eq!(send(&mut card, "00B0000020"), expected, "{answer:?}");
+        // An exact Le is answered the same by all.
+        assert_eq!(sw(&send(&mut card, "00B000000C")), 0x9000, "{answer:?}");
+    }
+}
+
+#[test]
+fn another_applet_answers_until_the_ias_root_is_selected() {
+    let mut card = VirtualCard::cps3(Holder::Dupont).with_another_applet_selected(0x6E00);
+    assert_eq!(send(&mut card, "00B09C000C"), [0x6E, 0x00]);
+    assert_eq!(send(&mut card, SELECT_APPLICATION), [0x6E, 0x00]);
+    assert!(card.another_applet_selected());
+    assert_eq!(
+        sw(&send(&mut card, "00A40404 08 8025000001FF0100")) >> 8,
+        0x61
+    );
+    assert!(!card.another_applet_selected());
+    assert_eq!(sw(&send(&mut card, "00B09C000C")), 0x9000);
+}
