@@ -61,6 +61,14 @@ impl<'t> Channel<'t> {
         self.exchange(command.on_the_wire(protocol), true)
     }
 
+    /// [`Channel::send`] without sending the command once more on its own (no reselect of the
+    /// IAS root, no Le added on `67 00`): for a card report, whose probes must show the
+    /// card's first answer.
+    pub fn send_as_asked(&mut self, command: &Command) -> Result<Response, CardError> {
+        let protocol = self.transport.protocol();
+        self.exchange(command.on_the_wire(protocol), false)
+    }
+
     /// [`Channel::send`] of a command already in its wire form.
     /// `may_resend`: whether the command may go once more on its own (not the last part of a
     /// chain, which the card has dropped by then).
