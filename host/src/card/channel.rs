@@ -1,4 +1,8 @@
-//! The one place where T=0 response handling happens: `61xx` GET RESPONSE and `6Cxx` Le correction.
+//! The card channel above [`Transport`]: the one place that knows the transmission protocol.
+//! It gives each command its wire form (under T=0 a case-4 command carries no Le, Cryptolib
+//! v5.2 `apdu.c`:140-146; under T=1 it does), collects `61xx` through GET RESPONSE, resends on
+//! `6Cxx`, and selects the IAS root again when another applet answers (`apdu.c`:458-481,
+//! 515-527). Drivers build commands protocol-free.
 
 use tracing::trace;
 

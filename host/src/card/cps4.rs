@@ -16,8 +16,11 @@
 //!
 //! Unknowns (CARD.md, "to settle from a real card's report"), where the code takes the tolerant
 //! path: whether a real CPS4 refuses a case-4 command without Le (`67 00`) or answers `90 00`
-//! with no data (both handled); its EF.DIR (path or none: both handled); its FCP tag (62 only is
-//! parsed); its PrKDF key reference and PIN reference (taken from the PrKDF and AODF).
+//! with no data (both handled); its EF.DIR (path or none: both handled, the application then
+//! addressed as EF.DIR says, Cryptolib v5.2 `dir.c`:136-153, `pkcs15.c`:497-531); its SELECT
+//! answer (asked with P2=00 as the Cryptolib's generic select asks, `iso7816.c`:402-451, which
+//! accepts only `6F`, 477-489; `62` and `6F` are both parsed, tag 83 not required); its PrKDF key
+//! reference and PIN reference (taken from the PrKDF and AODF).
 
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
