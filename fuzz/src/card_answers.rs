@@ -10,7 +10,8 @@
 use cpx_connect::card::pin::PinEncoding;
 use cpx_connect::card::pkcs15::CPS3_CONTACT_AID;
 use cpx_connect::card::{
-    self, CardError, CardProfile, CardType, IccSerial, Pin, PinPolicy, SHA256_DIGEST_INFO_PREFIX,
+    self, ApplicationAddress, CardError, CardProfile, CardType, IccSerial, Pin, PinPolicy,
+    SHA256_DIGEST_INFO_PREFIX,
 };
 
 use crate::card_script::{Exchange, ScriptedCard, INS_VERIFY};
@@ -39,7 +40,7 @@ pub fn known_profile(card_type: CardType) -> CardProfile {
     CardProfile {
         card_type,
         icc_serial: known_serial(),
-        application_aid: CPS3_CONTACT_AID.to_vec(),
+        application: ApplicationAddress::Aid(CPS3_CONTACT_AID.to_vec()),
         key_reference: if card_type == CardType::Cps4 {
             0x20
         } else {

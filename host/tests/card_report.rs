@@ -70,3 +70,42 @@ fn the_report_sends_no_pin_and_spends_no_try() {
     assert!(report.contains("subject: "), "{report}");
     assert!(report.contains("### APDU trace"), "{report}");
 }
+
+/// The probes of issue 22: the VERIFY-without-data question between two readings of the tries,
+/// never when one try too few would leave no room; the IAS root; EF.DIR and the application
+/// with P2=00 and P2=04. None sends a PIN or spends a try.
+#[test]
+fn the_probes_settle_the_open_questions_without_spending_a_try() {
+    for (tries, asked) in [(3, true), (2, true), (1, false)] {
+        let readers = VirtualReaders::with(vec![(
+            "Reader A",
+            Some(VirtualCard::cps3(Holder::Dupont).with_pin_tries_left(tries)),
+        )]);
+        let card = readers.card(0);
+        let mut readers = readers;
+        let report = card_report::report(&mut readers, "v", "d");
+        let card = card.lock().unwrap();
+        assert_eq!(card.verify_count(), 0);
+        assert_eq!(card.pin_tries_left(), tries);
+        let questions = card
+            .apdu_log()
+            .iter()
+            .filter(|apdu| apdu.as_slice() == [0x00, 0x20, 0x00, 0x01])
+            .count();
+        assert_eq!(questions, usize::from(asked), "{tries} tries");
+        assert_eq!(
+            report.contains("settles: the question spent no try"),
+            asked,
+            "{report}"
+        );
+        for probe in [
+            "SELECT IAS root (as the Cryptolib, case 3): SW 9000",
+            "SELECT EF.DIR, P2=00: SW 9000",
+            "SELECT EF.DIR, P2=04: SW 9000",
+            "SELECT application AID, P2=00: SW 6A86",
+            "SELECT application AID, P2=04: SW 9000",
+        ] {
+            assert!(report.contains(probe), "{probe}: {report}");
+        }
+    }
+}

@@ -125,7 +125,7 @@ fn a_cps4_over_t1_logs_in_whether_or_not_the_transport_tells_the_protocol() {
         if !hidden {
             assert!(
                 log.iter()
-                    .filter(|apdu| apdu[1] == 0xA4 && apdu[3] == 0x04)
+                    .filter(|apdu| apdu[1] == 0xA4 && matches!(apdu[3], 0x00 | 0x04))
                     .all(|apdu| apdu.len() == 5 + usize::from(apdu[4]) + 1),
                 "{variant}: {log:02X?}"
             );
@@ -335,4 +335,72 @@ fn a_cps4_applet_that_refuses_its_selection_is_reselected_as_the_cryptolib_does(
         [0x01, 0xA4, 0x04, 0x0C, 0x08, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00]
     );
     assert_eq!(card.lock().unwrap().verify_count(), 1);
+}
+
+const PKCS15_AID: [u8; 13] = [
+    0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10,
+];
+
+/// Every switch of the virtual CPS4 (issue 22): each protocol, each SELECT answer, each way
+/// EF.DIR addresses the application. The login follows EF.DIR: the application by its path
+/// when EF.DIR gives one (the AID is then never selected), by its AID when not, 3F00/5015 when
+/// there is no EF.DIR (Cryptolib v5.2 `dir.c`:136-153, `pkcs15.c`:497-531).
+#[test]
+fn a_cps4_logs_in_under_every_variant_and_addresses_the_application_as_ef_dir_says() {
+    type Variant = fn(VirtualCard) -> VirtualCard;
+    let protocols: [(&str, Variant); 2] =
+        [("T=1", |card| card), ("T=0", |card| card.with_t0_answers())];
+    let answers: [(&str, Variant); 2] = [
+        ("FCI 6F", |card| card),
+        ("FCP 62", |card| card.with_fcp_template_for_p2_00()),
+    ];
+    let layouts: [(&str, Variant, bool); 3] = [
+        ("EF.DIR with path", |card| card, false),
+        (
+            "EF.DIR without path, FCI without file id",
+            |card| card.with_relative_layout(),
+            true,
+        ),
+        ("no EF.DIR", |card| card.without_ef_dir(), false),
+    ];
+    use cpx_virtual_card::EndOfFileAnswer;
+    let end_answers = [
+        EndOfFileAnswer::WrongLe,
+        EndOfFileAnswer::EndOfFileWarning,
+        EndOfFileAnswer::WrongOffset,
+        EndOfFileAnswer::WrongLength,
+    ];
+    for (round, (protocol, with_protocol)) in protocols.into_iter().enumerate() {
+        for (answer, with_answer) in answers {
+            // Each answer past the end of a file meets each layout across the rounds.
+            let ends = end_answers.iter().cycle().skip(round).copied();
+            for ((layout, with_layout, by_aid), end_of_file) in layouts.into_iter().zip(ends) {
+                let variant = format!("{protocol}, {answer}, {layout}, {end_of_file:?}");
+                let card = with_layout(with_answer(with_protocol(VirtualCard::cps4(
+                    Holder::Dupont,
+                ))))
+                .with_end_of_file_answer(end_of_file);
+                let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
+                let card = readers.card(0);
+                let mut service = HostService::new(readers);
+                let id = certificate_id_of(&mut service);
+                card.lock().unwrap().clear_log();
+                let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+                assert!(answers[0]["result"].is_object(), "{variant}: {answers:?}");
+                assert_token_verifies(&answers[0]["result"]);
+                let log = card.lock().unwrap().apdu_log().to_vec();
+                let selects_aid = log.iter().any(|apdu| {
+                    apdu[1] == 0xA4 && apdu[2] == 0x04 && apdu[5..].starts_with(&PKCS15_AID)
+                });
+                assert_eq!(selects_aid, by_aid, "{variant}: {log:02X?}");
+                if protocol == "T=0" {
+                    assert!(
+                        log.iter()
+                            .all(|apdu| apdu.len() <= 5 || apdu.len() == 5 + usize::from(apdu[4])),
+                        "{variant}: no command carries data and Le under T=0: {log:02X?}"
+                    );
+                }
+            }
+        }
+    }
 }

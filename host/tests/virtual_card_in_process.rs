@@ -556,3 +556,100 @@ fn a_stale_cached_certificate_is_replaced_when_the_signature_disagrees() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Another program left another applet selected (issue 22, item 3): the card answers `6E 00`
+/// or `6A 86` until the IAS root is selected. The host selects it once, as the Cryptolib does
+/// (v5.2 `apdu.c`:458-481, 515-527), sends the command again, and logs in; the PIN goes once.
+#[test]
+fn a_card_left_on_another_applet_gets_the_ias_root_selected_once_and_logs_in() {
+    let select_root: Vec<u8> = [
+        &[0x00, 0xA4, 0x04, 0x04, 0x08][..],
+        &[0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00],
+    ]
+    .concat();
+    for refusal in [0x6E00, 0x6A86] {
+        let card = VirtualCard::cps3(Holder::Dupont).with_another_applet_selected(refusal);
+        let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
+        let card = readers.card(0);
+        let mut service = HostService::new(readers);
+        let id = certificate_id_of(&mut service);
+        let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+        assert_token_verifies(
+            &answers[0]["result"],
+            "https://demo.cpxconnect.org",
+            &nonce(),
+        );
+        let card = card.lock().unwrap();
+        let log = card.apdu_log();
+        assert_eq!(
+            log.iter().filter(|apdu| **apdu == select_root).count(),
+            1,
+            "{refusal:04X}: {:?}",
+            log_hex_of(log)
+        );
+        // The first command was refused, then sent again right after the root.
+        assert_eq!(log[1], select_root);
+        assert_eq!(log[2], log[0]);
+        assert!(!card.another_applet_selected());
+        assert_eq!(card.verify_count(), 1);
+    }
+}
+
+fn log_hex_of(log: &[Vec<u8>]) -> Vec<String> {
+    log.iter()
+        .map(|apdu| apdu.iter().map(|b| format!("{b:02X}")).collect())
+        .collect()
+}
+
+/// Every switch of the virtual CPS3 (issue 22): each answer to a read past the end of a file,
+/// each EF.DIR layout, another applet left selected; all strict T=0 (a command with data and
+/// Le is refused `67 00`). The host logs in under each, and never sends data and Le together.
+#[test]
+fn a_cps3_logs_in_under_every_variant_of_the_virtual_card() {
+    use cpx_virtual_card::EndOfFileAnswer;
+    type Variant = fn(VirtualCard) -> VirtualCard;
+    let layouts: [(&str, Variant); 4] = [
+        ("EF.DIR without path", |card| card),
+        ("EF.DIR with path", |card| card.with_ef_dir_path()),
+        ("relative layout", |card| card.with_relative_layout()),
+        ("no EF.DIR", |card| card.without_ef_dir()),
+    ];
+    for end_of_file in [
+        EndOfFileAnswer::WrongLe,
+        EndOfFileAnswer::EndOfFileWarning,
+        EndOfFileAnswer::WrongOffset,
+        EndOfFileAnswer::WrongLength,
+    ] {
+        for (layout, with_layout) in layouts {
+            for other_applet in [None, Some(0x6E00), Some(0x6A86)] {
+                let variant =
+                    format!("{end_of_file:?}, {layout}, other applet {other_applet:04X?}");
+                let mut card = with_layout(VirtualCard::cps3(Holder::Martin))
+                    .with_end_of_file_answer(end_of_file);
+                if let Some(refusal) = other_applet {
+                    card = card.with_another_applet_selected(refusal);
+                }
+                let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
+                let card = readers.card(0);
+                let mut service = HostService::new(readers);
+                let id = certificate_id_of(&mut service);
+                let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
+                assert!(answers[0]["result"].is_object(), "{variant}: {answers:?}");
+                assert_token_verifies(
+                    &answers[0]["result"],
+                    "https://demo.cpxconnect.org",
+                    &nonce(),
+                );
+                let card = card.lock().unwrap();
+                assert!(
+                    card.apdu_log()
+                        .iter()
+                        .all(|apdu| apdu.len() <= 5 || apdu.len() == 5 + usize::from(apdu[4])),
+                    "{variant}: {:?}",
+                    log_hex_of(card.apdu_log())
+                );
+                assert_eq!(card.verify_count(), 1, "{variant}");
+            }
+        }
+    }
+}

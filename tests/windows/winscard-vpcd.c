@@ -11,6 +11,9 @@
  *
  * Only what the host imports is implemented (SCardEstablishContext ... SCardTransmit), for one
  * context and one card handle, with the return codes WinSCard documents. It is never shipped.
+ * The protocol is negotiated from the card's ATR as a reader does (ISO 7816-3: the protocols
+ * the TDi bytes name, T=0 alone when there is no TD1), T=1 preferred when both are offered and
+ * asked for, as pcsc-lite does: a CPS3 runs under T=0, a production CPS4 under T=1.
  * Built by tests/windows/run.sh with mingw-w64.
  */
 #define WINSCARDAPI __declspec(dllexport)
@@ -33,6 +36,39 @@ static SOCKET card = INVALID_SOCKET;
 static BYTE atr[36];
 static DWORD atr_length;
 static BOOL connected;
+static DWORD active_protocol;
+
+/* The protocols the ATR offers, as SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1 bits. */
+static DWORD offered_protocols(void)
+{
+    DWORD offered = 0, index = 2;
+    BYTE indicator;
+    if (atr_length < 2)
+        return SCARD_PROTOCOL_T0;
+    indicator = atr[1] >> 4;
+    for (;;) {
+        BYTE td;
+        index += ((indicator & 1) != 0) + ((indicator & 2) != 0) + ((indicator & 4) != 0);
+        if (!(indicator & 8) || index >= atr_length)
+            break;
+        td = atr[index++];
+        if ((td & 0x0F) == 0)
+            offered |= SCARD_PROTOCOL_T0;
+        else if ((td & 0x0F) == 1)
+            offered |= SCARD_PROTOCOL_T1;
+        indicator = td >> 4;
+    }
+    return offered ? offered : SCARD_PROTOCOL_T0;
+}
+
+/* The protocol a reader would agree on with this card among those asked for, or 0. */
+static DWORD negotiate(DWORD asked)
+{
+    DWORD possible = offered_protocols() & asked;
+    if (possible & SCARD_PROTOCOL_T1)
+        return SCARD_PROTOCOL_T1;
+    return possible & SCARD_PROTOCOL_T0;
+}
 
 static BOOL send_all(const BYTE *data, int length)
 {
@@ -241,12 +277,13 @@ LONG WINAPI SCardConnectA(SCARDCONTEXT context, LPCSTR reader, DWORD share, DWOR
         return SCARD_E_UNKNOWN_READER;
     if (card == INVALID_SOCKET)
         return SCARD_E_NO_SMARTCARD;
-    if (!(protocols & SCARD_PROTOCOL_T1))
+    active_protocol = negotiate(protocols);
+    if (active_protocol == 0)
         return SCARD_E_PROTO_MISMATCH;
     connected = TRUE;
     *handle = HANDLE_;
     if (active)
-        *active = SCARD_PROTOCOL_T1;
+        *active = active_protocol;
     return SCARD_S_SUCCESS;
 }
 
@@ -262,13 +299,16 @@ static LONG card_handle(SCARDHANDLE handle)
 LONG WINAPI SCardReconnect(SCARDHANDLE handle, DWORD share, DWORD protocols, DWORD initialization, LPDWORD active)
 {
     LONG status = card_handle(handle);
-    (void)share; (void)protocols;
+    (void)share;
     if (status != SCARD_S_SUCCESS)
         return status;
     if (initialization != SCARD_LEAVE_CARD && !power_on())
         return SCARD_W_REMOVED_CARD;
+    active_protocol = negotiate(protocols);
+    if (active_protocol == 0)
+        return SCARD_E_PROTO_MISMATCH;
     if (active)
-        *active = SCARD_PROTOCOL_T1;
+        *active = active_protocol;
     return SCARD_S_SUCCESS;
 }
 
@@ -323,7 +363,7 @@ LONG WINAPI SCardStatusA(SCARDHANDLE handle, LPSTR names, LPDWORD names_length, 
     if (state)
         *state = SCARD_SPECIFIC;
     if (protocol)
-        *protocol = SCARD_PROTOCOL_T1;
+        *protocol = active_protocol;
     return SCARD_S_SUCCESS;
 }
 
@@ -332,10 +372,13 @@ LONG WINAPI SCardTransmit(SCARDHANDLE handle, LPCSCARD_IO_REQUEST send_pci, LPCB
     BYTE answer[65538];
     long length;
     LONG status = card_handle(handle);
-    (void)send_pci; (void)receive_pci;
+    (void)receive_pci;
     if (status != SCARD_S_SUCCESS)
         return status;
     if (command == NULL || command_length < 4 || response == NULL || response_length == NULL)
+        return SCARD_E_INVALID_PARAMETER;
+    /* WinSCard refuses a PCI of another protocol than the one negotiated. */
+    if (send_pci == NULL || send_pci->dwProtocol != active_protocol)
         return SCARD_E_INVALID_PARAMETER;
     if (!send_frame(command, command_length))
         return SCARD_W_REMOVED_CARD;

@@ -4,6 +4,8 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
+use super::transport::Protocol;
+
 /// Largest data field a CPx card returns in one READ BINARY or GET RESPONSE (CARD.md).
 pub const MAX_CHUNK: u8 = 0xE7;
 
@@ -69,6 +71,30 @@ impl Command {
         self.answer_expected
     }
 
+    /// ISO 7816-3 case 4: data in and data out (an explicit Le, or [`Command::expecting_answer`]).
+    pub fn is_case_4(&self) -> bool {
+        !self.data().is_empty() && (self.le.is_some() || self.answer_expected)
+    }
+
+    /// The command as it goes on the wire under `protocol`. Drivers build commands
+    /// protocol-free; the channel asks for this form.
+    /// - T=0: a case-4 command goes as case 3, without Le, and its answer comes back through
+    ///   `61xx` and GET RESPONSE (ISO 7816-3 12.2.3; Cryptolib v5.2 `apdu.c`:140-146, OpenSC
+    ///   `apdu.c` the same). A T=0 reader refuses a trailing Le: GemCCID reports a mute card.
+    /// - T=1: a case-4 command carries Le (`00` when the driver gave none).
+    /// - Unknown: the T=0 form, the tolerant one (the channel adds Le once on `67 00`).
+    pub fn on_the_wire(&self, protocol: Option<Protocol>) -> Command {
+        let mut wire = self.clone();
+        if self.is_case_4() {
+            wire.answer_expected = true;
+            match protocol {
+                Some(Protocol::T1) => wire.le = Some(self.le.unwrap_or(0)),
+                Some(Protocol::T0) | None => wire.le = None,
+            }
+        }
+        wire
+    }
+
     /// Attaches plain data. Callers keep data within 255 bytes (short APDU); longer data is a bug in
     /// the driver, and `to_bytes` refuses it rather than sending a malformed command.
     pub fn with_data(mut self, data: impl Into<Vec<u8>>) -> Self {
@@ -95,12 +121,14 @@ impl Command {
         matches!(self.data, CommandData::Sensitive(_))
     }
 
-    /// One part of this command for command chaining: same INS P1 P2, the given class byte,
-    /// data and Le; the part stays sensitive if the whole command is.
-    pub fn part(&self, cla: u8, data: &[u8], le: Option<u8>) -> Command {
+    /// One part of this command for command chaining: same INS P1 P2, the given class byte and
+    /// data; the last part keeps the command's Le and whether it expects an answer, the others
+    /// have neither. A part stays sensitive if the whole command is.
+    pub fn part(&self, cla: u8, data: &[u8], last: bool) -> Command {
         let part = Command {
             cla,
-            le,
+            le: if last { self.le } else { None },
+            answer_expected: last && self.answer_expected,
             ..Command::new(cla, self.ins, self.p1, self.p2)
         };
         match self.data {
@@ -301,11 +329,13 @@ mod tests {
         let whole = Command::new(0x01, 0x20, 0x00, 0x01)
             .with_sensitive_data(Zeroizing::new(b"12345678".to_vec()))
             .with_le(0);
-        let part = whole.part(0x11, b"1234", None);
+        let part = whole.part(0x11, b"1234", false);
         assert!(part.is_sensitive());
         assert_eq!(format!("{part:?}"), "11 20 00 01 [4] REDACTED");
-        let plain = Command::new(0x01, 0x2A, 0x80, 0x86).with_data([1, 2, 3]);
-        let last = plain.part(0x01, &[3], Some(0));
+        let plain = Command::new(0x01, 0x2A, 0x80, 0x86)
+            .with_data([1, 2, 3])
+            .with_le(0);
+        let last = plain.part(0x01, &[3], true);
         assert_eq!(
             last.to_bytes().unwrap().as_slice(),
             [0x01, 0x2A, 0x80, 0x86, 0x01, 0x03, 0x00]

@@ -1,22 +1,33 @@
-//! The one place where T=0 response handling happens: `61xx` GET RESPONSE and `6Cxx` Le correction.
+//! The card channel above [`Transport`]: the one place that knows the transmission protocol.
+//! It gives each command its wire form (under T=0 a case-4 command carries no Le, Cryptolib
+//! v5.2 `apdu.c`:140-146; under T=1 it does), collects `61xx` through GET RESPONSE, resends on
+//! `6Cxx`, and selects the IAS root again when another applet answers (`apdu.c`:458-481,
+//! 515-527). Drivers build commands protocol-free.
 
 use tracing::trace;
 
 use super::apdu::{Command, Response, StatusWord, MAX_CHUNK};
 use super::error::CardError;
-use super::transport::{Protocol, Transport};
+use super::transport::Transport;
 
 /// The class byte bit marking every part of a command chain but the last (ISO 7816-4).
 pub const CLA_CHAINING: u8 = 0x10;
+
+/// The class byte bits that name the logical channel (ISO 7816-4 first interindustry values).
+const CLA_LOGICAL_CHANNEL: u8 = 0x03;
 
 /// Upper bound on GET RESPONSE rounds for one command: a 2 KiB answer in 0xE7 pieces needs 9, so a
 /// card that keeps saying `61xx` beyond this is broken and must not hold the host forever.
 const MAX_GET_RESPONSE_ROUNDS: usize = 32;
 
+/// The IAS-ECC root application (CARD.md), which a CPS3's MF and a CPS4's PKI applet carry.
+pub const IAS_ROOT_AID: [u8; 8] = [0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00];
+
 /// Sends commands to a card and returns complete responses, counting every APDU sent.
 pub struct Channel<'t> {
     transport: &'t mut dyn Transport,
     apdus_sent: usize,
+    root_reselects: usize,
 }
 
 impl<'t> Channel<'t> {
@@ -24,6 +35,7 @@ impl<'t> Channel<'t> {
         Channel {
             transport,
             apdus_sent: 0,
+            root_reselects: 0,
         }
     }
 
@@ -31,27 +43,57 @@ impl<'t> Channel<'t> {
         self.apdus_sent
     }
 
-    /// Sends a command and collects the whole answer: follows `61xx` with GET RESPONSE on the same
-    /// class byte's channel, and resends once with the card's Le on `6Cxx` (never a command with
-    /// sensitive data: that `6Cxx` is the answer). A case-4 command gets
-    /// Le `00` under T=1; when the protocol is unknown and the card refuses it `67 00` without
-    /// Le, it is sent once more with Le `00` (never a command with sensitive data).
+    /// How many times the IAS root was selected again because another applet answered; a
+    /// driver that tracks the current DF forgets it when this changes.
+    pub fn root_reselects(&self) -> usize {
+        self.root_reselects
+    }
+
+    /// Sends a command and collects the whole answer. The driver's command is protocol-free;
+    /// [`Command::on_the_wire`] gives its form under the transport's protocol (T=0: case 4
+    /// without Le). Then:
+    /// - `6E xx` or `6A 86`, another applet answering (CPS2ter or billing software left it
+    ///   selected): the IAS root is selected again and the command sent once more, as the
+    ///   Cryptolib does (v5.2 `apdu.c`:458-481, 515-527); never a command that carries a PIN;
+    /// - protocol unknown, `67 00` to a case-4 command sent without Le: once more with Le `00`
+    ///   (never a command with sensitive data);
+    /// - `6Cxx`: once more with the card's Le (never a command with sensitive data: that
+    ///   `6Cxx` is the answer);
+    /// - `61xx`: GET RESPONSE on the same logical channel until the card is done.
     pub fn send(&mut self, command: &Command) -> Result<Response, CardError> {
-        let needs_le = command.expects_answer() && command.le.is_none();
-        let with_le;
-        let command = if needs_le && self.transport.protocol() == Some(Protocol::T1) {
-            with_le = command.clone().with_le(0);
-            &with_le
-        } else {
-            command
-        };
-        let mut response = self.transmit_once(command)?;
-        if response.sw == StatusWord::WrongLength
+        let protocol = self.transport.protocol();
+        self.exchange(command.on_the_wire(protocol), true)
+    }
+
+    /// [`Channel::send`] without sending the command once more on its own (no reselect of the
+    /// IAS root, no Le added on `67 00`): for a card report, whose probes must show the
+    /// card's first answer.
+    pub fn send_as_asked(&mut self, command: &Command) -> Result<Response, CardError> {
+        let protocol = self.transport.protocol();
+        self.exchange(command.on_the_wire(protocol), false)
+    }
+
+    /// [`Channel::send`] of a command already in its wire form.
+    /// `may_resend`: whether the command may go once more on its own (not the last part of a
+    /// chain, which the card has dropped by then).
+    fn exchange(&mut self, command: Command, may_resend: bool) -> Result<Response, CardError> {
+        let protocol = self.transport.protocol();
+        let mut response = self.transmit_once(&command)?;
+        if may_resend
+            && another_applet_answered(response.sw)
+            && !command.is_sensitive()
+            && !selects_ias_root(&command)
+        {
+            self.select_ias_root(command.cla & CLA_LOGICAL_CHANNEL)?;
+            response = self.transmit_once(&command)?;
+        }
+        if may_resend
+            && response.sw == StatusWord::WrongLength
             && response.data.is_empty()
-            && command.expects_answer()
+            && command.is_case_4()
             && command.le.is_none()
             && !command.is_sensitive()
-            && self.transport.protocol().is_none()
+            && protocol.is_none()
         {
             response = self.transmit_once(&command.clone().with_le(0))?;
         }
@@ -76,7 +118,8 @@ impl<'t> Channel<'t> {
                 available
             };
             // GET RESPONSE keeps the logical channel bits of the command's class byte.
-            let get_response = Command::new(command.cla & 0x03, 0xC0, 0x00, 0x00).with_le(le);
+            let get_response =
+                Command::new(command.cla & CLA_LOGICAL_CHANNEL, 0xC0, 0x00, 0x00).with_le(le);
             response = self.transmit_once(&get_response)?;
             if let StatusWord::WrongLe(exact) = response.sw {
                 response = self.transmit_once(&get_response.clone().with_le(exact))?;
@@ -87,6 +130,15 @@ impl<'t> Channel<'t> {
             data,
             sw: response.sw,
         })
+    }
+
+    /// `xx A4 04 04 08 80 25 00 00 01 FF 01 00`, case 3 whatever the protocol, its answer
+    /// ignored: the Cryptolib's `do_select_cps_aid` (v5.2 `apdu.c`:458-481) byte for byte, on
+    /// the command's logical channel.
+    fn select_ias_root(&mut self, channel: u8) -> Result<(), CardError> {
+        self.root_reselects += 1;
+        let select = Command::new(channel, 0xA4, 0x04, 0x04).with_data(IAS_ROOT_AID);
+        self.transmit_once(&select).map(|_| ())
     }
 
     /// Sends a command that must succeed and returns its data.
@@ -114,18 +166,49 @@ impl<'t> Channel<'t> {
         if command.data().len() <= part_size {
             return self.send(command);
         }
+        let response = self.send_chain_once(command, part_size, false)?;
+        // Protocol unknown: the last part went without Le (the T=0 form). A T=1 card refusing
+        // it `67 00` has dropped the chain, so the whole chain goes once more, its last part
+        // with Le, as `send` does for a single command.
+        if response.sw == StatusWord::WrongLength
+            && response.data.is_empty()
+            && command.is_case_4()
+            && !command.is_sensitive()
+            && self.transport.protocol().is_none()
+        {
+            let with_le = command.clone().with_le(command.le.unwrap_or(0));
+            return self.send_chain_once(&with_le, part_size, true);
+        }
+        Ok(response)
+    }
+
+    /// One chain; with `le_forced`, its last part carries Le whatever the protocol.
+    fn send_chain_once(
+        &mut self,
+        command: &Command,
+        part_size: usize,
+        le_forced: bool,
+    ) -> Result<Response, CardError> {
         let parts: Vec<&[u8]> = command.data().chunks(part_size).collect();
         let Some((last, leading)) = parts.split_last() else {
             return self.send(command);
         };
         for part in leading {
-            let intermediate = command.part(command.cla | CLA_CHAINING, part, None);
+            let intermediate = command.part(command.cla | CLA_CHAINING, part, false);
             let response = self.transmit_once(&intermediate)?;
             if response.sw != StatusWord::Success {
                 return Ok(response);
             }
         }
-        self.send(&command.part(command.cla & !CLA_CHAINING, last, command.le))
+        let last = command.part(command.cla & !CLA_CHAINING, last, true);
+        let protocol = self.transport.protocol();
+        let wire = if le_forced {
+            last
+        } else {
+            last.on_the_wire(protocol)
+        };
+        // The last part alone cannot be sent again: the chain it ends would be lost.
+        self.exchange(wire, false)
     }
 
     fn transmit_once(&mut self, command: &Command) -> Result<Response, CardError> {
@@ -147,6 +230,16 @@ impl<'t> Channel<'t> {
     }
 }
 
+/// `6E xx` (class not supported) or `6A 86` (wrong P1-P2): what a CPx card answers while
+/// another applet is selected; the Cryptolib's test (v5.2 `apdu.c`:515).
+fn another_applet_answered(sw: StatusWord) -> bool {
+    sw.to_u16() >> 8 == 0x6E || sw == StatusWord::IncorrectP1P2
+}
+
+fn selects_ias_root(command: &Command) -> bool {
+    command.ins == 0xA4 && command.p1 == 0x04 && command.data() == IAS_ROOT_AID
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,7 +251,7 @@ mod tests {
         let mut signature = vec![0x11; 0xE7];
         signature.extend(vec![0x22; 0x19]);
         let mut transport = ScriptedTransport::new(vec![
-            ("00 88 00 00 01 AA 00", "61 00"),
+            ("00 88 00 00 01 AA", "61 00"),
             ("00 C0 00 00 E7", &format!("{} 61 19", "11 ".repeat(0xE7))),
             ("00 C0 00 00 19", &format!("{} 90 00", "22 ".repeat(0x19))),
         ]);
@@ -238,7 +331,7 @@ mod tests {
         let first_part: String = block[..255].iter().map(|b| format!("{b:02X} ")).collect();
         let mut transport = ScriptedTransport::new(vec![
             (&format!("11 2A 80 86 FF {first_part}"), "90 00"),
-            ("01 2A 80 86 01 FF 00", "61 00"),
+            ("01 2A 80 86 01 FF", "61 00"),
             ("01 C0 00 00 E7", &format!("{}61 19", "AB ".repeat(0xE7))),
             ("01 C0 00 00 19", &format!("{}90 00", "CD ".repeat(0x19))),
         ]);
@@ -265,7 +358,8 @@ mod tests {
 
     #[test]
     fn a_command_that_fits_is_not_chained() {
-        let mut transport = ScriptedTransport::new(vec![("01 2A 80 86 02 01 02 00", "90 00")]);
+        let mut transport =
+            ScriptedTransport::new(vec![("01 2A 80 86 02 01 02 00", "90 00")]).over(Protocol::T1);
         let mut channel = Channel::new(&mut transport);
         let command = Command::new(0x01, 0x2A, 0x80, 0x86)
             .with_data([1, 2])
@@ -354,5 +448,168 @@ mod tests {
             .send(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(1))
             .unwrap_err();
         assert!(matches!(error, CardError::Protocol(_)));
+    }
+
+    #[test]
+    fn a_case_4_command_with_le_loses_it_under_t0_and_keeps_it_under_t1() {
+        let internal_authenticate = Command::new(0x00, 0x88, 0x00, 0x00)
+            .with_data([0xAA, 0xBB])
+            .with_le(0);
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 88 00 00 02 AA BB", "61 02"),
+            ("00 C0 00 00 02", "01 02 90 00"),
+        ])
+        .over(Protocol::T0);
+        let mut channel = Channel::new(&mut transport);
+        assert_eq!(channel.send_ok(&internal_authenticate).unwrap(), [1, 2]);
+        transport.assert_finished();
+
+        let mut transport =
+            ScriptedTransport::new(vec![("00 88 00 00 02 AA BB 00", "01 02 90 00")])
+                .over(Protocol::T1);
+        let mut channel = Channel::new(&mut transport);
+        assert_eq!(channel.send_ok(&internal_authenticate).unwrap(), [1, 2]);
+        transport.assert_finished();
+
+        // Cases 1, 2 and 3 are the same under both protocols.
+        for protocol in [Protocol::T0, Protocol::T1] {
+            let mut transport = ScriptedTransport::new(vec![
+                ("00 20 00 01", "63 C3"),
+                ("00 B0 00 00 0C", "01 90 00"),
+                ("00 22 41 A4 03 80 01 02", "90 00"),
+            ])
+            .over(protocol);
+            let mut channel = Channel::new(&mut transport);
+            channel.send(&Command::new(0x00, 0x20, 0x00, 0x01)).unwrap();
+            channel
+                .send(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(0x0C))
+                .unwrap();
+            channel
+                .send(&Command::new(0x00, 0x22, 0x41, 0xA4).with_data([0x80, 0x01, 0x02]))
+                .unwrap();
+            transport.assert_finished();
+        }
+    }
+
+    const SELECT_ROOT: &str = "00 A4 04 04 08 80 25 00 00 01 FF 01 00";
+
+    #[test]
+    fn another_applet_answering_gets_the_ias_root_selected_and_the_command_once_more() {
+        for refusal in ["6E 00", "6A 86"] {
+            let mut transport = ScriptedTransport::new(vec![
+                ("00 B0 9C 00 0C", refusal),
+                // Its answer is ignored, as the Cryptolib ignores it.
+                (SELECT_ROOT, "61 20"),
+                (
+                    "00 B0 9C 00 0C",
+                    "5A 0A 80 25 00 00 01 99 21 38 45 0F 90 00",
+                ),
+            ]);
+            let mut channel = Channel::new(&mut transport);
+            let data = channel
+                .send_ok(&Command::new(0x00, 0xB0, 0x9C, 0x00).with_le(0x0C))
+                .unwrap();
+            assert_eq!(data.len(), 12);
+            assert_eq!(channel.root_reselects(), 1);
+            transport.assert_finished();
+        }
+    }
+
+    #[test]
+    fn the_ias_root_is_selected_at_most_once_per_command_and_on_its_channel() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("01 A4 00 0C 02 50 31", "6E 00"),
+            ("01 A4 04 04 08 80 25 00 00 01 FF 01 00", "90 00"),
+            ("01 A4 00 0C 02 50 31", "6E 00"),
+        ]);
+        let mut channel = Channel::new(&mut transport);
+        let answer = channel
+            .send(&Command::new(0x01, 0xA4, 0x00, 0x0C).with_data([0x50, 0x31]))
+            .unwrap();
+        assert_eq!(answer.sw, StatusWord::ClassNotSupported);
+        transport.assert_finished();
+
+        // A refused selection of the root itself is not answered by selecting it again.
+        let mut transport = ScriptedTransport::new(vec![(SELECT_ROOT, "6A 86")]);
+        let mut channel = Channel::new(&mut transport);
+        let root = Command::new(0x00, 0xA4, 0x04, 0x04).with_data(IAS_ROOT_AID);
+        assert_eq!(channel.send(&root).unwrap().sw, StatusWord::IncorrectP1P2);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn a_command_carrying_a_pin_is_never_sent_again_after_another_applet_answered() {
+        let verify = Command::new(0x00, 0x20, 0x00, 0x01)
+            .with_sensitive_data(zeroize::Zeroizing::new(vec![0x31; 8]));
+        for refusal in ["6E 00", "6A 86"] {
+            let mut transport =
+                ScriptedTransport::new(vec![("00 20 00 01 08 31 31 31 31 31 31 31 31", refusal)]);
+            let mut channel = Channel::new(&mut transport);
+            assert_ne!(channel.send(&verify).unwrap().sw, StatusWord::Success);
+            assert_eq!(channel.apdus_sent(), 1);
+            assert_eq!(channel.root_reselects(), 0);
+            transport.assert_finished();
+        }
+        // The question without a PIN may be asked again.
+        let mut transport = ScriptedTransport::new(vec![
+            ("00 20 00 01", "6E 00"),
+            (SELECT_ROOT, "90 00"),
+            ("00 20 00 01", "63 C3"),
+        ]);
+        let mut channel = Channel::new(&mut transport);
+        assert_eq!(
+            channel
+                .send(&Command::new(0x00, 0x20, 0x00, 0x01))
+                .unwrap()
+                .sw,
+            StatusWord::WrongPin { retries_left: 3 }
+        );
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn the_last_part_of_a_chain_is_not_sent_alone_again() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("11 2A 80 86 02 01 02", "90 00"),
+            ("01 2A 80 86 01 03", "6A 86"),
+        ]);
+        let mut channel = Channel::new(&mut transport);
+        let command = Command::new(0x01, 0x2A, 0x80, 0x86)
+            .with_data([1, 2, 3])
+            .expecting_answer();
+        let response = channel.send_chained(&command, 2).unwrap();
+        assert_eq!(response.sw, StatusWord::IncorrectP1P2);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn protocol_unknown_a_chain_refused_67_00_goes_once_more_with_le_on_its_last_part() {
+        let mut transport = ScriptedTransport::new(vec![
+            ("11 2A 80 86 02 01 02", "90 00"),
+            ("01 2A 80 86 01 03", "67 00"),
+            ("11 2A 80 86 02 01 02", "90 00"),
+            ("01 2A 80 86 01 03 00", "AA BB 90 00"),
+        ]);
+        let mut channel = Channel::new(&mut transport);
+        let command = Command::new(0x01, 0x2A, 0x80, 0x86)
+            .with_data([1, 2, 3])
+            .expecting_answer();
+        assert_eq!(
+            channel.send_chained(&command, 2).unwrap().data,
+            [0xAA, 0xBB]
+        );
+        transport.assert_finished();
+        // Under T=0 `67 00` is final.
+        let mut transport = ScriptedTransport::new(vec![
+            ("11 2A 80 86 02 01 02", "90 00"),
+            ("01 2A 80 86 01 03", "67 00"),
+        ])
+        .over(Protocol::T0);
+        let mut channel = Channel::new(&mut transport);
+        assert_eq!(
+            channel.send_chained(&command, 2).unwrap().sw,
+            StatusWord::WrongLength
+        );
+        transport.assert_finished();
     }
 }

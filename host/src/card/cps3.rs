@@ -1,5 +1,12 @@
 //! The CPS3 driver: IAS-ECC on T=0, PKCS#15 application, INTERNAL AUTHENTICATE for login.
 //!
+//! The CPS3 is T=0 only (ATR TD1 = 40): INTERNAL AUTHENTICATE, a case-4 command, goes without
+//! Le and the signature comes through `61xx` and GET RESPONSE; the channel gives every command
+//! that form (Cryptolib v5.2 `apdu.c`:140-146 drops Le for case 4 under T=0; a trailing Le
+//! makes GemCCID report a mute card). When another applet answers (`6E xx`, `6A 86`), the
+//! channel selects the IAS root and sends the command once more (`apdu.c`:458-481, 515-527),
+//! never a VERIFY carrying the PIN.
+//!
 //! Unknowns (nobody here has a real CPS3; CARD.md lists the evidence), and the tolerant path
 //! taken for each:
 //! - whether the application's FCP carries a file id (83): without one, files are selected
@@ -21,7 +28,10 @@ use super::pin::Pin;
 use super::pkcs15;
 use super::tlv::TlvReader;
 use super::transport::Transport;
-use super::{CardProfile, CardType, CpxCard, IccSerial, PinStatus, SHA256_DIGEST_INFO_PREFIX};
+use super::{
+    ApplicationAddress, CardProfile, CardType, CpxCard, IccSerial, PinStatus,
+    SHA256_DIGEST_INFO_PREFIX,
+};
 
 /// INTERNAL AUTHENTICATE takes at most 40% of a 2048-bit modulus (CARD.md).
 const MAX_INTERNAL_AUTHENTICATE_INPUT: usize = 102;
@@ -74,12 +84,18 @@ impl<'t> Cps3<'t> {
         discovery::fcp_file_size(&fcp)
     }
 
-    fn select_application(&mut self, aid: &[u8]) -> Result<(), CardError> {
-        self.mf_current = false;
-        // P2=0C: a CPS3 refuses P2=00 on its application AID (6A86).
-        self.channel
-            .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid))
-            .map(|_| ())
+    /// Selects the PKCS#15 application as EF.DIR addresses it: by path, or by AID.
+    fn select_application(&mut self, application: &ApplicationAddress) -> Result<(), CardError> {
+        match application {
+            ApplicationAddress::Path(path) => self.select_path(path),
+            ApplicationAddress::Aid(aid) => {
+                self.mf_current = false;
+                // P2=0C: a CPS3 refuses P2=00 on its application AID (6A86).
+                self.channel
+                    .send_ok(&Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid.as_slice()))
+                    .map(|_| ())
+            }
+        }
     }
 }
 
@@ -131,7 +147,7 @@ impl FileAccess for Cps3<'_> {
                 .with_data(application.aid.as_slice())
                 .expecting_answer(),
         )?;
-        Ok(application_fid(&fcp)
+        Ok(discovery::fci_file_id(&fcp)
             .map(|fid| pkcs15::from_mf(&fid))
             .unwrap_or_default())
     }
@@ -155,16 +171,6 @@ pub(super) fn probe_pin_state(
         StatusWord::PinBlocked => Err(CardError::PinBlocked),
         _ => Ok(()),
     }
-}
-
-/// The file id (83) in the FCP (62) or FCI (6F) a SELECT by AID answered, if any.
-fn application_fid(answer: &[u8]) -> Option<Vec<u8>> {
-    let template = TlvReader::new(answer)
-        .next()?
-        .ok()
-        .filter(|template| matches!(template.tag, 0x62 | 0x6F))?;
-    let fid = template.find(0x83).ok()??;
-    (fid.value.len() == 2).then(|| fid.value.to_vec())
 }
 
 impl CpxCard for Cps3<'_> {
@@ -225,7 +231,7 @@ impl CpxCard for Cps3<'_> {
         digest: &[u8; 32],
     ) -> Result<Vec<u8>, CardError> {
         let pin_block = profile.pin.encode(pin)?;
-        self.select_application(&profile.application_aid)?;
+        self.select_application(&profile.application)?;
         probe_pin_state(&mut self.channel, 0x00, profile.pin.reference())?;
 
         let verify =
@@ -253,10 +259,11 @@ impl CpxCard for Cps3<'_> {
         let mut digest_info = SHA256_DIGEST_INFO_PREFIX.to_vec();
         digest_info.extend_from_slice(digest);
         debug_assert!(digest_info.len() <= MAX_INTERNAL_AUTHENTICATE_INPUT);
+        // Case 4: under T=0 (a CPS3's only protocol) the channel sends it without Le.
         let signature = self.channel.send_ok(
             &Command::new(0x00, 0x88, 0x00, 0x00)
                 .with_data(digest_info)
-                .with_le(0),
+                .expecting_answer(),
         )?;
         if signature.is_empty() {
             return Err(CardError::Protocol(
@@ -281,13 +288,13 @@ mod tests {
     use crate::card::discovery::EF_DIR;
     use crate::card::pin::{PinEncoding, PinPolicy};
     use crate::card::testing::ScriptedTransport;
-    use crate::card::transport::TransportError;
+    use crate::card::transport::{Protocol, TransportError};
 
     fn profile() -> CardProfile {
         CardProfile {
             card_type: CardType::Cps3,
             icc_serial: IccSerial(vec![0x80, 0x25, 0, 0, 1, 0x99, 0x21, 0x38, 0x45, 0x0F]),
-            application_aid: pkcs15::CPS3_CONTACT_AID.to_vec(),
+            application: ApplicationAddress::Aid(pkcs15::CPS3_CONTACT_AID.to_vec()),
             key_reference: 0x82,
             pin: PinPolicy::new(
                 1,
@@ -308,13 +315,17 @@ mod tests {
     const PROBE: &str = "00 20 00 01";
     const MSE: &str = "00 22 41 A4 06 80 01 02 84 01 82";
 
-    fn internal_authenticate(digest: &[u8; 32]) -> String {
+    /// INTERNAL AUTHENTICATE of the SHA-256 DigestInfo of `digest`: under T=0 (the CPS3's
+    /// protocol, and the form taken when the protocol is unknown) without Le, under T=1 with Le.
+    fn internal_authenticate(digest: &[u8; 32], protocol: Option<Protocol>) -> String {
         let mut apdu =
             String::from("00 88 00 00 33 30 31 30 0D 06 09 60 86 48 01 65 03 04 02 01 05 00 04 20");
         for byte in digest {
             apdu.push_str(&format!(" {byte:02X}"));
         }
-        apdu.push_str(" 00");
+        if protocol == Some(Protocol::T1) {
+            apdu.push_str(" 00");
+        }
         apdu
     }
 
@@ -423,7 +434,7 @@ mod tests {
     #[test]
     fn signs_the_login_digest_after_one_verify() {
         let digest = [0x5A; 32];
-        let ia = internal_authenticate(&digest);
+        let ia = internal_authenticate(&digest, None);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APP, "90 00"),
             (PROBE, "63 C3"),
@@ -440,6 +451,74 @@ mod tests {
         assert_eq!(signature.len(), 256);
         assert_eq!(card.apdus_sent(), 7);
         transport.assert_finished();
+    }
+
+    /// Every command of a login, byte for byte, under each protocol. Under T=0 no command
+    /// carries data and Le together (ISO 7816-3; Cryptolib v5.2 `apdu.c`:140-146): the
+    /// INTERNAL AUTHENTICATE goes as case 3 and the signature comes through GET RESPONSE.
+    #[test]
+    fn the_login_commands_are_exact_under_t0_and_t1() {
+        let digest = [0x5A; 32];
+        let signature = "AB ".repeat(256);
+        for protocol in [Protocol::T0, Protocol::T1] {
+            let ia = internal_authenticate(&digest, Some(protocol));
+            let mut script = vec![
+                ("00 B0 9C 00 0C".to_owned(), "6A 82".to_owned()),
+                ("00 A4 09 0C 04 3F 00 D0 03".to_owned(), "90 00".to_owned()),
+                (
+                    "00 B0 00 00 0C".to_owned(),
+                    "5A 0A 80 25 00 00 01 99 21 38 45 0F 90 00".to_owned(),
+                ),
+            ];
+            match protocol {
+                Protocol::T0 => script.extend([
+                    (
+                        "00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80".to_owned(),
+                        "61 18".to_owned(),
+                    ),
+                    ("00 C0 00 00 18".to_owned(), PIN_DOCP_ANSWER.to_owned()),
+                ]),
+                Protocol::T1 => script.push((
+                    "00 CB 3F FF 0A 4D 08 70 06 BF 81 01 02 A0 80 00".to_owned(),
+                    PIN_DOCP_ANSWER.to_owned(),
+                )),
+            }
+            script.extend([
+                (SELECT_APP.to_owned(), "90 00".to_owned()),
+                (PROBE.to_owned(), "63 C3".to_owned()),
+                (VERIFY_1234.to_owned(), "90 00".to_owned()),
+                (MSE.to_owned(), "90 00".to_owned()),
+            ]);
+            match protocol {
+                Protocol::T0 => script.extend([
+                    (ia, "61 00".to_owned()),
+                    (
+                        "00 C0 00 00 E7".to_owned(),
+                        format!("{}61 19", "AB ".repeat(0xE7)),
+                    ),
+                    (
+                        "00 C0 00 00 19".to_owned(),
+                        format!("{}90 00", "AB ".repeat(0x19)),
+                    ),
+                ]),
+                Protocol::T1 => script.push((ia, format!("{signature}90 00"))),
+            }
+            let mut transport = ScriptedTransport::new(
+                script
+                    .iter()
+                    .map(|(c, r)| (c.as_str(), r.as_str()))
+                    .collect(),
+            )
+            .over(protocol);
+            let mut card = Cps3::new(&mut transport);
+            card.icc_serial().unwrap();
+            card.pin_status(&profile()).unwrap();
+            let signed = card
+                .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
+                .unwrap();
+            assert_eq!(signed, vec![0xAB; 256], "{protocol:?}");
+            transport.assert_finished();
+        }
     }
 
     #[test]

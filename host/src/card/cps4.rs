@@ -6,15 +6,21 @@
 //! the only public description of the card. Where it is silent, the choice is noted at the code.
 //!
 //! Transmission protocol: the production ATR offers T=0 and T=1, and pcsc-lite tries T=1 first
-//! (`prothandler.c`, `PHSetProtocol`), so a CPS4 is most likely driven over T=1: case-4 commands
-//! (SELECT with FCP) carry Le and the data comes back with `90 00`. The channel adds Le when the
-//! transport says T=1; when it says nothing, a `67 00` to such a command is answered by sending
-//! it once more with Le. A SELECT answered `90 00` with no FCP reads the file to its end.
+//! (`prothandler.c`, `PHSetProtocol`); the third CPS4 ATR offers T=0 only. The driver builds
+//! its commands protocol-free; the channel gives them their wire form (Cryptolib v5.2
+//! `apdu.c`:140-146): under T=0 a case-4 command (a SELECT asking for the FCP, the last PSO
+//! DECIPHER part) goes without Le and its answer comes through `61xx` and GET RESPONSE; under
+//! T=1 it carries Le and the data comes back with `90 00`. When the transport says nothing, a
+//! `67 00` to such a command is answered by sending it once more with Le. A SELECT answered
+//! `90 00` with no FCP reads the file to its end.
 //!
 //! Unknowns (CARD.md, "to settle from a real card's report"), where the code takes the tolerant
 //! path: whether a real CPS4 refuses a case-4 command without Le (`67 00`) or answers `90 00`
-//! with no data (both handled); its EF.DIR (path or none: both handled); its FCP tag (62 only is
-//! parsed); its PrKDF key reference and PIN reference (taken from the PrKDF and AODF).
+//! with no data (both handled); its EF.DIR (path or none: both handled, the application then
+//! addressed as EF.DIR says, Cryptolib v5.2 `dir.c`:136-153, `pkcs15.c`:497-531); its SELECT
+//! answer (asked with P2=00 as the Cryptolib's generic select asks, `iso7816.c`:402-451, which
+//! accepts only `6F`, 477-489; `62` and `6F` are both parsed, tag 83 not required); its PrKDF key
+//! reference and PIN reference (taken from the PrKDF and AODF).
 
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
@@ -28,9 +34,11 @@ use super::discovery::{self, FileAccess, EF_SN_ICC, SFI_EF_SN_ICC};
 use super::error::CardError;
 use super::pin::Pin;
 use super::pkcs15;
-use super::tlv::TlvReader;
 use super::transport::Transport;
-use super::{CardProfile, CardType, CpxCard, IccSerial, PinStatus, SHA256_DIGEST_INFO_PREFIX};
+use super::{
+    ApplicationAddress, CardProfile, CardType, CpxCard, IccSerial, PinStatus,
+    SHA256_DIGEST_INFO_PREFIX,
+};
 
 /// Class byte of every command: logical channel 1, where the PKI applet lives (channel 0 holds
 /// the legacy CPS2ter application). Like the Cryptolib, the driver opens the channel implicitly
@@ -59,8 +67,18 @@ pub struct Cps4<'t> {
     channel: Channel<'t>,
     /// Whether this driver has selected the PKI applet on channel 1 yet.
     applet_selected: bool,
-    /// The DF current on channel 1 (full path from 3F00), when the driver knows it.
-    current_df: Option<Vec<u8>>,
+    /// The DF current on channel 1, when the driver knows it.
+    current_df: Option<DfPath>,
+    /// The application selected by AID whose files are named by paths relative to it (an
+    /// EF.DIR without path and an FCP without file id): the root of relative paths.
+    relative_root: Option<Vec<u8>>,
+}
+
+/// Where a DF is: its path from the MF, or below the application selected by its AID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DfPath {
+    FromMf(Vec<u8>),
+    FromApplication(Vec<u8>),
 }
 
 impl<'t> Cps4<'t> {
@@ -69,6 +87,7 @@ impl<'t> Cps4<'t> {
             channel: Channel::new(transport),
             applet_selected: false,
             current_df: None,
+            relative_root: None,
         }
     }
 
@@ -94,7 +113,7 @@ impl<'t> Cps4<'t> {
             Err(error) => return Err(error),
         }
         self.applet_selected = true;
-        self.current_df = Some(MF.to_vec());
+        self.current_df = Some(DfPath::FromMf(MF.to_vec()));
         Ok(())
     }
 
@@ -106,12 +125,15 @@ impl<'t> Cps4<'t> {
         }
     }
 
-    /// SELECT by file id (P1 00), answering the FCP (P2 04) or nothing (P2 0C). The Cryptolib
+    /// SELECT by file id (P1 00), answering the FCI or nothing (P2 0C). The Cryptolib
     /// selects a CPS4's files by file id or by a path relative to the current DF, never by a
-    /// path from 3F00 as a CPS3 takes it, so this driver walks one file id at a time.
+    /// path from 3F00 as a CPS3 takes it, so this driver walks one file id at a time. It asks
+    /// for the file's information as the Cryptolib does, with P2=00 (the CPS4 driver keeps the
+    /// generic select, v5.2 `iso7816.c`:402-451, which accepts only a `6F` FCI, 478), so this is
+    /// what a real CPS4 answers; `62` is accepted as well.
     fn select_fid(&mut self, fid: &[u8], with_fcp: bool) -> Result<Vec<u8>, CardError> {
         let command = if with_fcp {
-            Command::new(CLA, 0xA4, 0x00, 0x04)
+            Command::new(CLA, 0xA4, 0x00, 0x00)
                 .with_data(fid)
                 .expecting_answer()
         } else {
@@ -120,36 +142,74 @@ impl<'t> Cps4<'t> {
         self.channel.send_ok(&command)
     }
 
-    /// Makes the DF at `path` (full path from 3F00) current, starting from the current DF when
-    /// `path` lies below it, else from the MF.
+    /// Makes the DF at `path` current: a full path from 3F00, or a path relative to the
+    /// application selected by AID. Starts from the current DF when `path` lies below it, else
+    /// from the MF (or the application).
     fn change_df(&mut self, path: &[u8]) -> Result<(), CardError> {
-        if !path.starts_with(&MF) || !path.len().is_multiple_of(2) {
+        if !path.len().is_multiple_of(2) {
             return Err(CardError::Malformed(format!(
-                "path {} does not start at the MF",
+                "path {} is not a list of file ids",
                 crate::hex::encode(path)
             )));
         }
         self.ensure_applet()?;
-        let start = match &self.current_df {
-            Some(current) if path.starts_with(current) => current.len(),
-            _ => {
+        let target = if path.starts_with(&MF) {
+            DfPath::FromMf(path.to_vec())
+        } else {
+            DfPath::FromApplication(path.to_vec())
+        };
+        let start = match (&self.current_df, &target) {
+            (Some(DfPath::FromMf(current)), DfPath::FromMf(path))
+            | (Some(DfPath::FromApplication(current)), DfPath::FromApplication(path))
+                if path.starts_with(current) =>
+            {
+                current.len()
+            }
+            (_, DfPath::FromMf(_)) => {
                 self.current_df = None;
                 self.select_fid(&MF, false)?;
-                self.current_df = Some(MF.to_vec());
+                self.current_df = Some(DfPath::FromMf(MF.to_vec()));
                 MF.len()
+            }
+            (_, DfPath::FromApplication(_)) => {
+                let Some(aid) = self.relative_root.clone() else {
+                    return Err(CardError::Malformed(format!(
+                        "path {} does not start at the MF",
+                        crate::hex::encode(path)
+                    )));
+                };
+                self.select_application_by_aid(&aid)?;
+                0
             }
         };
         for end in (start + 2..=path.len()).step_by(2) {
             self.current_df = None;
             self.select_fid(&path[end - 2..end], false)?;
-            self.current_df = Some(path[..end].to_vec());
+            self.current_df = Some(match &target {
+                DfPath::FromMf(_) => DfPath::FromMf(path[..end].to_vec()),
+                DfPath::FromApplication(_) => DfPath::FromApplication(path[..end].to_vec()),
+            });
         }
         Ok(())
     }
 
-    /// Selects the EF at `path` (full path from 3F00); with `with_fcp`, returns its size.
+    /// Selects the EF at `path` (from 3F00, or relative to the application selected by AID);
+    /// with `with_fcp`, returns its size. When another applet answered on the way and the IAS
+    /// root was selected again under the driver (`channel.rs`), the walk starts over once.
     fn select_ef(&mut self, path: &[u8], with_fcp: bool) -> Result<Option<usize>, CardError> {
-        let Some(split) = path.len().checked_sub(2).filter(|at| *at >= MF.len()) else {
+        let reselects = self.channel.root_reselects();
+        match self.select_ef_once(path, with_fcp) {
+            Err(CardError::Status { .. }) if self.channel.root_reselects() != reselects => {
+                self.current_df = None;
+                self.select_ef_once(path, with_fcp)
+            }
+            other => other,
+        }
+    }
+
+    fn select_ef_once(&mut self, path: &[u8], with_fcp: bool) -> Result<Option<usize>, CardError> {
+        let least = if path.starts_with(&MF) { MF.len() } else { 0 };
+        let Some(split) = path.len().checked_sub(2).filter(|at| *at >= least) else {
             return Err(CardError::Malformed(format!(
                 "path {} names no EF",
                 crate::hex::encode(path)
@@ -165,14 +225,26 @@ impl<'t> Cps4<'t> {
         }
     }
 
-    /// Selects the PKCS#15 application, where the keys live, by its AID. The profile keeps the
-    /// AID, not the path; the Cryptolib selects by AID too when EF.DIR gives no path.
-    fn select_application(&mut self, aid: &[u8]) -> Result<(), CardError> {
+    fn select_application_by_aid(&mut self, aid: &[u8]) -> Result<(), CardError> {
         self.ensure_applet()?;
         self.current_df = None;
         self.channel
-            .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(aid))
-            .map(|_| ())
+            .send_ok(&Command::new(CLA, 0xA4, 0x04, 0x0C).with_data(aid))?;
+        self.current_df = Some(DfPath::FromApplication(Vec::new()));
+        Ok(())
+    }
+
+    /// Selects the PKCS#15 application, where the keys live, as EF.DIR addresses it (its path,
+    /// else its AID; `dir.c`:136-153).
+    fn select_application(&mut self, application: &ApplicationAddress) -> Result<(), CardError> {
+        match application {
+            // From where the driver knows it is (the applet's MF after the serial): one APDU.
+            ApplicationAddress::Path(path) => self.change_df(path),
+            ApplicationAddress::Aid(aid) => {
+                self.relative_root = Some(aid.clone());
+                self.select_application_by_aid(aid)
+            }
+        }
     }
 }
 
@@ -244,17 +316,28 @@ impl FileAccess for Cps4<'_> {
         if let Some(path) = &application.path {
             return Ok(path.clone());
         }
+        // Asked as the Cryptolib's generic select asks (P2=00, `iso7816.c`:451). Without a file
+        // id (83) in the answer, the application's files are selected from it by relative
+        // paths: nothing says a CPS4's FCI carries one.
         self.ensure_applet()?;
         self.current_df = None;
-        let fcp = self.channel.send_ok(
-            &Command::new(CLA, 0xA4, 0x04, 0x04)
+        let fci = self.channel.send_ok(
+            &Command::new(CLA, 0xA4, 0x04, 0x00)
                 .with_data(application.aid.as_slice())
                 .expecting_answer(),
         )?;
-        let fid = TlvReader::new(&fcp).next_tagged(0x62)?.require(0x83)?;
-        let path = pkcs15::from_mf(fid.value);
-        self.current_df = Some(path.clone());
-        Ok(path)
+        match discovery::fci_file_id(&fci) {
+            Some(fid) => {
+                let path = pkcs15::from_mf(&fid);
+                self.current_df = Some(DfPath::FromMf(path.clone()));
+                Ok(path)
+            }
+            None => {
+                self.relative_root = Some(application.aid.clone());
+                self.current_df = Some(DfPath::FromApplication(Vec::new()));
+                Ok(Vec::new())
+            }
+        }
     }
 
     fn apdus_so_far(&self) -> usize {
@@ -318,7 +401,7 @@ impl CpxCard for Cps4<'_> {
         let pin_block = profile.pin.encode(pin)?;
         let modulus_bytes = rsa_modulus_bytes(&profile.certificate_der)?;
         let block = pkcs1_signature_block(digest, modulus_bytes)?;
-        self.select_application(&profile.application_aid)?;
+        self.select_application(&profile.application)?;
         super::cps3::probe_pin_state(&mut self.channel, CLA, profile.pin.reference())?;
 
         let verify =
@@ -341,7 +424,7 @@ impl CpxCard for Cps4<'_> {
         // padded block: the card's raw private-key operation, which is the signature.
         let decipher = Command::new(CLA, 0x2A, 0x80, 0x86)
             .with_data(block.as_slice())
-            .with_le(0);
+            .expecting_answer();
         let response = self.channel.send_chained(&decipher, CHAIN_PART)?;
         if response.sw != StatusWord::Success {
             return Err(CardError::Status {
@@ -371,7 +454,7 @@ mod tests {
     use super::*;
     use crate::card::pin::{PinEncoding, PinPolicy};
     use crate::card::testing::{hex, tlv, ScriptedTransport};
-    use crate::card::transport::TransportError;
+    use crate::card::transport::{Protocol, TransportError};
     use cpx_virtual_card::{Holder, VirtualCard};
 
     const SELECT_APPLET: &str = "01 A4 04 0C 08 80 25 00 00 01 FF 01 00";
@@ -384,7 +467,7 @@ mod tests {
         CardProfile {
             card_type: CardType::Cps4,
             icc_serial: IccSerial(vec![0x80, 0x25, 0, 0, 1, 0x40, 0, 1, 0x23, 0x45]),
-            application_aid: pkcs15::CPS3_CONTACT_AID.to_vec(),
+            application: ApplicationAddress::Aid(pkcs15::CPS3_CONTACT_AID.to_vec()),
             key_reference: 0x20,
             pin: PinPolicy::new(
                 1,
@@ -407,8 +490,9 @@ mod tests {
     }
 
     /// The two parts of PSO DECIPHER for this digest, written out from PKCS#1 v1.5 itself:
-    /// `00 01`, 202 bytes `FF`, `00`, the SHA-256 DigestInfo; 255 bytes then 1.
-    fn decipher_parts(digest: &[u8; 32]) -> (String, String) {
+    /// `00 01`, 202 bytes `FF`, `00`, the SHA-256 DigestInfo; 255 bytes then 1, the last with
+    /// Le only under T=1 (under T=0, or an unknown protocol, a case-4 command has no Le).
+    fn decipher_parts(digest: &[u8; 32], protocol: Option<Protocol>) -> (String, String) {
         let mut block = vec![0x00, 0x01];
         block.extend([0xFF; 202]);
         block.push(0x00);
@@ -419,7 +503,15 @@ mod tests {
         assert_eq!(block.len(), 256);
         (
             format!("11 2A 80 86 FF {}", spaced(&block[..255])),
-            format!("01 2A 80 86 01 {} 00", spaced(&block[255..])),
+            format!(
+                "01 2A 80 86 01 {}{}",
+                spaced(&block[255..]),
+                if protocol == Some(Protocol::T1) {
+                    "00"
+                } else {
+                    ""
+                }
+            ),
         )
     }
 
@@ -570,18 +662,19 @@ mod tests {
         let size = |file: &[u8]| format!("{:02X}", file.len());
         let steps: Vec<(String, String)> = vec![
             (SELECT_APPLET.into(), "90 00".into()),
-            ("01 A4 00 04 02 2F 00".into(), fcp(ef_dir.len())),
+            ("01 A4 00 00 02 2F 00".into(), fcp(ef_dir.len())),
             read(&format!("01 B0 00 00 {}", size(&ef_dir)), &ef_dir),
             ("01 A4 00 0C 02 00 01".into(), "90 00".into()),
-            // Directories and the certificate: no FCP, read until their content ends.
-            ("01 A4 00 0C 02 50 31".into(), "90 00".into()),
-            read("01 B0 00 00 00", &odf),
-            ("01 A4 00 0C 02 44 01".into(), "90 00".into()),
-            read("01 B0 00 00 00", &prkdf),
-            ("01 A4 00 0C 02 44 02".into(), "90 00".into()),
-            read("01 B0 00 00 00", &cdf),
-            ("01 A4 00 0C 02 44 03".into(), "90 00".into()),
-            read("01 B0 00 00 00", &aodf),
+            // Directories: their size from the FCI, read that far and no further.
+            ("01 A4 00 00 02 50 31".into(), fcp(odf.len())),
+            read(&format!("01 B0 00 00 {}", size(&odf)), &odf),
+            ("01 A4 00 00 02 44 01".into(), fcp(prkdf.len())),
+            read(&format!("01 B0 00 00 {}", size(&prkdf)), &prkdf),
+            ("01 A4 00 00 02 44 02".into(), fcp(cdf.len())),
+            read(&format!("01 B0 00 00 {}", size(&cdf)), &cdf),
+            ("01 A4 00 00 02 44 03".into(), fcp(aodf.len())),
+            read(&format!("01 B0 00 00 {}", size(&aodf)), &aodf),
+            // The certificate: no FCP, read until its DER element ends.
             ("01 A4 00 0C 02 C0 01".into(), "90 00".into()),
             read("01 B0 00 00 00", &certificate[..0x100]),
             read("01 B0 01 00 30", &certificate[0x100..]),
@@ -597,7 +690,10 @@ mod tests {
         let profile = card.read_profile(&serial).unwrap();
         assert_eq!(profile.card_type, CardType::Cps4);
         assert_eq!(profile.key_reference, 0x20);
-        assert_eq!(profile.application_aid, pkcs15::CPS3_CONTACT_AID);
+        assert_eq!(
+            profile.application,
+            ApplicationAddress::Path(hex("3F 00 00 01"))
+        );
         assert_eq!(profile.pin.reference(), 0x01);
         assert_eq!(profile.certificate_der, certificate);
         assert_eq!(card.apdus_sent(), steps.len());
@@ -662,7 +758,7 @@ mod tests {
     #[test]
     fn signs_the_login_digest_with_a_chained_pso_decipher() {
         let digest = [0x5A; 32];
-        let (first_part, last_part) = decipher_parts(&digest);
+        let (first_part, last_part) = decipher_parts(&digest, None);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),
@@ -685,10 +781,63 @@ mod tests {
         transport.assert_finished();
     }
 
+    /// Every command of a login, byte for byte, under each protocol: under T=0 the last PSO
+    /// DECIPHER part goes without Le and the result comes through GET RESPONSE; under T=1 it
+    /// carries Le `00` and the result comes at once.
+    #[test]
+    fn the_login_commands_are_exact_under_t0_and_t1() {
+        let digest = [0x42; 32];
+        for protocol in [Protocol::T0, Protocol::T1] {
+            let (first_part, last_part) = decipher_parts(&digest, Some(protocol));
+            let mut script = vec![
+                (SELECT_APPLET.to_owned(), "90 00".to_owned()),
+                (
+                    "01 B0 9C 00 0C".to_owned(),
+                    "5A 0A 80 25 00 00 01 40 00 01 23 45 90 00".to_owned(),
+                ),
+                ("01 20 00 01".to_owned(), "63 C3".to_owned()),
+                (SELECT_APPLICATION.to_owned(), "90 00".to_owned()),
+                (PROBE.to_owned(), "63 C3".to_owned()),
+                (VERIFY_1234.to_owned(), "90 00".to_owned()),
+                (MSE_DECIPHER.to_owned(), "90 00".to_owned()),
+                (first_part, "90 00".to_owned()),
+            ];
+            match protocol {
+                Protocol::T0 => script.extend([
+                    (last_part, "61 00".to_owned()),
+                    (
+                        "01 C0 00 00 E7".to_owned(),
+                        format!("{}61 19", "77 ".repeat(0xE7)),
+                    ),
+                    (
+                        "01 C0 00 00 19".to_owned(),
+                        format!("{}90 00", "77 ".repeat(0x19)),
+                    ),
+                ]),
+                Protocol::T1 => script.push((last_part, format!("{}90 00", "77 ".repeat(256)))),
+            }
+            let mut transport = ScriptedTransport::new(
+                script
+                    .iter()
+                    .map(|(c, r)| (c.as_str(), r.as_str()))
+                    .collect(),
+            )
+            .over(protocol);
+            let mut card = Cps4::new(&mut transport);
+            card.icc_serial().unwrap();
+            assert_eq!(card.pin_status(&profile()).unwrap().retries_left, 3);
+            let signature = card
+                .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
+                .unwrap();
+            assert_eq!(signature, vec![0x77; 256], "{protocol:?}");
+            transport.assert_finished();
+        }
+    }
+
     #[test]
     fn a_known_card_is_signed_with_after_the_serial_without_selecting_the_applet_again() {
         let digest = [0x01; 32];
-        let (first_part, last_part) = decipher_parts(&digest);
+        let (first_part, last_part) = decipher_parts(&digest, None);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             ("01 B0 9C 00 0C", "6A 82"),
@@ -710,6 +859,62 @@ mod tests {
             .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
             .unwrap();
         assert_eq!(signature, vec![0x77; 256]);
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn the_application_is_selected_by_the_path_ef_dir_gave_never_by_its_aid() {
+        let digest = [0x01; 32];
+        let (first_part, last_part) = decipher_parts(&digest, None);
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APPLET, "90 00"),
+            ("01 A4 00 0C 02 00 01", "90 00"),
+            (PROBE, "63 C3"),
+            (VERIFY_1234, "90 00"),
+            (MSE_DECIPHER, "90 00"),
+            (&first_part, "90 00"),
+            (&last_part, &format!("{}90 00", "77 ".repeat(256))),
+        ]);
+        let mut by_path = profile();
+        by_path.application = ApplicationAddress::Path(hex("3F 00 00 01"));
+        let mut card = Cps4::new(&mut transport);
+        card.select_applet().unwrap();
+        card.sign_login_digest(&by_path, &Pin::new("1234"), &digest)
+            .unwrap();
+        transport.assert_finished();
+    }
+
+    #[test]
+    fn an_application_fci_without_file_id_has_its_files_selected_from_it() {
+        // EF.DIR gives no path and the FCI (6F, as the Cryptolib's select requires) no file
+        // id: the ODF and the rest are selected relative to the application selected by AID.
+        let mut transport = ScriptedTransport::new(vec![
+            (SELECT_APPLET, "90 00"),
+            (
+                "01 A4 04 00 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10",
+                "6F 03 82 01 38 90 00",
+            ),
+            ("01 A4 00 0C 02 50 31", "90 00"),
+            (
+                "01 A4 04 0C 0D E8 28 BD 08 0F 80 25 00 00 01 FF 00 10",
+                "90 00",
+            ),
+            ("01 A4 00 00 02 44 01", "6F 04 80 02 00 10 90 00"),
+        ]);
+        let mut card = Cps4::new(&mut transport);
+        let application = pkcs15::Application {
+            aid: pkcs15::CPS3_CONTACT_AID.to_vec(),
+            label: None,
+            path: None,
+        };
+        assert_eq!(
+            card.application_path(&application).unwrap(),
+            Vec::<u8>::new()
+        );
+        card.select_plain(&hex("50 31")).unwrap();
+        // The MF in between (another file), then back through the AID.
+        card.current_df = Some(DfPath::FromMf(MF.to_vec()));
+        assert_eq!(card.select_sized(&hex("44 01")).unwrap(), 0x10);
         transport.assert_finished();
     }
 
@@ -746,7 +951,7 @@ mod tests {
     #[test]
     fn a_refused_block_is_a_card_error() {
         let digest = [0x33; 32];
-        let (first_part, last_part) = decipher_parts(&digest);
+        let (first_part, last_part) = decipher_parts(&digest, None);
         let mut transport = ScriptedTransport::new(vec![
             (SELECT_APPLET, "90 00"),
             (SELECT_APPLICATION, "90 00"),

@@ -7,8 +7,8 @@ use tracing::debug;
 use super::apdu::{Command, Response, StatusWord};
 use super::error::CardError;
 use super::pkcs15;
-use super::tlv::TlvReader;
-use super::{CardProfile, CardType, IccSerial};
+use super::tlv::{Tlv, TlvReader};
+use super::{ApplicationAddress, CardProfile, CardType, IccSerial};
 
 pub(super) const EF_SN_ICC: [u8; 4] = [0x3F, 0x00, 0xD0, 0x03];
 pub(super) const EF_DIR: [u8; 4] = [0x3F, 0x00, 0x2F, 0x00];
@@ -72,7 +72,9 @@ pub(super) trait FileAccess {
 
     /// One READ BINARY of at most `wanted` bytes at `offset` of the current EF, and whether the
     /// card said the file ends there (`62 82` with the last bytes); `None` once the file has
-    /// ended (`6B 00`, or no data).
+    /// ended. After some data, `62 82` without data, `6B 00` (offset beyond the end), `67 00`
+    /// (Le beyond the end: how a CPS3 answers a too-long Le is unknown, CARD.md) and `90 00`
+    /// without data all mean the end; at offset 0 they are errors, never an empty file.
     fn read_once(
         &mut self,
         offset: usize,
@@ -85,12 +87,18 @@ pub(super) trait FileAccess {
         let response = self.send(&command)?;
         match response.sw {
             StatusWord::Success if !response.data.is_empty() => Ok(Some((response.data, false))),
-            StatusWord::Success | StatusWord::WrongOffset => Ok(None),
             // 62 82: end of file reached before Le bytes (ISO 7816-4), with the last bytes.
             StatusWord::Other(0x6282) if !response.data.is_empty() => {
                 Ok(Some((response.data, true)))
             }
-            StatusWord::Other(0x6282) => Ok(None),
+            StatusWord::Success
+            | StatusWord::WrongOffset
+            | StatusWord::WrongLength
+            | StatusWord::Other(0x6282)
+                if offset > 0 =>
+            {
+                Ok(None)
+            }
             sw => Err(CardError::Status { ins: 0xB0, sw }),
         }
     }
@@ -134,22 +142,26 @@ pub(super) trait FileAccess {
         self.read_binary_from(first, total)
     }
 
-    /// Reads a PKCS#15 directory file (ODF, PrKDF, CDF, AODF): selected without its FCP, read
-    /// chunk by chunk until its objects end (padding after complete objects, a short answer,
-    /// or the end of the file), not to the end of an over-allocated EF.
+    /// Reads a PKCS#15 directory file (ODF, PrKDF, CDF, AODF): its size from the FCP (P2=04,
+    /// proven on a real CPS3; the vendor, OpenSC and the Cryptolib all read a file's size so,
+    /// `pkcs15.c`:1485-1552), then chunk by chunk, never asking past that size, until its
+    /// objects end (padding after complete objects, a short answer, or the end of the file),
+    /// not to the end of an over-allocated EF.
     fn read_directory(&mut self, path: &[u8]) -> Result<Vec<u8>, CardError> {
-        self.select_plain(path)?;
+        let size = self.select_sized(path)?.min(MAX_FILE_SIZE);
         let chunk = self.read_chunk();
         let mut data = Vec::new();
-        while data.len() < MAX_FILE_SIZE {
-            let Some((part, last)) = self.read_once(data.len(), chunk)? else {
+        while data.len() < size {
+            let wanted = (size - data.len()).min(chunk);
+            let Some((part, last)) = self.read_once(data.len(), wanted)? else {
                 break;
             };
             data.extend_from_slice(&part);
-            if last || part.len() < chunk || objects_complete(&data) {
+            if last || part.len() < wanted || objects_complete(&data) {
                 break;
             }
         }
+        data.truncate(size);
         Ok(data)
     }
 
@@ -175,14 +187,41 @@ pub(super) fn parse_icc_serial(content: &[u8]) -> Result<IccSerial, CardError> {
     }
 }
 
-/// The size of an EF from its FCP (`62 { 80 size | 81 size }`). A card that answers the SELECT
+/// The file control parameters in a SELECT answer: an FCP template (`62`, what a CPS3 answers
+/// to P2=04), or an FCI (`6F`, what the Cryptolib's generic select requires of a CPS4,
+/// `iso7816.c`:478) holding them directly or in a `62` of its own.
+fn file_parameters(answer: &[u8]) -> Result<Tlv<'_>, CardError> {
+    let template = match TlvReader::new(answer).next() {
+        Some(Ok(template)) if matches!(template.tag, 0x62 | 0x6F) => template,
+        _ => {
+            return Err(CardError::Malformed(format!(
+                "SELECT answered {} where an FCP (62) or FCI (6F) was expected",
+                crate::hex::encode(&answer[..answer.len().min(4)])
+            )))
+        }
+    };
+    if template.tag == 0x6F {
+        if let Some(inner) = template.find(0x62)? {
+            return Ok(inner);
+        }
+    }
+    Ok(template)
+}
+
+/// The file id (83) a SELECT answer (FCP or FCI) carries, if any.
+pub(super) fn fci_file_id(answer: &[u8]) -> Option<Vec<u8>> {
+    let fid = file_parameters(answer).ok()?.find(0x83).ok()??;
+    (fid.value.len() == 2).then(|| fid.value.to_vec())
+}
+
+/// The size of an EF from its FCP or FCI (`80 size | 81 size`). A card that answers the SELECT
 /// `90 00` with no FCP at all (seen with T=1 cards sent no Le) tells no size: the file is then
 /// read until the card says it ends.
 pub(super) fn fcp_file_size(fcp: &[u8]) -> Result<usize, CardError> {
     if fcp.is_empty() {
         return Ok(MAX_FILE_SIZE);
     }
-    let template = TlvReader::new(fcp).next_tagged(0x62)?;
+    let template = file_parameters(fcp)?;
     let size = match template.find(0x80)? {
         Some(size) => size,
         None => template.require(0x81)?,
@@ -229,8 +268,8 @@ fn find_application(files: &mut impl FileAccess) -> Result<pkcs15::Application, 
                 .clone()
         }
         // No EF.DIR: the PKCS#15 application at its ISO 7816-15 default place, 3F00/5015, as
-        // the Cryptolib (and OpenSC's pkcs15.c) then takes it, with the CPS application AID the
-        // Cryptolib uses for a CPS4 (`cps_aid_cps4`) to select it again later.
+        // the Cryptolib (`pkcs15.c`:497, 522) and OpenSC's pkcs15.c then take it, selected by
+        // that path later too (the AID is only a label here).
         Err(CardError::Status {
             sw: StatusWord::FileNotFound,
             ..
@@ -361,9 +400,123 @@ pub(super) fn read_login_profile(
     Ok(CardProfile {
         card_type,
         icc_serial: serial.clone(),
-        application_aid: application.aid,
+        application: match application.path {
+            Some(path) => ApplicationAddress::Path(path),
+            None => ApplicationAddress::Aid(application.aid),
+        },
         key_reference,
         pin: login.pin.policy,
         certificate_der,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::testing::hex;
+
+    #[test]
+    fn the_file_size_comes_from_an_fcp_or_an_fci() {
+        assert_eq!(fcp_file_size(&hex("62 04 80 02 01 23")).unwrap(), 0x123);
+        assert_eq!(fcp_file_size(&hex("6F 04 81 02 00 40")).unwrap(), 0x40);
+        assert_eq!(
+            fcp_file_size(&hex("6F 08 84 00 62 04 80 02 00 16")).unwrap(),
+            0x16
+        );
+        assert!(fcp_file_size(&hex("64 04 80 02 00 16")).is_err());
+        assert_eq!(
+            fci_file_id(&hex("6F 04 83 02 00 01")),
+            Some(vec![0x00, 0x01])
+        );
+        assert_eq!(fci_file_id(&hex("62 03 82 01 38")), None);
+    }
+
+    /// A scripted reader of one directory file: the FCP says `size`, the card answers the
+    /// reads as given.
+    struct Files<'t>(crate::card::channel::Channel<'t>);
+
+    fn directory_read(size: usize, reads: Vec<(&str, &str)>) -> Result<Vec<u8>, CardError> {
+        let fcp = format!("62 04 80 02 {:02X} {:02X} 90 00", size >> 8, size & 0xFF);
+        let mut script = vec![
+            ("00 A4 09 04 04 3F 00 50 31", "61 06"),
+            ("00 C0 00 00 06", fcp.as_str()),
+        ];
+        script.extend(reads);
+        let mut transport =
+            crate::card::testing::ScriptedTransport::new(script).over(crate::card::Protocol::T0);
+        let mut files = Files(crate::card::channel::Channel::new(&mut transport));
+        files.read_directory(&hex("3F 00 50 31"))
+    }
+
+    impl FileAccess for Files<'_> {
+        fn select_sized(&mut self, path: &[u8]) -> Result<usize, CardError> {
+            let fcp = self.0.send_ok(
+                &Command::new(0x00, 0xA4, 0x09, 0x04)
+                    .with_data(path)
+                    .expecting_answer(),
+            )?;
+            fcp_file_size(&fcp)
+        }
+        fn send(&mut self, command: &Command) -> Result<Response, CardError> {
+            self.0.send(command)
+        }
+        fn class_byte(&self) -> u8 {
+            0x00
+        }
+        fn read_chunk(&self) -> usize {
+            0xE7
+        }
+        fn application_path(&mut self, _: &pkcs15::Application) -> Result<Vec<u8>, CardError> {
+            Ok(Vec::new())
+        }
+        fn apdus_so_far(&self) -> usize {
+            self.0.apdus_sent()
+        }
+    }
+
+    #[test]
+    fn a_directory_is_read_by_its_fcp_size_and_its_end_is_no_error() {
+        // 0x130 bytes of objects: E7, then exactly the 0x49 left.
+        let object = |n: usize| {
+            let mut element = vec![0x30, 0x81, (n - 3) as u8];
+            element.resize(n, 0x11);
+            element
+        };
+        let content = [object(0xE7), object(0x49)].concat();
+        let spaced =
+            |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("{b:02X} ")).collect() };
+        let first = format!("{}90 00", spaced(&content[..0xE7]));
+        let rest = format!("{}90 00", spaced(&content[0xE7..]));
+        let data = directory_read(
+            0x130,
+            vec![("00 B0 00 00 E7", &first), ("00 B0 00 E7 49", &rest)],
+        )
+        .unwrap();
+        assert_eq!(data, content);
+
+        // A file the FCP says is longer than its data: each end-of-file answer ends the read.
+        for end in ["62 82", "6B 00", "67 00"] {
+            let data = directory_read(
+                0x130,
+                vec![("00 B0 00 00 E7", &first), ("00 B0 00 E7 49", end)],
+            )
+            .unwrap();
+            assert_eq!(data, content[..0xE7], "{end}");
+        }
+        // 62 82 with the last bytes.
+        let last = format!("{}62 82", spaced(&content[0xE7..0xF0]));
+        let data = directory_read(
+            0x130,
+            vec![("00 B0 00 00 E7", &first), ("00 B0 00 E7 49", &last)],
+        )
+        .unwrap();
+        assert_eq!(data.len(), 0xF0);
+        // At offset 0 the same answers are errors: never a file read as empty.
+        for end in ["6B 00", "67 00", "62 82", "90 00"] {
+            assert!(
+                directory_read(0x40, vec![("00 B0 00 00 40", end)]).is_err(),
+                "{end}"
+            );
+        }
+    }
 }

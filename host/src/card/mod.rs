@@ -119,12 +119,40 @@ impl IccSerial {
     }
 }
 
+/// How the PKCS#15 application is selected, as EF.DIR says (Cryptolib v5.2 `dir.c`:136-153,
+/// `pkcs15.c`:497-505): by the record's path (tag 51) when it has one, by its AID (DF name)
+/// when it has none, and at `3F00/5015` when the card has no EF.DIR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApplicationAddress {
+    /// Absolute path from the MF.
+    Path(Vec<u8>),
+    /// DF name.
+    Aid(Vec<u8>),
+}
+
+impl ApplicationAddress {
+    /// `path 3F00 0001` or `AID E8 28 ...`, for a card report.
+    pub fn describe(&self) -> String {
+        let spaced = |bytes: &[u8]| -> String {
+            bytes
+                .iter()
+                .map(|byte| format!("{byte:02X}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        match self {
+            ApplicationAddress::Path(path) => format!("path {}", spaced(path)),
+            ApplicationAddress::Aid(aid) => format!("AID {}", spaced(aid)),
+        }
+    }
+}
+
 /// Public facts about a card that a login needs; safe to cache (no secret in it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CardProfile {
     pub card_type: CardType,
     pub icc_serial: IccSerial,
-    pub application_aid: Vec<u8>,
+    pub application: ApplicationAddress,
     pub key_reference: u8,
     pub pin: PinPolicy,
     pub certificate_der: Vec<u8>,

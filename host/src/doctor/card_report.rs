@@ -2,7 +2,9 @@
 //! without a PIN, in one text file a user attaches to a bug report. Public data only: the ATR,
 //! the protocol, the PKCS#15 files (EF.DIR, ODF, TokenInfo, PrKDF, CDF, AODF) and what they
 //! declare, the certificates' subjects, issuers and validity, the PIN tries when they can be read
-//! without spending one, and the trace of every APDU with its status word.
+//! without spending one, the answers to a few harmless probes that settle what the public
+//! evidence leaves open (host/PROTOCOL.md, "What a card report settles"), and the trace of every
+//! APDU with its status word.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -10,6 +12,9 @@ use std::process::ExitCode;
 
 use x509_cert::der::Decode;
 
+use crate::card::apdu::{Command, StatusWord};
+use crate::card::channel::{Channel, IAS_ROOT_AID};
+use crate::card::tlv::TlvReader;
 use crate::card::{self, pkcs15, CardType, Protocol, PublicFile, Transport, TransportError};
 use crate::readers::{PcscBackend, ReaderBackend};
 
@@ -128,9 +133,16 @@ fn card_section<B: ReaderBackend>(
         trace: Vec::new(),
     };
     let mut facts = String::new();
+    let mut pin_reference = None;
     if let Ok(mut driver) = card::driver(card_type, &mut recording) {
-        read_card(driver.as_mut(), &mut facts);
+        pin_reference = read_card(driver.as_mut(), &mut facts);
     }
+    probes(
+        &mut Channel::new(&mut recording),
+        card_type,
+        pin_reference.unwrap_or(DEFAULT_PIN_REFERENCE),
+        &mut facts,
+    );
     out.push_str(&facts);
     let _ = writeln!(out, "\n### APDU trace ({} commands)", recording.trace.len());
     for line in &recording.trace {
@@ -138,7 +150,8 @@ fn card_section<B: ReaderBackend>(
     }
 }
 
-fn read_card(driver: &mut dyn card::CpxCard, out: &mut String) {
+/// Reads what a login reads; returns the PIN's reference when the AODF gave it.
+fn read_card(driver: &mut dyn card::CpxCard, out: &mut String) -> Option<u8> {
     let serial = match driver.icc_serial() {
         Ok(serial) => {
             let _ = writeln!(out, "EF.SN.ICC serial: {}", serial.to_hex());
@@ -146,7 +159,7 @@ fn read_card(driver: &mut dyn card::CpxCard, out: &mut String) {
         }
         Err(error) => {
             let _ = writeln!(out, "EF.SN.ICC: {error}");
-            return;
+            return None;
         }
     };
     let _ = writeln!(out, "\n### PKCS#15 files");
@@ -158,13 +171,13 @@ fn read_card(driver: &mut dyn card::CpxCard, out: &mut String) {
         Ok(profile) => profile,
         Err(error) => {
             let _ = writeln!(out, "login profile: {error}");
-            return;
+            return None;
         }
     };
     let _ = writeln!(
         out,
-        "application AID: {}\nauthentication key reference: {:02X}\nPIN: {:?}",
-        spaced(&profile.application_aid),
+        "application: {}\nauthentication key reference: {:02X}\nPIN: {:?}",
+        profile.application.describe(),
         profile.key_reference,
         profile.pin
     );
@@ -184,6 +197,192 @@ fn read_card(driver: &mut dyn card::CpxCard, out: &mut String) {
             let _ = writeln!(out, "PIN tries: {error}");
         }
     }
+    Some(profile.pin.reference())
+}
+
+/// The PIN reference CARD.md infers (`BF 81 01`), when the AODF could not be read.
+const DEFAULT_PIN_REFERENCE: u8 = 0x01;
+const MF: [u8; 2] = [0x3F, 0x00];
+const EF_DIR_FID: [u8; 2] = [0x2F, 0x00];
+
+/// The harmless probes of issue 22: no PIN, and no try spent (the question that might spend
+/// one is asked only when the tries read before it leave room, and a login asks it anyway).
+/// host/PROTOCOL.md says what each settles and what the host does once a report shows it.
+fn probes(channel: &mut Channel<'_>, card_type: CardType, pin_reference: u8, out: &mut String) {
+    let _ = writeln!(out, "\n### probes (no PIN, no try spent)");
+    let cla = match card_type {
+        CardType::Cps4 => 0x01,
+        _ => 0x00,
+    };
+    let select = |p1: u8, p2: u8, data: &[u8]| {
+        let command = Command::new(cla, 0xA4, p1, p2).with_data(data);
+        if p2 == 0x0C {
+            command
+        } else {
+            command.expecting_answer()
+        }
+    };
+    let mf = match card_type {
+        CardType::Cps4 => select(0x00, 0x0C, &MF),
+        _ => select(0x09, 0x0C, &MF),
+    };
+
+    // 1. Does the VERIFY-without-data question spend a try? GET DATA of the tries (from the
+    //    MF, as the vendor reads them) before and after it.
+    let tries_query = [
+        0x4D,
+        0x08,
+        0x70,
+        0x06,
+        0xBF,
+        0x81,
+        pin_reference,
+        0x02,
+        0xA0,
+        0x80,
+    ];
+    let get_tries = Command::new(cla, 0xCB, 0x3F, 0xFF)
+        .with_data(tries_query)
+        .expecting_answer();
+    probe(channel, "select MF", &mf, out);
+    let before = probe(
+        channel,
+        "PIN tries (GET DATA) before the question",
+        &get_tries,
+        out,
+    );
+    let tries_before = before
+        .as_ref()
+        .and_then(|answer| tries_left(answer, pin_reference));
+    let question = Command::new(cla, 0x20, 0x00, pin_reference);
+    match tries_before {
+        Some(tries) if tries >= 2 => {
+            probe(
+                channel,
+                "VERIFY without data (the question)",
+                &question,
+                out,
+            );
+            probe(channel, "select MF", &mf, out);
+            let after = probe(
+                channel,
+                "PIN tries (GET DATA) after the question",
+                &get_tries,
+                out,
+            );
+            let tries_after = after
+                .as_ref()
+                .and_then(|answer| tries_left(answer, pin_reference));
+            let verdict = match tries_after {
+                Some(after) if after == tries => "the question spent no try".to_owned(),
+                Some(after) => format!("THE QUESTION SPENT A TRY ({tries} -> {after})"),
+                None => "tries unreadable after the question".to_owned(),
+            };
+            let _ = writeln!(out, "  settles: {verdict}");
+        }
+        Some(tries) => {
+            let _ = writeln!(
+                out,
+                "  the question is not asked: {tries} tries left leave no room to learn"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  the question is not asked here: the tries cannot be read without it"
+            );
+        }
+    }
+
+    // 2. How the card answers the Cryptolib's reselect of the IAS root (apdu.c:458-481).
+    probe(
+        channel,
+        "SELECT IAS root (as the Cryptolib, case 3)",
+        &Command::new(cla, 0xA4, 0x04, 0x04).with_data(IAS_ROOT_AID),
+        out,
+    );
+
+    // 3. On a CPS4: is the CPS3 application AID there, and how does it answer?
+    if card_type == CardType::Cps4 {
+        probe(
+            channel,
+            "SELECT CPS3 application AID, P2=0C",
+            &select(0x04, 0x0C, &pkcs15::CPS3_CONTACT_AID),
+            out,
+        );
+        probe(
+            channel,
+            "SELECT CPS3 application AID, P2=00",
+            &select(0x04, 0x00, &pkcs15::CPS3_CONTACT_AID),
+            out,
+        );
+    }
+
+    // 4. EF.DIR and the application: FCP or FCI, with P2=00 and P2=04.
+    for p2 in [0x00, 0x04] {
+        probe(channel, "select MF", &mf, out);
+        let ef_dir = match card_type {
+            CardType::Cps4 => select(0x00, p2, &EF_DIR_FID),
+            _ => select(0x09, p2, &[MF, EF_DIR_FID].concat()),
+        };
+        probe(
+            channel,
+            &format!("SELECT EF.DIR, P2={p2:02X}"),
+            &ef_dir,
+            out,
+        );
+        probe(
+            channel,
+            &format!("SELECT application AID, P2={p2:02X}"),
+            &select(0x04, p2, &pkcs15::CPS3_CONTACT_AID),
+            out,
+        );
+    }
+}
+
+/// Sends one probe and writes its answer; the answer's data when the card gave any status.
+fn probe(
+    channel: &mut Channel<'_>,
+    what: &str,
+    command: &Command,
+    out: &mut String,
+) -> Option<Vec<u8>> {
+    match channel.send_as_asked(command) {
+        Ok(response) => {
+            if response.data.is_empty() {
+                let _ = writeln!(out, "{what}: SW {}", response.sw);
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{what}: SW {}, {} bytes: {}",
+                    response.sw,
+                    response.data.len(),
+                    spaced(&response.data)
+                );
+            }
+            (response.sw == StatusWord::Success).then_some(response.data)
+        }
+        Err(error) => {
+            let _ = writeln!(out, "{what}: {error}");
+            None
+        }
+    }
+}
+
+/// Tries left (`9B`) in a GET DATA answer `70 { BF 81 ref { A0 { 9A, 9B, ... } } }`.
+fn tries_left(answer: &[u8], reference: u8) -> Option<u8> {
+    let value = TlvReader::new(answer)
+        .next_tagged(0x70)
+        .ok()?
+        .require(0xBF8100 | u32::from(reference))
+        .ok()?
+        .require(0xA0)
+        .ok()?
+        .require(0x9B)
+        .ok()?
+        .as_u32()
+        .ok()?;
+    u8::try_from(value).ok()
 }
 
 fn describe_file(file: &PublicFile, out: &mut String) {

@@ -14,7 +14,7 @@ use crate::card::{CardProfile, IccSerial};
 pub const DIRECTORY_VARIABLE: &str = "CPX_CONNECT_CACHE_DIR";
 
 /// Bumped when `CardProfile` changes shape: older entries are then ignored and rewritten.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
@@ -146,7 +146,7 @@ mod tests {
         CardProfile {
             card_type: CardType::Cps3,
             icc_serial: IccSerial(vec![0x80, 0x25, 0, 0, 1, serial]),
-            application_aid: vec![0xE8, 0x28],
+            application: crate::card::ApplicationAddress::Aid(vec![0xE8, 0x28]),
             key_reference: 0x82,
             pin: PinPolicy::new(
                 1,

@@ -232,3 +232,36 @@ fn a_reinserted_cps4_has_its_channel_opened_again() {
     assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
     assert_signature_verifies(&answer["result"], &nonce(21));
 }
+
+/// The CPS4 whose ATR offers T=0 only (CARD.md): pcscd negotiates T=0, and the strict virtual
+/// card refuses any command carrying data and Le (`67 00`) as a T=0 reader would. The host
+/// sends the last PSO DECIPHER part without Le and collects the result through GET RESPONSE.
+#[test]
+fn a_cps4_offering_t0_only_logs_in_over_t0_through_pcscd() {
+    let bench = Bench::with_card(VirtualCard::cps4(Holder::Dupont).with_t0_answers());
+    assert_eq!(
+        negotiated_protocol(SLOT_READERS[0]),
+        Some(pcsc::Protocol::T0)
+    );
+    let mut host = Host::spawn();
+    let certificate = first_certificate(&mut host);
+    assert_eq!(certificate["cardType"], "CPS4");
+    let id = certificate["certificateId"].as_str().unwrap();
+    let challenge = nonce(31);
+    let answer = host.request(&authenticate_request(id, ORIGIN, &challenge, "1234"));
+    let token = &answer["result"];
+    assert_eq!(token["format"], "web-eid:1.0", "{answer}");
+    assert_signature_verifies(token, &challenge);
+    let card = bench.card.lock().unwrap();
+    let log = card.apdu_log();
+    assert!(
+        log.iter()
+            .all(|apdu| apdu.len() <= 5 || apdu.len() == 5 + usize::from(apdu[4])),
+        "under T=0 no command carries data and Le: {log:02X?}"
+    );
+    assert!(
+        log.iter().any(|apdu| apdu[..2] == [0x01, 0xC0]),
+        "GET RESPONSE"
+    );
+    assert_eq!(card.verify_count(), 1);
+}

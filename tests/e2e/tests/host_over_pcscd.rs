@@ -258,3 +258,53 @@ fn quit_answers_then_exits_cleanly() {
     assert!(host.wait().success());
     std::thread::sleep(Duration::from_millis(10));
 }
+
+/// The strict CPS3 (a command carrying data and Le is refused `67 00`, as a T=0 reader refuses
+/// it) under each of its switches, through pcscd over T=0: another applet left selected (the
+/// host selects the IAS root once and goes on), and each answer to a read past a file's end.
+#[test]
+fn the_strict_cps3_logs_in_through_pcscd_under_each_of_its_switches() {
+    use cpx_virtual_card::EndOfFileAnswer;
+    type MakeCard = fn() -> VirtualCard;
+    let variants: [(&str, MakeCard); 5] = [
+        ("other applet 6E00", || {
+            VirtualCard::cps3(Holder::Dupont).with_another_applet_selected(0x6E00)
+        }),
+        ("other applet 6A86", || {
+            VirtualCard::cps3(Holder::Dupont).with_another_applet_selected(0x6A86)
+        }),
+        ("end of file 62 82", || {
+            VirtualCard::cps3(Holder::Dupont)
+                .with_end_of_file_answer(EndOfFileAnswer::EndOfFileWarning)
+        }),
+        ("end of file 6B 00", || {
+            VirtualCard::cps3(Holder::Dupont).with_end_of_file_answer(EndOfFileAnswer::WrongOffset)
+        }),
+        ("end of file 67 00", || {
+            VirtualCard::cps3(Holder::Dupont).with_end_of_file_answer(EndOfFileAnswer::WrongLength)
+        }),
+    ];
+    for (variant, card) in variants {
+        let bench = Bench::with_card(card());
+        let mut host = Host::spawn();
+        let certificate = first_certificate(&mut host);
+        assert_eq!(certificate["cardType"], "CPS3", "{variant}");
+        let id = certificate["certificateId"].as_str().unwrap();
+        let challenge = nonce(41);
+        let answer = host.request(&authenticate_request(id, ORIGIN, &challenge, "1234"));
+        let token = &answer["result"];
+        assert_eq!(token["format"], "web-eid:1.0", "{variant}: {answer}");
+        cpx_e2e::assert_signature_verifies(token, ORIGIN, &challenge);
+        let card = bench.card.lock().unwrap();
+        assert!(
+            card.apdu_log()
+                .iter()
+                .all(|apdu| apdu.len() <= 5 || apdu.len() == 5 + usize::from(apdu[4])),
+            "{variant}: no command carries data and Le under T=0"
+        );
+        assert!(!card.another_applet_selected(), "{variant}");
+        assert_eq!(card.verify_count(), 1, "{variant}");
+        drop(card);
+        assert!(host.finish().success());
+    }
+}

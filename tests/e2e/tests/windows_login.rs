@@ -1,8 +1,9 @@
 //! A whole card login through the Windows build: `cpx-connect.exe` under Wine, whose PC/SC is
 //! the test-only winscard.dll of tests/windows/winscard-vpcd.c, one reader whose card is the
-//! virtual CPS3 speaking vpcd's protocol over TCP. Ignored in the workspace run: it needs the
-//! exe, Wine and that DLL, which tests/windows/run.sh sets up before running it with
-//! `--ignored` (CPX_CONNECT_BIN pointing at tests/windows/wine-host.sh, CPX_VPCD_PORT set).
+//! virtual CPS3 (T=0), then a CPS4 (T=1), speaking vpcd's protocol over TCP. Ignored in the
+//! workspace run: it needs the exe, Wine and that DLL, which tests/windows/run.sh sets up before
+//! running it with `--ignored` (CPX_CONNECT_BIN pointing at tests/windows/wine-host.sh,
+//! CPX_VPCD_PORT set).
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,7 +24,15 @@ fn a_card_login_through_the_windows_exe() {
         .expect("CPX_VPCD_PORT: the port the test winscard.dll listens on")
         .parse()
         .expect("CPX_VPCD_PORT is a port number");
-    let card = shared(VirtualCard::cps3(Holder::Dupont));
+    // The DLL negotiates the protocol from the ATR: the CPS3 runs under T=0, where no command
+    // may carry data and Le together (the strict virtual card refuses it 67 00), the
+    // production CPS4 under T=1. One host process after the other, on the same port.
+    log_in_through_the_exe(port, VirtualCard::cps3(Holder::Dupont), "CPS3");
+    log_in_through_the_exe(port, VirtualCard::cps4(Holder::Dupont), "CPS4");
+}
+
+fn log_in_through_the_exe(port: u16, card: VirtualCard, card_type: &str) {
+    let card = shared(card);
     let mut host = Host::spawn();
     host.send(&json!({"id": "certs", "command": "certificates"}));
     // The DLL starts listening when the host first asks for a PC/SC context: insert the card
@@ -43,7 +52,7 @@ fn a_card_login_through_the_windows_exe() {
     let answer = host.answer();
     let certificate = &answer["result"]["certificates"][0];
     assert_eq!(certificate["reader"], READER, "{answer}");
-    assert_eq!(certificate["cardType"], "CPS3");
+    assert_eq!(certificate["cardType"], card_type);
     assert_eq!(certificate["holder"]["idNat"], "810001234567");
     let expected_der = card.lock().unwrap().auth_certificate_der().to_vec();
     assert_eq!(certificate["certificate"], BASE64.encode(&expected_der));
@@ -68,6 +77,15 @@ fn a_card_login_through_the_windows_exe() {
         .expect("cpx-verify accepts the Windows host's token");
     assert_eq!(identity.id_nat, "810001234567");
     assert_eq!(card.lock().unwrap().verify_count(), 1);
+    if card_type == "CPS3" {
+        let card = card.lock().unwrap();
+        assert!(
+            card.apdu_log()
+                .iter()
+                .all(|apdu| apdu.len() <= 5 || apdu.len() == 5 + usize::from(apdu[4])),
+            "under T=0 no command carries data and Le"
+        );
+    }
     assert!(host.finish().success());
     inserted.remove();
 }

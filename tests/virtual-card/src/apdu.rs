@@ -62,6 +62,7 @@ pub struct StatusWord(pub u16);
 impl StatusWord {
     pub const OK: Self = Self(0x9000);
     pub const WRONG_LENGTH: Self = Self(0x6700);
+    pub const END_OF_FILE_REACHED: Self = Self(0x6282);
     pub const SECURITY_STATUS_NOT_SATISFIED: Self = Self(0x6982);
     pub const AUTHENTICATION_BLOCKED: Self = Self(0x6983);
     pub const CONDITIONS_NOT_SATISFIED: Self = Self(0x6985);

@@ -32,6 +32,21 @@ impl Holder {
     }
 }
 
+/// How the card answers a READ BINARY whose Le goes past the end of the file. Which one a real
+/// CPS3 or CPS4 gives is not published (CARD.md); a host must take each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EndOfFileAnswer {
+    /// `6C xx` with the bytes left (ISO 7816-3 T=0), the default.
+    #[default]
+    WrongLe,
+    /// The bytes left with `62 82`, "end of file reached before Le bytes" (ISO 7816-4).
+    EndOfFileWarning,
+    /// `6B 00`, no data.
+    WrongOffset,
+    /// `67 00`, no data.
+    WrongLength,
+}
+
 /// A PIN the card cannot hold: CPx PINs are 4 to 8 ASCII digits.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("a card PIN is 4 to 8 decimal digits")]
@@ -96,6 +111,17 @@ pub struct VirtualCard {
     contactless: bool,
     /// The file id of the PKCS#15 application DF under the MF.
     app_df: u16,
+    /// Under T=0, a command carrying data and Le together is refused `67 00` (see
+    /// [`VirtualCard::with_lenient_t0`]).
+    strict_t0: bool,
+    /// A CPS4 answers SELECT with P2=00 by an FCP template `62` instead of an FCI `6F` (see
+    /// [`VirtualCard::with_fcp_template_for_p2_00`]).
+    fcp_for_p2_00: bool,
+    /// Another applet is selected and answers this status word to every command until the
+    /// IAS root is selected (see [`VirtualCard::with_another_applet_selected`]).
+    another_applet: Option<StatusWord>,
+    /// The answer to a READ BINARY past the end of the file.
+    end_of_file: EndOfFileAnswer,
 }
 
 impl std::fmt::Debug for VirtualCard {
@@ -137,7 +163,56 @@ impl VirtualCard {
             hides_application_fid: false,
             contactless: false,
             app_df: pkcs15::APP_DF,
+            strict_t0: true,
+            fcp_for_p2_00: false,
+            another_applet: None,
+            end_of_file: EndOfFileAnswer::WrongLe,
         }
+    }
+
+    /// The card answers a READ BINARY whose Le goes past the end of the file this way.
+    pub fn with_end_of_file_answer(mut self, answer: EndOfFileAnswer) -> Self {
+        self.end_of_file = answer;
+        self
+    }
+
+    /// A card on which another program (CPS2ter or billing software) left another applet
+    /// selected: every command is answered `refusal` (`6E 00` or `6A 86`) until the IAS root
+    /// `80 25 00 00 01 FF 01 00` is selected by AID, what the Cryptolib does on those two
+    /// answers before sending the command again (v5.2 `apdu.c`:458-481, 515-527).
+    pub fn with_another_applet_selected(mut self, refusal: u16) -> Self {
+        self.another_applet = Some(StatusWord(refusal));
+        self
+    }
+
+    /// Whether another applet is still selected (see
+    /// [`VirtualCard::with_another_applet_selected`]).
+    pub fn another_applet_selected(&self) -> bool {
+        self.another_applet.is_some()
+    }
+
+    /// A CPS4 that answers SELECT with P2=00 by an FCP template (`62`). By default it answers
+    /// an FCI (`6F`): the Cryptolib's CPS4 driver keeps the generic ISO select, which asks with
+    /// P2=00 and accepts only a `6F` answer (v5.2 `iso7816.c`:451, 477-489, `card-cps4.c`
+    /// 1057-1087 sets no select of its own), and it works with real CPS4s.
+    pub fn with_fcp_template_for_p2_00(mut self) -> Self {
+        self.fcp_for_p2_00 = true;
+        self
+    }
+
+    /// A card that takes a case-4 command with Le under T=0. By default it answers `67 00`, as
+    /// a T=0 reader refuses such a command (GemCCID: mute card; libccid's character-level
+    /// readers): under T=0 a case-4 command goes without Le and its answer comes through
+    /// `61xx` and GET RESPONSE (ISO 7816-3; Cryptolib v5.2 `apdu.c`:140-146, where the
+    /// vendor's own middleware drops Le under T=0).
+    pub fn with_lenient_t0(mut self) -> Self {
+        self.strict_t0 = false;
+        self
+    }
+
+    /// Whether this command is one a T=0 line refuses: data and Le together.
+    fn refused_under_strict_t0(&self, command: &Command) -> bool {
+        self.strict_t0 && !command.data.is_empty() && command.le.is_some()
     }
 
     /// The variant whose EF.DIR gives the application's path (`51 3F00 0001`); by default
@@ -226,7 +301,10 @@ impl VirtualCard {
             ];
         }
         if self.is_cps4() {
-            return cps4::ATR.to_vec();
+            if self.answers_t1() {
+                return cps4::ATR.to_vec();
+            }
+            return cps4::ATR_T0_ONLY.to_vec();
         }
         vec![
             0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10,
@@ -289,6 +367,18 @@ impl VirtualCard {
     /// One command APDU in, one response APDU (data || SW1 SW2) out. Never panics.
     pub fn transmit(&mut self, apdu: &[u8]) -> Vec<u8> {
         self.log.push(apdu.to_vec());
+        if let Some(refusal) = self.another_applet {
+            let selects_root = matches!(
+                Command::parse(apdu),
+                Ok(command) if command.ins == INS_SELECT
+                    && command.p1 == 0x04
+                    && command.data == pkcs15::IAS_ECC_ROOT_AID
+            );
+            if !selects_root {
+                return response(&[], refusal);
+            }
+            self.another_applet = None;
+        }
         if self.is_cps4() {
             return self.transmit_cps4(apdu);
         }
@@ -302,6 +392,9 @@ impl VirtualCard {
         if command.ins != INS_GET_RESPONSE {
             // Response data not fetched right away is lost, as on a T=0 card.
             self.pending_response.clear();
+        }
+        if self.refused_under_strict_t0(&command) {
+            return response(&[], StatusWord::WRONG_LENGTH);
         }
         if command.cla != 0x00 {
             return response(&[], StatusWord::CLA_NOT_SUPPORTED);
@@ -345,10 +438,13 @@ impl VirtualCard {
     // ---- SELECT ------------------------------------------------------------------------
 
     fn select(&mut self, command: &Command) -> Vec<u8> {
-        let wants_fcp = match command.p2 {
-            0x0C => false,
-            0x04 => true,
-            0x00 if command.p1 != 0x04 => true,
+        // What comes back: nothing, the FCP template (62) or, on a CPS4 asked with P2=00, an
+        // FCI (6F). A CPS3 refuses P2=00 on its AID (6A 86, CARD.md).
+        let (wants_fcp, as_fci) = match command.p2 {
+            0x0C => (false, false),
+            0x04 => (true, false),
+            0x00 if self.is_cps4() => (true, !self.fcp_for_p2_00),
+            0x00 if command.p1 != 0x04 => (true, false),
             _ => return response(&[], StatusWord::WRONG_P1_P2),
         };
         let target = match self.resolve_selection(command) {
@@ -365,7 +461,12 @@ impl VirtualCard {
         }
         if wants_fcp {
             let with_fid = !(self.hides_application_fid && self.in_application_path(&target.path));
-            self.hand_out(target.fcp_with_fid(with_fid))
+            let mut answer = target.fcp_with_fid(with_fid);
+            if as_fci {
+                // The same objects in an FCI template: 6F in place of 62, same length.
+                answer[0] = 0x6F;
+            }
+            self.hand_out(answer)
         } else {
             response(&[], StatusWord::OK)
         }
@@ -484,7 +585,18 @@ impl VirtualCard {
         let available = (content.len() - offset).min(self.read_binary_limit());
         let wanted = command.le.unwrap_or(256);
         if wanted > available {
-            return response(&[], StatusWord::wrong_le(available));
+            let at_end = offset + available == content.len();
+            return match self.end_of_file {
+                // Past the card's own chunk limit, not the file's end: 6C as ever.
+                _ if !at_end => response(&[], StatusWord::wrong_le(available)),
+                EndOfFileAnswer::WrongLe => response(&[], StatusWord::wrong_le(available)),
+                EndOfFileAnswer::EndOfFileWarning => response(
+                    &content[offset..offset + available],
+                    StatusWord::END_OF_FILE_REACHED,
+                ),
+                EndOfFileAnswer::WrongOffset => response(&[], StatusWord::OFFSET_OUTSIDE_FILE),
+                EndOfFileAnswer::WrongLength => response(&[], StatusWord::WRONG_LENGTH),
+            };
         }
         response(&content[offset..offset + wanted], StatusWord::OK)
     }

@@ -40,6 +40,12 @@ pub const ATR: [u8; 17] = [
 ];
 /// The PKI applet; its MF carries this DF name.
 pub const PKI_APPLET_AID: [u8; 8] = pkcs15::IAS_ECC_ROOT_AID;
+/// Answer to reset of the CPS4 that offers T=0 only (CARD.md: TD1 = 00), which the card
+/// takes with [`VirtualCard::with_t0_answers`] so that pcscd negotiates T=0 as it would.
+pub const ATR_T0_ONLY: [u8; 17] = [
+    0x3B, 0xDC, 0x18, 0xFF, 0x00, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x04, 0x01, 0x00, 0x90,
+    0x00,
+];
 /// The legacy CPS2ter application, absent from this card.
 pub const CPS2TER_AID: [u8; 8] = [0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x02];
 /// The logical channel of the PKI applet.
@@ -224,6 +230,10 @@ impl VirtualCard {
         if !is_decipher(&command) {
             // Any other command ends a chain in progress.
             state.chain = None;
+        }
+        if state.t0_answers && self.refused_under_strict_t0(&command) {
+            state.chain = None;
+            return response(&[], StatusWord::WRONG_LENGTH);
         }
         if command.cla & CLA_UNSUPPORTED != 0 {
             return response(&[], StatusWord::CLA_NOT_SUPPORTED);

@@ -20,7 +20,8 @@ pub mod vpcd;
 use std::sync::{Arc, Mutex};
 
 pub use card::{
-    cps4, Holder, InvalidPin, VirtualCard, INTERNAL_AUTHENTICATE_MAX_INPUT, READ_BINARY_MAX,
+    cps4, EndOfFileAnswer, Holder, InvalidPin, VirtualCard, INTERNAL_AUTHENTICATE_MAX_INPUT,
+    READ_BINARY_MAX,
 };
 
 /// A card shared between a test and the thread that serves it to vpcd.

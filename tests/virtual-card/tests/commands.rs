@@ -309,9 +309,17 @@ fn get_data_pin_object_exactly_as_card_md() {
         send(&mut card, "00C0000018"),
         hex("7016BF810112A0109A01039B0103A1088C06F3000013FF00 9000")
     );
-    // Accepted with a trailing Le too, and the counter follows wrong PINs.
+    // The counter follows wrong PINs.
     assert_eq!(sw(&send(&mut card, "0020000108 3030303030303030")), 0x63C2);
-    assert_eq!(send(&mut card, &format!("{GET_PIN_DOCP} 00")), [0x61, 0x18]);
+    // A trailing Le is refused, as a T=0 line refuses data and Le together (strict T=0,
+    // the default; Cryptolib v5.2 apdu.c:140-146), and taken by the lenient card.
+    assert_eq!(send(&mut card, &format!("{GET_PIN_DOCP} 00")), [0x67, 0x00]);
+    let mut lenient = VirtualCard::cps3(Holder::Dupont).with_lenient_t0();
+    assert_eq!(
+        send(&mut lenient, &format!("{GET_PIN_DOCP} 00")),
+        [0x61, 0x18]
+    );
+    assert_eq!(send(&mut card, GET_PIN_DOCP), [0x61, 0x18]);
     assert_eq!(
         send(&mut card, "00C0000018"),
         hex("7016BF810112A0109A01039B0102A1088C06F3000013FF00 9000")
@@ -460,7 +468,6 @@ fn internal_authenticate_needs_mse_and_pin_and_signs_with_the_auth_key() {
     let digest_info = sha256_digest_info(b"SHA-256(origin) || SHA-256(nonce)");
     let mut command = hex("0088000033");
     command.extend_from_slice(&digest_info);
-    command.push(0x00);
 
     assert_eq!(send(&mut card, SELECT_APPLICATION), [0x90, 0x00]);
     assert_eq!(card.transmit(&command), [0x69, 0x85], "no MSE yet");
@@ -484,11 +491,16 @@ fn internal_authenticate_needs_mse_and_pin_and_signs_with_the_auth_key() {
         .verify(Pkcs1v15Sign::new_unprefixed(), &digest_info, &signature)
         .is_err());
 
-    // Without the trailing Le (T=0 case 3) the card answers the same way.
-    command.pop();
-    let first = card.transmit(&command);
+    // With a trailing Le, refused as a T=0 line refuses it; the lenient card signs the same.
+    command.push(0x00);
+    assert_eq!(card.transmit(&command), [0x67, 0x00]);
+    let mut lenient = VirtualCard::cps3(Holder::Dupont).with_lenient_t0();
+    for step in [SELECT_APPLICATION, MSE_SET_AUTHENTICATION, PIN_1234] {
+        assert_eq!(send(&mut lenient, step), [0x90, 0x00]);
+    }
+    let first = lenient.transmit(&command);
     assert_eq!(
-        collect(&mut card, &first),
+        collect(&mut lenient, &first),
         signature,
         "PKCS#1 v1.5 is deterministic"
     );
@@ -623,4 +635,39 @@ fn never_panics_on_arbitrary_bytes() {
         let answer = card.transmit(&apdu);
         assert!(answer.len() >= 2, "{apdu:02X?}");
     }
+}
+
+#[test]
+fn a_read_past_the_end_of_a_file_is_answered_as_the_switch_says() {
+    use cpx_virtual_card::EndOfFileAnswer;
+    // EF.SN.ICC holds 12 bytes; ask for 0x20.
+    for (answer, expected) in [
+        (EndOfFileAnswer::WrongLe, hex("6C0C")),
+        (
+            EndOfFileAnswer::EndOfFileWarning,
+            hex("5A0A 8025000001 1000012345 6282"),
+        ),
+        (EndOfFileAnswer::WrongOffset, hex("6B00")),
+        (EndOfFileAnswer::WrongLength, hex("6700")),
+    ] {
+        let mut card = VirtualCard::cps3(Holder::Dupont).with_end_of_file_answer(answer);
+        assert_eq!(sw(&send(&mut card, "00A4090C04 3F00D003")), 0x9000);
+        assert_eq!(send(&mut card, "00B0000020"), expected, "{answer:?}");
+        // An exact Le is answered the same by all.
+        assert_eq!(sw(&send(&mut card, "00B000000C")), 0x9000, "{answer:?}");
+    }
+}
+
+#[test]
+fn another_applet_answers_until_the_ias_root_is_selected() {
+    let mut card = VirtualCard::cps3(Holder::Dupont).with_another_applet_selected(0x6E00);
+    assert_eq!(send(&mut card, "00B09C000C"), [0x6E, 0x00]);
+    assert_eq!(send(&mut card, SELECT_APPLICATION), [0x6E, 0x00]);
+    assert!(card.another_applet_selected());
+    assert_eq!(
+        sw(&send(&mut card, "00A40404 08 8025000001FF0100")) >> 8,
+        0x61
+    );
+    assert!(!card.another_applet_selected());
+    assert_eq!(sw(&send(&mut card, "00B09C000C")), 0x9000);
 }

@@ -90,9 +90,9 @@ fn decipher_chained(card: &mut VirtualCard, block: &[u8], part: usize) -> Vec<u8
         apdu.extend_from_slice(piece);
         assert_eq!(sw(&card.transmit(&apdu)), 0x9000, "intermediate part");
     }
+    // Under T=0 the last part, case 4, goes without Le.
     let mut apdu = vec![0x01, 0x2A, 0x80, 0x86, last.len() as u8];
     apdu.extend_from_slice(last);
-    apdu.push(0x00);
     card.transmit(&apdu)
 }
 
@@ -108,9 +108,12 @@ fn public_key(certificate_der: &[u8]) -> RsaPublicKey {
 
 #[test]
 fn answers_to_reset_with_the_production_cps4_atr() {
-    let card = VirtualCard::cps4(Holder::Dupont).with_t0_answers();
+    let card = VirtualCard::cps4(Holder::Dupont);
     assert_eq!(card.atr(), hex("3B9B1880010012250064800401000090 44"));
     assert_eq!(card.atr(), cps4::ATR);
+    // Answering as a T=0 card, it shows the CPS4 ATR that offers T=0 only (TD1 = 00).
+    let card = VirtualCard::cps4(Holder::Dupont).with_t0_answers();
+    assert_eq!(card.atr(), hex("3BDC18FF0000122500648000040100 9000"));
     assert!(card.is_cps4());
     assert!(!VirtualCard::cps3(Holder::Dupont).is_cps4());
     assert_ne!(
@@ -432,7 +435,6 @@ fn an_interrupted_chain_is_dropped() {
     assert_eq!(sw(&send(&mut card, PIN_STATUS)), 0x9000);
     let mut last = hex("012A808601");
     last.push(block[255]);
-    last.push(0x00);
     assert_eq!(
         sw(&card.transmit(&last)),
         0x6700,
@@ -449,7 +451,6 @@ fn the_cps3_commands_and_other_chains_are_refused() {
     let mut internal_authenticate = hex("0188000033");
     internal_authenticate.extend(hex(SHA256_DIGEST_INFO_PREFIX));
     internal_authenticate.extend([0x00; 32]);
-    internal_authenticate.push(0x00);
     assert_eq!(sw(&card.transmit(&internal_authenticate)), 0x6D00);
     assert_eq!(
         sw(&send(&mut card, "01CB3FFF0A 4D087006BF810102A080")),
@@ -459,7 +460,7 @@ fn the_cps3_commands_and_other_chains_are_refused() {
     assert_eq!(
         sw(&send(
             &mut card,
-            "012A9E9A20 0000000000000000000000000000000000000000000000000000000000000000 00"
+            "012A9E9A20 0000000000000000000000000000000000000000000000000000000000000000"
         )),
         0x6A86
     );
@@ -494,4 +495,28 @@ fn by_default_the_cps4_answers_as_a_t1_card() {
     // Le smaller than the answer: 6C with the exact length.
     let answer = send(&mut card, "01A4000402 2F00 05");
     assert_eq!(answer[0], 0x6C);
+}
+
+#[test]
+fn under_t0_a_case_4_command_with_le_is_refused_as_a_t0_line_refuses_it() {
+    let mut card = card_in_application(Holder::Dupont);
+    send(&mut card, PIN_1234);
+    send(&mut card, MSE_DECIPHER);
+    let block = signature_block(&[0x09; 32]);
+    let mut first = hex("112A8086FF");
+    first.extend(&block[..255]);
+    assert_eq!(sw(&card.transmit(&first)), 0x9000);
+    let mut last = hex("012A808601");
+    last.push(block[255]);
+    last.push(0x00);
+    assert_eq!(card.transmit(&last), [0x67, 0x00]);
+    assert_eq!(send(&mut card, "01A40004 02 5031 00"), [0x67, 0x00]);
+    assert_eq!(sw(&send(&mut card, "01A40004 02 5031")) >> 8, 0x61);
+    // The lenient card takes Le.
+    let mut lenient = VirtualCard::cps4(Holder::Dupont)
+        .with_t0_answers()
+        .with_lenient_t0();
+    assert_eq!(sw(&send(&mut lenient, SELECT_APPLET)), 0x9000);
+    assert_eq!(sw(&send(&mut lenient, SELECT_PKCS15_APPLICATION)), 0x9000);
+    assert_eq!(sw(&send(&mut lenient, "01A40004 02 5031 00")) >> 8, 0x61);
 }

@@ -1,10 +1,12 @@
 //! Figures for the README (run by scripts/bench.sh, which builds everything in release mode):
 //! spawn-to-`version` time next to a minimal host, a full login through pcscd with the virtual
-//! card, the APDUs it takes, the host's peak RSS, and the binary size.
+//! card, the APDUs it takes, the bytes on the card's line and the seconds they take at the
+//! card's own speed, the host's peak RSS, and the binary size.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cpx_e2e::{authenticate_request, nonce, pcscd, wait_for_card, Host, SLOT_PORTS, SLOT_READERS};
@@ -107,7 +109,11 @@ fn main() {
     pcscd::ensure_running();
     let mut peak_rss = 0;
     for (name, card) in [
-        ("CPS3", VirtualCard::cps3(Holder::Dupont)),
+        ("CPS3 (T=0)", VirtualCard::cps3(Holder::Dupont)),
+        (
+            "CPS4 (T=0)",
+            VirtualCard::cps4(Holder::Dupont).with_t0_answers(),
+        ),
         ("CPS4 (T=1)", VirtualCard::cps4(Holder::Dupont)),
     ] {
         peak_rss = peak_rss.max(logins(name, card));
@@ -125,18 +131,32 @@ fn main() {
 /// it; the processes share one card cache, so the first meets a new card and the others a known
 /// one. Prints the figures and returns the host's peak RSS in KiB.
 fn logins(name: &str, card: VirtualCard) -> u64 {
+    let atr = card.atr();
     let card = shared(card);
-    let inserted = vpcd::insert(card.clone(), SLOT_PORTS[0]).expect("insert card");
+    // Bytes on the line: every command and every answer, as vpcd carries them.
+    let line_bytes = Arc::new(Mutex::new(0usize));
+    let counter = line_bytes.clone();
+    let inserted = vpcd::insert_with_observer(
+        card.clone(),
+        SLOT_PORTS[0],
+        Box::new(move |command, answer| {
+            if let Ok(mut bytes) = counter.lock() {
+                *bytes += command.len() + answer.len();
+            }
+        }),
+    )
+    .expect("insert card");
     wait_for_card(SLOT_READERS[0], true);
     let cache = std::env::temp_dir().join(format!("cpx-bench-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&cache);
     std::env::set_var("CPX_E2E_CACHE_DIR", &cache);
     let login_rounds = 11;
     let mut known_times = Vec::new();
-    let (mut new_card, mut known_apdus) = ((Duration::ZERO, 0), 0);
+    let (mut new_card, mut known_apdus) = ((Duration::ZERO, 0, 0), (0, 0));
     let mut peak_rss = 0;
     for round in 0..login_rounds {
         card.lock().expect("card").clear_log();
+        *line_bytes.lock().expect("bytes") = 0;
         let start = Instant::now();
         let mut process = Host::spawn();
         let certificates = process.command("certificates");
@@ -153,11 +173,14 @@ fn logins(name: &str, card: VirtualCard) -> u64 {
         assert_eq!(token["result"]["format"], "web-eid:1.0", "{token}");
         let elapsed = start.elapsed();
         let apdus = card.lock().expect("card").apdu_log().len();
+        // One T=0 procedure byte per command (ISO 7816-3 10.3.3); T=1 block framing is left
+        // out (4 bytes per block each way).
+        let bytes = *line_bytes.lock().expect("bytes") + apdus;
         if round == 0 {
-            new_card = (elapsed, apdus);
+            new_card = (elapsed, apdus, bytes);
         } else {
             known_times.push(elapsed);
-            known_apdus = known_apdus.max(apdus);
+            known_apdus = (known_apdus.0.max(apdus), known_apdus.1.max(bytes));
         }
         peak_rss = peak_rss.max(peak_rss_kib(process.pid()).unwrap_or(0));
     }
@@ -165,13 +188,50 @@ fn logins(name: &str, card: VirtualCard) -> u64 {
     println!(
         "login (certificates + authenticate) from a new host process, pcscd + vpcd, virtual {name}:"
     );
-    println!("  new card:   {}  APDUs {}", ms(new_card.0), new_card.1);
+    let byte_time = seconds_per_byte(&atr);
     println!(
-        "  known card: median {} of {}  APDUs {known_apdus}",
+        "  card line: {:.0} bit/s from the ATR's TA1, {:.2} ms a byte (12 etu)",
+        12.0 / byte_time,
+        byte_time * 1000.0
+    );
+    println!(
+        "  new card:   {}  APDUs {}  bytes {}  at card speed {:.2} s",
+        ms(new_card.0),
+        new_card.1,
+        new_card.2,
+        new_card.2 as f64 * byte_time
+    );
+    println!(
+        "  known card: median {} of {}  APDUs {}  bytes {}  at card speed {:.2} s",
         ms(percentile(&mut known_times, 0.5)),
-        login_rounds - 1
+        login_rounds - 1,
+        known_apdus.0,
+        known_apdus.1,
+        known_apdus.1 as f64 * byte_time
     );
     inserted.remove();
     wait_for_card(SLOT_READERS[0], false);
     peak_rss
+}
+
+/// Seconds a byte takes on the card's line: 12 etu (10 of the character, 2 of guard time,
+/// ISO 7816-3 7.2), an etu being Fi/Di clock cycles at the default 3.5712 MHz, Fi and Di from
+/// TA1 (Fi 372, Di 1, 9600 bit/s, when there is no TA1: the CPS3).
+fn seconds_per_byte(atr: &[u8]) -> f64 {
+    const CLOCK_HZ: f64 = 3_571_200.0;
+    const FI: [f64; 16] = [
+        372.0, 372.0, 558.0, 744.0, 1116.0, 1488.0, 1860.0, 372.0, 372.0, 512.0, 768.0, 1024.0,
+        1536.0, 2048.0, 372.0, 372.0,
+    ];
+    const DI: [f64; 16] = [
+        1.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 12.0, 20.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0,
+    ];
+    let ta1 = match atr {
+        [_, t0, ta1, ..] if t0 & 0x10 != 0 => Some(*ta1),
+        _ => None,
+    };
+    let (fi, di) = ta1.map_or((372.0, 1.0), |ta1| {
+        (FI[usize::from(ta1 >> 4)], DI[usize::from(ta1 & 0x0F)])
+    });
+    12.0 * fi / di / CLOCK_HZ
 }
