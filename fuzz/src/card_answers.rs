@@ -22,6 +22,8 @@ pub const LOGIN_DIGEST: [u8; 32] = [0x5A; 32];
 const INS_INTERNAL_AUTHENTICATE: u8 = 0x88;
 const INS_PSO: u8 = 0x2A;
 const INS_GET_RESPONSE: u8 = 0xC0;
+/// ISO 7816-4 command chaining: set on every part of a chain but the last.
+const CLA_CHAINING: u8 = 0x10;
 /// SELECT, READ BINARY, GET RESPONSE, GET DATA: all that reading a card needs, besides a VERIFY
 /// without data (which asks for the tries left and carries no PIN).
 const READ_ONLY_INSTRUCTIONS: [u8; 5] = [0xA4, 0xB0, 0xC0, 0xCA, 0xCB];
@@ -169,7 +171,11 @@ fn check_login(profile: &CardProfile, login: &[Exchange], signature: &Result<Vec
         .filter(|&i| login[i].ins() == INS_VERIFY && !login[i].data().is_empty())
         .collect();
     // The PIN reaches the card once per login, whatever the card answers (even 6Cxx).
-    assert!(verifies.len() <= 1, "{} VERIFYs carried the PIN", verifies.len());
+    assert!(
+        verifies.len() <= 1,
+        "{} VERIFYs carried the PIN",
+        verifies.len()
+    );
     for &index in &verifies {
         assert_eq!(login[index].data(), pin_block.as_slice(), "VERIFY data");
     }
@@ -200,7 +206,9 @@ fn check_login(profile: &CardProfile, login: &[Exchange], signature: &Result<Vec
         );
     }
     // CPS4: PSO DECIPHER of the padded DigestInfo, in chained parts (a part repeated after
-    // 6Cxx counts once).
+    // 6Cxx counts once). A chain ends with its last part (CLA without the chaining bit); the host
+    // may send a whole chain again, with Le, when the card refused the last part for its length.
+    let mut chains: Vec<Vec<u8>> = Vec::new();
     let mut block = Vec::new();
     let mut previous: Option<&Exchange> = None;
     for exchange in login.iter().filter(|e| e.ins() == INS_PSO) {
@@ -214,11 +222,18 @@ fn check_login(profile: &CardProfile, login: &[Exchange], signature: &Result<Vec
             block.extend_from_slice(exchange.data());
         }
         previous = Some(exchange);
+        let last_part = exchange.command[0] & CLA_CHAINING == 0;
+        if last_part && !exchange.asked_other_le() {
+            chains.push(std::mem::take(&mut block));
+        }
     }
     if !block.is_empty() {
+        chains.push(block);
+    }
+    for chain in &chains {
         assert!(
-            is_login_block(&block, &digest_info, false),
-            "PSO DECIPHER of {block:02X?}, not the login block"
+            is_login_block(chain, &digest_info, false),
+            "PSO DECIPHER of {chain:02X?}, not the login block"
         );
     }
 
@@ -227,7 +242,9 @@ fn check_login(profile: &CardProfile, login: &[Exchange], signature: &Result<Vec
         assert!(verified, "a signature without a successful VERIFY");
         if profile.card_type == CardType::Cps4 {
             assert!(
-                is_login_block(&block, &digest_info, true),
+                chains
+                    .iter()
+                    .any(|chain| is_login_block(chain, &digest_info, true)),
                 "signed without the whole login block"
             );
         }
