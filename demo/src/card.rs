@@ -62,8 +62,6 @@ pub struct CardChecker {
     /// The challenges, bound to browser session ids: the only place a challenge lives, so
     /// issuing one is a single atomic update.
     challenges: Challenges,
-    /// The site's own origin, from the configuration: the only origin a token may be for.
-    origin: String,
 }
 
 impl CardChecker {
@@ -93,9 +91,9 @@ impl CardChecker {
             trust = trust.allow_test_anchors();
         }
         Ok(Self {
-            validator: Validator::new(trust)?,
+            // The site's own origin, from the configuration: the only origin a token may be for.
+            validator: Validator::new(trust, &config.origin)?,
             challenges,
-            origin: config.origin.clone(),
         })
     }
 
@@ -139,18 +137,12 @@ impl CardChecker {
         let validated = match &self.challenges {
             Challenges::Memory(store) => {
                 self.validator
-                    .validate_with_challenge_store(
-                        token_json,
-                        &self.origin,
-                        store.as_ref(),
-                        session_id,
-                        now,
-                    )
+                    .validate_with_challenge_store(token_json, store.as_ref(), session_id, now)
                     .await
             }
             Challenges::Redis(store) => {
                 self.validator
-                    .validate_with_challenge_store(token_json, &self.origin, store, session_id, now)
+                    .validate_with_challenge_store(token_json, store, session_id, now)
                     .await
             }
         };

@@ -47,7 +47,7 @@ fn validator(dir: &std::path::Path, crl: &str) -> Validator {
         .and_then(|trust| trust.with_crls(vec![read(dir, "root-arl.der"), read(dir, crl)]))
         .and_then(|trust| trust.with_certificate_policies(&["1.3.6.1.4.1.32473.1.1"]))
         .expect("bench trust");
-    Validator::new(trust).expect("bench validator")
+    Validator::new(trust, ORIGIN).expect("bench validator")
 }
 
 fn bench(criterion: &mut Criterion) {
@@ -104,7 +104,7 @@ fn bench(criterion: &mut Criterion) {
     );
     for validator in [&small, &large] {
         let identity = validator
-            .validate(&token, ORIGIN, NONCE, now)
+            .validate(&token, NONCE, now)
             .expect("the bench token is valid");
         assert_eq!(identity.id_nat, "810001234567");
     }
@@ -112,10 +112,10 @@ fn bench(criterion: &mut Criterion) {
     let mut group = criterion.benchmark_group("login");
     group.bench_function("floor: 2 RSA-2048 verifications", |b| b.iter(floor));
     group.bench_function("validate, CRL of 1,000", |b| {
-        b.iter(|| small.validate(black_box(&token), ORIGIN, NONCE, now))
+        b.iter(|| small.validate(black_box(&token), NONCE, now))
     });
     group.bench_function("validate, CRL of 100,000", |b| {
-        b.iter(|| large.validate(black_box(&token), ORIGIN, NONCE, now))
+        b.iter(|| large.validate(black_box(&token), NONCE, now))
     });
     group.finish();
 }

@@ -2,32 +2,75 @@
 
 use thiserror::Error;
 
-/// A problem with the trust configuration given to [`crate::TrustConfig`]: found once, at start-up.
+/// A problem with the configuration given to [`crate::TrustConfig`] and
+/// [`crate::Validator::new`]: found once, at start-up (or at [`crate::Validator::replace_crls`]).
+///
+/// Each variant has a stable code ([`ConfigError::code`]); the `Display` text, for the
+/// operator's log, names the method that fixes it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ConfigError {
-    #[error("no trust anchor was given")]
+    #[error("no trust anchor was given (TrustConfig::new needs at least one CA certificate)")]
     NoTrustAnchors,
-    #[error("trust anchor #{index} is not a usable X.509 certificate: {why}")]
+    #[error("trust anchor #{index} is not a usable X.509 certificate (TrustConfig::new): {why}")]
     InvalidTrustAnchor { index: usize, why: String },
-    #[error("intermediate certificate #{index} is not a usable X.509 certificate: {why}")]
+    #[error("intermediate certificate #{index} is not a usable X.509 certificate (with_intermediates): {why}")]
     InvalidIntermediate { index: usize, why: String },
-    #[error("CRL #{index} is not a usable X.509 v2 CRL: {why}")]
+    #[error("CRL #{index} is not a usable X.509 v2 CRL (with_crls / replace_crls): {why}")]
     InvalidCrl { index: usize, why: String },
     /// A CRL whose issuer is none of the configured CAs, or whose signature none of the
     /// configured CAs of that name made (a CRL of a CA that was not configured, or of the
     /// previous key of a renewed CA).
-    #[error("CRL #{index} (issuer {issuer}) was not signed by any configured CA")]
+    #[error("CRL #{index} (issuer {issuer}) was not signed by any configured CA: configure that CA (TrustConfig::new or with_intermediates) or leave its CRL out of with_crls")]
     CrlMatchesNoCa { index: usize, issuer: String },
+    /// A configured CA (anchor or intermediate) with no CRL and no opt-out: every certificate
+    /// it issues would be refused with `ERR_REVOCATION_UNKNOWN`.
+    #[error("no CRL covers the CA {subject}: give its CRL with with_crls, or accept its certificates without one with without_crl_for")]
+    CaWithoutCrl { subject: String },
+    /// The site origin given to [`crate::Validator::new`] is not one a browser reports.
+    #[error("the site origin {origin:?} is not of the form https://host[:port]: {why}")]
+    InvalidSiteOrigin { origin: String, why: &'static str },
+    /// A CRL older than another of the same CA (an earlier thisUpdate or a lower CRL number):
+    /// than the one in force ([`crate::Validator::replace_crls`]), or than another of the same
+    /// list that is newer by the other measure.
+    #[error("CRL #{index} of {issuer} is a rollback: {why}; fetch the CA's current CRL (with_crls / replace_crls)")]
+    CrlRollback {
+        index: usize,
+        issuer: String,
+        why: String,
+    },
     /// A CA named for accepting certificates without a CRL is unusable or not configured.
-    #[error("CA #{index} to accept without a CRL: {why}")]
+    #[error("CA #{index} given to without_crl_for: {why}")]
     InvalidNoCrlCa { index: usize, why: String },
     /// A trust anchor or intermediate is a test CA and the configuration did not allow them.
-    #[error("{subject} is a test CA: refused unless test anchors are allowed explicitly")]
+    #[error("{subject} is a test CA: refused unless allowed explicitly with allow_test_anchors (never in production)")]
     TestAnchorNotAllowed { subject: String },
-    #[error("{oid:?} is not a certificate policy OID (dotted decimal)")]
+    #[error(
+        "{oid:?} is not a certificate policy OID (dotted decimal) (with_certificate_policies)"
+    )]
     InvalidPolicyOid { oid: String },
-    #[error("the list of accepted certificate policies is empty: give at least one OID, or no list to accept any policy")]
+    #[error("the list of accepted certificate policies is empty: give with_certificate_policies at least one OID, or do not call it to accept any policy")]
     NoPolicyOid,
+}
+
+impl ConfigError {
+    /// A stable code, e.g. for a start-up health check or a monitoring rule.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::NoTrustAnchors => "ERR_CONFIG_NO_TRUST_ANCHOR",
+            ConfigError::InvalidTrustAnchor { .. } => "ERR_CONFIG_TRUST_ANCHOR_INVALID",
+            ConfigError::InvalidIntermediate { .. } => "ERR_CONFIG_INTERMEDIATE_INVALID",
+            ConfigError::InvalidCrl { .. } => "ERR_CONFIG_CRL_INVALID",
+            ConfigError::CrlMatchesNoCa { .. } => "ERR_CONFIG_CRL_NO_CA",
+            ConfigError::CrlRollback { .. } => "ERR_CONFIG_CRL_ROLLBACK",
+            ConfigError::CaWithoutCrl { .. } => "ERR_CONFIG_CA_WITHOUT_CRL",
+            ConfigError::InvalidSiteOrigin { .. } => "ERR_CONFIG_ORIGIN_INVALID",
+            ConfigError::InvalidNoCrlCa { .. } => "ERR_CONFIG_NO_CRL_CA_INVALID",
+            ConfigError::TestAnchorNotAllowed { .. } => "ERR_CONFIG_TEST_ANCHOR",
+            ConfigError::InvalidPolicyOid { .. } => "ERR_CONFIG_POLICY_OID_INVALID",
+            ConfigError::NoPolicyOid => "ERR_CONFIG_POLICY_LIST_EMPTY",
+        }
+    }
 }
 
 /// Why a challenge nonce was refused by [`crate::NonceStore`].
@@ -135,8 +178,10 @@ pub enum VerifyError {
     /// The nonce presented with the token was refused by the [`crate::NonceStore`].
     #[error(transparent)]
     Nonce(#[from] NonceError),
-    /// The caller passed an `expected_origin` that no browser would report
-    /// (not `https://host[:port]` in lower case without path or trailing slash): a site bug.
+    /// An origin that no browser would report (not `https://host[:port]` in lower case without
+    /// path or trailing slash): a site bug. No longer returned since the site's origin is
+    /// checked once by [`crate::Validator::new`] ([`ConfigError::InvalidSiteOrigin`]); the
+    /// code stays, codes being append-only.
     #[error("the expected origin `{origin}` is not of the form https://host[:port]")]
     InvalidExpectedOrigin { origin: String },
     /// The caller passed an `expected_nonce` that the host would refuse (44 to 128 base64 characters).

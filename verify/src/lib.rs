@@ -25,6 +25,8 @@ mod challenge;
 mod error;
 mod nonce;
 mod revocation;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 mod token;
 mod trust;
 mod validator;
@@ -39,6 +41,16 @@ pub use trust::TrustConfig;
 pub use validator::Validator;
 
 /// The card holder, from the subject of a certificate that passed every check.
+///
+/// It serialises (serde) to JSON a page or a session store can use as it is: `not_after` as
+/// whole seconds since 1970 (`new Date(not_after * 1000)` in JavaScript) and `certificate_der`
+/// as standard base64; it deserialises from the same.
+///
+/// ```json
+/// {"anchor_id": "5d1e...", "id_nat": "810001234567", "surname": "DUPONT", "given_name": "MARIE",
+///  "profession": "Médecin", "issuer": "CN=TEST AC IGC-SANTE FORT PERSONNES,...,C=FR",
+///  "serial_hex": "1001", "not_after": 2492985600, "certificate_der": "MIIE..."}
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     /// The trust anchor the certificate's path ended at: lower-case hex of the SHA-256 of the
@@ -59,18 +71,68 @@ pub struct Identity {
     pub issuer: String,
     /// The certificate serial number in upper-case hex, without a leading sign byte.
     pub serial_hex: String,
-    /// The certificate's notAfter.
+    /// The certificate's notAfter (in JSON: seconds since 1970).
+    #[serde(with = "json_friendly::unix_seconds")]
     pub not_after: SystemTime,
-    /// The certificate, DER.
+    /// The certificate, DER (in JSON: standard base64).
+    #[serde(with = "json_friendly::base64_bytes")]
     pub certificate_der: Vec<u8>,
 }
 
-/// Whether `origin` is one a browser reports and [`Validator::validate`] accepts as its
-/// `expected_origin`: `https://host[:port]`, ASCII lower case (an IDN host in its `xn--` form),
-/// no path, no trailing slash, no `:443`. Check the site's configured origin with it at
-/// start-up: an origin that fails here would fail every login.
-pub fn check_origin(origin: &str) -> Result<(), VerifyError> {
-    validator::check_expected_origin(origin)
+/// How [`Identity`]'s awkward fields look in JSON.
+mod json_friendly {
+    pub(crate) mod unix_seconds {
+        use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub(crate) fn serialize<S: Serializer>(
+            time: &SystemTime,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            // A certificate's notAfter is in whole seconds, after 1970.
+            let seconds = time
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs());
+            serializer.serialize_u64(seconds)
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<SystemTime, D::Error> {
+            let seconds = u64::deserialize(deserializer)?;
+            UNIX_EPOCH
+                .checked_add(Duration::from_secs(seconds))
+                .ok_or_else(|| serde::de::Error::custom("not_after out of range"))
+        }
+    }
+
+    pub(crate) mod base64_bytes {
+        use base64::engine::general_purpose::STANDARD;
+        use base64::Engine;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub(crate) fn serialize<S: Serializer>(
+            bytes: &[u8],
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(&STANDARD.encode(bytes))
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Vec<u8>, D::Error> {
+            let text = String::deserialize(deserializer)?;
+            STANDARD.decode(text).map_err(serde::de::Error::custom)
+        }
+    }
+}
+
+/// Whether `origin` is one a browser reports and [`Validator::new`] accepts as the site's
+/// origin: `https://host[:port]`, ASCII lower case (an IDN host in its `xn--` form), no path,
+/// no trailing slash, no `:443`. The error says which of these is wrong.
+pub fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    validator::check_site_origin(origin)
 }
 
 /// Compiles the README's example as a doctest.

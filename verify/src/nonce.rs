@@ -86,19 +86,8 @@ impl NonceStore {
 
     /// A fresh nonce for this browser session: 32 random bytes in base64 (44 characters).
     /// It replaces any earlier nonce of the session, which can then no longer be used.
-    ///
-    /// # Panics
-    /// If the operating system's random generator fails, or the store is full: for tests and
-    /// tools only. A request handler uses [`NonceStore::try_issue`], since any client can fill
-    /// the store.
-    pub fn issue(&self, session_id: &str) -> String {
-        match self.try_issue(session_id) {
-            Ok(nonce) => nonce,
-            Err(error) => panic!("cannot issue a challenge nonce: {error}"),
-        }
-    }
-
-    /// Like [`NonceStore::issue`], but reports a failure of the random generator or a full store.
+    /// Refuses when the operating system's random generator fails, or when the store is full
+    /// ([`IssueError::Full`], `ERR_NONCE_STORE_FULL`) rather than evict someone's challenge.
     pub fn try_issue(&self, session_id: &str) -> Result<String, IssueError> {
         let mut bytes = [0u8; NONCE_BYTES];
         self.random
@@ -271,10 +260,10 @@ mod tests {
     fn expired_nonces_leave_in_order_and_maps_stay_consistent() {
         let store = NonceStore::new(Duration::ZERO);
         for i in 0..1000 {
-            store.issue(&format!("session-{i}"));
+            store.try_issue(&format!("session-{i}")).expect("a nonce");
         }
         // Lifetime zero: every earlier nonce has expired, so this issue drops them all.
-        let fresh = store.issue("last");
+        let fresh = store.try_issue("last").expect("a nonce");
         let state = store.lock();
         assert_eq!(state.by_session.len(), 1);
         assert_eq!(state.session_by_nonce.len(), 1);
@@ -289,7 +278,7 @@ mod tests {
     fn reissuing_to_one_session_does_not_grow_the_queue_without_bound() {
         let store = NonceStore::with_capacity(Duration::from_secs(300), 10);
         for _ in 0..1000 {
-            store.issue("same-session");
+            store.try_issue("same-session").expect("a nonce");
         }
         let state = store.lock();
         assert_eq!(state.by_session.len(), 1);

@@ -32,8 +32,30 @@ pub(crate) type CaKey = (Vec<u8>, [u8; 32]);
 
 struct LoadedCrl {
     crl: CertRevocationList<'static>,
+    /// Its position in the list it was loaded from, for messages.
+    index: usize,
     this_update: SystemTime,
     next_update: SystemTime,
+    /// The cRLNumber extension (RFC 5280 5.2.3), big-endian without leading zeros; `None`
+    /// when the CRL carries none.
+    number: Option<Vec<u8>>,
+}
+
+impl LoadedCrl {
+    /// Why this CRL is older than `other` (of the same CA), if it is: an earlier thisUpdate or
+    /// a lower CRL number. Either would bring back a state the CA has since replaced, e.g. a
+    /// certificate that is now revoked.
+    fn older_than(&self, other: &LoadedCrl) -> Option<&'static str> {
+        if self.this_update < other.this_update {
+            return Some("its thisUpdate is earlier");
+        }
+        match (&self.number, &other.number) {
+            (Some(mine), Some(theirs)) if (mine.len(), mine) < (theirs.len(), theirs) => {
+                Some("its CRL number is lower")
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The CRLs in force, each verified against its CA's key.
@@ -126,18 +148,68 @@ impl CrlSet {
             let key = (signer.subject.clone(), signer.key_hash);
             let loaded = LoadedCrl {
                 crl,
+                index,
                 this_update,
                 next_update,
+                number: crl_number(&parsed).map_err(invalid)?,
             };
-            // Two CRLs of one CA (an old and a new one): keep the newest.
+            // Two CRLs of one CA (an old and a new one): keep the newest. Two that disagree on
+            // which is newer (one by date, the other by number) are refused: neither can be
+            // trusted to be the CA's latest.
             match by_ca.get(&key) {
-                Some(existing) if existing.this_update >= loaded.this_update => {}
-                _ => {
+                Some(existing) => match (loaded.older_than(existing), existing.older_than(&loaded))
+                {
+                    (Some(_), Some(why)) => {
+                        return Err(ConfigError::CrlRollback {
+                            index: existing.index,
+                            issuer: signer.name.clone(),
+                            why: format!("{why} than CRL #{index}'s, whose thisUpdate is earlier"),
+                        })
+                    }
+                    (Some(_), None) => {}
+                    (None, _) => {
+                        by_ca.insert(key, loaded);
+                    }
+                },
+                None => {
                     by_ca.insert(key, loaded);
                 }
             }
         }
         Ok(CrlSet { by_ca, no_crl_for })
+    }
+
+    /// Refuses `self` (a replacement) if one of its CRLs is older than the CRL `current` holds
+    /// for the same CA: a stale mirror or a replayed file must not undo a revocation.
+    pub(crate) fn check_not_older_than(
+        &self,
+        current: &CrlSet,
+        trust: &TrustConfig,
+    ) -> Result<(), ConfigError> {
+        for (key, replacement) in &self.by_ca {
+            let Some(in_force) = current.by_ca.get(key) else {
+                continue;
+            };
+            if let Some(why) = replacement.older_than(in_force) {
+                let issuer = trust
+                    .all_cas()
+                    .find(|ca| ca.key_hash == key.1)
+                    .map(|ca| ca.name.clone())
+                    .unwrap_or_default();
+                return Err(ConfigError::CrlRollback {
+                    index: replacement.index,
+                    issuer,
+                    why: format!("{why} than the CRL in force"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a CRL of this set covers the CA `(subject, key_hash)`, or it was opted out.
+    pub(crate) fn covers(&self, ca: &CaInfo) -> bool {
+        self.no_crl_for.contains(&ca.key_hash)
+            || self.by_ca.contains_key(&(ca.subject.clone(), ca.key_hash))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -171,6 +243,30 @@ impl CrlSet {
             }),
         }
     }
+}
+
+/// The CRL's cRLNumber, big-endian without leading zeros, if it has one.
+fn crl_number(crl: &CertificateList) -> Result<Option<Vec<u8>>, String> {
+    use der::oid::AssociatedOid;
+    use x509_cert::ext::pkix::CrlNumber;
+
+    let Some(extension) = crl
+        .tbs_cert_list
+        .crl_extensions
+        .iter()
+        .flatten()
+        .find(|extension| extension.extn_id == CrlNumber::OID)
+    else {
+        return Ok(None);
+    };
+    let number = CrlNumber::from_der(extension.extn_value.as_bytes())
+        .map_err(|error| format!("bad cRLNumber: {error}"))?;
+    let bytes = number.0.as_bytes();
+    let first = bytes
+        .iter()
+        .position(|&byte| byte != 0)
+        .unwrap_or(bytes.len());
+    Ok(Some(bytes[first..].to_vec()))
 }
 
 /// Whether `ca`'s key made `signature` over `message` with the algorithm `algorithm`.

@@ -21,9 +21,11 @@ use crate::Identity;
 #[derive(Debug)]
 pub struct Validator {
     trust: TrustConfig,
+    /// The site's own origin: the only one a token is checked for.
+    origin: String,
     crls: RwLock<Arc<CrlSet>>,
-    /// The anchors given to webpki: the configured ones, then the intermediates whose
-    /// signature by a configured anchor was verified once, at start-up (see [`Shortcut`]).
+    /// The anchors given to webpki: the configured ones, then each shortcut's own
+    /// `webpki_anchor` (see [`Shortcut`]). Only ever searched by content, never by position.
     webpki_anchors: Vec<TrustAnchor<'static>>,
     shortcuts: Vec<Shortcut>,
 }
@@ -35,9 +37,16 @@ pub struct Validator {
 /// anchor's CRL, by serial), its CA flag, keyCertSign and path length (at start-up and per
 /// path). Only for anchors without name constraints, which would otherwise be skipped, and for
 /// intermediates without an extendedKeyUsage, which webpki checks only on a path's certificates.
+///
+/// A shortcut carries, in one record, the webpki anchor it stands for, the configured anchor
+/// that signed it and its own serial: a path ending at it is matched to this record by the
+/// anchor's content, so its revocation is always looked up in its own anchor's CRL.
 #[derive(Debug)]
 struct Shortcut {
+    /// The intermediate as webpki takes it for an anchor.
+    webpki_anchor: TrustAnchor<'static>,
     intermediate: usize,
+    /// The configured anchor that signed it (index into `TrustConfig::anchors`).
     anchor: usize,
     serial: Vec<u8>,
     /// The intermediate's pathLenConstraint: how many more CAs may sit below it.
@@ -45,9 +54,18 @@ struct Shortcut {
 }
 
 impl Validator {
-    /// Checks the trust configuration as a whole: no test anchor unless allowed, every CRL
-    /// signed by a configured CA (matched by name and key), every opt-out naming a configured CA.
-    pub fn new(trust: TrustConfig) -> Result<Self, ConfigError> {
+    /// A validator for the site whose origin is `site_origin` (e.g. `"https://example.org"`,
+    /// from configuration: never from a request), with the trust configuration checked as a
+    /// whole, so that a mistake stops the start instead of failing every login:
+    /// - the origin is exactly what a browser reports: `https:`, lower case, no trailing slash,
+    ///   no path, no `:443` ([`ConfigError::InvalidSiteOrigin`] says which is wrong);
+    /// - no test CA unless [`TrustConfig::allow_test_anchors`];
+    /// - every CRL signed by a configured CA (matched by name and key), every opt-out naming a
+    ///   configured CA;
+    /// - every configured CA (anchor or intermediate) has a CRL ([`TrustConfig::with_crls`])
+    ///   or an explicit opt-out ([`TrustConfig::without_crl_for`]).
+    pub fn new(trust: TrustConfig, site_origin: &str) -> Result<Self, ConfigError> {
+        check_site_origin(site_origin)?;
         if !trust.allow_test_anchors {
             if let Some(test_ca) = trust.all_cas().find(|ca| ca.is_test) {
                 return Err(ConfigError::TestAnchorNotAllowed {
@@ -56,16 +74,17 @@ impl Validator {
             }
         }
         let crls = CrlSet::load(&trust, &trust.crls_der)?;
+        check_every_ca_covered(&trust, &crls)?;
         let shortcuts = shortcuts(&trust);
         let mut webpki_anchors = trust.anchors.clone();
-        for shortcut in &shortcuts {
-            let certificate = &trust.intermediates[shortcut.intermediate];
-            if let Ok(anchor) = webpki::anchor_from_trusted_cert(certificate) {
-                webpki_anchors.push(anchor.to_owned());
-            }
-        }
+        webpki_anchors.extend(
+            shortcuts
+                .iter()
+                .map(|shortcut| shortcut.webpki_anchor.clone()),
+        );
         Ok(Validator {
             trust,
+            origin: site_origin.to_owned(),
             crls: RwLock::new(Arc::new(crls)),
             webpki_anchors,
             shortcuts,
@@ -73,24 +92,28 @@ impl Validator {
     }
 
     /// Replaces the CRLs in force (a scheduled refresh, or an operator's signal), after checking
-    /// each as at start-up; on error the previous CRLs stay in force. Returns how many CAs now
-    /// have a CRL.
+    /// each as at start-up; on error the previous CRLs stay in force. A CRL older than the one
+    /// in force for its CA (earlier thisUpdate or lower CRL number) is refused
+    /// ([`ConfigError::CrlRollback`]): a stale mirror must not undo a revocation. Returns how
+    /// many CAs now have a CRL.
     pub fn replace_crls(&self, crls_der: Vec<Vec<u8>>) -> Result<usize, ConfigError> {
         let loaded = CrlSet::load(&self.trust, &crls_der)?;
+        check_every_ca_covered(&self.trust, &loaded)?;
         let count = loaded.len();
         let mut current = self
             .crls
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Compared under the write lock, so that two refreshes racing cannot go backwards.
+        loaded.check_not_older_than(&current, &self.trust)?;
         *current = Arc::new(loaded);
         Ok(count)
     }
 
-    /// Checks a token and returns the card holder's identity.
+    /// Checks a token made for this site's origin (given to [`Validator::new`]) and returns the
+    /// card holder's identity.
     ///
     /// - `token_json`: the token exactly as the page posted it.
-    /// - `expected_origin`: the site's own origin, e.g. `"https://example.org"` (no trailing
-    ///   slash, lower case, no default port), from configuration: never from the request or token.
     /// - `expected_nonce`: the challenge nonce this session was given (see [`NonceStore`]); the
     ///   caller makes sure it is fresh and used once, or uses
     ///   [`Validator::validate_with_nonce_store`] which does.
@@ -102,11 +125,9 @@ impl Validator {
     pub fn validate(
         &self,
         token_json: &[u8],
-        expected_origin: &str,
         expected_nonce: &str,
         now: SystemTime,
     ) -> Result<Identity, VerifyError> {
-        check_expected_origin(expected_origin)?;
         check_expected_nonce(expected_nonce)?;
         let token = token::parse(token_json)?;
 
@@ -124,7 +145,7 @@ impl Validator {
             &end_entity,
             token.algorithm,
             &token.signature,
-            expected_origin,
+            &self.origin,
             expected_nonce,
         )?;
 
@@ -140,13 +161,12 @@ impl Validator {
     pub fn validate_with_nonce_store(
         &self,
         token_json: &[u8],
-        expected_origin: &str,
         nonces: &NonceStore,
         session_id: &str,
         now: SystemTime,
     ) -> Result<Identity, VerifyError> {
         let nonce = nonces.take(session_id)?;
-        self.validate(token_json, expected_origin, &nonce, now)
+        self.validate(token_json, &nonce, now)
     }
 
     /// [`Validator::validate`] with the challenge taken out of a [`ChallengeStore`] (in memory
@@ -155,7 +175,6 @@ impl Validator {
     pub async fn validate_with_challenge_store<S: ChallengeStore>(
         &self,
         token_json: &[u8],
-        expected_origin: &str,
         challenges: &S,
         session_id: &str,
         now: SystemTime,
@@ -172,7 +191,12 @@ impl Validator {
                     VerifyError::ChallengeStoreUnavailable { why }
                 }
             })?;
-        self.validate(token_json, expected_origin, &nonce, now)
+        self.validate(token_json, &nonce, now)
+    }
+
+    /// The site origin tokens are checked for.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// The trust configuration this validator uses.
@@ -204,22 +228,25 @@ impl Validator {
             )
             .map_err(path_error)?;
 
-        let anchor = path.anchor();
-        let webpki_index = self
-            .webpki_anchors
-            .iter()
-            .position(|candidate| {
-                candidate.subject_public_key_info.as_ref()
-                    == anchor.subject_public_key_info.as_ref()
-                    && candidate.subject.as_ref() == anchor.subject.as_ref()
-            })
-            .ok_or_else(|| VerifyError::InvalidCertificate {
-                why: "the path ended at an unknown anchor".into(),
-            })?;
-        let shortcut = webpki_index
-            .checked_sub(self.trust.anchors.len())
-            .and_then(|index| self.shortcuts.get(index));
-        let anchor_index = shortcut.map_or(webpki_index, |shortcut| shortcut.anchor);
+        let ended_at = path.anchor();
+        let same = |candidate: &TrustAnchor<'_>| {
+            candidate.subject_public_key_info.as_ref() == ended_at.subject_public_key_info.as_ref()
+                && candidate.subject.as_ref() == ended_at.subject.as_ref()
+        };
+        // A configured anchor, else the shortcut whose own record holds this anchor.
+        let (anchor_index, shortcut) = match self.trust.anchors.iter().position(same) {
+            Some(index) => (index, None),
+            None => {
+                let shortcut = self
+                    .shortcuts
+                    .iter()
+                    .find(|shortcut| same(&shortcut.webpki_anchor))
+                    .ok_or_else(|| VerifyError::InvalidCertificate {
+                        why: "the path ended at an unknown anchor".into(),
+                    })?;
+                (shortcut.anchor, Some(shortcut))
+            }
+        };
         let anchor_info = &self.trust.anchor_info[anchor_index];
         // webpki's anchors carry no dates: check the anchor certificate's own, as Web eID does.
         check_dates(anchor_info, now)?;
@@ -286,6 +313,17 @@ impl Validator {
     }
 }
 
+/// Every configured CA must have a CRL in `crls` or an opt-out: otherwise each certificate it
+/// issues would be refused at login with `ERR_REVOCATION_UNKNOWN`, after a start that looked fine.
+fn check_every_ca_covered(trust: &TrustConfig, crls: &CrlSet) -> Result<(), ConfigError> {
+    match trust.all_cas().find(|ca| !crls.covers(ca)) {
+        Some(ca) => Err(ConfigError::CaWithoutCrl {
+            subject: ca.name.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn check_dates(ca: &crate::trust::CaInfo, now: SystemTime) -> Result<(), VerifyError> {
     if now < ca.not_before {
         return Err(VerifyError::CertificateNotYetValid);
@@ -342,8 +380,12 @@ fn shortcuts(trust: &TrustConfig) -> Vec<Shortcut> {
                     signature,
                 )
         });
+        let Ok(webpki_anchor) = webpki::anchor_from_trusted_cert(der) else {
+            continue;
+        };
         if let Some((anchor, _)) = signer {
             found.push(Shortcut {
+                webpki_anchor: webpki_anchor.to_owned(),
                 intermediate,
                 anchor,
                 serial,
@@ -517,26 +559,87 @@ fn raw_ecdsa_to_der(raw: &[u8], scalar_len: usize) -> Result<Vec<u8>, VerifyErro
 }
 
 /// The origin a browser reports: `https://host[:port]`, lower case, no path, no trailing
-/// slash, no default port. Anything else can never match a token, so it is a site bug.
-pub(crate) fn check_expected_origin(origin: &str) -> Result<(), VerifyError> {
-    let valid = origin.len() <= 255
-        && origin.strip_prefix("https://").is_some_and(|authority| {
-            !authority.is_empty()
-                && !authority.starts_with(':')
-                && !authority.ends_with(':')
-                && !authority.ends_with(":443")
-                && authority.bytes().all(|byte| {
-                    byte.is_ascii_graphic()
-                        && !byte.is_ascii_uppercase()
-                        && !matches!(byte, b'/' | b'?' | b'#' | b'@' | b'\\')
-                })
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err(VerifyError::InvalidExpectedOrigin {
+/// slash, no default port. Anything else can never match a token: refused at start-up, with
+/// what is wrong.
+pub(crate) fn check_site_origin(origin: &str) -> Result<(), ConfigError> {
+    match site_origin_problem(origin) {
+        None => Ok(()),
+        Some(why) => Err(ConfigError::InvalidSiteOrigin {
             origin: origin.chars().take(255).collect(),
-        })
+            why,
+        }),
+    }
+}
+
+fn site_origin_problem(origin: &str) -> Option<&'static str> {
+    if origin.len() > 255 {
+        return Some("longer than 255 characters");
+    }
+    let Some(authority) = origin.strip_prefix("https://") else {
+        let lower = origin.to_ascii_lowercase();
+        return Some(if lower.starts_with("http://") {
+            "http: a browser gives CPx Connect tokens only to https pages (develop on https://localhost:PORT)"
+        } else if lower.starts_with("https://") {
+            "upper case in the scheme: write https://"
+        } else {
+            "it does not start with https://"
+        });
+    };
+    if let Some(without_slash) = authority.strip_suffix('/') {
+        if !without_slash.is_empty() && !without_slash.contains('/') {
+            return Some("a trailing slash: leave out the final /");
+        }
+    }
+    if authority.contains('/') {
+        return Some("a path: an origin is the scheme, host and port only");
+    }
+    if authority.contains(['?', '#']) {
+        return Some("a query or fragment: an origin is the scheme, host and port only");
+    }
+    if authority.contains('@') {
+        return Some("user information (@): an origin is the scheme, host and port only");
+    }
+    if !authority
+        .bytes()
+        .all(|byte| byte.is_ascii_graphic() && byte != b'\\')
+    {
+        return Some("a character no host name has (non-ASCII: use the xn-- form of an IDN)");
+    }
+    if authority.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        return Some("upper case: browsers report the host in lower case");
+    }
+    // An IPv6 literal is bracketed: its colons are not the port's.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let Some((address, after)) = rest.split_once(']') else {
+                return Some("an IPv6 address without its closing ]");
+            };
+            match (after, after.strip_prefix(':')) {
+                ("", _) => (address, None),
+                (_, Some(port)) => (address, Some(port)),
+                (_, None) => return Some("characters after the IPv6 address's ]"),
+            }
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() {
+        return Some("no host");
+    }
+    match port {
+        None => None,
+        Some("443") => Some("the default port :443: browsers leave it out"),
+        Some(port)
+            if port.is_empty()
+                || port.starts_with('0')
+                || !port.bytes().all(|byte| byte.is_ascii_digit())
+                || port.parse::<u32>().map_or(true, |number| number > 65535) =>
+        {
+            Some("a port that is not a number from 1 to 65535")
+        }
+        Some(_) => None,
     }
 }
 
@@ -584,26 +687,43 @@ mod tests {
     }
 
     #[test]
-    fn expected_origin_shape() {
+    fn site_origin_shape() {
         for good in [
             "https://example.org",
             "https://localhost:8443",
             "https://[::1]:8443",
+            "https://[::1]",
         ] {
-            assert_eq!(check_expected_origin(good), Ok(()), "{good}");
+            assert_eq!(check_site_origin(good), Ok(()), "{good}");
         }
-        for bad in [
-            "http://example.org",
-            "https://example.org/",
-            "https://example.org/login",
-            "https://Example.org",
-            "https://example.org:443",
-            "https://",
-            "https://user@example.org",
-            "https://example.org?x",
-            "example.org",
+        // Each mistake is named, so the operator knows what to change.
+        for (bad, why) in [
+            ("http://example.org", "http:"),
+            ("HTTPS://example.org", "upper case in the scheme"),
+            ("example.org", "does not start with https://"),
+            ("https://example.org/", "trailing slash"),
+            ("https://example.org/login", "a path"),
+            ("https://example.org/login/", "a path"),
+            ("https://Example.org", "upper case: browsers"),
+            ("https://example.org:443", "default port"),
+            ("https://example.org:", "not a number"),
+            ("https://example.org:84x3", "not a number"),
+            ("https://example.org:65536", "not a number"),
+            ("https://example.org:0443", "not a number"),
+            ("https://", "no host"),
+            ("https://:8443", "no host"),
+            ("https://user@example.org", "user information"),
+            ("https://example.org?x", "query"),
+            ("https://exämple.org", "xn--"),
+            ("https://[::1", "closing ]"),
+            ("https://[::1]x", "after the IPv6"),
         ] {
-            assert!(check_expected_origin(bad).is_err(), "{bad}");
+            match check_site_origin(bad) {
+                Err(ConfigError::InvalidSiteOrigin { why: said, .. }) => {
+                    assert!(said.contains(why), "{bad}: {said}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
         }
     }
 

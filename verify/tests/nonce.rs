@@ -11,7 +11,9 @@ use cpx_verify::{NonceError, NonceStore};
 #[test]
 fn issues_44_character_base64_nonces_of_32_random_bytes() {
     let store = NonceStore::default();
-    let nonces: HashSet<String> = (0..100).map(|i| store.issue(&format!("s{i}"))).collect();
+    let nonces: HashSet<String> = (0..100)
+        .map(|i| store.try_issue(&format!("s{i}")).expect("a nonce"))
+        .collect();
     assert_eq!(nonces.len(), 100, "nonces repeat");
     for nonce in &nonces {
         assert_eq!(nonce.len(), 44);
@@ -30,7 +32,7 @@ fn default_lifetime_is_five_minutes() {
 #[test]
 fn consume_succeeds_once() {
     let store = NonceStore::default();
-    let nonce = store.issue("session");
+    let nonce = store.try_issue("session").expect("a nonce");
     assert_eq!(store.consume("session", &nonce), Ok(()));
     assert_eq!(store.consume("session", &nonce), Err(NonceError::Unknown));
     assert!(store.is_empty());
@@ -39,7 +41,7 @@ fn consume_succeeds_once() {
 #[test]
 fn unknown_nonce_is_refused() {
     let store = NonceStore::default();
-    store.issue("session");
+    store.try_issue("session").expect("a nonce");
     let never_issued = STANDARD.encode([7u8; 32]);
     assert_eq!(
         store.consume("session", &never_issued),
@@ -50,7 +52,7 @@ fn unknown_nonce_is_refused() {
 #[test]
 fn nonce_of_another_session_is_refused_and_burnt() {
     let store = NonceStore::default();
-    let nonce = store.issue("victim");
+    let nonce = store.try_issue("victim").expect("a nonce");
     assert_eq!(
         store.consume("attacker", &nonce),
         Err(NonceError::WrongSession)
@@ -62,7 +64,7 @@ fn nonce_of_another_session_is_refused_and_burnt() {
 #[test]
 fn expired_nonce_is_refused_and_removed() {
     let store = NonceStore::new(Duration::from_millis(20));
-    let nonce = store.issue("session");
+    let nonce = store.try_issue("session").expect("a nonce");
     std::thread::sleep(Duration::from_millis(60));
     assert_eq!(store.consume("session", &nonce), Err(NonceError::Expired));
     assert_eq!(store.consume("session", &nonce), Err(NonceError::Unknown));
@@ -71,7 +73,7 @@ fn expired_nonce_is_refused_and_removed() {
 #[test]
 fn nonce_within_its_lifetime_is_accepted() {
     let store = NonceStore::new(Duration::from_secs(60));
-    let nonce = store.issue("session");
+    let nonce = store.try_issue("session").expect("a nonce");
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(store.consume("session", &nonce), Ok(()));
 }
@@ -79,15 +81,15 @@ fn nonce_within_its_lifetime_is_accepted() {
 #[test]
 fn zero_lifetime_means_always_expired() {
     let store = NonceStore::new(Duration::ZERO);
-    let nonce = store.issue("session");
+    let nonce = store.try_issue("session").expect("a nonce");
     assert_eq!(store.consume("session", &nonce), Err(NonceError::Expired));
 }
 
 #[test]
 fn a_new_nonce_replaces_the_previous_one_of_the_session() {
     let store = NonceStore::default();
-    let first = store.issue("session");
-    let second = store.issue("session");
+    let first = store.try_issue("session").expect("a nonce");
+    let second = store.try_issue("session").expect("a nonce");
     assert_ne!(first, second);
     assert_eq!(store.len(), 1);
     assert_eq!(store.consume("session", &first), Err(NonceError::Unknown));
@@ -97,8 +99,8 @@ fn a_new_nonce_replaces_the_previous_one_of_the_session() {
 #[test]
 fn sessions_are_independent() {
     let store = NonceStore::default();
-    let a = store.issue("a");
-    let b = store.issue("b");
+    let a = store.try_issue("a").expect("a nonce");
+    let b = store.try_issue("b").expect("a nonce");
     assert_eq!(store.consume("b", &b), Ok(()));
     assert_eq!(store.consume("a", &a), Ok(()));
 }
@@ -106,7 +108,7 @@ fn sessions_are_independent() {
 #[test]
 fn take_returns_the_session_nonce_once() {
     let store = NonceStore::default();
-    let nonce = store.issue("session");
+    let nonce = store.try_issue("session").expect("a nonce");
     assert_eq!(store.take("session"), Ok(nonce.clone()));
     assert_eq!(store.take("session"), Err(NonceError::Unknown));
     assert_eq!(store.consume("session", &nonce), Err(NonceError::Unknown));
@@ -115,7 +117,7 @@ fn take_returns_the_session_nonce_once() {
 #[test]
 fn take_refuses_an_expired_nonce() {
     let store = NonceStore::new(Duration::ZERO);
-    store.issue("session");
+    store.try_issue("session").expect("a nonce");
     assert_eq!(store.take("session"), Err(NonceError::Expired));
     assert!(store.is_empty());
 }
@@ -123,7 +125,7 @@ fn take_refuses_an_expired_nonce() {
 #[test]
 fn forget_drops_the_session_nonce() {
     let store = NonceStore::default();
-    let nonce = store.issue("session");
+    let nonce = store.try_issue("session").expect("a nonce");
     store.forget("session");
     assert_eq!(store.consume("session", &nonce), Err(NonceError::Unknown));
 }
@@ -131,7 +133,7 @@ fn forget_drops_the_session_nonce() {
 #[test]
 fn concurrent_consumers_of_one_nonce_succeed_exactly_once() {
     let store = Arc::new(NonceStore::default());
-    let nonce = store.issue("session");
+    let nonce = store.try_issue("session").expect("a nonce");
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let store = Arc::clone(&store);

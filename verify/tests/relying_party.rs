@@ -26,11 +26,11 @@ fn spki_sha256_hex(certificate: &str) -> String {
 }
 
 fn validate(token: &[u8]) -> Result<cpx_verify::Identity, VerifyError> {
-    validator().validate(token, ORIGIN, NONCE, now())
+    validator().validate(token, NONCE, now())
 }
 
 fn validate_with(trust: TrustConfig, leaf: &str) -> Result<cpx_verify::Identity, VerifyError> {
-    validator_for(trust).validate(&token(leaf, "RS256"), ORIGIN, NONCE, now())
+    validator_for(trust).validate(&token(leaf, "RS256"), NONCE, now())
 }
 
 fn root_and_ca() -> TrustConfig {
@@ -61,10 +61,10 @@ fn the_same_idnat_under_another_anchor_is_another_account_key() {
         .allow_test_anchors();
     let validator = validator_for(trust);
     let victim = validator
-        .validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now())
+        .validate(&token("leaf-valid", "RS256"), NONCE, now())
         .expect("valid");
     let other = validator
-        .validate(&token("leaf-other-ca", "RS256"), ORIGIN, NONCE, now())
+        .validate(&token("leaf-other-ca", "RS256"), NONCE, now())
         .expect("valid under the other anchor");
     assert_eq!(victim.id_nat, other.id_nat);
     assert_ne!(
@@ -93,7 +93,7 @@ fn test_anchors_are_refused_unless_allowed() {
         .and_then(|trust| trust.with_crls(vec![fixture("root-ca.crl.der")]))
         .expect("config");
     assert!(matches!(
-        Validator::new(production),
+        Validator::new(production, ORIGIN),
         Err(ConfigError::TestAnchorNotAllowed { ref subject }) if subject.contains("TEST AC RACINE")
     ));
     // A test intermediate under a production anchor is refused too.
@@ -102,32 +102,37 @@ fn test_anchors_are_refused_unless_allowed() {
         .expect("config")
         .without_crl_for(fixture("other-ca.der"));
     assert!(matches!(
-        Validator::new(with_test_intermediate),
+        Validator::new(with_test_intermediate, ORIGIN),
         Err(ConfigError::TestAnchorNotAllowed { .. })
     ));
     // An anchor not named as a test CA is fine without the flag.
     let other = TrustConfig::new(vec![fixture("other-ca.der")])
         .and_then(|trust| trust.with_crls(vec![fixture("other-ca.crl.der")]))
         .expect("config");
-    assert!(Validator::new(other).is_ok());
+    assert!(Validator::new(other, ORIGIN).is_ok());
 }
 
 // --- 2. revocation by default, CRLs checked at load, reload -------------------------------------
 
 #[test]
-fn a_ca_without_a_crl_is_refused_by_default() {
+fn a_ca_without_a_crl_stops_the_start() {
+    // Before: the validator started, then every login failed with ERR_REVOCATION_UNKNOWN.
     let trust = root_and_ca()
         .with_crls(vec![fixture("root-ca.crl.der")])
         .expect("config");
-    let result = validate_with(trust, "leaf-valid");
-    assert!(
-        matches!(result, Err(VerifyError::RevocationUnknown { ref issuer }) if issuer.contains("TEST AC IGC-SANTE FORT PERSONNES")),
-        "{result:?}"
-    );
-    assert_eq!(
-        result.err().map(|error| error.code()),
-        Some("ERR_REVOCATION_UNKNOWN")
-    );
+    match Validator::new(trust, ORIGIN) {
+        Err(error @ ConfigError::CaWithoutCrl { .. }) => {
+            assert_eq!(error.code(), "ERR_CONFIG_CA_WITHOUT_CRL");
+            let message = error.to_string();
+            assert!(
+                message.contains("TEST AC IGC-SANTE FORT PERSONNES"),
+                "{message}"
+            );
+            assert!(message.contains("with_crls"), "{message}");
+            assert!(message.contains("without_crl_for"), "{message}");
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
 }
 
 #[test]
@@ -137,14 +142,150 @@ fn the_root_needs_a_crl_too_or_an_explicit_opt_out() {
         .with_crls(vec![fixture("ca.crl.der")])
         .expect("config");
     assert!(matches!(
-        validate_with(trust, "leaf-valid"),
-        Err(VerifyError::RevocationUnknown { .. })
+        Validator::new(trust, ORIGIN),
+        Err(ConfigError::CaWithoutCrl { ref subject }) if subject.contains("TEST AC RACINE")
     ));
     let trust = root_and_ca()
         .with_crls(vec![fixture("ca.crl.der")])
         .expect("config")
         .without_crl_for(fixture("root-ca.der"));
     assert!(validate_with(trust, "leaf-valid").is_ok());
+}
+
+#[test]
+fn a_refresh_that_leaves_a_ca_without_its_crl_is_refused() {
+    let validator = validator();
+    assert!(matches!(
+        validator.replace_crls(vec![fixture("root-ca.crl.der")]),
+        Err(ConfigError::CaWithoutCrl { .. })
+    ));
+    assert_eq!(
+        validator
+            .validate(&token("leaf-revoked", "RS256"), NONCE, now())
+            .err(),
+        Some(VerifyError::Revoked)
+    );
+}
+
+#[test]
+fn config_errors_have_codes_and_name_the_method_that_fixes_them() {
+    let test_anchor = TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| trust.with_crls(vec![fixture("root-ca.crl.der")]))
+        .and_then(|trust| Validator::new(trust, ORIGIN).map(|_| ()));
+    let error = test_anchor.expect_err("a test anchor is refused");
+    assert_eq!(error.code(), "ERR_CONFIG_TEST_ANCHOR");
+    assert!(error.to_string().contains("allow_test_anchors"), "{error}");
+    let error = TrustConfig::new(Vec::new()).expect_err("no anchor");
+    assert_eq!(error.code(), "ERR_CONFIG_NO_TRUST_ANCHOR");
+    let error = root_and_ca()
+        .with_certificate_policies::<&str>(&[])
+        .expect_err("empty list");
+    assert_eq!(error.code(), "ERR_CONFIG_POLICY_LIST_EMPTY");
+    assert!(
+        error.to_string().contains("with_certificate_policies"),
+        "{error}"
+    );
+}
+
+// --- CRL rollback (issue 18, RP 3) ----------------------------------------------------------------
+
+#[test]
+fn an_older_crl_than_the_one_in_force_is_refused() {
+    let validator = validator();
+    // ca-previous.crl.der: thisUpdate a day earlier, CRL number 1 (ca.crl.der has 2), and
+    // leaf-revoked not yet in it: taking it would bring a revoked card back.
+    let result = validator.replace_crls(vec![
+        fixture("ca-previous.crl.der"),
+        fixture("root-ca.crl.der"),
+    ]);
+    match result {
+        Err(error @ ConfigError::CrlRollback { index: 0, .. }) => {
+            assert_eq!(error.code(), "ERR_CONFIG_CRL_ROLLBACK");
+            assert!(error.to_string().contains("thisUpdate"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        validator
+            .validate(&token("leaf-revoked", "RS256"), NONCE, now())
+            .err(),
+        Some(VerifyError::Revoked)
+    );
+}
+
+#[test]
+fn a_crl_with_a_lower_number_is_refused_whatever_its_date() {
+    let validator = validator();
+    // Newer by thisUpdate (an hour after ca.crl.der), but CRL number 1 < 2.
+    let result = validator.replace_crls(vec![
+        fixture("ca-renumbered.crl.der"),
+        fixture("root-ca.crl.der"),
+    ]);
+    assert!(
+        matches!(result, Err(ConfigError::CrlRollback { index: 0, ref why, .. }) if why.contains("CRL number")),
+        "{result:?}"
+    );
+    // The same CRL again, or a newer one, is a normal refresh.
+    assert_eq!(
+        validator.replace_crls(vec![fixture("ca.crl.der"), fixture("root-ca.crl.der")]),
+        Ok(2)
+    );
+}
+
+#[test]
+fn the_builder_refuses_two_crls_of_one_ca_that_disagree_on_which_is_newer() {
+    // ca.crl.der is newer by CRL number, ca-renumbered.crl.der by thisUpdate.
+    let trust = root_and_ca()
+        .with_crls(vec![
+            fixture("ca.crl.der"),
+            fixture("ca-renumbered.crl.der"),
+            fixture("root-ca.crl.der"),
+        ])
+        .expect("each parses");
+    assert!(matches!(
+        Validator::new(trust, ORIGIN),
+        Err(ConfigError::CrlRollback { .. })
+    ));
+    // An old and a new CRL that agree: the newest is kept, the old one cannot undo it.
+    let trust = root_and_ca()
+        .with_crls(vec![
+            fixture("ca.crl.der"),
+            fixture("ca-previous.crl.der"),
+            fixture("root-ca.crl.der"),
+        ])
+        .expect("each parses");
+    assert_eq!(
+        validator_for(trust)
+            .validate(&token("leaf-revoked", "RS256"), NONCE, now())
+            .err(),
+        Some(VerifyError::Revoked)
+    );
+}
+
+// --- shortcut anchors (issue 18, RP 10) ------------------------------------------------------------
+
+#[test]
+fn a_shortcut_intermediate_is_checked_against_its_own_serial_in_its_anchors_crl() {
+    // ca.der and rollover-ca.der share one name, both under the root, both taken as shortcut
+    // anchors; the root's ARL revokes ca.der (serial 0200) only.
+    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| {
+            trust.with_intermediates(vec![fixture("rollover-ca.der"), fixture("ca.der")])
+        })
+        .and_then(|trust| {
+            trust.with_crls(vec![
+                fixture("ca.crl.der"),
+                fixture("rollover-ca.crl.der"),
+                fixture("root-ca-revokes-ca.crl.der"),
+            ])
+        })
+        .expect("config")
+        .allow_test_anchors();
+    let validator = validator_for(trust);
+    let check = |leaf: &str| validator.validate(&token(leaf, "RS256"), NONCE, now());
+    assert_eq!(check("leaf-valid").err(), Some(VerifyError::Revoked));
+    let identity = check("leaf-rollover-valid").expect("rollover-ca is not revoked");
+    assert_eq!(identity.anchor_id, spki_sha256_hex("root-ca.der"));
 }
 
 #[test]
@@ -157,7 +298,7 @@ fn a_crl_that_matches_no_configured_ca_stops_the_start() {
         ])
         .expect("config");
     assert!(matches!(
-        Validator::new(trust),
+        Validator::new(trust, ORIGIN),
         Err(ConfigError::CrlMatchesNoCa { index: 2, ref issuer }) if issuer.contains("OTHER CA")
     ));
 }
@@ -171,7 +312,7 @@ fn a_crl_with_a_bad_signature_is_refused_at_load_not_at_each_login() {
         .with_crls(vec![tampered, fixture("root-ca.crl.der")])
         .expect("parses");
     assert!(matches!(
-        Validator::new(trust),
+        Validator::new(trust, ORIGIN),
         Err(ConfigError::CrlMatchesNoCa { index: 0, .. })
     ));
 }
@@ -183,7 +324,7 @@ fn an_opt_out_must_name_a_configured_ca() {
         .expect("config")
         .without_crl_for(fixture("other-ca.der"));
     assert!(matches!(
-        Validator::new(trust),
+        Validator::new(trust, ORIGIN),
         Err(ConfigError::InvalidNoCrlCa { index: 0, .. })
     ));
 }
@@ -195,7 +336,7 @@ fn crls_are_replaced_while_serving() {
         .expect("config")
         .without_crl_for(fixture("ca.der"));
     let validator = validator_for(trust);
-    let check = || validator.validate(&token("leaf-revoked", "RS256"), ORIGIN, NONCE, now());
+    let check = || validator.validate(&token("leaf-revoked", "RS256"), NONCE, now());
     assert!(check().is_ok());
     assert_eq!(
         validator.replace_crls(vec![fixture("ca.crl.der"), fixture("root-ca.crl.der")]),
@@ -271,9 +412,9 @@ fn an_expired_anchor_is_refused_even_if_the_user_certificate_is_current() {
     let token = token("leaf-short-ca", "RS256");
     let before = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // 2027
     let after = UNIX_EPOCH + Duration::from_secs(1_900_000_000); // 2030-03
-    assert!(validator.validate(&token, ORIGIN, NONCE, before).is_ok());
+    assert!(validator.validate(&token, NONCE, before).is_ok());
     assert_eq!(
-        validator.validate(&token, ORIGIN, NONCE, after).err(),
+        validator.validate(&token, NONCE, after).err(),
         Some(VerifyError::CertificateExpired)
     );
 }
@@ -296,7 +437,7 @@ fn two_cas_of_the_same_name_each_get_their_own_crl() {
         .expect("config")
         .allow_test_anchors();
     let validator = validator_for(trust);
-    let check = |leaf: &str| validator.validate(&token(leaf, "RS256"), ORIGIN, NONCE, now());
+    let check = |leaf: &str| validator.validate(&token(leaf, "RS256"), NONCE, now());
     assert!(check("leaf-valid").is_ok());
     assert_eq!(check("leaf-revoked").err(), Some(VerifyError::Revoked));
     assert!(
@@ -337,8 +478,8 @@ fn the_nonce_store_is_capped_and_refuses_rather_than_evicts() {
 #[test]
 fn expired_nonces_free_room_in_the_capped_store() {
     let store = NonceStore::with_capacity(Duration::ZERO, 2);
-    store.issue("a");
-    store.issue("b");
+    store.try_issue("a").expect("a nonce");
+    store.try_issue("b").expect("a nonce");
     assert!(store.try_issue("c").is_ok());
     assert_eq!(store.consume("c", "x"), Err(NonceError::Unknown));
 }
@@ -370,7 +511,6 @@ fn a_junk_signature_is_refused_before_the_path_is_built() {
 fn a_validation_time_before_1970_is_not_a_panic() {
     let result = validator().validate(
         &token("leaf-valid", "RS256"),
-        ORIGIN,
         NONCE,
         SystemTime::UNIX_EPOCH - Duration::from_secs(10),
     );
@@ -398,25 +538,27 @@ fn an_intermediate_verified_at_start_up_still_has_its_dates_checked_per_token() 
     let before = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // 2027
     let after = UNIX_EPOCH + Duration::from_secs(1_900_000_000); // 2030-03
     let identity = validator
-        .validate(&token, ORIGIN, NONCE, before)
+        .validate(&token, NONCE, before)
         .expect("valid in 2027");
     assert_eq!(identity.anchor_id, spki_sha256_hex("root-ca.der"));
     assert_eq!(
-        validator.validate(&token, ORIGIN, NONCE, after).err(),
+        validator.validate(&token, NONCE, after).err(),
         Some(VerifyError::CertificateExpired)
     );
 }
 
 #[test]
 fn an_intermediate_still_needs_its_anchors_crl() {
-    // Without the root's ARL, the intermediate's own revocation status is unknown.
+    // Without the root's ARL, the intermediate's own revocation status would be unknown: the
+    // start stops (a_shortcut_intermediate_is_checked_against_its_own_serial_in_its_anchors_crl
+    // shows the ARL applied to it).
     let trust = TrustConfig::new(vec![fixture("root-ca.der")])
         .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
         .and_then(|trust| trust.with_crls(vec![fixture("ca.crl.der")]))
         .expect("config")
         .allow_test_anchors();
     assert!(matches!(
-        validate_with(trust, "leaf-valid"),
-        Err(VerifyError::RevocationUnknown { ref issuer }) if issuer.contains("RACINE")
+        Validator::new(trust, ORIGIN),
+        Err(ConfigError::CaWithoutCrl { ref subject }) if subject.contains("RACINE")
     ));
 }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 fn validate(token: &[u8]) -> Result<cpx_verify::Identity, VerifyError> {
-    validator().validate(token, ORIGIN, NONCE, now())
+    validator().validate(token, NONCE, now())
 }
 
 fn code_of(result: Result<cpx_verify::Identity, VerifyError>) -> &'static str {
@@ -50,12 +50,7 @@ fn accepts_a_valid_rs256_token_and_returns_the_holder() {
 #[test]
 fn accepts_at_the_current_time() {
     // The fixtures are meant for the demo too: they must be valid today, not only at now().
-    let result = validator().validate(
-        &token("leaf-valid", "RS256"),
-        ORIGIN,
-        NONCE,
-        SystemTime::now(),
-    );
+    let result = validator().validate(&token("leaf-valid", "RS256"), NONCE, SystemTime::now());
     assert_eq!(
         result.map(|identity| identity.id_nat).ok().as_deref(),
         Some("810001234567")
@@ -139,7 +134,7 @@ fn accepts_the_issuing_ca_itself_as_trust_anchor() {
         .and_then(|trust| trust.with_crls(vec![fixture("ca.crl.der")]))
         .expect("anchor")
         .allow_test_anchors();
-    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
+    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), NONCE, now());
     assert!(result.is_ok(), "{result:?}");
 }
 
@@ -176,7 +171,7 @@ fn rejects_a_token_made_for_the_origin_with_a_trailing_slash() {
 
 #[test]
 fn rejects_a_token_made_for_another_nonce() {
-    let other_nonce = NonceStore::default().issue("session");
+    let other_nonce = NonceStore::default().try_issue("session").expect("a nonce");
     let token = token_value("leaf-valid", "RS256", ORIGIN, &other_nonce);
     assert_eq!(
         validate(&to_bytes(&token)).err(),
@@ -263,7 +258,7 @@ fn rejects_unknown_algorithms() {
 // --- nonces through the store ----------------------------------------------------------------
 
 fn token_for_session(store: &NonceStore, session: &str) -> (Vec<u8>, String) {
-    let nonce = store.issue(session);
+    let nonce = store.try_issue(session).expect("a nonce");
     (
         to_bytes(&token_value("leaf-valid", "RS256", ORIGIN, &nonce)),
         nonce,
@@ -275,12 +270,12 @@ fn nonce_store_validation_accepts_once_then_refuses_the_replay() {
     let store = NonceStore::default();
     let (token, _) = token_for_session(&store, "session-a");
     let validator = validator();
-    let first = validator.validate_with_nonce_store(&token, ORIGIN, &store, "session-a", now());
+    let first = validator.validate_with_nonce_store(&token, &store, "session-a", now());
     assert_eq!(
         first.map(|identity| identity.id_nat).ok().as_deref(),
         Some("810001234567")
     );
-    let replay = validator.validate_with_nonce_store(&token, ORIGIN, &store, "session-a", now());
+    let replay = validator.validate_with_nonce_store(&token, &store, "session-a", now());
     assert_eq!(replay.err(), Some(VerifyError::Nonce(NonceError::Unknown)));
 }
 
@@ -289,7 +284,7 @@ fn replayed_nonce_is_refused_when_consumed_by_hand() {
     let store = NonceStore::default();
     let (token, nonce) = token_for_session(&store, "session-a");
     assert_eq!(store.consume("session-a", &nonce), Ok(()));
-    assert!(validator().validate(&token, ORIGIN, &nonce, now()).is_ok());
+    assert!(validator().validate(&token, &nonce, now()).is_ok());
     assert_eq!(store.consume("session-a", &nonce), Err(NonceError::Unknown));
 }
 
@@ -298,7 +293,7 @@ fn expired_nonce_is_refused() {
     let store = NonceStore::new(Duration::from_millis(20));
     let (token, _) = token_for_session(&store, "session-a");
     std::thread::sleep(Duration::from_millis(60));
-    let result = validator().validate_with_nonce_store(&token, ORIGIN, &store, "session-a", now());
+    let result = validator().validate_with_nonce_store(&token, &store, "session-a", now());
     assert_eq!(result.err(), Some(VerifyError::Nonce(NonceError::Expired)));
     assert_eq!(
         VerifyError::Nonce(NonceError::Expired).code(),
@@ -311,14 +306,14 @@ fn nonce_of_another_session_is_refused() {
     let store = NonceStore::default();
     let (token, victim_nonce) = token_for_session(&store, "victim");
     // The attacker's session has a nonce of its own, but presents the victim's.
-    let _attacker_nonce = store.issue("attacker");
+    let _attacker_nonce = store.try_issue("attacker").expect("a nonce");
     assert_eq!(
         store.consume("attacker", &victim_nonce),
         Err(NonceError::WrongSession)
     );
     // Through the store-driven path, the attacker's session only ever gets its own nonce,
     // so the victim's token does not verify.
-    let result = validator().validate_with_nonce_store(&token, ORIGIN, &store, "attacker", now());
+    let result = validator().validate_with_nonce_store(&token, &store, "attacker", now());
     assert_eq!(result.err(), Some(VerifyError::BadSignature));
 }
 
@@ -326,7 +321,7 @@ fn nonce_of_another_session_is_refused() {
 fn session_without_a_nonce_is_refused() {
     let store = NonceStore::default();
     let token = token("leaf-valid", "RS256");
-    let result = validator().validate_with_nonce_store(&token, ORIGIN, &store, "no-such", now());
+    let result = validator().validate_with_nonce_store(&token, &store, "no-such", now());
     assert_eq!(result.err(), Some(VerifyError::Nonce(NonceError::Unknown)));
 }
 
@@ -344,7 +339,7 @@ fn rejects_an_expired_certificate() {
 fn rejects_a_valid_certificate_after_its_not_after() {
     let token = token("leaf-valid", "RS256");
     let after = UNIX_EPOCH + Duration::from_secs(2_492_985_600 + 1);
-    let result = validator().validate(&token, ORIGIN, NONCE, after);
+    let result = validator().validate(&token, NONCE, after);
     assert_eq!(result.err(), Some(VerifyError::CertificateExpired));
 }
 
@@ -367,9 +362,10 @@ fn rejects_a_certificate_from_an_untrusted_ca() {
 #[test]
 fn rejects_a_chain_missing_its_intermediate() {
     let trust = TrustConfig::new(vec![fixture("root-ca.der")])
+        .and_then(|trust| trust.with_crls(vec![fixture("root-ca.crl.der")]))
         .expect("anchor")
         .allow_test_anchors();
-    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
+    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), NONCE, now());
     assert_eq!(result.err(), Some(VerifyError::UntrustedIssuer));
 }
 
@@ -377,9 +373,10 @@ fn rejects_a_chain_missing_its_intermediate() {
 fn an_intermediate_alone_is_not_trusted() {
     let trust = TrustConfig::new(vec![fixture("other-ca.der")])
         .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
+        .and_then(|trust| trust.with_crls(vec![fixture("other-ca.crl.der"), fixture("ca.crl.der")]))
         .expect("config")
         .allow_test_anchors();
-    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
+    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), NONCE, now());
     assert_eq!(result.err(), Some(VerifyError::UntrustedIssuer));
 }
 
@@ -399,8 +396,7 @@ fn revoked_certificate_passes_with_an_explicit_opt_out_so_the_crl_is_what_refuse
         .expect("config")
         .without_crl_for(fixture("ca.der"))
         .allow_test_anchors();
-    let result =
-        validator_for(trust).validate(&token("leaf-revoked", "RS256"), ORIGIN, NONCE, now());
+    let result = validator_for(trust).validate(&token("leaf-revoked", "RS256"), NONCE, now());
     assert!(result.is_ok(), "{result:?}");
 }
 
@@ -419,22 +415,17 @@ fn a_crl_of_another_issuer_is_not_applied_to_this_chain() {
         .expect("config")
         .allow_test_anchors();
     let validator = validator_for(trust);
-    let valid = validator.validate(&token("leaf-valid", "RS256"), ORIGIN, NONCE, now());
+    let valid = validator.validate(&token("leaf-valid", "RS256"), NONCE, now());
     assert!(valid.is_ok(), "{valid:?}");
     // ...while it does apply to the other CA's own certificate with that serial.
-    let other = validator.validate(&token("leaf-other-ca", "RS256"), ORIGIN, NONCE, now());
+    let other = validator.validate(&token("leaf-other-ca", "RS256"), NONCE, now());
     assert_eq!(other.err(), Some(VerifyError::Revoked));
 }
 
 #[test]
 fn rejects_when_the_configured_crl_has_expired() {
     let after_next_update = crl_next_update("ca.crl.der") + Duration::from_secs(1);
-    let result = validator().validate(
-        &token("leaf-valid", "RS256"),
-        ORIGIN,
-        NONCE,
-        after_next_update,
-    );
+    let result = validator().validate(&token("leaf-valid", "RS256"), NONCE, after_next_update);
     assert_eq!(result.err(), Some(VerifyError::CrlExpired));
 }
 
@@ -602,17 +593,22 @@ fn rejects_an_oversized_token() {
 // --- the caller's own mistakes ----------------------------------------------------------------
 
 #[test]
-fn refuses_an_expected_origin_no_browser_reports() {
-    let token = token("leaf-valid", "RS256");
-    for origin in [
-        "https://demo.cpxconnect.test/",
-        "http://demo.cpxconnect.test",
-        "https://DEMO.cpxconnect.test",
-        "https://demo.cpxconnect.test:443",
-        "demo.cpxconnect.test",
+fn a_site_origin_no_browser_reports_stops_the_start() {
+    for (origin, why) in [
+        ("https://demo.cpxconnect.test/", "trailing slash"),
+        ("http://demo.cpxconnect.test", "http:"),
+        ("https://DEMO.cpxconnect.test", "upper case"),
+        ("https://demo.cpxconnect.test:443", ":443"),
+        ("https://demo.cpxconnect.test/login", "a path"),
+        ("demo.cpxconnect.test", "https://"),
     ] {
-        let result = validator().validate(&token, origin, NONCE, now());
-        assert_eq!(code_of(result), "ERR_VERIFIER_ORIGIN_INVALID", "{origin}");
+        match Validator::new(trust(), origin) {
+            Err(error @ ConfigError::InvalidSiteOrigin { .. }) => {
+                assert_eq!(error.code(), "ERR_CONFIG_ORIGIN_INVALID");
+                assert!(error.to_string().contains(why), "{origin}: {error}");
+            }
+            other => panic!("{origin}: {:?}", other.map(|_| ())),
+        }
     }
 }
 
@@ -620,7 +616,7 @@ fn refuses_an_expected_origin_no_browser_reports() {
 fn refuses_an_expected_nonce_the_host_would_refuse() {
     let token = token("leaf-valid", "RS256");
     for nonce in ["", "short", &"A".repeat(129), &format!("{}!", &NONCE[..44])] {
-        let result = validator().validate(&token, ORIGIN, nonce, now());
+        let result = validator().validate(&token, nonce, now());
         assert_eq!(
             result.err(),
             Some(VerifyError::InvalidExpectedNonce),

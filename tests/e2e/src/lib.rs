@@ -393,14 +393,14 @@ impl CardSlot {
     }
 }
 
-/// A relying party's validator trusting only the virtual cards' test CA, with its CRL (a test CA
-/// must be allowed explicitly).
-pub fn test_ca_validator() -> cpx_verify::Validator {
+/// A relying party's validator for the site `origin`, trusting only the virtual cards' test CA,
+/// with its CRL (a test CA must be allowed explicitly).
+pub fn test_ca_validator(origin: &str) -> cpx_verify::Validator {
     let trust = cpx_verify::TrustConfig::new(vec![cpx_virtual_card::test_ca_der().to_vec()])
         .and_then(|trust| trust.with_crls(vec![cpx_virtual_card::test_ca_crl_der().to_vec()]))
         .expect("the test CA and its CRL load")
         .allow_test_anchors();
-    cpx_verify::Validator::new(trust).expect("a validator for the test CA")
+    cpx_verify::Validator::new(trust, origin).expect("a validator for the test CA")
 }
 
 /// Checks a token's signature as a relying party would, with `rsa` and `sha2` from the

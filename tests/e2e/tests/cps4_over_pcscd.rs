@@ -84,14 +84,14 @@ fn a_full_cps4_login_through_pcscd_gives_a_token_both_verifiers_accept() {
     let new_card_authenticate = bench.apdus();
 
     // And as a relying party with cpx-verify, trusting only the test CA.
-    let validator = cpx_e2e::test_ca_validator();
+    let validator = cpx_e2e::test_ca_validator(ORIGIN);
     let token_json = serde_json::to_vec(token).unwrap();
     let identity = validator
-        .validate(&token_json, ORIGIN, &challenge, SystemTime::now())
+        .validate(&token_json, &challenge, SystemTime::now())
         .expect("cpx-verify accepts the host's token");
     assert_eq!(identity.id_nat, "810001234567");
     assert!(validator
-        .validate(&token_json, ORIGIN, &nonce(12), SystemTime::now())
+        .validate(&token_json, &nonce(12), SystemTime::now())
         .is_err());
 
     {

@@ -69,16 +69,15 @@ fn a_full_login_through_pcscd_gives_a_token_both_verifiers_accept() {
     cpx_e2e::assert_signature_verifies(token, ORIGIN, &challenge);
 
     // And as a relying party with cpx-verify, trusting only the test CA.
-    let validator = cpx_e2e::test_ca_validator();
+    let validator = cpx_e2e::test_ca_validator(ORIGIN);
     let token_json = serde_json::to_vec(token).unwrap();
     let identity = validator
-        .validate(&token_json, ORIGIN, &challenge, SystemTime::now())
+        .validate(&token_json, &challenge, SystemTime::now())
         .expect("cpx-verify accepts the host's token");
     assert_eq!(identity.id_nat, "810001234567");
     assert_eq!(identity.surname, "DUPONT");
-    let other_origin = validator.validate(
+    let other_origin = cpx_e2e::test_ca_validator("https://evil.example").validate(
         &token_json,
-        "https://evil.example",
         &challenge,
         SystemTime::now(),
     );

@@ -67,10 +67,9 @@ fn log_in_through_the_exe(port: u16, card: VirtualCard, card_type: &str) {
     let token = &answer["result"];
     assert_eq!(token["format"], "web-eid:1.0", "{answer}");
     cpx_e2e::assert_signature_verifies(token, ORIGIN, &challenge);
-    let identity = cpx_e2e::test_ca_validator()
+    let identity = cpx_e2e::test_ca_validator(ORIGIN)
         .validate(
             &serde_json::to_vec(token).unwrap(),
-            ORIGIN,
             &challenge,
             SystemTime::now(),
         )

@@ -60,11 +60,11 @@ pub fn trust() -> TrustConfig {
 }
 
 pub fn validator() -> Validator {
-    Validator::new(trust()).expect("fixture validator")
+    Validator::new(trust(), ORIGIN).expect("fixture validator")
 }
 
 pub fn validator_for(trust: TrustConfig) -> Validator {
-    Validator::new(trust).expect("fixture validator")
+    Validator::new(trust, ORIGIN).expect("fixture validator")
 }
 
 /// The message of Web eID: hash(origin) || hash(nonce), with the algorithm's hash.

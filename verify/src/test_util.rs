@@ -1,0 +1,186 @@
+//! Test material for integrators (feature `test-util`): a test PKI shaped like IGC-Santé, test
+//! cards with their private keys, and tokens signed as the card would sign them, so that a
+//! site's own tests can log a card in without a card, a reader or a browser.
+//!
+//! ```toml
+//! [dev-dependencies]
+//! cpx-verify = { version = "0.1", features = ["test-util"] }
+//! ```
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use cpx_verify::test_util::{sign_test_token, test_trust_config, TestCard};
+//! use cpx_verify::{NonceStore, Validator};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let validator = Validator::new(test_trust_config()?, "https://localhost:8443")?;
+//! let nonces = NonceStore::default();
+//! let nonce = nonces.try_issue("session-1")?;
+//! let token = sign_test_token("https://localhost:8443", &nonce, &TestCard::valid())?;
+//! let identity =
+//!     validator.validate_with_nonce_store(&token, &nonces, "session-1", SystemTime::now())?;
+//! assert_eq!(identity.id_nat, "810001234567");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **Never in production**: these CAs are test CAs (refused unless
+//! [`TrustConfig::allow_test_anchors`]), and their users' private keys are public. The files are
+//! those of this crate's own tests (`verify/tests/fixtures`, see its README), made by
+//! `verify/tests/fixtures/generate.sh`; their CRLs are valid for 20 years from generation.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ring::rand::SystemRandom;
+use ring::signature::{
+    EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256,
+};
+
+use crate::{ConfigError, TrustConfig};
+
+/// The test root (`CN=TEST AC RACINE IGC-SANTE FORT`), DER: the trust anchor.
+pub const TEST_ROOT_CA_DER: &[u8] = include_bytes!("../tests/fixtures/root-ca.der");
+/// The issuing test CA (`CN=TEST AC IGC-SANTE FORT PERSONNES`), DER: the intermediate.
+pub const TEST_ISSUING_CA_DER: &[u8] = include_bytes!("../tests/fixtures/ca.der");
+/// The issuing CA's CRL, DER: it revokes [`TestCard::revoked`].
+pub const TEST_ISSUING_CA_CRL_DER: &[u8] = include_bytes!("../tests/fixtures/ca.crl.der");
+/// The root's CRL (ARL), DER: it revokes nothing.
+pub const TEST_ROOT_CA_CRL_DER: &[u8] = include_bytes!("../tests/fixtures/root-ca.crl.der");
+
+/// The test PKI as a production site would configure IGC-Santé: the root as anchor, the issuing
+/// CA as intermediate, the CRLs of both, and test anchors allowed.
+pub fn test_trust_config() -> Result<TrustConfig, ConfigError> {
+    Ok(TrustConfig::new(vec![TEST_ROOT_CA_DER.to_vec()])?
+        .with_intermediates(vec![TEST_ISSUING_CA_DER.to_vec()])?
+        .with_crls(vec![
+            TEST_ISSUING_CA_CRL_DER.to_vec(),
+            TEST_ROOT_CA_CRL_DER.to_vec(),
+        ])?
+        .allow_test_anchors())
+}
+
+/// A test card: its authentication certificate and private key (PKCS#8), both DER. Every one
+/// but [`TestCard::ec_p256`] has an RSA-2048 key and signs RS256, as CPS3 and CPS4 cards do.
+/// Subject `C=FR, title=Médecin, CN=810001234567+SN=DUPONT+GN=MARIE` unless said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestCard {
+    pub certificate_der: &'static [u8],
+    pub private_key_pkcs8_der: &'static [u8],
+    key: KeyKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    Rsa,
+    EcP256,
+}
+
+impl TestCard {
+    /// Accepted: idNat `810001234567`, valid 2025 to 2048.
+    pub fn valid() -> Self {
+        TestCard {
+            certificate_der: include_bytes!("../tests/fixtures/leaf-valid.der"),
+            private_key_pkcs8_der: include_bytes!("../tests/fixtures/leaf-valid.key.der"),
+            key: KeyKind::Rsa,
+        }
+    }
+
+    /// Revoked in [`TEST_ISSUING_CA_CRL_DER`]: refused with `ERR_CERTIFICATE_REVOKED`.
+    pub fn revoked() -> Self {
+        TestCard {
+            certificate_der: include_bytes!("../tests/fixtures/leaf-revoked.der"),
+            private_key_pkcs8_der: include_bytes!("../tests/fixtures/leaf-revoked.key.der"),
+            key: KeyKind::Rsa,
+        }
+    }
+
+    /// Expired in 2022: refused with `ERR_CERTIFICATE_EXPIRED`.
+    pub fn expired() -> Self {
+        TestCard {
+            certificate_der: include_bytes!("../tests/fixtures/leaf-expired.der"),
+            private_key_pkcs8_der: include_bytes!("../tests/fixtures/leaf-expired.key.der"),
+            key: KeyKind::Rsa,
+        }
+    }
+
+    /// Issued by a CA outside the test PKI: refused with `ERR_CERTIFICATE_UNTRUSTED`.
+    pub fn untrusted() -> Self {
+        TestCard {
+            certificate_der: include_bytes!("../tests/fixtures/leaf-other-ca.der"),
+            private_key_pkcs8_der: include_bytes!("../tests/fixtures/leaf-other-ca.key.der"),
+            key: KeyKind::Rsa,
+        }
+    }
+
+    /// The test-card layout of ANS's test cards (`CN=00B7010446`, profession in the OU).
+    pub fn test_card_layout() -> Self {
+        TestCard {
+            certificate_der: include_bytes!("../tests/fixtures/leaf-test-card.der"),
+            private_key_pkcs8_der: include_bytes!("../tests/fixtures/leaf-test-card.key.der"),
+            key: KeyKind::Rsa,
+        }
+    }
+
+    /// An EC P-256 key: signs ES256.
+    pub fn ec_p256() -> Self {
+        TestCard {
+            certificate_der: include_bytes!("../tests/fixtures/leaf-ec-p256.der"),
+            private_key_pkcs8_der: include_bytes!("../tests/fixtures/leaf-ec-p256.key.der"),
+            key: KeyKind::EcP256,
+        }
+    }
+}
+
+/// Why a test token could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot sign a test token: {0}")]
+pub struct TestTokenError(String);
+
+/// The token the CPx Connect extension would post for `card` after a login on the page of
+/// `origin` with the challenge `nonce`: Web eID JSON, the signature over
+/// `SHA-256(origin) || SHA-256(nonce)` made with the card's test key (RS256, or ES256 for
+/// [`TestCard::ec_p256`]).
+pub fn sign_test_token(
+    origin: &str,
+    nonce: &str,
+    card: &TestCard,
+) -> Result<Vec<u8>, TestTokenError> {
+    let message = [
+        ring::digest::digest(&ring::digest::SHA256, origin.as_bytes()).as_ref(),
+        ring::digest::digest(&ring::digest::SHA256, nonce.as_bytes()).as_ref(),
+    ]
+    .concat();
+    let random = SystemRandom::new();
+    let failed = |error: &dyn std::fmt::Display| TestTokenError(error.to_string());
+    let (algorithm, signature) = match card.key {
+        KeyKind::Rsa => {
+            let key = RsaKeyPair::from_pkcs8(card.private_key_pkcs8_der)
+                .map_err(|error| failed(&error))?;
+            let mut signature = vec![0u8; key.public().modulus_len()];
+            key.sign(&RSA_PKCS1_SHA256, &random, &message, &mut signature)
+                .map_err(|error| failed(&error))?;
+            ("RS256", signature)
+        }
+        KeyKind::EcP256 => {
+            let key = EcdsaKeyPair::from_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                card.private_key_pkcs8_der,
+                &random,
+            )
+            .map_err(|error| failed(&error))?;
+            // FIXED: raw R || S, the form Web eID carries.
+            let signature = key
+                .sign(&random, &message)
+                .map_err(|error| failed(&error))?;
+            ("ES256", signature.as_ref().to_vec())
+        }
+    };
+    serde_json::to_vec(&serde_json::json!({
+        "format": "web-eid:1.0",
+        "unverifiedCertificate": STANDARD.encode(card.certificate_der),
+        "algorithm": algorithm,
+        "signature": STANDARD.encode(signature),
+        "appVersion": "https://cpxconnect.test/cpx-connect/releases/test",
+    }))
+    .map_err(|error| failed(&error))
+}
