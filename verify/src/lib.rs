@@ -4,10 +4,14 @@
 //! holder's authentication certificate and a signature, made by the card, over
 //! `SHA-256(origin) || SHA-256(challengeNonce)`. A relying party:
 //!
-//! 1. issues a nonce per browser session with [`NonceStore::issue`];
-//! 2. receives the token the page posts and checks it with [`Validator::validate`] (or
-//!    [`Validator::validate_with_nonce_store`]), passing its **own** origin;
-//! 3. binds the account to [`Identity::id_nat`], which survives card renewal.
+//! 1. builds one [`Validator`] at start-up with [`Validator::new`]: its trust configuration and
+//!    its **own** origin, both checked there (a bad configuration stops the start, not a login);
+//! 2. issues a nonce per browser session with [`NonceStore::try_issue`];
+//! 3. receives the token the page posts and checks it with
+//!    [`Validator::validate_with_nonce_store`], which spends the session's nonce whatever the
+//!    outcome (or [`Validator::validate`], given the nonce the site's own store took);
+//! 4. binds the account to ([`Identity::anchor_id`], [`Identity::id_nat`]): the idNat survives
+//!    card renewal, the anchor keeps another PKI's certificate with the same name out.
 //!
 //! Checks, cheapest first: token shape and size, certificate keyUsage (digitalSignature), the
 //! algorithm against the key type, the signature over origin and challenge; then the path to a
