@@ -1,9 +1,13 @@
 //! Registers the host with the browsers: writes (or removes) the native messaging host manifest
 //! in every folder a browser reads, per user or system-wide; on Windows also the registry key
-//! that points each browser at the manifest.
+//! that points each browser at the manifest. Where the manifests go is `locations.rs`, writing
+//! them `manifests.rs`, what removal does `removal.rs`; the registry trait and its in-memory
+//! implementation are `registry.rs`, the Windows one `windows.rs`.
 
 mod locations;
+mod manifests;
 pub mod registry;
+mod removal;
 #[cfg(windows)]
 mod windows;
 
@@ -11,10 +15,12 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 pub use locations::{locations, read_order, Location, Platform, Roots, Scope};
+pub use manifests::{install, install_with, HostManifest, MANIFEST_DESCRIPTION};
 use registry::Registry;
+pub use removal::{uninstall, uninstall_with};
 
 /// The ids the extension is built with, embedded at build time so the binary and the extension
 /// can never disagree.
@@ -152,57 +158,6 @@ pub fn check_extension_id(id: &str) -> Result<(), InstallError> {
     }
 }
 
-/// The manifest a browser reads, field for field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostManifest {
-    pub name: String,
-    pub description: String,
-    pub path: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_origins: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_extensions: Option<Vec<String>>,
-}
-
-pub const MANIFEST_DESCRIPTION: &str =
-    "CPx Connect: login to health web services with a CPx card (CPS)";
-
-impl HostManifest {
-    /// The manifest for the browsers of one location: Firefox names add-ons, the Chromium family
-    /// names extension origins; a location is read by one family only.
-    pub fn for_location(
-        location: &Location,
-        binary: &Path,
-        ids: &ExtensionIds,
-        chrome_extension_ids: &[String],
-    ) -> HostManifest {
-        let firefox = location.browsers.iter().any(|b| b.is_firefox());
-        HostManifest {
-            name: ids.native_host_name.clone(),
-            description: MANIFEST_DESCRIPTION.to_owned(),
-            path: binary.to_string_lossy().into_owned(),
-            kind: "stdio".to_owned(),
-            allowed_origins: (!firefox).then(|| {
-                chrome_extension_ids
-                    .iter()
-                    .map(|id| format!("chrome-extension://{id}/"))
-                    .collect()
-            }),
-            allowed_extensions: firefox.then(|| vec![ids.firefox_addon_id.clone()]),
-        }
-    }
-
-    /// Pretty JSON with a final newline, the exact bytes written to disk.
-    pub fn to_file_text(&self) -> String {
-        // A struct of strings always serialises.
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
-        text.push('\n');
-        text
-    }
-}
-
 /// What `install` or `uninstall` wants done.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -315,7 +270,7 @@ fn without_verbatim_prefix(path: &str) -> String {
     }
 }
 
-fn registry_error(
+pub(super) fn registry_error(
     action: &'static str,
     key: &registry::RegistryKey,
     scope: Scope,
@@ -330,277 +285,21 @@ fn registry_error(
 }
 
 /// The text a Windows key's default value holds: the manifest's path.
-fn registry_value(file: &Path) -> String {
+pub(super) fn registry_value(file: &Path) -> String {
     file.to_string_lossy().into_owned()
 }
 
-/// Writes the manifest into every location of the selected browsers (and, on Windows, the
-/// registry keys naming it). Rewriting an identical manifest touches nothing and says so.
-pub fn install(request: &Request) -> Result<Vec<Step>, InstallError> {
-    install_with(request, registry::system().as_mut())
-}
-
-/// [`install`] with the given registry (tests use an in-memory one).
-pub fn install_with(
-    request: &Request,
-    registry: &mut dyn Registry,
-) -> Result<Vec<Step>, InstallError> {
-    for id in &request.chrome_extension_ids {
-        check_extension_id(id)?;
+/// The registry of this machine: the real one on Windows, an empty one elsewhere. Here rather
+/// than in `registry.rs`, so that the trait and the in-memory registry never name the Windows
+/// implementation.
+pub fn system_registry() -> Box<dyn Registry> {
+    #[cfg(windows)]
+    {
+        Box::new(windows::SystemRegistry)
     }
-    let selected = request.selected();
-    let mut steps = Vec::new();
-    for location in locations(request.platform, request.scope, &request.roots)? {
-        if !location.browsers.iter().any(|b| selected.contains(b)) {
-            continue;
-        }
-        let manifest = HostManifest::for_location(
-            &location,
-            &request.binary,
-            &request.ids,
-            &request.chrome_extension_ids,
-        );
-        let file = location.manifest_file(&request.ids.native_host_name);
-        // The file first: a key never names a manifest that is not there yet.
-        let mut outcome = write_if_changed(&file, &manifest.to_file_text(), request.scope)?;
-        let key = location.registry_key(&request.ids.native_host_name);
-        if let Some(key) = &key {
-            let value = registry_value(&file);
-            let existing =
-                registry
-                    .default_value(key)
-                    .map_err(registry_error("read", key, request.scope))?;
-            if existing.as_deref() != Some(value.as_str()) {
-                registry
-                    .set_default_value(key, &value)
-                    .map_err(registry_error("write", key, request.scope))?;
-                outcome = if existing.is_some() {
-                    Outcome::Updated
-                } else {
-                    Outcome::Created
-                };
-            }
-        }
-        steps.push(Step {
-            file,
-            registry: key.map(|key| key.to_string()),
-            browsers: location.browsers.clone(),
-            outcome,
-        });
-    }
-    Ok(steps)
-}
-
-/// Removes the manifest from the locations of the selected browsers, except where a browser
-/// left installed reads the same file, then the folders that removal left empty.
-pub fn uninstall(request: &Request) -> Result<Vec<Step>, InstallError> {
-    uninstall_with(request, registry::system().as_mut())
-}
-
-/// [`uninstall`] with the given registry (tests use an in-memory one).
-pub fn uninstall_with(
-    request: &Request,
-    registry: &mut dyn Registry,
-) -> Result<Vec<Step>, InstallError> {
-    let selected = request.selected();
-    let host_name = &request.ids.native_host_name;
-    let all = locations(request.platform, request.scope, &request.roots)?;
-    let mut steps = Vec::new();
-    for location in &all {
-        if !location.browsers.iter().any(|b| selected.contains(b)) {
-            continue;
-        }
-        let file = location.manifest_file(host_name);
-        let others: Vec<Browser> = location
-            .browsers
-            .iter()
-            .copied()
-            .filter(|b| !selected.contains(b))
-            .collect();
-        if let Some(key) = location.registry_key(host_name) {
-            let outcome = unregister(registry, location, &key, others, request.scope)?;
-            steps.push(Step {
-                file,
-                registry: Some(key.to_string()),
-                browsers: location.browsers.clone(),
-                outcome,
-            });
-            continue;
-        }
-        let outcome = if !file.exists() {
-            Outcome::NotPresent
-        } else if !others.is_empty() {
-            Outcome::KeptFor(others)
-        } else {
-            std::fs::remove_file(&file).map_err(|source| InstallError::Io {
-                action: "remove",
-                path: file.clone(),
-                scope: request.scope,
-                source,
-            })?;
-            remove_empty_folders(location);
-            Outcome::Removed
-        };
-        steps.push(Step {
-            file,
-            registry: None,
-            browsers: location.browsers.clone(),
-            outcome,
-        });
-    }
-    remove_unnamed_manifests(request, registry, &all, &selected, &mut steps)?;
-    Ok(steps)
-}
-
-/// Windows: deletes the host's key of one location (and the parents that leaves empty).
-fn unregister(
-    registry: &mut dyn Registry,
-    location: &Location,
-    key: &registry::RegistryKey,
-    others: Vec<Browser>,
-    scope: Scope,
-) -> Result<Outcome, InstallError> {
-    let present = registry
-        .default_value(key)
-        .map_err(registry_error("read", key, scope))?
-        .is_some();
-    if !present {
-        return Ok(Outcome::NotPresent);
-    }
-    if !others.is_empty() {
-        return Ok(Outcome::KeptFor(others));
-    }
-    let base = location.registry_base().unwrap_or_else(|| key.clone());
-    registry::delete_key_and_empty_parents(registry, key, &base)
-        .map_err(registry_error("delete", key, scope))?;
-    Ok(Outcome::Removed)
-}
-
-/// Windows: several keys name one manifest file. Once none of this scope's keys names it any
-/// more, the file goes, then the folders that leaves empty.
-fn remove_unnamed_manifests(
-    request: &Request,
-    registry: &dyn Registry,
-    all: &[Location],
-    selected: &[Browser],
-    steps: &mut Vec<Step>,
-) -> Result<(), InstallError> {
-    let host_name = &request.ids.native_host_name;
-    let mut named = Vec::new();
-    for location in all {
-        if let Some(key) = location.registry_key(host_name) {
-            if let Some(value) =
-                registry
-                    .default_value(&key)
-                    .map_err(registry_error("read", &key, request.scope))?
-            {
-                named.push(value.to_lowercase());
-            }
-        }
-    }
-    let mut seen: Vec<PathBuf> = Vec::new();
-    for location in all {
-        let file = location.manifest_file(host_name);
-        if location.registry.is_none()
-            || !location.browsers.iter().any(|b| selected.contains(b))
-            || seen.contains(&file)
-        {
-            continue;
-        }
-        seen.push(file.clone());
-        if named.contains(&registry_value(&file).to_lowercase()) || !file.exists() {
-            continue;
-        }
-        std::fs::remove_file(&file).map_err(|source| InstallError::Io {
-            action: "remove",
-            path: file.clone(),
-            scope: request.scope,
-            source,
-        })?;
-        remove_empty_folders(location);
-        let browsers = all
-            .iter()
-            .filter(|other| other.manifest_file(host_name) == file)
-            .flat_map(|other| other.browsers.iter().copied())
-            .collect();
-        steps.push(Step {
-            file,
-            registry: None,
-            browsers,
-            outcome: Outcome::Removed,
-        });
-    }
-    Ok(())
-}
-
-fn write_if_changed(file: &Path, text: &str, scope: Scope) -> Result<Outcome, InstallError> {
-    let io_error = |action, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| InstallError::Io {
-            action,
-            path,
-            scope,
-            source,
-        }
-    };
-    let existing = match std::fs::read(file) {
-        Ok(bytes) => Some(bytes),
-        // A file in the way of the folder is reported when the folder is created.
-        Err(error)
-            if matches!(
-                error.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-            ) =>
-        {
-            None
-        }
-        Err(error) => return Err(io_error("read", file)(error)),
-    };
-    if existing.as_deref() == Some(text.as_bytes()) {
-        return Ok(Outcome::Unchanged);
-    }
-    let directory = file.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(directory).map_err(io_error("create the folder", directory))?;
-    // Write beside, then rename: a browser starting meanwhile sees the old or the new manifest.
-    let partial = file.with_extension("json.partial");
-    std::fs::write(&partial, text).map_err(io_error("write", &partial))?;
-    make_world_readable(&partial).map_err(io_error("set permissions on", &partial))?;
-    if let Err(error) = std::fs::rename(&partial, file) {
-        let _ = std::fs::remove_file(&partial);
-        return Err(io_error("write", file)(error));
-    }
-    Ok(if existing.is_some() {
-        Outcome::Updated
-    } else {
-        Outcome::Created
-    })
-}
-
-/// Browsers run as the user: a system-wide manifest must be readable by everyone whatever the
-/// administrator's umask.
-#[cfg(unix)]
-fn make_world_readable(file: &Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))
-}
-
-#[cfg(not(unix))]
-fn make_world_readable(_file: &Path) -> io::Result<()> {
-    Ok(())
-}
-
-/// Removes the manifest folder and its parents while they are empty, stopping below `base`.
-fn remove_empty_folders(location: &Location) {
-    let mut folder = location.directory.as_path();
-    while folder.starts_with(&location.base) && folder != location.base {
-        // Fails (and stops) on the first folder that still holds something.
-        if std::fs::remove_dir(folder).is_err() {
-            return;
-        }
-        match folder.parent() {
-            Some(parent) => folder = parent,
-            None => return,
-        }
+    #[cfg(not(windows))]
+    {
+        Box::new(registry::MemoryRegistry::new())
     }
 }
 
