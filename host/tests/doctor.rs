@@ -122,8 +122,10 @@ impl Workstation {
             roots: self.roots(),
             browsers: browsers.to_vec(),
             binary: binary.to_path_buf(),
-            chrome_extension_ids: ids.admitted_chrome_ids(),
+            chrome_extension_ids: ids.release_chrome_ids(),
+            firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
             ids,
+            packages: install::PackageDatabase::None,
         })
         .unwrap();
     }
@@ -179,10 +181,11 @@ fn everything_in_place_means_a_login_can_work() {
     }
     let chromium = only(&report, Topic::Manifest(Browser::Chromium)).text;
     let ids = ExtensionIds::embedded().unwrap();
-    assert!(
-        chromium.ends_with(&format!("chrome-extension://{}/", ids.chrome_extension_id)),
-        "{chromium}"
-    );
+    let release: Vec<String> = (ids.release_chrome_ids().iter())
+        .map(|id| format!("chrome-extension://{id}/"))
+        .collect();
+    assert!(chromium.ends_with(&release.join(", ")), "{chromium}");
+    assert!(!chromium.contains(&ids.chrome_extension_id), "{chromium}");
     let firefox = only(&report, Topic::Manifest(Browser::Firefox)).text;
     assert!(firefox.ends_with(&ids.firefox_addon_id), "{firefox}");
     assert_eq!(only(&report, Topic::Verdict).status, Status::Ok);
@@ -788,4 +791,41 @@ fn malformed_allowed_origins_and_unknown_pattern_forms_are_reported() {
         chromium.fix.as_deref(),
         Some("write allowedOrigins as a list of https://host[:port] or https://*.domain")
     );
+}
+
+#[test]
+fn the_development_id_admitted_is_a_warning() {
+    let workstation = Workstation::new();
+    let ids = ExtensionIds::embedded().unwrap();
+    let mut chrome_ids = ids.release_chrome_ids();
+    chrome_ids.push(ids.development_chrome_id().to_owned());
+    install::install(&install::Request {
+        platform: Platform::Linux,
+        scope: Scope::System,
+        roots: workstation.roots(),
+        browsers: vec![Browser::Chromium],
+        binary: binary(),
+        chrome_extension_ids: chrome_ids,
+        firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
+        ids: ids.clone(),
+        packages: install::PackageDatabase::None,
+    })
+    .unwrap();
+    let report = workstation.doctor(dupont());
+    let chromium = only(&report, Topic::Manifest(Browser::Chromium));
+    assert_eq!(chromium.status, Status::Warn, "{report}");
+    assert!(
+        chromium.text.contains(&format!(
+            "including the development build {}, whose private key is public",
+            ids.development_chrome_id()
+        )),
+        "{}",
+        chromium.text
+    );
+    assert_eq!(
+        chromium.fix.as_deref(),
+        Some("run `cpx-connect install --system` (without --dev) on a workstation that is not a developer's")
+    );
+    // Still a login can work: a warning, not a failure.
+    assert!(report.login_possible, "{report}");
 }

@@ -57,7 +57,7 @@ fn self_hosted() -> (String, String) {
     let channel = &value["channels"]["selfHosted"];
     let id = channel["chromeExtensionId"].as_str().unwrap().to_owned();
     assert!(
-        ids().admitted_chrome_ids().contains(&id),
+        ids().release_chrome_ids().contains(&id),
         "the host admits the self-hosted id"
     );
     (id, channel["updateUrl"].as_str().unwrap().to_owned())
@@ -86,7 +86,8 @@ fn installed_text(firefox: bool, binary: &str) -> String {
         &location,
         Path::new(binary),
         &ids,
-        &ids.admitted_chrome_ids(),
+        &ids.release_chrome_ids(),
+        std::slice::from_ref(&ids.firefox_addon_id),
     )
     .to_file_text()
 }

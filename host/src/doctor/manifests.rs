@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Check, Context, Findings, Language, Status, Topic};
+use crate::install::configuration::{self, ExtraIds};
 use crate::install::registry::Registry;
 use crate::install::{self, Browser, HostManifest, Location, Platform, Scope};
 
@@ -29,6 +30,18 @@ pub(super) fn check(
             browser.argument()
         );
         lang.pick(format!("run `{command}`"), format!("lancez `{command}`"))
+    };
+    let install_fix_without_dev = |scope: Scope| {
+        let scope = if scope == Scope::System {
+            " --system"
+        } else {
+            ""
+        };
+        let command = format!("cpx-connect install{scope}");
+        lang.pick(
+            format!("run `{command}` (without --dev) on a workstation that is not a developer's"),
+            format!("lancez `{command}` (sans --dev) sur un poste qui n'est pas de développement"),
+        )
     };
     let mut locations = install::read_order(context.platform, browser, &context.roots);
     if findings.user_level_hosts_disabled {
@@ -77,6 +90,16 @@ pub(super) fn check(
                         format!("add {host_name} to the NativeMessagingAllowlist policy"),
                         format!("ajoutez {host_name} à la stratégie NativeMessagingAllowlist"),
                     )),
+                )
+            } else if allowed.expected_allowed && allowed.development_admitted {
+                let development = context.ids.development_chrome_id();
+                (
+                    Status::Warn,
+                    lang.pick(
+                        format!("{name}: {} starts this program for {}, including the development build {development}, whose private key is public: any extension with that id may use the card", file.display(), allowed.list),
+                        format!("{name} : {} lance ce programme pour {}, dont la version de développement {development}, dont la clé privée est publique : toute extension portant cet identifiant peut utiliser la carte", file.display(), allowed.list),
+                    ),
+                    Some(install_fix_without_dev(scope)),
                 )
             } else if allowed.expected_allowed {
                 (
@@ -154,6 +177,8 @@ struct Allowed {
     list: String,
     expected: String,
     expected_allowed: bool,
+    /// The development id, whose key is public, is among them.
+    development_admitted: bool,
 }
 
 enum ManifestProblem {
@@ -225,26 +250,34 @@ fn assess_manifest(
         }
         Ok(_) => {}
     }
+    // The ids the administrator configured count as expected too (Linux).
+    let extra = match context.platform {
+        Platform::Linux => configuration::read(&context.roots).unwrap_or_default(),
+        _ => ExtraIds::default(),
+    };
+    let origin = |id: &str| format!("chrome-extension://{id}/");
     let (allowed, expected) = if browser.is_firefox() {
-        (
-            manifest.allowed_extensions.unwrap_or_default(),
-            vec![context.ids.firefox_addon_id.clone()],
-        )
+        let mut expected = vec![context.ids.firefox_addon_id.clone()];
+        expected.extend(extra.firefox);
+        (manifest.allowed_extensions.unwrap_or_default(), expected)
     } else {
         // Any channel's id (store, self-hosted, development) is the CPx Connect extension.
-        (
-            manifest.allowed_origins.unwrap_or_default(),
-            (context.ids.admitted_chrome_ids().iter())
-                .map(|id| format!("chrome-extension://{id}/"))
-                .collect(),
-        )
+        let mut expected: Vec<String> = (context.ids.release_chrome_ids().iter())
+            .chain([context.ids.development_chrome_id().to_owned()].iter())
+            .chain(extra.chrome.iter())
+            .map(|id| origin(id))
+            .collect();
+        expected.dedup();
+        (manifest.allowed_origins.unwrap_or_default(), expected)
     };
     if allowed.is_empty() {
         return Err(ManifestProblem::NobodyAllowed);
     }
+    let development = origin(context.ids.development_chrome_id());
     Ok(Allowed {
         list: allowed.join(", "),
         expected_allowed: allowed.iter().any(|entry| expected.contains(entry)),
+        development_admitted: !browser.is_firefox() && allowed.contains(&development),
         expected: expected.join(", "),
     })
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::registry::Registry;
 use super::{
-    check_extension_id, locations, registry_error, registry_value, ExtensionIds, InstallError,
-    Location, Outcome, Request, Scope, Step,
+    check_addon_id, check_extension_id, locations, registry_error, registry_value, ExtensionIds,
+    InstallError, Location, Outcome, Request, Scope, Step,
 };
 
 /// The manifest a browser reads, field for field.
@@ -38,6 +38,7 @@ impl HostManifest {
         binary: &Path,
         ids: &ExtensionIds,
         chrome_extension_ids: &[String],
+        firefox_addon_ids: &[String],
     ) -> HostManifest {
         let firefox = location.browsers.iter().any(|b| b.is_firefox());
         HostManifest {
@@ -51,7 +52,7 @@ impl HostManifest {
                     .map(|id| format!("chrome-extension://{id}/"))
                     .collect()
             }),
-            allowed_extensions: firefox.then(|| vec![ids.firefox_addon_id.clone()]),
+            allowed_extensions: firefox.then(|| firefox_addon_ids.to_vec()),
         }
     }
 
@@ -78,6 +79,9 @@ pub fn install_with(
     for id in &request.chrome_extension_ids {
         check_extension_id(id)?;
     }
+    for id in &request.firefox_addon_ids {
+        check_addon_id(id)?;
+    }
     let selected = request.selected();
     let mut steps = Vec::new();
     for location in locations(request.platform, request.scope, &request.roots)? {
@@ -89,8 +93,18 @@ pub fn install_with(
             &request.binary,
             &request.ids,
             &request.chrome_extension_ids,
+            &request.firefox_addon_ids,
         );
         let file = location.manifest_file(&request.ids.native_host_name);
+        if let Some(package) = request.packages.owner(&file) {
+            steps.push(Step {
+                file,
+                registry: None,
+                browsers: location.browsers.clone(),
+                outcome: Outcome::OwnedByPackage(package),
+            });
+            continue;
+        }
         // The file first: a key never names a manifest that is not there yet.
         let mut outcome = write_if_changed(&file, &manifest.to_file_text(), request.scope)?;
         let key = location.registry_key(&request.ids.native_host_name);

@@ -4,8 +4,10 @@
 //! them `manifests.rs`, what removal does `removal.rs`; the registry trait and its in-memory
 //! implementation are `registry.rs`, the Windows one `windows.rs`.
 
+pub mod configuration;
 mod locations;
 mod manifests;
+pub mod packages;
 pub mod registry;
 mod removal;
 #[cfg(windows)]
@@ -17,8 +19,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use locations::{locations, read_order, Location, Platform, Roots, Scope};
+pub use locations::{
+    every_location, locations, read_order, Distribution, Location, Platform, Roots, Scope,
+};
 pub use manifests::{install, install_with, HostManifest, MANIFEST_DESCRIPTION};
+pub use packages::PackageDatabase;
 use registry::Registry;
 pub use removal::{uninstall, uninstall_with};
 
@@ -29,11 +34,12 @@ const IDS_JSON: &str = include_str!("../../../extension/ids.json");
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExtensionIds {
-    /// The development channel's id (the unpacked build).
+    /// The development channel's id (the unpacked build). Its private key is public: anyone can
+    /// publish an extension with this id, so it is admitted only through `install --dev`.
     pub chrome_extension_id: String,
     pub firefox_addon_id: String,
     pub native_host_name: String,
-    /// Every channel's known id (store, self-hosted, development): what the host manifests admit.
+    /// The release channels' known ids (store, self-hosted): what the host manifests admit.
     #[serde(default)]
     pub allowed_chrome_extension_ids: Vec<String>,
 }
@@ -44,14 +50,27 @@ impl ExtensionIds {
         serde_json::from_str(IDS_JSON).map_err(|error| InstallError::EmbeddedIds(error.to_string()))
     }
 
-    /// The Chrome extension ids the host admits by default: every channel's, or the development
-    /// id alone when ids.json lists none.
-    pub fn admitted_chrome_ids(&self) -> Vec<String> {
-        if self.allowed_chrome_extension_ids.is_empty() {
-            vec![self.chrome_extension_id.clone()]
-        } else {
-            self.allowed_chrome_extension_ids.clone()
-        }
+    /// The Chrome extension ids the host admits by default: the release channels'. Never the
+    /// development id, even if ids.json listed it.
+    pub fn release_chrome_ids(&self) -> Vec<String> {
+        (self.allowed_chrome_extension_ids.iter())
+            .filter(|id| **id != self.chrome_extension_id)
+            .cloned()
+            .collect()
+    }
+
+    /// The development build's id, whose key is public.
+    pub fn development_chrome_id(&self) -> &str {
+        &self.chrome_extension_id
+    }
+
+    /// Whether `id` is one of CPx Connect's own builds, release or development.
+    pub fn is_ours(&self, id: &str) -> bool {
+        id == self.chrome_extension_id
+            || self
+                .allowed_chrome_extension_ids
+                .iter()
+                .any(|known| known == id)
     }
 }
 
@@ -114,6 +133,8 @@ pub enum InstallError {
     NoProgramFolder,
     #[error("{0:?} is not a Chrome extension id (32 letters a to p)")]
     InvalidExtensionId(String),
+    #[error("{0:?} is not a Firefox add-on id (name@domain or {{uuid}})")]
+    InvalidAddonId(String),
     #[error("cannot find this program's own path for the manifest: {0}")]
     OwnPath(io::Error),
     #[error("this platform has no known native messaging host locations")]
@@ -151,10 +172,19 @@ fn permission_hint(error: &io::Error, scope: Scope) -> &'static str {
 
 /// A Chrome extension id: 32 letters from a to p.
 pub fn check_extension_id(id: &str) -> Result<(), InstallError> {
-    if id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b)) {
+    if configuration::is_chrome_extension_id(id) {
         Ok(())
     } else {
         Err(InstallError::InvalidExtensionId(id.to_owned()))
+    }
+}
+
+/// A Firefox add-on id: email-like or a braced UUID.
+pub fn check_addon_id(id: &str) -> Result<(), InstallError> {
+    if configuration::is_firefox_addon_id(id) {
+        Ok(())
+    } else {
+        Err(InstallError::InvalidAddonId(id.to_owned()))
     }
 }
 
@@ -168,9 +198,14 @@ pub struct Request {
     pub browsers: Vec<Browser>,
     /// The binary the manifests point at (absolute).
     pub binary: PathBuf,
-    /// The Chrome extension ids the manifests admit: `--extension-id`, else every channel's.
+    /// The Chrome extension ids the manifests admit: `--extension-id`, else the release ids; the
+    /// development id with `--dev`; on Linux, the configuration file's.
     pub chrome_extension_ids: Vec<String>,
+    /// The Firefox add-on ids the manifests admit: CPx Connect's, and the configuration file's.
+    pub firefox_addon_ids: Vec<String>,
     pub ids: ExtensionIds,
+    /// Who owns the system files: a file a package installed is never written or removed.
+    pub packages: PackageDatabase,
 }
 
 impl Request {
@@ -193,6 +228,8 @@ pub enum Outcome {
     NotPresent,
     /// Not removed: these browsers, not being uninstalled, read it too.
     KeptFor(Vec<Browser>),
+    /// Neither written nor removed: this package installed it, and only it may change it.
+    OwnedByPackage(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,6 +258,7 @@ impl fmt::Display for Step {
             Outcome::Removed => "removed",
             Outcome::NotPresent => "absent",
             Outcome::KeptFor(_) => "kept",
+            Outcome::OwnedByPackage(_) => "left",
         };
         match &self.registry {
             Some(key) => write!(
@@ -238,6 +276,12 @@ impl fmt::Display for Step {
         }
         if let Outcome::KeptFor(others) = &self.outcome {
             write!(f, ": still read by {}", names(others))?;
+        }
+        if let Outcome::OwnedByPackage(package) = &self.outcome {
+            write!(
+                f,
+                ": it belongs to the package {package}, which alone may change or remove it"
+            )?;
         }
         Ok(())
     }
@@ -313,10 +357,17 @@ mod tests {
         assert_eq!(ids.native_host_name, "org.cpxconnect.host");
         assert_eq!(ids.firefox_addon_id, "cpx-connect@cpxconnect.org");
         check_extension_id(&ids.chrome_extension_id).unwrap();
-        for id in ids.admitted_chrome_ids() {
+        assert!(!ids.release_chrome_ids().is_empty());
+        for id in ids.release_chrome_ids() {
             check_extension_id(&id).unwrap();
+            assert!(ids.is_ours(&id));
         }
-        assert!(ids.admitted_chrome_ids().contains(&ids.chrome_extension_id));
+        // The development id's key is public: never admitted by default.
+        assert!(!ids.release_chrome_ids().contains(&ids.chrome_extension_id));
+        assert!(!ids
+            .allowed_chrome_extension_ids
+            .contains(&ids.chrome_extension_id));
+        assert!(ids.is_ours(ids.development_chrome_id()));
     }
 
     #[test]
@@ -362,8 +413,10 @@ mod tests {
                 },
                 browsers: browsers.to_vec(),
                 binary: dir.join("program").join("cpx-connect.exe"),
-                chrome_extension_ids: ids.admitted_chrome_ids(),
+                chrome_extension_ids: ids.release_chrome_ids(),
+                firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
                 ids,
+                packages: PackageDatabase::None,
             }
         }
 

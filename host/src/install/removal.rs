@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use super::registry::{self, Registry};
 use super::{
-    locations, registry_error, registry_value, Browser, InstallError, Location, Outcome, Request,
-    Scope, Step,
+    every_location, registry_error, registry_value, Browser, InstallError, Location, Outcome,
+    Request, Scope, Step,
 };
 
 /// Removes the manifest from the locations of the selected browsers, except where a browser
@@ -22,7 +22,7 @@ pub fn uninstall_with(
 ) -> Result<Vec<Step>, InstallError> {
     let selected = request.selected();
     let host_name = &request.ids.native_host_name;
-    let all = locations(request.platform, request.scope, &request.roots)?;
+    let all = every_location(request.platform, request.scope, &request.roots)?;
     let mut steps = Vec::new();
     for location in &all {
         if !location.browsers.iter().any(|b| selected.contains(b)) {
@@ -49,6 +49,8 @@ pub fn uninstall_with(
             Outcome::NotPresent
         } else if !others.is_empty() {
             Outcome::KeptFor(others)
+        } else if let Some(package) = request.packages.owner(&file) {
+            Outcome::OwnedByPackage(package)
         } else {
             std::fs::remove_file(&file).map_err(|source| InstallError::Io {
                 action: "remove",

@@ -233,7 +233,8 @@ fn read_chromium(
     findings: &mut Findings,
 ) {
     // Any channel's id (store, self-hosted, development) is the CPx Connect extension.
-    let admitted = ids.admitted_chrome_ids();
+    let mut admitted = ids.release_chrome_ids();
+    admitted.push(ids.development_chrome_id().to_owned());
     let forcelist = strings(policies.get("ExtensionInstallForcelist"));
     findings.force_installed = admitted.iter().any(|id| {
         forcelist
