@@ -108,18 +108,23 @@ struct DoctorArguments {
     /// standard output, to attach to a bug report.
     #[arg(long, value_name = "FILE")]
     card_report: Option<PathBuf>,
+    /// Print the report as one JSON object (layout in ADMIN.md) instead of lines.
+    #[arg(long, conflicts_with = "card_report")]
+    json: bool,
 }
 
 /// Parses the command line and runs the subcommand; clap prints help, version and usage errors.
 pub fn run(arguments: Vec<OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(arguments) {
+    let cli = match Cli::try_parse_from(&arguments) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
+            // doctor's own codes: 2 means a FAIL line there, so a usage error is "could not run".
+            let doctor = arguments_name_doctor(&arguments);
+            return match (error.use_stderr(), doctor) {
+                (false, _) => ExitCode::SUCCESS,
+                (true, true) => ExitCode::from(doctor::exit::DOCTOR_ERROR),
+                (true, false) => ExitCode::from(2),
             };
         }
     };
@@ -150,8 +155,15 @@ pub fn run(arguments: Vec<OsString>) -> ExitCode {
             card_report: Some(file),
             ..
         }) => doctor::card_report::run_from_command_line(&file),
-        Command::Doctor(arguments) => doctor::run_from_command_line(root_or_slash(arguments.root)),
+        Command::Doctor(arguments) => {
+            doctor::run_from_command_line(root_or_slash(arguments.root), arguments.json)
+        }
     }
+}
+
+/// Whether the subcommand is `doctor`.
+fn arguments_name_doctor(arguments: &[OsString]) -> bool {
+    arguments.get(1).and_then(|a| a.to_str()) == Some("doctor")
 }
 
 fn root_or_slash(root: Option<PathBuf>) -> PathBuf {

@@ -84,6 +84,7 @@ impl Workstation {
                     .join("cpx-connect")
                     .join("logs"),
             ),
+            browsers: Some(Browser::ALL.to_vec()),
         };
         doctor::run_with_registry(&context, &mut HostService::new(ServiceDown), &self.registry)
     }

@@ -2,6 +2,7 @@
 //! and what to fix when it cannot. It reads the card only as the `status` and `certificates`
 //! commands do: never a PIN, never a VERIFY.
 
+mod browsers;
 pub mod card_report;
 mod language;
 mod logs;
@@ -14,6 +15,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::install::registry::Registry;
@@ -25,11 +27,23 @@ pub use language::Language;
 pub use policies::Findings;
 pub use readers::certificate_check;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Ordered: `Ok` < `Warn` < `Fail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
     Ok,
     Warn,
     Fail,
+}
+
+impl Status {
+    /// The name in `--json`.
+    pub fn json_name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+        }
+    }
 }
 
 impl fmt::Display for Status {
@@ -51,11 +65,47 @@ pub enum Topic {
     Readers,
     Card,
     Certificate,
+    /// Which browsers are installed.
+    Browsers,
     Manifest(Browser),
     Policy(Browser),
     Logs,
     Verdict,
 }
+
+impl Topic {
+    /// The name in `--json`, and the browser the line is about.
+    pub fn json_name(self) -> (&'static str, Option<Browser>) {
+        match self {
+            Topic::Host => ("host", None),
+            Topic::PcscService => ("pcscService", None),
+            Topic::Readers => ("readers", None),
+            Topic::Card => ("card", None),
+            Topic::Certificate => ("certificate", None),
+            Topic::Browsers => ("browsers", None),
+            Topic::Manifest(browser) => ("manifest", Some(browser)),
+            Topic::Policy(browser) => ("policy", Some(browser)),
+            Topic::Logs => ("logs", None),
+            Topic::Verdict => ("verdict", None),
+        }
+    }
+}
+
+/// The exit codes, as ADMIN.md states them.
+pub mod exit {
+    /// Every line is OK: a card login can work and nothing needs attention.
+    pub const ALL_OK: u8 = 0;
+    /// No FAIL, but at least one WARN: a login can work; something should be looked at.
+    pub const WARNINGS: u8 = 1;
+    /// At least one FAIL (among them: a login cannot work).
+    pub const FAILURES: u8 = 2;
+    /// The doctor itself could not run (bad arguments, unsupported platform, damaged binary).
+    pub const DOCTOR_ERROR: u8 = 3;
+}
+
+/// The version of `--json`'s layout: raised when a field changes meaning or goes away (new
+/// fields may appear without it).
+pub const JSON_SCHEMA: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
@@ -76,6 +126,59 @@ impl Report {
     pub fn checks_about(&self, topic: Topic) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(move |check| check.topic == topic)
     }
+
+    /// The worst status of any line.
+    pub fn status(&self) -> Status {
+        (self.checks.iter())
+            .map(|check| check.status)
+            .max()
+            .unwrap_or(Status::Ok)
+    }
+
+    /// [`exit::ALL_OK`], [`exit::WARNINGS`] or [`exit::FAILURES`].
+    pub fn exit_code(&self) -> u8 {
+        match self.status() {
+            Status::Ok => exit::ALL_OK,
+            Status::Warn => exit::WARNINGS,
+            Status::Fail => exit::FAILURES,
+        }
+    }
+
+    /// The report for `--json` (layout in ADMIN.md, version [`JSON_SCHEMA`]).
+    pub fn to_json(&self) -> Value {
+        let checks: Vec<Value> = (self.checks.iter())
+            .map(|check| {
+                let (topic, browser) = check.topic.json_name();
+                json!({
+                    "topic": topic,
+                    "browser": browser.map(Browser::argument),
+                    "status": check.status.json_name(),
+                    "text": check.text,
+                    "fix": check.fix,
+                })
+            })
+            .collect();
+        json!({
+            "schema": JSON_SCHEMA,
+            "version": env!("CARGO_PKG_VERSION"),
+            "status": self.status().json_name(),
+            "exitCode": self.exit_code(),
+            "loginPossible": self.login_possible,
+            "language": self.language.pick("en", "fr"),
+            "checks": checks,
+        })
+    }
+}
+
+/// What `--json` prints when the doctor cannot run at all.
+fn error_json(error: &str) -> Value {
+    json!({
+        "schema": JSON_SCHEMA,
+        "version": env!("CARGO_PKG_VERSION"),
+        "status": "error",
+        "exitCode": exit::DOCTOR_ERROR,
+        "error": error,
+    })
 }
 
 impl fmt::Display for Report {
@@ -103,25 +206,27 @@ pub struct Context {
     pub language: Language,
     pub now: OffsetDateTime,
     pub log_directory: Option<PathBuf>,
+    /// The browsers to check; `None`: the installed ones (all of them when none is found).
+    pub browsers: Option<Vec<Browser>>,
 }
 
-/// `cpx-connect doctor`: prints the report, exit code 0 only when a login can work.
-pub fn run_from_command_line(root: PathBuf) -> ExitCode {
+/// `cpx-connect doctor [--json]`: prints the report; the exit code is in [`exit`].
+pub fn run_from_command_line(root: PathBuf, as_json: bool) -> ExitCode {
     let language = Language::from_env();
+    let cannot_run = |error: String| {
+        if as_json {
+            println!("{}", error_json(&error));
+        }
+        eprintln!("cpx-connect doctor: {error}");
+        ExitCode::from(exit::DOCTOR_ERROR)
+    };
     let Some(platform) = Platform::current() else {
-        eprintln!(
-            "cpx-connect doctor: {}",
-            install::InstallError::UnsupportedPlatform
-        );
-        return ExitCode::from(2);
+        return cannot_run(install::InstallError::UnsupportedPlatform.to_string());
     };
     let prepared = ExtensionIds::embedded().and_then(|ids| Ok((ids, install::own_binary()?)));
     let (ids, binary) = match prepared {
         Ok(prepared) => prepared,
-        Err(error) => {
-            eprintln!("cpx-connect doctor: {error}");
-            return ExitCode::from(2);
-        }
+        Err(error) => return cannot_run(error.to_string()),
     };
     let context = Context {
         platform,
@@ -131,14 +236,15 @@ pub fn run_from_command_line(root: PathBuf) -> ExitCode {
         language,
         now: OffsetDateTime::now_utc(),
         log_directory: crate::logging::log_directory(),
+        browsers: None,
     };
     let report = run(&context, &mut HostService::new(PcscBackend::new()));
-    print!("{report}");
-    if report.login_possible {
-        ExitCode::SUCCESS
+    if as_json {
+        println!("{}", report.to_json());
     } else {
-        ExitCode::FAILURE
+        print!("{report}");
     }
+    ExitCode::from(report.exit_code())
 }
 
 /// Runs every check.
@@ -174,15 +280,29 @@ pub fn run_with_registry<B: ReaderBackend>(
     checks.push(pcsc_service::check(context, status.service_available));
     let card_ready =
         status.service_available && readers::check(context, service, &status, &mut checks);
+    let browsers = match &context.browsers {
+        Some(browsers) => browsers.clone(),
+        None => {
+            let installed = browsers::installed(context.platform, &context.roots, registry);
+            checks.push(browsers_check(lang, &installed));
+            if installed.is_empty() {
+                Browser::ALL.to_vec()
+            } else {
+                installed
+            }
+        }
+    };
     let mut browsers_ready = Vec::new();
-    for browser in Browser::ALL {
+    for browser in browsers {
         let findings = policies::find(context.platform, browser, &context.roots, &context.ids);
-        if manifests::check(context, registry, browser, &findings, &mut checks) {
+        let manifest_ready = manifests::check(context, registry, browser, &findings, &mut checks);
+        let policy = policies::check(lang, browser, &findings);
+        // A policy that refuses every site stops the login as surely as a missing manifest.
+        let sites = policies::sites::effective(findings.managed.as_ref(), !browser.is_firefox());
+        if manifest_ready && !sites.refuses_all() {
             browsers_ready.push(browser);
         }
-        if let Some(check) = policies::check(lang, browser, &findings) {
-            checks.push(check);
-        }
+        checks.push(policy);
     }
     checks.push(logs::check(context));
     let login_possible = card_ready && !browsers_ready.is_empty();
@@ -191,6 +311,34 @@ pub fn run_with_registry<B: ReaderBackend>(
         checks,
         login_possible,
         language: lang,
+    }
+}
+
+/// The installed browsers; none found: every one is checked, in case it sits elsewhere.
+fn browsers_check(lang: Language, installed: &[Browser]) -> Check {
+    if installed.is_empty() {
+        return Check {
+            topic: Topic::Browsers,
+            status: Status::Warn,
+            text: lang.pick(
+                "Browsers: none found where their installers put them; every one is checked below",
+                "Navigateurs : aucun trouvé là où leurs installateurs les mettent ; tous sont vérifiés ci-dessous",
+            ).to_owned(),
+            fix: Some(lang.pick(
+                "install Chrome, Edge, Chromium, Brave or Firefox",
+                "installez Chrome, Edge, Chromium, Brave ou Firefox",
+            ).to_owned()),
+        };
+    }
+    let names: Vec<&str> = installed.iter().map(|b| b.display_name()).collect();
+    Check {
+        topic: Topic::Browsers,
+        status: Status::Ok,
+        text: lang.pick(
+            format!("Browsers: {}", names.join(", ")),
+            format!("Navigateurs : {}", names.join(", ")),
+        ),
+        fix: None,
     }
 }
 
