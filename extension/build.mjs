@@ -24,7 +24,7 @@ const FIREFOX_MIN_VERSION = "142.0";
  * extension/ids.json, the build's input for every id: the Firefox add-on id, the native host's
  * name, and per distribution channel (store, selfHosted, development) the Chrome extension id
  * and where updates come from. Top-level `chromeExtensionId` is the development channel's (the
- * unpacked build, the tests, `cpx-connect install` without --extension-id).
+ * unpacked build, the tests, `cpx-connect install --dev`).
  * @typedef {{ chromeExtensionId: string | null, publicKey?: string, updateUrl?: string, firefoxInstallUrl?: string }} Channel
  * @typedef {{ chromeExtensionId: string, firefoxAddonId: string, nativeHostName: string,
  *   allowedChromeExtensionIds: string[], channels: Record<"store" | "selfHosted" | "development", Channel> }} Ids
@@ -37,7 +37,7 @@ export function readIds() {
 /**
  * Fails when ids.json contradicts itself or the committed public keys: a channel with a
  * `publicKey` must have that key's id, the development channel's id is the top-level one, and
- * the host admits exactly the channels' known ids.
+ * the host admits exactly the release channels' known ids.
  * @param {Ids} ids
  */
 export function checkIds(ids) {
@@ -53,9 +53,12 @@ export function checkIds(ids) {
   if (ids.channels.development.chromeExtensionId !== ids.chromeExtensionId) {
     problems.push("chromeExtensionId must be the development channel's id");
   }
-  const known = Object.values(ids.channels).flatMap((channel) => (channel.chromeExtensionId ? [channel.chromeExtensionId] : []));
+  // The release channels only: the development key is public, so the host admits that id only
+  // through an explicit `cpx-connect install --dev`.
+  const release = [ids.channels.store, ids.channels.selfHosted];
+  const known = release.flatMap((channel) => (channel.chromeExtensionId ? [channel.chromeExtensionId] : []));
   if (JSON.stringify(ids.allowedChromeExtensionIds) !== JSON.stringify(known)) {
-    problems.push(`allowedChromeExtensionIds must list the channels' known ids, in channel order: ${JSON.stringify(known)}`);
+    problems.push(`allowedChromeExtensionIds must list the release channels' known ids (store, selfHosted), in that order: ${JSON.stringify(known)}`);
   }
   if (problems.length) throw new Error(`extension/ids.json: ${problems.join("; ")}`);
 }

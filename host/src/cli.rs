@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::doctor;
-use crate::install::{self, Browser, ExtensionIds, InstallError, Platform, Roots, Scope};
+use crate::install::{
+    self, configuration, Browser, ExtensionIds, InstallError, PackageDatabase, Platform, Roots,
+    Scope,
+};
 
 /// First arguments that mean "the command line", never sent by a browser (Chrome sends
 /// `chrome-extension://ID/`, Firefox the manifest path).
@@ -72,16 +75,27 @@ struct Target {
 struct InstallArguments {
     #[command(flatten)]
     target: Target,
-    /// Chrome extension id allowed to start the host (your own build's); default: the CPx
-    /// Connect extension's ids, every channel of extension/ids.json.
+    /// Chrome extension id allowed to start the host (your own build's) instead of the CPx
+    /// Connect release ids. Extra ids for a fleet go in /etc/cpx-connect/extension-ids.conf
+    /// (Linux) or the MSI's EXTENSION_IDS property (Windows).
     #[arg(long, value_name = "ID")]
     extension_id: Option<String>,
+    /// Also admit the development build's id (the unpacked extension), whose private key is
+    /// public: for development machines only.
+    #[arg(long)]
+    dev: bool,
+    /// Files owned by packages, as `package: /path` lines (tests).
+    #[arg(long, hide = true, value_name = "FILE")]
+    package_files: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 struct UninstallArguments {
     #[command(flatten)]
     target: Target,
+    /// Files owned by packages, as `package: /path` lines (tests).
+    #[arg(long, hide = true, value_name = "FILE")]
+    package_files: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -94,66 +108,156 @@ struct DoctorArguments {
     /// standard output, to attach to a bug report.
     #[arg(long, value_name = "FILE")]
     card_report: Option<PathBuf>,
+    /// Print the report as one JSON object (layout in ADMIN.md) instead of lines.
+    #[arg(long, conflicts_with = "card_report")]
+    json: bool,
 }
 
 /// Parses the command line and runs the subcommand; clap prints help, version and usage errors.
 pub fn run(arguments: Vec<OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(arguments) {
+    let cli = match Cli::try_parse_from(&arguments) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return if error.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
+            // doctor's own codes: 2 means a FAIL line there, so a usage error is "could not run".
+            let doctor = arguments_name_doctor(&arguments);
+            return match (error.use_stderr(), doctor) {
+                (false, _) => ExitCode::SUCCESS,
+                (true, true) => ExitCode::from(doctor::exit::DOCTOR_ERROR),
+                (true, false) => ExitCode::from(2),
             };
         }
     };
     match cli.command {
         Command::Install(arguments) => {
-            let extension_id = arguments.extension_id;
-            report_steps(request(arguments.target, extension_id).and_then(|r| install::install(&r)))
+            let admitted = Admitted {
+                extension_id: arguments.extension_id,
+                dev: arguments.dev,
+                configuration: true,
+            };
+            report_steps(
+                request(arguments.target, admitted, arguments.package_files)
+                    .and_then(|r| install::install(&r)),
+            )
         }
         Command::Uninstall(arguments) => {
-            report_steps(request(arguments.target, None).and_then(|r| install::uninstall(&r)))
+            let admitted = Admitted {
+                extension_id: None,
+                dev: false,
+                configuration: false,
+            };
+            report_steps(
+                request(arguments.target, admitted, arguments.package_files)
+                    .and_then(|r| install::uninstall(&r)),
+            )
         }
         Command::Doctor(DoctorArguments {
             card_report: Some(file),
             ..
         }) => doctor::card_report::run_from_command_line(&file),
-        Command::Doctor(arguments) => doctor::run_from_command_line(root_or_slash(arguments.root)),
+        Command::Doctor(arguments) => {
+            doctor::run_from_command_line(root_or_slash(arguments.root), arguments.json)
+        }
     }
+}
+
+/// Whether the subcommand is `doctor`.
+fn arguments_name_doctor(arguments: &[OsString]) -> bool {
+    arguments.get(1).and_then(|a| a.to_str()) == Some("doctor")
 }
 
 fn root_or_slash(root: Option<PathBuf>) -> PathBuf {
     root.unwrap_or_else(|| PathBuf::from("/"))
 }
 
-fn request(target: Target, extension_id: Option<String>) -> Result<install::Request, InstallError> {
+/// Which extension ids the manifests admit besides the release ones.
+struct Admitted {
+    extension_id: Option<String>,
+    dev: bool,
+    /// Read /etc/cpx-connect/extension-ids.conf (Linux).
+    configuration: bool,
+}
+
+fn request(
+    target: Target,
+    admitted: Admitted,
+    package_files: Option<PathBuf>,
+) -> Result<install::Request, InstallError> {
     let platform = Platform::current().ok_or(InstallError::UnsupportedPlatform)?;
     let ids = ExtensionIds::embedded()?;
+    let scope = if target.system {
+        Scope::System
+    } else {
+        Scope::User
+    };
+    let roots = Roots::from_env(root_or_slash(target.root));
+    let mut chrome = admitted
+        .extension_id
+        .map_or_else(|| ids.release_chrome_ids(), |id| vec![id]);
+    if admitted.dev {
+        chrome.push(ids.development_chrome_id().to_owned());
+    }
+    let mut firefox = vec![ids.firefox_addon_id.clone()];
+    if admitted.configuration && platform == Platform::Linux {
+        let extra = configuration::read(&roots)?;
+        for skipped in &extra.skipped {
+            eprintln!("cpx-connect: {}: {skipped}: skipped", extra.file.display());
+        }
+        chrome.extend(extra.chrome);
+        firefox.extend(extra.firefox);
+    }
+    let packages = match package_files {
+        Some(file) => {
+            let text = std::fs::read_to_string(&file).map_err(|source| InstallError::Io {
+                action: "read",
+                path: file,
+                scope,
+                source,
+            })?;
+            PackageDatabase::from_listing(&text)
+        }
+        // Package managers own system files on Linux only.
+        None if scope == Scope::System && platform == Platform::Linux => PackageDatabase::System,
+        None => PackageDatabase::None,
+    };
     Ok(install::Request {
         platform,
-        scope: if target.system {
-            Scope::System
-        } else {
-            Scope::User
-        },
-        roots: Roots::from_env(root_or_slash(target.root)),
+        scope,
+        roots,
         browsers: target.browsers,
         binary: install::own_binary()?,
-        chrome_extension_ids: extension_id.map_or_else(|| ids.admitted_chrome_ids(), |id| vec![id]),
+        chrome_extension_ids: without_repeats(chrome),
+        firefox_addon_ids: without_repeats(firefox),
         ids,
+        packages,
     })
+}
+
+/// The list in its order, each id once.
+fn without_repeats(ids: Vec<String>) -> Vec<String> {
+    let mut once: Vec<String> = Vec::new();
+    for id in ids {
+        if !once.contains(&id) {
+            once.push(id);
+        }
+    }
+    once
 }
 
 fn report_steps(result: Result<Vec<install::Step>, InstallError>) -> ExitCode {
     match result {
         Ok(steps) => {
+            let mut refused = false;
             for step in steps {
+                refused |= matches!(step.outcome, install::Outcome::OwnedByPackage(_));
                 println!("{step}");
             }
-            ExitCode::SUCCESS
+            if refused {
+                eprintln!("cpx-connect: files that a package installed were left as they are: remove or reconfigure that package instead");
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(error) => {
             eprintln!("cpx-connect: {error}");

@@ -110,6 +110,7 @@ impl Workstation {
             language: self.language,
             now: OffsetDateTime::now_utc(),
             log_directory: Some(self.dir.path().join("logs")),
+            browsers: Some(Browser::ALL.to_vec()),
         }
     }
 
@@ -122,8 +123,10 @@ impl Workstation {
             roots: self.roots(),
             browsers: browsers.to_vec(),
             binary: binary.to_path_buf(),
-            chrome_extension_ids: ids.admitted_chrome_ids(),
+            chrome_extension_ids: ids.release_chrome_ids(),
+            firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
             ids,
+            packages: install::PackageDatabase::None,
         })
         .unwrap();
     }
@@ -179,16 +182,25 @@ fn everything_in_place_means_a_login_can_work() {
     }
     let chromium = only(&report, Topic::Manifest(Browser::Chromium)).text;
     let ids = ExtensionIds::embedded().unwrap();
-    assert!(
-        chromium.ends_with(&format!("chrome-extension://{}/", ids.chrome_extension_id)),
-        "{chromium}"
-    );
+    let release: Vec<String> = (ids.release_chrome_ids().iter())
+        .map(|id| format!("chrome-extension://{id}/"))
+        .collect();
+    assert!(chromium.ends_with(&release.join(", ")), "{chromium}");
+    assert!(!chromium.contains(&ids.chrome_extension_id), "{chromium}");
     let firefox = only(&report, Topic::Manifest(Browser::Firefox)).text;
     assert!(firefox.ends_with(&ids.firefox_addon_id), "{firefox}");
     assert_eq!(only(&report, Topic::Verdict).status, Status::Ok);
-    // No policies here: no policy lines.
+    // No policies here: each browser's line says every https site may ask, as a warning.
     for browser in Browser::ALL {
-        assert_eq!(report.checks_about(Topic::Policy(browser)).count(), 0);
+        let policy = only(&report, Topic::Policy(browser));
+        assert_eq!(policy.status, Status::Warn, "{report}");
+        assert!(
+            policy
+                .text
+                .ends_with("none: CPx Connect is not force-installed, and every https site may ask for a card login"),
+            "{}",
+            policy.text
+        );
     }
     let logs = only(&report, Topic::Logs);
     assert!(logs
@@ -384,7 +396,7 @@ fn chromium_policies_are_summarised_and_a_blocklist_fails_the_browser() {
     assert_eq!(
         chromium.text,
         format!(
-            "Chromium policies: read {}; the extension is force-installed; allowedOrigins = https://viatrajectoire.sante-ra.fr",
+            "Chromium policies: read {}; the extension is force-installed; only these sites may ask for a card login: https://viatrajectoire.sante-ra.fr",
             policy.display()
         )
     );
@@ -411,7 +423,7 @@ fn chromium_policies_are_summarised_and_a_blocklist_fails_the_browser() {
     assert!(
         chrome_policy
             .text
-            .contains("the extension is not force-installed; no allowedOrigins (every https site)"),
+            .contains("the extension is not force-installed; no allowedOrigins: every https site may ask for a card login"),
         "{}",
         chrome_policy.text
     );
@@ -454,13 +466,13 @@ fn firefox_policies_and_unreadable_policy_files() {
     let firefox = only(&report, Topic::Policy(Browser::Firefox));
     assert!(
         firefox.text.contains(
-            "the extension is force-installed; allowedOrigins empty (every site refused)"
+            "the extension is force-installed; allowedOrigins is an empty list: NO site may ask for a card login"
         ),
         "{}",
         firefox.text
     );
-    // The extension refuses every site with an empty list: the doctor says so as a warning.
-    assert_eq!(firefox.status, Status::Warn);
+    // The extension refuses every site with an empty list: no login can work there.
+    assert_eq!(firefox.status, Status::Fail);
     let edge = only(&report, Topic::Policy(Browser::Edge));
     assert_eq!(edge.status, Status::Warn);
     assert!(
@@ -642,7 +654,7 @@ fn doctor_binary(
 }
 
 #[test]
-fn the_binary_exits_1_without_pc_sc_and_follows_the_locale() {
+fn the_binary_exits_2_without_pc_sc_and_follows_the_locale() {
     let dir = tempfile::tempdir().unwrap();
     let (home, root) = (dir.path().join("home"), dir.path().join("root"));
     let socket = dir.path().join("no-pcscd.comm");
@@ -655,7 +667,10 @@ fn the_binary_exits_1_without_pc_sc_and_follows_the_locale() {
     assert!(install.status.success());
 
     let output = doctor_binary(&home, &root, &[], Some(&socket));
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(doctor::exit::FAILURES))
+    );
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
         text.starts_with(&format!(
@@ -690,6 +705,44 @@ fn the_binary_exits_1_without_pc_sc_and_follows_the_locale() {
         "{text}"
     );
 
+    // --json: the same report for scripts, and the same exit code.
+    let mut command = Command::new(binary());
+    command
+        .args(["doctor", "--json", "--root"])
+        .arg(&root)
+        .env("HOME", &home)
+        .env_remove("XDG_CONFIG_HOME")
+        .env("PCSCLITE_CSOCK_NAME", &socket);
+    let output = command.output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(doctor::exit::FAILURES))
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["schema"], doctor::JSON_SCHEMA);
+    assert_eq!(report["status"], "fail");
+    assert_eq!(report["exitCode"], doctor::exit::FAILURES);
+    assert_eq!(report["loginPossible"], false);
+    let pcsc = (report["checks"].as_array().unwrap().iter())
+        .find(|check| check["text"] == "PC/SC service: not reachable")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(pcsc["status"], "fail");
+    assert!(
+        pcsc["fix"]
+            .as_str()
+            .is_some_and(|fix| fix.starts_with("install and start pcscd")),
+        "{pcsc}"
+    );
+    // A usage error is "the doctor could not run", not a FAIL line.
+    let output = Command::new(binary())
+        .args(["doctor", "--no-such-option"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(doctor::exit::DOCTOR_ERROR))
+    );
+
     let output = doctor_binary(
         &home,
         &root,
@@ -707,7 +760,7 @@ fn the_binary_exits_1_without_pc_sc_and_follows_the_locale() {
 
 /// The whole chain: pcscd, vpcd, the virtual card, the binary. Holds the machine-wide lock.
 #[test]
-fn the_binary_exits_0_with_the_virtual_card_in_pcscd() {
+fn the_binary_exits_1_with_warnings_only_with_the_virtual_card_in_pcscd() {
     let _lock = cpx_virtual_card::pcscd_test_lock().expect("pcscd test lock");
     cpx_e2e::pcscd::ensure_running();
     let card = cpx_virtual_card::shared(VirtualCard::cps3(Holder::Dupont));
@@ -725,7 +778,13 @@ fn the_binary_exits_0_with_the_virtual_card_in_pcscd() {
     assert!(install.status.success());
     let output = doctor_binary(&home, &root, &[], None);
     let text = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(output.status.code(), Some(0), "{text}");
+    // No browser installed and no policy: warnings, no failure.
+    assert_eq!(
+        output.status.code(),
+        Some(i32::from(doctor::exit::WARNINGS)),
+        "{text}"
+    );
+    assert!(!text.contains("FAIL"), "{text}");
     assert!(text.contains("OK    PC/SC service: running\n"), "{text}");
     assert!(
         text.contains(&format!(
@@ -764,28 +823,70 @@ fn malformed_allowed_origins_and_unknown_pattern_forms_are_reported() {
     let report = workstation.doctor(dupont());
 
     let firefox = only(&report, Topic::Policy(Browser::Firefox));
-    assert_eq!(firefox.status, Status::Warn, "{}", firefox.text);
+    assert_eq!(firefox.status, Status::Fail, "{}", firefox.text);
     assert!(
         firefox
             .text
-            .contains("allowedOrigins is a string, not a list: every site is refused"),
+            .contains("NO site may ask for a card login: allowedOrigins is a text, not a list"),
         "{}",
         firefox.text
     );
 
+    // One entry the extension cannot read refuses every site: a typo never opens the list.
     let chromium = only(&report, Topic::Policy(Browser::Chromium));
-    assert_eq!(chromium.status, Status::Warn, "{}", chromium.text);
+    assert_eq!(chromium.status, Status::Fail, "{}", chromium.text);
     assert!(
         chromium.text.contains(
-            "allowedOrigins = https://portail.example.fr, https://*.ght.fr:443; ignored, of unknown form: \
-             [*.]sante.fr (expected https://host[:port] or https://*.domain, with no path), \
-             https://*.sante.fr/* (expected https://host[:port] or https://*.domain, with no path)"
+            "NO site may ask for a card login: allowedOrigins has 2 invalid entries (https://portail.example.fr, \
+             [*.]sante.fr (refused: expected https://host[:port] or https://*.domain, with no user, path, query or fragment), \
+             https://*.sante.fr/* (refused: expected https://host[:port] or https://*.domain, with no user, path, query or fragment), \
+             https://*.ght.fr:443 (= https://*.ght.fr))"
         ),
+        "{}",
+        chromium.text
+    );
+    assert!(
+        chromium.fix.as_deref().is_some_and(|fix| fix.starts_with(
+            "write allowedOrigins as a list of texts https://host[:port] or https://*.domain"
+        )),
+        "{:?}",
+        chromium.fix
+    );
+}
+
+#[test]
+fn the_development_id_admitted_is_a_warning() {
+    let workstation = Workstation::new();
+    let ids = ExtensionIds::embedded().unwrap();
+    let mut chrome_ids = ids.release_chrome_ids();
+    chrome_ids.push(ids.development_chrome_id().to_owned());
+    install::install(&install::Request {
+        platform: Platform::Linux,
+        scope: Scope::System,
+        roots: workstation.roots(),
+        browsers: vec![Browser::Chromium],
+        binary: binary(),
+        chrome_extension_ids: chrome_ids,
+        firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
+        ids: ids.clone(),
+        packages: install::PackageDatabase::None,
+    })
+    .unwrap();
+    let report = workstation.doctor(dupont());
+    let chromium = only(&report, Topic::Manifest(Browser::Chromium));
+    assert_eq!(chromium.status, Status::Warn, "{report}");
+    assert!(
+        chromium.text.contains(&format!(
+            "including the development build {}, whose private key is public",
+            ids.development_chrome_id()
+        )),
         "{}",
         chromium.text
     );
     assert_eq!(
         chromium.fix.as_deref(),
-        Some("write allowedOrigins as a list of https://host[:port] or https://*.domain")
+        Some("run `cpx-connect install --system` (without --dev) on a workstation that is not a developer's")
     );
+    // Still a login can work: a warning, not a failure.
+    assert!(report.login_possible, "{report}");
 }

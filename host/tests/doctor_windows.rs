@@ -62,8 +62,10 @@ impl Workstation {
             roots: self.roots(),
             browsers: browsers.to_vec(),
             binary: self.binary(),
-            chrome_extension_ids: ids.admitted_chrome_ids(),
+            chrome_extension_ids: ids.release_chrome_ids(),
+            firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
             ids,
+            packages: install::PackageDatabase::None,
         }
     }
 
@@ -82,6 +84,7 @@ impl Workstation {
                     .join("cpx-connect")
                     .join("logs"),
             ),
+            browsers: Some(Browser::ALL.to_vec()),
         };
         doctor::run_with_registry(&context, &mut HostService::new(ServiceDown), &self.registry)
     }
@@ -202,7 +205,7 @@ fn a_manifest_naming_the_exe_relative_to_its_folder_is_this_program() {
             "description": "CPx Connect",
             "path": "cpx-connect.exe",
             "type": "stdio",
-            "allowed_origins": [format!("chrome-extension://{}/", ids.chrome_extension_id)],
+            "allowed_origins": ids.release_chrome_ids().iter().map(|id| format!("chrome-extension://{id}/")).collect::<Vec<_>>(),
         })
         .to_string(),
     )

@@ -487,3 +487,160 @@ fn browser_launches_still_speak_native_messaging() {
         assert_eq!(answer["result"]["protocol"], 1);
     }
 }
+
+/// What `extension/ids.json` names as the development build's id, whose key is public.
+fn development_id() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../extension/ids.json");
+    let ids: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    ids["channels"]["development"]["chromeExtensionId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn release_ids_only_and_the_development_id_only_with_dev() {
+    let machine = Machine::new();
+    let development = development_id();
+    assert!(!ids().chrome.contains(&development), "ids.json");
+    machine.ok(&["install", "--system", "--browser", "chromium"]);
+    let file = machine
+        .root()
+        .join("etc/chromium/native-messaging-hosts")
+        .join(HOST_FILE);
+    assert_eq!(read_json(&file), expected_manifest(false, &ids().chrome));
+
+    machine.ok(&["install", "--system", "--browser", "chromium", "--dev"]);
+    let mut with_development = ids().chrome;
+    with_development.push(development);
+    assert_eq!(
+        read_json(&file),
+        expected_manifest(false, &with_development)
+    );
+
+    // A reinstall without --dev takes it out again.
+    machine.ok(&["install", "--system", "--browser", "chromium"]);
+    assert_eq!(read_json(&file), expected_manifest(false, &ids().chrome));
+}
+
+#[test]
+fn the_configuration_file_admits_extra_chrome_and_firefox_ids() {
+    let machine = Machine::new();
+    let conf = machine.root().join("etc/cpx-connect/extension-ids.conf");
+    std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    let extra_chrome = "abcdefghijklmnopabcdefghijklmnop";
+    let extra_firefox = "cpx@chu.example.fr";
+    std::fs::write(
+        &conf,
+        format!(
+            "# the hospital's own build\n{extra_chrome}\n{extra_firefox} # its add-on\nnot an id\n"
+        ),
+    )
+    .unwrap();
+    let output = machine.run(&["install", "--system"]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("extension-ids.conf: line 4: \"not an id\" is neither"),
+        "{stderr}"
+    );
+    let chromium = machine
+        .root()
+        .join("etc/chromium/native-messaging-hosts")
+        .join(HOST_FILE);
+    let mut chrome = ids().chrome;
+    chrome.push(extra_chrome.to_owned());
+    assert_eq!(read_json(&chromium), expected_manifest(false, &chrome));
+    let firefox = machine
+        .root()
+        .join("usr/lib/mozilla/native-messaging-hosts")
+        .join(HOST_FILE);
+    assert_eq!(
+        read_json(&firefox)["allowed_extensions"],
+        json!([ids().firefox, extra_firefox])
+    );
+
+    // An id taken out of the file is gone at the next install.
+    std::fs::write(&conf, "# nothing extra\n").unwrap();
+    machine.ok(&["install", "--system"]);
+    assert_eq!(
+        read_json(&chromium),
+        expected_manifest(false, &ids().chrome)
+    );
+    assert_eq!(read_json(&firefox), expected_manifest(true, &[]));
+}
+
+#[test]
+fn files_a_package_owns_are_neither_written_nor_removed() {
+    let machine = Machine::new();
+    let chromium = machine
+        .root()
+        .join("etc/chromium/native-messaging-hosts")
+        .join(HOST_FILE);
+    let listing = machine.dir.path().join("package-files");
+    std::fs::write(&listing, format!("cpx-connect: {}\n", chromium.display())).unwrap();
+    let listing = listing.to_str().unwrap();
+
+    // Absent and owned (dpkg lists it, someone deleted it): install leaves it absent.
+    let output = machine.run(&["install", "--system", "--package-files", listing]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.lines().any(|line| line.starts_with("left ")
+            && line.contains(&chromium.display().to_string())
+            && line.ends_with(
+                "it belongs to the package cpx-connect, which alone may change or remove it"
+            )),
+        "{stdout}"
+    );
+    assert!(!chromium.exists());
+    // The other browsers' manifests were written.
+    assert!(machine
+        .root()
+        .join("etc/opt/edge/native-messaging-hosts")
+        .join(HOST_FILE)
+        .exists());
+
+    // Present and owned: uninstall refuses to delete it, removes the rest.
+    std::fs::create_dir_all(chromium.parent().unwrap()).unwrap();
+    std::fs::write(&chromium, "{\"package\": true}\n").unwrap();
+    let output = machine.run(&["uninstall", "--system", "--package-files", listing]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8(output.stderr)
+        .unwrap()
+        .contains("files that a package installed were left as they are"));
+    assert_eq!(
+        std::fs::read_to_string(&chromium).unwrap(),
+        "{\"package\": true}\n"
+    );
+    assert!(!machine
+        .root()
+        .join("etc/opt/edge/native-messaging-hosts")
+        .join(HOST_FILE)
+        .exists());
+}
+
+#[test]
+fn debian_gets_only_its_own_firefox_folder_and_uninstall_clears_both() {
+    let machine = Machine::new();
+    std::fs::create_dir_all(machine.root().join("etc")).unwrap();
+    std::fs::write(machine.root().join("etc/os-release"), "ID=debian\n").unwrap();
+    let lib = machine
+        .root()
+        .join("usr/lib/mozilla/native-messaging-hosts");
+    let lib64 = machine
+        .root()
+        .join("usr/lib64/mozilla/native-messaging-hosts");
+    let lines = machine.ok(&["install", "--system"]);
+    assert_eq!(lines.len(), SYSTEM_MANIFESTS.len() - 1, "{lines:#?}");
+    assert!(lib.join(HOST_FILE).exists());
+    assert!(!machine.root().join("usr/lib64/mozilla").exists());
+
+    // What an older version left where Debian's Firefox never looks goes on uninstall.
+    std::fs::create_dir_all(&lib64).unwrap();
+    std::fs::write(lib64.join(HOST_FILE), "{}").unwrap();
+    machine.ok(&["uninstall", "--system"]);
+    assert!(!lib.join(HOST_FILE).exists());
+    assert!(!machine.root().join("usr/lib64/mozilla").exists());
+    assert!(machine.root().join("usr/lib64").exists());
+}

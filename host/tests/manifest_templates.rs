@@ -57,7 +57,7 @@ fn self_hosted() -> (String, String) {
     let channel = &value["channels"]["selfHosted"];
     let id = channel["chromeExtensionId"].as_str().unwrap().to_owned();
     assert!(
-        ids().admitted_chrome_ids().contains(&id),
+        ids().release_chrome_ids().contains(&id),
         "the host admits the self-hosted id"
     );
     (id, channel["updateUrl"].as_str().unwrap().to_owned())
@@ -86,7 +86,8 @@ fn installed_text(firefox: bool, binary: &str) -> String {
         &location,
         Path::new(binary),
         &ids,
-        &ids.admitted_chrome_ids(),
+        &ids.release_chrome_ids(),
+        std::slice::from_ref(&ids.firefox_addon_id),
     )
     .to_file_text()
 }
@@ -134,6 +135,20 @@ fn doctor_findings(browser: Browser, template: &str, destination: &str) -> polic
     findings
 }
 
+/// The sites the extension will admit under the policy the doctor found, as it reads them.
+fn allowed_sites(findings: &policies::Findings, chromium_family: bool) -> Vec<String> {
+    match policies::sites::effective(findings.managed.as_ref(), chromium_family) {
+        policies::Sites::Only { entries, dropped } => {
+            assert!(dropped.is_empty(), "dropped: {dropped:?}");
+            entries
+                .into_iter()
+                .map(|entry| entry.reading.unwrap())
+                .collect()
+        }
+        other => panic!("the policy does not list sites: {other:?}"),
+    }
+}
+
 #[test]
 fn chromium_family_policy_template_forces_the_extension_and_restricts_origins() {
     let ids = ids();
@@ -166,8 +181,8 @@ fn chromium_family_policy_template_forces_the_extension_and_restricts_origins() 
         );
         assert!(findings.force_installed, "{browser:?}");
         assert_eq!(
-            findings.allowed_origins.as_deref(),
-            Some(&EXAMPLE_ORIGINS.map(String::from)[..])
+            allowed_sites(&findings, true),
+            EXAMPLE_ORIGINS.map(String::from)
         );
         assert_eq!(findings.host_blocked_by, None);
     }
@@ -194,8 +209,8 @@ fn firefox_policy_template_forces_the_add_on_and_restricts_origins() {
     );
     assert!(findings.force_installed);
     assert_eq!(
-        findings.allowed_origins.as_deref(),
-        Some(&EXAMPLE_ORIGINS.map(String::from)[..])
+        allowed_sites(&findings, false),
+        EXAMPLE_ORIGINS.map(String::from)
     );
 }
 
@@ -391,7 +406,13 @@ fn windows_registration_points_each_browser_at_its_manifest() {
     ] {
         assert!(script.contains(&format!("'{key}'")), "{key}");
     }
-    assert!(script.contains(&format!("$ExtensionId = '{}'", ids.chrome_extension_id)));
+    // The release id by default, never the development one (its private key is public).
+    let release = ids.release_chrome_ids();
+    assert!(
+        script.contains(&format!("$ExtensionId = '{}'", release[0])),
+        "{release:?}"
+    );
+    assert!(!script.contains(&ids.chrome_extension_id));
     assert!(script.contains(&format!("$HostName = '{host}'")));
     assert!(script.contains(&format!("$FirefoxAddonId = '{}'", ids.firefox_addon_id)));
 }

@@ -25,9 +25,10 @@ param(
     [string] $Scope = 'User',
     # Folder holding cpx-connect.exe; the manifests are written there.
     [string] $InstallDir = $PSScriptRoot,
-    # Chrome extension id allowed to start the host (extension/ids.json).
+    # Chrome extension id allowed to start the host: the self-hosted release id of
+    # extension/ids.json (never the development id by default: its private key is public).
     [ValidatePattern('^[a-p]{32}$')]
-    [string] $ExtensionId = 'gapckhmmcgdnlnkngjfiahgdokdkihjb',
+    [string] $ExtensionId = 'blhfinhacdbecccdlegcimacmlhfbpal',
     [switch] $Uninstall
 )
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the Debian package of the native host:
 #   <target>/debian/cpx-connect_<version>_<arch>.deb   (<target>: $CARGO_TARGET_DIR, else target/)
-# with /usr/bin/cpx-connect, the system-wide host manifests of Chrome (also read by Brave),
-# Chromium, Edge and Firefox, and the policy examples and README in /usr/share/doc/cpx-connect/.
+# with /usr/bin/cpx-connect, the conffile /etc/cpx-connect/extension-ids.conf (extra extension
+# ids), maintainer scripts that write and remove the system-wide host manifests of Chrome (also
+# read by Brave), Chromium, Edge and Firefox, and the policy examples and README in
+# /usr/share/doc/cpx-connect/.
 # Needs cargo and dpkg-deb. Prints the package's path on its last line.
 set -euo pipefail
 
@@ -23,21 +25,14 @@ mkdir -p "$stage/DEBIAN"
 
 install -D -m 0755 "$binary" "$stage/usr/bin/cpx-connect"
 
-chromium_manifest=$repo/manifests/native-host/org.cpxconnect.host.chromium.json
-firefox_manifest=$repo/manifests/native-host/org.cpxconnect.host.firefox.json
-for dir in etc/opt/chrome/native-messaging-hosts etc/chromium/native-messaging-hosts etc/opt/edge/native-messaging-hosts; do
-    install -D -m 0644 "$chromium_manifest" "$stage/$dir/org.cpxconnect.host.json"
+# The host manifests are not shipped: postinst writes them (`cpx-connect install --system`) from
+# the release ids and the administrator's extension-ids.conf, prerm removes them. A shipped copy
+# would be dpkg's, and every upgrade would bring back whatever ids it listed.
+install -D -m 0644 "$repo/packaging/deb/extension-ids.conf" "$stage/etc/cpx-connect/extension-ids.conf"
+for script in postinst prerm postrm; do
+    install -m 0755 "$repo/packaging/deb/maintainer/$script" "$stage/DEBIAN/$script"
 done
-# Debian's and Ubuntu's Firefox read /usr/lib/mozilla (Fedora's builds read /usr/lib64).
-install -D -m 0644 "$firefox_manifest" "$stage/usr/lib/mozilla/native-messaging-hosts/org.cpxconnect.host.json"
-
-# The manifests must name the binary this package installs.
-for manifest in "$chromium_manifest" "$firefox_manifest"; do
-    grep -q '"path": "/usr/bin/cpx-connect"' "$manifest" || {
-        echo "build.sh: $manifest does not point at /usr/bin/cpx-connect" >&2
-        exit 1
-    }
-done
+printf '/etc/cpx-connect/extension-ids.conf\n' >"$stage/DEBIAN/conffiles"
 
 doc=$stage/usr/share/doc/cpx-connect
 install -D -m 0644 "$repo/packaging/deb/README.Debian" "$doc/README.Debian"
@@ -66,12 +61,11 @@ Description: login to health web services with a French CPx card (native host)
  site's origin.
  .
  This package installs the host and registers it system-wide with Google
- Chrome, Chromium, Microsoft Edge, Brave and Firefox; the command
- "cpx-connect doctor" checks a workstation. Policy examples to force-install
- the extension are in /usr/share/doc/cpx-connect/.
+ Chrome, Chromium, Microsoft Edge, Brave and Firefox, for the release builds
+ of the extension and the ids listed in /etc/cpx-connect/extension-ids.conf;
+ the command "cpx-connect doctor" checks a workstation. Policy examples to
+ force-install the extension are in /usr/share/doc/cpx-connect/.
 CONTROL
-# The manifests under /etc are not conffiles on purpose: they name the binary of this
-# package, so `dpkg -r` must take them away with it (see README.Debian).
 (cd "$stage" && find usr etc -type f -print0 | sort -z | xargs -0 md5sum > DEBIAN/md5sums)
 
 dpkg-deb --root-owner-group --build "$stage" "$out/cpx-connect_${version}_${arch}.deb" >/dev/null

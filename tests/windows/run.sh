@@ -8,7 +8,7 @@
 #     the exe;
 #  3. install / reg query / uninstall per user (HKCU, %LOCALAPPDATA%) and system-wide (HKLM, next
 #     to the exe), each run twice to prove it idempotent, and what uninstall leaves (nothing);
-#  4. doctor: exit 1, naming the stopped smart card service (Wine has none);
+#  4. doctor: exit 2 (a FAIL line), naming the stopped smart card service (Wine has none);
 #  5. the MSI: silent install, upgrade, refused downgrade, removal, each checked with reg query
 #     and the file system;
 #  6. a whole card login through the exe (tests/e2e/tests/windows_login.rs): certificates, then
@@ -171,7 +171,7 @@ doctor=$(wine "$exe" doctor)
 doctor_code=$?
 set -e
 echo "$doctor"
-expect "doctor exits 1 (no login possible)" test "$doctor_code" -eq 1
+expect "doctor exits 2 (a FAIL: no login possible)" test "$doctor_code" -eq 2
 expect "doctor names the stopped smart card service" \
   grep -q '^FAIL  PC/SC service: not reachable (Windows. Smart Card service, SCardSvr, is not running) -> fix: .*sc start SCardSvr' <<<"$doctor"
 expect "doctor says where the logs go" grep -q "^OK    Logs: .*AppData.Local.cpx-connect.logs" <<<"$doctor"

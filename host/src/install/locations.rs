@@ -171,17 +171,84 @@ impl Location {
 
 use Browser::{Brave, Chrome, Chromium, Edge, Firefox};
 
-/// Every manifest location of `scope` on `platform`, whatever the browser.
+/// Which Linux family's Firefox build reads the system-wide manifests, from `os-release`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distribution {
+    /// Debian, Ubuntu and their derivatives: `/usr/lib/mozilla`.
+    Debian,
+    /// Fedora, RHEL, openSUSE and theirs: `/usr/lib64/mozilla`.
+    Lib64,
+    /// Anything else: both folders, the tolerant choice.
+    Unknown,
+}
+
+impl Distribution {
+    /// `ID` and `ID_LIKE` of `/etc/os-release` (else `/usr/lib/os-release`) under `roots.root`.
+    pub fn of(roots: &Roots) -> Distribution {
+        let text = ["/etc/os-release", "/usr/lib/os-release"]
+            .into_iter()
+            .find_map(|file| std::fs::read_to_string(roots.system(file)).ok())
+            .unwrap_or_default();
+        let mut words = Vec::new();
+        for line in text.lines() {
+            if let Some(value) = line
+                .strip_prefix("ID=")
+                .or_else(|| line.strip_prefix("ID_LIKE="))
+            {
+                let value = value.trim().trim_matches('"').trim_matches('\'');
+                words.extend(value.split_whitespace().map(str::to_lowercase));
+            }
+        }
+        let any = |names: &[&str]| words.iter().any(|word| names.contains(&word.as_str()));
+        if any(&["debian", "ubuntu"]) {
+            Distribution::Debian
+        } else if any(&["fedora", "rhel", "centos", "suse", "opensuse"]) {
+            Distribution::Lib64
+        } else {
+            Distribution::Unknown
+        }
+    }
+
+    fn firefox_library_folders(self) -> &'static [&'static str] {
+        match self {
+            Distribution::Debian => &["/usr/lib"],
+            Distribution::Lib64 => &["/usr/lib64"],
+            Distribution::Unknown => &["/usr/lib", "/usr/lib64"],
+        }
+    }
+}
+
+/// Every manifest location of `scope` on `platform`, whatever the browser; on Linux system-wide
+/// only this distribution's Firefox folder.
 pub fn locations(
     platform: Platform,
     scope: Scope,
     roots: &Roots,
 ) -> Result<Vec<Location>, InstallError> {
+    locations_of(platform, scope, roots, false)
+}
+
+/// [`locations`] with every distribution's folders: what uninstall looks through, so that a
+/// manifest an older version wrote in the other distribution's folder goes too.
+pub fn every_location(
+    platform: Platform,
+    scope: Scope,
+    roots: &Roots,
+) -> Result<Vec<Location>, InstallError> {
+    locations_of(platform, scope, roots, true)
+}
+
+fn locations_of(
+    platform: Platform,
+    scope: Scope,
+    roots: &Roots,
+    every_distribution: bool,
+) -> Result<Vec<Location>, InstallError> {
     let mut all = match (platform, scope) {
         (Platform::Linux, Scope::System) => {
             let etc = roots.system("/etc");
             let etc_opt = roots.system("/etc/opt");
-            vec![
+            let mut system = vec![
                 Location::new(
                     etc_opt.clone(),
                     "chrome/native-messaging-hosts",
@@ -189,18 +256,22 @@ pub fn locations(
                 ),
                 Location::new(etc, "chromium/native-messaging-hosts", &[Chromium]),
                 Location::new(etc_opt, "edge/native-messaging-hosts", &[Edge]),
-                // Debian and Ubuntu build Firefox with /usr/lib, Fedora and openSUSE with /usr/lib64.
-                Location::new(
-                    roots.system("/usr/lib"),
+            ];
+            // Debian and Ubuntu build Firefox with /usr/lib, Fedora and openSUSE with /usr/lib64:
+            // only this distribution's folder, unless removing (an older version wrote both).
+            let distribution = if every_distribution {
+                Distribution::Unknown
+            } else {
+                Distribution::of(roots)
+            };
+            for library in distribution.firefox_library_folders() {
+                system.push(Location::new(
+                    roots.system(library),
                     "mozilla/native-messaging-hosts",
                     &[Firefox],
-                ),
-                Location::new(
-                    roots.system("/usr/lib64"),
-                    "mozilla/native-messaging-hosts",
-                    &[Firefox],
-                ),
-            ]
+                ));
+            }
+            system
         }
         (Platform::Linux, Scope::User) => {
             let home = roots.home()?;
@@ -478,6 +549,46 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn linux_firefox_system_folder_is_the_distribution_s_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = Roots {
+            root: dir.path().to_path_buf(),
+            ..roots()
+        };
+        let firefox_folders = |every: bool| {
+            locations_of(Platform::Linux, Scope::System, &roots, every)
+                .unwrap()
+                .into_iter()
+                .filter(|l| l.is_read_by(Firefox))
+                .map(|l| {
+                    let folder = l.directory.strip_prefix(dir.path()).unwrap();
+                    folder.display().to_string()
+                })
+                .collect::<Vec<_>>()
+        };
+        let lib = "usr/lib/mozilla/native-messaging-hosts";
+        let lib64 = "usr/lib64/mozilla/native-messaging-hosts";
+        // No os-release: both.
+        assert_eq!(firefox_folders(false), [lib, lib64]);
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        let release = dir.path().join("etc/os-release");
+        std::fs::write(&release, "PRETTY_NAME=\"Debian GNU/Linux 13\"\nID=debian\n").unwrap();
+        assert_eq!(firefox_folders(false), [lib]);
+        std::fs::write(&release, "ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n").unwrap();
+        assert_eq!(firefox_folders(false), [lib]);
+        std::fs::write(
+            &release,
+            "ID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\n",
+        )
+        .unwrap();
+        assert_eq!(firefox_folders(false), [lib64]);
+        std::fs::write(&release, "ID=fedora\n").unwrap();
+        assert_eq!(firefox_folders(false), [lib64]);
+        // Removal looks in both whatever the distribution.
+        assert_eq!(firefox_folders(true), [lib, lib64]);
     }
 
     #[test]

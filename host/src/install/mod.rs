@@ -1,9 +1,15 @@
 //! Registers the host with the browsers: writes (or removes) the native messaging host manifest
 //! in every folder a browser reads, per user or system-wide; on Windows also the registry key
-//! that points each browser at the manifest.
+//! that points each browser at the manifest. Where the manifests go is `locations.rs`, writing
+//! them `manifests.rs`, what removal does `removal.rs`; the registry trait and its in-memory
+//! implementation are `registry.rs`, the Windows one `windows.rs`.
 
+pub mod configuration;
 mod locations;
+mod manifests;
+pub mod packages;
 pub mod registry;
+mod removal;
 #[cfg(windows)]
 mod windows;
 
@@ -11,10 +17,15 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-pub use locations::{locations, read_order, Location, Platform, Roots, Scope};
+pub use locations::{
+    every_location, locations, read_order, Distribution, Location, Platform, Roots, Scope,
+};
+pub use manifests::{install, install_with, HostManifest, MANIFEST_DESCRIPTION};
+pub use packages::PackageDatabase;
 use registry::Registry;
+pub use removal::{uninstall, uninstall_with};
 
 /// The ids the extension is built with, embedded at build time so the binary and the extension
 /// can never disagree.
@@ -23,11 +34,12 @@ const IDS_JSON: &str = include_str!("../../../extension/ids.json");
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExtensionIds {
-    /// The development channel's id (the unpacked build).
+    /// The development channel's id (the unpacked build). Its private key is public: anyone can
+    /// publish an extension with this id, so it is admitted only through `install --dev`.
     pub chrome_extension_id: String,
     pub firefox_addon_id: String,
     pub native_host_name: String,
-    /// Every channel's known id (store, self-hosted, development): what the host manifests admit.
+    /// The release channels' known ids (store, self-hosted): what the host manifests admit.
     #[serde(default)]
     pub allowed_chrome_extension_ids: Vec<String>,
 }
@@ -38,14 +50,27 @@ impl ExtensionIds {
         serde_json::from_str(IDS_JSON).map_err(|error| InstallError::EmbeddedIds(error.to_string()))
     }
 
-    /// The Chrome extension ids the host admits by default: every channel's, or the development
-    /// id alone when ids.json lists none.
-    pub fn admitted_chrome_ids(&self) -> Vec<String> {
-        if self.allowed_chrome_extension_ids.is_empty() {
-            vec![self.chrome_extension_id.clone()]
-        } else {
-            self.allowed_chrome_extension_ids.clone()
-        }
+    /// The Chrome extension ids the host admits by default: the release channels'. Never the
+    /// development id, even if ids.json listed it.
+    pub fn release_chrome_ids(&self) -> Vec<String> {
+        (self.allowed_chrome_extension_ids.iter())
+            .filter(|id| **id != self.chrome_extension_id)
+            .cloned()
+            .collect()
+    }
+
+    /// The development build's id, whose key is public.
+    pub fn development_chrome_id(&self) -> &str {
+        &self.chrome_extension_id
+    }
+
+    /// Whether `id` is one of CPx Connect's own builds, release or development.
+    pub fn is_ours(&self, id: &str) -> bool {
+        id == self.chrome_extension_id
+            || self
+                .allowed_chrome_extension_ids
+                .iter()
+                .any(|known| known == id)
     }
 }
 
@@ -108,6 +133,8 @@ pub enum InstallError {
     NoProgramFolder,
     #[error("{0:?} is not a Chrome extension id (32 letters a to p)")]
     InvalidExtensionId(String),
+    #[error("{0:?} is not a Firefox add-on id (name@domain or {{uuid}})")]
+    InvalidAddonId(String),
     #[error("cannot find this program's own path for the manifest: {0}")]
     OwnPath(io::Error),
     #[error("this platform has no known native messaging host locations")]
@@ -145,61 +172,19 @@ fn permission_hint(error: &io::Error, scope: Scope) -> &'static str {
 
 /// A Chrome extension id: 32 letters from a to p.
 pub fn check_extension_id(id: &str) -> Result<(), InstallError> {
-    if id.len() == 32 && id.bytes().all(|b| (b'a'..=b'p').contains(&b)) {
+    if configuration::is_chrome_extension_id(id) {
         Ok(())
     } else {
         Err(InstallError::InvalidExtensionId(id.to_owned()))
     }
 }
 
-/// The manifest a browser reads, field for field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostManifest {
-    pub name: String,
-    pub description: String,
-    pub path: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_origins: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_extensions: Option<Vec<String>>,
-}
-
-pub const MANIFEST_DESCRIPTION: &str =
-    "CPx Connect: login to health web services with a CPx card (CPS)";
-
-impl HostManifest {
-    /// The manifest for the browsers of one location: Firefox names add-ons, the Chromium family
-    /// names extension origins; a location is read by one family only.
-    pub fn for_location(
-        location: &Location,
-        binary: &Path,
-        ids: &ExtensionIds,
-        chrome_extension_ids: &[String],
-    ) -> HostManifest {
-        let firefox = location.browsers.iter().any(|b| b.is_firefox());
-        HostManifest {
-            name: ids.native_host_name.clone(),
-            description: MANIFEST_DESCRIPTION.to_owned(),
-            path: binary.to_string_lossy().into_owned(),
-            kind: "stdio".to_owned(),
-            allowed_origins: (!firefox).then(|| {
-                chrome_extension_ids
-                    .iter()
-                    .map(|id| format!("chrome-extension://{id}/"))
-                    .collect()
-            }),
-            allowed_extensions: firefox.then(|| vec![ids.firefox_addon_id.clone()]),
-        }
-    }
-
-    /// Pretty JSON with a final newline, the exact bytes written to disk.
-    pub fn to_file_text(&self) -> String {
-        // A struct of strings always serialises.
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
-        text.push('\n');
-        text
+/// A Firefox add-on id: email-like or a braced UUID.
+pub fn check_addon_id(id: &str) -> Result<(), InstallError> {
+    if configuration::is_firefox_addon_id(id) {
+        Ok(())
+    } else {
+        Err(InstallError::InvalidAddonId(id.to_owned()))
     }
 }
 
@@ -213,9 +198,14 @@ pub struct Request {
     pub browsers: Vec<Browser>,
     /// The binary the manifests point at (absolute).
     pub binary: PathBuf,
-    /// The Chrome extension ids the manifests admit: `--extension-id`, else every channel's.
+    /// The Chrome extension ids the manifests admit: `--extension-id`, else the release ids; the
+    /// development id with `--dev`; on Linux, the configuration file's.
     pub chrome_extension_ids: Vec<String>,
+    /// The Firefox add-on ids the manifests admit: CPx Connect's, and the configuration file's.
+    pub firefox_addon_ids: Vec<String>,
     pub ids: ExtensionIds,
+    /// Who owns the system files: a file a package installed is never written or removed.
+    pub packages: PackageDatabase,
 }
 
 impl Request {
@@ -238,6 +228,8 @@ pub enum Outcome {
     NotPresent,
     /// Not removed: these browsers, not being uninstalled, read it too.
     KeptFor(Vec<Browser>),
+    /// Neither written nor removed: this package installed it, and only it may change it.
+    OwnedByPackage(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +258,7 @@ impl fmt::Display for Step {
             Outcome::Removed => "removed",
             Outcome::NotPresent => "absent",
             Outcome::KeptFor(_) => "kept",
+            Outcome::OwnedByPackage(_) => "left",
         };
         match &self.registry {
             Some(key) => write!(
@@ -283,6 +276,12 @@ impl fmt::Display for Step {
         }
         if let Outcome::KeptFor(others) = &self.outcome {
             write!(f, ": still read by {}", names(others))?;
+        }
+        if let Outcome::OwnedByPackage(package) = &self.outcome {
+            write!(
+                f,
+                ": it belongs to the package {package}, which alone may change or remove it"
+            )?;
         }
         Ok(())
     }
@@ -315,7 +314,7 @@ fn without_verbatim_prefix(path: &str) -> String {
     }
 }
 
-fn registry_error(
+pub(super) fn registry_error(
     action: &'static str,
     key: &registry::RegistryKey,
     scope: Scope,
@@ -330,277 +329,21 @@ fn registry_error(
 }
 
 /// The text a Windows key's default value holds: the manifest's path.
-fn registry_value(file: &Path) -> String {
+pub(super) fn registry_value(file: &Path) -> String {
     file.to_string_lossy().into_owned()
 }
 
-/// Writes the manifest into every location of the selected browsers (and, on Windows, the
-/// registry keys naming it). Rewriting an identical manifest touches nothing and says so.
-pub fn install(request: &Request) -> Result<Vec<Step>, InstallError> {
-    install_with(request, registry::system().as_mut())
-}
-
-/// [`install`] with the given registry (tests use an in-memory one).
-pub fn install_with(
-    request: &Request,
-    registry: &mut dyn Registry,
-) -> Result<Vec<Step>, InstallError> {
-    for id in &request.chrome_extension_ids {
-        check_extension_id(id)?;
+/// The registry of this machine: the real one on Windows, an empty one elsewhere. Here rather
+/// than in `registry.rs`, so that the trait and the in-memory registry never name the Windows
+/// implementation.
+pub fn system_registry() -> Box<dyn Registry> {
+    #[cfg(windows)]
+    {
+        Box::new(windows::SystemRegistry)
     }
-    let selected = request.selected();
-    let mut steps = Vec::new();
-    for location in locations(request.platform, request.scope, &request.roots)? {
-        if !location.browsers.iter().any(|b| selected.contains(b)) {
-            continue;
-        }
-        let manifest = HostManifest::for_location(
-            &location,
-            &request.binary,
-            &request.ids,
-            &request.chrome_extension_ids,
-        );
-        let file = location.manifest_file(&request.ids.native_host_name);
-        // The file first: a key never names a manifest that is not there yet.
-        let mut outcome = write_if_changed(&file, &manifest.to_file_text(), request.scope)?;
-        let key = location.registry_key(&request.ids.native_host_name);
-        if let Some(key) = &key {
-            let value = registry_value(&file);
-            let existing =
-                registry
-                    .default_value(key)
-                    .map_err(registry_error("read", key, request.scope))?;
-            if existing.as_deref() != Some(value.as_str()) {
-                registry
-                    .set_default_value(key, &value)
-                    .map_err(registry_error("write", key, request.scope))?;
-                outcome = if existing.is_some() {
-                    Outcome::Updated
-                } else {
-                    Outcome::Created
-                };
-            }
-        }
-        steps.push(Step {
-            file,
-            registry: key.map(|key| key.to_string()),
-            browsers: location.browsers.clone(),
-            outcome,
-        });
-    }
-    Ok(steps)
-}
-
-/// Removes the manifest from the locations of the selected browsers, except where a browser
-/// left installed reads the same file, then the folders that removal left empty.
-pub fn uninstall(request: &Request) -> Result<Vec<Step>, InstallError> {
-    uninstall_with(request, registry::system().as_mut())
-}
-
-/// [`uninstall`] with the given registry (tests use an in-memory one).
-pub fn uninstall_with(
-    request: &Request,
-    registry: &mut dyn Registry,
-) -> Result<Vec<Step>, InstallError> {
-    let selected = request.selected();
-    let host_name = &request.ids.native_host_name;
-    let all = locations(request.platform, request.scope, &request.roots)?;
-    let mut steps = Vec::new();
-    for location in &all {
-        if !location.browsers.iter().any(|b| selected.contains(b)) {
-            continue;
-        }
-        let file = location.manifest_file(host_name);
-        let others: Vec<Browser> = location
-            .browsers
-            .iter()
-            .copied()
-            .filter(|b| !selected.contains(b))
-            .collect();
-        if let Some(key) = location.registry_key(host_name) {
-            let outcome = unregister(registry, location, &key, others, request.scope)?;
-            steps.push(Step {
-                file,
-                registry: Some(key.to_string()),
-                browsers: location.browsers.clone(),
-                outcome,
-            });
-            continue;
-        }
-        let outcome = if !file.exists() {
-            Outcome::NotPresent
-        } else if !others.is_empty() {
-            Outcome::KeptFor(others)
-        } else {
-            std::fs::remove_file(&file).map_err(|source| InstallError::Io {
-                action: "remove",
-                path: file.clone(),
-                scope: request.scope,
-                source,
-            })?;
-            remove_empty_folders(location);
-            Outcome::Removed
-        };
-        steps.push(Step {
-            file,
-            registry: None,
-            browsers: location.browsers.clone(),
-            outcome,
-        });
-    }
-    remove_unnamed_manifests(request, registry, &all, &selected, &mut steps)?;
-    Ok(steps)
-}
-
-/// Windows: deletes the host's key of one location (and the parents that leaves empty).
-fn unregister(
-    registry: &mut dyn Registry,
-    location: &Location,
-    key: &registry::RegistryKey,
-    others: Vec<Browser>,
-    scope: Scope,
-) -> Result<Outcome, InstallError> {
-    let present = registry
-        .default_value(key)
-        .map_err(registry_error("read", key, scope))?
-        .is_some();
-    if !present {
-        return Ok(Outcome::NotPresent);
-    }
-    if !others.is_empty() {
-        return Ok(Outcome::KeptFor(others));
-    }
-    let base = location.registry_base().unwrap_or_else(|| key.clone());
-    registry::delete_key_and_empty_parents(registry, key, &base)
-        .map_err(registry_error("delete", key, scope))?;
-    Ok(Outcome::Removed)
-}
-
-/// Windows: several keys name one manifest file. Once none of this scope's keys names it any
-/// more, the file goes, then the folders that leaves empty.
-fn remove_unnamed_manifests(
-    request: &Request,
-    registry: &dyn Registry,
-    all: &[Location],
-    selected: &[Browser],
-    steps: &mut Vec<Step>,
-) -> Result<(), InstallError> {
-    let host_name = &request.ids.native_host_name;
-    let mut named = Vec::new();
-    for location in all {
-        if let Some(key) = location.registry_key(host_name) {
-            if let Some(value) =
-                registry
-                    .default_value(&key)
-                    .map_err(registry_error("read", &key, request.scope))?
-            {
-                named.push(value.to_lowercase());
-            }
-        }
-    }
-    let mut seen: Vec<PathBuf> = Vec::new();
-    for location in all {
-        let file = location.manifest_file(host_name);
-        if location.registry.is_none()
-            || !location.browsers.iter().any(|b| selected.contains(b))
-            || seen.contains(&file)
-        {
-            continue;
-        }
-        seen.push(file.clone());
-        if named.contains(&registry_value(&file).to_lowercase()) || !file.exists() {
-            continue;
-        }
-        std::fs::remove_file(&file).map_err(|source| InstallError::Io {
-            action: "remove",
-            path: file.clone(),
-            scope: request.scope,
-            source,
-        })?;
-        remove_empty_folders(location);
-        let browsers = all
-            .iter()
-            .filter(|other| other.manifest_file(host_name) == file)
-            .flat_map(|other| other.browsers.iter().copied())
-            .collect();
-        steps.push(Step {
-            file,
-            registry: None,
-            browsers,
-            outcome: Outcome::Removed,
-        });
-    }
-    Ok(())
-}
-
-fn write_if_changed(file: &Path, text: &str, scope: Scope) -> Result<Outcome, InstallError> {
-    let io_error = |action, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| InstallError::Io {
-            action,
-            path,
-            scope,
-            source,
-        }
-    };
-    let existing = match std::fs::read(file) {
-        Ok(bytes) => Some(bytes),
-        // A file in the way of the folder is reported when the folder is created.
-        Err(error)
-            if matches!(
-                error.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-            ) =>
-        {
-            None
-        }
-        Err(error) => return Err(io_error("read", file)(error)),
-    };
-    if existing.as_deref() == Some(text.as_bytes()) {
-        return Ok(Outcome::Unchanged);
-    }
-    let directory = file.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(directory).map_err(io_error("create the folder", directory))?;
-    // Write beside, then rename: a browser starting meanwhile sees the old or the new manifest.
-    let partial = file.with_extension("json.partial");
-    std::fs::write(&partial, text).map_err(io_error("write", &partial))?;
-    make_world_readable(&partial).map_err(io_error("set permissions on", &partial))?;
-    if let Err(error) = std::fs::rename(&partial, file) {
-        let _ = std::fs::remove_file(&partial);
-        return Err(io_error("write", file)(error));
-    }
-    Ok(if existing.is_some() {
-        Outcome::Updated
-    } else {
-        Outcome::Created
-    })
-}
-
-/// Browsers run as the user: a system-wide manifest must be readable by everyone whatever the
-/// administrator's umask.
-#[cfg(unix)]
-fn make_world_readable(file: &Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))
-}
-
-#[cfg(not(unix))]
-fn make_world_readable(_file: &Path) -> io::Result<()> {
-    Ok(())
-}
-
-/// Removes the manifest folder and its parents while they are empty, stopping below `base`.
-fn remove_empty_folders(location: &Location) {
-    let mut folder = location.directory.as_path();
-    while folder.starts_with(&location.base) && folder != location.base {
-        // Fails (and stops) on the first folder that still holds something.
-        if std::fs::remove_dir(folder).is_err() {
-            return;
-        }
-        match folder.parent() {
-            Some(parent) => folder = parent,
-            None => return,
-        }
+    #[cfg(not(windows))]
+    {
+        Box::new(registry::MemoryRegistry::new())
     }
 }
 
@@ -614,10 +357,17 @@ mod tests {
         assert_eq!(ids.native_host_name, "org.cpxconnect.host");
         assert_eq!(ids.firefox_addon_id, "cpx-connect@cpxconnect.org");
         check_extension_id(&ids.chrome_extension_id).unwrap();
-        for id in ids.admitted_chrome_ids() {
+        assert!(!ids.release_chrome_ids().is_empty());
+        for id in ids.release_chrome_ids() {
             check_extension_id(&id).unwrap();
+            assert!(ids.is_ours(&id));
         }
-        assert!(ids.admitted_chrome_ids().contains(&ids.chrome_extension_id));
+        // The development id's key is public: never admitted by default.
+        assert!(!ids.release_chrome_ids().contains(&ids.chrome_extension_id));
+        assert!(!ids
+            .allowed_chrome_extension_ids
+            .contains(&ids.chrome_extension_id));
+        assert!(ids.is_ours(ids.development_chrome_id()));
     }
 
     #[test]
@@ -663,8 +413,10 @@ mod tests {
                 },
                 browsers: browsers.to_vec(),
                 binary: dir.join("program").join("cpx-connect.exe"),
-                chrome_extension_ids: ids.admitted_chrome_ids(),
+                chrome_extension_ids: ids.release_chrome_ids(),
+                firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
                 ids,
+                packages: PackageDatabase::None,
             }
         }
 

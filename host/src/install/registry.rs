@@ -2,7 +2,8 @@
 //! value is the absolute path of the manifest (Chrome's and Edge's native messaging guides, MDN's
 //! "Native manifests"). This module holds what is the same everywhere: the keys, the [`Registry`]
 //! operations install, uninstall and doctor need, and an in-memory registry so that the logic is
-//! tested on every platform. The real registry is behind `windows.rs`, compiled on Windows only.
+//! tested on every platform. The real registry is behind `windows.rs`, compiled on Windows only
+//! and chosen by `install::system_registry`: nothing here names it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -165,18 +166,6 @@ impl Registry for MemoryRegistry {
             .keys()
             .any(|(h, p)| *h == hive && p.starts_with(&prefix));
         Ok(matches!(self.keys.get(&(hive, path)), Some(None)) && !has_subkeys)
-    }
-}
-
-/// The registry of this machine: the real one on Windows, an empty one elsewhere.
-pub fn system() -> Box<dyn Registry> {
-    #[cfg(windows)]
-    {
-        Box::new(super::windows::SystemRegistry)
-    }
-    #[cfg(not(windows))]
-    {
-        Box::new(MemoryRegistry::new())
     }
 }
 

@@ -1,5 +1,6 @@
 //! The Windows registry itself, through Microsoft's `windows-registry` crate. Everything else
-//! about registering on Windows is in `registry.rs` and `mod.rs`, tested on every platform.
+//! about registering on Windows is in `registry.rs`, `manifests.rs` and `removal.rs`, tested on
+//! every platform.
 
 use std::io;
 

@@ -1,5 +1,6 @@
-//! What the browsers' enterprise policies say about CPx Connect: force-installed or not, the
-//! `allowedOrigins` of its managed storage, and whether they block its native host.
+//! What the browsers' enterprise policies say about CPx Connect: force-installed or not (and
+//! whether another file's list overrides the one that installs it), the policy of its managed
+//! storage as written, and whether they block its native host.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,51 +19,15 @@ pub struct Findings {
     /// Files seen but not interpreted (macOS managed preferences, often binary plists).
     pub not_inspected: Vec<PathBuf>,
     pub force_installed: bool,
-    /// The managed storage's `allowedOrigins`, when a policy sets it as a list (an entry that is
-    /// not a string is kept as its JSON text).
-    pub allowed_origins: Option<Vec<String>>,
-    /// `allowedOrigins` set to something else than a list (Firefox does no schema check), named by
-    /// its JSON type: the extension then refuses every site.
-    pub allowed_origins_malformed: Option<&'static str>,
+    /// Another file sets the policy that installs extensions, and wins over the file that
+    /// force-installed CPx Connect: (the file whose list is lost, the file that wins).
+    pub forcelist_overridden: Option<(PathBuf, PathBuf)>,
+    /// The policy object under the extension's id (`3rdparty`), as written.
+    pub managed: Option<Value>,
     /// The file whose `NativeMessagingBlocklist` blocks our host (no allowlist entry saves it).
     pub host_blocked_by: Option<PathBuf>,
     /// `NativeMessagingUserLevelHosts: false`: per-user manifests are ignored.
     pub user_level_hosts_disabled: bool,
-}
-
-/// Why the extension ignores an `allowedOrigins` entry, or None when it is one of the two forms it
-/// knows: `https://host[:port]` and `https://*.domain[:port]`, a trailing `/` tolerated
-/// (`extension/src/background/origin.js`, `parseOriginPattern`, which also normalises the port
-/// and IDN hosts; this checks the form only).
-pub fn origin_pattern_problem(entry: &str) -> Option<&'static str> {
-    let form = "expected https://host[:port] or https://*.domain, with no path";
-    let Some(rest) = entry.trim().strip_prefix("https://") else {
-        return Some(form);
-    };
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let (wildcard, authority) = match rest.strip_prefix("*.") {
-        Some(authority) => (true, authority),
-        None => (false, rest),
-    };
-    if authority.is_empty()
-        || authority
-            .chars()
-            .any(|c| matches!(c, '/' | '?' | '#' | '@') || c.is_whitespace())
-    {
-        return Some(form);
-    }
-    if authority.contains('*') {
-        return Some("a wildcard is allowed only as the first label: https://*.domain");
-    }
-    let host = if authority.starts_with('[') {
-        authority
-    } else {
-        authority.split(':').next().unwrap_or(authority)
-    };
-    if wildcard && (host.starts_with('[') || !host.contains('.')) {
-        return Some("a wildcard needs a domain with at least two labels");
-    }
-    None
 }
 
 impl Findings {
@@ -114,7 +79,8 @@ pub fn policy_sources(platform: Platform, browser: Browser, roots: &Roots) -> Ve
 pub fn find(platform: Platform, browser: Browser, roots: &Roots, ids: &ExtensionIds) -> Findings {
     let mut findings = Findings::default();
     let mut chromium_policies = Map::new();
-    let mut set_by: BTreeMap<String, PathBuf> = BTreeMap::new();
+    // Every file that sets a policy, in the order read: Chromium keeps the last one's value.
+    let mut set_by: BTreeMap<String, Vec<(PathBuf, Value)>> = BTreeMap::new();
     for source in policy_sources(platform, browser, roots) {
         for file in files_of(&source) {
             if file.extension().is_some_and(|e| e == "plist") {
@@ -138,7 +104,7 @@ pub fn find(platform: Platform, browser: Browser, roots: &Roots, ids: &Extension
             }
             // Chromium merges every file of the folder; a policy set twice: the last one here.
             for (name, value) in policies {
-                set_by.insert(name.clone(), file.clone());
+                (set_by.entry(name.clone()).or_default()).push((file.clone(), value.clone()));
                 chromium_policies.insert(name, value);
             }
             findings.files.push(file);
@@ -180,33 +146,6 @@ fn read_json_object(file: &Path) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// `allowedOrigins` as a list of entries, or the JSON type found instead of a list.
-fn allowed_origins(value: &Value) -> Result<Vec<String>, &'static str> {
-    match value {
-        Value::Array(items) => Ok(items
-            .iter()
-            .map(|item| match item {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            })
-            .collect()),
-        Value::Null => Err("null"),
-        Value::Bool(_) => Err("boolean"),
-        Value::Number(_) => Err("number"),
-        Value::String(_) => Err("string"),
-        Value::Object(_) => Err("object"),
-    }
-}
-
-/// Records `allowedOrigins` in the findings, whatever its shape.
-fn record_allowed_origins(value: Option<&Value>, findings: &mut Findings) {
-    match value.map(allowed_origins) {
-        Some(Ok(list)) => findings.allowed_origins = Some(list),
-        Some(Err(kind)) => findings.allowed_origins_malformed = Some(kind),
-        None => {}
-    }
-}
-
 fn strings(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
@@ -228,34 +167,57 @@ fn installs(settings: Option<&Value>) -> bool {
 
 fn read_chromium(
     policies: &Map<String, Value>,
-    set_by: &BTreeMap<String, PathBuf>,
+    set_by: &BTreeMap<String, Vec<(PathBuf, Value)>>,
     ids: &ExtensionIds,
     findings: &mut Findings,
 ) {
     // Any channel's id (store, self-hosted, development) is the CPx Connect extension.
-    let admitted = ids.admitted_chrome_ids();
-    let forcelist = strings(policies.get("ExtensionInstallForcelist"));
-    findings.force_installed = admitted.iter().any(|id| {
-        forcelist
+    let mut admitted = ids.release_chrome_ids();
+    admitted.push(ids.development_chrome_id().to_owned());
+    let installs_ours = |name: &str, value: Option<&Value>| match name {
+        "ExtensionInstallForcelist" => {
+            let forcelist = strings(value);
+            admitted.iter().any(|id| {
+                (forcelist.iter()).any(|entry| entry.split(';').next() == Some(id.as_str()))
+            })
+        }
+        _ => admitted
             .iter()
-            .any(|entry| entry.split(';').next() == Some(id.as_str()))
-            || installs(policies.get("ExtensionSettings").and_then(|s| s.get(id)))
-    });
-    let allowed_origins = admitted.iter().find_map(|id| {
+            .any(|id| installs(value.and_then(|settings| settings.get(id)))),
+    };
+    findings.force_installed = ["ExtensionInstallForcelist", "ExtensionSettings"]
+        .iter()
+        .any(|name| installs_ours(name, policies.get(*name)));
+    // A file whose list installed CPx Connect, lost to a later file's list that does not.
+    for name in ["ExtensionInstallForcelist", "ExtensionSettings"] {
+        let files = set_by.get(name).map(Vec::as_slice).unwrap_or_default();
+        if let Some((winner, winning)) = files.last() {
+            let lost = files[..files.len() - 1]
+                .iter()
+                .find(|(_, value)| installs_ours(name, Some(value)));
+            if let (Some((loser, _)), false) = (lost, installs_ours(name, Some(winning))) {
+                findings.forcelist_overridden = Some((loser.clone(), winner.clone()));
+            }
+        }
+    }
+    findings.managed = admitted.iter().find_map(|id| {
         policies
             .get("3rdparty")
             .and_then(|p| p.get("extensions"))
             .and_then(|e| e.get(id))
-            .and_then(|e| e.get("allowedOrigins"))
+            .cloned()
     });
-    record_allowed_origins(allowed_origins, findings);
     // The older names of the same policies are still honoured.
     let list = |name: &str, old: &str| {
         let (value, key) = match policies.get(name) {
             Some(value) => (Some(value), name),
             None => (policies.get(old), old),
         };
-        (strings(value), set_by.get(key).cloned())
+        let file = set_by
+            .get(key)
+            .and_then(|files| files.last())
+            .map(|(file, _)| file.clone());
+        (strings(value), file)
     };
     let (blocklist, block_file) = list("NativeMessagingBlocklist", "NativeMessagingBlacklist");
     let (allowlist, _) = list("NativeMessagingAllowlist", "NativeMessagingWhitelist");
@@ -277,44 +239,9 @@ fn read_firefox(policies: &Map<String, Value>, addon_id: &str, findings: &mut Fi
             .get("ExtensionSettings")
             .and_then(|s| s.get(addon_id)),
     );
-    record_allowed_origins(
-        policies
-            .get("3rdparty")
-            .and_then(|p| p.get("Extensions"))
-            .and_then(|e| e.get(addon_id))
-            .and_then(|e| e.get("allowedOrigins")),
-        findings,
-    );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::origin_pattern_problem;
-
-    /// The same forms as extension/test/origin.test.mjs.
-    #[test]
-    fn origin_patterns_known_and_unknown() {
-        for entry in [
-            "https://portail.example.fr",
-            "https://localhost:8443",
-            "https://*.sante.example",
-            "https://*.x.fr:443",
-            "https://portail.y.fr:443/",
-            "https://*.santé.fr",
-        ] {
-            assert_eq!(origin_pattern_problem(entry), None, "{entry}");
-        }
-        for entry in [
-            "[*.]x.fr",
-            "https://*.x.fr/*",
-            "https://x.fr/login",
-            "http://x.fr",
-            "*.x.fr",
-            "https://a.*.x.fr",
-            "https://*.fr",
-            "7",
-        ] {
-            assert!(origin_pattern_problem(entry).is_some(), "{entry}");
-        }
-    }
+    findings.managed = policies
+        .get("3rdparty")
+        .and_then(|p| p.get("Extensions"))
+        .and_then(|e| e.get(addon_id))
+        .cloned();
 }
