@@ -348,10 +348,16 @@ fn parse_reg(relative: &str) -> Vec<(String, Vec<(String, String)>)> {
         } else {
             unquote(name)
         };
+        // Strings unquoted; other types (dword:, hex(7): ...) as written.
+        let data = if data.starts_with('"') {
+            unquote(data)
+        } else {
+            data.to_owned()
+        };
         keys.last_mut()
             .unwrap_or_else(|| panic!("{line}: value before any key"))
             .1
-            .push((name, unquote(data)));
+            .push((name, data));
     }
     keys
 }
@@ -434,15 +440,29 @@ fn windows_policies_match_the_json_policies() {
         .enumerate()
         .map(|(i, o)| ((i + 1).to_string(), o.to_string()))
         .collect();
+    let text = std::fs::read_to_string(repository().join("extension/ids.json")).unwrap();
+    let ids_json: Value = serde_json::from_str(&text).unwrap();
+    let firefox_install_url = ids_json["channels"]["selfHosted"]["firefoxInstallUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    };
     for vendor in ["Google\\Chrome", "Microsoft\\Edge"] {
         let base = format!("HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\{vendor}");
         assert_eq!(
-            value(&format!("{base}\\ExtensionInstallForcelist")),
-            vec![("1".to_owned(), format!("{id};{update_url}"))]
+            value(&format!("{base}\\ExtensionSettings\\{id}")),
+            pairs(&[
+                ("installation_mode", "force_installed"),
+                ("update_url", &update_url)
+            ])
         );
         assert_eq!(
-            value(&format!("{base}\\NativeMessagingAllowlist")),
-            vec![("1".to_owned(), ids.native_host_name.clone())]
+            value(&format!("{base}\\3rdparty\\extensions\\{id}\\policy")),
+            pairs(&[("restrictOrigins", "dword:00000001")])
         );
         assert_eq!(
             value(&format!(
@@ -451,20 +471,62 @@ fn windows_policies_match_the_json_policies() {
             origins
         );
     }
-    let firefox = value("HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Mozilla\\Firefox");
-    assert_eq!(firefox[0].0, "ExtensionSettings");
-    let settings: Value = serde_json::from_str(&firefox[0].1).unwrap();
+    let firefox = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Mozilla\\Firefox";
     assert_eq!(
-        settings[&ids.firefox_addon_id]["installation_mode"],
-        "force_installed"
+        value(&format!(
+            "{firefox}\\ExtensionSettings\\{}",
+            ids.firefox_addon_id
+        )),
+        pairs(&[
+            ("installation_mode", "force_installed"),
+            ("install_url", &firefox_install_url)
+        ])
+    );
+    // REG_MULTI_SZ "true", UTF-16LE with its two terminators: Firefox parses it as JSON.
+    assert_eq!(
+        value(&format!(
+            "{firefox}\\3rdparty\\Extensions\\{}",
+            ids.firefox_addon_id
+        )),
+        pairs(&[(
+            "restrictOrigins",
+            "hex(7):74,00,72,00,75,00,65,00,00,00,00,00"
+        )])
     );
     assert_eq!(
         value(&format!(
-            "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Mozilla\\Firefox\\3rdparty\\Extensions\\{}\\allowedOrigins",
+            "{firefox}\\3rdparty\\Extensions\\{}\\allowedOrigins",
             ids.firefox_addon_id
         )),
         origins
     );
+}
+
+/// A .reg merges with the machine's policies only if it writes no numbered entry of a list the
+/// machine may already have (ExtensionInstallForcelist "1" would replace the hospital's first
+/// extension): numbered values are allowed only under this extension's own keys.
+#[test]
+fn windows_policies_overwrite_no_shared_list_entry() {
+    let ids = ids();
+    let (id, _) = self_hosted();
+    for (key, values) in parse_reg("windows/cpx-connect-policies.reg") {
+        let ours = key.contains(&format!("\\3rdparty\\extensions\\{id}\\"))
+            || key.contains(&format!(
+                "\\3rdparty\\Extensions\\{}\\",
+                ids.firefox_addon_id
+            ));
+        for (name, _) in values {
+            assert!(
+                ours || !name.chars().all(|c| c.is_ascii_digit()),
+                "{key}: numbered entry {name} of a list shared with other extensions"
+            );
+        }
+        assert!(
+            !key.ends_with("\\ExtensionInstallForcelist")
+                && !key.ends_with("\\NativeMessagingAllowlist"),
+            "{key}"
+        );
+    }
 }
 
 /// Well-formed XML: every start tag closed, nothing after the root. Returns the attribute values
@@ -511,10 +573,25 @@ fn admx_and_adml_are_well_formed_and_agree() {
         .iter()
         .filter(|w| w.starts_with("Software\\Policies\\"))
         .collect();
-    assert_eq!(keys.len(), 4);
+    let ids = ids();
+    let firefox = &ids.firefox_addon_id;
+    // Force-install and allowedOrigins for Chrome, Edge and Firefox, under this extension's keys.
+    for wanted in [
+        format!("Software\\Policies\\Google\\Chrome\\ExtensionSettings\\{id}"),
+        format!("Software\\Policies\\Microsoft\\Edge\\ExtensionSettings\\{id}"),
+        format!("Software\\Policies\\Mozilla\\Firefox\\ExtensionSettings\\{firefox}"),
+        format!("Software\\Policies\\Google\\Chrome\\3rdparty\\extensions\\{id}\\policy\\allowedOrigins"),
+        format!("Software\\Policies\\Microsoft\\Edge\\3rdparty\\extensions\\{id}\\policy\\allowedOrigins"),
+        format!("Software\\Policies\\Mozilla\\Firefox\\3rdparty\\Extensions\\{firefox}\\allowedOrigins"),
+    ] {
+        assert!(keys.iter().any(|key| **key == wanted), "ADMX lacks {wanted}");
+    }
     for key in keys {
         assert!(
-            key.contains(&format!("\\3rdparty\\extensions\\{id}\\policy")),
+            key.contains(&format!("\\3rdparty\\extensions\\{id}\\policy"))
+                || key.contains(&format!("\\3rdparty\\Extensions\\{firefox}"))
+                || key.ends_with(&format!("\\ExtensionSettings\\{id}"))
+                || key.ends_with(&format!("\\ExtensionSettings\\{firefox}")),
             "{key}"
         );
     }
