@@ -152,6 +152,11 @@ fn chromium_family_policy_template_forces_the_extension_and_restricts_origins() 
         policy["3rdparty"]["extensions"][id]["allowedOrigins"],
         serde_json::json!(EXAMPLE_ORIGINS)
     );
+    // Next to the list, so that a mistyped list (dropped by Chromium) refuses every site.
+    assert_eq!(
+        policy["3rdparty"]["extensions"][id]["restrictOrigins"],
+        true
+    );
     // Where each Chromium-family browser reads it on Linux, the doctor sees the same.
     for (browser, folder) in [
         (Browser::Chrome, "etc/opt/chrome/policies/managed"),
@@ -187,6 +192,10 @@ fn firefox_policy_template_forces_the_add_on_and_restricts_origins() {
         policy["policies"]["3rdparty"]["Extensions"][&ids.firefox_addon_id]["allowedOrigins"],
         serde_json::json!(EXAMPLE_ORIGINS)
     );
+    assert_eq!(
+        policy["policies"]["3rdparty"]["Extensions"][&ids.firefox_addon_id]["restrictOrigins"],
+        true
+    );
     let findings = doctor_findings(
         Browser::Firefox,
         "policies/firefox/policies.json",
@@ -210,6 +219,7 @@ fn the_managed_schema_declares_what_the_policies_set() {
         schema["properties"]["allowedOrigins"]["items"]["type"],
         "string"
     );
+    assert_eq!(schema["properties"]["restrictOrigins"]["type"], "boolean");
 }
 
 #[test]
@@ -336,7 +346,15 @@ fn parse_reg(relative: &str) -> Vec<(String, Vec<(String, String)>)> {
         keys.last_mut()
             .unwrap_or_else(|| panic!("{line}: value before any key"))
             .1
-            .push((name, unquote(data)));
+            // A DWORD stays as written (`dword:00000001`); everything else is a quoted string.
+            .push((
+                name,
+                if data.starts_with("dword:") {
+                    data.to_owned()
+                } else {
+                    unquote(data)
+                },
+            ));
     }
     keys
 }
@@ -428,6 +446,10 @@ fn windows_policies_match_the_json_policies() {
                 "{base}\\3rdparty\\extensions\\{id}\\policy\\allowedOrigins"
             )),
             origins
+        );
+        assert_eq!(
+            value(&format!("{base}\\3rdparty\\extensions\\{id}\\policy")),
+            vec![("restrictOrigins".to_owned(), "dword:00000001".to_owned())]
         );
     }
     let firefox = value("HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Mozilla\\Firefox");
