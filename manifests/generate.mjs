@@ -62,15 +62,26 @@ export function channelInputs(channelName) {
 }
 
 /**
+ * The extension's managed settings: the sites, and `restrictOrigins: true` next to them, so that
+ * a mistyped list (which Chromium drops against managed_schema.json before the extension sees
+ * it) refuses every site instead of opening every one.
+ * @param {PolicyInputs} inputs
+ */
+export function managedSettings(inputs) {
+  return { allowedOrigins: inputs.allowedOrigins, restrictOrigins: true };
+}
+
+/**
  * Chrome, Chromium, Edge, Brave on Linux (and the same keys in every other form below):
- * force-install from the update URL, allow the native host, set `allowedOrigins`.
+ * force-install from the update URL, allow the native host, set `allowedOrigins` and
+ * `restrictOrigins`.
  * @param {PolicyInputs} inputs
  */
 export function chromiumPolicy(inputs) {
   return {
     ExtensionInstallForcelist: [`${inputs.chromeExtensionId};${inputs.updateUrl}`],
     NativeMessagingAllowlist: [inputs.nativeHostName],
-    "3rdparty": { extensions: { [inputs.chromeExtensionId]: { allowedOrigins: inputs.allowedOrigins } } },
+    "3rdparty": { extensions: { [inputs.chromeExtensionId]: managedSettings(inputs) } },
   };
 }
 
@@ -84,7 +95,7 @@ export function firefoxPolicies(inputs) {
       ExtensionSettings: {
         [inputs.firefoxAddonId]: { installation_mode: "force_installed", install_url: inputs.firefoxInstallUrl },
       },
-      "3rdparty": { Extensions: { [inputs.firefoxAddonId]: { allowedOrigins: inputs.allowedOrigins } } },
+      "3rdparty": { Extensions: { [inputs.firefoxAddonId]: managedSettings(inputs) } },
     },
   };
 }
@@ -161,9 +172,7 @@ export function mobileconfig(inputs) {
       ExtensionInstallForcelist: chromium.ExtensionInstallForcelist,
       NativeMessagingAllowlist: chromium.NativeMessagingAllowlist,
     }),
-    payload(`${domain}.extensions.${inputs.chromeExtensionId}`, `${name}, extension settings`, {
-      allowedOrigins: inputs.allowedOrigins,
-    }),
+    payload(`${domain}.extensions.${inputs.chromeExtensionId}`, `${name}, extension settings`, managedSettings(inputs)),
   ]);
   content.push(payload("org.mozilla.firefox", "Firefox", { EnterprisePoliciesEnabled: true, ...firefoxPolicies(inputs).policies }));
   const profile = {

@@ -28,8 +28,10 @@ const ANSWER_GRACE_MS = 5_000;
  * @typedef {object} CpxStatus
  * @property {{ version: string }} extension
  * @property {{ version: string, protocol: number }} host
- * @property {boolean} ready whether a login can start now (the PC/SC service runs and a CPx card
- *   is in a reader); which readers and cards, only the extension's toolbar popup shows
+ * @property {boolean} [ready] whether a login can start now (the PC/SC service runs and a CPx card
+ *   is in a reader). Given only to a site the administrator lists in `allowedOrigins`, or to a
+ *   visible page that calls status() from a user's click; other pages get the versions only.
+ *   Which readers and cards, only the extension's toolbar popup shows
  */
 
 /** An error with a stable `code` (`ERR_...`). */
@@ -83,6 +85,12 @@ function exchange(action, fields, timeoutMs) {
   return new Promise((resolve, reject) => {
     if (!window.isSecureContext || window.location.protocol !== "https:") {
       reject(new CpxConnectError("ERR_INSECURE_CONTEXT", "card login needs a page served over https"));
+      return;
+    }
+    // A sandboxed document (CSP `sandbox`, an iframe's sandbox attribute) has an opaque origin:
+    // no origin a token could be bound to, and no way to reach the extension's content script.
+    if (window.origin === "null") {
+      reject(new CpxConnectError("ERR_INSECURE_CONTEXT", "a sandboxed page (opaque origin) cannot ask for a card login"));
       return;
     }
     const requestId = crypto.randomUUID();

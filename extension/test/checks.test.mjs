@@ -7,22 +7,32 @@ import { cardLine, checksFrom } from "../src/ui/checks.js";
 const t = (/** @type {string} */ key, /** @type {(string | number)[]} */ ...subs) => [key, ...subs].join("|");
 const hostDown = { host: { ok: false, error: { code: "ERR_HOST_NOT_INSTALLED" } } };
 
-test("the popup shows a malformed allowedOrigins policy as a problem, whatever else is wrong", () => {
-  const checks = checksFrom({ ...hostDown, policy: policyFrom("https://portail.example.fr") }, t, "fr");
+test("the popup shows a malformed policy as a problem, whatever else is wrong, and names the key", () => {
+  const checks = checksFrom({ ...hostDown, policy: policyFrom({ allowedOrigins: "https://portail.example.fr" }) }, t, "fr");
   assert.equal(checks[0].state, "problem");
   assert.equal(checks[0].detail, "popupPolicyMalformed");
+  const miscased = checksFrom({ ...hostDown, policy: policyFrom({ AllowedOrigins: ["https://a.fr"] }) }, t, "fr")[0];
+  assert.equal(miscased.state, "problem");
+  assert.match(miscased.items?.[0] ?? "", /AllowedOrigins/);
 });
 
-test("the popup lists unknown origin patterns as ignored entries", () => {
-  const checks = checksFrom({ ...hostDown, policy: policyFrom(["https://ok.example.fr", "[*.]x.fr", "https://*.x.fr/*"]) }, t, "fr");
+test("the popup lists invalid entries with their reason, and valid ones as they are matched", () => {
+  const checks = checksFrom({ ...hostDown, policy: policyFrom({ allowedOrigins: ["https://OK.example.fr:443", "[*.]x.fr", "https://*.x.fr/*"] }) }, t, "fr");
   const policy = checks[0];
   assert.equal(policy.state, "problem");
-  assert.equal(policy.items?.[0], "https://ok.example.fr");
-  assert.match(policy.items?.[1] ?? "", /^popupPolicyInvalidEntry\|"\[\*\.\]x\.fr"/);
-  assert.match(policy.items?.[2] ?? "", /^popupPolicyInvalidEntry\|"https:\/\/\*\.x\.fr\/\*"/);
-  const none = checksFrom({ ...hostDown, policy: policyFrom([]) }, t, "fr")[0];
+  assert.equal(policy.detail, "popupPolicyMalformed");
+  assert.equal(policy.items?.[1], "https://ok.example.fr");
+  assert.match(policy.items?.[2] ?? "", /^popupPolicyInvalidEntry\|"\[\*\.\]x\.fr"/);
+  assert.match(policy.items?.[3] ?? "", /^popupPolicyInvalidEntry\|"https:\/\/\*\.x\.fr\/\*"/);
+  const none = checksFrom({ ...hostDown, policy: policyFrom({ allowedOrigins: [] }) }, t, "fr")[0];
   assert.equal(none.detail, "popupPolicyNoneAllowed");
-  assert.equal(checksFrom({ ...hostDown, policy: policyFrom(undefined) }, t, "fr")[0].title, "popupHost", "no policy: nothing to say");
+});
+
+test("the popup always shows the effective policy, including every https site when there is none", () => {
+  const open = checksFrom({ ...hostDown, policy: policyFrom(undefined) }, t, "fr")[0];
+  assert.deepEqual(open, { state: "ok", title: "popupPolicy", detail: "popupPolicyNone" });
+  const listed = checksFrom({ ...hostDown, policy: policyFrom({ allowedOrigins: ["https://a.fr"], restrictOrigins: true }) }, t, "fr")[0];
+  assert.deepEqual(listed, { state: "ok", title: "popupPolicy", items: ["https://a.fr"] });
 });
 
 test("a card type or state the popup does not know is shown gracefully", () => {

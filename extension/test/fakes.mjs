@@ -78,9 +78,12 @@ export function fakeBrowserApi() {
   /** @type {number[]} */
   const removed = [];
   let nextWindowId = 100;
+  /** Where the asking tab stands when the PIN window is about to open. */
+  const front = { active: true, focused: true };
   return {
     created,
     removed,
+    front,
     /** The user closes a window. @param {number} windowId */
     userCloses(windowId) {
       for (const listener of removedListeners) listener(windowId);
@@ -91,8 +94,12 @@ export function fakeBrowserApi() {
     },
     api: /** @type {any} */ ({
       runtime: { getURL: (/** @type {string} */ path) => `chrome-extension://test/${path}` },
-      tabs: { onRemoved: { addListener: (/** @type {any} */ l) => tabRemovedListeners.push(l) } },
+      tabs: {
+        onRemoved: { addListener: (/** @type {any} */ l) => tabRemovedListeners.push(l) },
+        get: async (/** @type {number} */ id) => ({ id, windowId: 1, active: front.active }),
+      },
       windows: {
+        get: async (/** @type {number} */ id) => ({ id, focused: front.focused }),
         onRemoved: { addListener: (/** @type {any} */ l) => removedListeners.push(l) },
         create: async (/** @type {{ url: string }} */ options) => {
           const window = { id: nextWindowId++, url: options.url };

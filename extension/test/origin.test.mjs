@@ -5,6 +5,7 @@ import {
   isHostAcceptedNonce,
   isHostAcceptedOrigin,
   isOriginAllowed,
+  isOriginListed,
   pageOriginOf,
   parseOriginPattern,
   policyFrom,
@@ -14,16 +15,25 @@ import {
 const OWN_ID = "ours";
 const tab = /** @type {any} */ ({ id: 7 });
 
-test("the origin comes from the sender, preferring sender.origin", () => {
+test("the origin is sender.origin, never the URL's", () => {
   assert.equal(pageOriginOf({ id: OWN_ID, tab, frameId: 0, origin: "https://a.example", url: "https://b.example/x" }, OWN_ID), "https://a.example");
-  assert.equal(pageOriginOf({ id: OWN_ID, tab, frameId: 0, url: "https://b.example:8443/login?x=1" }, OWN_ID), "https://b.example:8443");
+});
+
+test("a sender without sender.origin is refused, not given its URL's origin", () => {
+  assert.throws(() => pageOriginOf({ id: OWN_ID, tab, frameId: 0, url: "https://b.example:8443/login?x=1" }, OWN_ID), {
+    code: "ERR_INVALID_REQUEST",
+    message: /no sender origin/,
+  });
+  assert.throws(() => pageOriginOf(/** @type {any} */ ({ id: OWN_ID, tab, frameId: 0, origin: "", url: "https://b.example/" }), OWN_ID), {
+    code: "ERR_INVALID_REQUEST",
+  });
 });
 
 test("senders that are not a top-level https page of ours are refused", () => {
-  assert.throws(() => pageOriginOf({ id: "other", tab, url: "https://a.example/" }, OWN_ID), { code: "ERR_INVALID_REQUEST" });
-  assert.throws(() => pageOriginOf({ id: OWN_ID, url: "https://a.example/" }, OWN_ID), { code: "ERR_INVALID_REQUEST" });
-  assert.throws(() => pageOriginOf({ id: OWN_ID, tab, frameId: 3, url: "https://a.example/" }, OWN_ID), { code: "ERR_INVALID_REQUEST" });
-  assert.throws(() => pageOriginOf({ id: OWN_ID, tab, frameId: 0, url: "http://localhost:8080/" }, OWN_ID), { code: "ERR_INSECURE_CONTEXT" });
+  assert.throws(() => pageOriginOf({ id: "other", tab, origin: "https://a.example" }, OWN_ID), { code: "ERR_INVALID_REQUEST" });
+  assert.throws(() => pageOriginOf({ id: OWN_ID, origin: "https://a.example" }, OWN_ID), { code: "ERR_INVALID_REQUEST" });
+  assert.throws(() => pageOriginOf({ id: OWN_ID, tab, frameId: 3, origin: "https://a.example" }, OWN_ID), { code: "ERR_INVALID_REQUEST" });
+  assert.throws(() => pageOriginOf({ id: OWN_ID, tab, frameId: 0, origin: "http://localhost:8080" }, OWN_ID), { code: "ERR_INSECURE_CONTEXT" });
 });
 
 test("an opaque \"null\" origin is refused, not replaced by the URL's origin", () => {
@@ -32,35 +42,71 @@ test("an opaque \"null\" origin is refused, not replaced by the URL's origin", (
   });
 });
 
-test("allowedOrigins: absent allows all; entries match exactly or by subdomain wildcard", () => {
-  assert.equal(isOriginAllowed("https://a.example", policyFrom(undefined)), true);
-  const list = policyFrom(["https://portail.example.fr", "https://localhost:8443", "https://*.sante.example"]);
-  assert.equal(isOriginAllowed("https://portail.example.fr", list), true);
-  assert.equal(isOriginAllowed("https://portail.example.fr:444", list), false);
-  assert.equal(isOriginAllowed("https://localhost:8443", list), true);
-  assert.equal(isOriginAllowed("https://localhost:9443", list), false);
-  assert.equal(isOriginAllowed("https://ght.sante.example", list), true);
-  assert.equal(isOriginAllowed("https://sante.example", list), false);
-  assert.equal(isOriginAllowed("https://evilsante.example", list), false);
-  assert.equal(isOriginAllowed("https://other.example", policyFrom([42, "not a url"])), false);
+test("no managed key allows every https site; a valid allowedOrigins only its entries, exactly or by subdomain", () => {
+  assert.equal(policyFrom(undefined).state, "unset");
+  assert.equal(policyFrom({}).state, "unset");
+  assert.equal(isOriginAllowed("https://a.example", policyFrom({})), true);
+  const origins = ["https://portail.example.fr", "https://localhost:8443", "https://*.sante.example"];
+  for (const list of [policyFrom({ allowedOrigins: origins }), policyFrom({ allowedOrigins: origins, restrictOrigins: true })]) {
+    assert.equal(list.state, "list");
+    assert.equal(isOriginAllowed("https://portail.example.fr", list), true);
+    assert.equal(isOriginAllowed("https://portail.example.fr:444", list), false);
+    assert.equal(isOriginAllowed("https://localhost:8443", list), true);
+    assert.equal(isOriginAllowed("https://localhost:9443", list), false);
+    assert.equal(isOriginAllowed("https://ght.sante.example", list), true);
+    assert.equal(isOriginAllowed("https://sante.example", list), false);
+    assert.equal(isOriginAllowed("https://evilsante.example", list), false);
+    assert.equal(isOriginListed("https://ght.sante.example", list), true);
+  }
+  assert.equal(isOriginListed("https://a.example", policyFrom({})), false, "no policy lists nobody");
+  assert.equal(policyFrom({ restrictOrigins: false }).state, "unset");
 });
 
-test("allowedOrigins fails closed: an empty list, a string (Firefox does no schema check) or an object refuse every site", () => {
-  assert.equal(isOriginAllowed("https://a.example", policyFrom([])), false);
-  assert.equal(policyFrom("https://a.example").state, "malformed");
-  assert.equal(policyFrom(null).state, "malformed");
-  assert.equal(isOriginAllowed("https://a.example", policyFrom(null)), false);
-  assert.equal(isOriginAllowed("https://a.example", policyFrom("https://a.example")), false);
-  assert.equal(isOriginAllowed("https://a.example", policyFrom({ 0: "https://a.example" })), false);
+test("every mistake fails closed: wrong types, an invalid entry, an empty list, restrictOrigins without a list", () => {
+  const refusing = [
+    { allowedOrigins: [] },
+    { allowedOrigins: "https://a.example" },
+    { allowedOrigins: null },
+    { allowedOrigins: { 0: "https://a.example" } },
+    { allowedOrigins: ["https://a.example", 42] },
+    { allowedOrigins: ["https://a.example", "not a url"] },
+    { allowedOrigins: ["https://a.example", "[*.]a.example"] },
+    { restrictOrigins: true },
+    { restrictOrigins: true, allowedOrigins: [] },
+    { restrictOrigins: "true", allowedOrigins: ["https://a.example"] },
+  ];
+  for (const managed of refusing) {
+    const policy = policyFrom(managed);
+    assert.equal(isOriginAllowed("https://a.example", policy), false, JSON.stringify(managed));
+    assert.equal(isOriginListed("https://a.example", policy), false, JSON.stringify(managed));
+  }
+  assert.match(/** @type {any} */ (policyFrom({ allowedOrigins: null })).reason, /must be a list, not null/);
+  assert.match(/** @type {any} */ (policyFrom({ restrictOrigins: true })).reason, /restrictOrigins is true but no valid allowedOrigins/);
 });
 
-test("origin patterns: the default port and IDN hosts are normalised", () => {
-  const list = policyFrom(["https://*.x.fr:443", "https://portail.y.fr:443/", "https://*.santé.fr", "https://Hôpital.fr"]);
+test("an unknown or miscased managed key refuses every site and is named", () => {
+  for (const key of ["AllowedOrigins", "allowedorigins", "allowed_origins", "RestrictOrigins", "somethingElse"]) {
+    const policy = policyFrom({ [key]: ["https://a.example"], allowedOrigins: ["https://a.example"] });
+    assert.equal(policy.state, "malformed", key);
+    assert.equal(isOriginAllowed("https://a.example", policy), false, key);
+    assert.match(/** @type {any} */ (policy).reason, new RegExp(key), key);
+  }
+  assert.match(/** @type {any} */ (policyFrom({ AllowedOrigins: [] })).reason, /AllowedOrigins \(did you mean allowedOrigins\?\)/);
+});
+
+test("origin patterns: the default port, case and IDN hosts are normalised, and shown normalised", () => {
+  const list = policyFrom({ allowedOrigins: ["https://*.x.fr:443", "https://portail.y.fr:443/", "https://*.santé.fr", "https://Hôpital.fr", "https://[0:0::1]:8443"] });
+  assert.equal(list.state, "list");
   assert.equal(isOriginAllowed("https://a.x.fr", list), true);
   assert.equal(isOriginAllowed("https://portail.y.fr", list), true);
   assert.equal(isOriginAllowed("https://ght.xn--sant-epa.fr", list), true);
   assert.equal(isOriginAllowed("https://xn--hpital-ixa.fr", list), true);
+  assert.equal(isOriginAllowed("https://[::1]:8443", list), true);
   assert.equal(isOriginAllowed("https://a.x.fr:8443", list), false);
+  assert.deepEqual(
+    /** @type {any} */ (list).entries.map((/** @type {any} */ e) => e.shown),
+    ["https://*.x.fr", "https://portail.y.fr", "https://*.xn--sant-epa.fr", "https://xn--hpital-ixa.fr", "https://[::1]:8443"],
+  );
 });
 
 test("origin patterns of unknown forms are refused with a reason, never silently kept", () => {
@@ -69,9 +115,33 @@ test("origin patterns of unknown forms are refused with a reason, never silently
     assert.equal(parsed.pattern, undefined, String(entry));
     assert.ok(parsed.problem, String(entry));
   }
-  const list = policyFrom(["[*.]x.fr", "https://*.x.fr/*"]);
-  assert.equal(isOriginAllowed("https://a.x.fr", list), false);
-  assert.equal(isOriginAllowed("https://x.fr", list), false);
+});
+
+test("entries the URL parser reads as another host are refused: \\, %, userinfo, query, fragment, dot look-alikes", () => {
+  // What new URL() makes of them: https://evil.com\.good.fr -> https://evil.com, and so on.
+  const tricks = [
+    "https://evil.com\\.good.fr",
+    "https://*.evil.com\\.good.fr",
+    "https://evil.com%2f.good.fr",
+    "https://good.fr%2eevil.com",
+    "https://user@good.fr",
+    "https://good.fr@evil.com",
+    "https://good.fr?x=1",
+    "https://good.fr#x",
+    "https://evil.com\uff0egood.fr",
+    "https://g\u200Bood.fr",
+    "https://0x7f.1",
+    "https://good.fr:0443",
+  ];
+  for (const entry of tricks) {
+    const parsed = parseOriginPattern(entry);
+    assert.equal(parsed.pattern, undefined, entry);
+    assert.ok(parsed.problem, entry);
+    const policy = policyFrom({ allowedOrigins: [entry] });
+    assert.equal(isOriginAllowed("https://evil.com", policy), false, entry);
+    assert.equal(isOriginAllowed("https://good.fr", policy), false, entry);
+  }
+  assert.match(parseOriginPattern("https://evil.com\\.good.fr").problem ?? "", /\\ or %/);
 });
 
 /**

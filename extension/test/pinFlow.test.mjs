@@ -334,3 +334,17 @@ test("a nonce or an origin the host would refuse is refused before the host is a
   assert.equal(host.calls.length, 0);
   assert.equal(browser.created.length, 0);
 });
+
+test("the asking tab is checked again right before the window opens: left or unfocused, no window", async () => {
+  for (const front of [{ active: false, focused: true }, { active: true, focused: false }]) {
+    const browser = fakeBrowserApi();
+    // The user turns to another tab (or window) while the card is being read.
+    const host = scriptedHost({ certificates: () => { Object.assign(browser.front, front); return { certificates: [CARD] }; } });
+    const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+    await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE }), {
+      code: "ERR_USER_ACTIVATION_REQUIRED",
+    });
+    assert.equal(browser.created.length, 0, JSON.stringify(front));
+    assert.equal(host.holds, 0);
+  }
+});

@@ -167,6 +167,11 @@ fn chromium_family_policy_template_forces_the_extension_and_restricts_origins() 
         policy["3rdparty"]["extensions"][id]["allowedOrigins"],
         serde_json::json!(EXAMPLE_ORIGINS)
     );
+    // Next to the list, so that a mistyped list (dropped by Chromium) refuses every site.
+    assert_eq!(
+        policy["3rdparty"]["extensions"][id]["restrictOrigins"],
+        true
+    );
     // Where each Chromium-family browser reads it on Linux, the doctor sees the same.
     for (browser, folder) in [
         (Browser::Chrome, "etc/opt/chrome/policies/managed"),
@@ -202,6 +207,10 @@ fn firefox_policy_template_forces_the_add_on_and_restricts_origins() {
         policy["policies"]["3rdparty"]["Extensions"][&ids.firefox_addon_id]["allowedOrigins"],
         serde_json::json!(EXAMPLE_ORIGINS)
     );
+    assert_eq!(
+        policy["policies"]["3rdparty"]["Extensions"][&ids.firefox_addon_id]["restrictOrigins"],
+        true
+    );
     let findings = doctor_findings(
         Browser::Firefox,
         "policies/firefox/policies.json",
@@ -225,6 +234,7 @@ fn the_managed_schema_declares_what_the_policies_set() {
         schema["properties"]["allowedOrigins"]["items"]["type"],
         "string"
     );
+    assert_eq!(schema["properties"]["restrictOrigins"]["type"], "boolean");
 }
 
 #[test]

@@ -6,9 +6,9 @@ import { api } from "../shared/browser.js";
 import { CpxError, ExtensionErrorCode, toWireError } from "../shared/errors.js";
 import { PageAction, PinAction, PopupAction } from "../shared/messages.js";
 import { NativePortService } from "./nativePort.js";
-import { checkOriginPolicy, pageOriginOf, readOriginPolicy } from "./origin.js";
+import { checkOriginPolicy, isOriginListed, pageOriginOf, readOriginPolicy } from "./origin.js";
 import { PIN_WINDOW, PinFlow } from "./pinFlow.js";
-import { checkUserIntent, StatusRateLimit } from "./pageGuard.js";
+import { checkUserIntent, hasUserIntent, StatusRateLimit } from "./pageGuard.js";
 
 export const NATIVE_HOST_NAME = "org.cpxconnect.host";
 /** The page library's authenticate travels on a port: when the page goes, the port goes. */
@@ -101,9 +101,13 @@ function pickHandler(message, sender) {
       return () =>
         forPage(
           sender,
-          (_origin, tabId) => {
+          async (origin, tabId, policy) => {
             statusLimit.check(tabId);
-            return pageStatus();
+            // Whether a card is in a reader tells a site that a health professional is at this
+            // computer: only a site the administrator listed, or a visible page the user just
+            // clicked, learns it. Others get the versions only (as Web eID).
+            const mayKnowCard = isOriginListed(origin, policy) || (await hasUserIntent(api, message, sender));
+            return pageStatus(mayKnowCard);
           },
           { exclusive: false },
         );
@@ -127,39 +131,39 @@ function pickHandler(message, sender) {
  * keeps the tab busy until it ends.
  * @template T
  * @param {chrome.runtime.MessageSender} sender
- * @param {(origin: string, tabId: number) => Promise<T>} operation
+ * @param {(origin: string, tabId: number, policy: import("./origin.js").OriginPolicy) => Promise<T>} operation
  * @param {{ exclusive?: boolean }} [options]
  */
 async function forPage(sender, operation, { exclusive = true } = {}) {
   const origin = pageOriginOf(sender, api.runtime.id);
   const tabId = /** @type {number} */ (sender.tab?.id);
-  checkOriginPolicy(await readOriginPolicy(api, { startedAt }), origin);
-  if (!exclusive) return operation(origin, tabId);
+  const policy = await readOriginPolicy(api, { startedAt });
+  checkOriginPolicy(policy, origin);
+  if (!exclusive) return operation(origin, tabId, policy);
   if (busyTabs.has(tabId)) {
     throw new CpxError(ExtensionErrorCode.BUSY, "another card operation is under way in this tab");
   }
   busyTabs.add(tabId);
   try {
-    return await operation(origin, tabId);
+    return await operation(origin, tabId, policy);
   } finally {
     busyTabs.delete(tabId);
   }
 }
 
 /**
- * What a page may learn: the versions, and whether a login can start now. Reader names, card
- * types and ATRs would tell every https site that a health professional is at this computer:
- * they stay in the toolbar popup.
+ * What a page may learn: the versions, and, when `withCard`, whether a login can start now.
+ * Reader names, card types and ATRs would tell every https site that a health professional is
+ * at this computer: they stay in the toolbar popup.
+ * @param {boolean} withCard
  */
-async function pageStatus() {
+async function pageStatus(withCard) {
   const hostVersion = await host.version();
+  const versions = { extension: { version: api.runtime.getManifest().version }, host: hostVersion };
+  if (!withCard) return versions;
   const status = await host.request("status");
   const readers = Array.isArray(status.readers) ? status.readers : [];
-  return {
-    extension: { version: api.runtime.getManifest().version },
-    host: hostVersion,
-    ready: status.service === "ok" && readers.some(isUsableCard),
-  };
+  return { ...versions, ready: status.service === "ok" && readers.some(isUsableCard) };
 }
 
 /** A reader holding a card the host recognised as a CPx card. @param {any} reader */

@@ -23,15 +23,12 @@ export function pageOriginOf(sender, ownId) {
   if (sender.origin === "null") {
     throw new CpxError(ExtensionErrorCode.INSECURE_CONTEXT, "a page with an opaque origin cannot ask for a card login");
   }
-  let origin = sender.origin;
-  if (!origin) {
-    // Firefox gives no sender.origin; the top frame's URL is then the only word of the browser.
-    if (!sender.url) throw new CpxError(ExtensionErrorCode.INVALID_REQUEST, "the browser gave no sender address");
-    try {
-      origin = new URL(sender.url).origin;
-    } catch {
-      throw new CpxError(ExtensionErrorCode.INVALID_REQUEST, "the browser gave an unreadable sender address");
-    }
+  // Chromium 80+ and Firefox 126+ give sender.origin (our minimum is 142). Without it the only
+  // other clue is the URL, whose origin is not the document's (a sandboxed page has an opaque
+  // origin under an https URL): refused, never guessed.
+  const origin = sender.origin;
+  if (typeof origin !== "string" || origin === "") {
+    throw new CpxError(ExtensionErrorCode.INVALID_REQUEST, "the browser gave no sender origin");
   }
   if (!isHttpsOrigin(origin)) {
     throw new CpxError(ExtensionErrorCode.INSECURE_CONTEXT, `card login needs an https page, not ${origin}`);
@@ -111,28 +108,35 @@ export function isHostAcceptedNonce(nonce) {
   return padding === 2 ? (last & 0b1111) === 0 : (last & 0b11) === 0;
 }
 
-// ---- allowedOrigins ----
+// ---- the administrator's policy: allowedOrigins and restrictOrigins ----
+
+/** The managed keys this extension knows (managed_schema.json); any other key refuses every site. */
+export const MANAGED_KEYS = Object.freeze(["allowedOrigins", "restrictOrigins"]);
 
 /**
  * @typedef {{ kind: "exact", origin: string } | { kind: "subdomains", domain: string, port: string }} OriginPattern
- * @typedef {{ entry: unknown, pattern?: OriginPattern, problem?: string }} ParsedEntry
+ * @typedef {{ entry: unknown, pattern?: OriginPattern, shown?: string, problem?: string }} ParsedEntry
  */
 
 /**
  * One `allowedOrigins` entry. Accepted forms: `https://host[:port]` and `https://*.domain[:port]`
- * (a trailing `/` is tolerated); the default port 443 is the same as no port, and a Unicode
- * (IDN) host is compared in its punycode form, as browsers report origins. Anything else (a path
- * such as `/*`, Chrome's `[*.]domain`, another scheme, a wildcard elsewhere) is refused with the
- * reason, so that the popup and `cpx-connect doctor` can show it: it never silently matches.
+ * (a trailing `/` is tolerated); the default port 443 is the same as no port, letters are
+ * compared in lower case and a Unicode (IDN) label in its punycode form, as browsers report
+ * origins. Anything else is refused with the reason, so that the popup and `cpx-connect doctor`
+ * can show it: a path such as `/*`, Chrome's `[*.]domain`, another scheme, a wildcard elsewhere,
+ * userinfo, a query or fragment, a `\` or `%` in the host, or a host the URL parser would turn
+ * into another one (`https://evil.com\.good.fr` is `https://evil.com` to it).
+ * `shown` is the origin as it is matched, for the popup.
  * @param {unknown} entry
  * @returns {ParsedEntry}
  */
 export function parseOriginPattern(entry) {
   if (typeof entry !== "string") return { entry, problem: "not a string" };
   const text = entry.trim();
+  if (/[\\%]/.test(text)) return { entry, problem: "a \\ or % has no place in an origin (the browser would read another host)" };
   const match = /^https:\/\/(\*\.)?([^/?#@\s]+)\/?$/i.exec(text);
   if (!match) {
-    return { entry, problem: "expected https://host[:port] or https://*.domain, with no path" };
+    return { entry, problem: "expected https://host[:port] or https://*.domain, with no user, path, query or fragment" };
   }
   const [, wildcard, authority] = match;
   if (authority.includes("*")) {
@@ -145,14 +149,53 @@ export function parseOriginPattern(entry) {
   } catch {
     return { entry, problem: "not a valid host name" };
   }
-  // URL keeps an explicit :443 out of `port`, lower-cases and punycodes the host name.
+  const written = splitAuthority(authority);
+  if (!written || !sameHost(written.host, url.hostname) || !samePort(written.port, url.port)) {
+    return { entry, problem: `the browser reads it as ${wildcard ? "https://*." + url.host : url.origin}, not as written` };
+  }
   if (wildcard) {
-    if (!url.hostname.includes(".") && !url.hostname.startsWith("[")) {
+    if (!url.hostname.includes(".")) {
       return { entry, problem: "a wildcard needs a domain with at least two labels" };
     }
-    return { entry, pattern: { kind: "subdomains", domain: url.hostname, port: url.port } };
+    return { entry, shown: `https://*.${url.host}`, pattern: { kind: "subdomains", domain: url.hostname, port: url.port } };
   }
-  return { entry, pattern: { kind: "exact", origin: url.origin } };
+  return { entry, shown: url.origin, pattern: { kind: "exact", origin: url.origin } };
+}
+
+/** @param {string} authority @returns {{ host: string, port: string | undefined } | undefined} */
+function splitAuthority(authority) {
+  if (authority.startsWith("[")) {
+    const close = authority.indexOf("]");
+    if (close < 0) return undefined;
+    const after = authority.slice(close + 1);
+    if (after !== "" && !after.startsWith(":")) return undefined;
+    return { host: authority.slice(0, close + 1), port: after === "" ? undefined : after.slice(1) };
+  }
+  const colon = authority.lastIndexOf(":");
+  return colon < 0 ? { host: authority, port: undefined } : { host: authority.slice(0, colon), port: authority.slice(colon + 1) };
+}
+
+/**
+ * Whether the parser kept the written host: the same labels, each the same in lower case, or,
+ * for a label with non-ASCII letters, its punycode form. A dot-like character, an IPv4 shorthand
+ * (`0x7f.1`) or a character the parser drops changes the labels and is refused.
+ * @param {string} written
+ * @param {string} parsed
+ */
+function sameHost(written, parsed) {
+  if (written.startsWith("[")) return written.toLowerCase() === parsed || /^\[[0-9a-f:.]+\]$/i.test(written);
+  const mine = written.split(".");
+  const theirs = parsed.split(".");
+  if (mine.length !== theirs.length) return false;
+  return mine.every((label, index) =>
+    /^[\x21-\x7e]*$/.test(label) ? label.toLowerCase() === theirs[index] : theirs[index].startsWith("xn--"),
+  );
+}
+
+/** @param {string | undefined} written @param {string} parsed URL.port: "" for the default port */
+function samePort(written, parsed) {
+  if (written === undefined) return parsed === "";
+  return written === parsed || (written === "443" && parsed === "");
 }
 
 /**
@@ -166,26 +209,65 @@ function matches(origin, pattern) {
 }
 
 /**
- * The policy as the extension understands it:
- * - `unset`: no policy sets allowedOrigins: every https site may ask;
- * - `list`: an array; only its valid entries allow anything (an empty array allows nothing);
- * - `malformed`: set to something that is not an array (Firefox does no schema check), or
- *   unreadable: every site is refused.
- * @typedef {{ state: "unset" } | { state: "list", entries: ParsedEntry[] } | { state: "malformed", reason: string }} OriginPolicy
+ * The policy as the extension understands it, from every managed key it was given:
+ * - `unset`: no managed key at all (or `restrictOrigins: false` alone): every https site may ask;
+ * - `list`: a valid `allowedOrigins`: only its origins may ask (an empty list: none);
+ * - `malformed`: anything wrong (an unknown or miscased key, a value of the wrong type, one
+ *   invalid entry, `restrictOrigins: true` with no list, or an unreadable policy): every site is
+ *   refused, and `reason` says what is wrong. Chromium drops values that break
+ *   managed_schema.json before the extension sees them, so there a mistyped list only shows as
+ *   `restrictOrigins: true` without a list; Firefox passes everything through.
+ * @typedef {{ state: "unset" } | { state: "list", entries: ParsedEntry[], restricted: boolean }
+ *   | { state: "malformed", reason: string, entries?: ParsedEntry[] }} OriginPolicy
  */
 
 /**
- * @param {unknown} value the managed `allowedOrigins`, undefined when absent
+ * @param {unknown} managed everything storage.managed.get(null) gave (undefined or {}: nothing)
  * @returns {OriginPolicy}
  */
-export function policyFrom(value) {
-  // Only an absent policy is "unset": `null` (Firefox takes it from policies.json unchecked) is a
-  // policy an administrator wrote, and a malformed one refuses every site, as doctor says.
-  if (value === undefined) return { state: "unset" };
-  if (!Array.isArray(value)) {
-    return { state: "malformed", reason: `allowedOrigins must be a list, not ${value === null ? "null" : typeof value}` };
+export function policyFrom(managed) {
+  if (managed === undefined || managed === null) return { state: "unset" };
+  if (typeof managed !== "object" || Array.isArray(managed)) {
+    return { state: "malformed", reason: "the managed settings are not an object" };
   }
-  return { state: "list", entries: value.map(parseOriginPattern) };
+  const settings = /** @type {Record<string, unknown>} */ (managed);
+  const unknown = Object.keys(settings).filter((key) => !MANAGED_KEYS.includes(key));
+  if (unknown.length > 0) {
+    const known = unknown.map((key) => {
+      const meant = MANAGED_KEYS.find((name) => name.toLowerCase() === key.toLowerCase());
+      return meant ? `${key} (did you mean ${meant}?)` : key;
+    });
+    return { state: "malformed", reason: `unknown policy key ${known.join(", ")}` };
+  }
+  const { allowedOrigins, restrictOrigins } = settings;
+  if (restrictOrigins !== undefined && typeof restrictOrigins !== "boolean") {
+    return { state: "malformed", reason: `restrictOrigins must be true or false, not ${describe(restrictOrigins)}` };
+  }
+  if (allowedOrigins === undefined) {
+    if (restrictOrigins === true) {
+      return { state: "malformed", reason: "restrictOrigins is true but no valid allowedOrigins list reached the extension" };
+    }
+    return { state: "unset" };
+  }
+  if (!Array.isArray(allowedOrigins)) {
+    return { state: "malformed", reason: `allowedOrigins must be a list, not ${describe(allowedOrigins)}` };
+  }
+  const entries = allowedOrigins.map(parseOriginPattern);
+  const invalid = entries.filter((entry) => !entry.pattern);
+  if (invalid.length > 0) {
+    return { state: "malformed", reason: `allowedOrigins has ${invalid.length === 1 ? "an invalid entry" : `${invalid.length} invalid entries`}`, entries };
+  }
+  if (entries.length === 0 && restrictOrigins === true) {
+    return { state: "malformed", reason: "restrictOrigins is true but allowedOrigins is empty", entries };
+  }
+  return { state: "list", entries, restricted: restrictOrigins === true };
+}
+
+/** @param {unknown} value */
+function describe(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  return typeof value === "string" ? `the text ${JSON.stringify(value)}` : typeof value;
 }
 
 /**
@@ -199,13 +281,24 @@ export function isOriginAllowed(origin, policy) {
   return policy.entries.some(({ pattern }) => pattern !== undefined && matches(origin, pattern));
 }
 
+/**
+ * Whether the administrator named this origin (a valid list that matches it): such a site may
+ * learn from `status` whether a card is in a reader.
+ * @param {string} origin
+ * @param {OriginPolicy} policy
+ */
+export function isOriginListed(origin, policy) {
+  return policy.state === "list" && isOriginAllowed(origin, policy);
+}
+
 /** Where the last policy read is remembered (storage.local), and for how long an empty read at
  * startup is taken for "not loaded yet" rather than "removed". */
-export const POLICY_MEMORY_KEY = "lastAllowedOrigins";
+export const POLICY_MEMORY_KEY = "lastManagedPolicy";
 export const STARTUP_GRACE_MS = 60_000;
 
 /**
- * Reads the managed policy. Chrome may answer `{}` before it has loaded policies at startup
+ * Reads every managed key (not only the known ones: a miscased or unknown key must be seen to be
+ * refused). Chrome may answer `{}` before it has loaded policies at startup
  * (w3c/webextensions#547): while the background is younger than STARTUP_GRACE_MS, an empty read
  * falls back to the last policy seen, kept in storage.local. Later, an empty read means the
  * administrator removed the policy and the memory is cleared.
@@ -218,8 +311,7 @@ export async function readOriginPolicy(api, { startedAt, now = Date.now }) {
   let value;
   let readFailed = "";
   try {
-    const managed = await api.storage.managed.get("allowedOrigins");
-    value = managed?.allowedOrigins;
+    value = await api.storage.managed.get(null);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // Firefox rejects this way when no policy and no managed-storage manifest exist: nothing is
@@ -230,7 +322,8 @@ export async function readOriginPolicy(api, { startedAt, now = Date.now }) {
   if (readFailed) {
     return remembered !== undefined ? policyFrom(remembered) : { state: "malformed", reason: `cannot read the policy: ${readFailed}` };
   }
-  if (value === undefined) {
+  const empty = value === undefined || value === null || (typeof value === "object" && Object.keys(value).length === 0);
+  if (empty) {
     if (remembered !== undefined && now() - startedAt < STARTUP_GRACE_MS) return policyFrom(remembered);
     if (remembered !== undefined) await remember(api, undefined);
     return { state: "unset" };
@@ -266,7 +359,10 @@ async function remember(api, value) {
  */
 export function checkOriginPolicy(policy, origin) {
   if (!isOriginAllowed(origin, policy)) {
-    const why = policy.state === "malformed" ? ` (the allowedOrigins policy is malformed: ${policy.reason})` : "";
-    throw new CpxError(ExtensionErrorCode.ORIGIN_NOT_ALLOWED, `${origin} is not in the allowedOrigins policy${why}`);
+    const message =
+      policy.state === "malformed"
+        ? `the administrator's policy refuses every site until it is fixed: ${policy.reason}`
+        : `${origin} is not in the allowedOrigins policy`;
+    throw new CpxError(ExtensionErrorCode.ORIGIN_NOT_ALLOWED, message);
   }
 }

@@ -34,6 +34,41 @@ export async function checkUserIntent(api, message, sender) {
   }
 }
 
+/**
+ * The same test as checkUserIntent, as a yes or no (for `status`, which answers either way).
+ * @param {typeof chrome} api
+ * @param {{ userActivation?: unknown, visible?: unknown }} message from the content script
+ * @param {chrome.runtime.MessageSender} sender
+ */
+export async function hasUserIntent(api, message, sender) {
+  try {
+    await checkUserIntent(api, message, sender);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Right before the PIN window opens (the card may have taken many seconds to list): the asking
+ * tab must still be the active tab of the focused window, or the window would pop up over
+ * whatever the user turned to, and take the keys they type there.
+ * @param {typeof chrome} api
+ * @param {number} tabId
+ */
+export async function checkTabStillInFront(api, tabId) {
+  let inFront = false;
+  try {
+    const tab = await api.tabs.get(tabId);
+    inFront = tab?.active === true && (await api.windows.get(tab.windowId)).focused === true;
+  } catch {
+    inFront = false;
+  }
+  if (!inFront) {
+    throw new CpxError(ExtensionErrorCode.USER_ACTIVATION_REQUIRED, "the user left the tab that asked for a card login before the PIN window opened");
+  }
+}
+
 /** `status` calls a tab may make within STATUS_WINDOW_MS; pages need one when they load. */
 export const STATUS_BURST = 5;
 export const STATUS_WINDOW_MS = 10_000;

@@ -4,6 +4,7 @@
 
 import { CpxError, ExtensionErrorCode } from "../shared/errors.js";
 import { isHostAcceptedNonce, isHostAcceptedOrigin } from "./origin.js";
+import { checkTabStillInFront } from "./pageGuard.js";
 
 export const PIN_WINDOW = Object.freeze({ path: "pin.html", width: 480, height: 720 });
 /** The longest a login may wait for its PIN, counted from the page's request (wrong PINs included). */
@@ -111,6 +112,8 @@ export class PinFlow {
         // Too little time left to type a PIN: do not flash a window.
         throw new CpxError(ExtensionErrorCode.TIMEOUT, "the card took too long to answer: no time left for the PIN");
       }
+      await checkTabStillInFront(this.api, tabId);
+      if (signal?.aborted) throw new CpxError(ExtensionErrorCode.USER_CANCELLED, "the page that asked has gone");
       return await this.runPinWindow(
         {
           tabId,

@@ -70,6 +70,11 @@
       });
     };
 
+    // Read here, in the content script's own view of the document: the page cannot forge them.
+    // A login needs both; `status` says whether a card is present only with both (or to a site
+    // the administrator listed).
+    request.userActivation = !!(navigator.userActivation && navigator.userActivation.isActive);
+    request.visible = document.visibilityState === "visible";
     if (action !== "cpx-connect:authenticate") {
       Promise.resolve(api.runtime.sendMessage(request)).then(deliver, unavailable);
       return;
@@ -77,9 +82,6 @@
     request.challengeNonce = data.challengeNonce;
     request.lang = data.lang;
     request.timeout = data.timeout;
-    // Read here, in the content script's own view of the document: the page cannot forge them.
-    request.userActivation = !!(navigator.userActivation && navigator.userActivation.isActive);
-    request.visible = document.visibilityState === "visible";
     // When the page asked (the page library starts its own timer at our ack): the background
     // counts the page's timeout from here, not from when its service worker woke up.
     request.requestedAt = Date.now();

@@ -19,8 +19,7 @@ export function checksFrom(report, t, lang) {
   /** @type {Check[]} */
   const checks = [];
   // The administrator's policy first: it decides whether any site may ask, whatever the card.
-  const policy = policyCheck(report.policy, t);
-  if (policy) checks.push(policy);
+  checks.push(policyCheck(report.policy, t));
   if (!report.host.ok) {
     const code = report.host.error.code;
     const [title, fix] =
@@ -131,25 +130,23 @@ export function cardLine(card, t) {
 }
 
 /**
- * @param {any} policy the background's view of `allowedOrigins` (origin.js OriginPolicy)
+ * The effective policy, always shown: which sites may ask, or that none may and why.
+ * @param {any} policy the background's view of the managed policy (origin.js OriginPolicy)
  * @param {(key: string, ...substitutions: (string | number)[]) => string} t
- * @returns {Check | undefined}
+ * @returns {Check}
  */
 export function policyCheck(policy, t) {
-  if (!policy || policy.state === "unset") return undefined;
-  if (policy.state === "malformed") {
-    return { state: "problem", title: t("popupPolicy"), detail: t("popupPolicyMalformed"), items: [String(policy.reason ?? "")], fix: t("popupPolicyFix") };
-  }
+  if (!policy || policy.state === "unset") return { state: "ok", title: t("popupPolicy"), detail: t("popupPolicyNone") };
   const entries = Array.isArray(policy.entries) ? policy.entries : [];
-  const valid = entries.filter((/** @type {any} */ entry) => entry.pattern);
-  const invalid = entries.filter((/** @type {any} */ entry) => !entry.pattern);
-  const items = [
-    ...valid.map((/** @type {any} */ entry) => String(entry.entry).trim()),
-    ...invalid.map((/** @type {any} */ entry) => t("popupPolicyInvalidEntry", JSON.stringify(entry.entry), String(entry.problem ?? ""))),
-  ];
-  if (valid.length === 0) {
-    return { state: "problem", title: t("popupPolicy"), detail: t("popupPolicyNoneAllowed"), items, fix: t("popupPolicyFix") };
+  // Each entry as it is matched (normalised), or why it is invalid.
+  const items = entries.map((/** @type {any} */ entry) =>
+    entry.pattern ? String(entry.shown ?? entry.entry) : t("popupPolicyInvalidEntry", JSON.stringify(entry.entry), String(entry.problem ?? "")),
+  );
+  if (policy.state === "malformed") {
+    return { state: "problem", title: t("popupPolicy"), detail: t("popupPolicyMalformed"), items: [String(policy.reason ?? ""), ...items], fix: t("popupPolicyFix") };
   }
-  return { state: invalid.length > 0 ? "problem" : "ok", title: t("popupPolicy"), items, fix: invalid.length > 0 ? t("popupPolicyFix") : undefined };
+  if (entries.length === 0) {
+    return { state: "problem", title: t("popupPolicy"), detail: t("popupPolicyNoneAllowed"), fix: t("popupPolicyFix") };
+  }
+  return { state: "ok", title: t("popupPolicy"), items };
 }
-

@@ -1,12 +1,21 @@
 // The PIN window: shows who asks (the origin the browser reported), which card, how many tries
 // are left, and takes the PIN. The PIN leaves this page in one message to the background and the
 // field is cleared before that message is even answered.
+//
+// The field is a text field showing one • per digit, the digits kept in `digits` below: a
+// password field would make the browser's password manager offer to save the PIN. Keys that
+// arrive in the first second after the window shows or takes the focus are dropped (a page can
+// tell the user to type a code and press Enter just as this window pops up), and the last try
+// needs an explicit tick.
 
 import { api } from "../shared/browser.js";
 import { PinAction } from "../shared/messages.js";
 import { formatDate, loadStrings, translatePage } from "./i18n.js";
 
 const DEFAULT_PIN_LENGTH = { min: 4, max: 8 };
+/** How long keys are dropped after the window shows or takes the focus; each dropped key restarts it. */
+const KEY_GUARD_MS = 1_000;
+const MASK = "\u2022";
 
 const sessionId = new URLSearchParams(window.location.search).get("session") ?? "";
 /** @type {(key: string, ...substitutions: (string | number)[]) => string} */
@@ -19,6 +28,13 @@ let busy = false;
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const pinInput = /** @type {HTMLInputElement} */ ($("pin"));
+const pinForm = /** @type {HTMLFormElement} */ ($("pin-form"));
+const lastTryConfirm = /** @type {HTMLInputElement} */ ($("last-try-confirm"));
+/** The PIN typed so far, one digit per item; the field shows only the mask. @type {string[]} */
+let digits = [];
+let keysAccepted = false;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let keyGuard;
 
 /**
  * @param {string} action
@@ -99,6 +115,8 @@ function renderAsk() {
     fillCardDetails($("single-card-details"), view.certificates[0]);
   }
   updatePinInfo();
+  // The field appears now: keys already on their way were meant for something else.
+  guardKeys();
   pinInput.focus();
 }
 
@@ -160,6 +178,9 @@ function updatePinInfo() {
   tries.classList.toggle("last", retriesLeft === 1);
   tries.textContent =
     typeof retriesLeft !== "number" ? "" : retriesLeft === 1 ? t("pinTriesLeftOne") : t("pinTriesLeftMany", retriesLeft);
+  const lastTry = $("last-try");
+  if (lastTry.hidden !== (retriesLeft !== 1)) lastTryConfirm.checked = false;
+  lastTry.hidden = retriesLeft !== 1;
 }
 
 /** @param {string} text */
@@ -191,16 +212,22 @@ async function onSubmit(event) {
   event.preventDefault();
   if (busy) return;
   const { min, max } = pinLength();
-  let pin = pinInput.value;
+  let pin = digits.join("");
   if (!new RegExp(`^[0-9]{${min},${max}}$`).test(pin)) {
     pin = "";
-    pinInput.value = "";
+    clearDigits();
     showMessage(t("pinFormat", min === max ? t("pinLengthExact", min) : t("pinLengthHint", min, max)));
     pinInput.focus();
     return;
   }
+  if (selected()?.pin?.retriesLeft === 1 && !lastTryConfirm.checked) {
+    // The last try is spent only on purpose: Enter alone (perhaps typed for another window) is not enough.
+    pin = "";
+    showMessage(t("pinLastTryConfirmNeeded"));
+    return;
+  }
   // Clear the field first: the PIN now exists only in the message below.
-  pinInput.value = "";
+  clearDigits();
   setBusy(true);
   showMessage("");
   $("message").textContent = t("pinChecking");
@@ -256,6 +283,7 @@ async function onSubmit(event) {
 function setBusy(value) {
   busy = value;
   pinInput.disabled = value;
+  lastTryConfirm.disabled = value;
   /** @type {HTMLButtonElement} */ ($("confirm")).disabled = value;
 }
 
@@ -278,13 +306,70 @@ function stopCountdown() {
   if (countdown) clearInterval(countdown);
 }
 
-pinInput.addEventListener("input", () => {
-  // Digits only, as typed or pasted.
-  const digits = pinInput.value.replace(/[^0-9]/g, "");
-  if (digits !== pinInput.value) pinInput.value = digits;
+/** Forgets the digits typed (overwritten first: the array may be looked at again). */
+function clearDigits() {
+  digits.fill("");
+  digits = [];
+  pinInput.value = "";
+}
+
+/** Drops keys for KEY_GUARD_MS from now, and whatever was typed. */
+function guardKeys() {
+  keysAccepted = false;
+  pinForm.dataset.keys = "ignored";
+  clearDigits();
+  clearTimeout(keyGuard);
+  keyGuard = setTimeout(() => {
+    keysAccepted = true;
+    pinForm.dataset.keys = "accepted";
+  }, KEY_GUARD_MS);
+}
+
+// Every edit goes through here: only digits, kept in `digits`, shown as the mask.
+pinInput.addEventListener("beforeinput", (event) => {
+  // Enter announces itself as a line break in Chromium: left alone, it submits the form.
+  if (event.inputType === "insertLineBreak" || event.inputType === "insertParagraph") return;
+  event.preventDefault();
+  if (!keysAccepted || busy) return;
+  const { max } = pinLength();
+  const wholeSelected = pinInput.selectionStart === 0 && pinInput.selectionEnd === pinInput.value.length && digits.length > 0;
+  if (event.inputType.startsWith("insert")) {
+    const text = event.data ?? event.dataTransfer?.getData("text/plain") ?? "";
+    if (wholeSelected) clearDigits();
+    for (const character of text) {
+      if (/[0-9]/.test(character) && digits.length < max) digits.push(character);
+    }
+  } else if (event.inputType === "deleteContentBackward" && !wholeSelected) {
+    digits.pop();
+  } else if (event.inputType.startsWith("delete")) {
+    clearDigits();
+  }
+  pinInput.value = MASK.repeat(digits.length);
   if ($("message").textContent && !busy) showMessage("");
 });
-$("pin-form").addEventListener("submit", (event) => onSubmit(/** @type {SubmitEvent} */ (event)));
+// An edit the browser did not announce (none expected): back to what `digits` holds.
+pinInput.addEventListener("input", () => {
+  if (pinInput.value !== MASK.repeat(digits.length)) pinInput.value = MASK.repeat(digits.length);
+});
+// Copying the field would copy only the mask; refuse it rather than surprise anyone.
+pinInput.addEventListener("copy", (event) => event.preventDefault());
+pinInput.addEventListener("cut", (event) => event.preventDefault());
+// Capture phase: a dropped key reaches nothing, not even Enter's submission.
+window.addEventListener(
+  "keydown",
+  (event) => {
+    if (keysAccepted) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    guardKeys();
+  },
+  true,
+);
+window.addEventListener("focus", () => guardKeys());
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") guardKeys();
+});
+pinForm.addEventListener("submit", (event) => onSubmit(/** @type {SubmitEvent} */ (event)));
 $("cancel").addEventListener("click", cancel);
 $("close").addEventListener("click", () => window.close());
 $("over-close").addEventListener("click", () => window.close());
@@ -295,4 +380,5 @@ document.addEventListener("keydown", (event) => {
   else window.close();
 });
 
+guardKeys();
 start();

@@ -72,3 +72,12 @@ export async function login(page, nonce, options = {}) {
   await startLogin(page, nonce, options);
   return loginOutcome(page);
 }
+
+/**
+ * Waits until the PIN window takes keys: it drops them for a second after it shows or takes the
+ * focus (pin.js), so a test that types too early would see its digits dropped.
+ * @param {PageLike} pin
+ */
+export async function waitForPinKeys(pin) {
+  await pin.waitForFunction(() => !document.getElementById("ask")?.hidden && document.getElementById("pin-form")?.dataset.keys === "accepted");
+}

@@ -1,4 +1,4 @@
-// The administrator's `allowedOrigins` policy, written machine-wide for one test and removed
+// The administrator's managed settings (`allowedOrigins`, `restrictOrigins`), written machine-wide for one test and removed
 // after it (an existing file is never overwritten). Chromium reads /etc/chromium/policies/managed/*.json
 // at start-up; Firefox reads policies.json from its distribution folder.
 
@@ -13,16 +13,26 @@ const FIREFOX_MARKER = "cpxConnectBrowserTestPid";
 
 /**
  * @param {"chromium" | "firefox"} kind
- * @param {string[]} allowedOrigins
+ * @param {unknown} allowedOrigins
  * @returns {{ file: string, remove: () => void }}
  */
 export function writeAllowedOriginsPolicy(kind, allowedOrigins) {
+  return writeManagedSettings(kind, { allowedOrigins });
+}
+
+/**
+ * The extension's whole managed settings (any keys, any values: the tests write mistakes too).
+ * @param {"chromium" | "firefox"} kind
+ * @param {Record<string, unknown>} settings
+ * @returns {{ file: string, remove: () => void }}
+ */
+export function writeManagedSettings(kind, settings) {
   removeStalePolicies();
   if (kind === "chromium") {
     const createdDirs = [CHROMIUM_POLICY_DIR, dirname(CHROMIUM_POLICY_DIR)].filter((dir) => !existsSync(dir));
     mkdirSync(CHROMIUM_POLICY_DIR, { recursive: true });
     const file = join(CHROMIUM_POLICY_DIR, `${CHROMIUM_FILE_PREFIX}${process.pid}.json`);
-    const policy = { "3rdparty": { extensions: { [IDS.chromeExtensionId]: { allowedOrigins } } } };
+    const policy = { "3rdparty": { extensions: { [IDS.chromeExtensionId]: settings } } };
     writeFileSync(file, JSON.stringify(policy, null, 2));
     return { file, remove: () => removeAndPrune(file, createdDirs) };
   }
@@ -35,7 +45,7 @@ export function writeAllowedOriginsPolicy(kind, allowedOrigins) {
   mkdirSync(distribution, { recursive: true });
   const policy = {
     [FIREFOX_MARKER]: process.pid,
-    policies: { "3rdparty": { Extensions: { [IDS.firefoxAddonId]: { allowedOrigins } } } },
+    policies: { "3rdparty": { Extensions: { [IDS.firefoxAddonId]: settings } } },
   };
   writeFileSync(file, JSON.stringify(policy, null, 2));
   return { file, remove: () => removeAndPrune(file, createdDirs) };

@@ -18,7 +18,7 @@ const PAGE = `<!doctype html>
 <script type="module">
   // A site loads the library from its own origin; the tests drive it through lib/page-driver.mjs,
   // or with the keyboard through this button. "?autologin" asks at load, with no user gesture.
-  import { authenticate } from "/static/cpx-connect.js";
+  import { authenticate, status } from "/static/cpx-connect.js";
   const nonce = () => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
   const run = () => {
     window.__cpxLogin = authenticate(nonce()).then(
@@ -29,6 +29,10 @@ const PAGE = `<!doctype html>
   };
   document.getElementById("login").addEventListener("click", run);
   if (new URLSearchParams(location.search).has("autologin")) run();
+  // "?autostatus": status() at load, with no user gesture.
+  if (new URLSearchParams(location.search).has("autostatus")) {
+    window.__cpxStatus = status().then((value) => ({ ok: true, value }), (error) => ({ ok: false, code: error.code, message: error.message }));
+  }
 </script>
 </body></html>`;
 
@@ -45,8 +49,13 @@ export async function startTestSite({ insecure = false } = {}) {
     if (path === "/") {
       response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
       response.end(PAGE);
+    } else if (path === "/sandboxed") {
+      // The same page as a sandboxed document: scripts run, but its origin is opaque ("null").
+      response.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "sandbox allow-scripts" });
+      response.end(PAGE);
     } else if (path === "/static/cpx-connect.js") {
-      response.writeHead(200, { "content-type": "text/javascript; charset=utf-8" });
+      // Readable from an opaque origin too (a module script is fetched in CORS mode).
+      response.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "access-control-allow-origin": "*" });
       response.end(readFileSync(PAGE_LIBRARY));
     } else {
       response.writeHead(404).end();

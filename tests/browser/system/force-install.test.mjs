@@ -37,6 +37,7 @@ import {
   throwawayKey,
 } from "../lib/force-install.mjs";
 import { IDS, REPO_ROOT, skipReason } from "../lib/paths.mjs";
+import { waitForPinKeys } from "../lib/page-driver.mjs";
 import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
 import { writeBrowserPolicy } from "../lib/policy.mjs";
 import { insertVirtualCard } from "../lib/virtual-card.mjs";
@@ -77,7 +78,7 @@ async function demoLogin(page, pinWindow) {
   await waitForPath(/** @type {any} */ (page), "/");
   await clickCardButton(/** @type {any} */ (page), "force-install");
   const pin = await pinWindow();
-  await pin.waitForFunction(() => !document.getElementById("ask")?.hidden);
+  await waitForPinKeys(/** @type {any} */ (pin));
   await pin.type("#pin", PIN);
   await pin.press("Enter");
   const linked = await waitForPath(/** @type {any} */ (page), "/lier");

@@ -16,7 +16,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { eventually, launch } from "../lib/browsers.mjs";
-import { loginOutcome, startLogin, waitForPage } from "../lib/page-driver.mjs";
+import { loginOutcome, startLogin, waitForPage, waitForPinKeys } from "../lib/page-driver.mjs";
 import { IDS, REPO_ROOT, skipReason } from "../lib/paths.mjs";
 import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
 import { startTestSite } from "../lib/site.mjs";
@@ -88,7 +88,7 @@ describe("chromium: the host registered system-wide only", { skip: skip() }, () 
     const nonce = randomBytes(32).toString("base64");
     await startLogin(page, nonce, { lang: "fr" });
     const pin = await browser.waitForExtensionWindow("pin.html", 30_000);
-    await pin.waitForFunction(() => !document.getElementById("ask")?.hidden);
+    await waitForPinKeys(pin);
     await pin.type("#pin", PIN);
     await pin.press("Enter");
     const outcome = await loginOutcome(page);

@@ -33,7 +33,7 @@ import {
   waitForCardError,
   waitForPath,
 } from "../lib/demo-site.mjs";
-import { waitForPage } from "../lib/page-driver.mjs";
+import { waitForPage, waitForPinKeys } from "../lib/page-driver.mjs";
 import { seriousViolations } from "../lib/axe.mjs";
 import { ARTIFACTS_DIR, REPO_ROOT, realHostPath, skipReason } from "../lib/paths.mjs";
 import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
@@ -151,6 +151,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
 
     /** @param {any} pin @param {string} digits */
     async function typePin(pin, digits) {
+      await waitForPinKeys(pin);
       await pin.type("#pin", digits);
       await pin.press("Enter");
     }

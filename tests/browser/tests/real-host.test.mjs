@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { X509Certificate, createHash, randomBytes, verify } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { eventually, launch } from "../lib/browsers.mjs";
-import { loginOutcome, pageStatus, startLogin, waitForPage } from "../lib/page-driver.mjs";
+import { loginOutcome, pageStatus, startLogin, waitForPage, waitForPinKeys } from "../lib/page-driver.mjs";
 import { ARTIFACTS_DIR, realHostPath, skipReason } from "../lib/paths.mjs";
 import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
 import { startTestSite } from "../lib/site.mjs";
@@ -85,6 +85,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       const before = Number((await pin.evaluate(() => document.getElementById("tries")?.textContent ?? "")).match(/\d+/)?.[0]);
       // A wrong PIN different from the right one (same length).
       const wrong = PIN.split("").map((digit) => String((Number(digit) + 1) % 10)).join("");
+      await waitForPinKeys(pin);
       await pin.type("#pin", wrong);
       await pin.press("Enter");
       await pin.waitForFunction(() => document.getElementById("message")?.textContent === "Code incorrect.", undefined, 30_000);

@@ -11,9 +11,9 @@ import { eventually, launch } from "../lib/browsers.mjs";
 import { CORRECT_PIN, fakeCard, installFakeHost, scenario } from "../lib/fake-host.mjs";
 import { seriousViolations } from "../lib/axe.mjs";
 import { ARTIFACTS_DIR, skipReason } from "../lib/paths.mjs";
-import { login, loginOutcome, pageStatus, startLogin, waitForPage } from "../lib/page-driver.mjs";
+import { login, loginOutcome, pageStatus, startLogin, waitForPage, waitForPinKeys } from "../lib/page-driver.mjs";
 import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
-import { writeAllowedOriginsPolicy } from "../lib/policy.mjs";
+import { writeManagedSettings } from "../lib/policy.mjs";
 import { startTestSite } from "../lib/site.mjs";
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -51,9 +51,9 @@ export function defineScenarios(kind) {
     /** @param {string} name */
     const artifact = (name) => join(ARTIFACTS_DIR, `${kind}-${name}.png`);
 
-    /** Types a PIN in the PIN window and confirms with Enter. */
+    /** Types a PIN in the PIN window, once it takes keys, and confirms with Enter. */
     async function typePin(/** @type {any} */ pin, /** @type {string} */ digits) {
-      await pin.waitForFunction(() => !document.getElementById("ask").hidden);
+      await waitForPinKeys(pin);
       await pin.type("#pin", digits);
       await pin.press("Enter");
     }
@@ -89,7 +89,8 @@ export function defineScenarios(kind) {
       assert.equal(shown.heading, "Identification par carte CPS");
       assert.equal(shown.tries, "3 essais restants");
       assert.equal(shown.focused, "pin");
-      assert.equal(shown.type, "password");
+      // Not a password field: no password manager offers to save the PIN (pin.js keeps the digits).
+      assert.equal(shown.type, "text");
       assert.match(shown.card ?? "", /MARIE DUPONT/);
       await pin.screenshot(artifact("pin-window-fr"));
 
@@ -142,6 +143,7 @@ export function defineScenarios(kind) {
       const pin = await browser.waitForExtensionWindow("pin.html");
       await pin.waitForFunction(() => !document.getElementById("ask").hidden);
       assert.match(await pin.evaluate(() => document.getElementById("tries")?.textContent ?? ""), /Dernier essai/);
+      await pin.click("#last-try-confirm");
       await typePin(pin, "0000");
       const outcome = await loginOutcome(page);
       assert.equal(outcome.code, "ERR_PIN_BLOCKED");
@@ -179,7 +181,7 @@ export function defineScenarios(kind) {
       await waitForPage(third);
       await startLogin(third, newNonce());
       pin = await browser.waitForExtensionWindow("pin.html");
-      await pin.waitForFunction(() => !document.getElementById("ask").hidden);
+      await waitForPinKeys(pin);
       await pin.press("Escape");
       assert.equal((await loginOutcome(third)).code, "ERR_USER_CANCELLED");
       assert.equal(host?.requests("authenticate").length, 0);
@@ -249,6 +251,7 @@ export function defineScenarios(kind) {
       await page.press("Enter");
       let pin = await browser.waitForExtensionWindow("pin.html");
       await pin.waitForFunction(() => !document.getElementById("ask").hidden && document.activeElement?.id === "pin");
+      await waitForPinKeys(pin);
       const regions = await pin.evaluate(() => ({
         tries: document.getElementById("tries")?.getAttribute("aria-live"),
         message: document.getElementById("message")?.getAttribute("role"),
@@ -269,6 +272,7 @@ export function defineScenarios(kind) {
       await other.press("Enter");
       pin = await browser.waitForExtensionWindow("pin.html");
       await pin.waitForFunction(() => !document.getElementById("ask").hidden && document.activeElement?.id === "pin");
+      await waitForPinKeys(pin);
       await pin.press("Escape");
       assert.equal((await loginOutcome(other)).code, "ERR_USER_CANCELLED");
     });
@@ -293,6 +297,7 @@ export function defineScenarios(kind) {
       await typePin(pin, "9999");
       await pin.waitForFunction(() => document.getElementById("message")?.textContent === "Code incorrect.");
       assert.deepEqual(await seriousViolations(pin), [], "PIN window, wrong PIN");
+      await waitForPinKeys(pin);
       await pin.press("Escape");
       const popup = await browser.openExtensionPage("popup.html");
       await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 5);
@@ -354,9 +359,18 @@ export function defineScenarios(kind) {
      * @param {unknown} value
      */
     async function machinePolicy(t, value) {
+      await managedSettings(t, { allowedOrigins: value });
+    }
+
+    /**
+     * The extension's whole managed settings, machine-wide, for one test (as machinePolicy).
+     * @param {import("node:test").TestContext} t
+     * @param {Record<string, unknown>} settings
+     */
+    async function managedSettings(t, settings) {
       const release = await acquirePcscdLock();
       try {
-        const policy = writeAllowedOriginsPolicy(kind, /** @type {any} */ (value));
+        const policy = writeManagedSettings(kind, settings);
         t.after(async () => {
           policy.remove();
           await release();
@@ -392,7 +406,8 @@ export function defineScenarios(kind) {
         state: document.querySelector("#checks > li")?.className,
       }));
       assert.equal(first.state, "problem");
-      assert.match(first.text, kind === "firefox" ? /mal formée : tous les sites sont refusés/ : /entrée ignorée "\[\*\.\]localhost/);
+      assert.match(first.text, /mal formée : tous les sites sont refusés/);
+      if (kind === "chromium") assert.match(first.text, /entrée invalide "\[\*\.\]localhost/);
       await popup.screenshot(artifact("popup-policy-malformed-fr"));
     });
 
@@ -462,6 +477,7 @@ export function defineScenarios(kind) {
       const popup = await browser.openExtensionPage("popup.html");
       await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 5);
       const text = await popup.evaluate(() => document.getElementById("checks")?.textContent ?? "");
+      assert.match(text, /Tous les sites en https \(aucune règle\)/);
       assert.match(text, /Installé, version 0\.0\.0-fake/);
       assert.match(text, /En fonctionnement/);
       assert.match(text, /carte CPS3 insérée/);
@@ -479,6 +495,166 @@ export function defineScenarios(kind) {
       assert.match(text, /n'est pas installé/);
       assert.match(text, /cpx-connect install/);
       await popup.screenshot(artifact("popup-host-missing-fr"));
+    });
+
+    // ---- issue 18: policy mistakes fail closed, opaque origins, status, the PIN window's keys ----
+
+    test("status without a user gesture gives the versions only: the host is not even asked about the card", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, host } = await setUp(t, scenario());
+      const page = await browser.openPage(`${site.url}?autostatus`);
+      await waitForPage(page);
+      const outcome = await page.evaluate(() => /** @type {any} */ (window).__cpxStatus);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.deepEqual(Object.keys(outcome.value).sort(), ["extension", "host"]);
+      assert.deepEqual(host?.entries().filter((e) => e.event === "request").map((e) => e.command), ["version"]);
+    });
+
+    test("a site the administrator lists learns from status whether a card is ready, even without a gesture", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      await managedSettings(t, { allowedOrigins: [site.origin], restrictOrigins: true });
+      const { browser } = await setUp(t, scenario());
+      const page = await browser.openPage(`${site.url}?autostatus`);
+      await waitForPage(page);
+      const outcome = await page.evaluate(() => /** @type {any} */ (window).__cpxStatus);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.equal(outcome.value.ready, true);
+      const popup = await browser.openExtensionPage("popup.html");
+      await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 2);
+      const first = await popup.evaluate(() => ({ text: document.querySelector("#checks > li")?.textContent ?? "", state: document.querySelector("#checks > li")?.className }));
+      assert.equal(first.state, "ok");
+      assert.ok(first.text.includes(site.origin), first.text);
+    });
+
+    test("a top-level page served with CSP sandbox (opaque origin) is refused and reaches neither the extension nor the host", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, host } = await setUp(t, scenario());
+      const page = await browser.openPage(`${site.origin}/sandboxed`);
+      await waitForPage(page);
+      assert.equal(await page.evaluate(() => window.origin), "null");
+      const outcome = await login(page, newNonce());
+      assert.equal(outcome.ok ? "ok" : outcome.code, "ERR_INSECURE_CONTEXT", JSON.stringify(outcome));
+      // Bypassing the library, to any target: the content script hears only the page's own origin.
+      const answer = await page.evaluate(
+        () =>
+          new Promise((resolve) => {
+            window.addEventListener("message", (event) => {
+              if (typeof event.data?.action === "string" && event.data.action.startsWith("cpx-connect:authenticate-")) resolve(event.data.action);
+            });
+            window.postMessage({ action: "cpx-connect:authenticate", requestId: "sandboxed", challengeNonce: "A".repeat(44) }, "*");
+            setTimeout(() => resolve("no answer"), 3_000);
+          }),
+      );
+      assert.equal(answer, "no answer");
+      assert.equal(await browser.countExtensionWindows("pin.html"), 0);
+      assert.equal(host?.entries().length, 0, "the host was never started");
+    });
+
+    test("a mistyped allowedOrigins next to restrictOrigins: true refuses every site, and the popup says why", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      // A string instead of a list. Chromium drops it against managed_schema.json, so the extension
+      // sees restrictOrigins alone; Firefox passes the string through.
+      await managedSettings(t, { allowedOrigins: site.origin, restrictOrigins: true });
+      const { browser, page, host } = await setUp(t, scenario());
+      const popup = await browser.openExtensionPage("popup.html");
+      const managed = await popup.evaluate(() => (globalThis.browser ?? globalThis.chrome).storage.managed.get(null));
+      if (kind === "chromium") assert.deepEqual(managed, { restrictOrigins: true }, "Chromium dropped the mistyped list");
+      else assert.deepEqual(managed, { allowedOrigins: site.origin, restrictOrigins: true });
+      assert.equal((await login(page, newNonce())).code, "ERR_ORIGIN_NOT_ALLOWED");
+      assert.equal((await pageStatus(page)).code, "ERR_ORIGIN_NOT_ALLOWED");
+      assert.equal(host?.entries().length, 0, "the host was never started");
+      await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 2);
+      const first = await popup.evaluate(() => ({ text: document.querySelector("#checks > li")?.textContent ?? "", state: document.querySelector("#checks > li")?.className }));
+      assert.equal(first.state, "problem");
+      assert.match(first.text, /mal formée : tous les sites sont refusés/);
+      assert.match(first.text, kind === "chromium" ? /restrictOrigins is true but no valid allowedOrigins/ : /allowedOrigins must be a list/);
+      await popup.screenshot(artifact("popup-policy-restricted-fr"));
+    });
+
+    test("a miscased policy key refuses every site where the browser passes it on, and the popup names it", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      await managedSettings(t, { AllowedOrigins: [site.origin], restrictOrigins: true });
+      const { browser, page } = await setUp(t, scenario());
+      assert.equal((await login(page, newNonce())).code, "ERR_ORIGIN_NOT_ALLOWED");
+      const popup = await browser.openExtensionPage("popup.html");
+      await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 2);
+      const first = await popup.evaluate(() => document.querySelector("#checks > li")?.textContent ?? "");
+      // Chromium drops a key its schema does not declare: restrictOrigins alone is what it leaves.
+      assert.match(first, kind === "chromium" ? /restrictOrigins is true/ : /AllowedOrigins \(did you mean allowedOrigins\?\)/);
+    });
+
+    test("an allowedOrigins entry the URL parser reads as another host (a \\ in it) refuses every site", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      // new URL() reads https://localhost:PORT\.good.fr as https://localhost:PORT: this very site.
+      await managedSettings(t, { allowedOrigins: [`${site.origin}\\.good.fr`], restrictOrigins: true });
+      const { browser, page } = await setUp(t, scenario());
+      assert.equal((await login(page, newNonce())).code, "ERR_ORIGIN_NOT_ALLOWED");
+      const popup = await browser.openExtensionPage("popup.html");
+      await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 2);
+      const first = await popup.evaluate(() => document.querySelector("#checks > li")?.textContent ?? "");
+      assert.match(first, /entrée invalide/);
+      assert.match(first, /has no place in an origin/);
+    });
+
+    test("keys that arrive as the PIN window shows or takes the focus are dropped, Enter included", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, page, host } = await setUp(t, scenario());
+      await startLogin(page, newNonce());
+      const pin = await browser.waitForExtensionWindow("pin.html");
+      await pin.waitForFunction(() => !document.getElementById("ask")?.hidden);
+      // The window takes the focus (as when it pops up in front of a page the user is typing in):
+      // the digits and the Enter that follow at once are meant for the page.
+      await pin.evaluate(() => window.dispatchEvent(new Event("focus")));
+      await pin.type("#pin", CORRECT_PIN);
+      await pin.press("Enter");
+      const dropped = await pin.evaluate(() => ({
+        value: /** @type {HTMLInputElement} */ (document.getElementById("pin")).value,
+        keys: document.getElementById("pin-form")?.dataset.keys,
+      }));
+      assert.deepEqual(dropped, { value: "", keys: "ignored" });
+      await waitForPinKeys(pin);
+      assert.equal(await pin.evaluate(() => /** @type {HTMLInputElement} */ (document.getElementById("pin")).value), "");
+      assert.equal(host?.requests("authenticate").length, 0, "no PIN reached the host");
+      await typePin(pin, CORRECT_PIN);
+      const outcome = await loginOutcome(page);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+    });
+
+    test("the last try needs an explicit confirmation: Enter alone sends nothing", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, page, host } = await setUp(t, scenario({ certificates: [fakeCard(0, { retriesLeft: 1 })] }));
+      await startLogin(page, newNonce());
+      const pin = await browser.waitForExtensionWindow("pin.html");
+      await typePin(pin, CORRECT_PIN);
+      await pin.waitForFunction(() => /cochez la case/.test(document.getElementById("message")?.textContent ?? ""));
+      assert.equal(host?.requests("authenticate").length, 0);
+      await pin.screenshot(artifact("pin-window-last-try-fr"));
+      await pin.click("#last-try-confirm");
+      await pin.click("#confirm");
+      const outcome = await loginOutcome(page);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
+      assert.equal(host?.requests("authenticate").length, 1);
+    });
+
+    test("a user who leaves the tab while the card is read gets no PIN window", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, page, host } = await setUp(t, scenario({ delayMs: { certificates: 5_000 } }));
+      await startLogin(page, newNonce());
+      await eventually(() => (host?.requests("certificates").length ?? 0) === 1, "the card to be listed");
+      // Another tab comes to the front before the card answers.
+      await browser.openPage(site.url);
+      assert.equal((await loginOutcome(page)).code, "ERR_USER_ACTIVATION_REQUIRED");
+      assert.equal(await browser.countExtensionWindows("pin.html"), 0);
+    });
+
+    test("the PIN field is not a password field and never holds the digits", { timeout: TEST_TIMEOUT_MS }, async (t) => {
+      const { browser, page } = await setUp(t, scenario());
+      await startLogin(page, newNonce());
+      const pin = await browser.waitForExtensionWindow("pin.html");
+      await waitForPinKeys(pin);
+      await pin.type("#pin", `${CORRECT_PIN}7`);
+      const field = await pin.evaluate(() => {
+        const input = /** @type {HTMLInputElement} */ (document.getElementById("pin"));
+        const form = /** @type {HTMLFormElement} */ (document.getElementById("pin-form"));
+        return { type: input.type, value: input.value, autocomplete: input.autocomplete, passwords: document.querySelectorAll('input[type="password"]').length, action: form.getAttribute("action") };
+      });
+      assert.deepEqual(field, { type: "text", value: "\u2022".repeat(CORRECT_PIN.length + 1), autocomplete: "off", passwords: 0, action: null });
+      // Backspace takes the last digit back: what is sent is the PIN, not the mask.
+      await pin.press("Backspace");
+      await pin.press("Enter");
+      const outcome = await loginOutcome(page);
+      assert.equal(outcome.ok, true, JSON.stringify(outcome));
     });
   });
 }
