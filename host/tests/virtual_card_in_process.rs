@@ -77,33 +77,34 @@ fn log_hex(card: &cpx_virtual_card::SharedCard) -> Vec<String> {
 fn a_login_works_whatever_ef_dir_and_the_application_fcp_say() {
     const SELECT_APP_WITH_FCP: &str = "00A40404 0DE828BD080F8025000001FF0010";
     let select_app = SELECT_APP_WITH_FCP.replace(' ', "");
+    // The ODF is selected with its FCP (P2=04) for its size, wherever the application is.
     for (layout, card, selects_by_aid, odf_select) in [
         // Default: EF.DIR without a path (as a real CPS3's, most likely); the FCP gives 0001.
         (
             "no path in EF.DIR",
             VirtualCard::cps3(Holder::Dupont),
             true,
-            "00A4090C0 63F00000150 31",
+            "00A40904 063F0000015031",
         ),
         (
             "path in EF.DIR",
             VirtualCard::cps3(Holder::Dupont).with_ef_dir_path(),
             false,
-            "00A4090C0 63F00000150 31",
+            "00A40904 063F0000015031",
         ),
         // No EF.DIR at all: the application at 3F00/5015, as the Cryptolib falls back to.
         (
             "no EF.DIR",
             VirtualCard::cps3(Holder::Dupont).without_ef_dir(),
             false,
-            "00A4090C0 63F00501550 31",
+            "00A40904 063F0050155031",
         ),
         // Nothing tells where the application is: its files are selected from it.
         (
             "no path anywhere",
             VirtualCard::cps3(Holder::Dupont).with_relative_layout(),
             true,
-            "00A4090C0 25031",
+            "00A40904 025031",
         ),
     ] {
         let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
