@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use cpx_connect::doctor::{self, Context, Language, Report, Status, Topic};
-use cpx_connect::install::registry::{Hive, MemoryRegistry, Registry, RegistryKey};
+use cpx_connect::install::registry::{Hive, MemoryRegistry, Registry, RegistryKey, RegistryValue};
 use cpx_connect::install::{self, Browser, ExtensionIds, Platform, Roots, Scope};
 use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
 use cpx_connect::service::HostService;
@@ -223,4 +223,62 @@ fn a_manifest_naming_the_exe_relative_to_its_folder_is_this_program() {
     let report = workstation.doctor();
     let chromium = only(&report, Topic::Manifest(Browser::Chromium));
     assert_eq!(chromium.status, Status::Ok, "{report}");
+}
+
+/// Issue 18.1 on Windows: Edge drops an `allowedOrigins` written as a plain string (its schema
+/// wants a list), so without `restrictOrigins` every site may ask; Chrome with the list and
+/// `restrictOrigins` as a DWORD admits exactly its sites. The doctor reads both from the registry.
+#[test]
+fn policies_are_read_from_the_registry_with_each_browser_s_semantics() {
+    let mut workstation = Workstation::new();
+    let ids = ExtensionIds::embedded().unwrap();
+    let id = &ids.release_chrome_ids()[0];
+    let policy = |vendor: &str| {
+        RegistryKey::new(
+            Hive::LocalMachine,
+            format!("SOFTWARE\\Policies\\{vendor}\\3rdparty\\extensions\\{id}\\policy"),
+        )
+    };
+    workstation.registry.set_value(
+        &policy("Microsoft\\Edge"),
+        "allowedOrigins",
+        RegistryValue::String("https://dpi.example.fr".to_owned()),
+    );
+    let chrome = policy("Google\\Chrome");
+    workstation
+        .registry
+        .set_value(&chrome, "restrictOrigins", RegistryValue::Dword(1));
+    workstation.registry.set_value(
+        &chrome.join("allowedOrigins"),
+        "1",
+        RegistryValue::String("https://dpi.example.fr".to_owned()),
+    );
+    let report = workstation.doctor();
+
+    let edge = only(&report, Topic::Policy(Browser::Edge));
+    assert_eq!(edge.status, Status::Fail, "{report}");
+    assert!(
+        edge.text.starts_with(
+            "Microsoft Edge policies: read HKLM\\SOFTWARE\\Policies\\Microsoft\\Edge;"
+        ),
+        "{}",
+        edge.text
+    );
+    assert!(
+        edge.text
+            .contains("EVERY https site may ask for a card login"),
+        "{}",
+        edge.text
+    );
+    let chrome = only(&report, Topic::Policy(Browser::Chrome));
+    assert!(
+        chrome
+            .text
+            .ends_with("only these sites may ask for a card login: https://dpi.example.fr"),
+        "{}",
+        chrome.text
+    );
+    // Firefox has no policy in this registry: every https site, as a warning.
+    let firefox = only(&report, Topic::Policy(Browser::Firefox));
+    assert_eq!(firefox.status, Status::Warn, "{report}");
 }

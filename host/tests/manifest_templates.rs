@@ -125,7 +125,13 @@ fn doctor_findings(browser: Browser, template: &str, destination: &str) -> polic
         home: None,
         ..Roots::default()
     };
-    let findings = policies::find(Platform::Linux, browser, &roots, &ids());
+    let findings = policies::find(
+        Platform::Linux,
+        browser,
+        &roots,
+        &ids(),
+        &install::registry::MemoryRegistry::new(),
+    );
     assert_eq!(
         findings.files,
         vec![target],
@@ -510,6 +516,62 @@ fn windows_policies_match_the_json_policies() {
         )),
         origins
     );
+}
+
+/// The .reg imported into a registry, then read by the doctor as each browser reads it: the
+/// extension force-installed and exactly the example sites allowed, in Chrome, Edge and Firefox
+/// (whose `restrictOrigins` must arrive as a boolean, not as the number a DWORD would give).
+#[test]
+fn the_doctor_reads_the_windows_policies_as_the_browsers_will() {
+    let mut registry = install::registry::MemoryRegistry::new();
+    for (key, values) in parse_reg("windows/cpx-connect-policies.reg") {
+        let path = key.strip_prefix("HKEY_LOCAL_MACHINE\\").unwrap();
+        let key = install::registry::RegistryKey::new(install::registry::Hive::LocalMachine, path);
+        registry.create_key(&key);
+        for (name, data) in values {
+            registry.set_value(&key, &name, registry_value(&data));
+        }
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let roots = Roots {
+        root: empty.path().to_path_buf(),
+        home: None,
+        ..Roots::default()
+    };
+    for browser in [Browser::Chrome, Browser::Edge, Browser::Firefox] {
+        let findings = policies::find(Platform::Windows, browser, &roots, &ids(), &registry);
+        assert!(findings.force_installed, "{browser:?}: {findings:?}");
+        assert!(findings.unreadable.is_empty(), "{findings:?}");
+        assert_eq!(
+            allowed_sites(&findings, !browser.is_firefox()),
+            EXAMPLE_ORIGINS.map(String::from),
+            "{browser:?}"
+        );
+    }
+}
+
+/// A .reg value's data as regedit stores it: `"text"` (already unquoted), `dword:`, `hex(7):`.
+fn registry_value(data: &str) -> install::registry::RegistryValue {
+    use install::registry::RegistryValue;
+    if let Some(hex) = data.strip_prefix("dword:") {
+        return RegistryValue::Dword(u32::from_str_radix(hex, 16).unwrap());
+    }
+    if let Some(bytes) = data.strip_prefix("hex(7):") {
+        let bytes: Vec<u8> = (bytes.split(','))
+            .map(|byte| u8::from_str_radix(byte, 16).unwrap())
+            .collect();
+        let units: Vec<u16> = (bytes.chunks(2))
+            .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+            .collect();
+        let text = String::from_utf16(&units).unwrap();
+        return RegistryValue::MultiString(
+            (text.split('\0'))
+                .filter(|item| !item.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
+    RegistryValue::String(data.to_owned())
 }
 
 /// A .reg merges with the machine's policies only if it writes no numbered entry of a list the

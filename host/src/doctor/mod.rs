@@ -294,7 +294,13 @@ pub fn run_with_registry<B: ReaderBackend>(
     };
     let mut browsers_ready = Vec::new();
     for browser in browsers {
-        let findings = policies::find(context.platform, browser, &context.roots, &context.ids);
+        let findings = policies::find(
+            context.platform,
+            browser,
+            &context.roots,
+            &context.ids,
+            registry,
+        );
         let manifest_ready = manifests::check(context, registry, browser, &findings, &mut checks);
         let policy = policies::check(lang, browser, &findings);
         // A policy that refuses every site stops the login as surely as a missing manifest.

@@ -60,6 +60,19 @@ impl fmt::Display for RegistryKey {
     }
 }
 
+/// A named value, as the browsers' policy readers tell the types apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryValue {
+    /// `REG_SZ` or `REG_EXPAND_SZ`.
+    String(String),
+    /// `REG_DWORD`.
+    Dword(u32),
+    /// `REG_MULTI_SZ`, one string per item.
+    MultiString(Vec<String>),
+    /// Any other type (`REG_BINARY`, `REG_QWORD`...): no policy the doctor reads uses one.
+    Other,
+}
+
 /// What install, uninstall and doctor do with the registry. Key names compare without regard to
 /// case, as Windows does.
 pub trait Registry {
@@ -71,6 +84,10 @@ pub trait Registry {
     fn delete_key(&mut self, key: &RegistryKey) -> io::Result<()>;
     /// Whether `key` exists with neither subkeys nor values.
     fn is_empty_key(&self, key: &RegistryKey) -> io::Result<bool>;
+    /// The names of `key`'s subkeys, as written; none when the key does not exist.
+    fn subkeys(&self, key: &RegistryKey) -> io::Result<Vec<String>>;
+    /// `key`'s named values (not the default one); none when the key does not exist.
+    fn values(&self, key: &RegistryKey) -> io::Result<Vec<(String, RegistryValue)>>;
 }
 
 /// Deletes `key`, then its parents while they are empty, never `base` nor anything above it.
@@ -98,11 +115,19 @@ pub fn delete_key_and_empty_parents(
     Ok(())
 }
 
-/// A registry in memory: keys (lowercased path) with their default value, if any. Also what
-/// non-Windows builds see when asked for the system's registry: nothing registered.
+/// A registry in memory: keys (by lowercased path) with the path as written, their default
+/// value and their named values. Also what non-Windows builds see when asked for the system's
+/// registry: nothing registered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryRegistry {
-    keys: BTreeMap<(Hive, String), Option<String>>,
+    keys: BTreeMap<(Hive, String), MemoryKey>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct MemoryKey {
+    written: String,
+    default: Option<String>,
+    values: Vec<(String, RegistryValue)>,
 }
 
 impl MemoryRegistry {
@@ -118,7 +143,12 @@ impl MemoryRegistry {
     pub fn dump(&self) -> Vec<(String, Option<String>)> {
         self.keys
             .iter()
-            .map(|((hive, path), value)| (format!("{}\\{path}", hive.short_name()), value.clone()))
+            .map(|((hive, path), key)| {
+                (
+                    format!("{}\\{path}", hive.short_name()),
+                    key.default.clone(),
+                )
+            })
             .collect()
     }
 
@@ -126,32 +156,49 @@ impl MemoryRegistry {
     pub fn create_key(&mut self, key: &RegistryKey) {
         let mut current = Some(key.clone());
         while let Some(k) = current {
-            self.keys.entry(MemoryRegistry::id(&k)).or_insert(None);
+            (self.keys.entry(MemoryRegistry::id(&k))).or_insert_with(|| MemoryKey {
+                written: k.path.clone(),
+                ..MemoryKey::default()
+            });
             current = k.parent();
         }
+    }
+
+    /// Sets the named value `name` of `key` (created if need be), as a policy tool would.
+    pub fn set_value(&mut self, key: &RegistryKey, name: &str, value: RegistryValue) {
+        self.create_key(key);
+        if let Some(entry) = self.keys.get_mut(&MemoryRegistry::id(key)) {
+            entry
+                .values
+                .retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
+            entry.values.push((name.to_owned(), value));
+        }
+    }
+
+    fn has_subkeys(&self, hive: Hive, path: &str) -> bool {
+        let prefix = format!("{path}\\");
+        self.keys
+            .keys()
+            .any(|(h, p)| *h == hive && p.starts_with(&prefix))
     }
 }
 
 impl Registry for MemoryRegistry {
     fn default_value(&self, key: &RegistryKey) -> io::Result<Option<String>> {
-        Ok(self.keys.get(&MemoryRegistry::id(key)).cloned().flatten())
+        Ok((self.keys.get(&MemoryRegistry::id(key))).and_then(|key| key.default.clone()))
     }
 
     fn set_default_value(&mut self, key: &RegistryKey, value: &str) -> io::Result<()> {
         self.create_key(key);
-        self.keys
-            .insert(MemoryRegistry::id(key), Some(value.to_owned()));
+        if let Some(entry) = self.keys.get_mut(&MemoryRegistry::id(key)) {
+            entry.default = Some(value.to_owned());
+        }
         Ok(())
     }
 
     fn delete_key(&mut self, key: &RegistryKey) -> io::Result<()> {
         let (hive, path) = MemoryRegistry::id(key);
-        let prefix = format!("{path}\\");
-        if self
-            .keys
-            .keys()
-            .any(|(h, p)| *h == hive && p.starts_with(&prefix))
-        {
+        if self.has_subkeys(hive, &path) {
             return Err(io::Error::other(format!("{key} has subkeys")));
         }
         self.keys.remove(&(hive, path));
@@ -160,12 +207,28 @@ impl Registry for MemoryRegistry {
 
     fn is_empty_key(&self, key: &RegistryKey) -> io::Result<bool> {
         let (hive, path) = MemoryRegistry::id(key);
+        let empty = (self.keys.get(&(hive, path.clone())))
+            .is_some_and(|key| key.default.is_none() && key.values.is_empty());
+        Ok(empty && !self.has_subkeys(hive, &path))
+    }
+
+    fn subkeys(&self, key: &RegistryKey) -> io::Result<Vec<String>> {
+        let (hive, path) = MemoryRegistry::id(key);
         let prefix = format!("{path}\\");
-        let has_subkeys = self
-            .keys
-            .keys()
-            .any(|(h, p)| *h == hive && p.starts_with(&prefix));
-        Ok(matches!(self.keys.get(&(hive, path)), Some(None)) && !has_subkeys)
+        Ok((self.keys.iter())
+            .filter(|((h, p), _)| {
+                *h == hive
+                    && p.strip_prefix(&prefix)
+                        .is_some_and(|rest| !rest.contains('\\'))
+            })
+            .filter_map(|(_, child)| child.written.rsplit('\\').next().map(str::to_owned))
+            .collect())
+    }
+
+    fn values(&self, key: &RegistryKey) -> io::Result<Vec<(String, RegistryValue)>> {
+        Ok((self.keys.get(&MemoryRegistry::id(key)))
+            .map(|key| key.values.clone())
+            .unwrap_or_default())
     }
 }
 

@@ -4,9 +4,9 @@
 
 use std::io;
 
-use windows_registry::{Key, CURRENT_USER, LOCAL_MACHINE};
+use windows_registry::{Key, Type, Value, CURRENT_USER, LOCAL_MACHINE};
 
-use super::registry::{Hive, Registry, RegistryKey};
+use super::registry::{Hive, Registry, RegistryKey, RegistryValue};
 
 /// `HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND)`: the key or value does not exist.
 const NOT_FOUND: i32 = 0x8007_0002_u32 as i32;
@@ -96,5 +96,37 @@ impl Registry for SystemRegistry {
         let no_subkeys = check(opened.keys(), key)?.next().is_none();
         let no_values = check(opened.values(), key)?.next().is_none();
         Ok(no_subkeys && no_values)
+    }
+
+    fn subkeys(&self, key: &RegistryKey) -> io::Result<Vec<String>> {
+        let Some(opened) = open(key)? else {
+            return Ok(Vec::new());
+        };
+        Ok(check(opened.keys(), key)?.collect())
+    }
+
+    fn values(&self, key: &RegistryKey) -> io::Result<Vec<(String, RegistryValue)>> {
+        let Some(opened) = open(key)? else {
+            return Ok(Vec::new());
+        };
+        Ok((check(opened.values(), key)?)
+            .filter(|(name, _)| !name.is_empty())
+            .map(|(name, value)| (name, registry_value(value)))
+            .collect())
+    }
+}
+
+fn registry_value(value: Value) -> RegistryValue {
+    match value.ty() {
+        Type::String | Type::ExpandString => String::try_from(value)
+            .map(RegistryValue::String)
+            .unwrap_or(RegistryValue::Other),
+        Type::U32 => u32::try_from(value)
+            .map(RegistryValue::Dword)
+            .unwrap_or(RegistryValue::Other),
+        Type::MultiString => Vec::<String>::try_from(value)
+            .map(RegistryValue::MultiString)
+            .unwrap_or(RegistryValue::Other),
+        _ => RegistryValue::Other,
     }
 }

@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::registry_policies;
+use crate::install::registry::Registry;
 use crate::install::{Browser, ExtensionIds, Platform, Roots};
 
 /// The policies found for one browser.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Findings {
-    /// Policy files read, in the order the browser applies them.
+    /// Policy files (on Windows, registry keys) read, in the order the browser applies them.
     pub files: Vec<PathBuf>,
     /// Files that exist but could not be read or parsed, with why.
     pub unreadable: Vec<(PathBuf, String)>,
@@ -52,7 +54,7 @@ pub fn policy_sources(platform: Platform, browser: Browser, roots: &Roots) -> Ve
             system("/usr/lib64/firefox/distribution/policies.json"),
             system("/opt/firefox/distribution/policies.json"),
         ],
-        // Windows keeps policies in the registry (HKLM\SOFTWARE\Policies\...): not read yet.
+        // Windows keeps policies in the registry: `registry_policies`.
         (Platform::Windows, _) => Vec::new(),
         (Platform::MacOs, browser) => {
             let bundle = match browser {
@@ -76,41 +78,62 @@ pub fn policy_sources(platform: Platform, browser: Browser, roots: &Roots) -> Ve
 }
 
 /// Reads every policy source of `browser`.
-pub fn find(platform: Platform, browser: Browser, roots: &Roots, ids: &ExtensionIds) -> Findings {
+pub fn find(
+    platform: Platform,
+    browser: Browser,
+    roots: &Roots,
+    ids: &ExtensionIds,
+    registry: &dyn Registry,
+) -> Findings {
     let mut findings = Findings::default();
-    let mut chromium_policies = Map::new();
-    // Every file that sets a policy, in the order read: Chromium keeps the last one's value.
-    let mut set_by: BTreeMap<String, Vec<(PathBuf, Value)>> = BTreeMap::new();
+    // Each source of policies, in the order the browser applies them.
+    let mut sources = Vec::new();
+    if platform == Platform::Windows {
+        sources = registry_policies::read(registry, browser);
+    }
     for source in policy_sources(platform, browser, roots) {
         for file in files_of(&source) {
             if file.extension().is_some_and(|e| e == "plist") {
                 findings.not_inspected.push(file);
                 continue;
             }
-            let policies = match read_json_object(&file) {
-                Ok(policies) => policies,
-                Err(why) => {
-                    findings.unreadable.push((file, why));
-                    continue;
-                }
-            };
-            if browser.is_firefox() {
-                // Firefox uses one policies.json, the first found.
-                if findings.files.is_empty() {
-                    read_firefox(&policies, &ids.firefox_addon_id, &mut findings);
-                    findings.files.push(file);
-                }
-                continue;
-            }
-            // Chromium merges every file of the folder; a policy set twice: the last one here.
-            for (name, value) in policies {
-                (set_by.entry(name.clone()).or_default()).push((file.clone(), value.clone()));
-                chromium_policies.insert(name, value);
-            }
-            findings.files.push(file);
+            let policies = read_json_object(&file);
+            sources.push((file, policies));
         }
     }
-    if !browser.is_firefox() {
+    let mut chromium_policies = Map::new();
+    let mut firefox_policies = Map::new();
+    // Every source that sets a policy, in the order read: Chromium keeps the last one's value.
+    let mut set_by: BTreeMap<String, Vec<(PathBuf, Value)>> = BTreeMap::new();
+    for (file, policies) in sources {
+        let policies = match policies {
+            Ok(policies) => policies,
+            Err(why) => {
+                findings.unreadable.push((file, why));
+                continue;
+            }
+        };
+        if browser.is_firefox() {
+            // Firefox uses one policies.json, the first found; on Windows, the registry's
+            // policies, the user's first and then the machine's over them, policy by policy.
+            if findings.files.is_empty() || platform == Platform::Windows {
+                if let Some(Value::Object(read)) = policies.get("policies") {
+                    firefox_policies.extend(read.clone());
+                }
+                findings.files.push(file);
+            }
+            continue;
+        }
+        // Chromium merges every file of the folder; a policy set twice: the last one here.
+        for (name, value) in policies {
+            (set_by.entry(name.clone()).or_default()).push((file.clone(), value.clone()));
+            chromium_policies.insert(name, value);
+        }
+        findings.files.push(file);
+    }
+    if browser.is_firefox() {
+        read_firefox(&firefox_policies, &ids.firefox_addon_id, &mut findings);
+    } else {
         read_chromium(&chromium_policies, &set_by, ids, &mut findings);
     }
     findings
@@ -230,10 +253,8 @@ fn read_chromium(
         policies.get("NativeMessagingUserLevelHosts") == Some(&Value::Bool(false));
 }
 
+/// `policies`: the object under `policies` in policies.json.
 fn read_firefox(policies: &Map<String, Value>, addon_id: &str, findings: &mut Findings) {
-    let Some(policies) = policies.get("policies") else {
-        return;
-    };
     findings.force_installed = installs(
         policies
             .get("ExtensionSettings")

@@ -1,7 +1,9 @@
-//! The browsers' enterprise policies about CPx Connect: what they say (`files.rs`), which sites
-//! the extension will then let ask for a card login (`sites.rs`), and the doctor's line.
+//! The browsers' enterprise policies about CPx Connect: what they say (`files.rs`, from policy
+//! files or, on Windows, from the registry through `registry_policies.rs`), which sites the
+//! extension will then let ask for a card login (`sites.rs`), and the doctor's line.
 
 mod files;
+pub mod registry_policies;
 pub mod sites;
 
 pub use files::{find, policy_sources, Findings};
