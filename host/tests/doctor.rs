@@ -890,3 +890,25 @@ fn the_development_id_admitted_is_a_warning() {
     // Still a login can work: a warning, not a failure.
     assert!(report.login_possible, "{report}");
 }
+
+/// Issue 20.3: a Chromium snap cannot start a native host. With the host registered for Chromium
+/// and no other browser, the doctor names the snap and promises no login.
+#[test]
+fn a_chromium_snap_is_named_and_no_login_is_promised_there() {
+    let workstation = Workstation::new();
+    workstation.install(Scope::User, &[Browser::Chromium], &binary());
+    let report = workstation.doctor(dupont());
+    assert!(report.login_possible, "{report}");
+
+    workstation.write("root/snap/bin/chromium", "");
+    let report = workstation.doctor(dupont());
+    let sandbox = only(&report, Topic::Sandbox(Browser::Chromium));
+    assert_eq!(sandbox.status, Status::Fail, "{report}");
+    assert!(
+        sandbox.text.starts_with("Chromium is a snap: "),
+        "{}",
+        sandbox.text
+    );
+    assert!(!report.login_possible, "{report}");
+    assert_eq!(only(&report, Topic::Verdict).status, Status::Fail);
+}

@@ -10,6 +10,7 @@ mod manifests;
 mod pcsc_service;
 pub mod policies;
 mod readers;
+mod sandboxes;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -68,6 +69,8 @@ pub enum Topic {
     /// Which browsers are installed.
     Browsers,
     Manifest(Browser),
+    /// A browser installed as a snap or a Flatpak (Linux).
+    Sandbox(Browser),
     Policy(Browser),
     Logs,
     Verdict,
@@ -84,6 +87,7 @@ impl Topic {
             Topic::Certificate => ("certificate", None),
             Topic::Browsers => ("browsers", None),
             Topic::Manifest(browser) => ("manifest", Some(browser)),
+            Topic::Sandbox(browser) => ("sandbox", Some(browser)),
             Topic::Policy(browser) => ("policy", Some(browser)),
             Topic::Logs => ("logs", None),
             Topic::Verdict => ("verdict", None),
@@ -292,6 +296,11 @@ pub fn run_with_registry<B: ReaderBackend>(
             }
         }
     };
+    let confined = if context.platform == Platform::Linux {
+        sandboxes::confined(&context.roots)
+    } else {
+        Vec::new()
+    };
     let mut browsers_ready = Vec::new();
     for browser in browsers {
         let findings = policies::find(
@@ -302,10 +311,20 @@ pub fn run_with_registry<B: ReaderBackend>(
             registry,
         );
         let manifest_ready = manifests::check(context, registry, browser, &findings, &mut checks);
+        let confined: Vec<_> = confined.iter().filter(|c| c.browser == browser).collect();
+        for installation in &confined {
+            checks.push(sandboxes::check(lang, installation, &context.roots));
+        }
+        // Installed only confined, where nothing starts the host for it: no login there.
+        let confined_out = !confined.is_empty()
+            && confined.iter().all(|installation| {
+                !installation.unconfined_too
+                    && !sandboxes::can_start_the_host(installation, &context.roots)
+            });
         let policy = policies::check(lang, browser, &findings);
         // A policy that refuses every site stops the login as surely as a missing manifest.
         let sites = policies::sites::effective(findings.managed.as_ref(), !browser.is_firefox());
-        if manifest_ready && !sites.refuses_all() {
+        if manifest_ready && !sites.refuses_all() && !confined_out {
             browsers_ready.push(browser);
         }
         checks.push(policy);
