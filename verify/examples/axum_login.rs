@@ -11,6 +11,10 @@
 //! ```sh
 //! cargo run -p cpx-verify --example axum_login -- https://localhost:8443 \
 //!     root.der issuing-ca.der issuing-ca.crl.der root.arl.der
+//! # with the integrators' test PKI (test CAs: never in production)
+//! cd verify/testdata/integrator && cargo run -p cpx-verify --example axum_login -- \
+//!     "$(cat origin.txt)" root-ca.der issuing-ca.der issuing-ca.crl.der root-ca.crl.der \
+//!     --allow-test-anchors
 //! ```
 //!
 //! It listens on plain HTTP at 127.0.0.1:8080: put it behind the TLS proxy of "Local
@@ -291,29 +295,59 @@ document.getElementById("card").addEventListener("click", async () => {
 </script>
 "#;
 
-/// Arguments: the site's origin, the trust anchor, the issuing CA, then the CRLs of both.
-fn validator_from_args() -> Result<Validator, Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+/// Arguments: the site's origin, the trust anchor, the issuing CA, then the CRLs of both; and
+/// `--allow-test-anchors` to try it with a test PKI (`testdata/integrator`, the virtual card's).
+fn validator_from_args() -> Result<Validator, String> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let allow_test_anchors = args
+        .last()
+        .is_some_and(|last| last == "--allow-test-anchors");
+    if allow_test_anchors {
+        args.pop();
+    }
     let [origin, root, issuing_ca, issuing_ca_crl, root_arl] = args.as_slice() else {
         return Err(
-            "usage: axum_login ORIGIN ROOT.der ISSUING-CA.der ISSUING-CA.crl ROOT.arl".into(),
+            "usage: axum_login ORIGIN ROOT.der ISSUING-CA.der ISSUING-CA.crl ROOT.arl \
+                    [--allow-test-anchors]"
+                .to_owned(),
         );
     };
-    let trust = TrustConfig::new(vec![std::fs::read(root)?])?
-        .with_intermediates(vec![std::fs::read(issuing_ca)?])?
-        .with_crls(vec![
-            std::fs::read(issuing_ca_crl)?,
-            std::fs::read(root_arl)?,
-        ])?;
+    let read = |path: &String| std::fs::read(path).map_err(|error| format!("{path}: {error}"));
+    // A configuration error names the method that fixes it: for the operator, at start-up.
+    let refused = |error: cpx_verify::ConfigError| format!("{}: {error}", error.code());
+    let (root, issuing_ca) = (read(root)?, read(issuing_ca)?);
+    let crls = vec![read(issuing_ca_crl)?, read(root_arl)?];
+    let mut trust = TrustConfig::new(vec![root])
+        .and_then(|trust| trust.with_intermediates(vec![issuing_ca]))
+        .and_then(|trust| trust.with_crls(crls))
+        .map_err(refused)?;
+    if allow_test_anchors {
+        // Test CAs' keys are public: never in production.
+        trust = trust.allow_test_anchors();
+    }
     // The origin is checked here: a typo stops the start, not every login.
-    Ok(Validator::new(trust, origin)?)
+    Validator::new(trust, origin).map_err(refused)
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let validator = validator_from_args()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-    eprintln!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router(validator)).await?;
-    Ok(())
+async fn main() -> std::process::ExitCode {
+    let validator = match validator_from_args() {
+        Ok(validator) => validator,
+        Err(why) => {
+            eprintln!("axum_login: {why}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let served = async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+        eprintln!("listening on http://{}", listener.local_addr()?);
+        axum::serve(listener, router(validator)).await
+    };
+    match served.await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("axum_login: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
