@@ -219,3 +219,171 @@ impl VerifyError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::challenge::ChallengeError;
+    use crate::nonce::{IssueError, RandomUnavailable};
+
+    /// One value of every variant. The match has no wildcard: a new variant does not compile
+    /// until it is added here, and so to the README check below.
+    fn every_verify_error() -> Vec<VerifyError> {
+        let all = vec![
+            VerifyError::TooLarge { max: 1 },
+            VerifyError::Malformed {
+                field: "format",
+                why: String::new(),
+            },
+            VerifyError::UnsupportedFormat {
+                format: String::new(),
+            },
+            VerifyError::UnsupportedAlgorithm {
+                algorithm: String::new(),
+            },
+            VerifyError::AlgorithmKeyMismatch {
+                algorithm: "RS256",
+                key: String::new(),
+            },
+            VerifyError::BadSignature,
+            VerifyError::CertificateExpired,
+            VerifyError::CertificateNotYetValid,
+            VerifyError::UntrustedIssuer,
+            VerifyError::Revoked,
+            VerifyError::CrlExpired,
+            VerifyError::RevocationCheckFailed { why: String::new() },
+            VerifyError::RevocationUnknown {
+                issuer: String::new(),
+            },
+            VerifyError::PolicyNotAllowed,
+            VerifyError::ChallengeStoreUnavailable { why: String::new() },
+            VerifyError::IdNatInvalid {
+                id_nat: String::new(),
+            },
+            VerifyError::WrongKeyUsage,
+            VerifyError::WrongExtendedKeyUsage,
+            VerifyError::InvalidCertificate { why: String::new() },
+            VerifyError::IdentityIncomplete { missing: "CN" },
+            VerifyError::Nonce(NonceError::Unknown),
+            VerifyError::InvalidExpectedOrigin {
+                origin: String::new(),
+            },
+            VerifyError::InvalidExpectedNonce,
+        ];
+        for error in &all {
+            match error {
+                VerifyError::TooLarge { .. }
+                | VerifyError::Malformed { .. }
+                | VerifyError::UnsupportedFormat { .. }
+                | VerifyError::UnsupportedAlgorithm { .. }
+                | VerifyError::AlgorithmKeyMismatch { .. }
+                | VerifyError::BadSignature
+                | VerifyError::CertificateExpired
+                | VerifyError::CertificateNotYetValid
+                | VerifyError::UntrustedIssuer
+                | VerifyError::Revoked
+                | VerifyError::CrlExpired
+                | VerifyError::RevocationCheckFailed { .. }
+                | VerifyError::RevocationUnknown { .. }
+                | VerifyError::PolicyNotAllowed
+                | VerifyError::ChallengeStoreUnavailable { .. }
+                | VerifyError::IdNatInvalid { .. }
+                | VerifyError::WrongKeyUsage
+                | VerifyError::WrongExtendedKeyUsage
+                | VerifyError::InvalidCertificate { .. }
+                | VerifyError::IdentityIncomplete { .. }
+                | VerifyError::Nonce(_)
+                | VerifyError::InvalidExpectedOrigin { .. }
+                | VerifyError::InvalidExpectedNonce => {}
+            }
+        }
+        all
+    }
+
+    fn every_nonce_error() -> Vec<NonceError> {
+        let all = vec![
+            NonceError::Unknown,
+            NonceError::Expired,
+            NonceError::WrongSession,
+            NonceError::StoreFull,
+        ];
+        for error in &all {
+            match error {
+                NonceError::Unknown
+                | NonceError::Expired
+                | NonceError::WrongSession
+                | NonceError::StoreFull => {}
+            }
+        }
+        all
+    }
+
+    /// Every code a login can end with: the validator's, the nonce store's, `try_issue`'s and
+    /// the challenge stores'.
+    fn every_login_code() -> Vec<&'static str> {
+        let mut codes: Vec<&'static str> = every_verify_error().iter().map(|e| e.code()).collect();
+        codes.extend(every_nonce_error().iter().map(NonceError::code));
+        for issue_error in [
+            IssueError::RandomUnavailable(RandomUnavailable),
+            IssueError::Full(NonceError::StoreFull),
+        ] {
+            codes.push(issue_error.code());
+        }
+        for challenge_error in [
+            ChallengeError::Nonce(NonceError::Expired),
+            ChallengeError::RandomUnavailable,
+            ChallengeError::Unavailable { why: String::new() },
+        ] {
+            codes.push(challenge_error.code());
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+    }
+
+    /// The codes of the README's "Error codes and HTTP statuses" table, one per row.
+    fn readme_table_codes() -> Vec<String> {
+        let readme = include_str!("../README.md");
+        let Some(section) = readme.split("### Error codes and HTTP statuses").nth(1) else {
+            return Vec::new();
+        };
+        section
+            .lines()
+            .skip_while(|line| !line.starts_with('|'))
+            .take_while(|line| line.starts_with('|'))
+            .filter_map(|line| {
+                let code = line.split('|').nth(1)?.trim();
+                Some(code.strip_prefix('`')?.strip_suffix('`')?.to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_code_has_a_row_in_the_readme_http_table() {
+        let table = readme_table_codes();
+        let missing: Vec<&str> = every_login_code()
+            .into_iter()
+            .filter(|code| !table.iter().any(|row| row == code))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "verify/README.md, \"Error codes and HTTP statuses\", has no row for {missing:?}"
+        );
+    }
+
+    #[test]
+    fn the_readme_http_table_names_only_real_codes_once() {
+        let codes = every_login_code();
+        let mut table = readme_table_codes();
+        for row in &table {
+            assert!(
+                codes.contains(&row.as_str()),
+                "{row} is no code of this crate"
+            );
+        }
+        let rows = table.len();
+        table.sort_unstable();
+        table.dedup();
+        assert_eq!(table.len(), rows, "a code has two rows");
+    }
+}

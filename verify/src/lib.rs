@@ -18,7 +18,10 @@
 //! configured trust anchor with validity at the given time, extendedKeyUsage (clientAuth) if
 //! present (rustls-webpki), the anchor's own validity, the CRL of every issuer in the path
 //! (refused when a CA has none, unless opted out), certificate policies, the idNat's syntax.
-//! See `README.md` for an integration example.
+//! See `README.md` for an integration example, "HTTP integration" (error codes and HTTP
+//! statuses, session ids, the complete axum example `examples/axum_login.rs`) and "Testing
+//! your integration" (feature `test-util`, `test_util::sign_test_token`, and the test PKI of
+//! `testdata/integrator/`).
 
 #![forbid(unsafe_code)]
 
@@ -63,7 +66,8 @@ pub struct Identity {
     /// an idNat alone is only as good as the least careful CA the site trusts.
     pub anchor_id: String,
     /// The subject CN: the national professional id (`8` + RPPS, e.g. "810001234567").
-    /// Bind accounts to this: it survives card renewal, unlike the certificate or its serial.
+    /// It survives card renewal, unlike the certificate or its serial; bind accounts to it
+    /// together with [`Identity::anchor_id`], never alone.
     pub id_nat: String,
     /// The subject SN (empty if the certificate has none).
     pub surname: String,
@@ -139,7 +143,12 @@ pub fn check_origin(origin: &str) -> Result<(), ConfigError> {
     validator::check_site_origin(origin)
 }
 
-/// Compiles the README's example as a doctest.
+/// Compiles the README's examples as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Compiles the repository README's server snippet ("Integrating a site") as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct RootReadmeDoctests;

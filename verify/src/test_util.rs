@@ -25,8 +25,11 @@
 //! ```
 //!
 //! **Never in production**: these CAs are test CAs (refused unless
-//! [`TrustConfig::allow_test_anchors`]), and their users' private keys are public. The files are
-//! those of this crate's own tests (`verify/tests/fixtures`, see its README), made by
+//! [`TrustConfig::allow_test_anchors`]), and their users' private keys are public. The PKI and
+//! the holders [`TestCard::valid`] and [`TestCard::revoked`] are the files of
+//! `verify/testdata/integrator` (see its README, and "Testing your integration" in
+//! `verify/README.md`), for tests that read files or are not written in Rust; the other test
+//! cards come from this crate's own test PKI, `verify/tests/fixtures`. All are made by
 //! `verify/tests/fixtures/generate.sh`; their CRLs are valid for 20 years from generation.
 
 use base64::engine::general_purpose::STANDARD;
@@ -39,13 +42,14 @@ use ring::signature::{
 use crate::{ConfigError, TrustConfig};
 
 /// The test root (`CN=TEST AC RACINE IGC-SANTE FORT`), DER: the trust anchor.
-pub const TEST_ROOT_CA_DER: &[u8] = include_bytes!("../tests/fixtures/root-ca.der");
+pub const TEST_ROOT_CA_DER: &[u8] = include_bytes!("../testdata/integrator/root-ca.der");
 /// The issuing test CA (`CN=TEST AC IGC-SANTE FORT PERSONNES`), DER: the intermediate.
-pub const TEST_ISSUING_CA_DER: &[u8] = include_bytes!("../tests/fixtures/ca.der");
+pub const TEST_ISSUING_CA_DER: &[u8] = include_bytes!("../testdata/integrator/issuing-ca.der");
 /// The issuing CA's CRL, DER: it revokes [`TestCard::revoked`].
-pub const TEST_ISSUING_CA_CRL_DER: &[u8] = include_bytes!("../tests/fixtures/ca.crl.der");
+pub const TEST_ISSUING_CA_CRL_DER: &[u8] =
+    include_bytes!("../testdata/integrator/issuing-ca.crl.der");
 /// The root's CRL (ARL), DER: it revokes nothing.
-pub const TEST_ROOT_CA_CRL_DER: &[u8] = include_bytes!("../tests/fixtures/root-ca.crl.der");
+pub const TEST_ROOT_CA_CRL_DER: &[u8] = include_bytes!("../testdata/integrator/root-ca.crl.der");
 
 /// The test PKI as a production site would configure IGC-Santé: the root as anchor, the issuing
 /// CA as intermediate, the CRLs of both, and test anchors allowed.
@@ -76,20 +80,21 @@ enum KeyKind {
 }
 
 impl TestCard {
-    /// Accepted: idNat `810001234567`, valid 2025 to 2048.
+    /// Accepted: idNat `810001234567`, valid 2025 to 2048 (`testdata/integrator/holder.der`).
     pub fn valid() -> Self {
         TestCard {
-            certificate_der: include_bytes!("../tests/fixtures/leaf-valid.der"),
-            private_key_pkcs8_der: include_bytes!("../tests/fixtures/leaf-valid.key.der"),
+            certificate_der: include_bytes!("../testdata/integrator/holder.der"),
+            private_key_pkcs8_der: include_bytes!("../testdata/integrator/holder.key.der"),
             key: KeyKind::Rsa,
         }
     }
 
-    /// Revoked in [`TEST_ISSUING_CA_CRL_DER`]: refused with `ERR_CERTIFICATE_REVOKED`.
+    /// Revoked in [`TEST_ISSUING_CA_CRL_DER`]: refused with `ERR_CERTIFICATE_REVOKED`
+    /// (`testdata/integrator/revoked-holder.der`).
     pub fn revoked() -> Self {
         TestCard {
-            certificate_der: include_bytes!("../tests/fixtures/leaf-revoked.der"),
-            private_key_pkcs8_der: include_bytes!("../tests/fixtures/leaf-revoked.key.der"),
+            certificate_der: include_bytes!("../testdata/integrator/revoked-holder.der"),
+            private_key_pkcs8_der: include_bytes!("../testdata/integrator/revoked-holder.key.der"),
             key: KeyKind::Rsa,
         }
     }
@@ -183,4 +188,50 @@ pub fn sign_test_token(
         "appVersion": "https://cpxconnect.test/cpx-connect/releases/test",
     }))
     .map_err(|error| failed(&error))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The integrators' files are copies of this crate's test PKI (generate.sh copies them):
+    /// a regeneration that forgot them would make two PKIs.
+    #[test]
+    fn the_integrator_files_are_the_test_pki() {
+        let pairs: [(&[u8], &[u8]); 8] = [
+            (
+                include_bytes!("../testdata/integrator/root-ca.der"),
+                include_bytes!("../tests/fixtures/root-ca.der"),
+            ),
+            (
+                include_bytes!("../testdata/integrator/root-ca.crl.der"),
+                include_bytes!("../tests/fixtures/root-ca.crl.der"),
+            ),
+            (
+                include_bytes!("../testdata/integrator/issuing-ca.der"),
+                include_bytes!("../tests/fixtures/ca.der"),
+            ),
+            (
+                include_bytes!("../testdata/integrator/issuing-ca.crl.der"),
+                include_bytes!("../tests/fixtures/ca.crl.der"),
+            ),
+            (
+                include_bytes!("../testdata/integrator/holder.der"),
+                include_bytes!("../tests/fixtures/leaf-valid.der"),
+            ),
+            (
+                include_bytes!("../testdata/integrator/holder.key.der"),
+                include_bytes!("../tests/fixtures/leaf-valid.key.der"),
+            ),
+            (
+                include_bytes!("../testdata/integrator/revoked-holder.der"),
+                include_bytes!("../tests/fixtures/leaf-revoked.der"),
+            ),
+            (
+                include_bytes!("../testdata/integrator/revoked-holder.key.der"),
+                include_bytes!("../tests/fixtures/leaf-revoked.key.der"),
+            ),
+        ];
+        for (index, (integrator, ours)) in pairs.iter().enumerate() {
+            assert_eq!(integrator, ours, "integrator file #{index} differs");
+        }
+    }
 }
