@@ -358,6 +358,27 @@ mod tests {
             .collect()
     }
 
+    /// Codes are what a site matches on: one per variant, `ERR_` and upper case.
+    #[test]
+    fn error_codes_are_distinct_and_stable_in_form() {
+        let errors = every_verify_error();
+        let codes: std::collections::BTreeSet<&str> =
+            errors.iter().map(VerifyError::code).collect();
+        // The nonce errors share their codes whether they come alone or inside VerifyError.
+        let nonce_variants = errors
+            .iter()
+            .filter(|e| matches!(e, VerifyError::Nonce(_)))
+            .count();
+        assert_eq!(codes.len(), errors.len() - nonce_variants + 1, "{codes:?}");
+        for code in every_login_code() {
+            assert!(code.starts_with("ERR_"), "{code}");
+            assert!(
+                code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+                "{code}"
+            );
+        }
+    }
+
     #[test]
     fn every_code_has_a_row_in_the_readme_http_table() {
         let table = readme_table_codes();
