@@ -1,7 +1,7 @@
 //! What `uninstall` removes: the manifests of the selected browsers, except a file another
 //! browser still reads, the Windows keys naming them, and the folders and keys left empty.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::registry::{self, Registry};
 use super::{
@@ -52,13 +52,7 @@ pub fn uninstall_with(
         } else if let Some(package) = request.packages.owner(&file) {
             Outcome::OwnedByPackage(package)
         } else {
-            std::fs::remove_file(&file).map_err(|source| InstallError::Io {
-                action: "remove",
-                path: file.clone(),
-                scope: request.scope,
-                source,
-            })?;
-            remove_empty_folders(location);
+            remove_manifest(request, location, &file)?;
             Outcome::Removed
         };
         steps.push(Step {
@@ -131,13 +125,7 @@ fn remove_unnamed_manifests(
         if named.contains(&registry_value(&file).to_lowercase()) || !file.exists() {
             continue;
         }
-        std::fs::remove_file(&file).map_err(|source| InstallError::Io {
-            action: "remove",
-            path: file.clone(),
-            scope: request.scope,
-            source,
-        })?;
-        remove_empty_folders(location);
+        remove_manifest(request, location, &file)?;
         let browsers = all
             .iter()
             .filter(|other| other.manifest_file(host_name) == file)
@@ -154,6 +142,22 @@ fn remove_unnamed_manifests(
 }
 
 /// Removes the manifest folder and its parents while they are empty, stopping below `base`.
+/// Deletes a manifest, then the folders it leaves empty.
+fn remove_manifest(
+    request: &Request,
+    location: &Location,
+    file: &Path,
+) -> Result<(), InstallError> {
+    std::fs::remove_file(file).map_err(|source| InstallError::Io {
+        action: "remove",
+        path: file.to_path_buf(),
+        scope: request.scope,
+        source,
+    })?;
+    remove_empty_folders(location);
+    Ok(())
+}
+
 fn remove_empty_folders(location: &Location) {
     let mut folder = location.directory.as_path();
     while folder.starts_with(&location.base) && folder != location.base {
