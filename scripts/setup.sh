@@ -5,8 +5,9 @@
 #   scripts/setup.sh demo   # what `make demo` (and `make build`) needs: Rust, the PC/SC stack with
 #                           # the virtual reader, Chromium, Node.js
 #   scripts/setup.sh test   # everything `make test` runs (the default): also Firefox ESR, Redis,
-#                           # OpenSC and pcsc-tools, and for the Windows checks Debian's Rust
-#                           # sources, mingw-w64, Wine and wixl (well over 100 MB)
+#                           # OpenSC and pcsc-tools, the release tools (apt-ftparchive, GnuPG, curl),
+#                           # and for the Windows checks Debian's Rust sources, mingw-w64, Wine,
+#                           # wixl and msitools (well over 100 MB)
 #
 # Rust: rustup's toolchain when there is one; without any cargo, Debian 12's own toolchain
 # (cargo-web, rustc-web: a current Rust kept up to date by bookworm-security); elsewhere rustup.
@@ -34,11 +35,14 @@ test_packages=(
   pcsc-tools opensc                                          # tests/e2e/tests/opensc_agrees.rs, virtual-card tests
   firefox-esr                                                # browser tests
   redis-server                                               # the shared challenge and session store (demo tests)
+  apt-utils gnupg curl                                       # the release folder (scripts/release.sh, tests/release):
+                                                             # apt-ftparchive, signing, downloading from it
 )
 # The Windows build and its checks under Wine (tests/windows/run.sh), and the macOS type-check:
 # Debian 12's Rust compiler with its standard library's sources for -Z build-std, and its clippy
 # (any cargo drives them), the mingw-w64 linker, Wine, and wixl for the MSI. Tests only.
-windows_packages=(rustc-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64 wine64 wixl)
+# msitools: msibuild and msiinfo, which finish and read the MSI (packaging/windows/build.sh).
+windows_packages=(rustc-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64 wine64 wixl msitools)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -77,7 +77,7 @@ struct InstallArguments {
     target: Target,
     /// Chrome extension id allowed to start the host (your own build's) instead of the CPx
     /// Connect release ids. Extra ids for a fleet go in /etc/cpx-connect/extension-ids.conf
-    /// (Linux) or the MSI's EXTENSION_IDS property (Windows).
+    /// (Linux); the MSI has no such setting yet.
     #[arg(long, value_name = "ID")]
     extension_id: Option<String>,
     /// Also admit the development build's id (the unpacked extension), whose private key is

@@ -251,7 +251,9 @@ doctor_code=$?
 set -e
 wait "$card_server" || true
 echo "$doctor"
-expect "doctor with the card exits 0" test "$doctor_code" -eq 0
+# No browser and no policy in the prefix: WARN lines, so exit 1 (ADMIN.md, section 3), never a FAIL.
+expect "doctor with the card exits 1 (WARN only: no browser, no policy)" test "$doctor_code" -eq 1
+expect "doctor with the card has no FAIL line" bash -c "! grep -q '^FAIL' <<<\"\$1\"" _ "$doctor"
 expect "doctor names the reader and the card" grep -q '^OK    Card in CPx Virtual Reader 0: CPS3' <<<"$doctor"
 expect "doctor reads the certificate" grep -q '^OK    Certificate of MARIE DUPONT (810001234567), CPS3 card' <<<"$doctor"
 expect "doctor: a login can work in Chromium" grep -q '^OK    A card login can work in: Chromium$' <<<"$doctor"

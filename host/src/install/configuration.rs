@@ -1,8 +1,8 @@
 //! Extension ids an administrator admits besides the release ones (a hospital's own build, a
 //! second Firefox add-on), read from `/etc/cpx-connect/extension-ids.conf` whenever the manifests
 //! are written on Linux. The Debian package ships that file as a conffile, so a reinstall or an
-//! upgrade keeps the administrator's ids and never brings back an id that was taken out; the MSI
-//! has its `EXTENSION_IDS=` property instead, in the same format.
+//! upgrade keeps the administrator's ids and never brings back an id that was taken out. The MSI
+//! admits the release ids only: an `EXTENSION_IDS=` property is not there yet.
 //!
 //! Format: one id per line; `#` starts a comment; blank lines are ignored. A Chrome id is 32
 //! letters a to p, a Firefox add-on id is email-like (`name@domain`) or a `{uuid}`. A line that
