@@ -19,6 +19,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{
@@ -41,7 +42,7 @@ use crate::card::{memory_challenges, CardChecker, Challenges, TrustSetupError};
 use crate::client::Client;
 use crate::config::DemoConfig;
 use crate::messages::server_message;
-use crate::pages::{self, AccountPage, LinkPage, LoginPage};
+use crate::pages::{AccountPage, LinkPage, LoginPage, MessagePage};
 use crate::redis_sessions::RedisSessionStore;
 use crate::session::{
     constant_time_eq, random_token, DemoSessionStore, Flash, PendingCard, TieredMemoryStore,
@@ -482,8 +483,14 @@ fn is_hidden(c: char) -> bool {
         )
 }
 
-fn html(status: StatusCode, body: String) -> Response {
-    (status, Html(body)).into_response()
+fn html(status: StatusCode, page: impl Template) -> Response {
+    match page.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(error) => {
+            log(&format!("page not rendered: {error}"));
+            (StatusCode::INTERNAL_SERVER_ERROR, "page not rendered").into_response()
+        }
+    }
 }
 
 /// 303 to `location`.
@@ -495,7 +502,7 @@ fn server_error_page(what: &str, error: &dyn std::fmt::Display) -> Response {
     log(&format!("{what}: {error}"));
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
-        pages::message_page(
+        MessagePage::new(
             "Erreur du serveur",
             server_message("ERR_SERVER"),
             "/",
@@ -507,7 +514,7 @@ fn server_error_page(what: &str, error: &dyn std::fmt::Display) -> Response {
 fn csrf_failure_page() -> Response {
     html(
         StatusCode::FORBIDDEN,
-        pages::message_page(
+        MessagePage::new(
             "Formulaire refusé",
             server_message("ERR_CSRF"),
             "/",
@@ -519,7 +526,7 @@ fn csrf_failure_page() -> Response {
 fn too_many_requests_page(wait_seconds: u64) -> Response {
     let mut response = html(
         StatusCode::TOO_MANY_REQUESTS,
-        pages::message_page(
+        MessagePage::new(
             "Trop de demandes",
             &format!(
                 "{} Réessayez dans {wait_seconds} secondes.",
@@ -538,7 +545,7 @@ fn too_many_requests_page(wait_seconds: u64) -> Response {
 fn too_many_attempts_page(wait_seconds: u64) -> Response {
     let mut response = html(
         StatusCode::TOO_MANY_REQUESTS,
-        pages::message_page(
+        MessagePage::new(
             "Trop de tentatives",
             &format!(
                 "{} Réessayez dans {wait_seconds} secondes.",
@@ -722,7 +729,7 @@ fn session_store_failure_page(error: &dyn std::fmt::Display) -> Response {
     log(&format!("session store: {error}"));
     html(
         StatusCode::SERVICE_UNAVAILABLE,
-        pages::message_page(
+        MessagePage::new(
             "Service indisponible",
             server_message("ERR_SESSION_STORE_UNAVAILABLE"),
             "/",
@@ -780,11 +787,11 @@ async fn login_page(
     };
     html(
         StatusCode::OK,
-        pages::login_page(&LoginPage {
+        LoginPage {
             csrf_token: &csrf_token,
             flash: flash.as_ref(),
             username: "",
-        }),
+        },
     )
 }
 
@@ -815,11 +822,11 @@ async fn password_login(
             let flash = Flash::Error(WRONG_CREDENTIALS.to_owned());
             html(
                 StatusCode::UNAUTHORIZED,
-                pages::login_page(&LoginPage {
+                LoginPage {
                     csrf_token: &csrf_token,
                     flash: Some(&flash),
                     username: &username,
-                }),
+                },
             )
         }
         Err(page) => page,
@@ -1025,13 +1032,13 @@ async fn link_page(State(app): State<AppState>, session: Session) -> Response {
         .unwrap_or_default();
     html(
         StatusCode::OK,
-        pages::link_page(&LinkPage {
+        LinkPage {
             csrf_token: &csrf_token,
             card: &pending.card,
             error: None,
             username: &username,
             signed_in_as: signed_in_as.as_ref(),
-        }),
+        },
     )
 }
 
@@ -1060,13 +1067,13 @@ async fn link_submit(
         Ok(PasswordCheck::Wrong { csrf_token }) => {
             return html(
                 StatusCode::UNAUTHORIZED,
-                pages::link_page(&LinkPage {
+                LinkPage {
                     csrf_token: &csrf_token,
                     card: &card,
                     error: Some(WRONG_CREDENTIALS),
                     username: &username,
                     signed_in_as: None,
-                }),
+                },
             );
         }
         Err(page) => return page,
@@ -1087,7 +1094,7 @@ async fn link_submit(
             let csrf_token = csrf_token(&session).await.unwrap_or_default();
             html(
                 StatusCode::CONFLICT,
-                pages::link_page(&LinkPage {
+                LinkPage {
                     csrf_token: &csrf_token,
                     card: &card,
                     error: Some(
@@ -1096,14 +1103,14 @@ async fn link_submit(
                     ),
                     username: &username,
                     signed_in_as: None,
-                }),
+                },
             )
         }
         Err(StoreError::CardAlreadyLinked) => {
             let _ = session.remove_value(PENDING_CARD).await;
             html(
                 StatusCode::CONFLICT,
-                pages::message_page(
+                MessagePage::new(
                     "Carte déjà associée",
                     "Cette carte CPS est déjà associée à un autre compte. Connectez-vous avec \
                      votre carte, ou contactez le support de ce site.",
@@ -1146,12 +1153,12 @@ async fn account_page(State(app): State<AppState>, session: Session) -> Response
     };
     html(
         StatusCode::OK,
-        pages::account_page(&AccountPage {
+        AccountPage {
             csrf_token: &csrf_token,
             account: &account,
             card: card.as_ref(),
             flash: flash.as_ref(),
-        }),
+        },
     )
 }
 
@@ -1258,7 +1265,7 @@ async fn page_library(State(app): State<AppState>) -> Response {
 async fn not_found() -> Response {
     html(
         StatusCode::NOT_FOUND,
-        pages::message_page(
+        MessagePage::new(
             "Page introuvable",
             "La page demandée n'existe pas.",
             "/",
