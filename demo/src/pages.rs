@@ -4,37 +4,28 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use askama::Template;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+use time::OffsetDateTime;
 
 use crate::session::Flash;
 use crate::store::{Account, LinkedCard};
 
-/// `JJ/MM/AAAA` (UTC), as French administrations write dates.
-pub fn format_date_fr(time: SystemTime) -> String {
-    let days = match time.duration_since(UNIX_EPOCH) {
-        Ok(since) => (since.as_secs() / 86_400) as i64,
-        Err(before) => -((before.duration().as_secs() / 86_400) as i64) - 1,
+/// `JJ/MM/AAAA` (UTC), as French administrations write dates. A moment the `time` crate
+/// cannot hold (beyond ±9999 years: never in a certificate, but the card's date is the card's)
+/// reads as unknown rather than wrong.
+pub fn format_date_fr(moment: SystemTime) -> String {
+    const FRENCH_DATE: &[BorrowedFormatItem<'_>] = format_description!("[day]/[month]/[year]");
+    let nanoseconds = match moment.duration_since(UNIX_EPOCH) {
+        Ok(since) => i128::try_from(since.as_nanos()).ok(),
+        Err(before) => i128::try_from(before.duration().as_nanos())
+            .ok()
+            .map(|nanoseconds| -nanoseconds),
     };
-    let (year, month, day) = civil_from_days(days);
-    format!("{day:02}/{month:02}/{year:04}")
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    nanoseconds
+        .and_then(|nanoseconds| OffsetDateTime::from_unix_timestamp_nanos(nanoseconds).ok())
+        .and_then(|date| date.format(FRENCH_DATE).ok())
+        .unwrap_or_else(|| "date inconnue".to_owned())
 }
 
 /// The login page: the card button and the password form.
@@ -142,6 +133,15 @@ mod tests {
         assert_eq!(
             format_date_fr(UNIX_EPOCH - Duration::from_secs(1)),
             "31/12/1969"
+        );
+        // The last second of 9999, and the next day, past what the `time` crate holds.
+        assert_eq!(
+            format_date_fr(UNIX_EPOCH + Duration::from_secs(253_402_300_799)),
+            "31/12/9999"
+        );
+        assert_eq!(
+            format_date_fr(UNIX_EPOCH + Duration::from_secs(253_402_300_800 + 86_400)),
+            "date inconnue"
         );
     }
 
