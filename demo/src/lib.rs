@@ -7,6 +7,7 @@
 pub mod card;
 pub mod client;
 pub mod config;
+mod extract;
 pub mod messages;
 pub mod pages;
 pub mod redis_sessions;

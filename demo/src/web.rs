@@ -41,14 +41,15 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use crate::card::{memory_challenges, CardChecker, Challenges, TrustSetupError};
 use crate::client::Client;
 use crate::config::DemoConfig;
+use crate::extract::{ApiSession, Csrf, MaybeSignedIn, PendingLink, SignedIn};
 use crate::messages::server_message;
 use crate::pages::{AccountPage, LinkPage, LoginPage, MessagePage};
 use crate::redis_sessions::RedisSessionStore;
 use crate::session::{
-    constant_time_eq, random_token, DemoSessionStore, Flash, PendingCard, TieredMemoryStore,
-    ACCOUNT_ID, CSRF, FLASH, PENDING_CARD, SESSION_COOKIE,
+    random_token, DemoSessionStore, Flash, PendingCard, TieredMemoryStore, ACCOUNT_ID, CSRF, FLASH,
+    PENDING_CARD, SESSION_COOKIE,
 };
-use crate::store::{is_valid_username, Account, AccountStore, StoreError};
+use crate::store::{is_valid_username, AccountStore, StoreError};
 
 const STYLESHEET: &str = include_str!("../static/style.css");
 const CARD_LOGIN_SCRIPT: &str = include_str!("../static/card-login.js");
@@ -363,6 +364,9 @@ async fn read_body_in_time(
     let timeout = app.inner.config.body_read_timeout;
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
         Ok(Ok(bytes)) => {
+            let mut parts = parts;
+            // For the Csrf extractor, which reads the form's token before the handler runs.
+            parts.extensions.insert(bytes.clone());
             next.run(axum::extract::Request::from_parts(
                 parts,
                 axum::body::Body::from(bytes),
@@ -450,7 +454,7 @@ fn as_browser_session_cookies(headers: &mut HeaderMap) {
 
 /// Logged for the operator; the user sees the French message. Everything but printable ASCII
 /// is escaped, so text from the client (a token field, a username) cannot forge log lines.
-fn log(line: &str) {
+pub(crate) fn log(line: &str) {
     eprintln!("cpx-demo: {}", escape_for_log(line));
 }
 
@@ -494,11 +498,11 @@ fn html(status: StatusCode, page: impl Template) -> Response {
 }
 
 /// 303 to `location`.
-fn redirect(location: &'static str) -> Response {
+pub(crate) fn redirect(location: &'static str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, location)]).into_response()
 }
 
-fn server_error_page(what: &str, error: &dyn std::fmt::Display) -> Response {
+pub(crate) fn server_error_page(what: &str, error: &dyn std::fmt::Display) -> Response {
     log(&format!("{what}: {error}"));
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -511,7 +515,7 @@ fn server_error_page(what: &str, error: &dyn std::fmt::Display) -> Response {
     )
 }
 
-fn csrf_failure_page() -> Response {
+pub(crate) fn csrf_failure_page() -> Response {
     html(
         StatusCode::FORBIDDEN,
         MessagePage::new(
@@ -562,7 +566,7 @@ fn too_many_attempts_page(wait_seconds: u64) -> Response {
 }
 
 /// A JSON failure for the page's script: a stable code and the French message to show.
-fn json_failure(status: StatusCode, code: &str) -> Response {
+pub(crate) fn json_failure(status: StatusCode, code: &str) -> Response {
     (
         status,
         Json(json!({ "status": "error", "code": code, "message": server_message(code) })),
@@ -582,15 +586,8 @@ async fn csrf_token(session: &Session) -> SessionResult<String> {
     Ok(token)
 }
 
-async fn csrf_matches(session: &Session, presented: &str) -> bool {
-    matches!(
-        session.get::<String>(CSRF).await,
-        Ok(Some(token)) if constant_time_eq(&token, presented)
-    )
-}
-
 /// The id of an existing session (one this site made and still has), if any.
-async fn existing_session_id(session: &Session) -> SessionResult<Option<String>> {
+pub(crate) async fn existing_session_id(session: &Session) -> SessionResult<Option<String>> {
     // Loading the record drops an id the store does not know.
     Ok(match session.get::<String>(CSRF).await? {
         Some(_) => session.id().map(|id| id.to_string()),
@@ -690,42 +687,8 @@ async fn password_step<T: Send + 'static>(
     }
 }
 
-/// Why the signed-in account could not be looked up.
-enum LookupError {
-    Session(tower_sessions::session::Error),
-    Store(StoreError),
-}
-
-impl LookupError {
-    fn page(&self) -> Response {
-        match self {
-            LookupError::Session(error) => session_store_failure_page(error),
-            LookupError::Store(error) => server_error_page("account lookup", error),
-        }
-    }
-}
-
-/// The account of a signed-in session, if the account still exists.
-async fn signed_in_account(
-    app: &AppState,
-    session: &Session,
-) -> Result<Option<Account>, LookupError> {
-    match session
-        .get::<i64>(ACCOUNT_ID)
-        .await
-        .map_err(LookupError::Session)?
-    {
-        Some(account_id) => app
-            .inner
-            .store
-            .account_by_id(account_id)
-            .map_err(LookupError::Store),
-        None => Ok(None),
-    }
-}
-
 /// The session store (Redis) did not answer: 503 and a clear page.
-fn session_store_failure_page(error: &dyn std::fmt::Display) -> Response {
+pub(crate) fn session_store_failure_page(error: &dyn std::fmt::Display) -> Response {
     log(&format!("session store: {error}"));
     html(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -741,33 +704,24 @@ fn session_store_failure_page(error: &dyn std::fmt::Display) -> Response {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct CredentialsForm {
-    csrf: String,
     username: String,
     password: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct CsrfForm {
-    csrf: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
 struct PasswordForm {
-    csrf: String,
     password: String,
 }
 
 async fn login_page(
     State(app): State<AppState>,
+    MaybeSignedIn(signed_in_as): MaybeSignedIn,
     Client(client): Client,
     session: Session,
 ) -> Response {
-    match signed_in_account(&app, &session).await {
-        Ok(Some(_)) => return redirect("/compte"),
-        Ok(None) => {}
-        Err(error) => return error.page(),
+    if signed_in_as.is_some() {
+        return redirect("/compte");
     }
     // This page is where sessions are made: a new one counts against the client's quota.
     match existing_session_id(&session).await {
@@ -796,14 +750,12 @@ async fn login_page(
 }
 
 async fn password_login(
+    _: Csrf,
     State(app): State<AppState>,
     session: Session,
     Client(client): Client,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
-    if !csrf_matches(&session, &form.csrf).await {
-        return csrf_failure_page();
-    }
     let username = form.username.trim().to_owned();
     let checked_username = username.clone();
     let password = form.password;
@@ -845,7 +797,7 @@ fn origin_allowed(app: &AppState, headers: &HeaderMap, required: bool) -> bool {
 async fn issue_nonce(
     State(app): State<AppState>,
     Client(client): Client,
-    session: Session,
+    ApiSession(session_id): ApiSession,
     headers: HeaderMap,
 ) -> Response {
     if !origin_allowed(&app, &headers, false)
@@ -857,16 +809,8 @@ async fn issue_nonce(
     }
     // Only for a session the login page made: a cookieless request gets no session and no
     // challenge, so it cannot fill the challenge store.
-    let session_id = match existing_session_id(&session).await {
-        Ok(Some(id)) => id,
-        Ok(None) => return json_failure(StatusCode::UNAUTHORIZED, "ERR_SESSION_EXPIRED"),
-        Err(error) => {
-            log(&format!("session: {error}"));
-            return json_failure(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ERR_SESSION_STORE_UNAVAILABLE",
-            );
-        }
+    let Some(session_id) = session_id else {
+        return json_failure(StatusCode::UNAUTHORIZED, "ERR_SESSION_EXPIRED");
     };
     if let Err(wait) = Throttle::check_client(&app.inner.throttle.challenges, client) {
         log(&format!("challenges throttled for client {client}"));
@@ -896,6 +840,7 @@ async fn issue_nonce(
 
 async fn card_login(
     State(app): State<AppState>,
+    ApiSession(session_id): ApiSession,
     session: Session,
     headers: HeaderMap,
     body: Bytes,
@@ -912,16 +857,8 @@ async fn card_login(
     if !is_json {
         return json_failure(StatusCode::UNSUPPORTED_MEDIA_TYPE, "ERR_REQUEST_INVALID");
     }
-    let session_id = match existing_session_id(&session).await {
-        Ok(Some(id)) => id,
-        Ok(None) => return json_failure(StatusCode::BAD_REQUEST, "ERR_NONCE_MISSING"),
-        Err(error) => {
-            log(&format!("session: {error}"));
-            return json_failure(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ERR_SESSION_STORE_UNAVAILABLE",
-            );
-        }
+    let Some(session_id) = session_id else {
+        return json_failure(StatusCode::BAD_REQUEST, "ERR_NONCE_MISSING");
     };
     // Single use: the challenge leaves the store whatever happens next.
     let card = match app
@@ -991,37 +928,11 @@ async fn card_login(
     }
 }
 
-const NO_PENDING_CARD: &str = "Aucune carte CPS n'attend d'être associée (la demande a peut-être expiré). Cliquez à nouveau sur « S'identifier par carte CPS ».";
-
-/// The pending card, if it is still fresh; else it is dropped and the user told.
-async fn fresh_pending_card(app: &AppState, session: &Session) -> Option<PendingCard> {
-    let pending = session
-        .get::<PendingCard>(PENDING_CARD)
-        .await
-        .ok()
-        .flatten();
-    match pending {
-        Some(pending) if pending.is_fresh(app.inner.config.pending_card_lifetime) => Some(pending),
-        _ => {
-            let _ = session.remove_value(PENDING_CARD).await;
-            if session.id().is_some() {
-                let _ = session
-                    .insert(FLASH, Flash::Error(NO_PENDING_CARD.to_owned()))
-                    .await;
-            }
-            None
-        }
-    }
-}
-
-async fn link_page(State(app): State<AppState>, session: Session) -> Response {
-    let Some(pending) = fresh_pending_card(&app, &session).await else {
-        return redirect("/");
-    };
-    let signed_in_as = match signed_in_account(&app, &session).await {
-        Ok(account) => account,
-        Err(error) => return error.page(),
-    };
+async fn link_page(
+    PendingLink(pending): PendingLink,
+    MaybeSignedIn(signed_in_as): MaybeSignedIn,
+    session: Session,
+) -> Response {
     let csrf_token = match csrf_token(&session).await {
         Ok(token) => token,
         Err(error) => return session_store_failure_page(&error),
@@ -1043,17 +954,13 @@ async fn link_page(State(app): State<AppState>, session: Session) -> Response {
 }
 
 async fn link_submit(
+    _: Csrf,
+    PendingLink(pending): PendingLink,
     State(app): State<AppState>,
     session: Session,
     Client(client): Client,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
-    if !csrf_matches(&session, &form.csrf).await {
-        return csrf_failure_page();
-    }
-    let Some(pending) = fresh_pending_card(&app, &session).await else {
-        return redirect("/");
-    };
     let card = pending.card;
     let username = form.username.trim().to_owned();
     let checked_username = username.clone();
@@ -1123,25 +1030,17 @@ async fn link_submit(
     }
 }
 
-async fn link_cancel(
-    State(_app): State<AppState>,
-    session: Session,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !csrf_matches(&session, &form.csrf).await {
-        return csrf_failure_page();
-    }
+async fn link_cancel(_: Csrf, session: Session) -> Response {
     let _ = session.remove_value(PENDING_CARD).await;
     let logged_in = matches!(session.get::<i64>(ACCOUNT_ID).await, Ok(Some(_)));
     redirect(if logged_in { "/compte" } else { "/" })
 }
 
-async fn account_page(State(app): State<AppState>, session: Session) -> Response {
-    let account = match signed_in_account(&app, &session).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return redirect("/"),
-        Err(error) => return error.page(),
-    };
+async fn account_page(
+    SignedIn(account): SignedIn,
+    State(app): State<AppState>,
+    session: Session,
+) -> Response {
     let card = match app.inner.store.card_of_account(account.id) {
         Ok(card) => card,
         Err(error) => return server_error_page("card lookup", &error),
@@ -1163,19 +1062,13 @@ async fn account_page(State(app): State<AppState>, session: Session) -> Response
 }
 
 async fn unlink_card(
+    _: Csrf,
+    SignedIn(account): SignedIn,
     State(app): State<AppState>,
     session: Session,
     Client(client): Client,
     Form(form): Form<PasswordForm>,
 ) -> Response {
-    if !csrf_matches(&session, &form.csrf).await {
-        return csrf_failure_page();
-    }
-    let account = match signed_in_account(&app, &session).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return redirect("/"),
-        Err(error) => return error.page(),
-    };
     // Unlinking is a change of how the account is reached: the password again, as for linking
     // (a session left open on a shared workstation is not enough).
     let account_id = account.id;
@@ -1203,14 +1096,7 @@ async fn unlink_card(
     redirect("/compte")
 }
 
-async fn logout(
-    State(app): State<AppState>,
-    session: Session,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !csrf_matches(&session, &form.csrf).await {
-        return csrf_failure_page();
-    }
+async fn logout(_: Csrf, State(app): State<AppState>, session: Session) -> Response {
     let flash = Flash::Info("Vous êtes déconnecté.".to_owned());
     match renew_session(&app, &session, None, None, Some(flash)).await {
         Ok(()) => redirect("/"),
