@@ -7,13 +7,14 @@
 pub mod card;
 pub mod client;
 pub mod config;
-mod extract;
 pub mod messages;
 pub mod pages;
 pub mod redis_sessions;
+mod routes;
 pub mod server;
 pub mod session;
 pub mod store;
+mod throttle;
 pub mod web;
 
 pub use config::{ConfigError, DemoConfig};

@@ -21,12 +21,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use super::respond::{
+    csrf_failure_page, json_failure, log, redirect, server_error_page, session_store_failure_page,
+};
+use super::sessions::existing_session_id;
 use crate::session::{constant_time_eq, Flash, PendingCard, ACCOUNT_ID, CSRF, FLASH, PENDING_CARD};
 use crate::store::Account;
-use crate::web::{
-    csrf_failure_page, existing_session_id, json_failure, log, redirect, server_error_page,
-    session_store_failure_page, AppState,
-};
+use crate::web::AppState;
 
 async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Session, Response> {
     Session::from_request_parts(parts, state)
