@@ -18,17 +18,22 @@ fn test_ca() -> std::io::Result<Vec<u8>> {
     )
 }
 
-#[tokio::test]
-async fn login_page_in_process_starts_a_session() -> TestResult {
-    let workdir = tempfile::tempdir()?;
+/// The site on the test CA, its database in `workdir`.
+fn test_config(workdir: &Path) -> Result<DemoConfig, Box<dyn std::error::Error>> {
     let mut config = DemoConfig::new(
         "https://localhost:8443",
-        workdir.path().join("demo.sqlite"),
+        workdir.join("demo.sqlite"),
         vec![test_ca()?],
     )?;
     config.allow_test_anchors = true;
     config.no_crl_for_der = vec![test_ca()?];
-    let router = router_from_config(config)?;
+    Ok(config)
+}
+
+#[tokio::test]
+async fn login_page_in_process_starts_a_session() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let router = router_from_config(test_config(workdir.path())?)?;
     let response = router
         .oneshot(Request::get("/").body(Body::empty())?)
         .await?;
@@ -75,14 +80,7 @@ fn unusable_configuration_is_an_error_not_a_panic() -> TestResult {
 #[tokio::test]
 async fn a_forged_form_is_refused_before_any_other_check() -> TestResult {
     let workdir = tempfile::tempdir()?;
-    let mut config = DemoConfig::new(
-        "https://localhost:8443",
-        workdir.path().join("demo.sqlite"),
-        vec![test_ca()?],
-    )?;
-    config.allow_test_anchors = true;
-    config.no_crl_for_der = vec![test_ca()?];
-    let router = router_from_config(config)?;
+    let router = router_from_config(test_config(workdir.path())?)?;
     let login = router
         .clone()
         .oneshot(Request::get("/").body(Body::empty())?)

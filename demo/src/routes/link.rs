@@ -7,7 +7,7 @@ use axum::Form;
 use tower_sessions::Session;
 
 use super::extract::{Csrf, MaybeSignedIn, PendingLink};
-use super::password::{password_step, CredentialsForm, PasswordCheck, WRONG_CREDENTIALS};
+use super::password::{CredentialsForm, PasswordCheck, WRONG_CREDENTIALS};
 use super::respond::{html, redirect, server_error_page, session_store_failure_page};
 use super::sessions::{csrf_token, renew_session};
 use crate::client::Client;
@@ -50,13 +50,7 @@ pub(crate) async fn link_submit(
     Form(form): Form<CredentialsForm>,
 ) -> Response {
     let card = pending.card;
-    let username = form.username.trim().to_owned();
-    let checked_username = username.clone();
-    let password = form.password;
-    let step = password_step(&app, &session, client, &username, move |store| {
-        store.check_password(&checked_username, &password)
-    })
-    .await;
+    let (username, step) = form.check(&app, &session, client).await;
     let account = match step {
         Ok(PasswordCheck::Right(account)) => account,
         Ok(PasswordCheck::Wrong { csrf_token }) => {

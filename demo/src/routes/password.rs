@@ -20,7 +20,7 @@ use super::sessions::{csrf_token, existing_session_id, renew_session};
 use crate::client::Client;
 use crate::pages::LoginPage;
 use crate::session::{random_token, Flash, CSRF, FLASH};
-use crate::store::{is_valid_username, AccountStore, StoreError};
+use crate::store::{is_valid_username, Account, AccountStore, StoreError};
 use crate::throttle::Throttle;
 use crate::web::AppState;
 
@@ -94,8 +94,28 @@ pub(crate) async fn password_step<T: Send + 'static>(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct CredentialsForm {
-    pub(crate) username: String,
-    pub(crate) password: String,
+    username: String,
+    password: String,
+}
+
+impl CredentialsForm {
+    /// The password step for this account name (trimmed) and password. Returns the name, for
+    /// the page shown again after a wrong password.
+    pub(crate) async fn check(
+        self,
+        app: &AppState,
+        session: &Session,
+        client: IpAddr,
+    ) -> (String, Result<PasswordCheck<Account>, Response>) {
+        let username = self.username.trim().to_owned();
+        let checked_username = username.clone();
+        let password = self.password;
+        let step = password_step(app, session, client, &username, move |store| {
+            store.check_password(&checked_username, &password)
+        })
+        .await;
+        (username, step)
+    }
 }
 
 pub(crate) async fn login_page(
@@ -140,13 +160,7 @@ pub(crate) async fn password_login(
     Client(client): Client,
     Form(form): Form<CredentialsForm>,
 ) -> Response {
-    let username = form.username.trim().to_owned();
-    let checked_username = username.clone();
-    let password = form.password;
-    let step = password_step(&app, &session, client, &username, move |store| {
-        store.check_password(&checked_username, &password)
-    })
-    .await;
+    let (username, step) = form.check(&app, &session, client).await;
     match step {
         Ok(PasswordCheck::Right(account)) => {
             match renew_session(&app, &session, Some(account.id), None, None).await {
