@@ -85,37 +85,34 @@ pub(crate) fn csrf_failure_page() -> Response {
     )
 }
 
+/// Too many new sessions or challenges from this client: `429`, and when to come back.
 pub(crate) fn too_many_requests_page(wait_seconds: u64) -> Response {
-    let mut response = html(
-        StatusCode::TOO_MANY_REQUESTS,
-        MessagePage::new(
-            "Trop de demandes",
-            &format!(
-                "{} Réessayez dans {wait_seconds} secondes.",
-                server_message("ERR_TOO_MANY_REQUESTS")
-            ),
-            "/",
-            "Réessayer",
-        ),
-    );
-    if let Ok(value) = HeaderValue::from_str(&wait_seconds.to_string()) {
-        response.headers_mut().insert(RETRY_AFTER, value);
-    }
-    response
+    throttled_page(
+        "Trop de demandes",
+        "ERR_TOO_MANY_REQUESTS",
+        "Réessayer",
+        wait_seconds,
+    )
 }
 
+/// Too many password attempts (for this account or from this client).
 pub(crate) fn too_many_attempts_page(wait_seconds: u64) -> Response {
+    throttled_page(
+        "Trop de tentatives",
+        "ERR_TOO_MANY_ATTEMPTS",
+        "Retour à la connexion",
+        wait_seconds,
+    )
+}
+
+fn throttled_page(title: &str, code: &str, back_label: &str, wait_seconds: u64) -> Response {
+    let message = format!(
+        "{} Réessayez dans {wait_seconds} secondes.",
+        server_message(code)
+    );
     let mut response = html(
         StatusCode::TOO_MANY_REQUESTS,
-        MessagePage::new(
-            "Trop de tentatives",
-            &format!(
-                "{} Réessayez dans {wait_seconds} secondes.",
-                server_message("ERR_TOO_MANY_ATTEMPTS")
-            ),
-            "/",
-            "Retour à la connexion",
-        ),
+        MessagePage::new(title, &message, "/", back_label),
     );
     if let Ok(value) = HeaderValue::from_str(&wait_seconds.to_string()) {
         response.headers_mut().insert(RETRY_AFTER, value);
