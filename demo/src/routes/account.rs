@@ -11,7 +11,7 @@ use tower_sessions::Session;
 use super::extract::{Csrf, SignedIn};
 use super::password::{password_step, PasswordCheck};
 use super::respond::{html, redirect, server_error_page, session_store_failure_page};
-use super::sessions::{csrf_token, renew_session};
+use super::sessions::{flash_and_csrf_token, renew_session};
 use crate::client::Client;
 use crate::pages::AccountPage;
 use crate::session::{Flash, FLASH};
@@ -32,9 +32,8 @@ pub(crate) async fn account_page(
         Ok(card) => card,
         Err(error) => return server_error_page("card lookup", &error),
     };
-    let flash = session.remove::<Flash>(FLASH).await.ok().flatten();
-    let csrf_token = match csrf_token(&session).await {
-        Ok(token) => token,
+    let (flash, csrf_token) = match flash_and_csrf_token(&session).await {
+        Ok(both) => both,
         Err(error) => return session_store_failure_page(&error),
     };
     html(

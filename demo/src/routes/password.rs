@@ -16,10 +16,10 @@ use super::respond::{
     html, log, redirect, server_error_page, session_store_failure_page, too_many_attempts_page,
     too_many_requests_page,
 };
-use super::sessions::{csrf_token, existing_session_id, renew_session};
+use super::sessions::{existing_session_id, flash_and_csrf_token, renew_session};
 use crate::client::Client;
 use crate::pages::LoginPage;
-use crate::session::{random_token, Flash, CSRF, FLASH};
+use crate::session::{random_token, Flash, CSRF};
 use crate::store::{is_valid_username, Account, AccountStore, StoreError};
 use crate::throttle::Throttle;
 use crate::web::AppState;
@@ -138,9 +138,8 @@ pub(crate) async fn login_page(
         }
         Err(error) => return session_store_failure_page(&error),
     }
-    let flash = session.remove::<Flash>(FLASH).await.ok().flatten();
-    let csrf_token = match csrf_token(&session).await {
-        Ok(token) => token,
+    let (flash, csrf_token) = match flash_and_csrf_token(&session).await {
+        Ok(both) => both,
         Err(error) => return session_store_failure_page(&error),
     };
     html(

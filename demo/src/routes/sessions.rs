@@ -18,6 +18,15 @@ pub(crate) async fn csrf_token(session: &Session) -> SessionResult<String> {
     Ok(token)
 }
 
+/// What a page with forms takes from the session: the flash to show once (it leaves the
+/// session) and the CSRF token for its forms.
+pub(crate) async fn flash_and_csrf_token(
+    session: &Session,
+) -> SessionResult<(Option<Flash>, String)> {
+    let flash = session.remove::<Flash>(FLASH).await.ok().flatten();
+    Ok((flash, csrf_token(session).await?))
+}
+
 /// The id of an existing session (one this site made and still has), if any.
 pub(crate) async fn existing_session_id(session: &Session) -> SessionResult<Option<String>> {
     // Loading the record drops an id the store does not know.
