@@ -10,9 +10,11 @@ pub mod config;
 pub mod messages;
 pub mod pages;
 pub mod redis_sessions;
+mod routes;
 pub mod server;
 pub mod session;
 pub mod store;
+mod throttle;
 pub mod web;
 
 pub use config::{ConfigError, DemoConfig};

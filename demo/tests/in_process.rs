@@ -18,17 +18,22 @@ fn test_ca() -> std::io::Result<Vec<u8>> {
     )
 }
 
-#[tokio::test]
-async fn login_page_in_process_starts_a_session() -> TestResult {
-    let workdir = tempfile::tempdir()?;
+/// The site on the test CA, its database in `workdir`.
+fn test_config(workdir: &Path) -> Result<DemoConfig, Box<dyn std::error::Error>> {
     let mut config = DemoConfig::new(
         "https://localhost:8443",
-        workdir.path().join("demo.sqlite"),
+        workdir.join("demo.sqlite"),
         vec![test_ca()?],
     )?;
     config.allow_test_anchors = true;
     config.no_crl_for_der = vec![test_ca()?];
-    let router = router_from_config(config)?;
+    Ok(config)
+}
+
+#[tokio::test]
+async fn login_page_in_process_starts_a_session() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let router = router_from_config(test_config(workdir.path())?)?;
     let response = router
         .oneshot(Request::get("/").body(Body::empty())?)
         .await?;
@@ -66,5 +71,48 @@ fn unusable_configuration_is_an_error_not_a_panic() -> TestResult {
         router_from_config(config),
         Err(AppError::Trust(_))
     ));
+    Ok(())
+}
+
+/// The CSRF check comes before every other check of a form: a forged form gets the refusal
+/// page (403), not the redirect that a missing pending card or a signed-out session would
+/// give, and nothing is written to the session.
+#[tokio::test]
+async fn a_forged_form_is_refused_before_any_other_check() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let router = router_from_config(test_config(workdir.path())?)?;
+    let login = router
+        .clone()
+        .oneshot(Request::get("/").body(Body::empty())?)
+        .await?;
+    let cookie = login
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .ok_or("the login page set no cookie")?
+        .to_owned();
+    // Signed out, no card pending: past the CSRF check these would be 303s to `/`.
+    for path in [
+        "/lier",
+        "/compte/dissocier",
+        "/lier/annuler",
+        "/deconnexion",
+    ] {
+        let response = router
+            .clone()
+            .oneshot(
+                Request::post(path)
+                    .header(header::COOKIE, &cookie)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from("csrf=forged&password=x&username=x"))?,
+            )
+            .await?;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(
+            response.headers().get(header::SET_COOKIE).is_none(),
+            "{path}"
+        );
+    }
     Ok(())
 }
