@@ -1,4 +1,7 @@
 //! Token validation: certificate purpose and path (webpki), then the origin-bound signature.
+//!
+//! One file on purpose: the checks run in the order written here, cheapest and most decisive first,
+//! and that order is part of the security argument; split, it could not be read top to bottom.
 
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};

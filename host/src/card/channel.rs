@@ -3,6 +3,9 @@
 //! v5.2 `apdu.c`:140-146; under T=1 it does), collects `61xx` through GET RESPONSE, resends on
 //! `6Cxx`, and selects the IAS root again when another applet answers (`apdu.c`:458-481,
 //! 515-527). Drivers build commands protocol-free.
+//!
+//! Over 600 lines for its tests: the wire form of every command case under T=0, T=1 and an unknown
+//! protocol, below ~240 lines of code.
 
 use tracing::trace;
 

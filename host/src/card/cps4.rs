@@ -21,6 +21,9 @@
 //! answer (asked with P2=00 as the Cryptolib's generic select asks, `iso7816.c`:402-451, which
 //! accepts only `6F`, 477-489; `62` and `6F` are both parsed, tag 83 not required); its PrKDF key
 //! reference and PIN reference (taken from the PrKDF and AODF).
+//!
+//! Over 600 lines for its tests: the exact bytes of a login under T=0 and T=1 and each recovery
+//! path, below the driver's ~450 lines.
 
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;

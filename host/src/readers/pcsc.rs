@@ -1,4 +1,7 @@
 //! The PC/SC backend: the only module that speaks `pcsc`.
+//!
+//! Over 600 lines with its tests: the one module that imports pcsc keeps every PC/SC detail
+//! (contexts, sharing, transactions, reader states) in one place.
 
 use std::cell::Cell;
 use std::ffi::CString;

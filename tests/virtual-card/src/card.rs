@@ -1,4 +1,8 @@
 //! The CPS3 card itself: APDU in, response out.
+//!
+//! One file on purpose: a card is one state machine (selected file, security state, applet,
+//! protocol), and each command's answer depends on all of it; split by command, that state would be
+//! shared across modules.
 
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
