@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use cpx_demo::config::{default_page_library, read_der_files};
 use cpx_demo::server::{self, ServeError};
 use cpx_demo::{
@@ -29,65 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the demo site over HTTPS (self-signed certificate made at start-up).
-    Serve {
-        /// Address and port to listen on.
-        #[arg(long, default_value = "127.0.0.1:8443")]
-        addr: SocketAddr,
-        /// The site's origin as the browser sees it; tokens must be made for exactly this origin.
-        #[arg(long, default_value = "https://localhost:8443")]
-        origin: String,
-        /// SQLite database of accounts and card links (created if missing).
-        #[arg(long, default_value = "demo.sqlite")]
-        db: PathBuf,
-        /// DER certificate of a CA whose cards may log in (repeat for several).
-        #[arg(long = "trust-anchor", value_name = "DER", required = true, num_args = 1..)]
-        trust_anchors: Vec<PathBuf>,
-        /// DER CRL to apply (repeat for several): one for every CA of the path, read again every
-        /// --crl-reload-minutes and on SIGHUP.
-        #[arg(long = "crl", value_name = "DER", num_args = 1..)]
-        crls: Vec<PathBuf>,
-        /// DER certificate of an intermediate CA between the cards and an anchor.
-        #[arg(long = "intermediate", value_name = "DER", num_args = 1..)]
-        intermediates: Vec<PathBuf>,
-        /// DER certificate of a configured CA whose cards are accepted without a CRL.
-        #[arg(long = "no-crl-for", value_name = "DER", num_args = 1..)]
-        no_crl_for: Vec<PathBuf>,
-        /// Accepted certificate policy OID (repeat for several; none: any policy).
-        #[arg(long = "policy", value_name = "OID", num_args = 1..)]
-        policies: Vec<String>,
-        /// Accept test CAs (a TEST word in their subject) as anchors: for the demo and tests only.
-        #[arg(long)]
-        allow_test_anchors: bool,
-        /// Minutes between two readings of the --crl files.
-        #[arg(long, default_value_t = 60)]
-        crl_reload_minutes: u64,
-        /// The extension's page library, served as /static/cpx-connect.js
-        /// [default: extension/page/cpx-connect.js in this repository].
-        #[arg(long, value_name = "PATH")]
-        page_library: Option<PathBuf>,
-        /// Create the account marie.dupont / demo1234 if it does not exist.
-        #[arg(long)]
-        seed_demo_user: bool,
-        /// Keep challenges and browser sessions in this Redis (`redis://host:port/db`), shared
-        /// by every instance of the site; default: in this process's memory.
-        #[arg(long, value_name = "URL")]
-        store: Option<String>,
-        /// With a rediss:// store: the CA certificate (PEM) of the Redis server's certificate,
-        /// instead of the system's roots.
-        #[arg(long, value_name = "PEM")]
-        store_ca: Option<PathBuf>,
-        /// A reverse proxy whose X-Forwarded-For is believed (repeatable; default: none, the
-        /// peer address is the client).
-        #[arg(long = "trusted-proxy", value_name = "IP")]
-        trusted_proxies: Vec<std::net::IpAddr>,
-        /// New sessions one client (IPv4 address, IPv6 /64) may make at once, before one per
-        /// 2 seconds (default 30; a benchmark from one machine raises it).
-        #[arg(long, value_name = "N")]
-        client_session_burst: Option<u32>,
-        /// Challenges one client may ask at once, before one per 2 seconds (default 20).
-        #[arg(long, value_name = "N")]
-        client_challenge_burst: Option<u32>,
-    },
+    Serve(ServeArgs),
     /// Create a username/password account.
     AddUser {
         username: String,
@@ -119,43 +61,7 @@ enum CliError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Serve {
-            addr,
-            origin,
-            db,
-            trust_anchors,
-            crls,
-            intermediates,
-            no_crl_for,
-            policies,
-            allow_test_anchors,
-            crl_reload_minutes,
-            page_library,
-            seed_demo_user,
-            store,
-            store_ca,
-            trusted_proxies,
-            client_session_burst,
-            client_challenge_burst,
-        } => run_serve(ServeArgs {
-            addr,
-            origin,
-            db,
-            trust_anchors,
-            crls,
-            intermediates,
-            no_crl_for,
-            policies,
-            allow_test_anchors,
-            crl_reload_minutes,
-            page_library,
-            seed_demo_user,
-            store,
-            store_ca,
-            trusted_proxies,
-            client_session_burst,
-            client_challenge_burst,
-        }),
+        Command::Serve(args) => run_serve(args),
         Command::AddUser {
             username,
             password,
@@ -172,23 +78,65 @@ fn main() -> ExitCode {
     }
 }
 
+/// `serve`'s options.
+#[derive(Args)]
 struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
     addr: SocketAddr,
+    /// The site's origin as the browser sees it; tokens must be made for exactly this origin.
+    #[arg(long, default_value = "https://localhost:8443")]
     origin: String,
+    /// SQLite database of accounts and card links (created if missing).
+    #[arg(long, default_value = "demo.sqlite")]
     db: PathBuf,
+    /// DER certificate of a CA whose cards may log in (repeat for several).
+    #[arg(long = "trust-anchor", value_name = "DER", required = true, num_args = 1..)]
     trust_anchors: Vec<PathBuf>,
+    /// DER CRL to apply (repeat for several): one for every CA of the path, read again every
+    /// --crl-reload-minutes and on SIGHUP.
+    #[arg(long = "crl", value_name = "DER", num_args = 1..)]
     crls: Vec<PathBuf>,
+    /// DER certificate of an intermediate CA between the cards and an anchor.
+    #[arg(long = "intermediate", value_name = "DER", num_args = 1..)]
     intermediates: Vec<PathBuf>,
+    /// DER certificate of a configured CA whose cards are accepted without a CRL.
+    #[arg(long = "no-crl-for", value_name = "DER", num_args = 1..)]
     no_crl_for: Vec<PathBuf>,
+    /// Accepted certificate policy OID (repeat for several; none: any policy).
+    #[arg(long = "policy", value_name = "OID", num_args = 1..)]
     policies: Vec<String>,
+    /// Accept test CAs (a TEST word in their subject) as anchors: for the demo and tests only.
+    #[arg(long)]
     allow_test_anchors: bool,
+    /// Minutes between two readings of the --crl files.
+    #[arg(long, default_value_t = 60)]
     crl_reload_minutes: u64,
+    /// The extension's page library, served as /static/cpx-connect.js
+    /// [default: extension/page/cpx-connect.js in this repository].
+    #[arg(long, value_name = "PATH")]
     page_library: Option<PathBuf>,
+    /// Create the account marie.dupont / demo1234 if it does not exist.
+    #[arg(long)]
     seed_demo_user: bool,
+    /// Keep challenges and browser sessions in this Redis (`redis://host:port/db`), shared
+    /// by every instance of the site; default: in this process's memory.
+    #[arg(long, value_name = "URL")]
     store: Option<String>,
+    /// With a rediss:// store: the CA certificate (PEM) of the Redis server's certificate,
+    /// instead of the system's roots.
+    #[arg(long, value_name = "PEM")]
     store_ca: Option<PathBuf>,
+    /// A reverse proxy whose X-Forwarded-For is believed (repeatable; default: none, the
+    /// peer address is the client).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// New sessions one client (IPv4 address, IPv6 /64) may make at once, before one per
+    /// 2 seconds (default 30; a benchmark from one machine raises it).
+    #[arg(long, value_name = "N")]
     client_session_burst: Option<u32>,
+    /// Challenges one client may ask at once, before one per 2 seconds (default 20).
+    #[arg(long, value_name = "N")]
     client_challenge_burst: Option<u32>,
 }
 
