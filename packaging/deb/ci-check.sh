@@ -119,11 +119,12 @@ trap 'dpkg -P cpx-connect >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
     cat "$work/doctor.txt"
     env -u CPX_CONNECT_LOG_DIR HOME="$work/home" LANG=fr_FR.UTF-8 LC_ALL= LC_MESSAGES= \
         /usr/bin/cpx-connect doctor | tail -n 1 || true
+    # --json while the card is still in (closing its stdin below takes it out).
+    env -u CPX_CONNECT_LOG_DIR HOME="$work/home" /usr/bin/cpx-connect doctor --json >"$work/doctor.json" || true
     exec 8>&-
     wait "$card" || true
     [ "$status" -le 1 ] || fail "cpx-connect doctor exited with $status with the virtual card inserted"
     grep -q '^FAIL' "$work/doctor.txt" && fail "cpx-connect doctor has a FAIL line with the virtual card inserted"
-    env -u CPX_CONNECT_LOG_DIR HOME="$work/home" /usr/bin/cpx-connect doctor --json >"$work/doctor.json" || true
     node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); if (r.schema !== 1 || !r.loginPossible) process.exit(1)' "$work/doctor.json" ||
         fail "cpx-connect doctor --json does not say a login is possible"
 ) 9>"$lock"
