@@ -552,13 +552,14 @@ export function defineScenarios(kind) {
       // sees restrictOrigins alone; Firefox passes the string through.
       await managedSettings(t, { allowedOrigins: site.origin, restrictOrigins: true });
       const { browser, page, host } = await setUp(t, scenario());
+      assert.equal((await login(page, newNonce())).code, "ERR_ORIGIN_NOT_ALLOWED");
+      assert.equal((await pageStatus(page)).code, "ERR_ORIGIN_NOT_ALLOWED");
+      // Before the popup opens: its own diagnosis starts the host, as a user's click on it should.
+      assert.equal(host?.entries().length, 0, "the host was never started");
       const popup = await browser.openExtensionPage("popup.html");
       const managed = await popup.evaluate(() => (globalThis.browser ?? globalThis.chrome).storage.managed.get(null));
       if (kind === "chromium") assert.deepEqual(managed, { restrictOrigins: true }, "Chromium dropped the mistyped list");
       else assert.deepEqual(managed, { allowedOrigins: site.origin, restrictOrigins: true });
-      assert.equal((await login(page, newNonce())).code, "ERR_ORIGIN_NOT_ALLOWED");
-      assert.equal((await pageStatus(page)).code, "ERR_ORIGIN_NOT_ALLOWED");
-      assert.equal(host?.entries().length, 0, "the host was never started");
       await popup.waitForFunction(() => document.querySelectorAll("#checks > li").length >= 2);
       const first = await popup.evaluate(() => ({ text: document.querySelector("#checks > li")?.textContent ?? "", state: document.querySelector("#checks > li")?.className }));
       assert.equal(first.state, "problem");
