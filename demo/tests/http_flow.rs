@@ -83,6 +83,28 @@ async fn post_form(
     Ok(client.post(site.url(path)).form(fields).send().await?)
 }
 
+/// A username/password form (`/connexion` or `/lier`), posted with the page's CSRF token.
+async fn post_credentials(
+    client: &Client,
+    site: &Site,
+    path: &str,
+    csrf: &str,
+    username: &str,
+    password: &str,
+) -> Result<Response, Box<dyn std::error::Error>> {
+    post_form(
+        client,
+        site,
+        path,
+        &[
+            ("csrf", csrf),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
 async fn password_login(
     client: &Client,
     site: &Site,
@@ -91,17 +113,7 @@ async fn password_login(
 ) -> Result<Response, Box<dyn std::error::Error>> {
     let (_, html) = page(client, site, "/").await?;
     let csrf = csrf_of(&html)?;
-    post_form(
-        client,
-        site,
-        "/connexion",
-        &[
-            ("csrf", &csrf),
-            ("username", username),
-            ("password", password),
-        ],
-    )
-    .await
+    post_credentials(client, site, "/connexion", &csrf, username, password).await
 }
 
 /// Card login of an unlinked card, then the link form with the given credentials.
@@ -118,17 +130,7 @@ async fn link_card(
     let (status, html) = page(client, site, "/lier").await?;
     assert_eq!(status, StatusCode::OK);
     let csrf = csrf_of(&html)?;
-    post_form(
-        client,
-        site,
-        "/lier",
-        &[
-            ("csrf", &csrf),
-            ("username", username),
-            ("password", password),
-        ],
-    )
-    .await
+    post_credentials(client, site, "/lier", &csrf, username, password).await
 }
 
 async fn logout(client: &Client, site: &Site) -> TestResult {
@@ -225,15 +227,13 @@ async fn unlinked_card_goes_to_linking_then_logs_in() -> TestResult {
     assert!(html.contains("Médecin"));
 
     let csrf = csrf_of(&html)?;
-    let linked = post_form(
+    let linked = post_credentials(
         &client,
         &site,
         "/lier",
-        &[
-            ("csrf", &csrf),
-            ("username", MARIE_USERNAME),
-            ("password", MARIE_PASSWORD),
-        ],
+        &csrf,
+        MARIE_USERNAME,
+        MARIE_PASSWORD,
     )
     .await?;
     assert_eq!(linked.status(), StatusCode::SEE_OTHER);
@@ -336,15 +336,13 @@ async fn wrong_password_on_the_link_form_links_nothing() -> TestResult {
 
     // The card is still waiting: the right password links it.
     let csrf = csrf_of(&html)?;
-    let linked = post_form(
+    let linked = post_credentials(
         &client,
         &site,
         "/lier",
-        &[
-            ("csrf", &csrf),
-            ("username", MARIE_USERNAME),
-            ("password", MARIE_PASSWORD),
-        ],
+        &csrf,
+        MARIE_USERNAME,
+        MARIE_PASSWORD,
     )
     .await?;
     assert_eq!(linked.status(), StatusCode::SEE_OTHER);
@@ -586,15 +584,13 @@ async fn signed_in_user_links_a_card_from_the_account_page() -> TestResult {
     assert!(html.contains("PIERRE MARTIN"));
 
     let csrf = csrf_of(&html)?;
-    let linked = post_form(
+    let linked = post_credentials(
         &client,
         &site,
         "/lier",
-        &[
-            ("csrf", &csrf),
-            ("username", PIERRE_USERNAME),
-            ("password", PIERRE_PASSWORD),
-        ],
+        &csrf,
+        PIERRE_USERNAME,
+        PIERRE_PASSWORD,
     )
     .await?;
     assert_eq!(linked.status(), StatusCode::SEE_OTHER);
@@ -763,32 +759,21 @@ async fn password_guessing_is_throttled_and_each_failure_rotates_the_csrf_token(
     let (_, html) = page(&client, &site, "/").await?;
     let mut csrf = csrf_of(&html)?;
     for _ in 0..3 {
-        let response = post_form(
-            &client,
-            &site,
-            "/connexion",
-            &[
-                ("csrf", &csrf),
-                ("username", MARIE_USERNAME),
-                ("password", "guess"),
-            ],
-        )
-        .await?;
+        let response =
+            post_credentials(&client, &site, "/connexion", &csrf, MARIE_USERNAME, "guess").await?;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         let next = csrf_of(&response.text().await?)?;
         assert_ne!(next, csrf, "the CSRF token must change after a failure");
         csrf = next;
     }
     // Even the right password waits now, and says how long.
-    let response = post_form(
+    let response = post_credentials(
         &client,
         &site,
         "/connexion",
-        &[
-            ("csrf", &csrf),
-            ("username", MARIE_USERNAME),
-            ("password", MARIE_PASSWORD),
-        ],
+        &csrf,
+        MARIE_USERNAME,
+        MARIE_PASSWORD,
     )
     .await?;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);

@@ -137,12 +137,7 @@ pub fn parse_prkdf(prkdf: &[u8]) -> Result<Vec<PrivateKeyInfo>, CardError> {
             0xA0 => KeyKind::Ec,
             _ => continue,
         };
-        let mut parts = object.children();
-        let common = parse_common_object(&need(
-            parts.next_tagged(0x30),
-            "PrKDF",
-            "commonObjectAttributes",
-        )?)?;
+        let (common, mut parts) = open_object(&object, "PrKDF")?;
         let key_attributes = need(parts.next_tagged(0x30), "PrKDF", "commonKeyAttributes")?;
         let id = need(key_attributes.require(0x04), "PrKDF", "key iD")?
             .value
@@ -177,6 +172,27 @@ pub fn parse_prkdf(prkdf: &[u8]) -> Result<Vec<PrivateKeyInfo>, CardError> {
 /// A field a login needs, or an error naming the directory and the field.
 fn need<T>(found: Result<T, TlvError>, directory: &str, field: &str) -> Result<T, CardError> {
     found.map_err(|error| CardError::Malformed(format!("{directory}: no usable {field} ({error})")))
+}
+
+/// An object of a directory file opened: its commonObjectAttributes, and the parts after them
+/// (class attributes, then optional subclass and type attributes).
+fn open_object<'a>(
+    object: &Tlv<'a>,
+    directory: &str,
+) -> Result<(CommonObject, TlvReader<'a>), CardError> {
+    let mut parts = object.children();
+    let common = need(parts.next_tagged(0x30), directory, "commonObjectAttributes")?;
+    Ok((parse_common_object(&common)?, parts))
+}
+
+/// The SEQUENCE inside an object's typeAttributes `[1]` (named `what` in errors).
+fn type_attributes<'a>(
+    parts: &mut TlvReader<'a>,
+    directory: &str,
+    what: &str,
+) -> Result<Tlv<'a>, CardError> {
+    let wrapper = need(next_with_tag(parts, 0xA1), directory, "typeAttributes [1]")?;
+    need(wrapper.require(0x30), directory, what)
 }
 
 /// The next element of `parts` with `tag`, skipping elements before it that this host does not
@@ -218,12 +234,7 @@ pub fn parse_cdf(cdf: &[u8], app_path: &[u8]) -> Result<Vec<CertificateInfo>, Ca
         if object.tag != 0x30 {
             continue;
         }
-        let mut parts = object.children();
-        let common = parse_common_object(&need(
-            parts.next_tagged(0x30),
-            "CDF",
-            "commonObjectAttributes",
-        )?)?;
+        let (common, mut parts) = open_object(&object, "CDF")?;
         let certificate_attributes = need(
             parts.next_tagged(0x30),
             "CDF",
@@ -240,12 +251,7 @@ pub fn parse_cdf(cdf: &[u8], app_path: &[u8]) -> Result<Vec<CertificateInfo>, Ca
             Some(flag) => flag.value.first().is_some_and(|b| *b != 0),
             None => false,
         };
-        let type_attributes = need(next_with_tag(&mut parts, 0xA1), "CDF", "typeAttributes [1]")?;
-        let x509_attributes = need(
-            type_attributes.require(0x30),
-            "CDF",
-            "x509CertificateAttributes",
-        )?;
+        let x509_attributes = type_attributes(&mut parts, "CDF", "x509CertificateAttributes")?;
         let value = need(x509_attributes.require(0x30), "CDF", "certificate path")?;
         let path = absolute(
             app_path,
@@ -269,12 +275,7 @@ pub fn parse_aodf(aodf: &[u8]) -> Result<Vec<AuthObjectInfo>, CardError> {
         if object.tag != 0x30 {
             continue;
         }
-        let mut parts = object.children();
-        let common = parse_common_object(&need(
-            parts.next_tagged(0x30),
-            "AODF",
-            "commonObjectAttributes",
-        )?)?;
+        let (common, mut parts) = open_object(&object, "AODF")?;
         let auth_id = need(
             parts
                 .next_tagged(0x30)
@@ -284,12 +285,7 @@ pub fn parse_aodf(aodf: &[u8]) -> Result<Vec<AuthObjectInfo>, CardError> {
         )?
         .value
         .to_vec();
-        let type_attributes = need(
-            next_with_tag(&mut parts, 0xA1),
-            "AODF",
-            "typeAttributes [1]",
-        )?;
-        let attributes = need(type_attributes.require(0x30), "AODF", "PinAttributes")?;
+        let attributes = type_attributes(&mut parts, "AODF", "PinAttributes")?;
         objects.push(AuthObjectInfo {
             label: common.label,
             auth_id,
