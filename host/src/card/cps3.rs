@@ -290,7 +290,7 @@ mod tests {
     use super::*;
     use crate::card::discovery::EF_DIR;
     use crate::card::pin::{PinEncoding, PinPolicy};
-    use crate::card::testing::ScriptedTransport;
+    use crate::card::testing::{signature_steps, ScriptedTransport};
     use crate::card::transport::{Protocol, TransportError};
 
     fn profile() -> CardProfile {
@@ -462,7 +462,6 @@ mod tests {
     #[test]
     fn the_login_commands_are_exact_under_t0_and_t1() {
         let digest = [0x5A; 32];
-        let signature = "AB ".repeat(256);
         for protocol in [Protocol::T0, Protocol::T1] {
             let ia = internal_authenticate(&digest, Some(protocol));
             let mut script = vec![
@@ -492,27 +491,8 @@ mod tests {
                 (VERIFY_1234.to_owned(), "90 00".to_owned()),
                 (MSE.to_owned(), "90 00".to_owned()),
             ]);
-            match protocol {
-                Protocol::T0 => script.extend([
-                    (ia, "61 00".to_owned()),
-                    (
-                        "00 C0 00 00 E7".to_owned(),
-                        format!("{}61 19", "AB ".repeat(0xE7)),
-                    ),
-                    (
-                        "00 C0 00 00 19".to_owned(),
-                        format!("{}90 00", "AB ".repeat(0x19)),
-                    ),
-                ]),
-                Protocol::T1 => script.push((ia, format!("{signature}90 00"))),
-            }
-            let mut transport = ScriptedTransport::new(
-                script
-                    .iter()
-                    .map(|(c, r)| (c.as_str(), r.as_str()))
-                    .collect(),
-            )
-            .over(protocol);
+            script.extend(signature_steps("00", ia, protocol, "AB"));
+            let mut transport = ScriptedTransport::from_owned(&script).over(protocol);
             let mut card = Cps3::new(&mut transport);
             card.icc_serial().unwrap();
             card.pin_status(&profile()).unwrap();

@@ -456,7 +456,7 @@ impl CpxCard for Cps4<'_> {
 mod tests {
     use super::*;
     use crate::card::pin::{PinEncoding, PinPolicy};
-    use crate::card::testing::{hex, tlv, ScriptedTransport};
+    use crate::card::testing::{hex, signature_steps, tlv, ScriptedTransport};
     use crate::card::transport::{Protocol, TransportError};
     use cpx_virtual_card::{Holder, VirtualCard};
 
@@ -682,12 +682,7 @@ mod tests {
             read("01 B0 00 00 00", &certificate[..0x100]),
             read("01 B0 01 00 30", &certificate[0x100..]),
         ];
-        let mut transport = ScriptedTransport::new(
-            steps
-                .iter()
-                .map(|(c, r)| (c.as_str(), r.as_str()))
-                .collect(),
-        );
+        let mut transport = ScriptedTransport::from_owned(&steps);
         let serial = IccSerial(vec![0x80, 0x25, 0, 0, 1, 0x40, 0, 1, 0x23, 0x45]);
         let mut card = Cps4::new(&mut transport);
         let profile = card.read_profile(&serial).unwrap();
@@ -805,27 +800,8 @@ mod tests {
                 (MSE_DECIPHER.to_owned(), "90 00".to_owned()),
                 (first_part, "90 00".to_owned()),
             ];
-            match protocol {
-                Protocol::T0 => script.extend([
-                    (last_part, "61 00".to_owned()),
-                    (
-                        "01 C0 00 00 E7".to_owned(),
-                        format!("{}61 19", "77 ".repeat(0xE7)),
-                    ),
-                    (
-                        "01 C0 00 00 19".to_owned(),
-                        format!("{}90 00", "77 ".repeat(0x19)),
-                    ),
-                ]),
-                Protocol::T1 => script.push((last_part, format!("{}90 00", "77 ".repeat(256)))),
-            }
-            let mut transport = ScriptedTransport::new(
-                script
-                    .iter()
-                    .map(|(c, r)| (c.as_str(), r.as_str()))
-                    .collect(),
-            )
-            .over(protocol);
+            script.extend(signature_steps("01", last_part, protocol, "77"));
+            let mut transport = ScriptedTransport::from_owned(&script).over(protocol);
             let mut card = Cps4::new(&mut transport);
             card.icc_serial().unwrap();
             assert_eq!(card.pin_status(&profile()).unwrap().retries_left, 3);

@@ -33,6 +33,16 @@ impl ScriptedTransport {
         }
     }
 
+    /// A script built at run time (commands and answers in hex).
+    pub fn from_owned(script: &[(String, String)]) -> Self {
+        Self::new(
+            script
+                .iter()
+                .map(|(command, answer)| (command.as_str(), answer.as_str()))
+                .collect(),
+        )
+    }
+
     /// The transport reports this active protocol.
     pub fn over(mut self, protocol: Protocol) -> Self {
         self.protocol = Some(protocol);
@@ -71,6 +81,32 @@ impl Transport for ScriptedTransport {
 
     fn protocol(&self) -> Option<Protocol> {
         self.protocol
+    }
+}
+
+/// The script steps of a command whose answer is a 256-byte signature filled with `byte` (two
+/// hex digits). Under T=1 the card answers at once; under T=0 it says `61 00` and the answer
+/// comes through two GET RESPONSEs of class `cla`, as the drivers' channel asks for them
+/// (0xE7 bytes, then the 0x19 the card's `61 19` announces).
+pub fn signature_steps(
+    cla: &str,
+    command: String,
+    protocol: Protocol,
+    byte: &str,
+) -> Vec<(String, String)> {
+    match protocol {
+        Protocol::T0 => vec![
+            (command, "61 00".to_owned()),
+            (
+                format!("{cla} C0 00 00 E7"),
+                format!("{}61 19", format!("{byte} ").repeat(0xE7)),
+            ),
+            (
+                format!("{cla} C0 00 00 19"),
+                format!("{}90 00", format!("{byte} ").repeat(0x19)),
+            ),
+        ],
+        Protocol::T1 => vec![(command, format!("{}90 00", format!("{byte} ").repeat(256)))],
     }
 }
 
