@@ -170,48 +170,12 @@ impl CardChecker {
 
 #[cfg(test)]
 mod tests {
-    use cpx_verify::{NonceError, VerifyError};
-
     use crate::messages::{server_message, SERVER_FALLBACK};
 
     /// Every refusal cpx-verify can report reaches the user as its own French message.
     #[test]
     fn every_verifier_code_has_a_message() {
-        let why = || "test".to_owned();
-        let errors = [
-            VerifyError::TooLarge { max: 10_240 },
-            VerifyError::Malformed {
-                field: "signature",
-                why: why(),
-            },
-            VerifyError::UnsupportedFormat { format: why() },
-            VerifyError::UnsupportedAlgorithm { algorithm: why() },
-            VerifyError::AlgorithmKeyMismatch {
-                algorithm: "ES256",
-                key: why(),
-            },
-            VerifyError::BadSignature,
-            VerifyError::CertificateExpired,
-            VerifyError::CertificateNotYetValid,
-            VerifyError::UntrustedIssuer,
-            VerifyError::Revoked,
-            VerifyError::CrlExpired,
-            VerifyError::RevocationCheckFailed { why: why() },
-            VerifyError::WrongKeyUsage,
-            VerifyError::WrongExtendedKeyUsage,
-            VerifyError::InvalidCertificate { why: why() },
-            VerifyError::IdentityIncomplete { missing: "CN" },
-            VerifyError::Nonce(NonceError::Unknown),
-            VerifyError::Nonce(NonceError::Expired),
-            VerifyError::Nonce(NonceError::WrongSession),
-            VerifyError::Nonce(NonceError::StoreFull),
-            VerifyError::RevocationUnknown { issuer: why() },
-            VerifyError::PolicyNotAllowed,
-            VerifyError::IdNatInvalid { id_nat: why() },
-            VerifyError::ChallengeStoreUnavailable { why: why() },
-            VerifyError::InvalidExpectedOrigin { origin: why() },
-            VerifyError::InvalidExpectedNonce,
-        ];
+        let errors = cpx_verify::test_util::every_verify_error();
         for error in errors {
             assert_ne!(
                 server_message(error.code()),

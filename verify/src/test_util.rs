@@ -39,7 +39,7 @@ use ring::signature::{
     EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256,
 };
 
-use crate::{ConfigError, TrustConfig};
+use crate::{ConfigError, NonceError, TrustConfig, VerifyError};
 
 /// The test root (`CN=TEST AC RACINE IGC-SANTE FORT`), DER: the trust anchor.
 pub const TEST_ROOT_CA_DER: &[u8] = include_bytes!("../testdata/integrator/root-ca.der");
@@ -188,6 +188,89 @@ pub fn sign_test_token(
         "appVersion": "https://cpxconnect.test/cpx-connect/releases/test",
     }))
     .map_err(|error| failed(&error))
+}
+
+/// One value of every variant of [`VerifyError`], for tests that must cover each refusal (a
+/// message per code, an HTTP status per code). The match has no wildcard: a new variant does not
+/// compile until it is added here, and so reaches every such test.
+pub fn every_verify_error() -> Vec<VerifyError> {
+    let all = vec![
+        VerifyError::TooLarge { max: 1 },
+        VerifyError::Malformed {
+            field: "format",
+            why: String::new(),
+        },
+        VerifyError::UnsupportedFormat {
+            format: String::new(),
+        },
+        VerifyError::UnsupportedAlgorithm {
+            algorithm: String::new(),
+        },
+        VerifyError::AlgorithmKeyMismatch {
+            algorithm: "RS256",
+            key: String::new(),
+        },
+        VerifyError::BadSignature,
+        VerifyError::CertificateExpired,
+        VerifyError::CertificateNotYetValid,
+        VerifyError::UntrustedIssuer,
+        VerifyError::Revoked,
+        VerifyError::CrlExpired,
+        VerifyError::RevocationCheckFailed { why: String::new() },
+        VerifyError::RevocationUnknown {
+            issuer: String::new(),
+        },
+        VerifyError::PolicyNotAllowed,
+        VerifyError::ChallengeStoreUnavailable { why: String::new() },
+        VerifyError::IdNatInvalid {
+            id_nat: String::new(),
+        },
+        VerifyError::WrongKeyUsage,
+        VerifyError::WrongExtendedKeyUsage,
+        VerifyError::InvalidCertificate { why: String::new() },
+        VerifyError::IdentityIncomplete { missing: "CN" },
+        VerifyError::Nonce(NonceError::Unknown),
+        VerifyError::Nonce(NonceError::Expired),
+        VerifyError::Nonce(NonceError::WrongSession),
+        VerifyError::Nonce(NonceError::StoreFull),
+        VerifyError::InvalidExpectedOrigin {
+            origin: String::new(),
+        },
+        VerifyError::InvalidExpectedNonce,
+    ];
+    for error in &all {
+        match error {
+            VerifyError::TooLarge { .. }
+            | VerifyError::Malformed { .. }
+            | VerifyError::UnsupportedFormat { .. }
+            | VerifyError::UnsupportedAlgorithm { .. }
+            | VerifyError::AlgorithmKeyMismatch { .. }
+            | VerifyError::BadSignature
+            | VerifyError::CertificateExpired
+            | VerifyError::CertificateNotYetValid
+            | VerifyError::UntrustedIssuer
+            | VerifyError::Revoked
+            | VerifyError::CrlExpired
+            | VerifyError::RevocationCheckFailed { .. }
+            | VerifyError::RevocationUnknown { .. }
+            | VerifyError::PolicyNotAllowed
+            | VerifyError::ChallengeStoreUnavailable { .. }
+            | VerifyError::IdNatInvalid { .. }
+            | VerifyError::WrongKeyUsage
+            | VerifyError::WrongExtendedKeyUsage
+            | VerifyError::InvalidCertificate { .. }
+            | VerifyError::IdentityIncomplete { .. }
+            | VerifyError::Nonce(
+                NonceError::Unknown
+                | NonceError::Expired
+                | NonceError::WrongSession
+                | NonceError::StoreFull,
+            )
+            | VerifyError::InvalidExpectedOrigin { .. }
+            | VerifyError::InvalidExpectedNonce => {}
+        }
+    }
+    all
 }
 
 #[cfg(test)]
