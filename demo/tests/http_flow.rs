@@ -401,6 +401,19 @@ async fn replayed_token_is_refused() -> TestResult {
     Ok(())
 }
 
+/// The statuses are cpx-verify's table (verify/README.md): a token the site cannot read is the
+/// request's fault (400), not a refused card (401).
+#[tokio::test]
+async fn a_token_that_is_not_a_token_is_a_bad_request() -> TestResult {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    get_nonce(&client, &site).await?;
+    let (status, body) = post_token(&client, &site, &json!({ "format": "web-eid:1" })).await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "ERR_TOKEN_MALFORMED");
+    Ok(())
+}
+
 #[tokio::test]
 async fn token_made_for_another_origin_is_refused() -> TestResult {
     let site = Site::start().await?;

@@ -116,27 +116,10 @@ pub fn router(validator: Validator) -> Router {
         .with_state(site)
 }
 
-/// The HTTP status for a code of `VerifyError`, `NonceError` or `IssueError`: the table of
-/// "HTTP integration" in verify/README.md (a test checks that they agree).
+/// The HTTP status of a refused login: cpx-verify's table (verify/README.md, "Error codes and
+/// HTTP statuses").
 pub fn http_status(code: &str) -> StatusCode {
-    match code {
-        // The request is not a token this site can read.
-        "ERR_TOKEN_TOO_LARGE"
-        | "ERR_TOKEN_MALFORMED"
-        | "ERR_TOKEN_FORMAT_UNSUPPORTED"
-        | "ERR_ALGORITHM_UNSUPPORTED" => StatusCode::BAD_REQUEST,
-        // The site's own state or configuration: the user can only try later.
-        "ERR_CRL_EXPIRED"
-        | "ERR_REVOCATION_UNKNOWN"
-        | "ERR_NONCE_STORE_FULL"
-        | "ERR_CHALLENGE_STORE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
-        "ERR_REVOCATION_CHECK_FAILED"
-        | "ERR_RANDOM_UNAVAILABLE"
-        | "ERR_VERIFIER_ORIGIN_INVALID"
-        | "ERR_VERIFIER_NONCE_INVALID" => StatusCode::INTERNAL_SERVER_ERROR,
-        // The card, its certificate or the challenge was refused; any code added later too.
-        _ => StatusCode::UNAUTHORIZED,
-    }
+    StatusCode::from_u16(cpx_verify::http_status(code)).unwrap_or(StatusCode::UNAUTHORIZED)
 }
 
 async fn login_page(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {

@@ -220,6 +220,31 @@ impl VerifyError {
     }
 }
 
+/// The HTTP status a site answers a refused login with, for any code of this crate
+/// (`VerifyError`, `NonceError`, `IssueError`, `ChallengeError`): the table "Error codes and
+/// HTTP statuses" of the README, which a test checks against this function. A code added later
+/// gets 401, as the README tells sites to do with codes they do not know.
+pub fn http_status(code: &str) -> u16 {
+    match code {
+        // The request is not a token this site can read.
+        "ERR_TOKEN_TOO_LARGE"
+        | "ERR_TOKEN_MALFORMED"
+        | "ERR_TOKEN_FORMAT_UNSUPPORTED"
+        | "ERR_ALGORITHM_UNSUPPORTED" => 400,
+        // The site's own state or configuration: the user can only try later.
+        "ERR_CRL_EXPIRED"
+        | "ERR_REVOCATION_UNKNOWN"
+        | "ERR_NONCE_STORE_FULL"
+        | "ERR_CHALLENGE_STORE_UNAVAILABLE" => 503,
+        "ERR_REVOCATION_CHECK_FAILED"
+        | "ERR_RANDOM_UNAVAILABLE"
+        | "ERR_VERIFIER_ORIGIN_INVALID"
+        | "ERR_VERIFIER_NONCE_INVALID" => 500,
+        // The card, its certificate or the challenge was refused.
+        _ => 401,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

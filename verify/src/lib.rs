@@ -41,7 +41,7 @@ mod validator;
 #[cfg(feature = "redis")]
 pub use challenge::RedisChallengeStore;
 pub use challenge::{ChallengeError, ChallengeStore};
-pub use error::{ConfigError, NonceError, VerifyError};
+pub use error::{http_status, ConfigError, NonceError, VerifyError};
 pub use nonce::{IssueError, NonceStore, RandomUnavailable, DEFAULT_MAX_NONCES};
 pub use token::MAX_TOKEN_BYTES;
 pub use trust::TrustConfig;

@@ -244,7 +244,8 @@ async fn a_login_needs_our_origin_and_json() {
     );
 }
 
-/// Every row of the README's HTTP table says the status the example answers with.
+/// Every row of the README's HTTP table says the status `cpx_verify::http_status` gives, which
+/// the example answers with.
 #[test]
 fn the_example_answers_the_statuses_of_the_readme_table() {
     let readme = include_str!("../README.md");
@@ -254,7 +255,7 @@ fn the_example_answers_the_statuses_of_the_readme_table() {
         assert_eq!(
             axum_login::http_status(&code).as_u16(),
             status,
-            "{code}: the README and examples/axum_login.rs disagree"
+            "{code}: the README and cpx_verify::http_status disagree"
         );
     }
 }

@@ -50,12 +50,12 @@ pub(crate) async fn card_login(
         Ok(card) => card,
         Err(failure) => {
             log(&format!("card login refused: {failure}"));
+            // The demo's own code first, then cpx-verify's table (verify/README.md).
             let status = if failure.code == "ERR_NONCE_MISSING" {
                 StatusCode::BAD_REQUEST
-            } else if failure.code == "ERR_CHALLENGE_STORE_UNAVAILABLE" {
-                StatusCode::SERVICE_UNAVAILABLE
             } else {
-                StatusCode::UNAUTHORIZED
+                StatusCode::from_u16(cpx_verify::http_status(failure.code))
+                    .unwrap_or(StatusCode::UNAUTHORIZED)
             };
             return json_failure(status, failure.code);
         }
