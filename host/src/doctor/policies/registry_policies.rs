@@ -76,9 +76,10 @@ fn chromium_policies(
     registry: &dyn Registry,
     key: &RegistryKey,
 ) -> std::io::Result<Map<String, Value>> {
-    let mut policies = Map::new();
-    for (name, value) in registry.values(key)? {
-        let converted = match (value, name.as_str()) {
+    chromium_key(
+        registry,
+        key,
+        |name, value| match (value, name) {
             (RegistryValue::String(text), "ExtensionSettings") => json_of_kind(&text, true),
             (RegistryValue::String(text), list) if CHROMIUM_LISTS.contains(&list) => {
                 json_of_kind(&text, false)
@@ -87,21 +88,37 @@ fn chromium_policies(
                 Value::Bool(number != 0)
             }
             (value, _) => plain(value),
-        };
-        policies.insert(name, converted);
+        },
+        &|child, child_key| {
+            Ok(if child.eq_ignore_ascii_case("3rdparty") {
+                Value::Object(chromium_third_party(registry, child_key)?)
+            } else if CHROMIUM_LISTS.contains(&child) {
+                Value::Array(numbered_values(registry, child_key)?)
+            } else {
+                Value::Object(chromium_dictionary(registry, child_key)?)
+            })
+        },
+    )
+}
+
+/// One key of Chromium's policy tree as a JSON object: each value and each subkey converted by
+/// its name, as the policy's schema type says.
+fn chromium_key(
+    registry: &dyn Registry,
+    key: &RegistryKey,
+    value_of: fn(&str, RegistryValue) -> Value,
+    subkey_of: &dyn Fn(&str, &RegistryKey) -> std::io::Result<Value>,
+) -> std::io::Result<Map<String, Value>> {
+    let mut object = Map::new();
+    for (name, value) in registry.values(key)? {
+        let converted = value_of(&name, value);
+        object.insert(name, converted);
     }
     for child in registry.subkeys(key)? {
-        let child_key = key.join(&child);
-        let value = if child.eq_ignore_ascii_case("3rdparty") {
-            Value::Object(chromium_third_party(registry, &child_key)?)
-        } else if CHROMIUM_LISTS.contains(&child.as_str()) {
-            Value::Array(numbered_values(registry, &child_key)?)
-        } else {
-            Value::Object(chromium_dictionary(registry, &child_key)?)
-        };
-        policies.insert(child, value);
+        let converted = subkey_of(&child, &key.join(&child))?;
+        object.insert(child, converted);
     }
-    Ok(policies)
+    Ok(object)
 }
 
 /// `3rdparty\extensions\<id>\policy\...` as a policy file's `3rdparty.extensions.<id>`.
@@ -136,25 +153,22 @@ fn extension_policy(
     registry: &dyn Registry,
     key: &RegistryKey,
 ) -> std::io::Result<Map<String, Value>> {
-    let mut policy = Map::new();
-    for (name, value) in registry.values(key)? {
-        let converted = match (value, name.as_str()) {
+    chromium_key(
+        registry,
+        key,
+        |name, value| match (value, name) {
             (RegistryValue::String(text), "allowedOrigins") => json_of_kind(&text, false),
             (RegistryValue::Dword(number), "restrictOrigins") => Value::Bool(number != 0),
             (value, _) => plain(value),
-        };
-        policy.insert(name, converted);
-    }
-    for child in registry.subkeys(key)? {
-        let child_key = key.join(&child);
-        let value = if child == "allowedOrigins" {
-            Value::Array(numbered_values(registry, &child_key)?)
-        } else {
-            Value::Object(chromium_dictionary(registry, &child_key)?)
-        };
-        policy.insert(child, value);
-    }
-    Ok(policy)
+        },
+        &|child, child_key| {
+            Ok(if child == "allowedOrigins" {
+                Value::Array(numbered_values(registry, child_key)?)
+            } else {
+                Value::Object(chromium_dictionary(registry, child_key)?)
+            })
+        },
+    )
 }
 
 /// A dictionary policy written as subkeys (such as `ExtensionSettings\<id>`).
@@ -162,15 +176,9 @@ fn chromium_dictionary(
     registry: &dyn Registry,
     key: &RegistryKey,
 ) -> std::io::Result<Map<String, Value>> {
-    let mut dictionary = Map::new();
-    for (name, value) in registry.values(key)? {
-        dictionary.insert(name, plain(value));
-    }
-    for child in registry.subkeys(key)? {
-        let value = chromium_dictionary(registry, &key.join(&child))?;
-        dictionary.insert(child, Value::Object(value));
-    }
-    Ok(dictionary)
+    chromium_key(registry, key, |_, value| plain(value), &|_, child_key| {
+        Ok(Value::Object(chromium_dictionary(registry, child_key)?))
+    })
 }
 
 /// The values named `1`, `2`, ... of a list key, up to the first missing number: Chromium reads
