@@ -60,16 +60,10 @@ pub struct AccountStore {
     connection: Mutex<Connection>,
 }
 
-const SCHEMA: &str = "
-PRAGMA foreign_keys = ON;
-CREATE TABLE IF NOT EXISTS accounts (
-    id            INTEGER PRIMARY KEY,
-    username      TEXT NOT NULL UNIQUE,
-    display_name  TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created_at    INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS card_links (
+/// The columns of `card_links` today: in `SCHEMA`, and in the table a migration rebuilds.
+macro_rules! card_links_columns {
+    () => {
+        "(
     account_id  INTEGER NOT NULL UNIQUE REFERENCES accounts(id) ON DELETE CASCADE,
     anchor_id   TEXT NOT NULL,
     id_nat      TEXT NOT NULL,
@@ -81,8 +75,25 @@ CREATE TABLE IF NOT EXISTS card_links (
     not_after   INTEGER NOT NULL,
     linked_at   INTEGER NOT NULL,
     UNIQUE (anchor_id, id_nat)
+)"
+    };
+}
+
+const SCHEMA: &str = concat!(
+    "
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS accounts (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    display_name  TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
 );
-";
+CREATE TABLE IF NOT EXISTS card_links ",
+    card_links_columns!(),
+    ";
+"
+);
 
 impl AccountStore {
     /// Opens (creating if needed) the database file.
@@ -330,21 +341,8 @@ impl AccountStore {
     }
 }
 
-/// The columns of `card_links` today, as `SCHEMA` makes them.
-const CARD_LINKS_TABLE: &str = "
-CREATE TABLE card_links_new (
-    account_id  INTEGER NOT NULL UNIQUE REFERENCES accounts(id) ON DELETE CASCADE,
-    anchor_id   TEXT NOT NULL,
-    id_nat      TEXT NOT NULL,
-    surname     TEXT NOT NULL,
-    given_name  TEXT NOT NULL,
-    profession  TEXT,
-    issuer      TEXT NOT NULL,
-    serial_hex  TEXT NOT NULL,
-    not_after   INTEGER NOT NULL,
-    linked_at   INTEGER NOT NULL,
-    UNIQUE (anchor_id, id_nat)
-);";
+/// The table a migration rebuilds `card_links` into.
+const CARD_LINKS_TABLE: &str = concat!("CREATE TABLE card_links_new ", card_links_columns!(), ";");
 
 /// A database of an earlier schema: `card_links` without `anchor_id`, or with the first
 /// release's `id_nat UNIQUE` (a card was then the idNat alone; now it is (anchor, idNat), and
