@@ -59,32 +59,13 @@ impl RedisSessionStore {
     /// must chain to, instead of the system's roots. A command waits at most 3 seconds; the
     /// connection comes back by itself after a Redis restart.
     pub async fn connect(url: &str, ca_pem: Option<&[u8]>) -> Result<Self, String> {
-        let client = match ca_pem {
-            Some(ca_pem) => redis::Client::build_with_tls(
-                url,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(ca_pem.to_vec()),
-                },
-            ),
-            None => redis::Client::open(url),
-        }
-        .map_err(|error| error.to_string())?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(3))
-            .set_response_timeout(Duration::from_secs(3))
-            .set_number_of_retries(1);
-        let mut connection = tokio::time::timeout(
+        let connection = tokio::time::timeout(
             Duration::from_secs(5),
-            ConnectionManager::new_with_config(client, config),
+            cpx_verify::connect_redis(url, ca_pem),
         )
         .await
         .map_err(|_| "no answer within 5 seconds".to_owned())?
         .map_err(|error| error.to_string())?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut connection)
-            .await
-            .map_err(|error| error.to_string())?;
         Ok(Self { connection })
     }
 

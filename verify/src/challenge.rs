@@ -76,7 +76,7 @@ impl ChallengeStore for NonceStore {
 }
 
 #[cfg(feature = "redis")]
-pub use self::redis_store::RedisChallengeStore;
+pub use self::redis_store::{connect_redis, RedisChallengeStore};
 
 #[cfg(feature = "redis")]
 mod redis_store {
@@ -127,6 +127,36 @@ mod redis_store {
         }
     }
 
+    /// A connection to Redis as every store of CPx Connect makes it: `url` is `redis://` (a
+    /// password in it is sent with AUTH) or `rediss://` (TLS, checked against `ca_pem` when
+    /// given, else the system's roots); a command waits at most 3 seconds; the connection comes
+    /// back by itself after a Redis restart. Redis must answer a PING before this returns, so
+    /// an unreachable Redis stops a site's start rather than its first login.
+    pub async fn connect_redis(
+        url: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<ConnectionManager, redis::RedisError> {
+        let client = match ca_pem {
+            Some(ca_pem) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca_pem.to_vec()),
+                },
+            ),
+            None => redis::Client::open(url),
+        }?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(3))
+            .set_response_timeout(Duration::from_secs(3))
+            .set_number_of_retries(1);
+        let mut connection = ConnectionManager::new_with_config(client, config).await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await?;
+        Ok(connection)
+    }
+
     impl RedisChallengeStore {
         /// Connects to `url` (`redis://host:port/db`) and checks that Redis answers, so that
         /// an unreachable Redis stops the site's start rather than its first login. Keys are
@@ -142,28 +172,7 @@ mod redis_store {
             lifetime: Duration,
             ca_pem: Option<&[u8]>,
         ) -> Result<Self, ChallengeError> {
-            let client = match ca_pem {
-                Some(ca_pem) => redis::Client::build_with_tls(
-                    url,
-                    redis::TlsCertificates {
-                        client_tls: None,
-                        root_cert: Some(ca_pem.to_vec()),
-                    },
-                ),
-                None => redis::Client::open(url),
-            }
-            .map_err(unavailable)?;
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_connection_timeout(Duration::from_secs(3))
-                .set_response_timeout(Duration::from_secs(3))
-                .set_number_of_retries(1);
-            let mut connection = ConnectionManager::new_with_config(client, config)
-                .await
-                .map_err(unavailable)?;
-            redis::cmd("PING")
-                .query_async::<String>(&mut connection)
-                .await
-                .map_err(unavailable)?;
+            let connection = connect_redis(url, ca_pem).await.map_err(unavailable)?;
             Ok(RedisChallengeStore {
                 connection,
                 prefix: "cpx:challenge:".to_owned(),

@@ -39,7 +39,7 @@ mod trust;
 mod validator;
 
 #[cfg(feature = "redis")]
-pub use challenge::RedisChallengeStore;
+pub use challenge::{connect_redis, RedisChallengeStore};
 pub use challenge::{ChallengeError, ChallengeStore};
 pub use error::{http_status, ConfigError, NonceError, VerifyError};
 pub use nonce::{IssueError, NonceStore, RandomUnavailable, DEFAULT_MAX_NONCES};
