@@ -289,8 +289,7 @@ impl CpxCard for Cps3<'_> {
 mod tests {
     use super::*;
     use crate::card::discovery::EF_DIR;
-    use crate::card::pin::{PinEncoding, PinPolicy};
-    use crate::card::testing::{signature_steps, ScriptedTransport};
+    use crate::card::testing::{cps_pin_policy, signature_steps, ScriptedTransport};
     use crate::card::transport::{Protocol, TransportError};
 
     fn profile() -> CardProfile {
@@ -299,16 +298,7 @@ mod tests {
             icc_serial: IccSerial(vec![0x80, 0x25, 0, 0, 1, 0x99, 0x21, 0x38, 0x45, 0x0F]),
             application: ApplicationAddress::Aid(pkcs15::CPS3_CONTACT_AID.to_vec()),
             key_reference: 0x82,
-            pin: PinPolicy::new(
-                1,
-                PinEncoding::AsciiNumeric,
-                4,
-                Some(8),
-                8,
-                true,
-                Some(0xFF),
-            )
-            .unwrap(),
+            pin: cps_pin_policy(),
             certificate_der: vec![],
         }
     }

@@ -455,8 +455,7 @@ impl CpxCard for Cps4<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::card::pin::{PinEncoding, PinPolicy};
-    use crate::card::testing::{hex, signature_steps, tlv, ScriptedTransport};
+    use crate::card::testing::{cps_pin_policy, hex, signature_steps, tlv, ScriptedTransport};
     use crate::card::transport::{Protocol, TransportError};
     use cpx_virtual_card::{Holder, VirtualCard};
 
@@ -472,16 +471,7 @@ mod tests {
             icc_serial: IccSerial(vec![0x80, 0x25, 0, 0, 1, 0x40, 0, 1, 0x23, 0x45]),
             application: ApplicationAddress::Aid(pkcs15::CPS3_CONTACT_AID.to_vec()),
             key_reference: 0x20,
-            pin: PinPolicy::new(
-                1,
-                PinEncoding::AsciiNumeric,
-                4,
-                Some(8),
-                8,
-                true,
-                Some(0xFF),
-            )
-            .unwrap(),
+            pin: cps_pin_policy(),
             certificate_der: VirtualCard::cps3(Holder::Dupont)
                 .auth_certificate_der()
                 .to_vec(),

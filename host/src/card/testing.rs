@@ -1,6 +1,7 @@
 //! A scripted transport for unit tests: it asserts every command byte for byte and plays back
 //! the card's answers, in order.
 
+use super::pin::{PinEncoding, PinPolicy};
 use super::transport::{Protocol, Transport, TransportError};
 
 pub fn hex(text: &str) -> Vec<u8> {
@@ -10,6 +11,21 @@ pub fn hex(text: &str) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("test hex"))
         .collect()
+}
+
+/// The PIN of a CPS3 or CPS4 as its AODF describes it: reference 1, 4 to 8 ASCII digits,
+/// padded with FF to 8 bytes.
+pub fn cps_pin_policy() -> PinPolicy {
+    PinPolicy::new(
+        1,
+        PinEncoding::AsciiNumeric,
+        4,
+        Some(8),
+        8,
+        true,
+        Some(0xFF),
+    )
+    .expect("the CPS PIN policy is valid")
 }
 
 /// One expected command and what the card does about it.

@@ -139,7 +139,7 @@ fn platform_directory() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::card::pin::{PinEncoding, PinPolicy};
+    use crate::card::testing::cps_pin_policy;
     use crate::card::CardType;
 
     fn profile(serial: u8) -> CardProfile {
@@ -148,16 +148,7 @@ mod tests {
             icc_serial: IccSerial(vec![0x80, 0x25, 0, 0, 1, serial]),
             application: crate::card::ApplicationAddress::Aid(vec![0xE8, 0x28]),
             key_reference: 0x82,
-            pin: PinPolicy::new(
-                1,
-                PinEncoding::AsciiNumeric,
-                4,
-                Some(8),
-                8,
-                true,
-                Some(0xFF),
-            )
-            .unwrap(),
+            pin: cps_pin_policy(),
             certificate_der: vec![0x30, 0x00],
         }
     }
