@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::registry::Registry;
 use super::{
-    check_addon_id, check_extension_id, locations, registry_error, registry_value, ExtensionIds,
-    InstallError, Location, Outcome, Request, Scope, Step,
+    check_addon_id, check_extension_id, io_error, locations, registry_error, registry_value,
+    ExtensionIds, InstallError, Location, Outcome, Request, Scope, Step,
 };
 
 /// The manifest a browser reads, field for field.
@@ -136,15 +136,6 @@ pub fn install_with(
 }
 
 fn write_if_changed(file: &Path, text: &str, scope: Scope) -> Result<Outcome, InstallError> {
-    let io_error = |action, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| InstallError::Io {
-            action,
-            path,
-            scope,
-            source,
-        }
-    };
     let existing = match std::fs::read(file) {
         Ok(bytes) => Some(bytes),
         // A file in the way of the folder is reported when the folder is created.
@@ -156,20 +147,20 @@ fn write_if_changed(file: &Path, text: &str, scope: Scope) -> Result<Outcome, In
         {
             None
         }
-        Err(error) => return Err(io_error("read", file)(error)),
+        Err(error) => return Err(io_error("read", file, scope)(error)),
     };
     if existing.as_deref() == Some(text.as_bytes()) {
         return Ok(Outcome::Unchanged);
     }
     let directory = file.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(directory).map_err(io_error("create the folder", directory))?;
+    std::fs::create_dir_all(directory).map_err(io_error("create the folder", directory, scope))?;
     // Write beside, then rename: a browser starting meanwhile sees the old or the new manifest.
     let partial = file.with_extension("json.partial");
-    std::fs::write(&partial, text).map_err(io_error("write", &partial))?;
-    make_world_readable(&partial).map_err(io_error("set permissions on", &partial))?;
+    std::fs::write(&partial, text).map_err(io_error("write", &partial, scope))?;
+    make_world_readable(&partial).map_err(io_error("set permissions on", &partial, scope))?;
     if let Err(error) = std::fs::rename(&partial, file) {
         let _ = std::fs::remove_file(&partial);
-        return Err(io_error("write", file)(error));
+        return Err(io_error("write", file, scope)(error));
     }
     Ok(if existing.is_some() {
         Outcome::Updated

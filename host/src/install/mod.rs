@@ -314,6 +314,22 @@ fn without_verbatim_prefix(path: &str) -> String {
     }
 }
 
+/// The error of a file step, for `map_err`.
+pub(super) fn io_error(
+    action: &'static str,
+    path: &Path,
+    scope: Scope,
+) -> impl FnOnce(io::Error) -> InstallError {
+    let path = path.to_path_buf();
+    move |source| InstallError::Io {
+        action,
+        path,
+        scope,
+        source,
+    }
+}
+
+/// The error of a registry step, for `map_err`.
 pub(super) fn registry_error(
     action: &'static str,
     key: &registry::RegistryKey,

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::registry::{self, Registry};
 use super::{
-    every_location, registry_error, registry_value, Browser, InstallError, Location, Outcome,
-    Request, Scope, Step,
+    every_location, io_error, registry_error, registry_value, Browser, InstallError, Location,
+    Outcome, Request, Scope, Step,
 };
 
 /// Removes the manifest from the locations of the selected browsers, except where a browser
@@ -148,12 +148,7 @@ fn remove_manifest(
     location: &Location,
     file: &Path,
 ) -> Result<(), InstallError> {
-    std::fs::remove_file(file).map_err(|source| InstallError::Io {
-        action: "remove",
-        path: file.to_path_buf(),
-        scope: request.scope,
-        source,
-    })?;
+    std::fs::remove_file(file).map_err(io_error("remove", file, request.scope))?;
     remove_empty_folders(location);
     Ok(())
 }
