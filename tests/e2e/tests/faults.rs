@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use cpx_e2e::{
-    authenticate_request, nonce, pcscd, verifies_with_pin, CardSlot, Host, DOCUMENTED_ERROR_CODES,
+    authenticate_request, documented_error_codes, nonce, pcscd, verifies_with_pin, CardSlot, Host,
 };
 use cpx_virtual_card::faults::Fault;
 use cpx_virtual_card::{pcscd_test_lock, Holder, VirtualCard};
@@ -114,7 +114,7 @@ fn error_code(answer: &Value) -> &str {
 fn assert_documented_error(answer: &Value) {
     let code = error_code(answer);
     assert!(
-        DOCUMENTED_ERROR_CODES.contains(&code),
+        documented_error_codes().contains(&code),
         "not a documented error: {answer}"
     );
 }
