@@ -487,6 +487,9 @@ mod tests {
         let codes = super::documented_error_codes();
         assert_eq!(codes.first(), Some(&"ERR_INVALID_REQUEST"));
         assert_eq!(codes.last(), Some(&"ERR_INTERNAL"));
-        assert!(codes.iter().all(|code| code.starts_with("ERR_")), "{codes:?}");
+        assert!(
+            codes.iter().all(|code| code.starts_with("ERR_")),
+            "{codes:?}"
+        );
     }
 }

@@ -61,6 +61,26 @@ impl Desk {
             .to_vec()
     }
 
+    /// `authenticate` with `certificate_id` and `pin` gives a token that `holder`'s card signed
+    /// over this origin and a fresh nonce (made from `seed`).
+    fn assert_logs_in(
+        &self,
+        host: &mut Host,
+        certificate_id: &str,
+        holder: Holder,
+        pin: &str,
+        seed: u8,
+    ) {
+        let challenge = nonce(seed);
+        let answer = host.request(&authenticate_request(
+            certificate_id,
+            ORIGIN,
+            &challenge,
+            pin,
+        ));
+        assert_signed_by(&answer, &self.auth_certificate(holder), &challenge);
+    }
+
     /// Pulls both cards out, exchanges them, and puts them back: the readers now list them in
     /// the other order.
     fn swap_cards(&mut self) {
@@ -167,25 +187,23 @@ fn certificates_lists_both_cards_and_authenticate_signs_with_the_named_one_only(
     assert_eq!(reader_of(&list, &martin), desk.slots[1].reader());
     assert_ne!(id_of(&list, &dupont), id_of(&list, &martin));
 
-    let challenge = nonce(21);
-    let answer = host.request(&authenticate_request(
+    desk.assert_logs_in(
+        &mut host,
         &id_of(&list, &martin),
-        ORIGIN,
-        &challenge,
+        Holder::Martin,
         MARTIN_PIN,
-    ));
-    assert_signed_by(&answer, &desk.auth_certificate(Holder::Martin), &challenge);
+        21,
+    );
     assert_eq!(desk.verify_count(Holder::Martin), 1);
     assert_eq!(desk.verify_count(Holder::Dupont), 0);
 
-    let challenge = nonce(22);
-    let answer = host.request(&authenticate_request(
+    desk.assert_logs_in(
+        &mut host,
         &id_of(&list, &dupont),
-        ORIGIN,
-        &challenge,
+        Holder::Dupont,
         DUPONT_PIN,
-    ));
-    assert_signed_by(&answer, &desk.auth_certificate(Holder::Dupont), &challenge);
+        22,
+    );
     assert_eq!(desk.verify_count(Holder::Dupont), 1);
     assert_eq!(desk.verify_count(Holder::Martin), 1);
 
@@ -229,25 +247,23 @@ fn after_the_cards_swap_readers_authenticate_still_signs_with_the_named_card() {
 
     // The professional swaps the cards between the readers while the PIN window is open.
     desk.swap_cards();
-    let challenge = nonce(31);
-    let answer = host.request(&authenticate_request(
+    desk.assert_logs_in(
+        &mut host,
         &id_of(&before, &dupont),
-        ORIGIN,
-        &challenge,
+        Holder::Dupont,
         DUPONT_PIN,
-    ));
-    assert_signed_by(&answer, &desk.auth_certificate(Holder::Dupont), &challenge);
+        31,
+    );
     assert_eq!(desk.verify_count(Holder::Dupont), 1);
     assert_eq!(desk.verify_count(Holder::Martin), 0, "only the named card");
 
-    let challenge = nonce(32);
-    let answer = host.request(&authenticate_request(
+    desk.assert_logs_in(
+        &mut host,
         &id_of(&before, &martin),
-        ORIGIN,
-        &challenge,
+        Holder::Martin,
         MARTIN_PIN,
-    ));
-    assert_signed_by(&answer, &desk.auth_certificate(Holder::Martin), &challenge);
+        32,
+    );
     assert_eq!(desk.verify_count(Holder::Martin), 1);
     assert_eq!(desk.verify_count(Holder::Dupont), 1);
 
@@ -296,14 +312,13 @@ fn a_reader_with_a_card_beside_an_empty_one() {
     );
     assert_eq!(desk.verifies_on_the_wire(Holder::Martin), 0);
 
-    let challenge = nonce(42);
-    let answer = host.request(&authenticate_request(
+    desk.assert_logs_in(
+        &mut host,
         &id_of(&both, &martin),
-        ORIGIN,
-        &challenge,
+        Holder::Martin,
         MARTIN_PIN,
-    ));
-    assert_signed_by(&answer, &desk.auth_certificate(Holder::Martin), &challenge);
+        42,
+    );
     assert_eq!(desk.verify_count(Holder::Martin), 1);
     assert_eq!(desk.verify_count(Holder::Dupont), 0);
 }
