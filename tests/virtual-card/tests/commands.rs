@@ -1,10 +1,11 @@
 //! Byte-level tests of every command the virtual CPS3 answers.
 
+mod common;
+
+use common::{collect, hex, public_key, send, split, sw, SHA256_DIGEST_INFO_PREFIX};
 use cpx_virtual_card::{Holder, VirtualCard};
-use der::{Decode, Encode};
+use der::Decode;
 use rsa::pkcs1v15::Pkcs1v15Sign;
-use rsa::pkcs8::DecodePublicKey;
-use rsa::RsaPublicKey;
 use x509_cert::Certificate;
 
 const SELECT_EF_SN_ICC: &str = "00A4090404 3F00D003";
@@ -13,50 +14,6 @@ const GET_PIN_DOCP: &str = "00CB3FFF0A 4D087006BF810102A080";
 const GET_PIN_SIZES: &str = "00CB3FFF0B 4D097007BF8101037F4180";
 const MSE_SET_AUTHENTICATION: &str = "0022 41A4 06 800102 840182";
 const PIN_1234: &str = "0020000108 31323334FFFFFFFF";
-const SHA256_DIGEST_INFO_PREFIX: &str = "3031300D060960864801650304020105000420";
-
-fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text
-        .bytes()
-        .filter(|byte| !byte.is_ascii_whitespace())
-        .collect();
-    digits
-        .chunks(2)
-        .map(|pair| {
-            let pair = std::str::from_utf8(pair).unwrap();
-            u8::from_str_radix(pair, 16).unwrap()
-        })
-        .collect()
-}
-
-fn send(card: &mut VirtualCard, apdu: &str) -> Vec<u8> {
-    card.transmit(&hex(apdu))
-}
-
-/// Splits a response into (data, SW).
-fn split(response: &[u8]) -> (Vec<u8>, u16) {
-    assert!(response.len() >= 2, "response without status word");
-    let (data, sw) = response.split_at(response.len() - 2);
-    (data.to_vec(), u16::from_be_bytes([sw[0], sw[1]]))
-}
-
-fn sw(response: &[u8]) -> u16 {
-    split(response).1
-}
-
-/// Follows `61 xx` with GET RESPONSE until 90 00, the way a T=0 host does.
-fn collect(card: &mut VirtualCard, first: &[u8]) -> Vec<u8> {
-    let (mut data, mut status) = split(first);
-    while status >> 8 == 0x61 {
-        let le = status & 0xFF;
-        let answer = card.transmit(&[0x00, 0xC0, 0x00, 0x00, le as u8]);
-        let (chunk, next) = split(&answer);
-        data.extend_from_slice(&chunk);
-        status = next;
-    }
-    assert_eq!(status, 0x9000, "GET RESPONSE chain ended with {status:04X}");
-    data
-}
 
 /// Reads the current EF in 0xE7-byte chunks until the card says the offset is past the end.
 fn read_whole_file(card: &mut VirtualCard) -> Vec<u8> {
@@ -77,16 +34,6 @@ fn read_whole_file(card: &mut VirtualCard) -> Vec<u8> {
             (_, status) => panic!("READ BINARY answered {status:04X}"),
         }
     }
-}
-
-fn public_key(certificate_der: &[u8]) -> RsaPublicKey {
-    let certificate = Certificate::from_der(certificate_der).unwrap();
-    let spki = certificate
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .unwrap();
-    RsaPublicKey::from_public_key_der(&spki).unwrap()
 }
 
 fn sha256_digest_info(message: &[u8]) -> Vec<u8> {
@@ -154,7 +101,7 @@ fn select_by_aid() {
     assert_eq!(send(&mut card, &format!("00A4040C0D{aid}")), [0x90, 0x00]);
     let first = send(&mut card, &format!("00A404040D{aid}"));
     assert_eq!(first, [0x61, 0x2F]);
-    let fcp = collect(&mut card, &first);
+    let fcp = collect(&mut card, 0x00, &first);
     let mut name = hex("840D");
     name.extend(hex(aid));
     assert!(fcp.windows(name.len()).any(|window| window == name));
@@ -207,7 +154,7 @@ fn fcp_of_a_certificate_gives_its_allocated_size_and_security_attributes() {
     let mut card = VirtualCard::cps3(Holder::Dupont);
     // Find the certificate path the PKCS#15 way is tested elsewhere; here: its FCP shape.
     let first = send(&mut card, "00A4090406 3F0000016F41");
-    let fcp = collect(&mut card, &first);
+    let fcp = collect(&mut card, 0x00, &first);
     assert_eq!(fcp[..6], hex("6222 80020800"));
     assert!(fcp.windows(2).any(|window| window == [0xA1, 0x12]));
     assert_eq!(&fcp[fcp.len() - 3..], [0x8A, 0x01, 0x05]);
@@ -338,7 +285,7 @@ fn the_pin_object_is_found_from_the_mf_only() {
     // The vendor's way (Cryptolib trace, OpenSC issue #2275): select the MF first.
     assert_eq!(send(&mut card, "00A4090C02 3F00"), [0x90, 0x00]);
     let docp = send(&mut card, GET_PIN_DOCP);
-    collect(&mut card, &docp);
+    collect(&mut card, 0x00, &docp);
     // The MF stays current: a host that does not select its application again finds neither
     // its files nor its key.
     assert_eq!(sw(&send(&mut card, "00A4020C02 5031")), 0x6A82);
@@ -356,7 +303,7 @@ fn get_data_other_objects() {
     // CHV public data: maximum and minimum PIN lengths.
     let first = send(&mut card, GET_PIN_SIZES);
     assert_eq!(
-        collect(&mut card, &first),
+        collect(&mut card, 0x00, &first),
         hex("700DBF81010 97F4106 800108 810104"
             .replace(' ', "")
             .as_str())
@@ -373,7 +320,7 @@ fn get_data_other_objects() {
     );
     assert_eq!(send(&mut card, SELECT_APPLICATION), [0x90, 0x00]);
     let first = send(&mut card, "00CB3FFF0A 4D087006BF900202A080");
-    let docp = collect(&mut card, &first);
+    let docp = collect(&mut card, 0x00, &first);
     assert_eq!(docp[..7], hex("7018BF900214A0"));
     assert!(docp.ends_with(&hex("80020100")));
     assert_eq!(
@@ -500,7 +447,7 @@ fn internal_authenticate_needs_mse_and_pin_and_signs_with_the_auth_key() {
     }
     let first = lenient.transmit(&command);
     assert_eq!(
-        collect(&mut lenient, &first),
+        collect(&mut lenient, 0x00, &first),
         signature,
         "PKCS#1 v1.5 is deterministic"
     );
@@ -520,7 +467,7 @@ fn internal_authenticate_input_limits() {
     let mut longest = vec![0x00, 0x88, 0x00, 0x00, 102];
     longest.extend([0xAB; 102]);
     assert_eq!(card.transmit(&longest), [0x61, 0x00]);
-    let signature = collect(&mut card, &[0x61, 0x00]);
+    let signature = collect(&mut card, 0x00, &[0x61, 0x00]);
     let key = public_key(card.auth_certificate_der());
     key.verify(Pkcs1v15Sign::new_unprefixed(), &[0xAB; 102], &signature)
         .expect("a 102-byte input is padded and signed");
@@ -567,7 +514,7 @@ fn document_signature_with_pso_hash_and_cds() {
     assert_eq!(send(&mut card, PIN_1234), [0x90, 0x00]);
     let first = send(&mut card, "002A9E9A00");
     assert_eq!(first, [0x61, 0x00]);
-    let signature = collect(&mut card, &first);
+    let signature = collect(&mut card, 0x00, &first);
 
     let key = public_key(card.sign_certificate_der());
     let digest = sha2::Sha256::digest(message);

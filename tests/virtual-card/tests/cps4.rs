@@ -1,13 +1,12 @@
 //! Byte-level tests of the virtual CPS4: logical channel 1, the PKI applet, PIN tries, and the
 //! login signature by chained PSO DECIPHER, checked with RSA against the fixture certificate.
 
+mod common;
+
+use common::{collect, hex, public_key, send, split, sw, SHA256_DIGEST_INFO_PREFIX};
 use cpx_virtual_card::{cps4, Holder, VirtualCard};
-use der::{Decode, Encode};
 use rsa::pkcs1v15::Pkcs1v15Sign;
-use rsa::pkcs8::DecodePublicKey;
-use rsa::RsaPublicKey;
 use sha2::{Digest, Sha256};
-use x509_cert::Certificate;
 
 const SELECT_APPLET: &str = "01A4040C08 8025000001FF0100";
 const SELECT_PKCS15_APPLICATION: &str = "01A4040C0D E828BD080F8025000001FF0010";
@@ -15,45 +14,6 @@ const PIN_1234: &str = "0120000108 31323334FFFFFFFF";
 const PIN_9999: &str = "0120000108 39393939FFFFFFFF";
 const PIN_STATUS: &str = "01200001";
 const MSE_DECIPHER: &str = "012241B803 830120";
-const SHA256_DIGEST_INFO_PREFIX: &str = "3031300D060960864801650304020105000420";
-
-fn hex(text: &str) -> Vec<u8> {
-    let digits: Vec<u8> = text
-        .bytes()
-        .filter(|byte| !byte.is_ascii_whitespace())
-        .collect();
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
-}
-
-fn send(card: &mut VirtualCard, apdu: &str) -> Vec<u8> {
-    card.transmit(&hex(apdu))
-}
-
-fn split(response: &[u8]) -> (Vec<u8>, u16) {
-    assert!(response.len() >= 2, "response without status word");
-    let (data, sw) = response.split_at(response.len() - 2);
-    (data.to_vec(), u16::from_be_bytes([sw[0], sw[1]]))
-}
-
-fn sw(response: &[u8]) -> u16 {
-    split(response).1
-}
-
-/// Follows `61 xx` with GET RESPONSE on channel 1 until 90 00.
-fn collect(card: &mut VirtualCard, first: &[u8]) -> Vec<u8> {
-    let (mut data, mut status) = split(first);
-    while status >> 8 == 0x61 {
-        let answer = card.transmit(&[0x01, 0xC0, 0x00, 0x00, status as u8]);
-        let (chunk, next) = split(&answer);
-        data.extend_from_slice(&chunk);
-        status = next;
-    }
-    assert_eq!(status, 0x9000, "GET RESPONSE chain ended with {status:04X}");
-    data
-}
 
 /// A CPS4 with the applet selected on channel 1, the PKCS#15 application current.
 fn card_in_application(holder: Holder) -> VirtualCard {
@@ -94,16 +54,6 @@ fn decipher_chained(card: &mut VirtualCard, block: &[u8], part: usize) -> Vec<u8
     let mut apdu = vec![0x01, 0x2A, 0x80, 0x86, last.len() as u8];
     apdu.extend_from_slice(last);
     card.transmit(&apdu)
-}
-
-fn public_key(certificate_der: &[u8]) -> RsaPublicKey {
-    let certificate = Certificate::from_der(certificate_der).unwrap();
-    let spki = certificate
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .unwrap();
-    RsaPublicKey::from_public_key_der(&spki).unwrap()
 }
 
 #[test]
@@ -221,7 +171,7 @@ fn files_are_reached_by_file_id_and_by_relative_path_as_the_cryptolib_does() {
     send(&mut card, SELECT_APPLET);
     // EF.DIR by file id from the MF, with its FCP.
     let first = send(&mut card, "01A4000402 2F00");
-    let fcp = collect(&mut card, &first);
+    let fcp = collect(&mut card, 0x01, &first);
     assert_eq!(fcp[..6], [0x62, fcp[1], 0x80, 0x02, 0x00, 0x1C]);
     let (ef_dir, status) = split(&send(&mut card, "01B000001C"));
     assert_eq!(status, 0x9000);
@@ -231,7 +181,7 @@ fn files_are_reached_by_file_id_and_by_relative_path_as_the_cryptolib_does() {
     assert_eq!(sw(&send(&mut card, "01A4090402 5031")), 0x6A82);
     assert_eq!(sw(&send(&mut card, "01A4000C02 0001")), 0x9000);
     let first = send(&mut card, "01A4090402 5031");
-    let fcp = collect(&mut card, &first);
+    let fcp = collect(&mut card, 0x01, &first);
     assert_eq!(fcp[2..6], [0x80, 0x02, 0x00, 0x40]);
     // A certificate file is read 256 bytes at a time.
     assert_eq!(sw(&send(&mut card, "01A4000C02 6F41")), 0x9000);
@@ -265,7 +215,7 @@ struct CommonKeyAttributes {
 fn the_prkdf_names_the_cps4_key_references() {
     let mut card = card_in_application(Holder::Dupont);
     let first = send(&mut card, "01A4000402 6F11");
-    let fcp = collect(&mut card, &first);
+    let fcp = collect(&mut card, 0x01, &first);
     assert_eq!(fcp[2..6], [0x80, 0x02, 0x01, 0x00]);
     let (prkdf, status) = split(&send(&mut card, "01B0000000"));
     assert_eq!(status, 0x9000);
@@ -358,7 +308,7 @@ fn the_chain_may_be_cut_anywhere_and_get_response_stays_on_channel_one() {
     assert_eq!(sw(&send(&mut card, "01C00000E7")), 0x6985);
 
     let answer = decipher_chained(&mut card, &signature_block(&digest), 128);
-    let signature = collect(&mut card, &answer);
+    let signature = collect(&mut card, 0x01, &answer);
     public_key(card.auth_certificate_der())
         .verify(
             Pkcs1v15Sign::new_unprefixed(),
