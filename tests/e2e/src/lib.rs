@@ -479,6 +479,43 @@ pub fn first_certificate(host: &mut Host) -> Value {
     answer["result"]["certificates"][0].clone()
 }
 
+/// Three wrong PINs block the bench's card: the first two are reported with the tries left,
+/// the third as incorrect or blocked (cards differ), and a fourth request, with the right PIN,
+/// is refused as blocked without a VERIFY carrying it: the host's status question before the
+/// VERIFY finds the PIN blocked. At most one VERIFY with a PIN per request, none other.
+pub fn assert_three_wrong_pins_block_the_card(bench: &Bench, origin: &str) {
+    let mut host = Host::spawn();
+    let id = first_certificate(&mut host)["certificateId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for (attempt, expected) in [(1, 2), (2, 1)] {
+        let answer = host.request(&authenticate_request(&id, origin, &nonce(attempt), "0000"));
+        assert_eq!(answer["error"]["code"], "ERR_PIN_INCORRECT", "{answer}");
+        assert_eq!(answer["error"]["retriesLeft"], expected);
+    }
+    let answer = host.request(&authenticate_request(&id, origin, &nonce(3), "0000"));
+    let code = answer["error"]["code"].as_str().unwrap_or_default();
+    assert!(
+        code == "ERR_PIN_BLOCKED" || code == "ERR_PIN_INCORRECT",
+        "{answer}"
+    );
+    assert_eq!(bench.card.lock().unwrap().pin_tries_left(), 0);
+    assert_eq!(bench.card.lock().unwrap().verify_count(), 3);
+
+    let answer = host.request(&authenticate_request(&id, origin, &nonce(4), "1234"));
+    assert_eq!(answer["error"]["code"], "ERR_PIN_BLOCKED", "{answer}");
+    // Reading certificates and PIN status after the block sends no VERIFY at all.
+    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 0);
+    let card = bench.card.lock().unwrap();
+    assert_eq!(card.verify_count(), 3);
+    assert_eq!(
+        verifies_with_pin(card.apdu_log()),
+        3,
+        "at most one VERIFY with a PIN per authenticate request, none other"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     /// The table is found and read whole: its first and last rows are there, and only codes.

@@ -181,37 +181,7 @@ fn a_wrong_pin_counts_down_and_the_pin_never_reaches_the_log() {
 #[test]
 fn three_wrong_pins_block_the_cps4_and_no_verify_follows() {
     let bench = Bench::with_card(VirtualCard::cps4(Holder::Dupont));
-    let mut host = Host::spawn();
-    let id = first_certificate(&mut host)["certificateId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for (attempt, expected) in [(1, 2), (2, 1)] {
-        let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(attempt), "0000"));
-        assert_eq!(answer["error"]["code"], "ERR_PIN_INCORRECT", "{answer}");
-        assert_eq!(answer["error"]["retriesLeft"], expected);
-    }
-    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(3), "0000"));
-    let code = answer["error"]["code"].as_str().unwrap().to_owned();
-    assert!(
-        code == "ERR_PIN_BLOCKED" || code == "ERR_PIN_INCORRECT",
-        "{answer}"
-    );
-    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(4), "1234"));
-    assert_eq!(answer["error"]["code"], "ERR_PIN_BLOCKED", "{answer}");
-    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 0);
-
-    let card = bench.card.lock().unwrap();
-    assert_eq!(card.pin_tries_left(), 0);
-    // At most one VERIFY with a PIN per authenticate request; the status reads carry none, and
-    // the fourth request's question before its VERIFY found the PIN blocked: no PIN sent.
-    let with_pin = card
-        .apdu_log()
-        .iter()
-        .filter(|apdu| apdu[1] == 0x20 && apdu.len() > 5)
-        .count();
-    assert_eq!(with_pin, 3);
-    assert_eq!(card.verify_count(), 3);
+    cpx_e2e::assert_three_wrong_pins_block_the_card(&bench, ORIGIN);
 }
 
 #[test]

@@ -122,41 +122,7 @@ fn a_wrong_pin_counts_down_and_the_pin_never_reaches_the_log() {
 #[test]
 fn three_wrong_pins_block_the_card_and_no_verify_follows() {
     let bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
-    let mut host = Host::spawn();
-    let id = first_certificate(&mut host)["certificateId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for (attempt, expected) in [(1, json!(2)), (2, json!(1))] {
-        let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(attempt), "0000"));
-        assert_eq!(answer["error"]["code"], "ERR_PIN_INCORRECT");
-        assert_eq!(answer["error"]["retriesLeft"], expected);
-    }
-    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(3), "0000"));
-    let code = answer["error"]["code"].as_str().unwrap().to_owned();
-    assert!(
-        code == "ERR_PIN_BLOCKED" || code == "ERR_PIN_INCORRECT",
-        "{answer}"
-    );
-    assert_eq!(bench.card.lock().unwrap().pin_tries_left(), 0);
-    assert_eq!(bench.card.lock().unwrap().verify_count(), 3);
-
-    // The page asks again: the host reports the block. Its question before the VERIFY (a VERIFY
-    // without data, no PIN) finds the PIN blocked, so the PIN is not even sent.
-    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(4), "1234"));
-    assert_eq!(answer["error"]["code"], "ERR_PIN_BLOCKED");
-    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 0);
-    // Reading certificates and PIN status after the block sends no VERIFY at all.
-    assert_eq!(bench.card.lock().unwrap().verify_count(), 3);
-    let log = bench.card.lock().unwrap().apdu_log().to_vec();
-    let verifies_with_pin = log
-        .iter()
-        .filter(|apdu| apdu.len() > 5 && apdu[1] == 0x20)
-        .count();
-    assert_eq!(
-        verifies_with_pin, 3,
-        "at most one VERIFY per authenticate request, none other"
-    );
+    cpx_e2e::assert_three_wrong_pins_block_the_card(&bench, ORIGIN);
 }
 
 #[test]
