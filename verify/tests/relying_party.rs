@@ -34,10 +34,7 @@ fn validate_with(trust: TrustConfig, leaf: &str) -> Result<cpx_verify::Identity,
 }
 
 fn root_and_ca() -> TrustConfig {
-    TrustConfig::new(vec![fixture("root-ca.der")])
-        .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
-        .expect("config")
-        .allow_test_anchors()
+    test_trust(&["root-ca.der"], &["ca.der"], &[])
 }
 
 // --- 1. (anchor, idNat) ------------------------------------------------------------------------
@@ -268,19 +265,15 @@ fn the_builder_refuses_two_crls_of_one_ca_that_disagree_on_which_is_newer() {
 fn a_shortcut_intermediate_is_checked_against_its_own_serial_in_its_anchors_crl() {
     // ca.der and rollover-ca.der share one name, both under the root, both taken as shortcut
     // anchors; the root's ARL revokes ca.der (serial 0200) only.
-    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
-        .and_then(|trust| {
-            trust.with_intermediates(vec![fixture("rollover-ca.der"), fixture("ca.der")])
-        })
-        .and_then(|trust| {
-            trust.with_crls(vec![
-                fixture("ca.crl.der"),
-                fixture("rollover-ca.crl.der"),
-                fixture("root-ca-revokes-ca.crl.der"),
-            ])
-        })
-        .expect("config")
-        .allow_test_anchors();
+    let trust = test_trust(
+        &["root-ca.der"],
+        &["rollover-ca.der", "ca.der"],
+        &[
+            "ca.crl.der",
+            "rollover-ca.crl.der",
+            "root-ca-revokes-ca.crl.der",
+        ],
+    );
     let validator = validator_for(trust);
     let check = |leaf: &str| validator.validate(&token(leaf, "RS256"), NONCE, now());
     assert_eq!(check("leaf-valid").err(), Some(VerifyError::Revoked));
@@ -383,16 +376,11 @@ fn only_the_configured_certificate_policies_are_accepted() {
 /// whether or not the validator takes the intermediate, verified once, as a shortcut anchor.
 #[test]
 fn an_intermediate_restricted_to_email_issues_no_login_certificate() {
-    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
-        .and_then(|trust| trust.with_intermediates(vec![fixture("email-ca.der")]))
-        .and_then(|trust| {
-            trust.with_crls(vec![
-                fixture("email-ca.crl.der"),
-                fixture("root-ca.crl.der"),
-            ])
-        })
-        .expect("config")
-        .allow_test_anchors();
+    let trust = test_trust(
+        &["root-ca.der"],
+        &["email-ca.der"],
+        &["email-ca.crl.der", "root-ca.crl.der"],
+    );
     assert_eq!(
         validate_with(trust, "leaf-email-ca").err(),
         Some(VerifyError::WrongExtendedKeyUsage)
@@ -404,10 +392,7 @@ fn an_intermediate_restricted_to_email_issues_no_login_certificate() {
 #[test]
 fn an_expired_anchor_is_refused_even_if_the_user_certificate_is_current() {
     // short-ca.der expires on 2030-01-01; leaf-short-ca runs to 2048.
-    let trust = TrustConfig::new(vec![fixture("short-ca.der")])
-        .and_then(|trust| trust.with_crls(vec![fixture("short-ca.crl.der")]))
-        .expect("config")
-        .allow_test_anchors();
+    let trust = test_trust(&["short-ca.der"], &[], &["short-ca.crl.der"]);
     let validator = validator_for(trust);
     let token = token("leaf-short-ca", "RS256");
     let before = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // 2027
@@ -423,19 +408,11 @@ fn an_expired_anchor_is_refused_even_if_the_user_certificate_is_current() {
 
 #[test]
 fn two_cas_of_the_same_name_each_get_their_own_crl() {
-    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
-        .and_then(|trust| {
-            trust.with_intermediates(vec![fixture("ca.der"), fixture("rollover-ca.der")])
-        })
-        .and_then(|trust| {
-            trust.with_crls(vec![
-                fixture("ca.crl.der"),
-                fixture("rollover-ca.crl.der"),
-                fixture("root-ca.crl.der"),
-            ])
-        })
-        .expect("config")
-        .allow_test_anchors();
+    let trust = test_trust(
+        &["root-ca.der"],
+        &["ca.der", "rollover-ca.der"],
+        &["ca.crl.der", "rollover-ca.crl.der", "root-ca.crl.der"],
+    );
     let validator = validator_for(trust);
     let check = |leaf: &str| validator.validate(&token(leaf, "RS256"), NONCE, now());
     assert!(check("leaf-valid").is_ok());
@@ -523,16 +500,11 @@ fn a_validation_time_before_1970_is_not_a_panic() {
 fn an_intermediate_verified_at_start_up_still_has_its_dates_checked_per_token() {
     // short-ca.der (to 2030) as an intermediate under the root: the card's path skips the
     // intermediate's signature, not its dates.
-    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
-        .and_then(|trust| trust.with_intermediates(vec![fixture("short-ca.der")]))
-        .and_then(|trust| {
-            trust.with_crls(vec![
-                fixture("short-ca.crl.der"),
-                fixture("root-ca.crl.der"),
-            ])
-        })
-        .expect("config")
-        .allow_test_anchors();
+    let trust = test_trust(
+        &["root-ca.der"],
+        &["short-ca.der"],
+        &["short-ca.crl.der", "root-ca.crl.der"],
+    );
     let validator = validator_for(trust);
     let token = token("leaf-short-ca", "RS256");
     let before = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // 2027
@@ -552,11 +524,7 @@ fn an_intermediate_still_needs_its_anchors_crl() {
     // Without the root's ARL, the intermediate's own revocation status would be unknown: the
     // start stops (a_shortcut_intermediate_is_checked_against_its_own_serial_in_its_anchors_crl
     // shows the ARL applied to it).
-    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
-        .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
-        .and_then(|trust| trust.with_crls(vec![fixture("ca.crl.der")]))
-        .expect("config")
-        .allow_test_anchors();
+    let trust = test_trust(&["root-ca.der"], &["ca.der"], &["ca.crl.der"]);
     assert!(matches!(
         Validator::new(trust, ORIGIN),
         Err(ConfigError::CaWithoutCrl { ref subject }) if subject.contains("RACINE")

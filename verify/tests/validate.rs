@@ -371,11 +371,11 @@ fn rejects_a_chain_missing_its_intermediate() {
 
 #[test]
 fn an_intermediate_alone_is_not_trusted() {
-    let trust = TrustConfig::new(vec![fixture("other-ca.der")])
-        .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
-        .and_then(|trust| trust.with_crls(vec![fixture("other-ca.crl.der"), fixture("ca.crl.der")]))
-        .expect("config")
-        .allow_test_anchors();
+    let trust = test_trust(
+        &["other-ca.der"],
+        &["ca.der"],
+        &["other-ca.crl.der", "ca.crl.der"],
+    );
     let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), NONCE, now());
     assert_eq!(result.err(), Some(VerifyError::UntrustedIssuer));
 }
@@ -403,17 +403,11 @@ fn revoked_certificate_passes_with_an_explicit_opt_out_so_the_crl_is_what_refuse
 #[test]
 fn a_crl_of_another_issuer_is_not_applied_to_this_chain() {
     // other-ca.crl.der revokes serial 1001 of OTHER CA, the serial leaf-valid has too.
-    let trust = TrustConfig::new(vec![fixture("root-ca.der"), fixture("other-ca.der")])
-        .and_then(|trust| trust.with_intermediates(vec![fixture("ca.der")]))
-        .and_then(|trust| {
-            trust.with_crls(vec![
-                fixture("other-ca.crl.der"),
-                fixture("ca.crl.der"),
-                fixture("root-ca.crl.der"),
-            ])
-        })
-        .expect("config")
-        .allow_test_anchors();
+    let trust = test_trust(
+        &["root-ca.der", "other-ca.der"],
+        &["ca.der"],
+        &["other-ca.crl.der", "ca.crl.der", "root-ca.crl.der"],
+    );
     let validator = validator_for(trust);
     let valid = validator.validate(&token("leaf-valid", "RS256"), NONCE, now());
     assert!(valid.is_ok(), "{valid:?}");

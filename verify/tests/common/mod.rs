@@ -63,6 +63,17 @@ pub fn validator() -> Validator {
     Validator::new(trust(), ORIGIN).expect("fixture validator")
 }
 
+/// A trust configuration from fixture files: anchors, intermediates and CRLs, the test CAs
+/// allowed.
+pub fn test_trust(anchors: &[&str], intermediates: &[&str], crls: &[&str]) -> TrustConfig {
+    let read = |names: &[&str]| names.iter().map(|name| fixture(name)).collect::<Vec<_>>();
+    TrustConfig::new(read(anchors))
+        .and_then(|trust| trust.with_intermediates(read(intermediates)))
+        .and_then(|trust| trust.with_crls(read(crls)))
+        .expect("config")
+        .allow_test_anchors()
+}
+
 pub fn validator_for(trust: TrustConfig) -> Validator {
     Validator::new(trust, ORIGIN).expect("fixture validator")
 }
