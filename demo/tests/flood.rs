@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::site::Site;
 use common::{csrf_of, make_token, TestError, TestResult, MARIE_PASSWORD, MARIE_USERNAME};
-use reqwest::header::{CONTENT_TYPE, ORIGIN, SET_COOKIE};
+use reqwest::header::SET_COOKIE;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
@@ -117,26 +117,9 @@ async fn link_marie(site: &Site) -> TestResult {
 
 /// One click on the card button: login page, challenge, token.
 async fn card_login(site: &Site, client: &Client) -> Result<(StatusCode, Value), TestError> {
-    let page = client.get(site.url("/")).send().await?;
-    assert_eq!(page.status(), StatusCode::OK);
-    let answer = client
-        .get(site.url("/api/nonce"))
-        .header("x-requested-with", "cpx-connect")
-        .send()
-        .await?;
-    assert_eq!(answer.status(), StatusCode::OK);
-    let body: Value = answer.json().await?;
-    let nonce = body["nonce"].as_str().ok_or("no nonce")?;
-    let token = make_token("marie", &site.origin, nonce)?;
-    let response = client
-        .post(site.url("/api/login/card"))
-        .header(ORIGIN, &site.origin)
-        .header(CONTENT_TYPE, "application/json")
-        .body(token.to_string())
-        .send()
-        .await?;
-    let status = response.status();
-    Ok((status, response.json().await?))
+    let nonce = common::fetch_nonce(client, &site.origin).await?;
+    let token = make_token("marie", &site.origin, &nonce)?;
+    common::post_card_token(client, &site.origin, &site.origin, &token).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,34 +33,16 @@ async fn page(
 }
 
 async fn get_nonce(client: &Client, site: &Site) -> Result<String, Box<dyn std::error::Error>> {
-    // The card button is on a page of the site: the browser has its session from that page.
-    client.get(site.url("/")).send().await?;
-    let response = client
-        .get(site.url("/api/nonce"))
-        .header("accept", "application/json")
-        .header("x-requested-with", "cpx-connect")
-        .send()
-        .await?;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await?;
-    Ok(body["nonce"].as_str().ok_or("no nonce")?.to_owned())
+    common::fetch_nonce(client, &site.origin).await
 }
 
-/// Posts a token as the page's script does (same-origin fetch: Origin is the site's).
+/// Posts a token as the page's script does.
 async fn post_token(
     client: &Client,
     site: &Site,
     token: &Value,
 ) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
-    let response = client
-        .post(site.url("/api/login/card"))
-        .header(ORIGIN, &site.origin)
-        .header(CONTENT_TYPE, "application/json")
-        .body(token.to_string())
-        .send()
-        .await?;
-    let status = response.status();
-    Ok((status, response.json().await?))
+    common::post_card_token(client, &site.origin, &site.origin, token).await
 }
 
 /// Nonce, token signed by `holder` for the site's origin, post: what one click does.

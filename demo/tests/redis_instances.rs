@@ -11,9 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cpx_demo::{build_router, server, AppState, DemoConfig};
-use reqwest::header::{CONTENT_TYPE, ORIGIN};
 use reqwest::{Client, StatusCode};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 mod common;
 
@@ -114,15 +113,7 @@ async fn nonce_from(
     client: &Client,
     instance: usize,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    client.get(cluster.url(instance, "/")).send().await?;
-    let response = client
-        .get(cluster.url(instance, "/api/nonce"))
-        .header("x-requested-with", "cpx-connect")
-        .send()
-        .await?;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await?;
-    Ok(body["nonce"].as_str().ok_or("no nonce")?.to_owned())
+    common::fetch_nonce(client, &cluster.instances[instance].url).await
 }
 
 async fn post_token(
@@ -131,19 +122,13 @@ async fn post_token(
     instance: usize,
     token: &Value,
 ) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
-    let response = client
-        .post(cluster.url(instance, "/api/login/card"))
-        .header(ORIGIN, &cluster.origin)
-        .header(CONTENT_TYPE, "application/json")
-        .body(token.to_string())
-        .send()
-        .await?;
-    let status = response.status();
-    let text = response.text().await?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(json!({ "text": text })),
-    ))
+    common::post_card_token(
+        client,
+        &cluster.instances[instance].url,
+        &cluster.origin,
+        token,
+    )
+    .await
 }
 
 /// Links Marie's card through instance 0, so that later card logins log in.

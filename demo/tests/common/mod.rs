@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use reqwest::header::LOCATION;
-use reqwest::Response;
+use reqwest::header::{CONTENT_TYPE, LOCATION, ORIGIN};
+use reqwest::{Client, Response, StatusCode};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use serde_json::{json, Value};
@@ -71,6 +71,44 @@ pub fn make_token(holder: &str, origin: &str, nonce: &str) -> Result<Value, Test
         "signature": STANDARD.encode(signature),
         "appVersion": "https://cpxconnect.org/cpx-connect/releases/0.1.0",
     }))
+}
+
+/// What the card button's script asks first: the page (the session comes from a page the user
+/// loaded), then a challenge. `base`: the site's or the instance's URL, without a path.
+pub async fn fetch_nonce(client: &Client, base: &str) -> Result<String, TestError> {
+    client.get(format!("{base}/")).send().await?;
+    let response = client
+        .get(format!("{base}/api/nonce"))
+        .header("accept", "application/json")
+        .header("x-requested-with", "cpx-connect")
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await?;
+    Ok(body["nonce"].as_str().ok_or("no nonce")?.to_owned())
+}
+
+/// A token posted as the page's script does (a same-origin fetch: `Origin` is the site's). The
+/// answer's JSON, or its text under `"text"` when it is not JSON.
+pub async fn post_card_token(
+    client: &Client,
+    base: &str,
+    origin: &str,
+    token: &Value,
+) -> Result<(StatusCode, Value), TestError> {
+    let response = client
+        .post(format!("{base}/api/login/card"))
+        .header(ORIGIN, origin)
+        .header(CONTENT_TYPE, "application/json")
+        .body(token.to_string())
+        .send()
+        .await?;
+    let status = response.status();
+    let text = response.text().await?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(json!({ "text": text })),
+    ))
 }
 
 /// The hidden CSRF field of the first form in `html`.
