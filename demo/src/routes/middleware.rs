@@ -1,13 +1,11 @@
 //! Around every route: the body read in time, and the security headers and cookie attributes.
 
 use axum::extract::State;
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, SET_COOKIE,
-    STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
-};
+use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use cpx_web::headers::apply_security_headers;
 
 use super::respond::{log, session_store_failure_page};
 use crate::session::SESSION_COOKIE;
@@ -63,25 +61,7 @@ pub(crate) async fn security_headers(
     }
     let headers = response.headers_mut();
     as_browser_session_cookies(headers);
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ),
-    );
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    // HTTPS only from now on for this host: a man in the middle cannot answer a plain-HTTP
-    // request of the victim's browser (and plant a cookie) after the first visit.
-    if let Ok(value) = HeaderValue::from_str(&format!("max-age={}", app.inner.config.hsts_max_age))
-    {
-        headers.insert(STRICT_TRANSPORT_SECURITY, value);
-    }
-    if !headers.contains_key(CACHE_CONTROL) {
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
+    apply_security_headers(headers, app.inner.config.hsts_max_age);
     response
 }
 
