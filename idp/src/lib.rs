@@ -13,6 +13,7 @@ pub mod claims;
 pub mod config;
 pub mod jose;
 pub mod keys;
+pub mod login;
 pub mod logout;
 pub mod store;
 pub mod token;

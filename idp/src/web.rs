@@ -121,10 +121,10 @@ pub fn build_router(provider: Provider) -> Router {
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
         .route("/authorize", get(crate::authorize::authorize))
-        .route("/login", get(crate::authorize::login_page))
-        .route("/login/challenge", get(crate::authorize::challenge))
-        .route("/login/card", post(crate::authorize::card))
-        .route("/login/cancel", post(crate::authorize::cancel))
+        .route("/login", get(crate::login::login_page))
+        .route("/login/challenge", get(crate::login::challenge))
+        .route("/login/card", post(crate::login::card))
+        .route("/login/cancel", post(crate::login::cancel))
         .route("/token", post(crate::token::token))
         .route(
             "/userinfo",

@@ -152,3 +152,13 @@ fn only_demo_mode_makes_a_missing_key() -> TestResult {
     assert!(made.starts_with("-----BEGIN PRIVATE KEY-----"));
     Ok(())
 }
+
+/// The try-out configuration the README shows is a valid one.
+#[test]
+fn the_demo_configuration_is_accepted() -> TestResult {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo.toml");
+    let config = ProviderConfig::load(&path)?;
+    assert_eq!(config.issuer, "https://localhost:8444");
+    assert!(config.client("demo-site").is_some());
+    Ok(())
+}
