@@ -1,12 +1,12 @@
 //! The requesting client's throttling key, as an extractor (the address rules are
 //! `cpx_web::client`'s, shared with the OpenID Connect provider).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-pub use cpx_web::client::{client_address, client_key, FORWARDED_FOR};
+pub use cpx_web::client::{client_address, client_key, request_client_key, FORWARDED_FOR};
 
 use crate::web::AppState;
 
@@ -22,12 +22,10 @@ impl FromRequestParts<AppState> for Client {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let address = client_address(peer, &parts.headers, &state.config().trusted_proxies);
-        Ok(Client(client_key(address)))
+        Ok(Client(request_client_key(
+            &parts.extensions,
+            &parts.headers,
+            &state.config().trusted_proxies,
+        )))
     }
 }

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::claims::Holder;
 use crate::config::Client;
-use crate::store::{key_of, Kind};
+use crate::store::{get_json, key_of, put_json, Kind};
 use crate::web::{
     cookie, log, message_page, now_seconds, param, parse_pairs, set_cookie, throttle_address,
     AppState, ClientAddr, Lang, Provider, CODE_LIFETIME, LOGIN_COOKIE, SESSION_COOKIE,
@@ -183,13 +183,9 @@ pub async fn authorize(
 
 async fn session_holder(app: &Provider, session_cookie: Option<String>) -> Option<Holder> {
     let session_cookie = session_cookie?;
-    let text = app
-        .store
-        .get(Kind::Session, &key_of(&session_cookie))
+    get_json::<SessionRecord>(app.store.as_ref(), Kind::Session, &key_of(&session_cookie))
         .await
-        .ok()??;
-    serde_json::from_str::<SessionRecord>(&text)
-        .ok()
+        .ok()?
         .map(|record| record.holder)
 }
 
@@ -305,14 +301,8 @@ pub(crate) async fn issue_code(
     let redirect_uri = request.redirect_uri.clone();
     let state = request.state.clone();
     let grant = CodeGrant { request, holder };
-    let stored = match serde_json::to_string(&grant) {
-        Ok(text) => {
-            app.store
-                .put(Kind::Code, &key_of(&code), text, CODE_LIFETIME)
-                .await
-        }
-        Err(error) => Err(crate::store::StoreError::Unavailable(error.to_string())),
-    };
+    let key = key_of(&code);
+    let stored = put_json(app.store.as_ref(), Kind::Code, &key, &grant, CODE_LIFETIME).await;
     if let Err(error) = stored {
         log(&format!("code not stored: {error}"));
         return error_redirect(
@@ -336,20 +326,15 @@ async fn start_login(app: &Provider, mut request: AuthRequest) -> Response {
     request.csrf = random_token();
     let redirect_uri = request.redirect_uri.clone();
     let state = request.state.clone();
-    let stored = match serde_json::to_string(&request) {
-        Ok(text) => {
-            app.store
-                .put(
-                    Kind::Transaction,
-                    &key_of(&transaction),
-                    text,
-                    TRANSACTION_LIFETIME,
-                )
-                .await
-        }
-        Err(error) => Err(crate::store::StoreError::Unavailable(error.to_string())),
-    };
-    if let Err(error) = stored {
+    let key = key_of(&transaction);
+    let stored = put_json(
+        app.store.as_ref(),
+        Kind::Transaction,
+        &key,
+        &request,
+        TRANSACTION_LIFETIME,
+    );
+    if let Err(error) = stored.await {
         log(&format!("login transaction not stored: {error}"));
         return error_redirect(
             app,

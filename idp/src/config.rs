@@ -45,6 +45,9 @@ struct FileConfig {
     subject_secret: Option<String>,
     #[serde(default = "default_session_minutes")]
     session_minutes: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the per-address limits.
+    #[serde(default)]
+    trusted_proxies: Vec<std::net::IpAddr>,
     signing_keys: Vec<FileKey>,
     trust: FileTrust,
     #[serde(default)]
@@ -237,6 +240,8 @@ pub struct ProviderConfig {
     pub acr: String,
     pub subject_secret: Option<String>,
     pub session_lifetime: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (empty: the peer is the client).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub signing_keys: Vec<SigningKeyFile>,
     pub trust: TrustFiles,
     pub limits: Limits,
@@ -315,6 +320,7 @@ impl ProviderConfig {
             acr: file.acr,
             subject_secret: file.subject_secret,
             session_lifetime: Duration::from_secs(file.session_minutes.max(1) * 60),
+            trusted_proxies: file.trusted_proxies,
             signing_keys: keys,
             trust,
             limits: Limits {

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::authorize::{bad_request_page, error_redirect, issue_code, AuthRequest, SessionRecord};
 use crate::claims::Holder;
-use crate::store::{key_of, Kind};
+use crate::store::{get_json, key_of, put_json, take_json, Kind};
 use crate::web::{
     clear_cookie, cookie, log, message_page, now_seconds, render, set_cookie, throttle_address,
     AppState, ClientAddr, Lang, Provider, LOGIN_COOKIE, SESSION_COOKIE,
@@ -28,12 +28,9 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The login transaction of this browser: its cookie and what it asked.
 async fn transaction(app: &Provider, headers: &HeaderMap) -> Option<(String, AuthRequest)> {
     let transaction = cookie(headers, LOGIN_COOKIE)?;
-    let text = app
-        .store
-        .get(Kind::Transaction, &key_of(&transaction))
+    let request = get_json(app.store.as_ref(), Kind::Transaction, &key_of(&transaction))
         .await
         .ok()??;
-    let request = serde_json::from_str(&text).ok()?;
     Some((transaction, request))
 }
 
@@ -164,11 +161,9 @@ pub async fn card(
         }
     };
     // Taken, not read: of two tabs posting at once, one only goes on.
-    let request = match app.store.take(Kind::Transaction, &transaction_key).await {
-        Ok(Some(text)) => match serde_json::from_str::<AuthRequest>(&text) {
-            Ok(request) => request,
-            Err(_) => return json_error(StatusCode::BAD_REQUEST, "ERR_LOGIN_EXPIRED"),
-        },
+    let taken = take_json::<AuthRequest>(app.store.as_ref(), Kind::Transaction, &transaction_key);
+    let request = match taken.await {
+        Ok(Some(request)) => request,
         Ok(None) => return json_error(StatusCode::BAD_REQUEST, "ERR_LOGIN_EXPIRED"),
         Err(error) => {
             log(&format!("store: {error}"));
@@ -182,19 +177,8 @@ pub async fn card(
         holder: holder.clone(),
         csrf: random_token(),
     };
-    let stored = match serde_json::to_string(&record) {
-        Ok(text) => {
-            app.store
-                .put(
-                    Kind::Session,
-                    &key_of(&session),
-                    text,
-                    app.config.session_lifetime,
-                )
-                .await
-        }
-        Err(error) => Err(crate::store::StoreError::Unavailable(error.to_string())),
-    };
+    let (key, lifetime) = (key_of(&session), app.config.session_lifetime);
+    let stored = put_json(app.store.as_ref(), Kind::Session, &key, &record, lifetime).await;
     if let Err(error) = stored {
         log(&format!("session not stored: {error}"));
         return json_error(StatusCode::SERVICE_UNAVAILABLE, "ERR_SERVER");

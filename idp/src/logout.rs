@@ -17,7 +17,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::authorize::SessionRecord;
-use crate::store::{key_of, Kind};
+use crate::store::{get_json, key_of, Kind};
 use crate::web::{
     clear_cookie, cookie, message_page, param, parse_pairs, render, AppState, Lang, Provider,
     SESSION_COOKIE,
@@ -33,8 +33,10 @@ struct ConfirmPage<'a> {
 
 async fn session(app: &Provider, headers: &HeaderMap) -> Option<(String, SessionRecord)> {
     let id = cookie(headers, SESSION_COOKIE)?;
-    let text = app.store.get(Kind::Session, &key_of(&id)).await.ok()??;
-    Some((id, serde_json::from_str(&text).ok()?))
+    let record = get_json(app.store.as_ref(), Kind::Session, &key_of(&id))
+        .await
+        .ok()??;
+    Some((id, record))
 }
 
 fn logged_out_page(lang: Lang) -> Response {

@@ -11,6 +11,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::jose::b64;
@@ -75,6 +77,43 @@ pub trait Store: Send + Sync {
     async fn delete(&self, kind: Kind, key: &str) -> Result<(), StoreError>;
     /// Sets `key` only if absent: `true` if this call set it.
     async fn insert_new(&self, kind: Kind, key: &str, ttl: Duration) -> Result<bool, StoreError>;
+}
+
+/// The records are JSON: what a Redis store keeps as its values too.
+pub async fn put_json<T: Serialize>(
+    store: &dyn Store,
+    kind: Kind,
+    key: &str,
+    value: &T,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    let text =
+        serde_json::to_string(value).map_err(|error| StoreError::Unavailable(error.to_string()))?;
+    store.put(kind, key, text, ttl).await
+}
+
+/// The record under `key`; one that does not read as `T` (left by another version) is absent.
+pub async fn get_json<T: DeserializeOwned>(
+    store: &dyn Store,
+    kind: Kind,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    Ok(store
+        .get(kind, key)
+        .await?
+        .and_then(|text| serde_json::from_str(&text).ok()))
+}
+
+/// [`get_json`], removing the record in the same step ([`Store::take`]).
+pub async fn take_json<T: DeserializeOwned>(
+    store: &dyn Store,
+    kind: Kind,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    Ok(store
+        .take(kind, key)
+        .await?
+        .and_then(|text| serde_json::from_str(&text).ok()))
 }
 
 /// In this process's memory: one instance per issuer. Bounded: past `capacity` entries, the

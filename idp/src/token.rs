@@ -19,7 +19,7 @@ use crate::authorize::{is_pkce_value, CodeGrant};
 use crate::claims::{identity_claims, subject, wants_identity, Holder};
 use crate::config::{Client, ClientAuth};
 use crate::jose::{public_keys, UncheckedJws};
-use crate::store::{key_of, Kind};
+use crate::store::{get_json, key_of, put_json, take_json, Kind};
 use crate::web::{
     log, now_seconds, param, parse_pairs, throttle_address, too_many, AppState, ClientAddr,
     Provider, ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME,
@@ -298,8 +298,8 @@ async fn redeem(
 ) -> Response {
     let code_key = key_of(code);
     // Taken atomically: of two requests with one code, one only gets the grant.
-    let grant = match app.store.take(Kind::Code, &code_key).await {
-        Ok(Some(text)) => serde_json::from_str::<CodeGrant>(&text).ok(),
+    let grant = match take_json::<CodeGrant>(app.store.as_ref(), Kind::Code, &code_key).await {
+        Ok(Some(grant)) => grant,
         Ok(None) => {
             revoke_what_it_gave(app, &code_key).await;
             return invalid_grant("the code is unknown, expired or already used");
@@ -313,9 +313,7 @@ async fn redeem(
             );
         }
     };
-    let Some(CodeGrant { request, holder }) = grant else {
-        return invalid_grant("the code is unreadable");
-    };
+    let CodeGrant { request, holder } = grant;
     if request.client_id != client.client_id {
         log(&format!(
             "client {} presented a code of client {}",
@@ -358,11 +356,15 @@ async fn redeem(
         holder,
     };
     let stored = async {
-        let text = serde_json::to_string(&access)
-            .map_err(|error| crate::store::StoreError::Unavailable(error.to_string()))?;
-        app.store
-            .put(Kind::AccessToken, &access_key, text, ACCESS_TOKEN_LIFETIME)
-            .await?;
+        let lifetime = ACCESS_TOKEN_LIFETIME;
+        put_json(
+            app.store.as_ref(),
+            Kind::AccessToken,
+            &access_key,
+            &access,
+            lifetime,
+        )
+        .await?;
         // Remembered as long as the token lives: a second presentation of the code revokes it.
         app.store
             .put(
@@ -431,9 +433,10 @@ pub async fn userinfo(State(app): State<AppState>, headers: HeaderMap) -> Respon
             .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return response;
     };
-    let grant = match app.store.get(Kind::AccessToken, &key_of(token)).await {
-        Ok(Some(text)) => serde_json::from_str::<AccessGrant>(&text).ok(),
-        Ok(None) => None,
+    let grant = match get_json::<AccessGrant>(app.store.as_ref(), Kind::AccessToken, &key_of(token))
+        .await
+    {
+        Ok(grant) => grant,
         Err(error) => {
             log(&format!("store: {error}"));
             return StatusCode::SERVICE_UNAVAILABLE.into_response();

@@ -1,12 +1,12 @@
 //! The provider's state, its router, and what every route shares: cookies, pages, language,
 //! per-address throttling, the security headers.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use askama::Template;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -353,25 +353,22 @@ pub fn clear_cookie(name: &str) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Extractor: the client's address key (`cpx_web::client`, as the demo's). Trusted proxies
-/// are not configurable yet: behind a proxy, every client shares the proxy's key.
+/// Extractor: the client's address key (`cpx_web::client`, as the demo's): behind one of the
+/// configured `trusted_proxies`, the address that proxy saw.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+impl axum::extract::FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _state: &S,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        Ok(ClientAddr(cpx_web::client::client_key(
-            cpx_web::client::client_address(peer, &parts.headers, &[]),
+        Ok(ClientAddr(cpx_web::client::request_client_key(
+            &parts.extensions,
+            &parts.headers,
+            &state.config.trusted_proxies,
         )))
     }
 }

@@ -525,3 +525,49 @@ async fn too_many_requests_from_one_address_meet_429() -> TestResult {
     assert!(!answer.header("retry-after").is_empty());
     Ok(())
 }
+
+/// Behind a trusted proxy, each forwarded client has its own quota; from any other peer the
+/// header is the client's own claim and changes nothing.
+#[tokio::test]
+async fn forwarded_clients_are_told_apart_only_behind_a_trusted_proxy() -> TestResult {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let text = config_text(
+        "RS256",
+        "[limits]\naddress_burst = 2\naddress_period_ms = 60000\n",
+    )
+    .replace(
+        "subject_secret",
+        "trusted_proxies = [\"10.0.0.2\"]\nsubject_secret",
+    );
+    let idp = provider_from_text("RS256", &text)?;
+    let from = |peer: &str, forwarded: &str| -> Result<Request<Body>, Error> {
+        let mut request = Request::get(format!("/authorize?{}", site_query("")))
+            .header("x-forwarded-for", forwarded)
+            .body(Body::empty())?;
+        let peer: SocketAddr = peer.parse()?;
+        request.extensions_mut().insert(ConnectInfo(peer));
+        Ok(request)
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            idp.send(from("10.0.0.2:4000", "198.51.100.1")?)
+                .await?
+                .status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let third = idp.send(from("10.0.0.2:4000", "198.51.100.1")?).await?;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
+    let other = idp.send(from("10.0.0.2:4000", "198.51.100.2")?).await?;
+    assert_eq!(other.status, StatusCode::SEE_OTHER);
+    for forwarded in ["203.0.113.1", "203.0.113.2"] {
+        assert_eq!(
+            idp.send(from("192.0.2.9:4000", forwarded)?).await?.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let claimed = idp.send(from("192.0.2.9:4000", "203.0.113.3")?).await?;
+    assert_eq!(claimed.status, StatusCode::TOO_MANY_REQUESTS);
+    Ok(())
+}

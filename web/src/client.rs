@@ -3,9 +3,10 @@
 //! (/32) or an IPv6 /64 (one host commonly holds a whole /64, so finer keys let it be many
 //! clients).
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use axum::http::HeaderMap;
+use axum::extract::ConnectInfo;
+use axum::http::{Extensions, HeaderMap};
 
 /// The header a trusted reverse proxy sets (each proxy appends the address it received the
 /// request from).
@@ -53,6 +54,21 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpAd
         .unwrap_or(peer)
 }
 
+/// The throttling key of a request's client ([`client_key`] of [`client_address`]), the peer
+/// taken from axum's connect info. Without it (a router used in-process), the unspecified
+/// address.
+pub fn request_client_key(
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    trusted_proxies: &[IpAddr],
+) -> IpAddr {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    client_key(client_address(peer, headers, trusted_proxies))
+}
+
 fn normalise(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
@@ -63,8 +79,6 @@ fn normalise(address: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
-
-    use std::net::Ipv4Addr;
 
     use super::*;
 

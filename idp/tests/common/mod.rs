@@ -150,9 +150,14 @@ pub struct Idp {
 }
 
 pub fn provider_with(active: &str, extra: &str) -> Result<Idp, Error> {
+    provider_from_text(active, &config_text(active, extra))
+}
+
+/// From a whole configuration text (the files of `write_files` beside it).
+pub fn provider_from_text(active: &str, text: &str) -> Result<Idp, Error> {
     let dir = tempfile::tempdir()?;
     write_files(dir.path(), active)?;
-    let config = ProviderConfig::parse(&config_text(active, extra), dir.path())?;
+    let config = ProviderConfig::parse(text, dir.path())?;
     let keys = KeySet::load(&config.signing_keys)?;
     Ok(Idp {
         router: build_router(Provider::in_memory(config, keys)?),
