@@ -113,6 +113,12 @@ struct FileLimits {
     client_burst: u32,
     #[serde(default = "default_client_period_ms")]
     client_period_ms: u64,
+    #[serde(default = "default_max_connections")]
+    max_connections: usize,
+    #[serde(default = "default_read_timeout_ms")]
+    header_read_timeout_ms: u64,
+    #[serde(default = "default_read_timeout_ms")]
+    body_read_timeout_ms: u64,
 }
 
 impl Default for FileLimits {
@@ -122,6 +128,9 @@ impl Default for FileLimits {
             address_period_ms: default_address_period_ms(),
             client_burst: default_client_burst(),
             client_period_ms: default_client_period_ms(),
+            max_connections: default_max_connections(),
+            header_read_timeout_ms: default_read_timeout_ms(),
+            body_read_timeout_ms: default_read_timeout_ms(),
         }
     }
 }
@@ -136,6 +145,12 @@ fn default_client_burst() -> u32 {
 }
 fn default_client_period_ms() -> u64 {
     50
+}
+fn default_max_connections() -> usize {
+    1000
+}
+fn default_read_timeout_ms() -> u64 {
+    10_000
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,6 +240,11 @@ pub struct Limits {
     /// Token requests per `client_id`.
     pub client_burst: u32,
     pub client_period: Duration,
+    /// Connections open at once, time for the TLS handshake then a request's headers
+    /// (`cpx_web::server`), time for a request's body once its headers are in (`408`).
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
 }
 
 /// The checked configuration.
@@ -328,6 +348,9 @@ impl ProviderConfig {
                 address_period: Duration::from_millis(file.limits.address_period_ms),
                 client_burst: file.limits.client_burst,
                 client_period: Duration::from_millis(file.limits.client_period_ms),
+                max_connections: file.limits.max_connections,
+                header_read_timeout: Duration::from_millis(file.limits.header_read_timeout_ms),
+                body_read_timeout: Duration::from_millis(file.limits.body_read_timeout_ms),
             },
             clients,
         })

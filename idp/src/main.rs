@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use cpx_idp::{build_router, keys, ConfigError, KeySet, Provider, ProviderConfig};
+use cpx_web::server::{self, ServeLimits, TlsIdentity};
 
 #[derive(Parser)]
 #[command(
@@ -84,28 +85,40 @@ async fn serve(provider: Provider) -> Result<(), String> {
     let listen = provider.config.listen;
     let tls = provider.config.tls.clone();
     let issuer = provider.config.issuer.clone();
-    let app = build_router(provider).into_make_service_with_connect_info::<SocketAddr>();
+    let limits = ServeLimits {
+        max_connections: provider.config.limits.max_connections,
+        header_read_timeout: provider.config.limits.header_read_timeout,
+    };
+    let router = build_router(provider);
     match tls {
         Some((certificate, key)) => {
-            // The provider is named here, not taken from whichever rustls features are on.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&certificate, &key)
-                .await
-                .map_err(|error| format!("TLS certificate or key: {error}"))?;
+            // As the demo serves: connections capped, handshake and headers in time.
+            let identity = TlsIdentity::from_pem_files(&certificate, &key)
+                .map_err(|error| error.to_string())?;
+            let listener = server::bind(listen).map_err(|error| error.to_string())?;
             eprintln!("cpx-idp: serving {issuer} on https://{listen}");
-            axum_server::bind_rustls(listen, tls)
-                .serve(app)
-                .await
-                .map_err(|error| format!("{listen}: {error}"))
+            server::serve_with(
+                listener,
+                router,
+                &identity,
+                axum_server::Handle::new(),
+                limits,
+            )
+            .await
+            .map_err(|error| error.to_string())
         }
         None => {
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|error| format!("{listen}: {error}"))?;
+            // Behind a proxy: the proxy holds the clients' connections and their limits.
             eprintln!("cpx-idp: serving {issuer} on http://{listen} (TLS by the proxy in front)");
-            axum::serve(listener, app)
-                .await
-                .map_err(|error| format!("{listen}: {error}"))
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .map_err(|error| format!("{listen}: {error}"))
         }
     }
 }

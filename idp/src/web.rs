@@ -140,9 +140,30 @@ pub fn build_router(provider: Provider) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            read_body_in_time,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             security_headers,
         ))
         .with_state(state)
+}
+
+/// The whole body within its time (`cpx_web::body`): a client sending it a byte at a time
+/// holds no handler.
+async fn read_body_in_time(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let timeout = app.config.limits.body_read_timeout;
+    match cpx_web::body::read_body_within(request, timeout, MAX_BODY_BYTES).await {
+        Ok(request) => next.run(request).await,
+        Err(refused) => {
+            log(&format!("request body refused: {refused:?}"));
+            refused.into_response()
+        }
+    }
 }
 
 async fn security_headers(

@@ -571,3 +571,19 @@ async fn forwarded_clients_are_told_apart_only_behind_a_trusted_proxy() -> TestR
     assert_eq!(claimed.status, StatusCode::TOO_MANY_REQUESTS);
     Ok(())
 }
+
+/// A body that does not come in time gets 408, and holds no handler.
+#[tokio::test]
+async fn a_body_not_received_in_time_gets_408() -> TestResult {
+    let idp = provider_with("RS256", "[limits]\nbody_read_timeout_ms = 200\n")?;
+    let never = futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>();
+    let answer = idp
+        .send(
+            Request::post("/token")
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from_stream(never))?,
+        )
+        .await?;
+    assert_eq!(answer.status, StatusCode::REQUEST_TIMEOUT);
+    Ok(())
+}

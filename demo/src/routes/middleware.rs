@@ -5,6 +5,7 @@ use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use cpx_web::body::{read_body_within, BodyRefused};
 use cpx_web::headers::apply_security_headers;
 
 use super::respond::{log, session_store_failure_page};
@@ -14,35 +15,21 @@ use crate::web::AppState;
 /// Tokens are at most 10 KB (cpx-verify refuses more); forms are tiny.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Reads the whole request body (at most `MAX_BODY_BYTES`) within `body_read_timeout`, so a
-/// client sending its body a byte at a time cannot hold a connection and a handler: `408`
-/// past the time, `413` past the size.
+/// Reads the whole request body (at most `MAX_BODY_BYTES`) within `body_read_timeout`
+/// (`cpx_web::body`): `408` past the time, `413` past the size.
 pub(crate) async fn read_body_in_time(
     State(app): State<AppState>,
     request: axum::extract::Request,
     next: Next,
 ) -> Response {
-    let (parts, body) = request.into_parts();
     let timeout = app.inner.config.body_read_timeout;
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-        Ok(Ok(bytes)) => {
-            let mut parts = parts;
-            // For the Csrf extractor, which reads the form's token before the handler runs.
-            parts.extensions.insert(bytes.clone());
-            next.run(axum::extract::Request::from_parts(
-                parts,
-                axum::body::Body::from(bytes),
-            ))
-            .await
-        }
-        Ok(Err(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
-        Err(_) => {
-            log("request body not received in time");
-            (
-                StatusCode::REQUEST_TIMEOUT,
-                "request body not received in time",
-            )
-                .into_response()
+    match read_body_within(request, timeout, MAX_BODY_BYTES).await {
+        Ok(request) => next.run(request).await,
+        Err(refused) => {
+            if refused == BodyRefused::TooSlow {
+                log("request body not received in time");
+            }
+            refused.into_response()
         }
     }
 }
