@@ -209,3 +209,71 @@ impl UncheckedJws {
             .any(|(_, key)| self.verify(key))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ec_key() -> PrivateKey {
+        PrivateKey::Ec(p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng))
+    }
+
+    /// The same JWS with another header (the signature kept).
+    fn with_header(token: &str, header: &Value) -> String {
+        let mut parts = token.splitn(2, '.');
+        let _ = parts.next();
+        format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            parts.next().unwrap_or_default()
+        )
+    }
+
+    #[test]
+    fn a_signed_token_verifies_with_its_key_only() {
+        let (key, other) = (ec_key(), ec_key());
+        let token = sign_jwt(&key, "k1", &json!({ "sub": "x" }));
+        let jws = UncheckedJws::parse(&token);
+        assert!(jws.as_ref().is_some_and(|jws| jws.verify(&key.public())));
+        assert!(jws.as_ref().is_some_and(|jws| !jws.verify(&other.public())));
+    }
+
+    #[test]
+    fn the_header_cannot_choose_none_or_another_algorithm() {
+        let key = ec_key();
+        let token = sign_jwt(&key, "k1", &json!({ "sub": "x" }));
+        for alg in ["none", "HS256", "RS256", "ES384"] {
+            let forged = with_header(&token, &json!({ "alg": alg, "kid": "k1" }));
+            let jws = UncheckedJws::parse(&forged);
+            assert!(jws.is_some_and(|jws| !jws.verify(&key.public())), "{alg}");
+        }
+        // No signature at all.
+        let unsigned = format!(
+            "{}.",
+            token
+                .rsplit_once('.')
+                .map(|(input, _)| input)
+                .unwrap_or_default()
+        );
+        assert!(UncheckedJws::parse(&unsigned).is_none_or(|jws| !jws.verify(&key.public())));
+    }
+
+    #[test]
+    fn a_jwk_round_trips_to_a_key_that_verifies() {
+        let key = ec_key();
+        let jwks = json!({ "keys": [public_jwk(&key.public(), "k1")] });
+        let keys = public_keys(&jwks);
+        assert_eq!(keys.len(), 1);
+        let token = sign_jwt(&key, "k1", &json!({ "sub": "x" }));
+        assert!(UncheckedJws::parse(&token).is_some_and(|jws| jws.verify_with_any(&keys)));
+        // An encryption key, or an unknown curve, is not a signing key.
+        let ignored = json!({ "keys": [
+            { "kty": "EC", "crv": "P-384", "x": "AA", "y": "AA" },
+            { "kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB" },
+            { "kty": "oct", "k": "secret" },
+        ]});
+        assert!(public_keys(&ignored).is_empty());
+    }
+}

@@ -170,6 +170,10 @@ pub async fn card(
             return json_error(StatusCode::SERVICE_UNAVAILABLE, "ERR_SERVER");
         }
     };
+    // A new login (prompt=login, max_age, another holder) replaces the browser's session.
+    if let Some(previous) = cookie(&headers, SESSION_COOKIE) {
+        let _ = app.store.delete(Kind::Session, &key_of(&previous)).await;
+    }
     let holder = Holder::from_identity(identity, now_seconds());
     log(&format!("card login for client {}", request.client_id));
     let session = random_token();

@@ -587,3 +587,35 @@ async fn a_body_not_received_in_time_gets_408() -> TestResult {
     assert_eq!(answer.status, StatusCode::REQUEST_TIMEOUT);
     Ok(())
 }
+
+/// A new card login (here forced by prompt=login) replaces the browser's session: the old
+/// cookie no longer signs anyone in.
+#[tokio::test]
+async fn a_new_login_replaces_the_previous_session() -> TestResult {
+    let idp = provider()?;
+    let (_, old) = idp.login(&site_query("")).await?;
+    let forced = idp
+        .get(
+            &format!("/authorize?{}", site_query("&prompt=login")),
+            &[("__Host-cpx-idp-session", &old)],
+        )
+        .await?;
+    let login = forced
+        .cookie("__Host-cpx-idp-login")
+        .ok_or("no login cookie")?;
+    let done = idp
+        .card_login_with(&login, &TestCard::valid(), Some(&old))
+        .await?;
+    let new = done.cookie("__Host-cpx-idp-session").ok_or("no session")?;
+    assert_ne!(new, old);
+    for (session, alive) in [(old.as_str(), false), (new.as_str(), true)] {
+        let answer = idp
+            .get(
+                &format!("/authorize?{}", site_query("&prompt=none")),
+                &[("__Host-cpx-idp-session", session)],
+            )
+            .await?;
+        assert_eq!(answer.redirect_params().contains_key("code"), alive);
+    }
+    Ok(())
+}

@@ -266,6 +266,20 @@ impl Idp {
     /// The browser at the login page with a card: challenge, token, post. Returns the answer
     /// of `/login/card`.
     pub async fn card_login(&self, login_cookie: &str, card: &TestCard) -> Result<Answer, Error> {
+        self.card_login_with(login_cookie, card, None).await
+    }
+
+    /// The same from a browser that also holds the provider's session cookie `session`.
+    pub async fn card_login_with(
+        &self,
+        login_cookie: &str,
+        card: &TestCard,
+        session: Option<&str>,
+    ) -> Result<Answer, Error> {
+        let mut cookies = vec![("__Host-cpx-idp-login", login_cookie)];
+        if let Some(session) = session {
+            cookies.push(("__Host-cpx-idp-session", session));
+        }
         let page = self
             .get("/login", &[("__Host-cpx-idp-login", login_cookie)])
             .await?;
@@ -289,10 +303,7 @@ impl Idp {
         let token = sign_test_token(ISSUER, &nonce, card)?;
         self.send(
             Request::post("/login/card")
-                .header(
-                    COOKIE,
-                    cookie_header(&[("__Host-cpx-idp-login", login_cookie)]),
-                )
+                .header(COOKIE, cookie_header(&cookies))
                 .header("origin", ISSUER)
                 .header("x-requested-with", "cpx-connect")
                 .header("x-csrf-token", &csrf)
