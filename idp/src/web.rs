@@ -278,26 +278,31 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// The first of French or English in the browser's list (browsers sort it by preference),
+    /// else French.
     pub fn of(headers: &HeaderMap) -> Self {
-        let preferred = headers
+        let list = headers
             .get(ACCEPT_LANGUAGE)
             .and_then(|value| value.to_str().ok())
-            .and_then(|text| {
-                // The first tag with a non-zero weight, in the order given (browsers sort them).
-                text.split(',')
-                    .map(str::trim)
-                    .find(|tag| !tag.ends_with(";q=0"))
-                    .map(|tag| {
-                        tag.split(';')
-                            .next()
-                            .unwrap_or_default()
-                            .to_ascii_lowercase()
-                    })
-            });
-        match preferred {
-            Some(tag) if tag == "en" || tag.starts_with("en-") => Lang::En,
-            _ => Lang::Fr,
-        }
+            .unwrap_or_default();
+        list.split(',')
+            .map(str::trim)
+            .filter(|tag| !tag.replace(' ', "").ends_with(";q=0"))
+            .map(|tag| {
+                tag.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+            })
+            .find_map(|tag| {
+                let primary = tag.split('-').next().unwrap_or_default().to_owned();
+                match primary.as_str() {
+                    "en" => Some(Lang::En),
+                    "fr" => Some(Lang::Fr),
+                    _ => None,
+                }
+            })
+            .unwrap_or(Lang::Fr)
     }
 
     pub fn code(self) -> &'static str {
@@ -432,4 +437,27 @@ pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
         .filter(|value| !value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lang(list: &str) -> Lang {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(list) {
+            headers.insert(ACCEPT_LANGUAGE, value);
+        }
+        Lang::of(&headers)
+    }
+
+    #[test]
+    fn the_first_of_french_or_english_wins_else_french() {
+        assert_eq!(lang("en-GB,en;q=0.9"), Lang::En);
+        assert_eq!(lang("de-DE,en;q=0.8,fr;q=0.5"), Lang::En);
+        assert_eq!(lang("fr-FR,en;q=0.8"), Lang::Fr);
+        assert_eq!(lang("en;q=0, fr"), Lang::Fr);
+        assert_eq!(lang("de,it"), Lang::Fr);
+        assert_eq!(lang(""), Lang::Fr);
+    }
 }

@@ -27,6 +27,15 @@ async fn userinfo_status(idp: &Idp, access_token: &str) -> Result<StatusCode, Er
         .status)
 }
 
+/// The code's form with `client_secret_post` credentials of `site`.
+fn secret_post_form(code: &str) -> String {
+    format!(
+        "{}&client_id=site&client_secret={}",
+        code_form(code, REDIRECT),
+        urlencode(SECRET)
+    )
+}
+
 fn assert_invalid_client(answer: &Answer) {
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
     assert_eq!(answer.json()["error"], "invalid_client");
@@ -51,11 +60,7 @@ async fn a_wrong_secret_or_an_unknown_client_is_invalid_client_401() -> TestResu
 async fn client_secret_post_is_accepted() -> TestResult {
     let idp = provider()?;
     let code = site_code(&idp).await?;
-    let form = format!(
-        "{}&client_id=site&client_secret={}",
-        code_form(&code, REDIRECT),
-        urlencode(SECRET)
-    );
+    let form = secret_post_form(&code);
     let answer = idp.token_form(&form).await?;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     Ok(())
@@ -65,11 +70,7 @@ async fn client_secret_post_is_accepted() -> TestResult {
 async fn two_authentication_methods_at_once_are_invalid_request() -> TestResult {
     let idp = provider()?;
     let code = site_code(&idp).await?;
-    let form = format!(
-        "{}&client_id=site&client_secret={}",
-        code_form(&code, REDIRECT),
-        urlencode(SECRET)
-    );
+    let form = secret_post_form(&code);
     let answer = idp.token_basic("site", SECRET, &form).await?;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.json()["error"], "invalid_request");
