@@ -134,11 +134,13 @@ impl Default for FileLimits {
         }
     }
 }
+/// A hospital's workstations often reach the provider from one NAT address: room for the
+/// morning's logins (three requests each), while one client alone cannot flood the stores.
 fn default_address_burst() -> u32 {
-    60
+    300
 }
 fn default_address_period_ms() -> u64 {
-    500
+    50
 }
 fn default_client_burst() -> u32 {
     200
@@ -234,7 +236,7 @@ pub struct TrustFiles {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Requests per client address (authorize, login steps, token): a burst, then one per period.
+    /// Requests per client address (authorize, login steps): a burst, then one per period.
     pub address_burst: u32,
     pub address_period: Duration,
     /// Token requests per `client_id`.

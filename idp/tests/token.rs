@@ -257,3 +257,20 @@ async fn too_many_token_requests_of_one_client_meet_429() -> TestResult {
     assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
     Ok(())
 }
+
+/// A site's server redeems every code from one address: the per-address limit of the
+/// browser-facing endpoints does not apply to it.
+#[tokio::test]
+async fn the_token_endpoint_is_not_limited_per_address() -> TestResult {
+    let idp = provider_with(
+        "RS256",
+        "[limits]\naddress_burst = 1\naddress_period_ms = 60000\n",
+    )?;
+    for _ in 0..3 {
+        let answer = idp
+            .token_basic("site", "wrong", "grant_type=authorization_code")
+            .await?;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    Ok(())
+}
