@@ -7,13 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
-use rand::rngs::OsRng;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -211,22 +207,7 @@ impl SessionStore for DemoSessionStore {
     }
 }
 
-/// 32 random bytes, URL-safe base64 (43 characters).
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Compares secrets in time that does not depend on where they differ.
-pub fn constant_time_eq(left: &str, right: &str) -> bool {
-    left.len() == right.len()
-        && left
-            .bytes()
-            .zip(right.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
-}
+pub use cpx_web::secrets::{constant_time_eq, random_token};
 
 #[cfg(test)]
 mod tests {
@@ -313,12 +294,5 @@ mod tests {
         assert_eq!(evicted.len(), 10 - anonymous as usize, "{evicted:?}");
         assert!(evicted.iter().all(|id| ids.contains(id)));
         Ok(())
-    }
-
-    #[test]
-    fn constant_time_comparison() {
-        assert!(constant_time_eq("abc", "abc"));
-        assert!(!constant_time_eq("abc", "abd"));
-        assert!(!constant_time_eq("abc", "abcd"));
     }
 }

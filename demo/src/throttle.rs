@@ -2,17 +2,14 @@
 //! password hashes computed at once.
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use cpx_web::throttle::{check_key, quota, MAX_THROTTLE_KEYS};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use tokio::sync::Semaphore;
 
 use crate::config::DemoConfig;
 use crate::store::is_valid_username;
-
-/// The keyed rate limiters keep one entry per key seen: past this many, forget idle ones.
-pub(crate) const MAX_THROTTLE_KEYS: usize = 100_000;
 
 /// Password guessing: per-account and per-client limits (GCRA, the governor crate: a burst,
 /// then one attempt per period, so the wait grows with the attempts), and a bound on the
@@ -29,11 +26,6 @@ pub(crate) struct Throttle {
 
 impl Throttle {
     pub(crate) fn new(config: &DemoConfig) -> Self {
-        let quota = |burst: u32, period| {
-            Quota::with_period(period)
-                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-                .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
-        };
         Self {
             per_account: RateLimiter::keyed(quota(
                 config.account_attempt_burst,
@@ -57,14 +49,7 @@ impl Throttle {
         limiter: &DefaultKeyedRateLimiter<IpAddr>,
         client: IpAddr,
     ) -> Result<(), u64> {
-        if limiter.len() > MAX_THROTTLE_KEYS {
-            limiter.retain_recent();
-        }
-        let clock = governor::clock::DefaultClock::default();
-        limiter.check_key(&client).map_err(|not_until| {
-            use governor::clock::Clock;
-            not_until.wait_time_from(clock.now()).as_secs().max(1)
-        })
+        check_key(limiter, &client)
     }
 
     /// `Err(seconds to wait)` if this client has tried too often (a hard limit: it is the

@@ -148,6 +148,8 @@ fn relying_parties_and_end_to_end_tests_do_not_link_the_host() {
     for manifest in [
         "verify/Cargo.toml",
         "demo/Cargo.toml",
+        "idp/Cargo.toml",
+        "web/Cargo.toml",
         "tests/e2e/Cargo.toml",
     ] {
         let path = repo().join(manifest);

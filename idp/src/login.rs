@@ -1,0 +1,245 @@
+//! The card login `/authorize` leads to: the page, the challenge bound to the login
+//! transaction, the card token checked by cpx-verify, and the way back to the site.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::{CONTENT_TYPE, LOCATION, ORIGIN, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cpx_web::secrets::{constant_time_eq, random_token};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::authorize::{bad_request_page, error_redirect, issue_code, AuthRequest, SessionRecord};
+use crate::claims::Holder;
+use crate::store::{get_json, key_of, put_json, take_json, Kind};
+use crate::web::{
+    clear_cookie, cookie, log, message_page, now_seconds, render, set_cookie, throttle_address,
+    AppState, ClientAddr, Lang, Provider, LOGIN_COOKIE, SESSION_COOKIE,
+};
+
+/// The header the login script sends with its requests: a navigation or a form from another
+/// site cannot add it, and a cross-origin fetch with it needs a preflight never granted.
+pub const SCRIPT_HEADER: (&str, &str) = ("x-requested-with", "cpx-connect");
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The login transaction of this browser: its cookie and what it asked.
+async fn transaction(app: &Provider, headers: &HeaderMap) -> Option<(String, AuthRequest)> {
+    let transaction = cookie(headers, LOGIN_COOKIE)?;
+    let request = get_json(app.store.as_ref(), Kind::Transaction, &key_of(&transaction))
+        .await
+        .ok()??;
+    Some((transaction, request))
+}
+
+fn expired_page(lang: Lang) -> Response {
+    bad_request_page(
+        lang,
+        "Cette demande de connexion a expiré ou n'existe pas. Retournez sur le site et recommencez.",
+        "This login request has expired or does not exist. Go back to the site and start again.",
+    )
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    lang: &'static str,
+    en: bool,
+    site: &'a str,
+    csrf: &'a str,
+}
+
+pub async fn login_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let lang = Lang::of(&headers);
+    let Some((_, request)) = transaction(&app, &headers).await else {
+        return expired_page(lang);
+    };
+    let site = app
+        .config
+        .client(&request.client_id)
+        .map(|client| client.name.as_str())
+        .unwrap_or_default();
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            lang: lang.code(),
+            en: lang == Lang::En,
+            site,
+            csrf: &request.csrf,
+        },
+    )
+}
+
+fn json_error(status: StatusCode, code: &str) -> Response {
+    (status, Json(json!({ "error": code }))).into_response()
+}
+
+/// The checks of the login script's requests: this origin only, the script's header, the
+/// transaction's CSRF token; `Err` is the answer.
+async fn script_request(
+    app: &Provider,
+    headers: &HeaderMap,
+    address: std::net::IpAddr,
+    origin_required: bool,
+) -> Result<(String, AuthRequest), Response> {
+    throttle_address(app, address)?;
+    let origin_ok = match headers.get(ORIGIN) {
+        Some(origin) => origin.as_bytes() == app.config.issuer.as_bytes(),
+        None => !origin_required,
+    };
+    let script_ok = headers
+        .get(SCRIPT_HEADER.0)
+        .is_some_and(|value| value.as_bytes() == SCRIPT_HEADER.1.as_bytes());
+    if !origin_ok || !script_ok {
+        return Err(json_error(StatusCode::FORBIDDEN, "ERR_ORIGIN_MISMATCH"));
+    }
+    let Some((transaction, request)) = transaction(app, headers).await else {
+        return Err(json_error(StatusCode::BAD_REQUEST, "ERR_LOGIN_EXPIRED"));
+    };
+    let presented = headers
+        .get(CSRF_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if !constant_time_eq(&request.csrf, presented) {
+        return Err(json_error(StatusCode::FORBIDDEN, "ERR_CSRF"));
+    }
+    Ok((transaction, request))
+}
+
+/// `GET /login/challenge`: the challenge the card signs, bound to this login transaction.
+pub async fn challenge(
+    State(app): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+) -> Response {
+    let (transaction, _) = match script_request(&app, &headers, address, false).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    match app.challenges.try_issue(&key_of(&transaction)) {
+        Ok(nonce) => Json(json!({ "nonce": nonce })).into_response(),
+        Err(error) => {
+            log(&format!("challenge: {error}"));
+            json_error(StatusCode::SERVICE_UNAVAILABLE, error.code())
+        }
+    }
+}
+
+/// `POST /login/card`: the token the page library returned. On success the browser gets a
+/// session and the site's redirect, with its code, as JSON for the script to follow.
+pub async fn card(
+    State(app): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (transaction, _) = match script_request(&app, &headers, address, true).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !is_json {
+        return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "ERR_REQUEST_INVALID");
+    }
+    let transaction_key = key_of(&transaction);
+    // The challenge is spent whatever the outcome.
+    let identity = match app.validator.validate_with_nonce_store(
+        &body,
+        &app.challenges,
+        &transaction_key,
+        std::time::SystemTime::now(),
+    ) {
+        Ok(identity) => identity,
+        Err(error) => {
+            log(&format!("card login refused: {error}"));
+            return json_error(StatusCode::UNAUTHORIZED, error.code());
+        }
+    };
+    // Taken, not read: of two tabs posting at once, one only goes on.
+    let taken = take_json::<AuthRequest>(app.store.as_ref(), Kind::Transaction, &transaction_key);
+    let request = match taken.await {
+        Ok(Some(request)) => request,
+        Ok(None) => return json_error(StatusCode::BAD_REQUEST, "ERR_LOGIN_EXPIRED"),
+        Err(error) => {
+            log(&format!("store: {error}"));
+            return json_error(StatusCode::SERVICE_UNAVAILABLE, "ERR_SERVER");
+        }
+    };
+    // A new login (prompt=login, max_age, another holder) replaces the browser's session.
+    if let Some(previous) = cookie(&headers, SESSION_COOKIE) {
+        let _ = app.store.delete(Kind::Session, &key_of(&previous)).await;
+    }
+    let holder = Holder::from_identity(identity, now_seconds());
+    log(&format!("card login for client {}", request.client_id));
+    let session = random_token();
+    let record = SessionRecord {
+        holder: holder.clone(),
+        csrf: random_token(),
+    };
+    let (key, lifetime) = (key_of(&session), app.config.session_lifetime);
+    let stored = put_json(app.store.as_ref(), Kind::Session, &key, &record, lifetime).await;
+    if let Err(error) = stored {
+        log(&format!("session not stored: {error}"));
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "ERR_SERVER");
+    }
+    let redirect = issue_code(&app, request, holder).await;
+    let location = redirect
+        .headers()
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut response = Json(json!({ "status": "logged_in", "redirect": location })).into_response();
+    let headers = response.headers_mut();
+    headers.append(SET_COOKIE, set_cookie(SESSION_COOKIE, &session));
+    headers.append(SET_COOKIE, clear_cookie(LOGIN_COOKIE));
+    response
+}
+
+#[derive(Deserialize)]
+struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /login/cancel`: the holder gives up; the site hears `access_denied`.
+pub async fn cancel(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::of(&headers);
+    let Some((transaction, request)) = transaction(&app, &headers).await else {
+        return expired_page(lang);
+    };
+    let presented = serde_urlencoded::from_bytes::<CancelForm>(&body)
+        .map(|form| form.csrf)
+        .unwrap_or_default();
+    if !constant_time_eq(&request.csrf, &presented) {
+        return message_page(
+            StatusCode::FORBIDDEN,
+            lang,
+            lang.pick("Formulaire refusé", "Form refused"),
+            lang.pick(
+                "Ce formulaire ne vient pas de cette page. Rechargez la page et recommencez.",
+                "This form did not come from this page. Reload the page and try again.",
+            ),
+        );
+    }
+    let _ = app
+        .store
+        .delete(Kind::Transaction, &key_of(&transaction))
+        .await;
+    let mut response = error_redirect(
+        &app,
+        &request.redirect_uri,
+        request.state.as_deref(),
+        "access_denied",
+        "the user cancelled the login",
+    );
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, clear_cookie(LOGIN_COOKIE));
+    response
+}

@@ -1,0 +1,184 @@
+//! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): `end_session_endpoint`.
+//!
+//! With an `id_token_hint` this provider signed, the session ends at once and the browser goes
+//! to the `post_logout_redirect_uri` if it is one the hint's client registered (exact match);
+//! any other URI gets an error page, never a redirect. Without a hint, another site could end
+//! the session by a link: the holder is asked first (a form with the session's CSRF token).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use cpx_web::secrets::constant_time_eq;
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::authorize::SessionRecord;
+use crate::store::{get_json, key_of, Kind};
+use crate::web::{
+    clear_cookie, cookie, message_page, param, parse_pairs, render, AppState, Lang, Provider,
+    SESSION_COOKIE,
+};
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct ConfirmPage<'a> {
+    lang: &'static str,
+    en: bool,
+    csrf: &'a str,
+}
+
+async fn session(app: &Provider, headers: &HeaderMap) -> Option<(String, SessionRecord)> {
+    let id = cookie(headers, SESSION_COOKIE)?;
+    let record = get_json(app.store.as_ref(), Kind::Session, &key_of(&id))
+        .await
+        .ok()??;
+    Some((id, record))
+}
+
+fn logged_out_page(lang: Lang) -> Response {
+    message_page(
+        StatusCode::OK,
+        lang,
+        lang.pick("Vous êtes déconnecté", "You are logged out"),
+        lang.pick(
+            "Votre session CPx Connect est terminée. Vous pouvez retirer votre carte CPS.",
+            "Your CPx Connect session has ended. You may remove your CPS card.",
+        ),
+    )
+}
+
+async fn end(app: &Provider, headers: &HeaderMap, mut response: Response) -> Response {
+    if let Some(id) = cookie(headers, SESSION_COOKIE) {
+        let _ = app.store.delete(Kind::Session, &key_of(&id)).await;
+    }
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, clear_cookie(SESSION_COOKIE));
+    response
+}
+
+pub async fn end_session(
+    State(app): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let refused = |text_fr: &'static str, text_en: &'static str| {
+        message_page(
+            StatusCode::BAD_REQUEST,
+            lang,
+            lang.pick("Déconnexion refusée", "Logout refused"),
+            lang.pick(text_fr, text_en),
+        )
+    };
+    let Some(pairs) = parse_pairs(query.as_deref().unwrap_or_default()) else {
+        return refused("Paramètre répété.", "A parameter is repeated.");
+    };
+    let hint_client = param(&pairs, "id_token_hint")
+        .and_then(|hint| app.keys.verify_own(hint))
+        .filter(|claims| {
+            claims.get("iss").and_then(Value::as_str) == Some(app.config.issuer.as_str())
+        })
+        .and_then(|claims| claims.get("aud").and_then(Value::as_str).map(str::to_owned));
+    if param(&pairs, "id_token_hint").is_some() && hint_client.is_none() {
+        return refused(
+            "Le jeton présenté (id_token_hint) n'a pas été émis par ce service.",
+            "The token presented (id_token_hint) was not issued by this service.",
+        );
+    }
+    if let Some(client_id) = param(&pairs, "client_id") {
+        if hint_client
+            .as_deref()
+            .is_some_and(|hinted| hinted != client_id)
+        {
+            return refused(
+                "client_id ne correspond pas au jeton.",
+                "client_id does not match the token.",
+            );
+        }
+    }
+    let client = hint_client
+        .as_deref()
+        .or(param(&pairs, "client_id"))
+        .and_then(|id| app.config.client(id));
+    let back = match param(&pairs, "post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => match client {
+            Some(client)
+                if client
+                    .post_logout_redirect_uris
+                    .iter()
+                    .any(|known| known == uri) =>
+            {
+                Some(uri)
+            }
+            _ => {
+                return refused(
+                    "L'adresse de retour demandée n'est pas enregistrée pour ce site.",
+                    "The return address asked for is not registered for this site.",
+                )
+            }
+        },
+    };
+    if hint_client.is_none() {
+        // No proof the request comes from a site the holder uses: ask.
+        return match session(&app, &headers).await {
+            Some((_, record)) => render(
+                StatusCode::OK,
+                &ConfirmPage {
+                    lang: lang.code(),
+                    en: lang == Lang::En,
+                    csrf: &record.csrf,
+                },
+            ),
+            None => logged_out_page(lang),
+        };
+    }
+    let response = match back.and_then(|uri| Url::parse(uri).ok()) {
+        Some(mut url) => {
+            if let Some(state) = param(&pairs, "state") {
+                url.query_pairs_mut().append_pair("state", state);
+            }
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            if let Ok(value) = HeaderValue::from_str(url.as_str()) {
+                response.headers_mut().insert(LOCATION, value);
+            }
+            response
+        }
+        None => logged_out_page(lang),
+    };
+    end(&app, &headers, response).await
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /logout`: the holder confirmed.
+pub async fn confirm(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let lang = Lang::of(&headers);
+    let presented = serde_urlencoded::from_bytes::<ConfirmForm>(&body)
+        .map(|form| form.csrf)
+        .unwrap_or_default();
+    match session(&app, &headers).await {
+        Some((_, record)) if constant_time_eq(&record.csrf, &presented) => {
+            end(&app, &headers, logged_out_page(lang)).await
+        }
+        Some(_) => message_page(
+            StatusCode::FORBIDDEN,
+            lang,
+            lang.pick("Formulaire refusé", "Form refused"),
+            lang.pick(
+                "Ce formulaire ne vient pas de cette page.",
+                "This form did not come from this page.",
+            ),
+        ),
+        None => logged_out_page(lang),
+    }
+}

@@ -1,0 +1,124 @@
+//! `cpx-idp serve --config idp.toml [--demo]`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cpx_idp::{build_router, keys, ConfigError, KeySet, Provider, ProviderConfig};
+use cpx_web::server::{self, ServeLimits, TlsIdentity};
+
+#[derive(Parser)]
+#[command(
+    name = "cpx-idp",
+    version,
+    about = "OpenID Connect provider: log in with a CPx card"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the provider.
+    Serve {
+        /// The configuration file (TOML); see idp/README.md.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Demonstration: make the signing key files that are missing. Never in production:
+        /// a provider must not change keys by itself.
+        #[arg(long)]
+        demo: bool,
+    },
+}
+
+/// Reads and checks everything a start needs; a mistake is one line naming the entry.
+fn prepare(config_path: &std::path::Path, demo: bool) -> Result<Provider, ConfigError> {
+    let config = ProviderConfig::load(config_path)?;
+    if demo {
+        for entry in &config.signing_keys {
+            if keys::generate_missing(entry)? {
+                eprintln!(
+                    "cpx-idp: demo mode: made signing key {} in {}",
+                    entry.kid,
+                    entry.file.display()
+                );
+            }
+        }
+    }
+    let keys = KeySet::load(&config.signing_keys)?;
+    Provider::in_memory(config, keys)
+}
+
+fn main() -> ExitCode {
+    let Cli {
+        command: Command::Serve { config, demo },
+    } = Cli::parse();
+    let provider = match prepare(&config, demo) {
+        Ok(provider) => provider,
+        Err(error) => {
+            eprintln!("cpx-idp: configuration refused: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cpx-idp: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(provider)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cpx-idp: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(provider: Provider) -> Result<(), String> {
+    let listen = provider.config.listen;
+    let tls = provider.config.tls.clone();
+    let issuer = provider.config.issuer.clone();
+    let limits = ServeLimits {
+        max_connections: provider.config.limits.max_connections,
+        header_read_timeout: provider.config.limits.header_read_timeout,
+    };
+    let router = build_router(provider);
+    match tls {
+        Some((certificate, key)) => {
+            // As the demo serves: connections capped, handshake and headers in time.
+            let identity = TlsIdentity::from_pem_files(&certificate, &key)
+                .map_err(|error| error.to_string())?;
+            let listener = server::bind(listen).map_err(|error| error.to_string())?;
+            eprintln!("cpx-idp: serving {issuer} on https://{listen}");
+            server::serve_with(
+                listener,
+                router,
+                &identity,
+                axum_server::Handle::new(),
+                limits,
+            )
+            .await
+            .map_err(|error| error.to_string())
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|error| format!("{listen}: {error}"))?;
+            // Behind a proxy: the proxy holds the clients' connections and their limits.
+            eprintln!("cpx-idp: serving {issuer} on http://{listen} (TLS by the proxy in front)");
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .map_err(|error| format!("{listen}: {error}"))
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Where the provider keeps what lives between requests: login transactions, authorization
+//! codes, access tokens, sessions, codes already redeemed, assertion ids already used.
+//!
+//! A key-value trait with expiry, so that a Redis implementation (next) is one command per
+//! method: `put` = `SET key value PX ttl`, `take` = `GETDEL` (atomic: one instance only gets
+//! a code), `get` = `GET`, `delete` = `DEL`, `insert_new` = `SET NX PX`. Keys are digests of
+//! the secrets (never the code or token itself), prefixed by their [`Kind`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::jose::b64;
+
+/// What a key names; its prefix keeps the kinds apart in one keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// An `/authorize` request waiting for the card (key: the login cookie).
+    Transaction,
+    /// An authorization code (single use).
+    Code,
+    /// A code already redeemed, with the access token it gave (to revoke on a second use).
+    RedeemedCode,
+    AccessToken,
+    /// A browser's signed-in session at the provider (key: the session cookie).
+    Session,
+    /// A `private_key_jwt` assertion id already seen (single use).
+    UsedJti,
+}
+
+impl Kind {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Kind::Transaction => "tx",
+            Kind::Code => "code",
+            Kind::RedeemedCode => "redeemed",
+            Kind::AccessToken => "at",
+            Kind::Session => "session",
+            Kind::UsedJti => "jti",
+        }
+    }
+}
+
+/// The key under which a secret is kept: its SHA-256, so a copy of the store gives no usable
+/// code, token or cookie.
+pub fn key_of(secret: &str) -> String {
+    b64(&Sha256::digest(secret.as_bytes()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store is full")]
+    Full,
+    #[error("the store did not answer: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Sets `key` to `value` for `ttl`, replacing any value.
+    async fn put(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: String,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// The value, if present and not expired.
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<String>, StoreError>;
+    /// The value, removed in the same step: of two callers, one only gets it.
+    async fn take(&self, kind: Kind, key: &str) -> Result<Option<String>, StoreError>;
+    async fn delete(&self, kind: Kind, key: &str) -> Result<(), StoreError>;
+    /// Sets `key` only if absent: `true` if this call set it.
+    async fn insert_new(&self, kind: Kind, key: &str, ttl: Duration) -> Result<bool, StoreError>;
+}
+
+/// The records are JSON: what a Redis store keeps as its values too.
+pub async fn put_json<T: Serialize>(
+    store: &dyn Store,
+    kind: Kind,
+    key: &str,
+    value: &T,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    let text =
+        serde_json::to_string(value).map_err(|error| StoreError::Unavailable(error.to_string()))?;
+    store.put(kind, key, text, ttl).await
+}
+
+/// The record under `key`; one that does not read as `T` (left by another version) is absent.
+pub async fn get_json<T: DeserializeOwned>(
+    store: &dyn Store,
+    kind: Kind,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    Ok(store
+        .get(kind, key)
+        .await?
+        .and_then(|text| serde_json::from_str(&text).ok()))
+}
+
+/// [`get_json`], removing the record in the same step ([`Store::take`]).
+pub async fn take_json<T: DeserializeOwned>(
+    store: &dyn Store,
+    kind: Kind,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    Ok(store
+        .take(kind, key)
+        .await?
+        .and_then(|text| serde_json::from_str(&text).ok()))
+}
+
+/// In this process's memory: one instance per issuer. Bounded: past `capacity` entries, the
+/// expired ones are dropped, and if none had expired a new entry is refused ([`StoreError::Full`])
+/// rather than evicting someone's login.
+pub struct MemoryStore {
+    entries: Mutex<HashMap<(Kind, String), (String, Instant)>>,
+    capacity: usize,
+}
+
+impl MemoryStore {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Kind, String), (String, Instant)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn make_room(
+        &self,
+        entries: &mut HashMap<(Kind, String), (String, Instant)>,
+        now: Instant,
+    ) -> Result<(), StoreError> {
+        if entries.len() >= self.capacity {
+            entries.retain(|_, (_, expires)| *expires > now);
+        }
+        if entries.len() >= self.capacity {
+            return Err(StoreError::Full);
+        }
+        Ok(())
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(100_000)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn put(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: String,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        if !entries.contains_key(&(kind, key.to_owned())) {
+            self.make_room(&mut entries, now)?;
+        }
+        entries.insert((kind, key.to_owned()), (value, now + ttl));
+        Ok(())
+    }
+
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<String>, StoreError> {
+        let now = Instant::now();
+        Ok(self
+            .lock()
+            .get(&(kind, key.to_owned()))
+            .filter(|(_, expires)| *expires > now)
+            .map(|(value, _)| value.clone()))
+    }
+
+    async fn take(&self, kind: Kind, key: &str) -> Result<Option<String>, StoreError> {
+        let now = Instant::now();
+        Ok(self
+            .lock()
+            .remove(&(kind, key.to_owned()))
+            .filter(|(_, expires)| *expires > now)
+            .map(|(value, _)| value))
+    }
+
+    async fn delete(&self, kind: Kind, key: &str) -> Result<(), StoreError> {
+        self.lock().remove(&(kind, key.to_owned()));
+        Ok(())
+    }
+
+    async fn insert_new(&self, kind: Kind, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        let entry_key = (kind, key.to_owned());
+        if entries
+            .get(&entry_key)
+            .is_some_and(|(_, expires)| *expires > now)
+        {
+            return Ok(false);
+        }
+        self.make_room(&mut entries, now)?;
+        entries.insert(entry_key, (String::new(), now + ttl));
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_value_is_taken_once_and_expires() -> Result<(), StoreError> {
+        let store = MemoryStore::new(10);
+        store
+            .put(Kind::Code, "k", "v".into(), Duration::from_secs(60))
+            .await?;
+        assert_eq!(store.get(Kind::Transaction, "k").await?, None);
+        assert_eq!(store.take(Kind::Code, "k").await?.as_deref(), Some("v"));
+        assert_eq!(store.take(Kind::Code, "k").await?, None);
+        store
+            .put(Kind::Code, "old", "v".into(), Duration::ZERO)
+            .await?;
+        assert_eq!(store.get(Kind::Code, "old").await?, None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn insert_new_is_true_once() -> Result<(), StoreError> {
+        let store = MemoryStore::new(10);
+        assert!(
+            store
+                .insert_new(Kind::UsedJti, "j", Duration::from_secs(60))
+                .await?
+        );
+        assert!(
+            !store
+                .insert_new(Kind::UsedJti, "j", Duration::from_secs(60))
+                .await?
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_full_store_refuses_rather_than_evicts() -> Result<(), StoreError> {
+        let store = MemoryStore::new(2);
+        let minute = Duration::from_secs(60);
+        store.put(Kind::Code, "a", "1".into(), minute).await?;
+        store.put(Kind::Code, "b", "2".into(), minute).await?;
+        assert!(matches!(
+            store.put(Kind::Code, "c", "3".into(), minute).await,
+            Err(StoreError::Full)
+        ));
+        assert_eq!(store.get(Kind::Code, "a").await?.as_deref(), Some("1"));
+        Ok(())
+    }
+}

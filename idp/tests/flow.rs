@@ -1,0 +1,621 @@
+//! The code flow end to end in-process, and each rule of `/authorize`, the login steps and
+//! `/userinfo` with the error code the spec names.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
+use axum::http::{Request, StatusCode};
+use common::*;
+use cpx_verify::test_util::TestCard;
+
+#[test]
+fn pkce_test_values_agree() {
+    use sha2::Digest;
+    assert_eq!(b64(&sha2::Sha256::digest(VERIFIER.as_bytes())), CHALLENGE);
+}
+
+#[tokio::test]
+async fn discovery_names_the_endpoints_and_only_what_is_served() -> TestResult {
+    let idp = provider()?;
+    let answer = idp.get("/.well-known/openid-configuration", &[]).await?;
+    assert_eq!(answer.status, StatusCode::OK);
+    let doc = answer.json();
+    assert_eq!(doc["issuer"], ISSUER);
+    assert_eq!(doc["token_endpoint"], format!("{ISSUER}/token"));
+    assert_eq!(doc["end_session_endpoint"], format!("{ISSUER}/logout"));
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn jwks_lists_the_active_key_and_the_old_one() -> TestResult {
+    let idp = provider()?;
+    let jwks = idp.get("/jwks", &[]).await?.json();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .map(|keys| keys.iter().filter_map(|key| key["kid"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(kids, ["rs-1", "es-1"]);
+    assert!(jwks["keys"][0].get("d").is_none(), "no private part");
+    Ok(())
+}
+
+/// The whole flow: authorize, card, code with state and iss, token (basic), ID token checked
+/// independently, userinfo.
+#[tokio::test]
+async fn a_card_login_gives_a_verified_id_token_and_userinfo() -> TestResult {
+    let idp = provider()?;
+    let (params, _) = idp.login(&site_query("")).await?;
+    assert_eq!(params.get("state").map(String::as_str), Some("st-1"));
+    assert_eq!(params.get("iss").map(String::as_str), Some(ISSUER));
+    let code = params.get("code").ok_or("no code")?;
+    let answer = idp
+        .token_basic("site", SECRET, &code_form(code, REDIRECT))
+        .await?;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.header("cache-control"), "no-store");
+    let tokens = answer.json();
+    assert_eq!(tokens["token_type"], "Bearer");
+    let jwks = idp.get("/jwks", &[]).await?.json();
+    let claims = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    assert_eq!(claims["iss"], ISSUER);
+    assert_eq!(claims["aud"], "site");
+    assert_eq!(claims["nonce"], "n-1");
+    assert_eq!(claims["acr"], "eidas1");
+    assert_eq!(claims["amr"], serde_json::json!(["sc", "pin"]));
+    assert_eq!(claims["given_name"], "MARIE");
+    assert_eq!(claims["family_name"], "DUPONT");
+    assert_eq!(claims["SubjectNameID"], "810001234567");
+    assert_eq!(claims["preferred_username"], "810001234567");
+    let (iat, exp, auth_time) = (
+        claims["iat"].as_u64().unwrap_or(0),
+        claims["exp"].as_u64().unwrap_or(0),
+        claims["auth_time"].as_u64().unwrap_or(0),
+    );
+    assert!(exp > iat && auth_time <= iat && iat <= now());
+    assert_eq!(claims["sub"].as_str().map(str::len), Some(43));
+
+    let access = tokens["access_token"].as_str().unwrap_or_default();
+    let info = idp
+        .send(
+            Request::get("/userinfo")
+                .header(AUTHORIZATION, format!("Bearer {access}"))
+                .body(Body::empty())?,
+        )
+        .await?;
+    assert_eq!(info.status, StatusCode::OK);
+    assert_eq!(info.json()["sub"], claims["sub"]);
+    assert_eq!(info.json()["SubjectNameID"], "810001234567");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_es256_provider_signs_with_p256_and_still_lists_the_old_rsa_key() -> TestResult {
+    let idp = provider_with("ES256", "")?;
+    let (params, _) = idp.login(&site_query("")).await?;
+    let code = params.get("code").ok_or("no code")?;
+    let tokens = idp
+        .token_basic("site", SECRET, &code_form(code, REDIRECT))
+        .await?
+        .json();
+    let jwks = idp.get("/jwks", &[]).await?.json();
+    assert_eq!(jwks["keys"][0]["kid"], "es-1");
+    assert_eq!(jwks["keys"][1]["kid"], "rs-1");
+    let claims = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    assert_eq!(claims["aud"], "site");
+    Ok(())
+}
+
+/// Without the profile scope, the identity claims stay out.
+#[tokio::test]
+async fn openid_alone_gives_sub_and_no_identity_claims() -> TestResult {
+    let idp = provider()?;
+    let query = site_query("").replace("scope=openid%20profile", "scope=openid");
+    let (params, _) = idp.login(&query).await?;
+    let code = params.get("code").ok_or("no code")?;
+    let tokens = idp
+        .token_basic("site", SECRET, &code_form(code, REDIRECT))
+        .await?
+        .json();
+    let jwks = idp.get("/jwks", &[]).await?.json();
+    let claims = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    assert!(claims.get("SubjectNameID").is_none() && claims.get("given_name").is_none());
+    Ok(())
+}
+
+// ---- /authorize: no redirect before the client and the redirect URI are known ----
+
+#[tokio::test]
+async fn an_unknown_client_gets_an_error_page_never_a_redirect() -> TestResult {
+    let idp = provider()?;
+    let query = site_query("").replace("client_id=site", "client_id=nobody");
+    let answer = idp.get(&format!("/authorize?{query}"), &[]).await?;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.location(), None);
+    assert!(answer.body.contains("client_id"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unregistered_redirect_uri_gets_an_error_page_never_a_redirect() -> TestResult {
+    let idp = provider()?;
+    for bad in [
+        "https://evil.test/callback",
+        "https://site.test/callback/",
+        "https://site.test/callback?x=1",
+    ] {
+        let query = site_query("").replace(&urlencode(REDIRECT), &urlencode(bad));
+        let answer = idp.get(&format!("/authorize?{query}"), &[]).await?;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(answer.location(), None, "{bad}");
+    }
+    // Another client's registered URI is not this client's.
+    let query = site_query("").replace(&urlencode(REDIRECT), &urlencode(OTHER_REDIRECT));
+    let answer = idp.get(&format!("/authorize?{query}"), &[]).await?;
+    assert_eq!(answer.location(), None);
+    Ok(())
+}
+
+/// The errors sent back to the site, with `state` and `iss`.
+async fn authorize_error(idp: &Idp, query: &str) -> Result<String, Error> {
+    let answer = idp.get(&format!("/authorize?{query}"), &[]).await?;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let location = answer.location().unwrap_or_default();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    let params = answer.redirect_params();
+    assert_eq!(params.get("iss").map(String::as_str), Some(ISSUER));
+    assert!(!params.contains_key("code"));
+    Ok(params.get("error").cloned().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn only_response_type_code_is_served() -> TestResult {
+    let idp = provider()?;
+    for other in ["token", "id_token", "code%20id_token"] {
+        let query = site_query("").replace("response_type=code", &format!("response_type={other}"));
+        assert_eq!(
+            authorize_error(&idp, &query).await?,
+            "unsupported_response_type"
+        );
+    }
+    let query = site_query("").replace("response_type=code&", "");
+    assert_eq!(authorize_error(&idp, &query).await?, "invalid_request");
+    Ok(())
+}
+
+#[tokio::test]
+async fn pkce_s256_is_required_and_plain_is_refused() -> TestResult {
+    let idp = provider()?;
+    let plain = site_query("").replace("code_challenge_method=S256", "code_challenge_method=plain");
+    assert_eq!(authorize_error(&idp, &plain).await?, "invalid_request");
+    let none = site_query("").replace("&code_challenge_method=S256", "");
+    assert_eq!(authorize_error(&idp, &none).await?, "invalid_request");
+    let no_challenge = site_query("").replace(&format!("code_challenge={CHALLENGE}&"), "");
+    assert_eq!(
+        authorize_error(&idp, &no_challenge).await?,
+        "invalid_request"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn scope_must_contain_openid_and_only_the_client_s_scopes() -> TestResult {
+    let idp = provider()?;
+    let no_openid = site_query("").replace("scope=openid%20profile", "scope=profile");
+    assert_eq!(authorize_error(&idp, &no_openid).await?, "invalid_scope");
+    let unknown = site_query("").replace("scope=openid%20profile", "scope=openid%20email");
+    assert_eq!(authorize_error(&idp, &unknown).await?, "invalid_scope");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_repeated_parameter_is_invalid_request() -> TestResult {
+    let idp = provider()?;
+    assert_eq!(
+        authorize_error(&idp, &site_query("&scope=openid")).await?,
+        "invalid_request"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn prompt_none_without_a_session_is_login_required() -> TestResult {
+    let idp = provider()?;
+    assert_eq!(
+        authorize_error(&idp, &site_query("&prompt=none")).await?,
+        "login_required"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn cancelling_the_login_sends_access_denied() -> TestResult {
+    let idp = provider()?;
+    let authorize = idp
+        .get(&format!("/authorize?{}", site_query("")), &[])
+        .await?;
+    let login = authorize
+        .cookie("__Host-cpx-idp-login")
+        .ok_or("no cookie")?;
+    let page = idp
+        .get("/login", &[("__Host-cpx-idp-login", &login)])
+        .await?;
+    let csrf = csrf_of(&page.body);
+    let cancel = |csrf: String| {
+        Request::post("/login/cancel")
+            .header(COOKIE, cookie_header(&[("__Host-cpx-idp-login", &login)]))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={csrf}")))
+    };
+    // A forged form (no token) is refused.
+    let forged = idp.send(cancel(String::new())?).await?;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let answer = idp.send(cancel(csrf)?).await?;
+    let params = answer.redirect_params();
+    assert_eq!(
+        params.get("error").map(String::as_str),
+        Some("access_denied")
+    );
+    assert_eq!(params.get("state").map(String::as_str), Some("st-1"));
+    Ok(())
+}
+
+// ---- the login page and the card steps ----
+
+#[tokio::test]
+async fn the_login_page_speaks_french_or_english() -> TestResult {
+    let idp = provider()?;
+    let authorize = idp
+        .get(&format!("/authorize?{}", site_query("")), &[])
+        .await?;
+    assert_eq!(authorize.location().as_deref(), Some("/login"));
+    let login = authorize
+        .cookie("__Host-cpx-idp-login")
+        .ok_or("no cookie")?;
+    let french = idp
+        .get("/login", &[("__Host-cpx-idp-login", &login)])
+        .await?;
+    assert!(
+        french.body.contains("S&#39;identifier par carte CPS")
+            || french.body.contains("S'identifier par carte CPS")
+    );
+    assert!(french.body.contains("lang=\"fr\""));
+    let english = idp
+        .send(
+            Request::get("/login")
+                .header(COOKIE, cookie_header(&[("__Host-cpx-idp-login", &login)]))
+                .header("accept-language", "en-GB,en;q=0.9,fr;q=0.5")
+                .body(Body::empty())?,
+        )
+        .await?;
+    assert!(english.body.contains("Log in with CPS card"));
+    // Every answer: never framed, HTTPS only, not cached.
+    let csp = french.header("content-security-policy");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(french
+        .header("strict-transport-security")
+        .starts_with("max-age="));
+    assert_eq!(french.header("cache-control"), "no-store");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_card_post_needs_the_page_s_csrf_token_and_this_origin() -> TestResult {
+    let idp = provider()?;
+    let authorize = idp
+        .get(&format!("/authorize?{}", site_query("")), &[])
+        .await?;
+    let login = authorize
+        .cookie("__Host-cpx-idp-login")
+        .ok_or("no cookie")?;
+    let cookie = cookie_header(&[("__Host-cpx-idp-login", &login)]);
+    let post = |origin: &str, csrf: &str| {
+        Request::post("/login/card")
+            .header(COOKIE, &cookie)
+            .header("origin", origin)
+            .header("x-requested-with", "cpx-connect")
+            .header("x-csrf-token", csrf)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+    };
+    let page = idp
+        .get("/login", &[("__Host-cpx-idp-login", &login)])
+        .await?;
+    let csrf = csrf_of(&page.body);
+    assert_eq!(
+        idp.send(post(ISSUER, "wrong")?).await?.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        idp.send(post("https://evil.test", &csrf)?).await?.status,
+        StatusCode::FORBIDDEN
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_revoked_card_is_refused_with_cpx_verify_s_code() -> TestResult {
+    let idp = provider()?;
+    let authorize = idp
+        .get(&format!("/authorize?{}", site_query("")), &[])
+        .await?;
+    let login = authorize
+        .cookie("__Host-cpx-idp-login")
+        .ok_or("no cookie")?;
+    let answer = idp.card_login(&login, &TestCard::revoked()).await?;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.json()["error"], "ERR_CERTIFICATE_REVOKED");
+    // The login can go on with a valid card (a new challenge).
+    let answer = idp.card_login(&login, &TestCard::valid()).await?;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_login_transaction_is_used_once() -> TestResult {
+    let idp = provider()?;
+    let authorize = idp
+        .get(&format!("/authorize?{}", site_query("")), &[])
+        .await?;
+    let login = authorize
+        .cookie("__Host-cpx-idp-login")
+        .ok_or("no cookie")?;
+    assert_eq!(
+        idp.card_login(&login, &TestCard::valid()).await?.status,
+        StatusCode::OK
+    );
+    let again = idp
+        .get("/login", &[("__Host-cpx-idp-login", &login)])
+        .await?;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    Ok(())
+}
+
+// ---- the provider's session: SSO, prompt=login, max_age ----
+
+#[tokio::test]
+async fn a_session_answers_at_once_unless_prompt_login_or_max_age() -> TestResult {
+    let idp = provider()?;
+    let (_, session) = idp.login(&site_query("")).await?;
+    let cookies = [("__Host-cpx-idp-session", session.as_str())];
+    let again = idp
+        .get(&format!("/authorize?{}", site_query("")), &cookies)
+        .await?;
+    assert!(
+        again.redirect_params().contains_key("code"),
+        "{:?}",
+        again.location()
+    );
+    let none = idp
+        .get(
+            &format!("/authorize?{}", site_query("&prompt=none")),
+            &cookies,
+        )
+        .await?;
+    assert!(none.redirect_params().contains_key("code"));
+    let login = idp
+        .get(
+            &format!("/authorize?{}", site_query("&prompt=login")),
+            &cookies,
+        )
+        .await?;
+    assert_eq!(login.location().as_deref(), Some("/login"));
+    let max_age = idp
+        .get(
+            &format!("/authorize?{}", site_query("&max_age=0")),
+            &cookies,
+        )
+        .await?;
+    assert_eq!(max_age.location().as_deref(), Some("/login"));
+    let recent = idp
+        .get(
+            &format!("/authorize?{}", site_query("&max_age=3600")),
+            &cookies,
+        )
+        .await?;
+    assert!(recent.redirect_params().contains_key("code"));
+    let stale = idp
+        .get(
+            &format!("/authorize?{}", site_query("&max_age=abc")),
+            &cookies,
+        )
+        .await?;
+    assert_eq!(
+        stale.redirect_params().get("error").map(String::as_str),
+        Some("invalid_request")
+    );
+    Ok(())
+}
+
+// ---- subjects ----
+
+#[tokio::test]
+async fn public_subjects_are_shared_and_pairwise_ones_are_not() -> TestResult {
+    let idp = provider()?;
+    let (params, session) = idp.login(&site_query("")).await?;
+    let jwks = idp.get("/jwks", &[]).await?.json();
+    let code = params.get("code").ok_or("no code")?;
+    let tokens = idp
+        .token_basic("site", SECRET, &code_form(code, REDIRECT))
+        .await?
+        .json();
+    let public = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    let pairwise_query = site_query("")
+        .replace("client_id=site", "client_id=pairwise-site")
+        .replace(&urlencode(REDIRECT), &urlencode("https://pairwise.test/cb"));
+    let answer = idp
+        .get(
+            &format!("/authorize?{pairwise_query}"),
+            &[("__Host-cpx-idp-session", &session)],
+        )
+        .await?;
+    let code = answer
+        .redirect_params()
+        .get("code")
+        .cloned()
+        .ok_or("no code")?;
+    let tokens = idp
+        .token_basic(
+            "pairwise-site",
+            SECRET,
+            &code_form(&code, "https://pairwise.test/cb"),
+        )
+        .await?
+        .json();
+    let pairwise = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    assert_ne!(public["sub"], pairwise["sub"]);
+    // Stable: the same holder logging in again at the public site gets the same sub.
+    let (params, _) = idp.login(&site_query("")).await?;
+    let code = params.get("code").ok_or("no code")?;
+    let tokens = idp
+        .token_basic("site", SECRET, &code_form(code, REDIRECT))
+        .await?
+        .json();
+    let again = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    assert_eq!(public["sub"], again["sub"]);
+    Ok(())
+}
+
+// ---- /userinfo ----
+
+#[tokio::test]
+async fn userinfo_refuses_an_unknown_token_with_invalid_token() -> TestResult {
+    let idp = provider()?;
+    let answer = idp
+        .send(
+            Request::get("/userinfo")
+                .header(AUTHORIZATION, "Bearer not-a-token")
+                .body(Body::empty())?,
+        )
+        .await?;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.json()["error"], "invalid_token");
+    assert!(answer.header("www-authenticate").contains("invalid_token"));
+    Ok(())
+}
+
+// ---- throttling per address ----
+
+#[tokio::test]
+async fn too_many_requests_from_one_address_meet_429() -> TestResult {
+    let idp = provider_with(
+        "RS256",
+        "[limits]\naddress_burst = 3\naddress_period_ms = 60000\n",
+    )?;
+    for _ in 0..3 {
+        let answer = idp
+            .get(&format!("/authorize?{}", site_query("")), &[])
+            .await?;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    }
+    let answer = idp
+        .get(&format!("/authorize?{}", site_query("")), &[])
+        .await?;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(!answer.header("retry-after").is_empty());
+    Ok(())
+}
+
+/// Behind a trusted proxy, each forwarded client has its own quota; from any other peer the
+/// header is the client's own claim and changes nothing.
+#[tokio::test]
+async fn forwarded_clients_are_told_apart_only_behind_a_trusted_proxy() -> TestResult {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let text = config_text(
+        "RS256",
+        "[limits]\naddress_burst = 2\naddress_period_ms = 60000\n",
+    )
+    .replace(
+        "subject_secret",
+        "trusted_proxies = [\"10.0.0.2\"]\nsubject_secret",
+    );
+    let idp = provider_from_text("RS256", &text)?;
+    let from = |peer: &str, forwarded: &str| -> Result<Request<Body>, Error> {
+        let mut request = Request::get(format!("/authorize?{}", site_query("")))
+            .header("x-forwarded-for", forwarded)
+            .body(Body::empty())?;
+        let peer: SocketAddr = peer.parse()?;
+        request.extensions_mut().insert(ConnectInfo(peer));
+        Ok(request)
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            idp.send(from("10.0.0.2:4000", "198.51.100.1")?)
+                .await?
+                .status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let third = idp.send(from("10.0.0.2:4000", "198.51.100.1")?).await?;
+    assert_eq!(third.status, StatusCode::TOO_MANY_REQUESTS);
+    let other = idp.send(from("10.0.0.2:4000", "198.51.100.2")?).await?;
+    assert_eq!(other.status, StatusCode::SEE_OTHER);
+    for forwarded in ["203.0.113.1", "203.0.113.2"] {
+        assert_eq!(
+            idp.send(from("192.0.2.9:4000", forwarded)?).await?.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let claimed = idp.send(from("192.0.2.9:4000", "203.0.113.3")?).await?;
+    assert_eq!(claimed.status, StatusCode::TOO_MANY_REQUESTS);
+    Ok(())
+}
+
+/// A body that does not come in time gets 408, and holds no handler.
+#[tokio::test]
+async fn a_body_not_received_in_time_gets_408() -> TestResult {
+    let idp = provider_with("RS256", "[limits]\nbody_read_timeout_ms = 200\n")?;
+    let never = futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>();
+    let answer = idp
+        .send(
+            Request::post("/token")
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from_stream(never))?,
+        )
+        .await?;
+    assert_eq!(answer.status, StatusCode::REQUEST_TIMEOUT);
+    Ok(())
+}
+
+/// A new card login (here forced by prompt=login) replaces the browser's session: the old
+/// cookie no longer signs anyone in.
+#[tokio::test]
+async fn a_new_login_replaces_the_previous_session() -> TestResult {
+    let idp = provider()?;
+    let (_, old) = idp.login(&site_query("")).await?;
+    let forced = idp
+        .get(
+            &format!("/authorize?{}", site_query("&prompt=login")),
+            &[("__Host-cpx-idp-session", &old)],
+        )
+        .await?;
+    let login = forced
+        .cookie("__Host-cpx-idp-login")
+        .ok_or("no login cookie")?;
+    let done = idp
+        .card_login_with(&login, &TestCard::valid(), Some(&old))
+        .await?;
+    let new = done.cookie("__Host-cpx-idp-session").ok_or("no session")?;
+    assert_ne!(new, old);
+    for (session, alive) in [(old.as_str(), false), (new.as_str(), true)] {
+        let answer = idp
+            .get(
+                &format!("/authorize?{}", site_query("&prompt=none")),
+                &[("__Host-cpx-idp-session", session)],
+            )
+            .await?;
+        assert_eq!(answer.redirect_params().contains_key("code"), alive);
+    }
+    Ok(())
+}

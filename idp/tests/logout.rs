@@ -1,0 +1,130 @@
+//! RP-initiated logout: with a hint this provider signed, the session ends and the browser
+//! goes back only to a registered URI; without one, the holder is asked.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::header::{CONTENT_TYPE, COOKIE};
+use axum::http::{Request, StatusCode};
+use common::*;
+
+/// A session and the ID token of its login at `site`.
+async fn logged_in(idp: &Idp) -> Result<(String, String), Error> {
+    let (params, session) = idp.login(&site_query("")).await?;
+    let code = params.get("code").ok_or("no code")?;
+    let tokens = idp
+        .token_basic("site", SECRET, &code_form(code, REDIRECT))
+        .await?
+        .json();
+    Ok((
+        session,
+        tokens["id_token"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+async fn session_alive(idp: &Idp, session: &str) -> Result<bool, Error> {
+    let answer = idp
+        .get(
+            &format!("/authorize?{}", site_query("&prompt=none")),
+            &[("__Host-cpx-idp-session", session)],
+        )
+        .await?;
+    Ok(answer.redirect_params().contains_key("code"))
+}
+
+#[tokio::test]
+async fn a_hinted_logout_ends_the_session_and_returns_to_the_registered_uri() -> TestResult {
+    let idp = provider()?;
+    let (session, id_token) = logged_in(&idp).await?;
+    assert!(session_alive(&idp, &session).await?);
+    let query = format!(
+        "id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye-1",
+        urlencode(LOGOUT_BACK)
+    );
+    let answer = idp
+        .get(
+            &format!("/logout?{query}"),
+            &[("__Host-cpx-idp-session", &session)],
+        )
+        .await?;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        answer.location(),
+        Some(format!("{LOGOUT_BACK}?state=bye-1"))
+    );
+    assert!(!session_alive(&idp, &session).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unregistered_post_logout_uri_gets_a_page_never_a_redirect() -> TestResult {
+    let idp = provider()?;
+    let (session, id_token) = logged_in(&idp).await?;
+    for uri in ["https://evil.test/", REDIRECT] {
+        let query = format!(
+            "id_token_hint={id_token}&post_logout_redirect_uri={}",
+            urlencode(uri)
+        );
+        let answer = idp
+            .get(
+                &format!("/logout?{query}"),
+                &[("__Host-cpx-idp-session", &session)],
+            )
+            .await?;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(answer.location(), None);
+    }
+    // A hint this provider did not sign is refused too.
+    let forged = format!(
+        "{}.{}.AAAA",
+        b64(b"{\"alg\":\"RS256\"}"),
+        b64(b"{\"aud\":\"site\"}")
+    );
+    let answer = idp
+        .get(
+            &format!("/logout?id_token_hint={forged}"),
+            &[("__Host-cpx-idp-session", &session)],
+        )
+        .await?;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(session_alive(&idp, &session).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_a_hint_the_holder_confirms_with_the_session_s_csrf_token() -> TestResult {
+    let idp = provider()?;
+    let (session, _) = logged_in(&idp).await?;
+    let page = idp
+        .get("/logout", &[("__Host-cpx-idp-session", &session)])
+        .await?;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        session_alive(&idp, &session).await?,
+        "a link alone ends nothing"
+    );
+    let csrf = page
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
+    let post = |csrf: &str| {
+        Request::post("/logout")
+            .header(
+                COOKIE,
+                cookie_header(&[("__Host-cpx-idp-session", &session)]),
+            )
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={csrf}")))
+    };
+    assert_eq!(
+        idp.send(post("forged")?).await?.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(session_alive(&idp, &session).await?);
+    assert_eq!(idp.send(post(&csrf)?).await?.status, StatusCode::OK);
+    assert!(!session_alive(&idp, &session).await?);
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! `/token`: each client authentication method, each error code RFC 6749 §5.2 names, and the
+//! code's rules (single use, bound to its client, redirect URI and PKCE; a second
+//! presentation revokes what it gave).
+
+mod common;
+
+use axum::body::Body;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{Request, StatusCode};
+use common::*;
+use serde_json::json;
+
+/// A code for `site`, fresh from a card login.
+async fn site_code(idp: &Idp) -> Result<String, Error> {
+    let (params, _) = idp.login(&site_query("")).await?;
+    Ok(params.get("code").cloned().ok_or("no code")?)
+}
+
+async fn userinfo_status(idp: &Idp, access_token: &str) -> Result<StatusCode, Error> {
+    Ok(idp
+        .send(
+            Request::get("/userinfo")
+                .header(AUTHORIZATION, format!("Bearer {access_token}"))
+                .body(Body::empty())?,
+        )
+        .await?
+        .status)
+}
+
+/// The code's form with `client_secret_post` credentials of `site`.
+fn secret_post_form(code: &str) -> String {
+    format!(
+        "{}&client_id=site&client_secret={}",
+        code_form(code, REDIRECT),
+        urlencode(SECRET)
+    )
+}
+
+fn assert_invalid_client(answer: &Answer) {
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert_eq!(answer.json()["error"], "invalid_client");
+    assert!(answer.header("www-authenticate").starts_with("Basic"));
+    assert_eq!(answer.header("cache-control"), "no-store");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_or_an_unknown_client_is_invalid_client_401() -> TestResult {
+    let idp = provider()?;
+    let code = site_code(&idp).await?;
+    let form = code_form(&code, REDIRECT);
+    assert_invalid_client(&idp.token_basic("site", "wrong-secret", &form).await?);
+    assert_invalid_client(&idp.token_basic("nobody", SECRET, &form).await?);
+    assert_invalid_client(&idp.token_form(&form).await?);
+    // A secret for the private_key_jwt client is another method than it registered.
+    assert_invalid_client(&idp.token_basic("jwt-site", SECRET, &form).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn client_secret_post_is_accepted() -> TestResult {
+    let idp = provider()?;
+    let code = site_code(&idp).await?;
+    let form = secret_post_form(&code);
+    let answer = idp.token_form(&form).await?;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_authentication_methods_at_once_are_invalid_request() -> TestResult {
+    let idp = provider()?;
+    let code = site_code(&idp).await?;
+    let form = secret_post_form(&code);
+    let answer = idp.token_basic("site", SECRET, &form).await?;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.json()["error"], "invalid_request");
+    Ok(())
+}
+
+#[tokio::test]
+async fn another_grant_type_is_unsupported_grant_type() -> TestResult {
+    let idp = provider()?;
+    let answer = idp
+        .token_basic("site", SECRET, "grant_type=refresh_token&refresh_token=x")
+        .await?;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.json()["error"], "unsupported_grant_type");
+    let answer = idp.token_basic("site", SECRET, "code=x").await?;
+    assert_eq!(answer.json()["error"], "invalid_request");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_wrong_verifier_or_redirect_uri_is_invalid_grant_and_spends_the_code() -> TestResult {
+    let idp = provider()?;
+    let code = site_code(&idp).await?;
+    let wrong_verifier = code_form(&code, REDIRECT).replace(VERIFIER, &"A".repeat(43));
+    let answer = idp.token_basic("site", SECRET, &wrong_verifier).await?;
+    assert_eq!(answer.json()["error"], "invalid_grant");
+    // Taken by the failed attempt: the right verifier comes too late.
+    let answer = idp
+        .token_basic("site", SECRET, &code_form(&code, REDIRECT))
+        .await?;
+    assert_eq!(answer.json()["error"], "invalid_grant");
+
+    let code = site_code(&idp).await?;
+    let answer = idp
+        .token_basic("site", SECRET, &code_form(&code, "https://site.test/other"))
+        .await?;
+    assert_eq!(answer.json()["error"], "invalid_grant");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_code_of_another_client_is_invalid_grant() -> TestResult {
+    let idp = provider()?;
+    let code = site_code(&idp).await?;
+    let answer = idp
+        .token_basic("pairwise-site", SECRET, &code_form(&code, REDIRECT))
+        .await?;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.json()["error"], "invalid_grant");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_code_presented_twice_fails_and_revokes_its_access_token() -> TestResult {
+    let idp = provider()?;
+    let code = site_code(&idp).await?;
+    let form = code_form(&code, REDIRECT);
+    let first = idp.token_basic("site", SECRET, &form).await?;
+    assert_eq!(first.status, StatusCode::OK);
+    let access = first.json()["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(userinfo_status(&idp, &access).await?, StatusCode::OK);
+    let second = idp.token_basic("site", SECRET, &form).await?;
+    assert_eq!(second.json()["error"], "invalid_grant");
+    assert_eq!(
+        userinfo_status(&idp, &access).await?,
+        StatusCode::UNAUTHORIZED
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_redemptions_of_one_code_give_one_token() -> TestResult {
+    let idp = provider()?;
+    let code = site_code(&idp).await?;
+    let form = code_form(&code, REDIRECT);
+    let (a, b) = tokio::join!(
+        idp.token_basic("site", SECRET, &form),
+        idp.token_basic("site", SECRET, &form)
+    );
+    let statuses = [a?.status, b?.status];
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    Ok(())
+}
+
+// ---- private_key_jwt ----
+
+fn assertion_claims(aud: &str, jti: &str, exp: u64) -> serde_json::Value {
+    json!({ "iss": "jwt-site", "sub": "jwt-site", "aud": aud, "jti": jti, "exp": exp, "iat": now() })
+}
+
+async fn jwt_code(idp: &Idp) -> Result<String, Error> {
+    let query = site_query("")
+        .replace("client_id=site", "client_id=jwt-site")
+        .replace(&urlencode(REDIRECT), &urlencode(OTHER_REDIRECT))
+        .replace("scope=openid%20profile", "scope=openid");
+    let (params, _) = idp.login(&query).await?;
+    Ok(params.get("code").cloned().ok_or("no code")?)
+}
+
+fn jwt_form(code: &str, assertion: &str) -> String {
+    format!(
+        "{}&client_assertion_type={}&client_assertion={assertion}",
+        code_form(code, OTHER_REDIRECT),
+        urlencode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    )
+}
+
+#[tokio::test]
+async fn private_key_jwt_is_accepted_once_per_jti() -> TestResult {
+    let idp = provider()?;
+    let code = jwt_code(&idp).await?;
+    let assertion = client_assertion(&assertion_claims(
+        &format!("{ISSUER}/token"),
+        "jti-1",
+        now() + 60,
+    ));
+    let answer = idp.token_form(&jwt_form(&code, &assertion)).await?;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let jwks = idp.get("/jwks", &[]).await?.json();
+    let claims = verify_id_token(
+        answer.json()["id_token"].as_str().unwrap_or_default(),
+        &jwks,
+    )?;
+    assert_eq!(claims["aud"], "jwt-site");
+    // The same assertion again (a replay): refused whatever the code.
+    let code = jwt_code(&idp).await?;
+    assert_invalid_client(&idp.token_form(&jwt_form(&code, &assertion)).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_bad_assertion_is_invalid_client() -> TestResult {
+    let idp = provider()?;
+    let code = jwt_code(&idp).await?;
+    let token_endpoint = format!("{ISSUER}/token");
+    let bad = [
+        assertion_claims("https://elsewhere.test/token", "a", now() + 60),
+        assertion_claims(&token_endpoint, "b", now().saturating_sub(5)),
+        assertion_claims(&token_endpoint, "c", now() + 3600),
+        json!({ "iss": "jwt-site", "sub": "site", "aud": token_endpoint, "jti": "d", "exp": now() + 60 }),
+        json!({ "iss": "jwt-site", "sub": "jwt-site", "aud": token_endpoint, "exp": now() + 60 }),
+    ];
+    for claims in bad {
+        let answer = idp
+            .token_form(&jwt_form(&code, &client_assertion(&claims)))
+            .await?;
+        assert_invalid_client(&answer);
+    }
+    // A signature by another key.
+    let assertion = client_assertion(&assertion_claims(&token_endpoint, "e", now() + 60));
+    let mut parts: Vec<&str> = assertion.split('.').collect();
+    let forged = b64(&[7u8; 64]);
+    parts[2] = &forged;
+    assert_invalid_client(&idp.token_form(&jwt_form(&code, &parts.join("."))).await?);
+    // The issuer as audience is accepted too (RFC 7523 allows it), and the code was not spent.
+    let assertion = client_assertion(&assertion_claims(ISSUER, "f", now() + 60));
+    let answer = idp.token_form(&jwt_form(&code, &assertion)).await?;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    Ok(())
+}
+
+#[tokio::test]
+async fn too_many_token_requests_of_one_client_meet_429() -> TestResult {
+    let idp = provider_with(
+        "RS256",
+        "[limits]\nclient_burst = 2\nclient_period_ms = 60000\n",
+    )?;
+    for _ in 0..2 {
+        let answer = idp
+            .token_basic("site", "wrong", "grant_type=authorization_code")
+            .await?;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    let answer = idp
+        .token_basic("site", "wrong", "grant_type=authorization_code")
+        .await?;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    Ok(())
+}
+
+/// A site's server redeems every code from one address: the per-address limit of the
+/// browser-facing endpoints does not apply to it.
+#[tokio::test]
+async fn the_token_endpoint_is_not_limited_per_address() -> TestResult {
+    let idp = provider_with(
+        "RS256",
+        "[limits]\naddress_burst = 1\naddress_period_ms = 60000\n",
+    )?;
+    for _ in 0..3 {
+        let answer = idp
+            .token_basic("site", "wrong", "grant_type=authorization_code")
+            .await?;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    Ok(())
+}
