@@ -157,7 +157,10 @@ pub async fn card(
         Ok(identity) => identity,
         Err(error) => {
             log(&format!("card login refused: {error}"));
-            return json_error(StatusCode::UNAUTHORIZED, error.code());
+            // cpx-verify's table (verify/README.md): 400, 401, 503 or 500 by code.
+            let status = StatusCode::from_u16(cpx_verify::http_status(error.code()))
+                .unwrap_or(StatusCode::UNAUTHORIZED);
+            return json_error(status, error.code());
         }
     };
     // Taken, not read: of two tabs posting at once, one only goes on.

@@ -361,6 +361,49 @@ async fn a_revoked_card_is_refused_with_cpx_verify_s_code() -> TestResult {
     Ok(())
 }
 
+/// A body that is no token is the request's fault (400), as cpx-verify's table says, and the
+/// login can go on.
+#[tokio::test]
+async fn a_body_that_is_not_a_token_is_a_bad_request() -> TestResult {
+    let idp = provider()?;
+    let authorize = idp
+        .get(&format!("/authorize?{}", site_query("")), &[])
+        .await?;
+    let login = authorize
+        .cookie("__Host-cpx-idp-login")
+        .ok_or("no cookie")?;
+    let page = idp
+        .get("/login", &[("__Host-cpx-idp-login", &login)])
+        .await?;
+    let csrf = csrf_of(&page.body);
+    let challenge = idp
+        .send(
+            Request::get("/login/challenge")
+                .header(COOKIE, cookie_header(&[("__Host-cpx-idp-login", &login)]))
+                .header("x-requested-with", "cpx-connect")
+                .header("x-csrf-token", &csrf)
+                .body(Body::empty())?,
+        )
+        .await?;
+    assert_eq!(challenge.status, StatusCode::OK, "{}", challenge.body);
+    let answer = idp
+        .send(
+            Request::post("/login/card")
+                .header(COOKIE, cookie_header(&[("__Host-cpx-idp-login", &login)]))
+                .header("origin", ISSUER)
+                .header("x-requested-with", "cpx-connect")
+                .header("x-csrf-token", &csrf)
+                .header(CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"format":"web-eid:1"}"#))?,
+        )
+        .await?;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_eq!(answer.json()["error"], "ERR_TOKEN_MALFORMED");
+    let answer = idp.card_login(&login, &TestCard::valid()).await?;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_login_transaction_is_used_once() -> TestResult {
     let idp = provider()?;
