@@ -12,7 +12,9 @@
 #   DIR/unsigned/cpx-connect-<v>-firefox.xpi   what to upload to AMO for that signature
 #   DIR/apt/                                   a signed APT repository (apt-ftparchive): dists/stable,
 #                                              pool/, and cpx-connect-archive-keyring.gpg for signed-by
-#   DIR/windows/cpx-connect-<v>-x64.msi        the MSI, and the bare exe beside it
+#   DIR/windows/cpx-connect-<v>-x64.msi        the MSI, and the bare exe beside it: both
+#                                              Authenticode-signed when packaging/windows/build.sh's
+#                                              CPX_SIGN_* settings are given (ADMIN.md, section 6)
 #   DIR/SHA256SUMS, DIR/SHA256SUMS.asc         every file's SHA-256, signed with the same GPG key
 #
 # The signing keys are inputs and never stored here: the CRX key is the one whose public half is
@@ -95,7 +97,8 @@ echo "==> Windows: exe and MSI"
 bash packaging/windows/build.sh
 mkdir -p "$out/windows"
 cp "target/windows/dist/cpx-connect-$version-x64.msi" "$out/windows/"
-cp target/windows/x86_64-pc-windows-gnu/release/cpx-connect.exe "$out/windows/"
+# The exe as the MSI holds it: signed when the build was.
+cp target/windows/dist/cpx-connect.exe "$out/windows/"
 
 echo "==> SHA256SUMS"
 (cd "$out" && find . -type f ! -name 'SHA256SUMS*' -printf '%P\n' | LC_ALL=C sort | xargs -d '\n' sha256sum >SHA256SUMS)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/setup.sh installs what its purpose needs and no more: `demo` must not pull the Windows
-# toolchain (Wine, mingw-w64, wixl, msitools, Debian's Rust sources), the release tools (apt-utils,
+# toolchain (Wine, mingw-w64, wixl, msitools, osslsigncode, SoftHSM2, Debian's Rust sources), the release tools (apt-utils,
 # gnupg, curl) or the test-only packages, `test` must
 # install everything. Runs setup.sh against stand-in apt tools that see nothing installed and
 # record what would be installed; nothing is installed. Run by scripts/test.sh.
@@ -29,7 +29,7 @@ test=$(installs test)
 for package in pcscd vsmartcard-vpcd libpcsclite-dev chromium; do
   grep -qx "$package" <<<"$demo" || fail "setup.sh demo does not install $package"
 done
-for package in wine64 wixl msitools gcc-mingw-w64-x86-64 rust-web-src firefox-esr redis-server opensc apt-utils gnupg curl; do
+for package in wine64 wixl msitools osslsigncode softhsm2 libengine-pkcs11-openssl gcc-mingw-w64-x86-64 rust-web-src firefox-esr redis-server opensc apt-utils gnupg curl; do
   grep -qx "$package" <<<"$demo" && fail "setup.sh demo installs $package, which only the tests need"
   grep -qx "$package" <<<"$test" || fail "setup.sh test does not install $package"
 done

@@ -7,7 +7,7 @@
 #   scripts/setup.sh test   # everything `make test` runs (the default): also Firefox ESR, Redis,
 #                           # OpenSC and pcsc-tools, the release tools (apt-ftparchive, GnuPG, curl),
 #                           # and for the Windows checks Debian's Rust sources, mingw-w64, Wine,
-#                           # wixl and msitools (well over 100 MB)
+#                           # wixl, msitools, osslsigncode and SoftHSM2 (well over 100 MB)
 #
 # Rust: rustup's toolchain when there is one; without any cargo, Debian 12's own toolchain
 # (cargo-web, rustc-web: a current Rust kept up to date by bookworm-security); elsewhere rustup.
@@ -41,8 +41,11 @@ test_packages=(
 # The Windows build and its checks under Wine (tests/windows/run.sh), and the macOS type-check:
 # Debian 12's Rust compiler with its standard library's sources for -Z build-std, and its clippy
 # (any cargo drives them), the mingw-w64 linker, Wine, and wixl for the MSI. Tests only.
-# msitools: msibuild and msiinfo, which finish and read the MSI (packaging/windows/build.sh).
-windows_packages=(rustc-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64 wine64 wixl msitools)
+# msitools: msibuild and msiinfo, which finish and read the MSI (packaging/windows/build.sh);
+# osslsigncode: Authenticode signing of the exe and the MSI, and its verification in the tests;
+# softhsm2 and libengine-pkcs11-openssl: a test token for its PKCS#11 route.
+windows_packages=(rustc-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64 wine64 wixl msitools
+  osslsigncode softhsm2 libengine-pkcs11-openssl)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -77,7 +77,7 @@ struct InstallArguments {
     target: Target,
     /// Chrome extension id allowed to start the host (your own build's) instead of the CPx
     /// Connect release ids. Extra ids for a fleet go in /etc/cpx-connect/extension-ids.conf
-    /// (Linux); the MSI has no such setting yet.
+    /// (Linux) or the MSI's EXTENSION_IDS property (Windows).
     #[arg(long, value_name = "ID")]
     extension_id: Option<String>,
     /// Also admit the development build's id (the unpacked extension), whose private key is
@@ -87,6 +87,14 @@ struct InstallArguments {
     /// Files owned by packages, as `package: /path` lines (tests).
     #[arg(long, hide = true, value_name = "FILE")]
     package_files: Option<PathBuf>,
+    /// Only the manifests, not the registry keys naming them (the MSI's custom action: the MSI
+    /// owns the keys).
+    #[arg(long, hide = true)]
+    manifests_only: bool,
+    /// Only check a list of extra ids (the MSI's EXTENSION_IDS, before it installs anything):
+    /// exit 1 with the reason when an item is no id.
+    #[arg(long, hide = true, value_name = "LIST", conflicts_with_all = ["extension_id", "dev", "manifests_only"])]
+    check_extension_ids: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +137,10 @@ pub fn run(arguments: Vec<OsString>) -> ExitCode {
         }
     };
     match cli.command {
+        Command::Install(InstallArguments {
+            check_extension_ids: Some(list),
+            ..
+        }) => check_extension_ids(&list),
         Command::Install(arguments) => {
             let admitted = Admitted {
                 extension_id: arguments.extension_id,
@@ -136,8 +148,10 @@ pub fn run(arguments: Vec<OsString>) -> ExitCode {
                 configuration: true,
             };
             report_steps(
-                request(arguments.target, admitted, arguments.package_files)
-                    .and_then(|r| install::install(&r)),
+                request(arguments.target, admitted, arguments.package_files).and_then(|mut r| {
+                    r.registry_keys = !arguments.manifests_only;
+                    install::install(&r)
+                }),
             )
         }
         Command::Uninstall(arguments) => {
@@ -157,6 +171,25 @@ pub fn run(arguments: Vec<OsString>) -> ExitCode {
         }) => doctor::card_report::run_from_command_line(&file),
         Command::Doctor(arguments) => {
             doctor::run_from_command_line(root_or_slash(arguments.root), arguments.json)
+        }
+    }
+}
+
+/// `install --check-extension-ids LIST`: what the MSI runs before installing anything, so that a
+/// malformed EXTENSION_IDS fails the installation with the reason instead of a broken manifest.
+fn check_extension_ids(list: &str) -> ExitCode {
+    match configuration::parse_list("EXTENSION_IDS", list) {
+        Ok(extra) => {
+            println!(
+                "EXTENSION_IDS: {} Chrome extension id(s), {} Firefox add-on id(s)",
+                extra.chrome.len(),
+                extra.firefox.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cpx-connect: {error}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -198,10 +231,15 @@ fn request(
         chrome.push(ids.development_chrome_id().to_owned());
     }
     let mut firefox = vec![ids.firefox_addon_id.clone()];
-    if admitted.configuration && platform == Platform::Linux {
-        let extra = configuration::read(&roots)?;
+    if admitted.configuration {
+        let extra = match platform {
+            Platform::Linux => configuration::read(&roots)?,
+            // What the MSI's EXTENSION_IDS wrote; refused whole when malformed.
+            Platform::Windows => configuration::read_registry(install::system_registry().as_ref())?,
+            Platform::MacOs => configuration::ExtraIds::default(),
+        };
         for skipped in &extra.skipped {
-            eprintln!("cpx-connect: {}: {skipped}: skipped", extra.file.display());
+            eprintln!("cpx-connect: {}: {skipped}: skipped", extra.source);
         }
         chrome.extend(extra.chrome);
         firefox.extend(extra.firefox);
@@ -230,6 +268,7 @@ fn request(
         firefox_addon_ids: without_repeats(firefox),
         ids,
         packages,
+        registry_keys: true,
     })
 }
 

@@ -127,6 +127,7 @@ impl Workstation {
             firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
             ids,
             packages: install::PackageDatabase::None,
+            registry_keys: true,
         })
         .unwrap();
     }
@@ -870,6 +871,7 @@ fn the_development_id_admitted_is_a_warning() {
         firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
         ids: ids.clone(),
         packages: install::PackageDatabase::None,
+        registry_keys: true,
     })
     .unwrap();
     let report = workstation.doctor(dupont());

@@ -66,6 +66,7 @@ impl Workstation {
             firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
             ids,
             packages: install::PackageDatabase::None,
+            registry_keys: true,
         }
     }
 

@@ -384,6 +384,35 @@ fn invalid_extension_id_is_refused_before_writing() {
     );
 }
 
+/// What the MSI runs on its EXTENSION_IDS before installing anything: the list whole or nothing.
+#[test]
+fn the_msi_s_extension_ids_check_refuses_a_bad_item_and_writes_nothing() {
+    let machine = Machine::new();
+    let stderr = machine.refused(
+        &[
+            "install",
+            "--check-extension-ids",
+            "abcdefghijklmnopabcdefghijklmnop,not-an-id",
+        ],
+        1,
+    );
+    assert!(
+        stderr.contains("EXTENSION_IDS: \"not-an-id\" is neither a Chrome extension id"),
+        "{stderr}"
+    );
+    let before = machine.tree();
+    let said = machine.ok(&[
+        "install",
+        "--check-extension-ids",
+        "abcdefghijklmnopabcdefghijklmnop, hospital@chu.example.fr",
+    ]);
+    assert_eq!(
+        said,
+        ["EXTENSION_IDS: 1 Chrome extension id(s), 1 Firefox add-on id(s)"]
+    );
+    assert_eq!(machine.tree(), before, "a check writes nothing");
+}
+
 #[test]
 fn a_folder_that_cannot_be_created_is_named_in_the_error() {
     let machine = Machine::new();

@@ -3,7 +3,8 @@
 # /work/tools/isolated.sh (fixed port, apt and dpkg, /etc/chromium policies), with CI=true:
 #   CI=true /work/tools/isolated.sh bash tests/release/run.sh
 #  1. throw-away keys: a CRX signing key and a GPG key (never the release keys);
-#  2. scripts/release.sh builds the folder for https://localhost:PORT/cpx-connect/;
+#  2. scripts/release.sh builds the folder for https://localhost:PORT/cpx-connect/, its exe and
+#     MSI signed with a throw-away code-signing certificate and checked with osslsigncode verify;
 #  3. the folder is served over HTTPS (a throw-away certificate) and checked: SHA256SUMS and its
 #     signature, each file downloaded equals the built one;
 #  4. apt: a deb822 source with signed-by the folder's keyring, apt-get update + install
@@ -19,18 +20,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 
-missing_tool() {
-  if [ "${CI:-}" = true ]; then
-    echo "release: $1 missing (scripts/setup.sh test installs it on Debian 12)" >&2
-    exit 1
-  fi
-  echo "release: SKIPPED: $1 missing (scripts/setup.sh test installs it on Debian 12)"
-  exit 0
-}
+checks_name=release
+# shellcheck source=tests/lib/checks.sh
+source tests/lib/checks.sh
 WINE=$(command -v wine64 || true)
 [ -n "$WINE" ] || WINE=/usr/lib/wine/wine64
 [ -x "$WINE" ] || missing_tool wine64
-for tool in apt-ftparchive gpg curl openssl wixl msiinfo msibuild chromium node; do
+for tool in apt-ftparchive gpg curl openssl osslsigncode wixl msiinfo msibuild chromium node; do
   command -v "$tool" >/dev/null 2>&1 || missing_tool "$tool"
 done
 [ -d tests/browser/node_modules/playwright-core ] || missing_tool "playwright-core (cd tests/browser && npm ci)"
@@ -42,14 +38,6 @@ fi
 WINESERVER=$(dirname "$WINE")/wineserver
 [ -x "$WINESERVER" ] || WINESERVER=$(command -v wineserver || echo wineserver)
 
-failures=0
-passed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
-expect() { # expect DESCRIPTION COMMAND...: the command must succeed
-  local what=$1; shift
-  if "$@"; then ok "$what"; else fail "$what"; fi
-}
 started=$(date +%s)
 
 work=$(mktemp -d)
@@ -84,7 +72,12 @@ port=$((20000 + RANDOM % 10000))
 base="https://localhost:$port/cpx-connect/"
 site="$work/site"
 folder="$site/cpx-connect"
-bash scripts/release.sh --out "$folder" --base-url "$base" --crx-key "$crx_key" --gpg-key "$fingerprint"
+# Authenticode with a throw-away code-signing certificate (tests/lib/code-signing.sh).
+# shellcheck source=tests/lib/code-signing.sh
+source tests/lib/code-signing.sh
+code_signing_identity "$work/code-signing"
+CPX_SIGN_PKCS12="$work/code-signing/signer.p12" CPX_SIGN_PASSWORD_FILE="$work/code-signing/signer.pass" \
+  bash scripts/release.sh --out "$folder" --base-url "$base" --crx-key "$crx_key" --gpg-key "$fingerprint"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' host/Cargo.toml | head -1)
 extension_version=$(node -p 'require("./extension/manifest.template.json").version')
 arch=$(dpkg --print-architecture)
@@ -93,6 +86,10 @@ for file in updates.xml "cpx-connect-$extension_version.crx" "unsigned/cpx-conne
   apt/dists/stable/Release.gpg "apt/dists/stable/main/binary-$arch/Packages" apt/cpx-connect-archive-keyring.gpg \
   "windows/cpx-connect-$version-x64.msi" windows/cpx-connect.exe SHA256SUMS SHA256SUMS.asc; do
   expect "the folder has $file" test -s "$folder/$file"
+done
+for file in "windows/cpx-connect-$version-x64.msi" windows/cpx-connect.exe; do
+  expect "the folder's $file is signed by the test certificate (osslsigncode verify)" \
+    bash -c "osslsigncode verify -CAfile '$work/code-signing/ca.pem' -in '$folder/$file' >/dev/null 2>&1"
 done
 expect "updates.xml names the CRX key's id ($crx_id) and the folder's CRX" \
   grep -q "appid='$crx_id'.*" "$folder/updates.xml"
@@ -269,5 +266,4 @@ expect "MSI removal: no product left" test -z "$(products)"
 expect "MSI removal: no policy left" test -z "$(wine reg query "$policies_root" /s /reg:64 2>/dev/null | tr -d '\r' | grep -i -e "$chrome_id" -e "$firefox_id")"
 
 echo "release: done in $(($(date +%s) - started)) s"
-echo "release: $passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+checks_summary

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The Windows build, checked under Wine on every commit (scripts/test.sh runs this):
-#  1. cross-builds cpx-connect.exe and its MSI (packaging/windows/build.sh), and a second MSI one
-#     patch version up for the upgrade;
+#  1. cross-builds cpx-connect.exe and its MSI (packaging/windows/build.sh), both signed with a
+#     throw-away code-signing certificate (tests/lib/code-signing.sh) and checked by osslsigncode
+#     verify against its CA (and refused with another CA, or one byte changed); a second MSI one
+#     patch version up for the upgrade, unsigned (the build says so); timestamps from a local
+#     RFC 3161 server (timestamp-server.mjs), and a build that fails when it cannot reach it; the
+#     PKCS#11 route with the key on a SoftHSM2 token;
 #  2. in a throw-away WINEPREFIX: the protocol (version; certificates without a smart card
 #     service answers ERR_PCSC_UNAVAILABLE), then the end-to-end malformed-input and framing
 #     suite (tests/e2e/tests/malformed_input.rs, the very cases the Linux binary passes) against
@@ -10,7 +14,8 @@
 #     to the exe), each run twice to prove it idempotent, and what uninstall leaves (nothing);
 #  4. doctor: exit 2 (a FAIL line), naming the stopped smart card service (Wine has none);
 #  5. the MSI: silent install, upgrade, refused downgrade, removal, each checked with reg query
-#     and the file system;
+#     and the file system; EXTENSION_IDS: a malformed list fails with nothing installed, a good
+#     one reaches both manifests and survives an upgrade and a repair, none means release ids;
 #  6. a whole card login through the exe (tests/e2e/tests/windows_login.rs): certificates, then
 #     authenticate with the PIN, the token checked with rsa and cpx-verify; the exe's PC/SC is a
 #     test-only winscard.dll (winscard-vpcd.c) whose one reader holds the virtual CPS3 over vpcd's
@@ -23,43 +28,91 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 
-missing_tool() {
-  if [ "${CI:-}" = true ]; then
-    echo "windows: $1 missing (scripts/setup.sh installs it on Debian 12)" >&2
-    exit 1
-  fi
-  echo "windows: SKIPPED: $1 missing (scripts/setup.sh installs it on Debian 12)"
-  exit 0
-}
+checks_name=windows
+# shellcheck source=tests/lib/checks.sh
+source tests/lib/checks.sh
 WINE=$(command -v wine64 || true)
 [ -n "$WINE" ] || WINE=/usr/lib/wine/wine64
 [ -x "$WINE" ] || missing_tool wine64
-for tool in x86_64-w64-mingw32-gcc wixl node /usr/bin/rustc /usr/bin/cargo-clippy; do
+for tool in x86_64-w64-mingw32-gcc wixl node /usr/bin/rustc /usr/bin/cargo-clippy osslsigncode openssl softhsm2-util; do
   command -v "$tool" >/dev/null 2>&1 || missing_tool "$tool"
 done
+# SoftHSM2's PKCS#11 module, and libp11's engine through which osslsigncode loads it.
+softhsm_module=/usr/lib/softhsm/libsofthsm2.so
+[ -r "$softhsm_module" ] || missing_tool "$softhsm_module (softhsm2)"
+openssl engine pkcs11 -t >/dev/null 2>&1 || missing_tool "OpenSSL's pkcs11 engine (libengine-pkcs11-openssl)"
 WINESERVER=$(dirname "$WINE")/wineserver
 [ -x "$WINESERVER" ] || WINESERVER=$(command -v wineserver || echo wineserver)
 
-failures=0
-passed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
-expect() { # expect DESCRIPTION COMMAND...: the command must succeed
-  local what=$1; shift
-  if "$@"; then ok "$what"; else fail "$what"; fi
-}
 started=$(date +%s)
 lap=$started
 timing() { local now; now=$(date +%s); echo "windows: $1 took $((now - lap)) s"; lap=$now; }
 
-echo "==> Windows: cross-build and MSI"
-bash packaging/windows/build.sh
+echo "==> Windows: cross-build and MSI, signed with a throw-away certificate"
+signing=$(mktemp -d)
+timestamp_server=""
+stop_timestamp_server() { [ -z "$timestamp_server" ] || kill "$timestamp_server" 2>/dev/null || true; }
+trap 'stop_timestamp_server; rm -rf "$signing"' EXIT
+# shellcheck source=tests/lib/code-signing.sh
+source tests/lib/code-signing.sh
+code_signing_identity "$signing"
+# A local RFC 3161 timestamp authority (no network here), so that CPX_SIGN_TIMESTAMP_URL is used.
+node tests/windows/timestamp-server.mjs "$signing/tsa.cnf" "$signing/tsa.port" >"$signing/tsa.log" 2>&1 &
+timestamp_server=$!
+for _ in $(seq 1 100); do [ -s "$signing/tsa.port" ] && break; sleep 0.1; done
+timestamp_url="http://127.0.0.1:$(cat "$signing/tsa.port")/"
+CPX_SIGN_PKCS12="$signing/signer.p12" CPX_SIGN_PASSWORD_FILE="$signing/signer.pass" \
+  CPX_SIGN_TIMESTAMP_URL="$timestamp_url" bash packaging/windows/build.sh 2>&1 | tee "$signing/build.log"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' host/Cargo.toml | head -1)
 next_version=$(echo "$version" | awk -F. '{print $1 "." $2 "." $3 + 1}')
-CPX_MSI_VERSION="$next_version" bash packaging/windows/build.sh >/dev/null
 exe="$root/target/windows/x86_64-pc-windows-gnu/release/cpx-connect.exe"
 msi="$root/target/windows/dist/cpx-connect-$version-x64.msi"
 msi_next="$root/target/windows/dist/cpx-connect-$next_version-x64.msi"
+signed_exe="$signing/cpx-connect.exe"
+cp "$root/target/windows/dist/cpx-connect.exe" "$signed_exe"
+verifies() { osslsigncode verify -CAfile "$1" -TSA-CAfile "$signing/ca.pem" -in "$2" >"$signing/verify.log" 2>&1; }
+timestamped() { verifies "$signing/ca.pem" "$1" && grep -q '^Timestamp Server Signature verification: ok' "$signing/verify.log"; }
+expect "the signed exe verifies against the test CA" verifies "$signing/ca.pem" "$signed_exe"
+expect "the signed MSI verifies against the test CA" verifies "$signing/ca.pem" "$msi"
+expect "CPX_SIGN_TIMESTAMP_URL reaches osslsigncode as -ts" grep -q -- "-ts $timestamp_url" "$signing/build.log"
+expect "the exe's signature carries the test TSA's timestamp" timestamped "$signed_exe"
+expect "the MSI's signature carries the test TSA's timestamp" timestamped "$msi"
+expect "the timestamp server was asked twice (exe, MSI)" test "$(grep -c '^POST / 200' "$signing/tsa.log")" -eq 2
+stop_timestamp_server
+expect "the signed exe does not verify against another CA" bash -c "! osslsigncode verify -CAfile '$signing/other-ca.pem' -in '$signed_exe' >/dev/null 2>&1"
+# One byte of the code changed after signing (past the headers, in .text).
+cp "$signed_exe" "$signing/tampered.exe"
+printf '\x00' | dd of="$signing/tampered.exe" bs=1 seek=4200 conv=notrunc 2>/dev/null
+expect "the tampered copy differs from the signed exe" bash -c "! cmp -s '$signed_exe' '$signing/tampered.exe'"
+expect "the signed exe with one byte changed fails verification" bash -c "! osslsigncode verify -CAfile '$signing/ca.pem' -in '$signing/tampered.exe' >/dev/null 2>&1"
+expect "the signing command line carries no password" bash -c "! grep -q -F \"\$(cat '$signing/signer.pass')\" '$signing/build.log'"
+expect "a signed build does not call itself unsigned" bash -c "! grep -q 'UNSIGNED' '$signing/build.log'"
+# The upgrade's MSI, unsigned: a build without signing inputs says so, and verify refuses it.
+CPX_MSI_VERSION="$next_version" bash packaging/windows/build.sh >/dev/null 2>"$signing/unsigned.log"
+expect "an unsigned build says so" grep -q 'UNSIGNED BUILD' "$signing/unsigned.log"
+expect "the unsigned MSI fails verification" bash -c "! osslsigncode verify -CAfile '$signing/ca.pem' -in '$msi_next' >/dev/null 2>&1"
+# An unreachable timestamp server fails the build rather than leaving a signature that dies with
+# the certificate (the test TSA is stopped: its port refuses).
+set +e
+CPX_SIGN_PKCS12="$signing/signer.p12" CPX_SIGN_PASSWORD_FILE="$signing/signer.pass" \
+  CPX_SIGN_TIMESTAMP_URL="$timestamp_url" bash packaging/windows/build.sh >"$signing/timestamp.log" 2>&1
+timestamp_code=$?
+set -e
+expect "an unreachable timestamp server fails the build" test "$timestamp_code" -ne 0
+expect "and says which file could not be signed" grep -q 'windows build: signing .*cpx-connect.exe failed' "$signing/timestamp.log"
+expect "the failed timestamped build left the signed MSI as it was" verifies "$signing/ca.pem" "$msi"
+# The PKCS#11 route: the same signer's key on a SoftHSM2 token, the certificate from a PEM file.
+code_signing_token "$signing"
+set +e
+SOFTHSM2_CONF="$signing/softhsm2.conf" CPX_SIGN_PKCS11_MODULE="$softhsm_module" \
+  CPX_SIGN_PKCS11_KEY='pkcs11:token=cpx-test;object=signer;type=private' CPX_SIGN_CERTS="$signing/signer.pem" \
+  CPX_SIGN_PASSWORD_FILE="$signing/token.pin" bash packaging/windows/build.sh >"$signing/pkcs11.log" 2>&1
+pkcs11_code=$?
+set -e
+expect "a build signed through PKCS#11 (SoftHSM2) succeeds" test "$pkcs11_code" -eq 0
+expect "the build named the module and the key URI" grep -q -- "-pkcs11module $softhsm_module -certs $signing/signer.pem -key pkcs11:token=cpx-test;object=signer;type=private" "$signing/pkcs11.log"
+expect "the exe signed through PKCS#11 verifies against the test CA" verifies "$signing/ca.pem" "$root/target/windows/dist/cpx-connect.exe"
+expect "the MSI signed through PKCS#11 verifies against the test CA" verifies "$signing/ca.pem" "$msi"
 mkdir -p target/windows/shim
 x86_64-w64-mingw32-gcc -O2 -shared -Wl,--kill-at -o target/windows/shim/bcryptprimitives.dll \
   tests/windows/bcryptprimitives.c -lbcrypt
@@ -81,7 +134,7 @@ scratch=$(mktemp -d)
 export WINEPREFIX="$scratch/prefix" WINEDEBUG=-all WINEARCH=win64
 # The shim over Wine's own DLL; no Mono or Gecko download prompts (there is no network).
 export WINEDLLOVERRIDES="bcryptprimitives=n,b;mscoree=;mshtml="
-cleanup() { "$WINESERVER" -k >/dev/null 2>&1 || true; rm -rf "$scratch"; }
+cleanup() { stop_timestamp_server; "$WINESERVER" -k >/dev/null 2>&1 || true; rm -rf "$scratch" "$signing"; }
 trap cleanup EXIT
 "$WINE" wineboot -i >/dev/null 2>&1
 cp target/windows/shim/bcryptprimitives.dll "$WINEPREFIX/drive_c/windows/system32/"
@@ -199,6 +252,7 @@ expect "MSI $version: one product, version $version" test "$(products)" = "$vers
 expect "MSI $version: exe and manifests in Program Files" \
   test -f "$program_files/cpx-connect.exe" -a -f "$program_files/org.cpxconnect.host.json" -a -f "$program_files/org.cpxconnect.host.firefox.json"
 expect "MSI $version: the four HKLM keys name its manifests" msi_keys_point_into_program_files
+expect "MSI $version: the exe it installed is the signed one" verifies "$signing/ca.pem" "$program_files/cpx-connect.exe"
 set +e
 msi_doctor=$(wine "C:\\Program Files\\CPx Connect\\cpx-connect.exe" doctor)
 set -e
@@ -217,6 +271,68 @@ expect "MSI removal: no product left" test -z "$(products)"
 expect "MSI removal: no folder left in Program Files" test ! -e "$program_files"
 expect "MSI removal: the browsers' HKLM keys as before" test "$(software_tree HKLM)" = "$hklm_before"
 timing "the MSI"
+
+echo "==> Windows: the MSI's EXTENSION_IDS"
+extra_chrome=abcdefghijklmnopabcdefghijklmnop
+extra_firefox=hospital@chu.example.fr
+release_chrome=$(node -p 'require("./extension/ids.json").channels.selfHosted.chromeExtensionId')
+release_firefox=$(node -p 'require("./extension/ids.json").firefoxAddonId')
+development_chrome=$(node -p 'require("./extension/ids.json").channels.development.chromeExtensionId')
+# admitted FILE FIELD: the manifest's list (allowed_origins or allowed_extensions), one a line.
+admitted() { node -e 'for (const item of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[process.argv[2]] || []) console.log(item)' "$1" "$2"; }
+chrome_admits() { admitted "$program_files/org.cpxconnect.host.json" allowed_origins | grep -qx "chrome-extension://$1/"; }
+firefox_admits() { admitted "$program_files/org.cpxconnect.host.firefox.json" allowed_extensions | grep -qx "$1"; }
+settings_value() { wine reg query 'HKLM\Software\CPx Connect' /v ExtensionIds /reg:64 2>/dev/null | tr -d '\r' | sed -n 's/^ *ExtensionIds *REG_SZ *//p'; }
+settings_key_absent() { ! wine reg query 'HKLM\Software\CPx Connect' /reg:64 >/dev/null 2>&1; }
+msi_windows=$(wine winepath -w "$msi" | tr -d '\r')
+msi_next_windows=$(wine winepath -w "$msi_next" | tr -d '\r')
+set +e
+wine msiexec /i "$msi_windows" /qn "EXTENSION_IDS=$extra_chrome,not-an-id"
+malformed=$?
+set -e
+expect "EXTENSION_IDS with a malformed id fails the installation (exit $malformed)" test "$malformed" -ne 0
+expect "after the refused EXTENSION_IDS: no product, no folder, no settings key" \
+  test -z "$(products)" -a ! -e "$program_files" -a "$(software_tree HKLM)" = "$hklm_before"
+expect "after the refused EXTENSION_IDS: no settings key" settings_key_absent
+expect "the check the MSI runs names the bad id" \
+  bash -c '"$1" "$2" install --check-extension-ids "$3,not-an-id" 2>&1 | grep -q "EXTENSION_IDS: .not-an-id. is neither a Chrome extension id"' _ "$WINE" "$exe" "$extra_chrome"
+wine msiexec /i "$msi_windows" /qn "EXTENSION_IDS=$extra_chrome,$extra_firefox"
+expect "MSI with EXTENSION_IDS: one product" test "$(products)" = "$version "
+expect "EXTENSION_IDS is kept in HKLM\\SOFTWARE\\CPx Connect" test "$(settings_value)" = "$extra_chrome,$extra_firefox"
+extra_ids_admitted() { # extra_ids_admitted WHEN
+  expect "$1: the Chromium manifest admits the extra id" chrome_admits "$extra_chrome"
+  expect "$1: and the release id" chrome_admits "$release_chrome"
+  expect "$1: but not the development id" bash -c "! grep -q '$development_chrome' '$program_files/org.cpxconnect.host.json'"
+  expect "$1: the Firefox manifest admits the extra add-on" firefox_admits "$extra_firefox"
+  expect "$1: and the release add-on" firefox_admits "$release_firefox"
+  expect "$1: the four HKLM keys still name the manifests" msi_keys_point_into_program_files
+  expect "$1: nothing else in the program's folder" \
+    test "$(ls "$program_files" | sort | tr '\n' ' ')" = "cpx-connect.exe org.cpxconnect.host.firefox.json org.cpxconnect.host.json "
+}
+extra_ids_admitted "MSI with EXTENSION_IDS"
+set +e
+msi_doctor=$(wine "C:\\Program Files\\CPx Connect\\cpx-connect.exe" doctor)
+set -e
+expect "doctor of the installed exe accepts the rewritten manifests" \
+  test "$(grep -c '^OK    .*Program Files.CPx Connect.org.cpxconnect.host.*starts this program' <<<"$msi_doctor")" -eq 5
+wine msiexec /i "$msi_next_windows" /qn
+expect "upgrade to $next_version without the property: EXTENSION_IDS still kept" test "$(settings_value)" = "$extra_chrome,$extra_firefox"
+extra_ids_admitted "after the upgrade without the property"
+# A repair: what msiexec /fa does on Windows (Wine's msiexec /f answers 1 for any package).
+wine msiexec /i "$msi_next_windows" /qn REINSTALL=ALL REINSTALLMODE=vamus
+extra_ids_admitted "after a repair (REINSTALL=ALL REINSTALLMODE=vamus)"
+wine msiexec /x "$msi_next_windows" /qn
+expect "removal: no product, no folder" test -z "$(products)" -a ! -e "$program_files"
+expect "removal: no settings key left" settings_key_absent
+wine msiexec /i "$msi_next_windows" /qn
+expect "MSI without EXTENSION_IDS: no settings value" test -z "$(settings_value)"
+expect "MSI without EXTENSION_IDS: the release id only" \
+  test "$(admitted "$program_files/org.cpxconnect.host.json" allowed_origins)" = "chrome-extension://$release_chrome/"
+expect "MSI without EXTENSION_IDS: the release add-on only" \
+  test "$(admitted "$program_files/org.cpxconnect.host.firefox.json" allowed_extensions)" = "$release_firefox"
+wine msiexec /x "$msi_next_windows" /qn
+expect "removal: the browsers' HKLM keys as before" test "$(software_tree HKLM)" = "$hklm_before"
+timing "EXTENSION_IDS"
 
 echo "==> Windows: a card login through the exe, the virtual card behind a test winscard.dll"
 # Last, as from here on the prefix's PC/SC is the test DLL's reader rather than Wine's stub.
@@ -272,5 +388,4 @@ fi
 timing "the macOS checks"
 
 echo "windows: done in $(( $(date +%s) - started )) s"
-echo "windows: $passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+checks_summary

@@ -107,7 +107,9 @@ pub fn install_with(
         }
         // The file first: a key never names a manifest that is not there yet.
         let mut outcome = write_if_changed(&file, &manifest.to_file_text(), request.scope)?;
-        let key = location.registry_key(&request.ids.native_host_name);
+        let key = location
+            .registry_key(&request.ids.native_host_name)
+            .filter(|_| request.registry_keys);
         if let Some(key) = &key {
             let value = registry_value(&file);
             let existing =

@@ -3,6 +3,10 @@
 //! that points each browser at the manifest. Where the manifests go is `locations.rs`, writing
 //! them `manifests.rs`, what removal does `removal.rs`; the registry trait and its in-memory
 //! implementation are `registry.rs`, the Windows one `windows.rs`.
+//!
+//! Over 600 lines for its tests: install, reinstall and uninstall against an in-memory Windows
+//! registry (shared manifests, keys naming other files, the MSI's manifests-only rewrite), below
+//! ~350 lines of code.
 
 pub mod configuration;
 mod locations;
@@ -135,6 +139,8 @@ pub enum InstallError {
     InvalidExtensionId(String),
     #[error("{0:?} is not a Firefox add-on id (name@domain or {{uuid}})")]
     InvalidAddonId(String),
+    #[error("{origin}: {reason}; give Chrome extension ids and Firefox add-on ids separated by commas (EXTENSION_IDS=abcdefghijklmnopabcdefghijklmnop,name@domain)")]
+    InvalidExtraIds { origin: String, reason: String },
     #[error("cannot find this program's own path for the manifest: {0}")]
     OwnPath(io::Error),
     #[error("this platform has no known native messaging host locations")]
@@ -206,6 +212,9 @@ pub struct Request {
     pub ids: ExtensionIds,
     /// Who owns the system files: a file a package installed is never written or removed.
     pub packages: PackageDatabase,
+    /// Windows: also write the registry keys naming the manifests. Off for the MSI's custom
+    /// action, which rewrites the manifests next to the exe while the MSI owns the keys.
+    pub registry_keys: bool,
 }
 
 impl Request {
@@ -433,6 +442,7 @@ mod tests {
                 firefox_addon_ids: vec![ids.firefox_addon_id.clone()],
                 ids,
                 packages: PackageDatabase::None,
+                registry_keys: true,
             }
         }
 
@@ -504,6 +514,61 @@ mod tests {
 
             let nothing = uninstall_with(&request, &mut registry).unwrap();
             assert_eq!(outcomes(&nothing), vec![Outcome::NotPresent; 4]);
+        }
+
+        #[test]
+        fn manifests_only_writes_the_manifests_and_leaves_the_keys_to_the_msi() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut request = request(dir.path(), Scope::System, &[]);
+            request.registry_keys = false;
+            request
+                .chrome_extension_ids
+                .push("abcdefghijklmnopabcdefghijklmnop".to_owned());
+            request
+                .firefox_addon_ids
+                .push("hospital@chu.example.fr".to_owned());
+            let mut registry = machine_registry();
+            let before = registry.dump();
+
+            let steps = install_with(&request, &mut registry).unwrap();
+            // One file for Chrome, Chromium and Edge, one for Firefox.
+            use Outcome::{Created, Unchanged};
+            assert_eq!(outcomes(&steps), [Created, Unchanged, Unchanged, Created]);
+            assert!(steps.iter().all(|step| step.registry.is_none()));
+            assert_eq!(registry.dump(), before, "no key written");
+            let program = dir.path().join("program");
+            let chromium: HostManifest = serde_json::from_str(
+                &std::fs::read_to_string(program.join("org.cpxconnect.host.json")).unwrap(),
+            )
+            .unwrap();
+            assert!(chromium
+                .allowed_origins
+                .unwrap()
+                .contains(&"chrome-extension://abcdefghijklmnopabcdefghijklmnop/".to_owned()));
+            let firefox: HostManifest = serde_json::from_str(
+                &std::fs::read_to_string(program.join("org.cpxconnect.host.firefox.json")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(
+                firefox.allowed_extensions,
+                Some(vec![
+                    "cpx-connect@cpxconnect.org".to_owned(),
+                    "hospital@chu.example.fr".to_owned()
+                ])
+            );
+            let mut names: Vec<_> = std::fs::read_dir(&program)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            assert_eq!(
+                names,
+                [
+                    "org.cpxconnect.host.firefox.json",
+                    "org.cpxconnect.host.json"
+                ],
+                "nothing else in the exe's folder"
+            );
         }
 
         #[test]
