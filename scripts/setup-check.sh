@@ -14,6 +14,15 @@ printf '#!/bin/sh\nexit 1\n' >"$work/stubs/dpkg-query"            # nothing is i
 printf '#!/bin/sh\nexit 0\n' >"$work/stubs/apt-cache"             # every package exists
 printf '#!/bin/sh\necho "$@" >>"%s/apt-get.log"\n' "$work" >"$work/stubs/apt-get"
 printf '#!/bin/sh\nexec "$@"\n' >"$work/stubs/sudo"
+# An x86-64 machine with no foreign architecture yet; what setup.sh asks dpkg to change is logged.
+cat >"$work/stubs/dpkg" <<STUB
+#!/bin/sh
+case "\$1" in
+  --print-architecture) echo amd64 ;;
+  --print-foreign-architectures) ;;
+  *) echo "\$@" >>"$work/dpkg.log" ;;
+esac
+STUB
 chmod +x "$work/stubs"/*
 
 # What `setup.sh PURPOSE` would install, one package a line.
@@ -29,11 +38,13 @@ test=$(installs test)
 for package in pcscd vsmartcard-vpcd libpcsclite-dev chromium; do
   grep -qx "$package" <<<"$demo" || fail "setup.sh demo does not install $package"
 done
-for package in wine64 wixl msitools osslsigncode softhsm2 libengine-pkcs11-openssl gcc-mingw-w64-x86-64 rust-web-src firefox-esr redis-server opensc apt-utils gnupg curl; do
+for package in wine64 wixl msitools osslsigncode softhsm2 libengine-pkcs11-openssl gcc-mingw-w64-x86-64 rust-web-src \
+  firefox-esr redis-server opensc apt-utils gnupg curl gcc-aarch64-linux-gnu qemu-user libpcsclite-dev:arm64; do
   grep -qx "$package" <<<"$demo" && fail "setup.sh demo installs $package, which only the tests need"
   grep -qx "$package" <<<"$test" || fail "setup.sh test does not install $package"
 done
 [ "$(installs "")" = "$test" ] || fail "setup.sh without a purpose does not install what test does"
+grep -qx -- '--add-architecture arm64' "$work/dpkg.log" || fail "setup.sh test does not add the arm64 architecture"
 if PATH="$work/stubs:$PATH" bash scripts/setup.sh demos >/dev/null 2>&1; then
   fail "setup.sh accepted an unknown purpose"
 fi

@@ -7,7 +7,8 @@
 #   scripts/setup.sh test   # everything `make test` runs (the default): also Firefox ESR, Redis,
 #                           # OpenSC and pcsc-tools, the release tools (apt-ftparchive, GnuPG, curl),
 #                           # and for the Windows checks Debian's Rust sources, mingw-w64, Wine,
-#                           # wixl, msitools, osslsigncode and SoftHSM2 (well over 100 MB)
+#                           # wixl, msitools, osslsigncode and SoftHSM2 (well over 100 MB), and for
+#                           # the arm64 build its cross linker, qemu-user and arm64 PC/SC library
 #
 # Rust: rustup's toolchain when there is one; without any cargo, Debian 12's own toolchain
 # (cargo-web, rustc-web: a current Rust kept up to date by bookworm-security); elsewhere rustup.
@@ -46,6 +47,9 @@ test_packages=(
 # softhsm2 and libengine-pkcs11-openssl: a test token for its PKCS#11 route.
 windows_packages=(rustc-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64 wine64 wixl msitools
   osslsigncode softhsm2 libengine-pkcs11-openssl)
+# Linux arm64 from an x86-64 machine (packaging/deb/arm64.sh): the same Rust sources, Debian's
+# cross linker, qemu-user to run the tests, and the arm64 PC/SC library (multiarch). Tests only.
+arm64_packages=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libpcsclite-dev:arm64)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -69,6 +73,14 @@ if [ "$purpose" = test ]; then
   packages+=("${test_packages[@]}")
   if available rust-web-src; then
     packages+=("${windows_packages[@]}")
+    if [ "$(dpkg --print-architecture)" = amd64 ]; then
+      packages+=("${arm64_packages[@]}")
+      if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        echo "setup: adding arm64 as a foreign architecture (libpcsclite-dev:arm64 for the arm64 build)"
+        $sudo dpkg --add-architecture arm64
+        apt_updated=""
+      fi
+    fi
   fi
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of CPx Connect: formatting and lints, the Rust workspace (unit, in-process and
 # end-to-end over pcscd + vpcd), the Windows build under Wine and the macOS type-check, the
-# no-rustup toolchain, the extension in real Chromium and Firefox, the Debian package, the
-# release folder, and a short fuzz run. Prints one summary line at the end. Run through `make test`.
+# no-rustup toolchain, the extension in real Chromium and Firefox, the Debian package (and its
+# arm64 build under qemu-user), the release folder, and a short fuzz run. Prints one summary line
+# at the end. Run through `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -49,6 +50,9 @@ node --test demo/tests/browser/ 2>&1 | tee -a "$log"
 
 step "Debian package: build, install, doctor, browser login, remove"
 bash packaging/deb/ci-check.sh 2>&1 | tee -a "$log"
+
+step "Linux arm64: host tests under qemu-user, the arm64 .deb, its binary over pcscd"
+bash packaging/deb/arm64-check.sh 2>&1 | tee -a "$log"
 
 step "release folder: built with throw-away keys, served, installed from (apt, Chromium, MSI under Wine)"
 bash tests/release/run.sh 2>&1 | tee -a "$log"

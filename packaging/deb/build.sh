@@ -6,17 +6,41 @@
 # read by Brave), Chromium, Edge and Firefox, and the policy examples and README in
 # /usr/share/doc/cpx-connect/.
 # Needs cargo and dpkg-deb. Prints the package's path on its last line.
+#
+#   packaging/deb/build.sh              # for this machine's architecture
+#   packaging/deb/build.sh --arch arm64 # Linux arm64, cross-built (see packaging/deb/arm64.sh)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$repo/target}
+native=$(dpkg --print-architecture)
+arch=$native
+case "${1:-}" in
+    "") ;;
+    --arch) arch=${2:?"--arch needs an architecture (arm64)"} ;;
+    *) echo "usage: $0 [--arch arm64]" >&2; exit 2 ;;
+esac
 
-cargo build --release --locked -p cpx-connect --manifest-path "$repo/Cargo.toml"
-binary=$target/release/cpx-connect
-version=$("$binary" --version | awk '{print $2}')
-arch=$(dpkg --print-architecture)
+if [ "$arch" = "$native" ]; then
+    cargo build --release --locked -p cpx-connect --manifest-path "$repo/Cargo.toml"
+    binary=$target/release/cpx-connect
+    objdump=objdump
+    run=()
+elif [ "$arch" = arm64 ]; then
+    # shellcheck source=arm64.sh
+    . "$repo/packaging/deb/arm64.sh"
+    arm64_cargo build --release --locked -p cpx-connect --manifest-path "$repo/Cargo.toml"
+    binary=$arm64_target/aarch64-unknown-linux-gnu/release/cpx-connect
+    objdump=aarch64-linux-gnu-objdump
+    run=(qemu-aarch64 -L /)
+else
+    echo "deb build: no cross-build for $arch from $native (only arm64)" >&2
+    exit 2
+fi
+# The version the binary says (under qemu-user when cross-built: it also shows that it runs).
+version=$("${run[@]}" "$binary" --version | awk '{print $2}')
 # The oldest glibc the binary needs, from the symbol versions it links against.
-glibc=$(objdump -T "$binary" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
+glibc=$("$objdump" -T "$binary" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
 
 out=$target/debian
 stage=$out/cpx-connect_${version}_${arch}
