@@ -9,6 +9,7 @@
 //! lock is not taken.
 
 use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -264,6 +265,14 @@ fn two_users_log_in_at_once_each_with_their_own_card_and_folders() {
             martin_home_path.join(".cache/cpx-connect"),
         ),
     ] {
+        // Readable by their user alone: other sessions must not see who logged in where.
+        for folder in [&logs, &cache] {
+            let mode = std::fs::metadata(folder)
+                .expect("folder")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", folder.display());
+        }
         let log = text_of_files_in(&logs);
         assert!(log.contains(&session.pcscd.reader), "own reader in the log");
         assert!(log.contains(session.origin), "own login in the log");
