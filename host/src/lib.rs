@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod readers;
 pub mod service;
 pub mod token;
+pub mod user_folders;
 
 pub use hex::encode as hex_encode;
 

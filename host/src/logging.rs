@@ -10,35 +10,12 @@ pub const LEVEL_VARIABLE: &str = "CPX_CONNECT_LOG";
 /// Overrides the log directory (tests, and administrators who want logs elsewhere).
 pub const DIRECTORY_VARIABLE: &str = "CPX_CONNECT_LOG_DIR";
 
-/// The per-user log directory of each platform.
+/// The per-user log directory of each platform (`user_folders`), or `$CPX_CONNECT_LOG_DIR`.
 pub fn log_directory() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os(DIRECTORY_VARIABLE) {
         return Some(PathBuf::from(dir));
     }
-    platform_log_directory()
-}
-
-#[cfg(target_os = "macos")]
-fn platform_log_directory() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    Some(PathBuf::from(home).join("Library/Logs/cpx-connect"))
-}
-
-#[cfg(windows)]
-fn platform_log_directory() -> Option<PathBuf> {
-    let local = std::env::var_os("LOCALAPPDATA")?;
-    Some(PathBuf::from(local).join("cpx-connect").join("logs"))
-}
-
-#[cfg(not(any(target_os = "macos", windows)))]
-fn platform_log_directory() -> Option<PathBuf> {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state"))
-        })?;
-    Some(state.join("cpx-connect"))
+    crate::user_folders::log_directory()
 }
 
 /// Starts file logging. Failing to log must never stop a login, so problems are swallowed and the
@@ -48,7 +25,7 @@ pub fn init() {
     let Some(directory) = log_directory() else {
         return;
     };
-    if std::fs::create_dir_all(&directory).is_err() {
+    if crate::user_folders::create_private(&directory).is_err() {
         return;
     }
     let Ok(appender) = tracing_appender::rolling::Builder::new()

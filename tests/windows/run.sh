@@ -20,7 +20,10 @@
 #     authenticate with the PIN, the token checked with rsa and cpx-verify; the exe's PC/SC is a
 #     test-only winscard.dll (winscard-vpcd.c) whose one reader holds the virtual CPS3 over vpcd's
 #     protocol, as pcscd's vpcd driver does on Linux;
-#  7. cargo check of the host for aarch64-apple-darwin and x86_64-apple-darwin.
+#  7. two users at once (tests/e2e/tests/windows_two_users.rs), each a WINEPREFIX of their own
+#     with their own %LOCALAPPDATA%, card and test winscard.dll port: both log in, and each
+#     host's logs and cache are in its own user's LOCALAPPDATA;
+#  8. cargo check of the host for aarch64-apple-darwin and x86_64-apple-darwin.
 # Wine 8.0 lacks bcryptprimitives.dll's ProcessPrng, which Rust's standard library needs: a
 # test-only stand-in built here from bcryptprimitives.c is put in the prefix, never shipped;
 # and its winscard.dll is a stub, hence the test DLL for the login.
@@ -134,7 +137,14 @@ scratch=$(mktemp -d)
 export WINEPREFIX="$scratch/prefix" WINEDEBUG=-all WINEARCH=win64
 # The shim over Wine's own DLL; no Mono or Gecko download prompts (there is no network).
 export WINEDLLOVERRIDES="bcryptprimitives=n,b;mscoree=;mshtml="
-cleanup() { stop_timestamp_server; "$WINESERVER" -k >/dev/null 2>&1 || true; rm -rf "$scratch" "$signing"; }
+cleanup() {
+  local prefix
+  stop_timestamp_server
+  for prefix in "$WINEPREFIX" "$scratch"/user-*; do
+    WINEPREFIX="$prefix" "$WINESERVER" -k >/dev/null 2>&1 || true
+  done
+  rm -rf "$scratch" "$signing"
+}
 trap cleanup EXIT
 "$WINE" wineboot -i >/dev/null 2>&1
 cp target/windows/shim/bcryptprimitives.dll "$WINEPREFIX/drive_c/windows/system32/"
@@ -375,6 +385,30 @@ expect "doctor reads the certificate" grep -q '^OK    Certificate of MARIE DUPON
 expect "doctor: a login can work in Chromium" grep -q '^OK    A card login can work in: Chromium$' <<<"$doctor"
 wine "$exe" uninstall >/dev/null
 timing "the login"
+
+echo "==> Windows: two users at once, each with their own LOCALAPPDATA"
+# Wine takes LOCALAPPDATA from the prefix's user profile (named after USER when the prefix is
+# made), not from the environment: each user is a prefix of their own, as each Windows user is a
+# profile of their own (tests/e2e/tests/windows_two_users.rs).
+user_prefixes=("$scratch/user-dupont" "$scratch/user-martin")
+boots=()
+for prefix in "${user_prefixes[@]}"; do
+  USER=${prefix##*user-} WINEPREFIX="$prefix" "$WINE" wineboot -i >/dev/null 2>&1 &
+  boots+=($!)
+done
+wait "${boots[@]}"
+for prefix in "${user_prefixes[@]}"; do
+  cp target/windows/shim/bcryptprimitives.dll target/windows/shim/winscard.dll "$prefix/drive_c/windows/system32/"
+done
+if WINEDLLOVERRIDES="$WINEDLLOVERRIDES;winscard=n" CPX_WINE_USER_PREFIXES="${user_prefixes[0]}:${user_prefixes[1]}" \
+  CPX_CONNECT_BIN="$root/tests/windows/wine-host.sh" CPX_WINDOWS_EXE="$exe" WINE="$WINE" \
+  cargo test --locked -p cpx-e2e --test windows_two_users -- --ignored; then
+  ok "two users log in at once, each in their own LOCALAPPDATA"
+else
+  fail "two users log in at once, each in their own LOCALAPPDATA"
+fi
+for prefix in "${user_prefixes[@]}"; do WINEPREFIX="$prefix" "$WINESERVER" -k >/dev/null 2>&1 || true; done
+timing "two users"
 
 echo "==> macOS: cargo check"
 # One cargo run for both targets: the build scripts and proc-macros are built once.

@@ -10,10 +10,11 @@ mod manifests;
 mod pcsc_service;
 pub mod policies;
 mod readers;
+mod remote_session;
 mod sandboxes;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
@@ -282,6 +283,14 @@ pub fn run_with_registry<B: ReaderBackend>(
     }];
     let status = service.status();
     checks.push(pcsc_service::check(context, status.service_available));
+    if context.platform == Platform::Linux {
+        // Read from the doctor's own environment: the session's, as the browser passes it on.
+        checks.extend(remote_session::check(
+            lang,
+            |name| std::env::var_os(name),
+            Path::exists,
+        ));
+    }
     let card_ready =
         status.service_available && readers::check(context, service, &status, &mut checks);
     let browsers = match &context.browsers {

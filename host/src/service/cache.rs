@@ -49,7 +49,7 @@ impl ProfileCache {
         if let Some(dir) = std::env::var_os(DIRECTORY_VARIABLE).filter(|d| !d.is_empty()) {
             return Some(PathBuf::from(dir));
         }
-        platform_directory()
+        crate::user_folders::cache_directory()
     }
 
     fn file(&self, serial: &IccSerial) -> Option<PathBuf> {
@@ -108,32 +108,11 @@ impl ProfileCache {
 
 fn write_atomically(path: &Path, entry: &Entry) -> std::io::Result<()> {
     let directory = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(directory)?;
+    crate::user_folders::create_private(directory)?;
     let bytes = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
     let temporary = path.with_extension(format!("json.{}.tmp", std::process::id()));
     std::fs::write(&temporary, bytes)?;
     std::fs::rename(&temporary, path)
-}
-
-#[cfg(target_os = "macos")]
-fn platform_directory() -> Option<PathBuf> {
-    let home = std::env::var_os("HOME")?;
-    Some(PathBuf::from(home).join("Library/Caches/cpx-connect"))
-}
-
-#[cfg(windows)]
-fn platform_directory() -> Option<PathBuf> {
-    let local = std::env::var_os("LOCALAPPDATA")?;
-    Some(PathBuf::from(local).join("cpx-connect").join("cache"))
-}
-
-#[cfg(not(any(target_os = "macos", windows)))]
-fn platform_directory() -> Option<PathBuf> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(cache.join("cpx-connect"))
 }
 
 #[cfg(test)]
@@ -206,6 +185,20 @@ mod tests {
             None
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// On a session host other users must not read who logged in with which card.
+    #[cfg(unix)]
+    #[test]
+    fn the_cache_folder_it_creates_is_the_users_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("cache").join("cpx-connect");
+        ProfileCache::persistent(dir.clone()).put(&profile(1));
+        for folder in [&dir, &root.path().join("cache")] {
+            let mode = std::fs::metadata(folder).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", folder.display());
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! There is one pcscd per machine and vpcd has two slots, so every test holds the machine-wide
 //! lock ([`cpx_virtual_card::pcscd_test_lock`]) while it uses them.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+pub mod session_pcscd;
 
 /// vpcd's two slots as Debian configures them, and the reader names pcscd gives them.
 pub const SLOT_PORTS: [u16; 2] = [35963, 35964];
@@ -81,13 +84,39 @@ impl Host {
             None => std::env::var_os("CPX_E2E_CACHE_DIR")
                 .unwrap_or_else(|| home.path().join("cache").into_os_string()),
         };
-        let mut child = Command::new(host_binary())
+        let mut command = Command::new(host_binary());
+        command
             .args(arguments)
             .env("HOME", home.path())
             .env("XDG_STATE_HOME", home.path().join("state"))
             .env_remove("CPX_CONNECT_LOG_DIR")
             // The card cache lives in the fresh HOME unless a test shares one on purpose.
-            .env("CPX_CONNECT_CACHE_DIR", cache_dir)
+            .env("CPX_CONNECT_CACHE_DIR", cache_dir);
+        Host::start(command, home)
+    }
+
+    /// Starts the host as one user of a shared machine: Chrome's arguments, `home` as HOME,
+    /// no override of the log or cache folder (the host finds its own from HOME and the XDG
+    /// variables), then `environment` (the user's XDG folders, the session's PC/SC socket...).
+    pub fn spawn_for_user(home: tempfile::TempDir, environment: &[(&str, &OsStr)]) -> Host {
+        let mut command = Command::new(host_binary());
+        command
+            .args([
+                "chrome-extension://abcdefghijklmnopabcdefghijklmnop/",
+                "--parent-window=0",
+            ])
+            .env("HOME", home.path())
+            .env_remove("CPX_CONNECT_LOG_DIR")
+            .env_remove("CPX_CONNECT_CACHE_DIR")
+            .env_remove("XDG_STATE_HOME")
+            .env_remove("XDG_CACHE_HOME")
+            .env_remove("PCSCLITE_CSOCK_NAME")
+            .envs(environment.iter().copied());
+        Host::start(command, home)
+    }
+
+    fn start(mut command: Command, home: tempfile::TempDir) -> Host {
+        let mut child = command
             // Trace level, so tests can check what even the most verbose log holds.
             .env(
                 "CPX_CONNECT_LOG",
