@@ -8,15 +8,24 @@
 #   3. the packaged arm64 binary, under qemu-user, answers the end-to-end tests over this
 #      machine's pcscd with the virtual card (tests/e2e/tests/host_over_pcscd.rs, through
 #      CPX_CONNECT_BIN): the arm64 libpcsclite speaks to the native pcscd, as on an arm64 desk.
-# Needs what scripts/setup.sh test installs, and pcscd with vpcd running (scripts/start-pcscd.sh).
+# Needs what scripts/setup.sh test installs (on Debian 12; a missing tool is a skip, a failure
+# with CI=true), and pcscd with vpcd running (scripts/start-pcscd.sh).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
 # shellcheck source=arm64.sh
 . packaging/deb/arm64.sh
+checks_name=arm64-check
+# shellcheck source=../../tests/lib/checks.sh
+. tests/lib/checks.sh
 step() { printf '\n== arm64: %s\n' "$*"; }
-fail() { printf 'arm64-check: %s\n' "$*" >&2; exit 1; }
+die() { printf 'arm64-check: %s\n' "$*" >&2; exit 1; }
+
+for tool in /usr/bin/rustc aarch64-linux-gnu-gcc qemu-aarch64; do
+    command -v "$tool" >/dev/null || missing_tool "$tool"
+done
+[ -f /usr/lib/aarch64-linux-gnu/pkgconfig/libpcsclite.pc ] || missing_tool "libpcsclite-dev:arm64"
 
 step "the host's unit and in-process protocol tests under qemu-user"
 arm64_cargo test --locked -p cpx-connect --lib \
@@ -25,26 +34,26 @@ arm64_cargo test --locked -p cpx-connect --lib \
 
 step "the .deb"
 deb=$(bash packaging/deb/build.sh --arch arm64 | tail -n 1)
-[ "$(dpkg-deb -f "$deb" Architecture)" = arm64 ] || fail "$deb: Architecture is not arm64"
+[ "$(dpkg-deb -f "$deb" Architecture)" = arm64 ] || die "$deb: Architecture is not arm64"
 unpacked=$(mktemp -d)
 trap 'rm -rf "$unpacked"' EXIT
 dpkg-deb -x "$deb" "$unpacked"
 binary=$unpacked/usr/bin/cpx-connect
 # ELF e_machine (offset 18, little-endian): 0xB7 is EM_AARCH64.
-[ "$(od -An -tx1 -j18 -N2 "$binary" | tr -d ' ')" = b700 ] || fail "$binary is not an aarch64 program"
+[ "$(od -An -tx1 -j18 -N2 "$binary" | tr -d ' ')" = b700 ] || die "$binary is not an aarch64 program"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' host/Cargo.toml | head -n 1)
 [ "$(qemu-aarch64 -L / "$binary" --version)" = "cpx-connect $version" ] \
-    || fail "the packaged binary does not say version $version under qemu"
+    || die "the packaged binary does not say version $version under qemu"
 # The package's main files (build.sh stages every architecture the same way).
 expected="etc/cpx-connect/extension-ids.conf usr/bin/cpx-connect usr/share/doc/cpx-connect/ADMIN.md"
 contents=$(dpkg-deb -c "$deb")
 for path in $expected; do
-    grep -q " \./$path\$" <<<"$contents" || fail "$deb lacks $path"
+    grep -q " \./$path\$" <<<"$contents" || die "$deb lacks $path"
 done
 glibc=$(dpkg-deb -f "$deb" Depends | sed -n 's/.*libc6 (>= \([0-9.]*\)).*/\1/p')
-[ -n "$glibc" ] || fail "$deb: no libc6 version in Depends"
+[ -n "$glibc" ] || die "$deb: no libc6 version in Depends"
 [ "$(printf '%s\n2.36\n' "$glibc" | sort -V | tail -n 1)" = 2.36 ] \
-    || fail "the binary needs glibc $glibc, newer than Debian 12's 2.36"
+    || die "the binary needs glibc $glibc, newer than Debian 12's 2.36"
 echo "ok: $(basename "$deb"): arm64, aarch64 binary $version, needs glibc >= $glibc"
 
 step "the packaged binary over pcscd, under qemu-user"
@@ -54,5 +63,5 @@ printf '#!/bin/sh\necho started >> %s/starts\nexec qemu-aarch64 -L / %s "$@"\n' 
 chmod +x "$wrapper"
 CPX_CONNECT_BIN=$wrapper cargo test --locked -p cpx-e2e --test host_over_pcscd
 starts=$(wc -l < "$unpacked/starts" 2>/dev/null || echo 0)
-[ "$starts" -gt 0 ] || fail "the end-to-end suite never started the arm64 binary"
+[ "$starts" -gt 0 ] || die "the end-to-end suite never started the arm64 binary"
 echo "ok: the end-to-end suite started the packaged arm64 binary $starts times"
