@@ -22,9 +22,11 @@ step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'ci-check: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || fail "run as root (dpkg -i / dpkg -r)"
-if dpkg-query -W -f='${Status}' cpx-connect 2>/dev/null | grep -q ' installed$'; then
-    fail "a cpx-connect package is already installed; remove it first (dpkg -r cpx-connect)"
-fi
+case "$(dpkg-query -W -f='${Status}' cpx-connect 2>/dev/null)" in
+    *" installed") fail "a cpx-connect package is already installed; remove it first (dpkg -r cpx-connect)" ;;
+    # Removed but not purged: its conffile would be taken for this run's and purged with it.
+    *" config-files") fail "an earlier cpx-connect package left its configuration (/etc/cpx-connect); purge it first (dpkg -P cpx-connect)" ;;
+esac
 
 # Everything the package installs, and the folders it may create: after dpkg -r each must be
 # back to how it is now.

@@ -47,8 +47,9 @@ server=""
 installed=""
 cleanup() {
   [ -z "$server" ] || kill "$server" 2>/dev/null || true
-  # Outside isolated.sh (scripts/test.sh on a CI machine) the package is really installed.
-  [ -z "$installed" ] || dpkg -r cpx-connect >/dev/null 2>&1 || true
+  # Outside isolated.sh (scripts/test.sh on a CI machine) the package is really installed:
+  # purged, not only removed, or its conffile (/etc/cpx-connect) stays behind for the next run.
+  [ -z "$installed" ] || dpkg -P cpx-connect >/dev/null 2>&1 || true
   "$WINESERVER" -k >/dev/null 2>&1 || true
   rm -rf "$work"
 }
