@@ -372,30 +372,11 @@ async fn a_body_that_is_not_a_token_is_a_bad_request() -> TestResult {
     let login = authorize
         .cookie("__Host-cpx-idp-login")
         .ok_or("no cookie")?;
-    let page = idp
-        .get("/login", &[("__Host-cpx-idp-login", &login)])
-        .await?;
-    let csrf = csrf_of(&page.body);
-    let challenge = idp
-        .send(
-            Request::get("/login/challenge")
-                .header(COOKIE, cookie_header(&[("__Host-cpx-idp-login", &login)]))
-                .header("x-requested-with", "cpx-connect")
-                .header("x-csrf-token", &csrf)
-                .body(Body::empty())?,
-        )
-        .await?;
-    assert_eq!(challenge.status, StatusCode::OK, "{}", challenge.body);
+    let (csrf, nonce) = idp.challenge(&login).await?;
+    assert!(!nonce.is_empty(), "a challenge was issued");
+    let cookies = [("__Host-cpx-idp-login", login.as_str())];
     let answer = idp
-        .send(
-            Request::post("/login/card")
-                .header(COOKIE, cookie_header(&[("__Host-cpx-idp-login", &login)]))
-                .header("origin", ISSUER)
-                .header("x-requested-with", "cpx-connect")
-                .header("x-csrf-token", &csrf)
-                .header(CONTENT_TYPE, "application/json")
-                .body(Body::from(r#"{"format":"web-eid:1"}"#))?,
-        )
+        .post_card(&cookies, &csrf, r#"{"format":"web-eid:1"}"#)
         .await?;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
     assert_eq!(answer.json()["error"], "ERR_TOKEN_MALFORMED");

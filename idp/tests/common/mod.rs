@@ -280,6 +280,14 @@ impl Idp {
         if let Some(session) = session {
             cookies.push(("__Host-cpx-idp-session", session));
         }
+        let (csrf, nonce) = self.challenge(login_cookie).await?;
+        let token = sign_test_token(ISSUER, &nonce, card)?;
+        self.post_card(&cookies, &csrf, token).await
+    }
+
+    /// The login page's CSRF token, then the challenge the card signs, as the login script
+    /// asks for them: (csrf, nonce).
+    pub async fn challenge(&self, login_cookie: &str) -> Result<(String, String), Error> {
         let page = self
             .get("/login", &[("__Host-cpx-idp-login", login_cookie)])
             .await?;
@@ -300,15 +308,24 @@ impl Idp {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let token = sign_test_token(ISSUER, &nonce, card)?;
+        Ok((csrf, nonce))
+    }
+
+    /// `body` posted to `/login/card` as the login script posts a token.
+    pub async fn post_card(
+        &self,
+        cookies: &[(&str, &str)],
+        csrf: &str,
+        body: impl Into<Body>,
+    ) -> Result<Answer, Error> {
         self.send(
             Request::post("/login/card")
-                .header(COOKIE, cookie_header(&cookies))
+                .header(COOKIE, cookie_header(cookies))
                 .header("origin", ISSUER)
                 .header("x-requested-with", "cpx-connect")
-                .header("x-csrf-token", &csrf)
+                .header("x-csrf-token", csrf)
                 .header(CONTENT_TYPE, "application/json")
-                .body(Body::from(token))?,
+                .body(body.into())?,
         )
         .await
     }
