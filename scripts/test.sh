@@ -8,9 +8,29 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 
-step() { printf '\n==> %s\n' "$*"; }
+# The time each step took, printed at the end (also after a failure): CI's budget is watched
+# step by step.
+step_name="" step_started=$SECONDS timings=()
+end_step() {
+  [ -z "$step_name" ] || timings+=("$(printf '%6d s  %s' $((SECONDS - step_started)) "$step_name")")
+  step_name=""
+}
+step() {
+  end_step
+  step_name="$*" step_started=$SECONDS
+  printf '\n==> %s\n' "$*"
+}
+timings_printed=""
+print_timings() {
+  [ -z "$timings_printed" ] || return 0
+  timings_printed=1
+  end_step
+  printf '\ntime per step:\n'
+  printf '%s\n' "${timings[@]}"
+  printf '%6d s  in all\n' "$SECONDS"
+}
+trap 'print_timings; rm -f "$log"' EXIT
 
 step "formatting and lints"
 cargo fmt --all -- --check
@@ -61,8 +81,10 @@ step "fuzz harnesses: seeds and kept regressions replayed"
 cp Cargo.lock fuzz/Cargo.lock   # the fuzz workspace starts from the main workspace's versions
 (cd fuzz && cargo test) 2>&1 | tee -a "$log"
 
-step "fuzzing (${CPX_FUZZ_SECONDS:-30} s per target)"
-bash scripts/fuzz.sh "${CPX_FUZZ_SECONDS:-30}" 2>&1 | tee -a "$log"
+# A smoke run: every target builds and runs from its seeds. Finding new bugs takes long runs
+# (scripts/fuzz.sh 3600, fuzz/README.md), which do not belong in CI's time.
+step "fuzzing (${CPX_FUZZ_SECONDS:-10} s per target)"
+bash scripts/fuzz.sh "${CPX_FUZZ_SECONDS:-10}" 2>&1 | tee -a "$log"
 
 # One closing line for the whole run, summed from cargo's and node's own summaries.
 passed=$(
@@ -73,6 +95,7 @@ failed=$(
   { grep -oE '[0-9]+ failed' "$log" | grep -oE '[0-9]+'
     grep -oE '^# fail [0-9]+' "$log" | grep -oE '[0-9]+'; } | awk '{s+=$1} END {print s+0}'
 )
+print_timings
 printf '\n'
 echo "cpx-connect: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
