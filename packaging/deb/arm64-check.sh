@@ -28,7 +28,9 @@ done
 [ -f /usr/lib/aarch64-linux-gnu/pkgconfig/libpcsclite.pc ] || missing_tool "libpcsclite-dev:arm64"
 
 step "the host's unit and in-process protocol tests under qemu-user"
-arm64_cargo test --locked -p cpx-connect --lib \
+# Without debug information: under qemu nobody attaches a debugger, and the cross-built test
+# binaries (the standard library included) then compile and link in a good part less time.
+CARGO_PROFILE_DEV_DEBUG=0 arm64_cargo test --locked -p cpx-connect --lib \
     --test virtual_card_in_process --test cps4_in_process --test apdu_trace_log \
     --test card_report --test manifest_templates --test error_codes --test doctor_windows
 
