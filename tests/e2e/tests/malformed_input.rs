@@ -51,98 +51,35 @@ fn unreadable_cases() -> Vec<Case> {
         r#"{"a":"#.repeat(1000),
         "}".repeat(1000)
     );
+    #[rustfmt::skip]
     let raw: Vec<(&str, Vec<u8>, &'static str)> = vec![
         ("empty frame", b"".to_vec(), "JSON"),
         ("whitespace only", b"  \n\t ".to_vec(), "JSON"),
         ("invalid UTF-8", vec![0xFF, 0xFE, 0xFD], "JSON"),
-        (
-            "invalid UTF-8 inside a string",
-            b"{\"id\":\"\xC3\x28\",\"command\":\"version\"}".to_vec(),
-            "JSON",
-        ),
-        (
-            "UTF-8 byte order mark",
-            "\u{FEFF}{\"id\":1,\"command\":\"version\"}".into(),
-            "JSON",
-        ),
+        ("invalid UTF-8 inside a string", b"{\"id\":\"\xC3\x28\",\"command\":\"version\"}".to_vec(), "JSON"),
+        ("UTF-8 byte order mark", "\u{FEFF}{\"id\":1,\"command\":\"version\"}".into(), "JSON"),
         ("array", b"[]".to_vec(), "JSON"),
         ("number", b"42".to_vec(), "JSON"),
         ("string", b"\"version\"".to_vec(), "JSON"),
         ("null", b"null".to_vec(), "JSON"),
         ("boolean", b"true".to_vec(), "JSON"),
-        (
-            "truncated JSON",
-            br#"{"id":1,"command":"vers"#.to_vec(),
-            "JSON",
-        ),
-        (
-            "trailing garbage",
-            br#"{"id":1,"command":"version"} x"#.to_vec(),
-            "JSON",
-        ),
-        (
-            "two objects",
-            br#"{"id":1,"command":"version"}{}"#.to_vec(),
-            "JSON",
-        ),
-        (
-            "trailing comma",
-            br#"{"id":1,"command":"version",}"#.to_vec(),
-            "JSON",
-        ),
-        (
-            "single quotes",
-            br#"{'id':1,'command':'version'}"#.to_vec(),
-            "JSON",
-        ),
-        (
-            "comment",
-            br#"{"id":1,/*x*/"command":"version"}"#.to_vec(),
-            "JSON",
-        ),
+        ("truncated JSON", br#"{"id":1,"command":"vers"#.to_vec(), "JSON"),
+        ("trailing garbage", br#"{"id":1,"command":"version"} x"#.to_vec(), "JSON"),
+        ("two objects", br#"{"id":1,"command":"version"}{}"#.to_vec(), "JSON"),
+        ("trailing comma", br#"{"id":1,"command":"version",}"#.to_vec(), "JSON"),
+        ("single quotes", br#"{'id':1,'command':'version'}"#.to_vec(), "JSON"),
+        ("comment", br#"{"id":1,/*x*/"command":"version"}"#.to_vec(), "JSON"),
         ("NaN", br#"{"id":NaN,"command":"version"}"#.to_vec(), "JSON"),
-        (
-            "NUL after the object",
-            b"{\"id\":1,\"command\":\"version\"}\0".to_vec(),
-            "JSON",
-        ),
-        (
-            "raw NUL inside a string",
-            b"{\"id\":\"a\0b\",\"command\":\"version\"}".to_vec(),
-            "JSON",
-        ),
-        (
-            "lone surrogate key",
-            br#"{"\ud800":1,"id":1,"command":"version"}"#.to_vec(),
-            "JSON",
-        ),
+        ("NUL after the object", b"{\"id\":1,\"command\":\"version\"}\0".to_vec(), "JSON"),
+        ("raw NUL inside a string", b"{\"id\":\"a\0b\",\"command\":\"version\"}".to_vec(), "JSON"),
+        ("lone surrogate key", br#"{"\ud800":1,"id":1,"command":"version"}"#.to_vec(), "JSON"),
         ("deep nesting in id", deep_id.into_bytes(), "id"),
         ("missing id", br#"{"command":"version"}"#.to_vec(), "id"),
-        (
-            "id null",
-            br#"{"id":null,"command":"version"}"#.to_vec(),
-            "id",
-        ),
-        (
-            "id boolean",
-            br#"{"id":true,"command":"version"}"#.to_vec(),
-            "id",
-        ),
-        (
-            "id object",
-            br#"{"id":{"n":1},"command":"version"}"#.to_vec(),
-            "id",
-        ),
-        (
-            "id array",
-            br#"{"id":[1],"command":"version"}"#.to_vec(),
-            "id",
-        ),
-        (
-            "id out of range",
-            br#"{"id":1e999,"command":"version"}"#.to_vec(),
-            "id",
-        ),
+        ("id null", br#"{"id":null,"command":"version"}"#.to_vec(), "id"),
+        ("id boolean", br#"{"id":true,"command":"version"}"#.to_vec(), "id"),
+        ("id object", br#"{"id":{"n":1},"command":"version"}"#.to_vec(), "id"),
+        ("id array", br#"{"id":[1],"command":"version"}"#.to_vec(), "id"),
+        ("id out of range", br#"{"id":1e999,"command":"version"}"#.to_vec(), "id"),
     ];
     raw.into_iter()
         .map(|(name, body, needle)| Case {
@@ -178,102 +115,29 @@ fn add(cases: &mut Vec<Case>, name: &str, request: Value, expect: Expect) {
 fn request_cases() -> Vec<Case> {
     let error = Expect::Error;
     let mut cases = Vec::new();
-    add(
-        &mut cases,
-        "missing command",
-        json!({}),
-        error(INVALID, "command"),
-    );
-    add(
-        &mut cases,
-        "command number",
-        json!({"command": 1}),
-        error(INVALID, "command"),
-    );
-    add(
-        &mut cases,
-        "command null",
-        json!({"command": null}),
-        error(INVALID, "command"),
-    );
-    add(
-        &mut cases,
-        "command array",
-        json!({"command": ["version"]}),
-        error(INVALID, "command"),
-    );
-    add(
-        &mut cases,
-        "command object",
-        json!({"command": {"name": "version"}}),
-        error(INVALID, "command"),
-    );
-    add(
-        &mut cases,
-        "unknown command",
-        json!({"command": "sign"}),
-        error(UNKNOWN, "sign"),
-    );
-    add(
-        &mut cases,
-        "command in capitals",
-        json!({"command": "VERSION"}),
-        error(UNKNOWN, "VERSION"),
-    );
-    add(
-        &mut cases,
-        "empty command",
-        json!({"command": ""}),
-        error(UNKNOWN, "unknown command"),
-    );
-    add(
-        &mut cases,
-        "command with a space",
-        json!({"command": "version "}),
-        error(UNKNOWN, "version"),
-    );
-    add(
-        &mut cases,
-        "command with NUL",
-        json!({"command": "version\u{0}"}),
-        error(UNKNOWN, "version"),
-    );
-    add(
-        &mut cases,
-        "unknown field",
-        json!({"command": "version", "extra": 1}),
-        error(INVALID, "extra"),
-    );
-    add(
-        &mut cases,
-        "field in capitals",
-        json!({"Command": "version"}),
-        error(INVALID, "Command"),
-    );
-    add(
-        &mut cases,
-        "arguments to version",
-        json!({"command": "version", "arguments": {"x": 1}}),
-        error(INVALID, "arguments"),
-    );
-    add(
-        &mut cases,
-        "arguments array",
-        json!({"command": "quit", "arguments": []}),
-        error(INVALID, "arguments"),
-    );
-    add(
-        &mut cases,
-        "arguments string",
-        json!({"command": "version", "arguments": "x"}),
-        error(INVALID, "arguments"),
-    );
-    add(
-        &mut cases,
-        "authenticate without arguments",
-        json!({"command": "authenticate"}),
-        error(INVALID, "arguments"),
-    );
+    // One line a case: the request, and the error it gets.
+    #[rustfmt::skip]
+    let simple: [(&str, Value, Expect); 16] = [
+        ("missing command",                json!({}), error(INVALID, "command")),
+        ("command number",                 json!({"command": 1}), error(INVALID, "command")),
+        ("command null",                   json!({"command": null}), error(INVALID, "command")),
+        ("command array",                  json!({"command": ["version"]}), error(INVALID, "command")),
+        ("command object",                 json!({"command": {"name": "version"}}), error(INVALID, "command")),
+        ("unknown command",                json!({"command": "sign"}), error(UNKNOWN, "sign")),
+        ("command in capitals",            json!({"command": "VERSION"}), error(UNKNOWN, "VERSION")),
+        ("empty command",                  json!({"command": ""}), error(UNKNOWN, "unknown command")),
+        ("command with a space",           json!({"command": "version "}), error(UNKNOWN, "version")),
+        ("command with NUL",               json!({"command": "version\u{0}"}), error(UNKNOWN, "version")),
+        ("unknown field",                  json!({"command": "version", "extra": 1}), error(INVALID, "extra")),
+        ("field in capitals",              json!({"Command": "version"}), error(INVALID, "Command")),
+        ("arguments to version",           json!({"command": "version", "arguments": {"x": 1}}), error(INVALID, "arguments")),
+        ("arguments array",                json!({"command": "quit", "arguments": []}), error(INVALID, "arguments")),
+        ("arguments string",               json!({"command": "version", "arguments": "x"}), error(INVALID, "arguments")),
+        ("authenticate without arguments", json!({"command": "authenticate"}), error(INVALID, "arguments")),
+    ];
+    for (name, request, expect) in simple {
+        add(&mut cases, name, request, expect);
+    }
     for (name, arguments) in [
         ("arguments null", json!(null)),
         (
@@ -302,36 +166,17 @@ fn request_cases() -> Vec<Case> {
         arguments[field] = value;
         authenticate(arguments)
     };
-    add(
-        &mut cases,
-        "missing origin",
-        without("origin"),
-        error(INVALID, "origin"),
-    );
-    add(
-        &mut cases,
-        "missing challengeNonce",
-        without("challengeNonce"),
-        error(INVALID, "challengeNonce"),
-    );
-    add(
-        &mut cases,
-        "missing certificateId",
-        without("certificateId"),
-        error(INVALID, "certificateId"),
-    );
-    add(
-        &mut cases,
-        "unknown argument",
-        replaced("sign", json!("x")),
-        error(INVALID, "sign"),
-    );
-    add(
-        &mut cases,
-        "argument in other case",
-        replaced("Origin", json!(ORIGIN)),
-        error(INVALID, "Origin"),
-    );
+    #[rustfmt::skip]
+    let arguments_cases: [(&str, Value, Expect); 5] = [
+        ("missing origin",         without("origin"), error(INVALID, "origin")),
+        ("missing challengeNonce", without("challengeNonce"), error(INVALID, "challengeNonce")),
+        ("missing certificateId",  without("certificateId"), error(INVALID, "certificateId")),
+        ("unknown argument",       replaced("sign", json!("x")), error(INVALID, "sign")),
+        ("argument in other case", replaced("Origin", json!(ORIGIN)), error(INVALID, "Origin")),
+    ];
+    for (name, request, expect) in arguments_cases {
+        add(&mut cases, name, request, expect);
+    }
     for (field, value) in [
         ("origin", json!(443)),
         ("origin", json!(null)),
