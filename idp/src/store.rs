@@ -26,6 +26,9 @@ pub enum Kind {
     Code,
     /// A code already redeemed, with the access token it gave (to revoke on a second use).
     RedeemedCode,
+    /// A code presented when it was no longer there: a redemption still under way sees it
+    /// and gives nothing.
+    ReusedCode,
     AccessToken,
     /// A browser's signed-in session at the provider (key: the session cookie).
     Session,
@@ -39,6 +42,7 @@ impl Kind {
             Kind::Transaction => "tx",
             Kind::Code => "code",
             Kind::RedeemedCode => "redeemed",
+            Kind::ReusedCode => "reused",
             Kind::AccessToken => "at",
             Kind::Session => "session",
             Kind::UsedJti => "jti",

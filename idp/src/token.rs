@@ -22,7 +22,7 @@ use crate::jose::{public_keys, UncheckedJws};
 use crate::store::{get_json, key_of, put_json, take_json, Kind};
 use crate::web::{
     log, now_seconds, param, parse_pairs, too_many, AppState, Provider, ACCESS_TOKEN_LIFETIME,
-    ID_TOKEN_LIFETIME,
+    CODE_LIFETIME, ID_TOKEN_LIFETIME,
 };
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -377,6 +377,29 @@ async fn redeem(
             "store",
         );
     }
+    // Presented again while this redemption was under way (the other request found no code,
+    // and no redeemed code yet to revoke): nothing leaves, and the token is withdrawn. Read
+    // after the redeemed code was written, so one of the two requests always sees the other.
+    let refusal = match app.store.get(Kind::ReusedCode, &code_key).await {
+        Ok(None) => None,
+        Ok(Some(_)) => {
+            log("a code was presented again while it was redeemed: nothing is issued");
+            Some(invalid_grant("the code was presented twice"))
+        }
+        Err(error) => {
+            log(&format!("store: {error}"));
+            Some(token_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "store",
+            ))
+        }
+    };
+    if let Some(refusal) = refusal {
+        let _ = app.store.delete(Kind::AccessToken, &access_key).await;
+        let _ = app.store.delete(Kind::RedeemedCode, &code_key).await;
+        return refusal;
+    }
     no_store(
         Json(json!({
             "access_token": access_token,
@@ -390,8 +413,16 @@ async fn redeem(
 }
 
 /// A code presented again after it was redeemed: it may have been stolen, so the access
-/// token it gave is revoked (RFC 6749 §4.1.2).
+/// token it gave is revoked (RFC 6749 §4.1.2). Marked first, for a redemption still under way
+/// (`redeem` reads the mark after writing what it gave), then what was given is revoked.
 async fn revoke_what_it_gave(app: &Provider, code_key: &str) {
+    let marked = app
+        .store
+        .put(Kind::ReusedCode, code_key, String::new(), CODE_LIFETIME)
+        .await;
+    if let Err(error) = marked {
+        log(&format!("store: {error}"));
+    }
     if let Ok(Some(access_key)) = app.store.take(Kind::RedeemedCode, code_key).await {
         log("a redeemed code was presented again: its access token is revoked");
         let _ = app.store.delete(Kind::AccessToken, &access_key).await;

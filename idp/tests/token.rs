@@ -4,11 +4,19 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::header::AUTHORIZATION;
 use axum::http::{Request, StatusCode};
 use common::*;
+use cpx_idp::store::{Kind, MemoryStore, Store, StoreError};
 use serde_json::json;
+use tokio::sync::Notify;
+
+type StoreResult<T> = Result<T, StoreError>;
 
 /// A code for `site`, fresh from a card login.
 async fn site_code(idp: &Idp) -> Result<String, Error> {
@@ -159,6 +167,73 @@ async fn concurrent_redemptions_of_one_code_give_one_token() -> TestResult {
         1,
         "{statuses:?}"
     );
+    Ok(())
+}
+
+/// A memory store that holds the first redemption between taking its code and writing what
+/// it gives, until the test lets it go.
+struct PausingStore {
+    inner: MemoryStore,
+    armed: AtomicBool,
+    reached: Notify,
+    resume: Notify,
+}
+
+#[async_trait::async_trait]
+impl Store for PausingStore {
+    async fn put(&self, kind: Kind, key: &str, value: String, ttl: Duration) -> StoreResult<()> {
+        if kind == Kind::AccessToken && self.armed.swap(false, Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.resume.notified().await;
+        }
+        self.inner.put(kind, key, value, ttl).await
+    }
+    async fn get(&self, kind: Kind, key: &str) -> StoreResult<Option<String>> {
+        self.inner.get(kind, key).await
+    }
+    async fn take(&self, kind: Kind, key: &str) -> StoreResult<Option<String>> {
+        self.inner.take(kind, key).await
+    }
+    async fn delete(&self, kind: Kind, key: &str) -> StoreResult<()> {
+        self.inner.delete(kind, key).await
+    }
+    async fn insert_new(&self, kind: Kind, key: &str, ttl: Duration) -> StoreResult<bool> {
+        self.inner.insert_new(kind, key, ttl).await
+    }
+}
+
+/// The code stolen and presented while the site's own redemption is still under way: the
+/// second request finds no code and nothing redeemed yet to revoke. The redemption under way
+/// must then give nothing (before, it gave a working access token and an ID token).
+#[tokio::test]
+async fn a_code_presented_again_during_its_redemption_gives_nothing() -> TestResult {
+    let store = Arc::new(PausingStore {
+        inner: MemoryStore::default(),
+        armed: AtomicBool::new(false),
+        reached: Notify::new(),
+        resume: Notify::new(),
+    });
+    let idp = Arc::new(provider_with_store(store.clone())?);
+    let code = site_code(&idp).await?;
+    let form = code_form(&code, REDIRECT);
+    store.armed.store(true, Ordering::SeqCst);
+    let first = tokio::spawn({
+        let (idp, form) = (idp.clone(), form.clone());
+        async move {
+            let answer = idp.token_basic("site", SECRET, &form).await;
+            answer
+                .map(|a| (a.status, a.json()))
+                .map_err(|e| e.to_string())
+        }
+    });
+    store.reached.notified().await;
+    let second = idp.token_basic("site", SECRET, &form).await?;
+    assert_eq!(second.json()["error"], "invalid_grant");
+    store.resume.notify_one();
+    let (status, body) = first.await??;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(body.get("id_token").is_none() && body.get("access_token").is_none());
     Ok(())
 }
 

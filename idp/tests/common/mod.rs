@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use cpx_idp::store::{MemoryStore, Store};
 use cpx_idp::{build_router, KeySet, Provider, ProviderConfig};
 use cpx_verify::test_util::{
     sign_test_token, TestCard, TEST_ISSUING_CA_CRL_DER, TEST_ISSUING_CA_DER, TEST_ROOT_CA_CRL_DER,
@@ -155,12 +156,21 @@ pub fn provider_with(active: &str, extra: &str) -> Result<Idp, Error> {
 
 /// From a whole configuration text (the files of `write_files` beside it).
 pub fn provider_from_text(active: &str, text: &str) -> Result<Idp, Error> {
+    provider_on(active, text, Arc::new(MemoryStore::default()))
+}
+
+/// The default configuration on the given store.
+pub fn provider_with_store(store: Arc<dyn Store>) -> Result<Idp, Error> {
+    provider_on("RS256", &config_text("RS256", ""), store)
+}
+
+fn provider_on(active: &str, text: &str, store: Arc<dyn Store>) -> Result<Idp, Error> {
     let dir = tempfile::tempdir()?;
     write_files(dir.path(), active)?;
     let config = ProviderConfig::parse(text, dir.path())?;
     let keys = KeySet::load(&config.signing_keys)?;
     Ok(Idp {
-        router: build_router(Provider::in_memory(config, keys)?),
+        router: build_router(Provider::new(config, keys, store)?),
         _dir: dir,
     })
 }
