@@ -119,6 +119,8 @@ struct FileLimits {
     header_read_timeout_ms: u64,
     #[serde(default = "default_read_timeout_ms")]
     body_read_timeout_ms: u64,
+    #[serde(default = "default_jwks_refetch_ms")]
+    jwks_refetch_ms: u64,
 }
 
 impl Default for FileLimits {
@@ -131,6 +133,7 @@ impl Default for FileLimits {
             max_connections: default_max_connections(),
             header_read_timeout_ms: default_read_timeout_ms(),
             body_read_timeout_ms: default_read_timeout_ms(),
+            jwks_refetch_ms: default_jwks_refetch_ms(),
         }
     }
 }
@@ -151,6 +154,9 @@ fn default_client_period_ms() -> u64 {
 fn default_max_connections() -> usize {
     1000
 }
+fn default_jwks_refetch_ms() -> u64 {
+    30_000
+}
 fn default_read_timeout_ms() -> u64 {
     10_000
 }
@@ -166,6 +172,7 @@ struct FileClient {
     /// stays cheap (a password hash per request would be a denial-of-service lever).
     secret_sha256: Option<String>,
     jwks_file: Option<PathBuf>,
+    jwks_uri: Option<String>,
     redirect_uris: Vec<String>,
     #[serde(default)]
     post_logout_redirect_uris: Vec<String>,
@@ -201,6 +208,8 @@ pub enum ClientAuth {
     Secret { sha256: [u8; 32] },
     /// `private_key_jwt`: the client's public keys (a JWK Set, as read from its file).
     PrivateKeyJwt { jwks: serde_json::Value },
+    /// `private_key_jwt`, the keys published by the client at this URL (`client_keys.rs`).
+    PrivateKeyJwtAt { jwks_uri: Url },
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +256,8 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    /// The shortest time between two fetches of a client's `jwks_uri` (`client_keys.rs`).
+    pub jwks_refetch: Duration,
 }
 
 /// The checked configuration.
@@ -353,6 +364,7 @@ impl ProviderConfig {
                 max_connections: file.limits.max_connections,
                 header_read_timeout: Duration::from_millis(file.limits.header_read_timeout_ms),
                 body_read_timeout: Duration::from_millis(file.limits.body_read_timeout_ms),
+                jwks_refetch: Duration::from_millis(file.limits.jwks_refetch_ms),
             },
             clients,
         })
@@ -441,9 +453,10 @@ fn read_trust(
     })
 }
 
-/// https, or http on a loopback address (native and local development clients, RFC 8252);
-/// no fragment; compared later character for character.
-fn check_redirect_uri(uri: &str) -> Result<Url, String> {
+/// A URL of the client (redirect, post-logout, key set): https, or http on a loopback address
+/// (native and local development clients, RFC 8252); no fragment. Redirect URIs are compared
+/// later character for character.
+fn check_client_url(uri: &str) -> Result<Url, String> {
     let url = Url::parse(uri).map_err(|error| format!("{uri:?}: {error}"))?;
     if url.fragment().is_some() {
         return Err(format!("{uri:?} has a fragment"));
@@ -479,12 +492,17 @@ fn check_client(
             "client_id must be printable ASCII without ':' or spaces",
         ));
     }
-    let auth = match (&client.secret_sha256, &client.jwks_file) {
-        (Some(hex), None) => ClientAuth::Secret {
+    let auth = match (&client.secret_sha256, &client.jwks_file, &client.jwks_uri) {
+        (Some(hex), None, None) => ClientAuth::Secret {
             sha256: parse_sha256_hex(hex)
                 .ok_or_else(|| refuse(entry, "secret_sha256 must be 64 hex digits"))?,
         },
-        (None, Some(path)) => {
+        // The same rule as a redirect URI: the keys must come from the site itself, over TLS.
+        (None, None, Some(uri)) => ClientAuth::PrivateKeyJwtAt {
+            jwks_uri: check_client_url(uri)
+                .map_err(|why| refuse(entry, format!("jwks_uri: {why}")))?,
+        },
+        (None, Some(path), None) => {
             let text = std::fs::read_to_string(resolve(path))
                 .map_err(|error| refuse(entry, format!("jwks_file {}: {error}", path.display())))?;
             let jwks: serde_json::Value = serde_json::from_str(&text)
@@ -497,7 +515,7 @@ fn check_client(
         _ => {
             return Err(refuse(
                 entry,
-                "give exactly one of secret_sha256 (client_secret_basic/post) or jwks_file (private_key_jwt)",
+                "give exactly one of secret_sha256 (client_secret_basic/post), jwks_file or jwks_uri (private_key_jwt)",
             ))
         }
     };
@@ -506,12 +524,12 @@ fn check_client(
     }
     let mut hosts = HashSet::new();
     for uri in &client.redirect_uris {
-        let url = check_redirect_uri(uri)
-            .map_err(|why| refuse(entry, format!("redirect_uris: {why}")))?;
+        let url =
+            check_client_url(uri).map_err(|why| refuse(entry, format!("redirect_uris: {why}")))?;
         hosts.insert(url.host_str().unwrap_or_default().to_owned());
     }
     for uri in &client.post_logout_redirect_uris {
-        check_redirect_uri(uri)
+        check_client_url(uri)
             .map_err(|why| refuse(entry, format!("post_logout_redirect_uris: {why}")))?;
     }
     if !client.scopes.iter().any(|scope| scope == "openid") {

@@ -10,6 +10,7 @@
 
 pub mod authorize;
 pub mod claims;
+pub mod client_keys;
 pub mod config;
 pub mod jose;
 pub mod keys;

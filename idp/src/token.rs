@@ -157,12 +157,7 @@ fn presented_client(headers: &HeaderMap, form: &[(String, String)]) -> Result<Pr
 
 /// RFC 7523 §3: iss = sub = client_id, aud names this token endpoint (or the issuer), not
 /// expired nor too long-lived, a `jti` never seen, signed by one of the client's keys.
-async fn check_assertion(
-    app: &Provider,
-    client: &Client,
-    jwks: &Value,
-    assertion: &str,
-) -> Result<(), Response> {
+async fn check_assertion(app: &Provider, client: &Client, assertion: &str) -> Result<(), Response> {
     let jws = UncheckedJws::parse(assertion).ok_or_else(|| invalid_client("bad assertion"))?;
     let claims = &jws.claims;
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
@@ -195,7 +190,26 @@ async fn check_assertion(
     let Some(jti) = text("jti").filter(|jti| !jti.is_empty() && jti.len() <= 256) else {
         return Err(invalid_client("assertion has no jti"));
     };
-    if !jws.verify_with_any(&public_keys(jwks)) {
+    // Fetched (if published at a URL) only for an assertion whose claims hold: a made-up one
+    // never reaches the site's key server.
+    let keys = match &client.auth {
+        ClientAuth::PrivateKeyJwt { jwks } => public_keys(jwks),
+        ClientAuth::PrivateKeyJwtAt { jwks_uri } => {
+            let fetched = app
+                .client_keys
+                .keys(&client.client_id, jwks_uri, jws.kid())
+                .await;
+            match fetched {
+                Ok(keys) => keys,
+                Err(error) => {
+                    log(&format!("client {}: {error}", client.client_id));
+                    return Err(invalid_client("the client's keys could not be fetched"));
+                }
+            }
+        }
+        ClientAuth::Secret { .. } => Vec::new(),
+    };
+    if !jws.verify_with_any(&keys) {
         return Err(invalid_client("assertion signature does not verify"));
     }
     // After the signature: a forged assertion cannot burn a real jti.
@@ -237,11 +251,12 @@ async fn authenticated_client(app: &Provider, presented: Presented) -> Result<&C
                 Err(invalid_client("client authentication failed"))
             }
         }
-        (ClientAuth::PrivateKeyJwt { jwks }, Presented::Assertion { assertion, .. }) => {
-            check_assertion(app, client, jwks, &assertion)
-                .await
-                .map(|()| client)
-        }
+        (
+            ClientAuth::PrivateKeyJwt { .. } | ClientAuth::PrivateKeyJwtAt { .. },
+            Presented::Assertion { assertion, .. },
+        ) => check_assertion(app, client, &assertion)
+            .await
+            .map(|()| client),
         _ => Err(invalid_client(
             "this client uses another authentication method",
         )),

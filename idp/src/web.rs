@@ -18,6 +18,7 @@ use cpx_web::headers::apply_security_headers;
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use serde_json::json;
 
+use crate::client_keys::RemoteClientKeys;
 use crate::config::{ConfigError, ProviderConfig};
 use crate::keys::KeySet;
 use crate::store::{MemoryStore, Store};
@@ -44,6 +45,8 @@ pub struct Provider {
     /// Card challenges, keyed by the login transaction (cpx-verify's single-use store).
     pub challenges: NonceStore,
     pub store: Arc<dyn Store>,
+    /// The key sets of clients that publish theirs at a URL.
+    pub client_keys: RemoteClientKeys,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
     pub(crate) per_client: DefaultKeyedRateLimiter<String>,
 }
@@ -88,7 +91,13 @@ impl Provider {
         // The issuer's origin is the page the card signs on: the only origin a token may be for.
         let validator = Validator::new(trust, &config.issuer).map_err(trust_error)?;
         let limits = config.limits;
+        let client_keys =
+            RemoteClientKeys::new(limits.jwks_refetch).map_err(|error| ConfigError {
+                entry: "clients".to_owned(),
+                why: format!("no HTTP client for jwks_uri: {error}"),
+            })?;
         Ok(Self {
+            client_keys,
             validator,
             challenges: NonceStore::with_capacity(TRANSACTION_LIFETIME, 100_000),
             store,

@@ -53,6 +53,21 @@ fn each_mistake_is_one_line_naming_its_entry() -> TestResult {
             ),
             "clients[1] (jwt-site)",
         ),
+        // Keys from a URL: over TLS (or on this machine), and one way only.
+        (
+            good.replace(
+                "jwks_file = \"client-jwks.json\"",
+                "jwks_uri = \"http://keys.site.test/jwks\"",
+            ),
+            "clients[1] (jwt-site)",
+        ),
+        (
+            good.replace(
+                "jwks_file = \"client-jwks.json\"",
+                "jwks_file = \"client-jwks.json\"\njwks_uri = \"https://keys.site.test/jwks\"",
+            ),
+            "clients[1] (jwt-site)",
+        ),
         (
             good.replace(
                 "issuer = \"https://idp.test\"",

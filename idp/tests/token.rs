@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -346,6 +346,182 @@ async fn the_token_endpoint_is_not_limited_per_address() -> TestResult {
             .token_basic("site", "wrong", "grant_type=authorization_code")
             .await?;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    Ok(())
+}
+
+// ---- private_key_jwt, the client's keys at a URL (jwks_uri) ----
+
+/// The site's key server: serves whatever key set the test puts in, and counts its fetches.
+struct KeyServer {
+    url: String,
+    jwks: Arc<std::sync::Mutex<serde_json::Value>>,
+    fetches: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl KeyServer {
+    async fn start(jwks: serde_json::Value) -> Result<Self, Error> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/jwks", listener.local_addr()?);
+        let jwks = Arc::new(std::sync::Mutex::new(jwks));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let served = (jwks.clone(), fetches.clone());
+        let app = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                let (jwks, fetches) = served.clone();
+                async move {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    let body = jwks.lock().map(|jwks| jwks.to_string()).unwrap_or_default();
+                    ([("content-type", "application/json")], body)
+                }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            url,
+            jwks,
+            fetches,
+            task,
+        })
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    fn serve(&self, jwks: serde_json::Value) {
+        if let Ok(mut served) = self.jwks.lock() {
+            *served = jwks;
+        }
+    }
+}
+
+impl Drop for KeyServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+const URL_SITE_REDIRECT: &str = "https://url-site.test/cb";
+
+/// The provider with the client `url-site`, whose keys are at `jwks_uri`.
+fn provider_with_url_client(jwks_uri: &str, refetch_ms: u64) -> Result<Idp, Error> {
+    provider_with(
+        "RS256",
+        &format!(
+            r#"
+[[clients]]
+client_id = "url-site"
+jwks_uri = "{jwks_uri}"
+redirect_uris = ["{URL_SITE_REDIRECT}"]
+scopes = ["openid"]
+
+[limits]
+jwks_refetch_ms = {refetch_ms}
+"#
+        ),
+    )
+}
+
+/// A card login for `url-site`, then `/token` with an assertion signed by `key` as `kid`.
+async fn url_site_token(
+    idp: &Idp,
+    key: &p256::ecdsa::SigningKey,
+    kid: &str,
+    jti: &str,
+) -> Result<Answer, Error> {
+    let query = site_query("")
+        .replace("client_id=site", "client_id=url-site")
+        .replace(&urlencode(REDIRECT), &urlencode(URL_SITE_REDIRECT))
+        .replace("scope=openid%20profile", "scope=openid");
+    let (params, _) = idp.login(&query).await?;
+    let code = params.get("code").cloned().ok_or("no code")?;
+    let claims = json!({
+        "iss": "url-site", "sub": "url-site", "aud": format!("{ISSUER}/token"),
+        "jti": jti, "exp": now() + 60, "iat": now(),
+    });
+    let form = format!(
+        "{}&client_assertion_type={}&client_assertion={}",
+        code_form(&code, URL_SITE_REDIRECT),
+        urlencode("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        client_assertion_by(key, kid, &claims)
+    );
+    idp.token_form(&form).await
+}
+
+#[tokio::test]
+async fn keys_at_a_url_are_fetched_once_kept_and_follow_a_rotation() -> TestResult {
+    let server = KeyServer::start(json!({ "keys": [ec_jwk(client_key(), "client-1")] })).await?;
+    let idp = provider_with_url_client(&server.url, 0)?;
+    let first = url_site_token(&idp, client_key(), "client-1", "u1").await?;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let second = url_site_token(&idp, client_key(), "client-1", "u2").await?;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(
+        server.fetches(),
+        1,
+        "known keys are kept, not fetched per request"
+    );
+
+    // The site rotates: its new key is fetched when an assertion first names it.
+    let new_key = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    server.serve(json!({ "keys": [ec_jwk(&new_key, "client-2")] }));
+    let rotated = url_site_token(&idp, &new_key, "client-2", "u3").await?;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    assert_eq!(server.fetches(), 2);
+    // And the key it withdrew no longer signs for it.
+    let old = url_site_token(&idp, client_key(), "client-1", "u4").await?;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.body);
+    assert_eq!(old.json()["error"], "invalid_client");
+    Ok(())
+}
+
+#[tokio::test]
+async fn made_up_key_ids_do_not_make_the_provider_hammer_the_site() -> TestResult {
+    let server = KeyServer::start(json!({ "keys": [ec_jwk(client_key(), "client-1")] })).await?;
+    // The default: at most one fetch per client every 30 s.
+    let idp = provider_with_url_client(&server.url, 30_000)?;
+    let first = url_site_token(&idp, client_key(), "client-1", "m0").await?;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    for attempt in 1..=4 {
+        let forger = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+        let kid = format!("made-up-{attempt}");
+        let answer = url_site_token(&idp, &forger, &kid, &format!("m{attempt}")).await?;
+        assert_eq!(answer.json()["error"], "invalid_client", "{}", answer.body);
+    }
+    assert_eq!(server.fetches(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_key_server_that_cannot_be_reached_is_invalid_client() -> TestResult {
+    // A port nothing listens on any more.
+    let closed = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        format!("http://{}/jwks", listener.local_addr()?)
+    };
+    let idp = provider_with_url_client(&closed, 0)?;
+    let answer = url_site_token(&idp, client_key(), "client-1", "c1").await?;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert_eq!(answer.json()["error"], "invalid_client");
+    assert!(answer.json()["error_description"]
+        .as_str()
+        .is_some_and(|text| text.contains("keys could not be fetched")));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_key_server_that_answers_no_key_set_is_invalid_client() -> TestResult {
+    let server = KeyServer::start(json!({ "keys": [] })).await?;
+    let idp = provider_with_url_client(&server.url, 0)?;
+    for body in [json!({ "keys": [] }), json!("not a key set")] {
+        server.serve(body);
+        let answer = url_site_token(&idp, client_key(), "client-1", "n1").await?;
+        assert_eq!(answer.json()["error"], "invalid_client", "{}", answer.body);
     }
     Ok(())
 }

@@ -78,12 +78,7 @@ pub fn write_files(dir: &Path, active: &str) -> Result<(), Error> {
     std::fs::write(dir.join("issuing.der"), TEST_ISSUING_CA_DER)?;
     std::fs::write(dir.join("issuing.crl.der"), TEST_ISSUING_CA_CRL_DER)?;
     std::fs::write(dir.join("root.crl.der"), TEST_ROOT_CA_CRL_DER)?;
-    let point = client_key().verifying_key().to_encoded_point(false);
-    let jwks = serde_json::json!({ "keys": [{
-        "kty": "EC", "crv": "P-256", "kid": "client-1",
-        "x": b64(point.x().map(|x| &x[..]).unwrap_or_default()),
-        "y": b64(point.y().map(|y| &y[..]).unwrap_or_default()),
-    }]});
+    let jwks = serde_json::json!({ "keys": [ec_jwk(client_key(), "client-1")] });
     std::fs::write(dir.join("client-jwks.json"), jwks.to_string())?;
     let _ = active;
     Ok(())
@@ -442,16 +437,31 @@ pub fn verify_id_token(id_token: &str, jwks: &Value) -> Result<Value, Error> {
     Ok(claims)
 }
 
+/// The public JWK of a client's P-256 key.
+pub fn ec_jwk(key: &p256::ecdsa::SigningKey, kid: &str) -> Value {
+    let point = key.verifying_key().to_encoded_point(false);
+    serde_json::json!({
+        "kty": "EC", "crv": "P-256", "kid": kid,
+        "x": b64(point.x().map(|x| &x[..]).unwrap_or_default()),
+        "y": b64(point.y().map(|y| &y[..]).unwrap_or_default()),
+    })
+}
+
 /// A `private_key_jwt` assertion of the client `jwt-site`, signed ES256.
 pub fn client_assertion(claims: &Value) -> String {
+    client_assertion_by(client_key(), "client-1", claims)
+}
+
+/// A `private_key_jwt` assertion signed ES256 with `key`, named `kid`.
+pub fn client_assertion_by(key: &p256::ecdsa::SigningKey, kid: &str, claims: &Value) -> String {
     use p256::ecdsa::signature::Signer;
-    let header = serde_json::json!({ "alg": "ES256", "kid": "client-1", "typ": "JWT" });
+    let header = serde_json::json!({ "alg": "ES256", "kid": kid, "typ": "JWT" });
     let input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
         b64(claims.to_string().as_bytes())
     );
-    let signature: p256::ecdsa::Signature = client_key().sign(input.as_bytes());
+    let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
     format!("{input}.{}", b64(&signature.to_bytes()))
 }
 
