@@ -39,7 +39,7 @@ for package in pcscd vsmartcard-vpcd libpcsclite-dev chromium; do
   grep -qx "$package" <<<"$demo" || fail "setup.sh demo does not install $package"
 done
 for package in wine64 wixl msitools osslsigncode softhsm2 libengine-pkcs11-openssl gcc-mingw-w64-x86-64 rust-web-src \
-  firefox-esr redis-server opensc apt-utils gnupg curl gcc-aarch64-linux-gnu qemu-user libpcsclite-dev:arm64; do
+  firefox-esr redis-server python3-authlib python3-requests opensc apt-utils gnupg curl gcc-aarch64-linux-gnu qemu-user libpcsclite-dev:arm64; do
   grep -qx "$package" <<<"$demo" && fail "setup.sh demo installs $package, which only the tests need"
   grep -qx "$package" <<<"$test" || fail "setup.sh test does not install $package"
 done

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Every test of CPx Connect: formatting and lints, the Rust workspace (unit, in-process and
-# end-to-end over pcscd + vpcd), the Windows build under Wine and the macOS type-check, the
-# no-rustup toolchain, the extension in real Chromium and Firefox, the Debian package (and its
-# arm64 build under qemu-user), the release folder, and a short fuzz run. Prints one summary line
-# at the end. Run through `make test`.
+# end-to-end over pcscd + vpcd), cpx-idp with third-party OpenID Connect clients, the Windows
+# build under Wine and the macOS type-check, the no-rustup toolchain, the extension in real
+# Chromium and Firefox, the Debian package (and its arm64 build under qemu-user), the release
+# folder, and a short fuzz run. Prints one summary line at the end. Run through `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -42,6 +42,9 @@ bash scripts/start-pcscd.sh
 step "Rust workspace tests"
 cargo build --workspace --bins --locked
 cargo test --workspace --locked 2>&1 | tee -a "$log"
+
+step "cpx-idp served over HTTPS, logged in at by Node's openid-client and Python's Authlib (card through the host)"
+(cd tests/oidc-clients && npm ci --no-audit --no-fund && CPX_CONNECT_HOST="$root/target/debug/cpx-connect" npm test) 2>&1 | tee -a "$log"
 
 step "Windows: cross-built exe and MSI under Wine; macOS type-check"
 bash tests/windows/run.sh 2>&1 | tee -a "$log"
