@@ -5,7 +5,8 @@
 #   scripts/setup.sh demo   # what `make demo` (and `make build`) needs: Rust, the PC/SC stack with
 #                           # the virtual reader, Chromium, Node.js
 #   scripts/setup.sh test   # everything `make test` runs (the default): also Firefox ESR, Redis,
-#                           # OpenSC and pcsc-tools, Authlib (a Python OpenID Connect client), the release tools (apt-ftparchive, GnuPG, curl),
+#                           # OpenSC and pcsc-tools, Authlib (a Python OpenID Connect client),
+#                           # the release tools (apt-ftparchive, GnuPG, curl),
 #                           # and for the Windows checks Debian's Rust sources, mingw-w64, Wine,
 #                           # wixl, msitools, osslsigncode and SoftHSM2 (well over 100 MB), and for
 #                           # the arm64 build its cross linker, qemu-user and arm64 PC/SC library
