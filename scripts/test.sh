@@ -68,8 +68,9 @@ node manifests/generate.mjs --check
 step "real-browser tests (Chromium, Firefox ESR)"
 (cd tests/browser && npm ci --no-audit --no-fund && CPX_CONNECT_HOST="$root/target/debug/cpx-connect" npm test) 2>&1 | tee -a "$log"
 
-step "demo site's page script in real Chromium"
+step "the login page script (demo site, cpx-idp) in real Chromium"
 node --test demo/tests/browser/ 2>&1 | tee -a "$log"
+node --test idp/tests/browser/ 2>&1 | tee -a "$log"
 
 step "Debian package: build, install, doctor, browser login, remove"
 bash packaging/deb/ci-check.sh 2>&1 | tee -a "$log"

@@ -10,7 +10,7 @@ use cpx_verify::{
 use crate::config::DemoConfig;
 use crate::store::LinkedCard;
 
-/// Why a card login was refused, as a stable code (see `messages::SERVER_MESSAGES`) plus
+/// Why a card login was refused, as a stable code (see `cpx_web::messages::SERVER_MESSAGES`) plus
 /// English detail for the server log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {detail}")]

@@ -7,7 +7,7 @@
 //! | host/PROTOCOL.md, "Error codes" | the contract relying parties read (the end-to-end tests read their list from it) | the same codes, same order |
 //! | README.md, "Protocol in brief" | the summary | the same codes, same order |
 //! | extension/src/shared/errors.js, `HOST_ERROR_CODES` | plain JS, no build step to derive it | the same codes, same order |
-//! | demo/src/messages.rs, `BROWSER_MESSAGES` | the demo's French message per code (it has codes of its own too) | every host code has an entry |
+//! | web/src/messages.rs, `BROWSER_MESSAGES` | the sentence per code (French and English) the demo and cpx-idp show (it has codes of its own too) | every host code has an entry |
 //!
 //! The extension's own codes (`ExtensionErrorCode`, `ERR_USER_CANCELLED`...) are not the host's:
 //! extension/test/locales.test.mjs checks those. The fuzz harnesses use `ErrorCode::ALL` itself.
@@ -96,8 +96,8 @@ fn the_extension_lists_exactly_the_host_codes() {
 }
 
 #[test]
-fn the_demo_has_a_message_for_every_host_code() {
-    let file = "demo/src/messages.rs";
+fn the_login_pages_have_a_message_for_every_host_code() {
+    let file = "web/src/messages.rs";
     let text = read(file);
     let table = between(&text, "pub const BROWSER_MESSAGES", "\n];", file);
     let listed = codes_in(table);

@@ -8,6 +8,7 @@ use axum::http::header::{CONTENT_TYPE, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use cpx_web::messages::{page_table, server_message, Language};
 use cpx_web::secrets::{constant_time_eq, random_token};
 use serde::Deserialize;
 use serde_json::json;
@@ -49,6 +50,15 @@ struct LoginPage<'a> {
     en: bool,
     site: &'a str,
     csrf: &'a str,
+    /// The page script's sentences (cpx_web::messages), in the page's language.
+    messages: serde_json::Map<String, serde_json::Value>,
+}
+
+fn language(lang: Lang) -> Language {
+    match lang {
+        Lang::Fr => Language::French,
+        Lang::En => Language::English,
+    }
 }
 
 pub async fn login_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
@@ -68,12 +78,16 @@ pub async fn login_page(State(app): State<AppState>, headers: HeaderMap) -> Resp
             en: lang == Lang::En,
             site,
             csrf: &request.csrf,
+            messages: page_table(language(lang)),
         },
     )
 }
 
-fn json_error(status: StatusCode, code: &str) -> Response {
-    (status, Json(json!({ "error": code }))).into_response()
+/// A refused step of the login script: the code, and its sentence in the page's language
+/// for the holder (the script shows both, the code small, for the help desk).
+fn json_error(status: StatusCode, lang: Lang, code: &str) -> Response {
+    let message = server_message(code).text(language(lang));
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
 }
 
 /// The checks of the login script's requests: this origin only, the script's header, the
@@ -85,6 +99,7 @@ async fn script_request(
     origin_required: bool,
 ) -> Result<(String, AuthRequest), Response> {
     throttle_address(app, address)?;
+    let lang = Lang::of(headers);
     let origin_ok = match headers.get(ORIGIN) {
         Some(origin) => origin.as_bytes() == app.config.issuer.as_bytes(),
         None => !origin_required,
@@ -93,17 +108,25 @@ async fn script_request(
         .get(SCRIPT_HEADER.0)
         .is_some_and(|value| value.as_bytes() == SCRIPT_HEADER.1.as_bytes());
     if !origin_ok || !script_ok {
-        return Err(json_error(StatusCode::FORBIDDEN, "ERR_ORIGIN_MISMATCH"));
+        return Err(json_error(
+            StatusCode::FORBIDDEN,
+            lang,
+            "ERR_ORIGIN_MISMATCH",
+        ));
     }
     let Some((transaction, request)) = transaction(app, headers).await else {
-        return Err(json_error(StatusCode::BAD_REQUEST, "ERR_LOGIN_EXPIRED"));
+        return Err(json_error(
+            StatusCode::BAD_REQUEST,
+            lang,
+            "ERR_LOGIN_EXPIRED",
+        ));
     };
     let presented = headers
         .get(CSRF_HEADER)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
     if !constant_time_eq(&request.csrf, presented) {
-        return Err(json_error(StatusCode::FORBIDDEN, "ERR_CSRF"));
+        return Err(json_error(StatusCode::FORBIDDEN, lang, "ERR_CSRF"));
     }
     Ok((transaction, request))
 }
@@ -114,6 +137,7 @@ pub async fn challenge(
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
 ) -> Response {
+    let lang = Lang::of(&headers);
     let (transaction, _) = match script_request(&app, &headers, address, false).await {
         Ok(found) => found,
         Err(response) => return response,
@@ -122,7 +146,7 @@ pub async fn challenge(
         Ok(nonce) => Json(json!({ "nonce": nonce })).into_response(),
         Err(error) => {
             log(&format!("challenge: {error}"));
-            json_error(StatusCode::SERVICE_UNAVAILABLE, error.code())
+            json_error(StatusCode::SERVICE_UNAVAILABLE, lang, error.code())
         }
     }
 }
@@ -135,6 +159,7 @@ pub async fn card(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let lang = Lang::of(&headers);
     let (transaction, _) = match script_request(&app, &headers, address, true).await {
         Ok(found) => found,
         Err(response) => return response,
@@ -144,7 +169,11 @@ pub async fn card(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"));
     if !is_json {
-        return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "ERR_REQUEST_INVALID");
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            lang,
+            "ERR_REQUEST_INVALID",
+        );
     }
     let transaction_key = key_of(&transaction);
     // The challenge is spent whatever the outcome.
@@ -160,17 +189,17 @@ pub async fn card(
             // cpx-verify's table (verify/README.md): 400, 401, 503 or 500 by code.
             let status = StatusCode::from_u16(cpx_verify::http_status(error.code()))
                 .unwrap_or(StatusCode::UNAUTHORIZED);
-            return json_error(status, error.code());
+            return json_error(status, lang, error.code());
         }
     };
     // Taken, not read: of two tabs posting at once, one only goes on.
     let taken = take_json::<AuthRequest>(app.store.as_ref(), Kind::Transaction, &transaction_key);
     let request = match taken.await {
         Ok(Some(request)) => request,
-        Ok(None) => return json_error(StatusCode::BAD_REQUEST, "ERR_LOGIN_EXPIRED"),
+        Ok(None) => return json_error(StatusCode::BAD_REQUEST, lang, "ERR_LOGIN_EXPIRED"),
         Err(error) => {
             log(&format!("store: {error}"));
-            return json_error(StatusCode::SERVICE_UNAVAILABLE, "ERR_SERVER");
+            return json_error(StatusCode::SERVICE_UNAVAILABLE, lang, "ERR_SERVER");
         }
     };
     // A new login (prompt=login, max_age, another holder) replaces the browser's session.
@@ -188,7 +217,7 @@ pub async fn card(
     let stored = put_json(app.store.as_ref(), Kind::Session, &key, &record, lifetime).await;
     if let Err(error) = stored {
         log(&format!("session not stored: {error}"));
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "ERR_SERVER");
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, lang, "ERR_SERVER");
     }
     let redirect = issue_code(&app, request, holder).await;
     let location = redirect

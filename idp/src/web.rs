@@ -144,7 +144,7 @@ pub fn build_router(provider: Provider) -> Router {
             get(crate::logout::end_session).post(crate::logout::confirm),
         )
         .route("/static/cpx-connect.js", get(page_library))
-        .route("/static/login.js", get(login_script))
+        .route("/static/card-login.js", get(login_script))
         .route("/static/style.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
@@ -246,7 +246,6 @@ fn cacheable(mut response: Response) -> Response {
     response
 }
 
-const LOGIN_SCRIPT: &str = include_str!("../static/login.js");
 const STYLESHEET: &str = include_str!("../static/style.css");
 
 fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
@@ -258,7 +257,10 @@ fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
 }
 
 async fn login_script() -> Response {
-    asset("text/javascript; charset=utf-8", LOGIN_SCRIPT)
+    asset(
+        "text/javascript; charset=utf-8",
+        cpx_web::messages::CARD_LOGIN_SCRIPT,
+    )
 }
 
 async fn stylesheet() -> Response {

@@ -8,6 +8,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use axum::http::{Request, StatusCode};
 use common::*;
 use cpx_verify::test_util::TestCard;
+use cpx_web::messages::{browser_message, page_table, server_message, Language};
 
 #[test]
 fn pkce_test_values_agree() {
@@ -309,6 +310,76 @@ async fn the_login_page_speaks_french_or_english() -> TestResult {
     Ok(())
 }
 
+/// The page script is the one both services serve, told its endpoints by the button, and the
+/// page hands it the sentence of every browser-side error in the page's language.
+#[tokio::test]
+async fn the_login_page_gives_the_shared_script_its_sentences_in_the_page_s_language() -> TestResult
+{
+    let idp = provider()?;
+    let authorize = idp
+        .get(&format!("/authorize?{}", site_query("")), &[])
+        .await?;
+    let login = authorize
+        .cookie("__Host-cpx-idp-login")
+        .ok_or("no cookie")?;
+    let page_in = |language: &str| {
+        Request::get("/login")
+            .header(COOKIE, cookie_header(&[("__Host-cpx-idp-login", &login)]))
+            .header("accept-language", language)
+            .body(Body::empty())
+    };
+    for (accept, language) in [("fr-FR", Language::French), ("en-GB", Language::English)] {
+        let page = idp.send(page_in(accept)?).await?;
+        let table = messages_of(&page.body)?;
+        assert_eq!(table, serde_json::Value::Object(page_table(language)));
+        assert_eq!(
+            table["ERR_PIN_BLOCKED"],
+            browser_message("ERR_PIN_BLOCKED").text(language)
+        );
+        for attribute in [
+            r#"data-challenge-url="/login/challenge""#,
+            r#"data-login-url="/login/card""#,
+            r#"data-redirect="site-answer""#,
+            r#"src="/static/card-login.js""#,
+        ] {
+            assert!(page.body.contains(attribute), "{attribute}");
+        }
+    }
+    let script = idp.get("/static/card-login.js", &[]).await?;
+    assert_eq!(script.status, StatusCode::OK);
+    assert_eq!(script.body, cpx_web::messages::CARD_LOGIN_SCRIPT);
+    Ok(())
+}
+
+/// The JSON in the page's `<script id="cpx-messages">`.
+fn messages_of(html: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let start_tag = r#"<script type="application/json" id="cpx-messages">"#;
+    let start = html.find(start_tag).ok_or("no message table")? + start_tag.len();
+    let length = html[start..].find("</script>").ok_or("table not closed")?;
+    Ok(serde_json::from_str(&html[start..start + length])?)
+}
+
+/// A refused step answers its code and the sentence in the browser's language.
+#[tokio::test]
+async fn a_refused_login_step_answers_the_sentence_in_the_page_s_language() -> TestResult {
+    let idp = provider()?;
+    let expired = idp
+        .send(
+            Request::get("/login/challenge")
+                .header("x-requested-with", "cpx-connect")
+                .header("accept-language", "en-US,en;q=0.8")
+                .body(Body::empty())?,
+        )
+        .await?;
+    assert_eq!(expired.status, StatusCode::BAD_REQUEST);
+    assert_eq!(expired.json()["error"], "ERR_LOGIN_EXPIRED");
+    assert_eq!(
+        expired.json()["message"],
+        server_message("ERR_LOGIN_EXPIRED").en
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_card_post_needs_the_page_s_csrf_token_and_this_origin() -> TestResult {
     let idp = provider()?;
@@ -355,6 +426,11 @@ async fn a_revoked_card_is_refused_with_cpx_verify_s_code() -> TestResult {
     let answer = idp.card_login(&login, &TestCard::revoked()).await?;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.json()["error"], "ERR_CERTIFICATE_REVOKED");
+    // With the sentence the page shows, in the page's language (French without a preference).
+    assert_eq!(
+        answer.json()["message"],
+        server_message("ERR_CERTIFICATE_REVOKED").fr
+    );
     // The login can go on with a valid card (a new challenge).
     let answer = idp.card_login(&login, &TestCard::valid()).await?;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);

@@ -11,7 +11,8 @@ use crate::web::AppState;
 
 pub(crate) const STYLESHEET: &str = include_str!("../../static/style.css");
 
-pub(crate) const CARD_LOGIN_SCRIPT: &str = include_str!("../../static/card-login.js");
+/// The card button's script, the one both services serve (cpx-web).
+pub(crate) const CARD_LOGIN_SCRIPT: &str = cpx_web::messages::CARD_LOGIN_SCRIPT;
 
 pub(crate) async fn stylesheet() -> Response {
     (

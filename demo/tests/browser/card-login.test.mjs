@@ -1,4 +1,4 @@
-// The demo's page script (static/card-login.js) in real Chromium, against the real cpx-demo
+// The page script both services serve (web/static/card-login.js) in real Chromium, against the real cpx-demo
 // binary, with a stand-in page library that signs like a card would (WebCrypto, with the
 // fixture holder key): messages shown without reload for failures, the whole linking flow,
 // login by card alone, and the message when the page library is missing.
@@ -135,6 +135,8 @@ test("failures from the page library are shown in French without reload", async 
     await page.evaluate((failWith) => sessionStorage.setItem("fail-with", failWith), code);
     const shown = await clickAndReadError(page);
     assert.ok(shown.includes(text), `${code}: ${shown}`);
+    // The code too, small, for the help desk.
+    assert.equal((await page.textContent("#card-status .error-code")).trim(), `Code d'erreur : ${code}`);
   }
   assert.equal(new URL(page.url()).pathname, "/", "no navigation happened");
   await page.context().close();

@@ -47,7 +47,7 @@ const ACCOUNT = { username: "marie.dupont", password: "demo1234" };
 const CARD = { holder: "MARIE DUPONT", profession: "Médecin", idNat: "810001234567" };
 const TRUST_ANCHOR = join(REPO_ROOT, "tests", "virtual-card", "fixtures", "test-ca.der");
 
-/** The French messages of demo/src/messages.rs the page must show. */
+/** The French messages of web/src/messages.rs the page must show. */
 const MESSAGES = {
   cancelled: "Connexion annulée. Vous pouvez réessayer quand vous le souhaitez.",
   noCard: "Aucune carte détectée. Insérez votre carte CPS dans le lecteur.",
