@@ -54,6 +54,15 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     clients: Vec<FileClient>,
+    /// Absent: in memory (one instance). See [`StoreSettings`].
+    store: Option<FileStore>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStore {
+    url: String,
+    ca_file: Option<PathBuf>,
 }
 
 fn default_page_library() -> PathBuf {
@@ -249,6 +258,49 @@ pub struct Limits {
     pub body_read_timeout: Duration,
 }
 
+/// Where the provider keeps its transactions, codes, tokens, sessions and challenges when
+/// several instances serve one issuer: a Redis (`[store] url`, `redis://` or `rediss://`,
+/// a password in the URL is sent with AUTH; `ca_file`: the CA a `rediss://` server chains to).
+/// In the configuration file rather than on the command line: the URL may carry a password,
+/// which a command line shows to every local user.
+#[derive(Clone)]
+pub struct StoreSettings {
+    pub url: String,
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for StoreSettings {
+    // Never the URL: it may hold the password.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("StoreSettings { .. }")
+    }
+}
+
+fn check_store(
+    store: &FileStore,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+) -> Result<StoreSettings, ConfigError> {
+    let scheme_ok =
+        Url::parse(&store.url).is_ok_and(|url| url.scheme() == "redis" || url.scheme() == "rediss");
+    if !scheme_ok {
+        return Err(refuse("store.url", "must be a redis:// or rediss:// URL"));
+    }
+    let ca_pem =
+        match &store.ca_file {
+            None => None,
+            Some(file) => {
+                let path = resolve(file);
+                Some(std::fs::read(&path).map_err(|error| {
+                    refuse("store.ca_file", format!("{}: {error}", path.display()))
+                })?)
+            }
+        };
+    Ok(StoreSettings {
+        url: store.url.clone(),
+        ca_pem,
+    })
+}
+
 /// The checked configuration.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -268,6 +320,8 @@ pub struct ProviderConfig {
     pub trust: TrustFiles,
     pub limits: Limits,
     pub clients: Vec<Client>,
+    /// `None`: in memory.
+    pub store: Option<StoreSettings>,
 }
 
 impl ProviderConfig {
@@ -330,6 +384,10 @@ impl ProviderConfig {
         if file.acr.is_empty() {
             return Err(refuse("acr", "must not be empty"));
         }
+        let store = match &file.store {
+            Some(store) => Some(check_store(store, &resolve)?),
+            None => None,
+        };
         let tls = file
             .tls
             .map(|tls| (resolve(&tls.certificate), resolve(&tls.key)));
@@ -355,6 +413,7 @@ impl ProviderConfig {
                 body_read_timeout: Duration::from_millis(file.limits.body_read_timeout_ms),
             },
             clients,
+            store,
         })
     }
 }

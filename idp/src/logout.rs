@@ -19,8 +19,8 @@ use url::Url;
 use crate::authorize::SessionRecord;
 use crate::store::{get_json, key_of, Kind};
 use crate::web::{
-    clear_cookie, cookie, message_page, param, parse_pairs, render, AppState, Lang, Provider,
-    SESSION_COOKIE,
+    clear_cookie, cookie, log, message_page, param, parse_pairs, render, unavailable_page,
+    AppState, Lang, Provider, SESSION_COOKIE,
 };
 
 #[derive(Template)]
@@ -53,7 +53,11 @@ fn logged_out_page(lang: Lang) -> Response {
 
 async fn end(app: &Provider, headers: &HeaderMap, mut response: Response) -> Response {
     if let Some(id) = cookie(headers, SESSION_COOKIE) {
-        let _ = app.store.delete(Kind::Session, &key_of(&id)).await;
+        // A session left in the store would outlive the logout: say so rather than "logged out".
+        if let Err(error) = app.store.delete(Kind::Session, &key_of(&id)).await {
+            log(&format!("store: {error}"));
+            return unavailable_page(Lang::of(headers));
+        }
     }
     response
         .headers_mut()

@@ -34,7 +34,10 @@ enum Command {
 }
 
 /// Reads and checks everything a start needs; a mistake is one line naming the entry.
-fn prepare(config_path: &std::path::Path, demo: bool) -> Result<Provider, ConfigError> {
+fn prepare(
+    config_path: &std::path::Path,
+    demo: bool,
+) -> Result<(ProviderConfig, KeySet), ConfigError> {
     let config = ProviderConfig::load(config_path)?;
     if demo {
         for entry in &config.signing_keys {
@@ -48,15 +51,15 @@ fn prepare(config_path: &std::path::Path, demo: bool) -> Result<Provider, Config
         }
     }
     let keys = KeySet::load(&config.signing_keys)?;
-    Provider::in_memory(config, keys)
+    Ok((config, keys))
 }
 
 fn main() -> ExitCode {
     let Cli {
         command: Command::Serve { config, demo },
     } = Cli::parse();
-    let provider = match prepare(&config, demo) {
-        Ok(provider) => provider,
+    let (config, keys) = match prepare(&config, demo) {
+        Ok(prepared) => prepared,
         Err(error) => {
             eprintln!("cpx-idp: configuration refused: {error}");
             return ExitCode::from(2);
@@ -70,6 +73,15 @@ fn main() -> ExitCode {
         Err(error) => {
             eprintln!("cpx-idp: cannot start: {error}");
             return ExitCode::FAILURE;
+        }
+    };
+    // The stores are opened inside the runtime: Redis is reached with it. The trust files
+    // and the store's Redis are checked here, one line naming the entry as the rest.
+    let provider = match runtime.block_on(Provider::open(config, keys)) {
+        Ok(provider) => provider,
+        Err(error) => {
+            eprintln!("cpx-idp: configuration refused: {error}");
+            return ExitCode::from(2);
         }
     };
     match runtime.block_on(serve(provider)) {
