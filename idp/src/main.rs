@@ -109,15 +109,15 @@ async fn serve(provider: Provider) -> Result<(), String> {
                 .map_err(|error| error.to_string())?;
             let listener = server::bind(listen).map_err(|error| error.to_string())?;
             eprintln!("cpx-idp: serving {issuer} on https://{listen}");
-            server::serve_with(
-                listener,
-                router,
-                &identity,
-                axum_server::Handle::new(),
-                limits,
-            )
-            .await
-            .map_err(|error| error.to_string())
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                stop_requested().await;
+                stopper.graceful_shutdown(Some(IN_FLIGHT_GRACE));
+            });
+            server::serve_with(listener, router, &identity, handle, limits)
+                .await
+                .map_err(|error| error.to_string())
         }
         None => {
             let listener = tokio::net::TcpListener::bind(listen)
@@ -129,8 +129,44 @@ async fn serve(provider: Provider) -> Result<(), String> {
                 listener,
                 router.into_make_service_with_connect_info::<SocketAddr>(),
             )
+            .with_graceful_shutdown(stop_requested())
             .await
             .map_err(|error| format!("{listen}: {error}"))
         }
     }
+}
+
+/// How long requests in flight may take to finish once a stop is asked (HTTPS; behind a
+/// proxy, axum waits for them all, each bounded by the read timeouts).
+const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Ctrl-C, or SIGTERM (what systemd, Kubernetes and a load balancer's drain send): no new
+/// connection is taken, the requests in flight finish, then the process ends.
+async fn stop_requested() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate() => {}
+    }
+    eprintln!("cpx-idp: stopping (requests in flight finish)");
+}
+
+#[cfg(unix)]
+async fn terminate() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            terminate.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate() {
+    std::future::pending().await
 }
