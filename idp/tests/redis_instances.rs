@@ -288,3 +288,73 @@ fn an_unreachable_redis_stops_the_start_with_one_line() -> TestResult {
     assert!(stderr.contains("store.url: Redis unreachable"), "{stderr}");
     Ok(())
 }
+
+/// PEM text of one DER object (`label`: CERTIFICATE, PRIVATE KEY), as redis-server reads it.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = text
+        .as_bytes()
+        .chunks(64)
+        .filter_map(|line| std::str::from_utf8(line).ok())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+#[tokio::test]
+async fn a_rediss_store_with_its_ca_and_a_password_serves_two_instances() -> TestResult {
+    // A self-signed certificate for 127.0.0.1 (the demo server's maker): its own CA.
+    let identity = cpx_web::server::self_signed_identity("https://127.0.0.1")?;
+    let workdir = tempfile::tempdir()?;
+    let file = |name: &str| workdir.path().join(name).display().to_string();
+    let certificate = pem("CERTIFICATE", &identity.certificate_der);
+    std::fs::write(file("redis.pem"), &certificate)?;
+    std::fs::write(
+        file("redis.key"),
+        pem("PRIVATE KEY", &identity.private_key_pkcs8_der),
+    )?;
+    let tls_port = free_port()?;
+    let tls = |flag: &str, value: String| [format!("--tls-{flag}"), value];
+    let args = [
+        tls("port", tls_port.to_string()),
+        tls("cert-file", file("redis.pem")),
+        tls("key-file", file("redis.key")),
+        tls("ca-cert-file", file("redis.pem")),
+        tls("auth-clients", "no".to_owned()),
+    ]
+    .concat();
+    let Some(_redis) = Redis::start_with(RedisOptions {
+        password: Some("over-tls".to_owned()),
+        args,
+    })?
+    else {
+        return Ok(());
+    };
+    let url = format!("rediss://:over-tls@127.0.0.1:{tls_port}/0");
+    // Without the CA the server's certificate is not trusted: the start is refused.
+    let untrusted = instances_from_text(&config_text("RS256", &redis_store_entry(&url)), 1).await;
+    assert!(
+        untrusted.is_err(),
+        "an untrusted Redis certificate was accepted"
+    );
+
+    let store = format!(
+        "{}ca_file = \"{}\"\n",
+        redis_store_entry(&url),
+        file("redis.pem")
+    );
+    let mut instances = instances_from_text(&config_text("RS256", &store), 2).await?;
+    let (b, a) = (
+        instances.pop().ok_or("no b")?,
+        instances.pop().ok_or("no a")?,
+    );
+    let (params, _) = a.login(&site_query("")).await?;
+    let redeemed = b
+        .token_basic("site", SECRET, &code_form_of(&params)?)
+        .await?;
+    assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.body);
+    Ok(())
+}
