@@ -109,6 +109,13 @@ struct FileTrust {
     policies: Vec<String>,
     #[serde(default)]
     allow_test_anchors: bool,
+    /// Minutes between two readings of the `crls` files while serving (also on SIGHUP).
+    #[serde(default = "default_crl_reload_minutes")]
+    crl_reload_minutes: u64,
+}
+
+fn default_crl_reload_minutes() -> u64 {
+    60
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,6 +245,9 @@ pub struct TrustFiles {
     pub anchors_der: Vec<Vec<u8>>,
     pub intermediates_der: Vec<Vec<u8>>,
     pub crls_der: Vec<Vec<u8>>,
+    /// Where `crls_der` came from: read again while serving, every `crl_reload`.
+    pub crl_paths: Vec<PathBuf>,
+    pub crl_reload: Duration,
     pub no_crl_for_der: Vec<Vec<u8>>,
     pub policies: Vec<String>,
     pub allow_test_anchors: bool,
@@ -494,6 +504,8 @@ fn read_trust(
         anchors_der: read_all(&trust.anchors, "anchors")?,
         intermediates_der: read_all(&trust.intermediates, "intermediates")?,
         crls_der: read_all(&trust.crls, "crls")?,
+        crl_paths: trust.crls.iter().map(|path| resolve(path)).collect(),
+        crl_reload: Duration::from_secs(trust.crl_reload_minutes.max(1).saturating_mul(60)),
         no_crl_for_der: read_all(&trust.no_crl_for, "no_crl_for")?,
         policies: trust.policies.clone(),
         allow_test_anchors: trust.allow_test_anchors,

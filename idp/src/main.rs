@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use cpx_idp::{build_router, keys, ConfigError, KeySet, Provider, ProviderConfig};
@@ -101,6 +102,16 @@ async fn serve(provider: Provider) -> Result<(), String> {
         max_connections: provider.config.limits.max_connections,
         header_read_timeout: provider.config.limits.header_read_timeout,
     };
+    let provider = Arc::new(provider);
+    let reloading = provider.clone();
+    cpx_web::reload::spawn_every_and_on_hangup(provider.config.trust.crl_reload, move |why| {
+        match reloading.reload_crls_from_disk() {
+            Ok(count) => eprintln!("cpx-idp: CRLs reloaded ({why}): {count} CAs covered"),
+            Err(error) => {
+                eprintln!("cpx-idp: CRLs not reloaded ({why}), the previous ones stay: {error}")
+            }
+        }
+    });
     let router = build_router(provider);
     match tls {
         Some((certificate, key)) => {

@@ -133,13 +133,31 @@ impl Provider {
         Self::new(config, keys, Arc::new(store), challenges)
     }
 
+    /// Reads the `[trust] crls` files again and puts them in force; on any failure (a file
+    /// unreadable, a CRL invalid, a CA left without one) the CRLs in force stay. `Ok`: the
+    /// number of CAs covered.
+    pub fn reload_crls_from_disk(&self) -> Result<usize, String> {
+        let crls = self
+            .config
+            .trust
+            .crl_paths
+            .iter()
+            .map(|path| std::fs::read(path).map_err(|error| format!("{}: {error}", path.display())))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.validator
+            .replace_crls(crls)
+            .map_err(|error| error.to_string())
+    }
+
     pub fn token_endpoint(&self) -> String {
         format!("{}/token", self.config.issuer)
     }
 }
 
-pub fn build_router(provider: Provider) -> Router {
-    let state = AppState(Arc::new(provider));
+/// The provider's routes; an `Arc<Provider>` keeps a handle for work beside the requests
+/// (the CRLs' reloading).
+pub fn build_router(provider: impl Into<Arc<Provider>>) -> Router {
+    let state = AppState(provider.into());
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))

@@ -1,5 +1,5 @@
-//! The binary stops gracefully on SIGTERM: a request in flight gets its answer, then the
-//! process ends with success.
+//! The binary's signals: SIGHUP reads the CRLs again; SIGTERM stops it gracefully (a request
+//! in flight gets its answer, then the process ends with success).
 #![cfg(unix)]
 
 mod common;
@@ -34,32 +34,40 @@ fn sigterm_lets_the_request_in_flight_finish_then_ends() -> TestResult {
     };
     let serving = next_line()?;
     assert!(serving.contains("serving"), "{serving}");
+    let signal = |name: &str| {
+        Command::new("kill")
+            .args([name, &child.id().to_string()])
+            .status()
+    };
 
-    // Two requests pipelined in one write: a whole GET, then a /token request whose body is
-    // not all sent. Once the GET's answer is back, the server has the POST's head in hand (it
-    // came in the same segment): the POST is in flight when the signal comes.
+    // SIGHUP reads the CRLs again (cpx-web's schedule), without a restart.
+    assert!(signal("-HUP")?.success());
+    let reloaded = next_line()?;
+    assert!(
+        reloaded.contains("CRLs reloaded (SIGHUP): 2 CAs covered"),
+        "{reloaded}"
+    );
+
+    // A /token request announcing its body with `Expect: 100-continue`: the server answers
+    // "100 Continue" when it starts reading the body, so the request is then surely in flight.
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let body = "grant_type=authorization_code&code=x";
     write!(
         stream,
-        "GET /jwks HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n\
-         POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{}",
+        "POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nExpect: 100-continue\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
         body.len(),
-        &body[..10]
     )?;
     stream.flush()?;
-    let first = read_response(&mut stream)?;
-    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()?;
-    assert!(killed.success());
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim)?;
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    assert!(signal("-TERM")?.success());
     let stopping = next_line()?;
     assert!(stopping.contains("stopping"), "{stopping}");
 
-    stream.write_all(&body.as_bytes()[10..])?;
+    stream.write_all(body.as_bytes())?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
     assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
@@ -68,28 +76,4 @@ fn sigterm_lets_the_request_in_flight_finish_then_ends() -> TestResult {
     let status = child.wait()?;
     assert!(status.success(), "{status}");
     Ok(())
-}
-
-/// One HTTP/1.1 response with a Content-Length, read whole (head and body).
-fn read_response(stream: &mut TcpStream) -> Result<String, Error> {
-    let mut received = Vec::new();
-    let mut byte = [0u8; 1];
-    while !received.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte)? == 0 {
-            return Err("connection closed in the head".into());
-        }
-        received.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&received).to_lowercase();
-    let length: usize = head
-        .split("content-length:")
-        .nth(1)
-        .and_then(|rest| rest.split("\r\n").next())
-        .map(str::trim)
-        .ok_or("no content-length")?
-        .parse()?;
-    let mut body = vec![0u8; length];
-    stream.read_exact(&mut body)?;
-    received.extend(body);
-    Ok(String::from_utf8_lossy(&received).into_owned())
 }

@@ -172,14 +172,27 @@ pub fn provider_with(active: &str, extra: &str) -> Result<Idp, Error> {
 
 /// From a whole configuration text (the files of `write_files` beside it).
 pub fn provider_from_text(active: &str, text: &str) -> Result<Idp, Error> {
+    Ok(provider_and_handle(active, text, |_| Ok(()))?.0)
+}
+
+/// The same, with the provider's handle (for what runs beside the requests) and `prepare`
+/// called on the folder of the files before they are read.
+pub fn provider_and_handle(
+    active: &str,
+    text: &str,
+    prepare: impl FnOnce(&Path) -> Result<(), Error>,
+) -> Result<(Idp, std::sync::Arc<Provider>), Error> {
     let dir = tempfile::tempdir()?;
     write_files(dir.path(), active)?;
+    prepare(dir.path())?;
     let config = ProviderConfig::parse(text, dir.path())?;
     let keys = KeySet::load(&config.signing_keys)?;
-    Ok(Idp {
-        router: build_router(Provider::in_memory(config, keys)?),
+    let provider = std::sync::Arc::new(Provider::in_memory(config, keys)?);
+    let idp = Idp {
+        router: build_router(provider.clone()),
         _dir: std::sync::Arc::new(dir),
-    })
+    };
+    Ok((idp, provider))
 }
 
 /// `count` instances of one provider sharing the store `[store]` in `text` names (Redis), as
