@@ -358,3 +358,43 @@ async fn a_rediss_store_with_its_ca_and_a_password_serves_two_instances() -> Tes
     assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.body);
     Ok(())
 }
+
+/// Each command of the Redis store, on a real Redis: what the memory store's unit tests check.
+#[tokio::test]
+async fn the_redis_store_keeps_the_store_contract() -> TestResult {
+    use cpx_idp::store::{Kind, RedisStore, Store};
+    use std::time::Duration;
+    let Some(redis) = Redis::start()? else {
+        return Ok(());
+    };
+    let store = RedisStore::connect(&redis.url(), None, ISSUER).await?;
+    let minute = Duration::from_secs(60);
+    store.put(Kind::Code, "k", "v".into(), minute).await?;
+    assert_eq!(store.get(Kind::Transaction, "k").await?, None);
+    assert_eq!(store.get(Kind::Code, "k").await?.as_deref(), Some("v"));
+    assert_eq!(store.take(Kind::Code, "k").await?.as_deref(), Some("v"));
+    assert_eq!(store.take(Kind::Code, "k").await?, None);
+    assert!(store.insert_new(Kind::UsedJti, "j", minute).await?);
+    assert!(!store.insert_new(Kind::UsedJti, "j", minute).await?);
+    store.put(Kind::Session, "s", "1".into(), minute).await?;
+    store.delete(Kind::Session, "s").await?;
+    assert_eq!(store.get(Kind::Session, "s").await?, None);
+    // Redis expires: a millisecond's entry is soon gone.
+    store
+        .put(Kind::Code, "short", "v".into(), Duration::from_millis(1))
+        .await?;
+    let mut gone = false;
+    for _ in 0..100 {
+        if store.get(Kind::Code, "short").await?.is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone);
+    // Every key has a TTL (evictable under volatile-ttl, gone when its use is over).
+    let ttl = redis.raw_command(&["PTTL", "cpx-idp:https://idp.test:jti:j"])?;
+    let ttl: i64 = ttl.trim().trim_start_matches(':').parse()?;
+    assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
+    Ok(())
+}
