@@ -228,6 +228,11 @@ async fn a_redis_gone_while_running_gives_the_spec_s_answers_and_no_replay() -> 
         )
         .await?;
     assert_eq!(logout.status, StatusCode::SERVICE_UNAVAILABLE);
+    // Without a hint the holder is asked, from the session: unreadable, so 503, not "logged out".
+    let asked = b
+        .get("/logout", &[("__Host-cpx-idp-session", &session)])
+        .await?;
+    assert_eq!(asked.status, StatusCode::SERVICE_UNAVAILABLE);
 
     // Redis back (empty: no persistence): the connection comes back by itself; the code kept
     // in the Redis that went away is gone, never redeemable twice.
