@@ -209,46 +209,14 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
 /// Reads the CRL files again on a schedule and on SIGHUP, without a restart; a failed reading
 /// keeps the CRLs in force and says why.
 fn spawn_crl_reloads(state: AppState, every: std::time::Duration) {
-    let reload = move |why: &str| match state.reload_crls_from_disk() {
-        Ok(count) => eprintln!("cpx-demo: CRLs reloaded ({why}): {count} CAs covered"),
-        Err(error) => {
-            eprintln!("cpx-demo: CRLs not reloaded ({why}), the previous ones stay: {error}")
-        }
-    };
-    tokio::spawn(async move {
-        let mut timer = tokio::time::interval(every);
-        timer.tick().await; // the first tick is immediate: the CRLs were just loaded
-        let mut hangups = signal_hangup();
-        loop {
-            tokio::select! {
-                _ = timer.tick() => reload("schedule"),
-                Some(()) = next_hangup(&mut hangups) => reload("SIGHUP"),
+    cpx_web::reload::spawn_every_and_on_hangup(every, move |why| {
+        match state.reload_crls_from_disk() {
+            Ok(count) => eprintln!("cpx-demo: CRLs reloaded ({why}): {count} CAs covered"),
+            Err(error) => {
+                eprintln!("cpx-demo: CRLs not reloaded ({why}), the previous ones stay: {error}")
             }
         }
     });
-}
-
-#[cfg(unix)]
-fn signal_hangup() -> Option<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
-}
-
-#[cfg(unix)]
-async fn next_hangup(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
-    match signal {
-        Some(signal) => signal.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-#[cfg(not(unix))]
-fn signal_hangup() -> Option<()> {
-    None
-}
-
-#[cfg(not(unix))]
-async fn next_hangup(_signal: &mut Option<()>) -> Option<()> {
-    std::future::pending().await
 }
 
 fn run_add_user(

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::claims::Holder;
 use crate::config::Client;
-use crate::store::{get_json, key_of, put_json, Kind};
+use crate::store::{get_json, key_of, put_json, Kind, StoreError};
 use crate::web::{
     cookie, log, message_page, now_seconds, param, parse_pairs, set_cookie, throttle_address,
     AppState, ClientAddr, Lang, Provider, CODE_LIFETIME, LOGIN_COOKIE, SESSION_COOKIE,
@@ -162,7 +162,14 @@ pub async fn authorize(
             } = checked;
             // An existing session answers at once unless the site wants a fresh card login.
             if !prompt_login {
-                if let Some(holder) = session_holder(&app, cookie(&headers, SESSION_COOKIE)).await {
+                let holder = session_holder(&app, cookie(&headers, SESSION_COOKIE)).await;
+                let Ok(holder) = holder else {
+                    return fail(
+                        "temporarily_unavailable",
+                        "the provider's store did not answer",
+                    );
+                };
+                if let Some(holder) = holder {
                     // max_age=0 is "log in again now", as prompt=login.
                     let fresh_enough = max_age.is_none_or(|max| {
                         max > 0 && now_seconds().saturating_sub(holder.auth_time) <= max
@@ -181,12 +188,17 @@ pub async fn authorize(
     }
 }
 
-async fn session_holder(app: &Provider, session_cookie: Option<String>) -> Option<Holder> {
-    let session_cookie = session_cookie?;
-    get_json::<SessionRecord>(app.store.as_ref(), Kind::Session, &key_of(&session_cookie))
-        .await
-        .ok()?
-        .map(|record| record.holder)
+/// The holder of the browser's session; `Err` when the store did not answer.
+async fn session_holder(
+    app: &Provider,
+    session_cookie: Option<String>,
+) -> Result<Option<Holder>, StoreError> {
+    let Some(session_cookie) = session_cookie else {
+        return Ok(None);
+    };
+    let key = key_of(&session_cookie);
+    let record = get_json::<SessionRecord>(app.store.as_ref(), Kind::Session, &key).await?;
+    Ok(record.map(|record| record.holder))
 }
 
 struct CheckedRequest {

@@ -54,6 +54,15 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     clients: Vec<FileClient>,
+    /// Absent: in memory (one instance). See [`StoreSettings`].
+    store: Option<FileStore>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStore {
+    url: String,
+    ca_file: Option<PathBuf>,
 }
 
 fn default_page_library() -> PathBuf {
@@ -100,6 +109,13 @@ struct FileTrust {
     policies: Vec<String>,
     #[serde(default)]
     allow_test_anchors: bool,
+    /// Minutes between two readings of the `crls` files while serving (also on SIGHUP).
+    #[serde(default = "default_crl_reload_minutes")]
+    crl_reload_minutes: u64,
+}
+
+fn default_crl_reload_minutes() -> u64 {
+    60
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,6 +254,9 @@ pub struct TrustFiles {
     pub anchors_der: Vec<Vec<u8>>,
     pub intermediates_der: Vec<Vec<u8>>,
     pub crls_der: Vec<Vec<u8>>,
+    /// Where `crls_der` came from: read again while serving, every `crl_reload`.
+    pub crl_paths: Vec<PathBuf>,
+    pub crl_reload: Duration,
     pub no_crl_for_der: Vec<Vec<u8>>,
     pub policies: Vec<String>,
     pub allow_test_anchors: bool,
@@ -260,6 +279,49 @@ pub struct Limits {
     pub jwks_refetch: Duration,
 }
 
+/// Where the provider keeps its transactions, codes, tokens, sessions and challenges when
+/// several instances serve one issuer: a Redis (`[store] url`, `redis://` or `rediss://`,
+/// a password in the URL is sent with AUTH; `ca_file`: the CA a `rediss://` server chains to).
+/// In the configuration file rather than on the command line: the URL may carry a password,
+/// which a command line shows to every local user.
+#[derive(Clone)]
+pub struct StoreSettings {
+    pub url: String,
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for StoreSettings {
+    // Never the URL: it may hold the password.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("StoreSettings { .. }")
+    }
+}
+
+fn check_store(
+    store: &FileStore,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+) -> Result<StoreSettings, ConfigError> {
+    let scheme_ok =
+        Url::parse(&store.url).is_ok_and(|url| url.scheme() == "redis" || url.scheme() == "rediss");
+    if !scheme_ok {
+        return Err(refuse("store.url", "must be a redis:// or rediss:// URL"));
+    }
+    let ca_pem =
+        match &store.ca_file {
+            None => None,
+            Some(file) => {
+                let path = resolve(file);
+                Some(std::fs::read(&path).map_err(|error| {
+                    refuse("store.ca_file", format!("{}: {error}", path.display()))
+                })?)
+            }
+        };
+    Ok(StoreSettings {
+        url: store.url.clone(),
+        ca_pem,
+    })
+}
+
 /// The checked configuration.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -279,6 +341,8 @@ pub struct ProviderConfig {
     pub trust: TrustFiles,
     pub limits: Limits,
     pub clients: Vec<Client>,
+    /// `None`: in memory.
+    pub store: Option<StoreSettings>,
 }
 
 impl ProviderConfig {
@@ -341,6 +405,10 @@ impl ProviderConfig {
         if file.acr.is_empty() {
             return Err(refuse("acr", "must not be empty"));
         }
+        let store = match &file.store {
+            Some(store) => Some(check_store(store, &resolve)?),
+            None => None,
+        };
         let tls = file
             .tls
             .map(|tls| (resolve(&tls.certificate), resolve(&tls.key)));
@@ -367,6 +435,7 @@ impl ProviderConfig {
                 jwks_refetch: Duration::from_millis(file.limits.jwks_refetch_ms),
             },
             clients,
+            store,
         })
     }
 }
@@ -447,6 +516,8 @@ fn read_trust(
         anchors_der: read_all(&trust.anchors, "anchors")?,
         intermediates_der: read_all(&trust.intermediates, "intermediates")?,
         crls_der: read_all(&trust.crls, "crls")?,
+        crl_paths: trust.crls.iter().map(|path| resolve(path)).collect(),
+        crl_reload: Duration::from_secs(trust.crl_reload_minutes.max(1).saturating_mul(60)),
         no_crl_for_der: read_all(&trust.no_crl_for, "no_crl_for")?,
         policies: trust.policies.clone(),
         allow_test_anchors: trust.allow_test_anchors,

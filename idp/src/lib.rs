@@ -20,6 +20,6 @@ pub mod store;
 pub mod token;
 pub mod web;
 
-pub use config::{ConfigError, ProviderConfig};
+pub use config::{ConfigError, ProviderConfig, StoreSettings};
 pub use keys::KeySet;
 pub use web::{build_router, Provider};

@@ -15,10 +15,10 @@ use serde_json::json;
 
 use crate::authorize::{bad_request_page, error_redirect, issue_code, AuthRequest, SessionRecord};
 use crate::claims::Holder;
-use crate::store::{get_json, key_of, put_json, take_json, Kind};
+use crate::store::{get_json, key_of, put_json, take_json, Kind, StoreError};
 use crate::web::{
     clear_cookie, cookie, log, message_page, now_seconds, render, set_cookie, throttle_address,
-    AppState, ClientAddr, Lang, Provider, LOGIN_COOKIE, SESSION_COOKIE,
+    unavailable_page, AppState, ClientAddr, Lang, Provider, LOGIN_COOKIE, SESSION_COOKIE,
 };
 
 /// The header the login script sends with its requests: a navigation or a form from another
@@ -26,13 +26,38 @@ use crate::web::{
 pub const SCRIPT_HEADER: (&str, &str) = ("x-requested-with", "cpx-connect");
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The login transaction of this browser: its cookie and what it asked.
-async fn transaction(app: &Provider, headers: &HeaderMap) -> Option<(String, AuthRequest)> {
-    let transaction = cookie(headers, LOGIN_COOKIE)?;
-    let request = get_json(app.store.as_ref(), Kind::Transaction, &key_of(&transaction))
-        .await
-        .ok()??;
-    Some((transaction, request))
+/// The login transaction of this browser: its cookie and what it asked; `Err` when the store
+/// did not answer (a 503, never "expired": the login is still there).
+async fn transaction(
+    app: &Provider,
+    headers: &HeaderMap,
+) -> Result<Option<(String, AuthRequest)>, StoreError> {
+    let Some(transaction) = cookie(headers, LOGIN_COOKIE) else {
+        return Ok(None);
+    };
+    let request = get_json(app.store.as_ref(), Kind::Transaction, &key_of(&transaction)).await?;
+    Ok(request.map(|request| (transaction, request)))
+}
+
+/// [`transaction`] for a page: `Err` is the page to show (expired, or the store down).
+async fn page_transaction(
+    app: &Provider,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<(String, AuthRequest), Response> {
+    match transaction(app, headers).await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(expired_page(lang)),
+        Err(error) => {
+            log(&format!("store: {error}"));
+            Err(unavailable_page(lang))
+        }
+    }
+}
+
+fn store_down(lang: Lang, error: StoreError) -> Response {
+    log(&format!("store: {error}"));
+    json_error(StatusCode::SERVICE_UNAVAILABLE, lang, "ERR_SERVER")
 }
 
 fn expired_page(lang: Lang) -> Response {
@@ -63,8 +88,9 @@ fn language(lang: Lang) -> Language {
 
 pub async fn login_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let lang = Lang::of(&headers);
-    let Some((_, request)) = transaction(&app, &headers).await else {
-        return expired_page(lang);
+    let (_, request) = match page_transaction(&app, &headers, lang).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let site = app
         .config
@@ -114,7 +140,10 @@ async fn script_request(
             "ERR_ORIGIN_MISMATCH",
         ));
     }
-    let Some((transaction, request)) = transaction(app, headers).await else {
+    let Some((transaction, request)) = transaction(app, headers)
+        .await
+        .map_err(|error| store_down(lang, error))?
+    else {
         return Err(json_error(
             StatusCode::BAD_REQUEST,
             lang,
@@ -142,7 +171,7 @@ pub async fn challenge(
         Ok(found) => found,
         Err(response) => return response,
     };
-    match app.challenges.try_issue(&key_of(&transaction)) {
+    match app.challenges.issue(&key_of(&transaction)).await {
         Ok(nonce) => Json(json!({ "nonce": nonce })).into_response(),
         Err(error) => {
             log(&format!("challenge: {error}"));
@@ -177,12 +206,10 @@ pub async fn card(
     }
     let transaction_key = key_of(&transaction);
     // The challenge is spent whatever the outcome.
-    let identity = match app.validator.validate_with_nonce_store(
-        &body,
-        &app.challenges,
-        &transaction_key,
-        std::time::SystemTime::now(),
-    ) {
+    let validated = app
+        .challenges
+        .validate(&app.validator, &body, &transaction_key);
+    let identity = match validated.await {
         Ok(identity) => identity,
         Err(error) => {
             log(&format!("card login refused: {error}"));
@@ -197,10 +224,7 @@ pub async fn card(
     let request = match taken.await {
         Ok(Some(request)) => request,
         Ok(None) => return json_error(StatusCode::BAD_REQUEST, lang, "ERR_LOGIN_EXPIRED"),
-        Err(error) => {
-            log(&format!("store: {error}"));
-            return json_error(StatusCode::SERVICE_UNAVAILABLE, lang, "ERR_SERVER");
-        }
+        Err(error) => return store_down(lang, error),
     };
     // A new login (prompt=login, max_age, another holder) replaces the browser's session.
     if let Some(previous) = cookie(&headers, SESSION_COOKIE) {
@@ -242,8 +266,9 @@ struct CancelForm {
 /// `POST /login/cancel`: the holder gives up; the site hears `access_denied`.
 pub async fn cancel(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let lang = Lang::of(&headers);
-    let Some((transaction, request)) = transaction(&app, &headers).await else {
-        return expired_page(lang);
+    let (transaction, request) = match page_transaction(&app, &headers, lang).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let presented = serde_urlencoded::from_bytes::<CancelForm>(&body)
         .map(|form| form.csrf)

@@ -19,8 +19,8 @@ use url::Url;
 use crate::authorize::SessionRecord;
 use crate::store::{get_json, key_of, Kind};
 use crate::web::{
-    clear_cookie, cookie, message_page, param, parse_pairs, render, AppState, Lang, Provider,
-    SESSION_COOKIE,
+    clear_cookie, cookie, log, message_page, param, parse_pairs, render, unavailable_page,
+    AppState, Lang, Provider, SESSION_COOKIE,
 };
 
 #[derive(Template)]
@@ -31,12 +31,22 @@ struct ConfirmPage<'a> {
     csrf: &'a str,
 }
 
-async fn session(app: &Provider, headers: &HeaderMap) -> Option<(String, SessionRecord)> {
-    let id = cookie(headers, SESSION_COOKIE)?;
-    let record = get_json(app.store.as_ref(), Kind::Session, &key_of(&id))
-        .await
-        .ok()??;
-    Some((id, record))
+/// The browser's session; `Err(503 page)` when the store did not answer (never "logged out"
+/// while the session may live on).
+async fn session(
+    app: &Provider,
+    headers: &HeaderMap,
+) -> Result<Option<(String, SessionRecord)>, Response> {
+    let Some(id) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    match get_json(app.store.as_ref(), Kind::Session, &key_of(&id)).await {
+        Ok(record) => Ok(record.map(|record| (id, record))),
+        Err(error) => {
+            log(&format!("store: {error}"));
+            Err(unavailable_page(Lang::of(headers)))
+        }
+    }
 }
 
 fn logged_out_page(lang: Lang) -> Response {
@@ -53,7 +63,11 @@ fn logged_out_page(lang: Lang) -> Response {
 
 async fn end(app: &Provider, headers: &HeaderMap, mut response: Response) -> Response {
     if let Some(id) = cookie(headers, SESSION_COOKIE) {
-        let _ = app.store.delete(Kind::Session, &key_of(&id)).await;
+        // A session left in the store would outlive the logout: say so rather than "logged out".
+        if let Err(error) = app.store.delete(Kind::Session, &key_of(&id)).await {
+            log(&format!("store: {error}"));
+            return unavailable_page(Lang::of(headers));
+        }
     }
     response
         .headers_mut()
@@ -127,7 +141,8 @@ pub async fn end_session(
     if hint_client.is_none() {
         // No proof the request comes from a site the holder uses: ask.
         return match session(&app, &headers).await {
-            Some((_, record)) => render(
+            Err(page) => page,
+            Ok(Some((_, record))) => render(
                 StatusCode::OK,
                 &ConfirmPage {
                     lang: lang.code(),
@@ -135,7 +150,7 @@ pub async fn end_session(
                     csrf: &record.csrf,
                 },
             ),
-            None => logged_out_page(lang),
+            Ok(None) => logged_out_page(lang),
         };
     }
     let response = match back.and_then(|uri| Url::parse(uri).ok()) {
@@ -167,10 +182,11 @@ pub async fn confirm(State(app): State<AppState>, headers: HeaderMap, body: Byte
         .map(|form| form.csrf)
         .unwrap_or_default();
     match session(&app, &headers).await {
-        Some((_, record)) if constant_time_eq(&record.csrf, &presented) => {
+        Err(page) => page,
+        Ok(Some((_, record))) if constant_time_eq(&record.csrf, &presented) => {
             end(&app, &headers, logged_out_page(lang)).await
         }
-        Some(_) => message_page(
+        Ok(Some(_)) => message_page(
             StatusCode::FORBIDDEN,
             lang,
             lang.pick("Formulaire refusé", "Form refused"),
@@ -179,6 +195,6 @@ pub async fn confirm(State(app): State<AppState>, headers: HeaderMap, body: Byte
                 "This form did not come from this page.",
             ),
         ),
-        None => logged_out_page(lang),
+        Ok(None) => logged_out_page(lang),
     }
 }

@@ -1,16 +1,25 @@
 //! Where the provider keeps what lives between requests: login transactions, authorization
 //! codes, access tokens, sessions, codes already redeemed, assertion ids already used.
 //!
-//! A key-value trait with expiry, so that a Redis implementation (next) is one command per
-//! method: `put` = `SET key value PX ttl`, `take` = `GETDEL` (atomic: one instance only gets
-//! a code), `get` = `GET`, `delete` = `DEL`, `insert_new` = `SET NX PX`. Keys are digests of
-//! the secrets (never the code or token itself), prefixed by their [`Kind`].
+//! A key-value trait with expiry, in memory ([`MemoryStore`], one instance) or in Redis
+//! ([`RedisStore`], several instances serving one issuer), one command per method: `put` =
+//! `SET key value PX ttl`, `take` = `GETDEL` (atomic: one instance only gets a code), `get` =
+//! `GET`, `delete` = `DEL`, `insert_new` = `SET NX PX`. Keys are digests of the secrets (never
+//! the code or token itself), prefixed by their [`Kind`]; in Redis also by the issuer, so that
+//! two providers can share one Redis database.
+//!
+//! The card challenges live beside them ([`Challenges`]): cpx-verify's stores, in memory or in
+//! the same Redis, so a login started on one instance is finished on another.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use cpx_verify::{
+    ChallengeError, ChallengeStore, Identity, NonceStore, RedisChallengeStore, Validator,
+    VerifyError,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -118,6 +127,159 @@ pub async fn take_json<T: DeserializeOwned>(
         .take(kind, key)
         .await?
         .and_then(|text| serde_json::from_str(&text).ok()))
+}
+
+/// In Redis, shared by every instance of one issuer: `cpx-idp:<issuer>:<kind>:<digest>`.
+/// Every key has a TTL, so a Redis bounded with `maxmemory` and a `volatile-ttl` policy evicts
+/// the entries nearest their end first rather than refusing writes.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: redis::aio::ConnectionManager,
+    prefix: String,
+}
+
+impl RedisStore {
+    /// Connects as every store of CPx Connect does ([`cpx_verify::connect_redis`]: AUTH from
+    /// the URL, `rediss://` checked against `ca_pem`, a PING answered, 3 seconds at most for
+    /// the connection and for the answer).
+    pub async fn connect(url: &str, ca_pem: Option<&[u8]>, issuer: &str) -> Result<Self, String> {
+        let connection = cpx_verify::connect_redis(url, ca_pem)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(Self {
+            connection,
+            prefix: format!("cpx-idp:{issuer}:"),
+        })
+    }
+
+    fn key(&self, kind: Kind, key: &str) -> String {
+        format!("{}{}:{key}", self.prefix, kind.prefix())
+    }
+
+    async fn run<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        command
+            .query_async(&mut connection)
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))
+    }
+}
+
+/// Redis's PX wants at least one millisecond.
+fn milliseconds(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn put(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: String,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut command = redis::cmd("SET");
+        command
+            .arg(self.key(kind, key))
+            .arg(value)
+            .arg("PX")
+            .arg(milliseconds(ttl));
+        self.run::<()>(&command).await
+    }
+
+    async fn get(&self, kind: Kind, key: &str) -> Result<Option<String>, StoreError> {
+        self.run(redis::cmd("GET").arg(self.key(kind, key))).await
+    }
+
+    async fn take(&self, kind: Kind, key: &str) -> Result<Option<String>, StoreError> {
+        self.run(redis::cmd("GETDEL").arg(self.key(kind, key)))
+            .await
+    }
+
+    async fn delete(&self, kind: Kind, key: &str) -> Result<(), StoreError> {
+        self.run::<()>(redis::cmd("DEL").arg(self.key(kind, key)))
+            .await
+    }
+
+    async fn insert_new(&self, kind: Kind, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut command = redis::cmd("SET");
+        command
+            .arg(self.key(kind, key))
+            .arg("")
+            .arg("NX")
+            .arg("PX")
+            .arg(milliseconds(ttl));
+        // OK when set, nil when the key was there.
+        let set: Option<String> = self.run(&command).await?;
+        Ok(set.is_some())
+    }
+}
+
+/// The card challenges, bound to login transactions: cpx-verify's in-memory store, or its
+/// Redis store (keys `cpx:challenge:idp:<issuer>:<transaction digest>`) shared by the
+/// instances.
+pub enum Challenges {
+    Memory(NonceStore),
+    Redis {
+        store: RedisChallengeStore,
+        namespace: String,
+    },
+}
+
+impl Challenges {
+    pub fn in_memory(lifetime: Duration) -> Self {
+        Challenges::Memory(NonceStore::with_capacity(lifetime, 100_000))
+    }
+
+    pub async fn redis(
+        url: &str,
+        ca_pem: Option<&[u8]>,
+        lifetime: Duration,
+        issuer: &str,
+    ) -> Result<Self, String> {
+        let store = RedisChallengeStore::connect_with_ca(url, lifetime, ca_pem)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(Challenges::Redis {
+            store,
+            namespace: format!("idp:{issuer}:"),
+        })
+    }
+
+    /// A fresh challenge for the transaction `transaction_key`, replacing its earlier one.
+    pub async fn issue(&self, transaction_key: &str) -> Result<String, ChallengeError> {
+        match self {
+            Challenges::Memory(store) => ChallengeStore::issue(store, transaction_key).await,
+            Challenges::Redis { store, namespace } => {
+                store.issue(&format!("{namespace}{transaction_key}")).await
+            }
+        }
+    }
+
+    /// The card token checked against the transaction's challenge, taken (spent) whatever
+    /// the outcome.
+    pub async fn validate(
+        &self,
+        validator: &Validator,
+        token_json: &[u8],
+        transaction_key: &str,
+    ) -> Result<Identity, VerifyError> {
+        let now = std::time::SystemTime::now();
+        match self {
+            Challenges::Memory(store) => {
+                validator
+                    .validate_with_challenge_store(token_json, store, transaction_key, now)
+                    .await
+            }
+            Challenges::Redis { store, namespace } => {
+                let session = format!("{namespace}{transaction_key}");
+                validator
+                    .validate_with_challenge_store(token_json, store, &session, now)
+                    .await
+            }
+        }
+    }
 }
 
 /// In this process's memory: one instance per issuer. Bounded: past `capacity` entries, the

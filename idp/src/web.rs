@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cpx_verify::{NonceStore, TrustConfig, Validator};
+use cpx_verify::{TrustConfig, Validator};
 use cpx_web::headers::apply_security_headers;
 use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use serde_json::json;
@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::client_keys::RemoteClientKeys;
 use crate::config::{ConfigError, ProviderConfig};
 use crate::keys::KeySet;
-use crate::store::{MemoryStore, Store};
+use crate::store::{Challenges, MemoryStore, RedisStore, Store};
 
 /// The login cookie names the `/authorize` request waiting for the card; the session cookie
 /// the browser's signed-in session. `__Host-`: this exact host, HTTPS, `Path=/`.
@@ -42,8 +42,8 @@ pub struct Provider {
     pub config: ProviderConfig,
     pub keys: KeySet,
     pub validator: Validator,
-    /// Card challenges, keyed by the login transaction (cpx-verify's single-use store).
-    pub challenges: NonceStore,
+    /// Card challenges, keyed by the login transaction (cpx-verify's single-use stores).
+    pub challenges: Challenges,
     pub store: Arc<dyn Store>,
     /// The key sets of clients that publish theirs at a URL.
     pub client_keys: RemoteClientKeys,
@@ -62,11 +62,12 @@ impl std::ops::Deref for AppState {
 }
 
 impl Provider {
-    /// The provider from its checked configuration and keys, with its store.
+    /// The provider from its checked configuration and keys, with its stores.
     pub fn new(
         config: ProviderConfig,
         keys: KeySet,
         store: Arc<dyn Store>,
+        challenges: Challenges,
     ) -> Result<Self, ConfigError> {
         let trust_error = |error: cpx_verify::ConfigError| ConfigError {
             entry: "trust".to_owned(),
@@ -99,7 +100,7 @@ impl Provider {
         Ok(Self {
             client_keys,
             validator,
-            challenges: NonceStore::with_capacity(TRANSACTION_LIFETIME, 100_000),
+            challenges,
             store,
             per_address: RateLimiter::keyed(cpx_web::throttle::quota(
                 limits.address_burst,
@@ -114,9 +115,47 @@ impl Provider {
         })
     }
 
-    /// With the in-memory store.
+    /// With the in-memory stores.
     pub fn in_memory(config: ProviderConfig, keys: KeySet) -> Result<Self, ConfigError> {
-        Self::new(config, keys, Arc::new(MemoryStore::default()))
+        let challenges = Challenges::in_memory(TRANSACTION_LIFETIME);
+        Self::new(config, keys, Arc::new(MemoryStore::default()), challenges)
+    }
+
+    /// With the stores the configuration names: in memory, or its Redis (which must answer:
+    /// an unreachable Redis stops the start, not the first login).
+    pub async fn open(config: ProviderConfig, keys: KeySet) -> Result<Self, ConfigError> {
+        let Some(settings) = config.store.clone() else {
+            return Self::in_memory(config, keys);
+        };
+        let unreachable = |why: String| ConfigError {
+            entry: "store.url".to_owned(),
+            why: format!("Redis unreachable: {why}"),
+        };
+        let ca_pem = settings.ca_pem.as_deref();
+        let store = RedisStore::connect(&settings.url, ca_pem, &config.issuer)
+            .await
+            .map_err(unreachable)?;
+        let challenges =
+            Challenges::redis(&settings.url, ca_pem, TRANSACTION_LIFETIME, &config.issuer)
+                .await
+                .map_err(unreachable)?;
+        Self::new(config, keys, Arc::new(store), challenges)
+    }
+
+    /// Reads the `[trust] crls` files again and puts them in force; on any failure (a file
+    /// unreadable, a CRL invalid, a CA left without one) the CRLs in force stay. `Ok`: the
+    /// number of CAs covered.
+    pub fn reload_crls_from_disk(&self) -> Result<usize, String> {
+        let crls = self
+            .config
+            .trust
+            .crl_paths
+            .iter()
+            .map(|path| std::fs::read(path).map_err(|error| format!("{}: {error}", path.display())))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.validator
+            .replace_crls(crls)
+            .map_err(|error| error.to_string())
     }
 
     pub fn token_endpoint(&self) -> String {
@@ -124,8 +163,10 @@ impl Provider {
     }
 }
 
-pub fn build_router(provider: Provider) -> Router {
-    let state = AppState(Arc::new(provider));
+/// The provider's routes; an `Arc<Provider>` keeps a handle for work beside the requests
+/// (the CRLs' reloading).
+pub fn build_router(provider: impl Into<Arc<Provider>>) -> Router {
+    let state = AppState(provider.into());
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
@@ -349,6 +390,19 @@ pub fn message_page(status: StatusCode, lang: Lang, title: &str, text: &str) -> 
             title,
             text,
         },
+    )
+}
+
+/// The store (Redis) did not answer: nothing was done, the holder may try again.
+pub fn unavailable_page(lang: Lang) -> Response {
+    message_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        lang,
+        lang.pick("Service momentanément indisponible", "Service temporarily unavailable"),
+        lang.pick(
+            "Le service ne peut pas traiter votre demande pour l'instant. Réessayez dans un instant.",
+            "The service cannot handle your request right now. Try again in a moment.",
+        ),
     )
 }
 

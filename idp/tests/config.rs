@@ -95,6 +95,14 @@ fn each_mistake_is_one_line_naming_its_entry() -> TestResult {
         ),
         (good.replace("root.der", "nothing.der"), "trust.anchors[0]"),
         (good.replace("[trust]", "[trust]\nunknown = 1"), "line "),
+        (
+            format!("{good}\n[store]\nurl = \"http://127.0.0.1:6379\"\n"),
+            "store.url",
+        ),
+        (
+            format!("{good}\n[store]\nurl = \"rediss://r.test\"\nca_file = \"none.pem\"\n"),
+            "store.ca_file",
+        ),
     ];
     for (text, entry) in cases {
         let error = refusal(&text)?;
@@ -116,17 +124,7 @@ fn loopback_http_redirect_uris_are_allowed() -> TestResult {
 /// The binary: exit status 2 and one line on stderr, before anything is bound.
 #[test]
 fn serve_with_a_bad_configuration_stops_with_one_line() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    write_files(dir.path(), "RS256")?;
-    let path = dir.path().join("idp.toml");
-    std::fs::write(
-        &path,
-        config_text("RS256", "").replace(REDIRECT, "http://site.test/cb"),
-    )?;
-    let output = Command::new(env!("CARGO_BIN_EXE_cpx-idp"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()?;
+    let output = serve_refused(&config_text("RS256", "").replace(REDIRECT, "http://site.test/cb"))?;
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");

@@ -22,21 +22,11 @@ async fn logged_in(idp: &Idp) -> Result<(String, String), Error> {
     ))
 }
 
-async fn session_alive(idp: &Idp, session: &str) -> Result<bool, Error> {
-    let answer = idp
-        .get(
-            &format!("/authorize?{}", site_query("&prompt=none")),
-            &[("__Host-cpx-idp-session", session)],
-        )
-        .await?;
-    Ok(answer.redirect_params().contains_key("code"))
-}
-
 #[tokio::test]
 async fn a_hinted_logout_ends_the_session_and_returns_to_the_registered_uri() -> TestResult {
     let idp = provider()?;
     let (session, id_token) = logged_in(&idp).await?;
-    assert!(session_alive(&idp, &session).await?);
+    assert!(idp.session_alive(&session).await?);
     let query = format!(
         "id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye-1",
         urlencode(LOGOUT_BACK)
@@ -52,7 +42,7 @@ async fn a_hinted_logout_ends_the_session_and_returns_to_the_registered_uri() ->
         answer.location(),
         Some(format!("{LOGOUT_BACK}?state=bye-1"))
     );
-    assert!(!session_alive(&idp, &session).await?);
+    assert!(!idp.session_alive(&session).await?);
     Ok(())
 }
 
@@ -87,7 +77,7 @@ async fn an_unregistered_post_logout_uri_gets_a_page_never_a_redirect() -> TestR
         )
         .await?;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert!(session_alive(&idp, &session).await?);
+    assert!(idp.session_alive(&session).await?);
     Ok(())
 }
 
@@ -100,7 +90,7 @@ async fn without_a_hint_the_holder_confirms_with_the_session_s_csrf_token() -> T
         .await?;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
-        session_alive(&idp, &session).await?,
+        idp.session_alive(&session).await?,
         "a link alone ends nothing"
     );
     let csrf = page
@@ -123,8 +113,8 @@ async fn without_a_hint_the_holder_confirms_with_the_session_s_csrf_token() -> T
         idp.send(post("forged")?).await?.status,
         StatusCode::FORBIDDEN
     );
-    assert!(session_alive(&idp, &session).await?);
+    assert!(idp.session_alive(&session).await?);
     assert_eq!(idp.send(post(&csrf)?).await?.status, StatusCode::OK);
-    assert!(!session_alive(&idp, &session).await?);
+    assert!(!idp.session_alive(&session).await?);
     Ok(())
 }

@@ -3,6 +3,10 @@
 //! independent check of ID tokens (rsa/p256 directly, not the provider's own JOSE code).
 #![allow(dead_code)]
 
+/// The demo's private redis-server per test (the same helper, not a copy).
+#[path = "../../../demo/tests/common/redis.rs"]
+pub mod redis;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -13,7 +17,8 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use cpx_idp::store::{MemoryStore, Store};
+use cpx_idp::store::{Challenges, MemoryStore, Store};
+use cpx_idp::web::TRANSACTION_LIFETIME;
 use cpx_idp::{build_router, KeySet, Provider, ProviderConfig};
 use cpx_verify::test_util::{
     sign_test_token, TestCard, TEST_ISSUING_CA_CRL_DER, TEST_ISSUING_CA_DER, TEST_ROOT_CA_CRL_DER,
@@ -26,6 +31,19 @@ use tower::ServiceExt;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 pub type Error = Box<dyn std::error::Error>;
+/// The name the demo's Redis helper uses.
+pub type TestError = Error;
+
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Under `CI=true` nothing is skipped: a missing redis-server fails the test.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true")
+}
 
 pub const ISSUER: &str = "https://idp.test";
 pub const SECRET: &str = "a-long-random-client-secret-for-tests-0123456789";
@@ -142,7 +160,7 @@ subject = "pairwise"
 
 pub struct Idp {
     pub router: Router,
-    _dir: tempfile::TempDir,
+    _dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 pub fn provider_with(active: &str, extra: &str) -> Result<Idp, Error> {
@@ -151,23 +169,82 @@ pub fn provider_with(active: &str, extra: &str) -> Result<Idp, Error> {
 
 /// From a whole configuration text (the files of `write_files` beside it).
 pub fn provider_from_text(active: &str, text: &str) -> Result<Idp, Error> {
-    provider_on(active, text, Arc::new(MemoryStore::default()))
+    Ok(provider_and_handle(active, text, |_| Ok(()))?.0)
 }
 
 /// The default configuration on the given store.
 pub fn provider_with_store(store: Arc<dyn Store>) -> Result<Idp, Error> {
-    provider_on("RS256", &config_text("RS256", ""), store)
+    let text = config_text("RS256", "");
+    Ok(provider_on("RS256", &text, |_| Ok(()), Some(store))?.0)
 }
 
-fn provider_on(active: &str, text: &str, store: Arc<dyn Store>) -> Result<Idp, Error> {
+/// The same, with the provider's handle (for what runs beside the requests) and `prepare`
+/// called on the folder of the files before they are read.
+pub fn provider_and_handle(
+    active: &str,
+    text: &str,
+    prepare: impl FnOnce(&Path) -> Result<(), Error>,
+) -> Result<(Idp, std::sync::Arc<Provider>), Error> {
+    provider_on(active, text, prepare, None)
+}
+
+/// On `store`, or in memory.
+fn provider_on(
+    active: &str,
+    text: &str,
+    prepare: impl FnOnce(&Path) -> Result<(), Error>,
+    store: Option<Arc<dyn Store>>,
+) -> Result<(Idp, std::sync::Arc<Provider>), Error> {
     let dir = tempfile::tempdir()?;
     write_files(dir.path(), active)?;
+    prepare(dir.path())?;
     let config = ProviderConfig::parse(text, dir.path())?;
     let keys = KeySet::load(&config.signing_keys)?;
-    Ok(Idp {
-        router: build_router(Provider::new(config, keys, store)?),
-        _dir: dir,
-    })
+    let store = store.unwrap_or_else(|| Arc::new(MemoryStore::default()));
+    let challenges = Challenges::in_memory(TRANSACTION_LIFETIME);
+    let provider = std::sync::Arc::new(Provider::new(config, keys, store, challenges)?);
+    let idp = Idp {
+        router: build_router(provider.clone()),
+        _dir: std::sync::Arc::new(dir),
+    };
+    Ok((idp, provider))
+}
+
+/// `count` instances of one provider sharing the store `[store]` in `text` names (Redis), as
+/// processes behind a load balancer: one configuration and key set, each its own connections,
+/// limits and memory.
+pub async fn instances_from_text(text: &str, count: usize) -> Result<Vec<Idp>, Error> {
+    let dir = std::sync::Arc::new(tempfile::tempdir()?);
+    write_files(dir.path(), "RS256")?;
+    let config = ProviderConfig::parse(text, dir.path())?;
+    let mut instances = Vec::new();
+    for _ in 0..count {
+        let keys = KeySet::load(&config.signing_keys)?;
+        let provider = Provider::open(config.clone(), keys).await?;
+        instances.push(Idp {
+            router: build_router(provider),
+            _dir: dir.clone(),
+        });
+    }
+    Ok(instances)
+}
+
+/// `cpx-idp serve` on the configuration `text` (files of `write_files` beside it), for a start
+/// that must stop: its exit status and standard error.
+pub fn serve_refused(text: &str) -> Result<std::process::Output, Error> {
+    let dir = tempfile::tempdir()?;
+    write_files(dir.path(), "RS256")?;
+    let path = dir.path().join("idp.toml");
+    std::fs::write(&path, text)?;
+    Ok(std::process::Command::new(env!("CARGO_BIN_EXE_cpx-idp"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()?)
+}
+
+/// The `[store]` entry for the Redis at `url`.
+pub fn redis_store_entry(url: &str) -> String {
+    format!("\n[store]\nurl = \"{url}\"\n")
 }
 
 pub fn provider() -> Result<Idp, Error> {
@@ -210,6 +287,26 @@ impl Answer {
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// A successful `/login/card` answer: the parameters of the redirect back to the site and
+    /// the provider's session cookie.
+    pub fn logged_in(&self) -> Result<(HashMap<String, String>, String), Error> {
+        if self.status != StatusCode::OK {
+            return Err(format!("card login: {} {}", self.status, self.body).into());
+        }
+        let redirect = self.json()["redirect"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let params = url::Url::parse(&redirect)?
+            .query_pairs()
+            .into_owned()
+            .collect();
+        let session = self
+            .cookie("__Host-cpx-idp-session")
+            .ok_or("no session cookie")?;
+        Ok((params, session))
     }
 
     /// The query parameters of the redirect.
@@ -335,29 +432,32 @@ impl Idp {
         .await
     }
 
+    /// `/authorize` with `query` from a browser without a session: the login cookie.
+    pub async fn start_login(&self, query: &str) -> Result<String, Error> {
+        let authorize = self.get(&format!("/authorize?{query}"), &[]).await?;
+        Ok(authorize
+            .cookie("__Host-cpx-idp-login")
+            .ok_or("no login cookie")?)
+    }
+
     /// `/authorize` with `query`, then the card login: the redirect URL back to the site and
     /// the provider's session cookie.
     pub async fn login(&self, query: &str) -> Result<(HashMap<String, String>, String), Error> {
-        let authorize = self.get(&format!("/authorize?{query}"), &[]).await?;
-        let login_cookie = authorize
-            .cookie("__Host-cpx-idp-login")
-            .ok_or("no login cookie")?;
-        let done = self.card_login(&login_cookie, &TestCard::valid()).await?;
-        if done.status != StatusCode::OK {
-            return Err(format!("card login: {} {}", done.status, done.body).into());
-        }
-        let redirect = done.json()["redirect"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let params = url::Url::parse(&redirect)?
-            .query_pairs()
-            .into_owned()
-            .collect();
-        let session = done
-            .cookie("__Host-cpx-idp-session")
-            .ok_or("no session cookie")?;
-        Ok((params, session))
+        let login_cookie = self.start_login(query).await?;
+        self.card_login(&login_cookie, &TestCard::valid())
+            .await?
+            .logged_in()
+    }
+
+    /// Whether the provider's session `session` still answers `prompt=none` with a code.
+    pub async fn session_alive(&self, session: &str) -> Result<bool, Error> {
+        let answer = self
+            .get(
+                &format!("/authorize?{}", site_query("&prompt=none")),
+                &[("__Host-cpx-idp-session", session)],
+            )
+            .await?;
+        Ok(answer.redirect_params().contains_key("code"))
     }
 }
 
