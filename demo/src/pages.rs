@@ -59,6 +59,8 @@ pub struct AccountPage<'a> {
     pub csrf_token: &'a str,
     pub account: &'a Account,
     pub card: Option<&'a LinkedCard>,
+    /// The OpenID Connect provider whose holder is linked to the account, if any.
+    pub provider: Option<&'a str>,
     pub flash: Option<&'a Flash>,
 }
 

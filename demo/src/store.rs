@@ -335,6 +335,18 @@ impl AccountStore {
             .optional()?)
     }
 
+    /// The issuer of the provider whose holder is linked to the account, if any.
+    pub fn provider_of_account(&self, account_id: i64) -> Result<Option<String>, StoreError> {
+        let connection = self.lock()?;
+        Ok(connection
+            .query_row(
+                "SELECT issuer FROM provider_links WHERE account_id = ?1",
+                params![account_id],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
     /// Links the provider's holder (issuer, sub) to an account, with the rules of a card: an
     /// account is reached through one holder at most, and a holder reaches one account.
     pub fn link_provider_subject(
@@ -594,6 +606,8 @@ mod tests {
         store.link_provider_subject(marie.id, idp, "sub-marie")?;
         let found = store.account_for_provider_subject(idp, "sub-marie")?;
         assert_eq!(found.map(|account| account.id), Some(marie.id));
+        assert_eq!(store.provider_of_account(marie.id)?.as_deref(), Some(idp));
+        assert_eq!(store.provider_of_account(pierre.id)?, None);
         // The same sub from another issuer is another holder.
         assert!(store
             .account_for_provider_subject("https://other.example", "sub-marie")?

@@ -213,6 +213,12 @@ async fn first_login_links_then_the_next_goes_straight_in() -> TestResult {
     let (status, html) = page(&browser, &both.site, "/compte").await?;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Marie Dupont"));
+    // The account page says how the card reaches it now.
+    assert!(
+        html.contains(&format!("<code>{ISSUER}</code> a vérifié")),
+        "{html}"
+    );
+    assert!(!html.contains("Aucune carte CPS n&#39;est associée"));
 
     // Another browser, the same holder: no linking step.
     let other = both.site.browser()?;

@@ -33,6 +33,10 @@ pub(crate) async fn account_page(
         Ok(card) => card,
         Err(error) => return server_error_page("card lookup", &error),
     };
+    let provider = match app.inner.store.provider_of_account(account.id) {
+        Ok(provider) => provider,
+        Err(error) => return server_error_page("provider link lookup", &error),
+    };
     let (flash, csrf_token) = match flash_and_csrf_token(&session).await {
         Ok(both) => both,
         Err(error) => return session_store_failure_page(&error),
@@ -43,6 +47,7 @@ pub(crate) async fn account_page(
             csrf_token: &csrf_token,
             account: &account,
             card: card.as_ref(),
+            provider: provider.as_deref(),
             flash: flash.as_ref(),
         },
     )

@@ -170,6 +170,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       await page.click('form[action="/lier"] button[type="submit"]');
       const account = await waitForPlace(page, server.origin, "/compte");
       assert.ok(account.main.includes(ACCOUNT.username), account.main);
+      assert.ok(account.main.includes(`${idp.origin} a vérifié`), `/compte names the provider: ${account.main}`);
       await page.screenshot(artifact("compte"));
       assert.deepEqual(verifiesSince(mark), ["9000"], "one VERIFY, with the PIN typed, accepted by the card");
       await eventually(async () => (await browser.countExtensionWindows("pin.html")) === 0, "the PIN window to close");
