@@ -15,13 +15,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openidconnect::core::CoreClient;
+use openidconnect::core::{CoreClient, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
 use openidconnect::{
     AsyncHttpClient, ClientId, ClientSecret, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, HttpRequest, HttpResponse, IssuerUrl, PostLogoutRedirectUrl,
     ProviderMetadataWithLogout, RedirectUrl,
 };
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex;
 
 /// A request to the provider, answered.
 pub type ExchangeFuture =
@@ -154,11 +154,24 @@ pub(crate) struct Discovered {
     pub(crate) end_session: Option<EndSessionUrl>,
 }
 
+impl Discovered {
+    /// The ID-token check: signature with a key of the JWKS, `iss`, `aud`, `exp`, and the
+    /// algorithms cpx-idp signs with (RS256, as Pro Santé Connect, or ES256); never a MAC
+    /// keyed with the client secret.
+    pub(crate) fn id_token_verifier(&self) -> CoreIdTokenVerifier<'_> {
+        self.client.id_token_verifier().set_allowed_algs([
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        ])
+    }
+}
+
 /// The provider as the routes use it: discovery made at the first login (a provider down at
-/// the site's start does not stop the site) and kept once it succeeded.
+/// the site's start does not stop the site) and kept once it succeeded; made again when an ID
+/// token is signed with a key the kept JWKS does not have (the provider rotated its keys).
 pub struct OidcProvider {
     pub(crate) config: OidcConfig,
-    discovered: OnceCell<Arc<Discovered>>,
+    discovered: Mutex<Option<Arc<Discovered>>>,
 }
 
 /// The provider could not be reached, or answered something unusable.
@@ -170,16 +183,29 @@ impl OidcProvider {
     pub fn new(config: OidcConfig) -> Self {
         Self {
             config,
-            discovered: OnceCell::new(),
+            discovered: Mutex::new(None),
         }
     }
 
-    /// The client this site's code flow uses.
+    /// The client this site's code flow uses. Logins that arrive during the first discovery
+    /// wait for it rather than each asking the provider.
     pub(crate) async fn discovered(&self) -> Result<Arc<Discovered>, ProviderUnavailable> {
-        self.discovered
-            .get_or_try_init(|| self.discover())
-            .await
-            .cloned()
+        let mut kept = self.discovered.lock().await;
+        if let Some(discovered) = kept.as_ref() {
+            return Ok(Arc::clone(discovered));
+        }
+        let fresh = self.discover().await?;
+        *kept = Some(Arc::clone(&fresh));
+        Ok(fresh)
+    }
+
+    /// Discovery and the JWKS again (an ID token the kept keys could not check). Only an
+    /// answer of the provider's own token endpoint leads here, so a visitor cannot make the
+    /// site hammer the provider.
+    pub(crate) async fn rediscover(&self) -> Result<Arc<Discovered>, ProviderUnavailable> {
+        let fresh = self.discover().await?;
+        *self.discovered.lock().await = Some(Arc::clone(&fresh));
+        Ok(fresh)
     }
 
     async fn discover(&self) -> Result<Arc<Discovered>, ProviderUnavailable> {

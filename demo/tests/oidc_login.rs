@@ -5,7 +5,7 @@
 //! hands each request to that router.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::Router;
@@ -25,20 +25,25 @@ const CLIENT_ID: &str = "cpx-demo";
 const LOGIN_COOKIE: &str = "__Host-cpx-idp-login";
 const SESSION_COOKIE: &str = "__Host-cpx-idp-session";
 
+/// Where the site's requests to the provider go: the provider's router, once it is there.
+type ProviderSlot = Arc<Mutex<Option<Router>>>;
+
 /// The site, and the provider it is registered at.
 struct Both {
     site: Site,
     idp: Idp,
+    slot: ProviderSlot,
 }
 
 /// Requests of the site to the provider, answered by the provider's router.
-fn in_process(slot: Arc<OnceLock<Router>>) -> ProviderHttp {
+fn in_process(slot: ProviderSlot) -> ProviderHttp {
     ProviderHttp::Custom(Arc::new(move |request: axum::http::Request<Vec<u8>>| {
         let slot = Arc::clone(&slot);
         Box::pin(async move {
             let router = slot
-                .get()
-                .cloned()
+                .lock()
+                .ok()
+                .and_then(|router| router.clone())
                 .ok_or_else(|| ProviderHttpError("the provider is not there yet".into()))?;
             let (mut parts, body) = request.into_parts();
             // The router knows paths only; the provider's own origin is its issuer.
@@ -79,7 +84,7 @@ scopes = ["openid", "profile"]
 }
 
 async fn start_with(issuer: &str, http: Option<ProviderHttp>) -> Result<Both, TestError> {
-    let slot = Arc::new(OnceLock::new());
+    let slot: ProviderSlot = Arc::new(Mutex::new(None));
     let http = http.unwrap_or_else(|| in_process(Arc::clone(&slot)));
     let mut setup = None;
     let site = Site::start_with(|config| {
@@ -97,9 +102,13 @@ async fn start_with(issuer: &str, http: Option<ProviderHttp>) -> Result<Both, Te
     })
     .await?;
     setup.ok_or("no OIDC configuration")??;
-    let idp = provider_with("RS256", &demo_client(&site.origin))?;
-    let _ = slot.set(idp.router.clone());
-    Ok(Both { site, idp })
+    let mut both = Both {
+        idp: provider_with("RS256", &demo_client(&site.origin))?,
+        site,
+        slot,
+    };
+    both.restart_provider("RS256")?;
+    Ok(both)
 }
 
 async fn start() -> Result<Both, TestError> {
@@ -107,6 +116,14 @@ async fn start() -> Result<Both, TestError> {
 }
 
 impl Both {
+    /// The provider (again): a new one, with new keys of which `active` signs, the same clients.
+    fn restart_provider(&mut self, active: &str) -> TestResult {
+        self.idp = provider_with(active, &demo_client(&self.site.origin))?;
+        let mut slot = self.slot.lock().map_err(|_| "provider slot poisoned")?;
+        *slot = Some(self.idp.router.clone());
+        Ok(())
+    }
+
     /// The one-button form `action` of the page at `from`, posted with the page's CSRF token.
     async fn submit(
         &self,
@@ -391,5 +408,20 @@ async fn the_button_is_there_only_with_a_provider() -> TestResult {
     )
     .await?;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+#[tokio::test]
+async fn new_provider_keys_are_fetched_again() -> TestResult {
+    let mut both = start().await?;
+    let browser = both.site.browser()?;
+    // The first login keeps the discovery and the JWKS (RS256 keys).
+    both.first_login(&browser).await?;
+    // The provider comes back with new keys, ES256 active: the kept JWKS cannot check its ID
+    // tokens, the site fetches the keys again and the holder goes straight in.
+    both.restart_provider("ES256")?;
+    let other = both.site.browser()?;
+    let (to, _) = both.login(&other).await?;
+    assert_eq!(to, "/compte");
     Ok(())
 }

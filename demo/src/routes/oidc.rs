@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken};
+use openidconnect::core::{CoreAuthenticationFlow, CoreIdToken, CoreIdTokenClaims};
 use openidconnect::{
     AuthorizationCode, CsrfToken, LocalizedClaim, LogoutRequest, Nonce, PkceCodeChallenge,
     PkceCodeVerifier, Scope, TokenResponse,
@@ -200,15 +200,39 @@ pub(crate) async fn finish(
         log("OpenID Connect token answer without an ID token");
         return not_confirmed();
     };
-    let verifier = discovered.client.id_token_verifier();
-    let claims = match id_token.claims(&verifier, &Nonce::new(login.nonce)) {
-        Ok(claims) => claims,
-        Err(error) => {
-            log(&format!("ID token refused: {error}"));
-            return not_confirmed();
+    let nonce = Nonce::new(login.nonce);
+    let checked = id_token
+        .claims(&discovered.id_token_verifier(), &nonce)
+        .map(holder_of);
+    let holder = match checked {
+        Ok(holder) => holder,
+        Err(first) => {
+            // A key the kept JWKS does not have (the provider rotated): its keys again, once.
+            log(&format!(
+                "ID token not verified with the kept keys ({first}): discovery again"
+            ));
+            let fresh = match provider.rediscover().await {
+                Ok(fresh) => fresh,
+                Err(why) => return provider_down(&why),
+            };
+            let checked = id_token
+                .claims(&fresh.id_token_verifier(), &nonce)
+                .map(holder_of);
+            match checked {
+                Ok(holder) => holder,
+                Err(error) => {
+                    log(&format!("ID token refused: {error}"));
+                    return not_confirmed();
+                }
+            }
         }
     };
-    let holder = ProviderHolder {
+    signed_in_or_linking(&app, &session, holder, id_token.to_string()).await
+}
+
+/// Who the verified ID token names.
+fn holder_of(claims: &CoreIdTokenClaims) -> ProviderHolder {
+    ProviderHolder {
         issuer: claims.issuer().to_string(),
         subject: claims.subject().to_string(),
         given_name: localized(claims.given_name()),
@@ -217,8 +241,7 @@ pub(crate) async fn finish(
             .preferred_username()
             .map(|name| name.to_string())
             .unwrap_or_default(),
-    };
-    signed_in_or_linking(&app, &session, holder, id_token.to_string()).await
+    }
 }
 
 /// A claim's value without a language tag (the one cpx-idp gives).
