@@ -59,9 +59,17 @@ impl ProviderHttp {
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15));
         if let Some(pem) = extra_ca_pem {
-            let certificate = reqwest::Certificate::from_pem(pem)
+            // reqwest reads PEM lazily: a file with no certificate in it would pass unnoticed.
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|error| OidcSetupError(format!("provider CA: {error}")))?;
-            builder = builder.add_root_certificate(certificate);
+            if certificates.is_empty() {
+                return Err(OidcSetupError(
+                    "provider CA: no PEM certificate in the file".to_owned(),
+                ));
+            }
+            for certificate in certificates {
+                builder = builder.add_root_certificate(certificate);
+            }
         }
         builder
             .build()
