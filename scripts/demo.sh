@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole CPx Connect experience on one machine: pcscd with a virtual CPS3 card in vpcd, the
-# demo relying party on https://localhost:8443, the native host registered for a throw-away
-# Chromium profile, and Chromium with the extension loaded. Ctrl-C stops everything.
+# demo relying party on https://localhost:8443, the OpenID Connect provider cpx-idp on
+# https://localhost:8444 (the demo's second button), the native host registered for a
+# throw-away Chromium profile, and Chromium with the extension loaded. Ctrl-C stops everything.
 #
 # Without a display (no DISPLAY/WAYLAND_DISPLAY) it prints the address and the steps instead of
 # opening the browser, and keeps the card and the site running.
@@ -12,7 +13,7 @@ state="${CPX_DEMO_DIR:-$root/target/demo}"
 mkdir -p "$state"
 
 echo "==> building"
-cargo build --locked -p cpx-connect -p cpx-demo -p cpx-virtual-card --bins
+cargo build --locked -p cpx-connect -p cpx-demo -p cpx-idp -p cpx-virtual-card --bins
 node extension/build.mjs >/dev/null
 bash scripts/start-pcscd.sh
 
@@ -35,16 +36,64 @@ echo "==> inserting the virtual CPS3 card (Marie DUPONT, Médecin, code porteur 
 target/debug/cpx-virtual-card --port 35963 --holder dupont --pin 1234 2>"$state/virtual-card.log" &
 pids+=($!)
 
-echo "==> starting the demo site"
+wait_for_port() {
+  for _ in $(seq 1 100); do
+    ss -ltn | grep -q ":$1 " && return 0
+    sleep 0.1
+  done
+  echo "==> nothing listens on port $1; see $2" >&2
+  return 1
+}
+
+echo "==> starting the OpenID Connect provider cpx-idp (https://localhost:8444)"
+# Its own TLS certificate from a throw-away CA (the demo site's back channel trusts that CA),
+# its signing key made at the first start (--demo), the virtual card's test CA, one client.
+idp="$state/idp"
+bash scripts/idp-demo-tls.sh "$idp"
+client_secret="cpx-demo-client-secret-for-make-demo-only"
+printf %s "$client_secret" >"$idp/demo-client-secret"
+cat >"$idp/idp.toml" <<TOML
+# Written by scripts/demo.sh at each start: the provider of \`make demo\`. Never in production.
+issuer = "https://localhost:8444"
+listen = "127.0.0.1:8444"
+page_library = "$root/extension/page/cpx-connect.js"
+
+[tls]
+certificate = "idp.pem"
+key = "idp.key"
+
+[[signing_keys]]
+kid = "demo-rs256-1"
+file = "demo-keys/rs256.pem"
+algorithm = "RS256"
+active = true
+
+[trust]
+anchors = ["$root/tests/virtual-card/fixtures/test-ca.der"]
+crls = ["$root/tests/virtual-card/fixtures/test-ca.crl.der"]
+allow_test_anchors = true
+
+[[clients]]
+client_id = "cpx-demo"
+name = "Site de démonstration CPx Connect"
+secret_sha256 = "$(printf %s "$client_secret" | sha256sum | cut -d' ' -f1)"
+redirect_uris = ["https://localhost:8443/oidc/retour"]
+post_logout_redirect_uris = ["https://localhost:8443/"]
+scopes = ["openid", "profile"]
+TOML
+target/debug/cpx-idp serve --demo --config "$idp/idp.toml" 2>"$state/idp.log" &
+pids+=($!)
+wait_for_port 8444 "$state/idp.log"
+
+echo "==> starting the demo site (https://localhost:8443)"
 target/debug/cpx-demo serve --seed-demo-user --addr 127.0.0.1:8443 --origin https://localhost:8443 \
   --db "$state/demo.sqlite" --trust-anchor tests/virtual-card/fixtures/test-ca.der \
   --crl tests/virtual-card/fixtures/test-ca.crl.der --allow-test-anchors \
+  --oidc-issuer https://localhost:8444 --oidc-client-id cpx-demo \
+  --oidc-client-secret-file "$idp/demo-client-secret" --oidc-provider-ca "$idp/ca.pem" \
   2>"$state/demo-site.log" &
 pids+=($!)
-for _ in $(seq 1 100); do
-  ss -ltn | grep -q ':8443 ' && break
-  sleep 0.1
-done
+wait_for_port 8443 "$state/demo-site.log"
 
 echo "==> registering the host for a throw-away Chromium profile"
 profile="$state/chromium-profile"
@@ -64,6 +113,7 @@ cat <<TEXT
 
 CPx Connect demo is running.
   site:        https://localhost:8443  (self-signed certificate)
+  provider:    https://localhost:8444  (cpx-idp, OpenID Connect; certificate of a throw-away CA)
   account:     marie.dupont / demo1234
   card:        virtual CPS3 in "Virtual PCD 00 00", code porteur 1234
   host logs:   ~/.local/state/cpx-connect/
@@ -71,6 +121,9 @@ CPx Connect demo is running.
 
 Steps: click « S'identifier par carte CPS », type 1234 in the CPx Connect window; the first
 time, link the card to marie.dupont / demo1234; log out and log in again with the card alone.
+Or click « Se connecter avec CPx Connect (OpenID Connect) »: the provider's page asks for the
+card (« S'identifier par carte CPS », code 1234), then brings you back to the site; logging
+out of the site ends the provider's session too.
 TEXT
 
 chromium=/usr/lib/chromium/chromium
@@ -85,6 +138,6 @@ else
   echo "No display here: open Chromium yourself with"
   echo "  chromium --user-data-dir=$profile --ignore-certificate-errors \\"
   echo "    --load-extension=$root/extension/dist/chromium https://localhost:8443"
-  echo "Press Ctrl-C to stop the card and the site."
+  echo "Press Ctrl-C to stop the card, the provider and the site."
   wait
 fi

@@ -75,6 +75,8 @@ pub struct DemoConfig {
     pub nonce_lifetime: Duration,
     /// How long an idle browser session lives.
     pub session_idle_timeout: Duration,
+    /// The OpenID Connect provider of the second button (`routes/oidc.rs`); `None`: no button.
+    pub oidc: Option<crate::oidc::OidcConfig>,
 }
 
 impl DemoConfig {
@@ -120,6 +122,7 @@ impl DemoConfig {
             hsts_max_age: 365 * 24 * 3600,
             store_url: None,
             store_ca: None,
+            oidc: None,
         })
     }
 }

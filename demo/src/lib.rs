@@ -8,6 +8,7 @@ pub mod card;
 pub mod client;
 pub mod config;
 pub mod messages;
+pub mod oidc;
 pub mod pages;
 pub mod redis_sessions;
 mod routes;

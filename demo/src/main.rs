@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use cpx_demo::config::{default_page_library, read_der_files};
+use cpx_demo::oidc::{OidcConfig, OidcSetupError, ProviderHttp};
 use cpx_demo::server::{self, ServeError};
 use cpx_demo::{
     build_router, seed_demo_user, AccountStore, AppError, AppState, ConfigError, DemoConfig,
@@ -54,6 +55,8 @@ enum CliError {
     App(#[from] AppError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error(transparent)]
+    Oidc(#[from] OidcSetupError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -138,6 +141,20 @@ struct ServeArgs {
     /// Challenges one client may ask at once, before one per 2 seconds (default 20).
     #[arg(long, value_name = "N")]
     client_challenge_burst: Option<u32>,
+    /// The OpenID Connect provider of the « Se connecter avec CPx Connect (OpenID Connect) »
+    /// button (e.g. cpx-idp's issuer); without it, no such button.
+    #[arg(long, value_name = "URL", requires_all = ["oidc_client_id", "oidc_client_secret_file"])]
+    oidc_issuer: Option<String>,
+    /// This site's client_id at the provider.
+    #[arg(long, value_name = "ID", requires = "oidc_issuer")]
+    oidc_client_id: Option<String>,
+    /// A file holding this site's client secret at the provider (not on the command line,
+    /// where other users of the machine see it).
+    #[arg(long, value_name = "PATH", requires = "oidc_issuer")]
+    oidc_client_secret_file: Option<PathBuf>,
+    /// A CA certificate (PEM) the provider's HTTPS certificate chains to, besides the system's.
+    #[arg(long, value_name = "PEM", requires = "oidc_issuer")]
+    oidc_provider_ca: Option<PathBuf>,
 }
 
 fn run_serve(args: ServeArgs) -> Result<(), CliError> {
@@ -162,6 +179,30 @@ fn run_serve(args: ServeArgs) -> Result<(), CliError> {
         config.challenge_burst = burst;
     }
     config.page_library = args.page_library.unwrap_or_else(default_page_library);
+    if let (Some(issuer), Some(client_id), Some(secret_file)) = (
+        &args.oidc_issuer,
+        &args.oidc_client_id,
+        &args.oidc_client_secret_file,
+    ) {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|source| ConfigError::UnreadableFile {
+                path: path.clone(),
+                source,
+            })
+        };
+        let secret = String::from_utf8_lossy(&read(secret_file)?)
+            .trim()
+            .to_owned();
+        let ca = args.oidc_provider_ca.as_ref().map(read).transpose()?;
+        let http = ProviderHttp::network(ca.as_deref())?;
+        config.oidc = Some(OidcConfig::new(
+            issuer,
+            client_id,
+            &secret,
+            &config.origin,
+            http,
+        )?);
+    }
 
     // Bind before anything slow, so a busy port is the first thing reported.
     let listener = server::bind(args.addr)?;

@@ -8,7 +8,7 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-use crate::session::Flash;
+use crate::session::{Flash, ProviderHolder};
 use crate::store::{Account, LinkedCard};
 
 /// `JJ/MM/AAAA` (UTC), as French administrations write dates. A moment the `time` crate
@@ -28,21 +28,25 @@ pub fn format_date_fr(moment: SystemTime) -> String {
         .unwrap_or_else(|| "date inconnue".to_owned())
 }
 
-/// The login page: the card button and the password form.
+/// The login page: the card button, the OpenID Connect button (when a provider is
+/// configured) and the password form.
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
     pub csrf_token: &'a str,
+    pub provider_button: bool,
     pub flash: Option<&'a Flash>,
     pub username: &'a str,
 }
 
-/// First-time linking: the verified card, and the account's name and password to link it to.
+/// First-time linking: the verified card (or the holder the OpenID Connect provider vouched
+/// for), and the account's name and password to link it to.
 #[derive(Template)]
 #[template(path = "link.html")]
 pub struct LinkPage<'a> {
     pub csrf_token: &'a str,
-    pub card: &'a LinkedCard,
+    pub card: Option<&'a LinkedCard>,
+    pub holder: Option<&'a ProviderHolder>,
     pub error: Option<&'a str>,
     pub username: &'a str,
     pub signed_in_as: Option<&'a Account>,
@@ -55,6 +59,8 @@ pub struct AccountPage<'a> {
     pub csrf_token: &'a str,
     pub account: &'a Account,
     pub card: Option<&'a LinkedCard>,
+    /// The OpenID Connect provider whose holder is linked to the account, if any.
+    pub provider: Option<&'a str>,
     pub flash: Option<&'a Flash>,
 }
 
@@ -103,6 +109,7 @@ mod tests {
     ) -> Result<(), Box<dyn std::error::Error>> {
         let html = LoginPage {
             csrf_token: "token",
+            provider_button: false,
             flash: None,
             username: "",
         }
@@ -159,7 +166,8 @@ mod tests {
         };
         let html = LinkPage {
             csrf_token: "token",
-            card: &card,
+            card: Some(&card),
+            holder: None,
             error: None,
             username: "",
             signed_in_as: None,

@@ -27,6 +27,12 @@ pub const CSRF: &str = "csrf";
 pub const ACCOUNT_ID: &str = "account_id";
 pub const PENDING_CARD: &str = "pending_card";
 pub const FLASH: &str = "flash";
+/// An OpenID Connect login under way (`routes/oidc.rs`): what the return must match.
+pub const PROVIDER_LOGIN: &str = "provider_login";
+/// A holder the provider vouched for, not yet linked to an account.
+pub const PENDING_PROVIDER: &str = "pending_provider";
+/// The provider's ID token of a session signed in through it: the logout's `id_token_hint`.
+pub const PROVIDER_ID_TOKEN: &str = "provider_id_token";
 
 /// A message shown once on the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +49,35 @@ pub struct PendingCard {
 }
 
 impl PendingCard {
+    /// Whether it waited less than `lifetime`.
+    pub fn is_fresh(&self, lifetime: Duration) -> bool {
+        self.verified_at
+            .elapsed()
+            .is_ok_and(|waited| waited < lifetime)
+    }
+}
+
+/// A holder whose ID token the provider signed, linked to no account yet.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingProvider {
+    pub holder: ProviderHolder,
+    /// The ID token, kept for the logout once linked.
+    pub id_token: String,
+    pub verified_at: SystemTime,
+}
+
+/// Who the provider says logged in: the key (issuer, sub) and what the link page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderHolder {
+    pub issuer: String,
+    pub subject: String,
+    pub given_name: String,
+    pub family_name: String,
+    /// `preferred_username`: the idNat at cpx-idp (and at Pro Santé Connect).
+    pub id_nat: String,
+}
+
+impl PendingProvider {
     /// Whether it waited less than `lifetime`.
     pub fn is_fresh(&self, lifetime: Duration) -> bool {
         self.verified_at

@@ -92,6 +92,15 @@ CREATE TABLE IF NOT EXISTS accounts (
 CREATE TABLE IF NOT EXISTS card_links ",
     card_links_columns!(),
     ";
+-- Accounts reached through an OpenID Connect provider (routes/oidc.rs): the provider's
+-- (issuer, sub), the only pair OpenID Connect promises stable and unique (Core 1.0, 5.7).
+CREATE TABLE IF NOT EXISTS provider_links (
+    account_id INTEGER NOT NULL UNIQUE REFERENCES accounts(id) ON DELETE CASCADE,
+    issuer     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    linked_at  INTEGER NOT NULL,
+    UNIQUE (issuer, subject)
+);
 "
 );
 
@@ -308,6 +317,71 @@ impl AccountStore {
         Ok(())
     }
 
+    /// The account linked to the provider's holder (issuer, sub), if any.
+    pub fn account_for_provider_subject(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<Account>, StoreError> {
+        let connection = self.lock()?;
+        Ok(connection
+            .query_row(
+                "SELECT a.id, a.username, a.display_name FROM accounts a
+                 JOIN provider_links p ON p.account_id = a.id
+                 WHERE p.issuer = ?1 AND p.subject = ?2",
+                params![issuer, subject],
+                account_from_row,
+            )
+            .optional()?)
+    }
+
+    /// The issuer of the provider whose holder is linked to the account, if any.
+    pub fn provider_of_account(&self, account_id: i64) -> Result<Option<String>, StoreError> {
+        let connection = self.lock()?;
+        Ok(connection
+            .query_row(
+                "SELECT issuer FROM provider_links WHERE account_id = ?1",
+                params![account_id],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Links the provider's holder (issuer, sub) to an account, with the rules of a card: an
+    /// account is reached through one holder at most, and a holder reaches one account.
+    pub fn link_provider_subject(
+        &self,
+        account_id: i64,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock()?;
+        let transaction = connection.transaction()?;
+        let account_has_link: bool = transaction.query_row(
+            "SELECT EXISTS(SELECT 1 FROM provider_links WHERE account_id = ?1)",
+            params![account_id],
+            |row| row.get(0),
+        )?;
+        if account_has_link {
+            return Err(StoreError::AccountAlreadyLinked);
+        }
+        let subject_is_linked: bool = transaction.query_row(
+            "SELECT EXISTS(SELECT 1 FROM provider_links WHERE issuer = ?1 AND subject = ?2)",
+            params![issuer, subject],
+            |row| row.get(0),
+        )?;
+        if subject_is_linked {
+            return Err(StoreError::CardAlreadyLinked);
+        }
+        transaction.execute(
+            "INSERT INTO provider_links (account_id, issuer, subject, linked_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![account_id, issuer, subject, unix_seconds(SystemTime::now())],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
     /// Records the details of the card just used: a renewed card keeps its idNat but has a
     /// new serial number and expiry, and the account page should show the current one.
     pub fn refresh_card(&self, card: &LinkedCard) -> Result<(), StoreError> {
@@ -331,10 +405,15 @@ impl AccountStore {
     }
 
     /// Removes the account's card link; false if it had none.
+    /// Unlinks the account's card, and the provider's holder linked to it (both are the card:
+    /// « dissocier » ends login by card whichever way it came).
     pub fn unlink_card(&self, account_id: i64) -> Result<bool, StoreError> {
         let connection = self.lock()?;
         let removed = connection.execute(
             "DELETE FROM card_links WHERE account_id = ?1",
+            params![account_id],
+        )? + connection.execute(
+            "DELETE FROM provider_links WHERE account_id = ?1",
             params![account_id],
         )?;
         Ok(removed > 0)
@@ -515,6 +594,37 @@ mod tests {
             store.account_for_card(&"aa".repeat(32), "810001234567")?,
             Some(pierre)
         );
+        Ok(())
+    }
+
+    #[test]
+    fn one_provider_holder_per_account_and_one_account_per_holder() -> Result<(), StoreError> {
+        let store = AccountStore::open_in_memory()?;
+        let marie = store.create_account("marie", "Marie", "pw")?;
+        let pierre = store.create_account("pierre", "Pierre", "pw")?;
+        let idp = "https://idp.example";
+        store.link_provider_subject(marie.id, idp, "sub-marie")?;
+        let found = store.account_for_provider_subject(idp, "sub-marie")?;
+        assert_eq!(found.map(|account| account.id), Some(marie.id));
+        assert_eq!(store.provider_of_account(marie.id)?.as_deref(), Some(idp));
+        assert_eq!(store.provider_of_account(pierre.id)?, None);
+        // The same sub from another issuer is another holder.
+        assert!(store
+            .account_for_provider_subject("https://other.example", "sub-marie")?
+            .is_none());
+        assert!(matches!(
+            store.link_provider_subject(marie.id, idp, "sub-other"),
+            Err(StoreError::AccountAlreadyLinked)
+        ));
+        assert!(matches!(
+            store.link_provider_subject(pierre.id, idp, "sub-marie"),
+            Err(StoreError::CardAlreadyLinked)
+        ));
+        // « Dissocier » ends the provider's link too.
+        assert!(store.unlink_card(marie.id)?);
+        assert!(store
+            .account_for_provider_subject(idp, "sub-marie")?
+            .is_none());
         Ok(())
     }
 

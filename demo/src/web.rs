@@ -9,7 +9,8 @@
 //! | `POST /api/login/card` | the token from the page library (JSON): logs in, or sends to `/lier` | `card` |
 //! | `GET, POST /lier`, `POST /lier/annuler` | first-time linking of a verified card to an account | `link` |
 //! | `GET /compte`, `POST /compte/dissocier` | the account and its card; unlink (password again) | `account` |
-//! | `POST /deconnexion` | logout | `account` |
+//! | `POST /oidc/connexion`, `GET /oidc/retour` | login through the OpenID Connect provider (when configured) | `oidc` |
+//! | `POST /deconnexion` | logout (and the provider's, for a session that came through it) | `account` |
 //! | `GET /static/...` | stylesheet, page script, and the extension's page library | `assets` |
 //!
 //! Sessions are tower-sessions sessions ([`crate::session`]): made only by the pages that need
@@ -26,6 +27,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::card::{memory_challenges, CardChecker, Challenges, TrustSetupError};
 use crate::config::DemoConfig;
+use crate::oidc::OidcProvider;
 use crate::redis_sessions::RedisSessionStore;
 use crate::routes::account::{account_page, logout, unlink_card};
 use crate::routes::api::issue_nonce;
@@ -33,6 +35,7 @@ use crate::routes::assets::{card_login_script, not_found, page_library, styleshe
 use crate::routes::card::card_login;
 use crate::routes::link::{link_cancel, link_page, link_submit};
 use crate::routes::middleware::{read_body_in_time, security_headers, MAX_BODY_BYTES};
+use crate::routes::oidc;
 use crate::routes::password::{login_page, password_login};
 use crate::routes::respond::log;
 use crate::session::{DemoSessionStore, TieredMemoryStore, SESSION_COOKIE};
@@ -69,6 +72,10 @@ pub(crate) struct AppInner {
     pub(crate) sessions: DemoSessionStore,
     pub(crate) cards: CardChecker,
     pub(crate) throttle: Throttle,
+    pub(crate) oidc: Option<Arc<OidcProvider>>,
+    /// The content security policy when forms may lead to the provider (`form-action`
+    /// covers the redirects after a form: the button's and the logout's).
+    pub(crate) provider_csp: Option<axum::http::HeaderValue>,
 }
 
 impl AppState {
@@ -143,6 +150,20 @@ impl AppState {
         sessions: DemoSessionStore,
     ) -> Self {
         let throttle = Throttle::new(&config);
+        let oidc = config
+            .oidc
+            .clone()
+            .map(|oidc| Arc::new(OidcProvider::new(oidc)));
+        let provider_csp = config.oidc.as_ref().and_then(|oidc| {
+            let origin = oidc.issuer.url().origin().ascii_serialization();
+            axum::http::HeaderValue::from_str(
+                &cpx_web::headers::CONTENT_SECURITY_POLICY_VALUE.replace(
+                    "form-action 'self'",
+                    &format!("form-action 'self' {origin}"),
+                ),
+            )
+            .ok()
+        });
         Self {
             inner: Arc::new(AppInner {
                 config,
@@ -150,6 +171,8 @@ impl AppState {
                 sessions,
                 cards,
                 throttle,
+                oidc,
+                provider_csp,
             }),
         }
     }
@@ -223,6 +246,8 @@ pub fn build_router(state: AppState) -> Router {
         .route("/compte", get(account_page))
         .route("/compte/dissocier", post(unlink_card))
         .route("/deconnexion", post(logout))
+        .route("/oidc/connexion", post(oidc::start))
+        .route("/oidc/retour", get(oidc::finish))
         .route("/static/style.css", get(stylesheet))
         .route("/static/card-login.js", get(card_login_script))
         .route("/static/cpx-connect.js", get(page_library))

@@ -134,3 +134,42 @@ fn add_user_creates_an_account_and_refuses_a_duplicate() -> TestResult {
     assert_clear_failure(&duplicate, "already taken");
     Ok(())
 }
+
+#[test]
+fn bad_openid_connect_options_are_reported() -> TestResult {
+    let workdir = tempfile::tempdir()?;
+    let secret = workdir.path().join("secret");
+    std::fs::write(&secret, "s3cret")?;
+    let not_pem = workdir.path().join("ca.pem");
+    std::fs::write(&not_pem, "not a certificate")?;
+    let missing = workdir.path().join("no-such-secret");
+    let anchor = fixture("test-ca.der");
+    let run = |issuer: &str, secret_file: &Path, ca: Option<&Path>| {
+        let mut command = demo();
+        command
+            .args(serve_args(workdir.path(), "127.0.0.1:0", &anchor))
+            .args(["--allow-test-anchors", "--oidc-issuer", issuer, "--crl"])
+            .arg(fixture("test-ca.crl.der"))
+            .args(["--oidc-client-id", "cpx-demo", "--oidc-client-secret-file"])
+            .arg(secret_file);
+        if let Some(ca) = ca {
+            command.arg("--oidc-provider-ca").arg(ca);
+        }
+        command.output()
+    };
+    let output = run("https://idp.example", &missing, None)?;
+    assert_clear_failure(&output, "cannot read");
+    assert!(stderr_of(&output).contains("no-such-secret"));
+    assert_clear_failure(&run("not a url", &secret, None)?, "issuer");
+    assert_clear_failure(
+        &run("https://idp.example", &secret, Some(&not_pem))?,
+        "provider CA",
+    );
+    // An issuer without its client: refused by the argument parser (exit code 2).
+    let alone = demo()
+        .args(serve_args(workdir.path(), "127.0.0.1:0", &anchor))
+        .args(["--oidc-issuer", "https://idp.example"])
+        .output()?;
+    assert_eq!(alone.status.code(), Some(2), "{}", stderr_of(&alone));
+    Ok(())
+}

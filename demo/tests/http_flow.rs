@@ -17,20 +17,11 @@ use sha2::{Digest, Sha256};
 
 mod common;
 
-use common::site::Site;
+use common::site::{page, post_credentials, post_form, Site};
 use common::{
     csrf_of, location, make_token, read_fixture, TestResult, MARIE_ID_NAT, MARIE_PASSWORD,
     MARIE_USERNAME, PIERRE_PASSWORD, PIERRE_USERNAME,
 };
-
-async fn page(
-    client: &Client,
-    site: &Site,
-    path: &str,
-) -> Result<(StatusCode, String), Box<dyn std::error::Error>> {
-    let response = client.get(site.url(path)).send().await?;
-    Ok((response.status(), response.text().await?))
-}
 
 async fn get_nonce(client: &Client, site: &Site) -> Result<String, Box<dyn std::error::Error>> {
     common::fetch_nonce(client, &site.origin).await
@@ -54,37 +45,6 @@ async fn card_login(
     let nonce = get_nonce(client, site).await?;
     let token = make_token(holder, &site.origin, &nonce)?;
     post_token(client, site, &token).await
-}
-
-async fn post_form(
-    client: &Client,
-    site: &Site,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> Result<Response, Box<dyn std::error::Error>> {
-    Ok(client.post(site.url(path)).form(fields).send().await?)
-}
-
-/// A username/password form (`/connexion` or `/lier`), posted with the page's CSRF token.
-async fn post_credentials(
-    client: &Client,
-    site: &Site,
-    path: &str,
-    csrf: &str,
-    username: &str,
-    password: &str,
-) -> Result<Response, Box<dyn std::error::Error>> {
-    post_form(
-        client,
-        site,
-        path,
-        &[
-            ("csrf", csrf),
-            ("username", username),
-            ("password", password),
-        ],
-    )
-    .await
 }
 
 async fn password_login(

@@ -9,12 +9,13 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::extract::{Csrf, SignedIn};
+use super::oidc::{provider_logout_url, redirect_to};
 use super::password::{password_step, PasswordCheck};
 use super::respond::{html, redirect, server_error_page, session_store_failure_page};
 use super::sessions::{flash_and_csrf_token, renew_session};
 use crate::client::Client;
 use crate::pages::AccountPage;
-use crate::session::{Flash, FLASH};
+use crate::session::{Flash, FLASH, PROVIDER_ID_TOKEN};
 use crate::web::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,6 +33,10 @@ pub(crate) async fn account_page(
         Ok(card) => card,
         Err(error) => return server_error_page("card lookup", &error),
     };
+    let provider = match app.inner.store.provider_of_account(account.id) {
+        Ok(provider) => provider,
+        Err(error) => return server_error_page("provider link lookup", &error),
+    };
     let (flash, csrf_token) = match flash_and_csrf_token(&session).await {
         Ok(both) => both,
         Err(error) => return session_store_failure_page(&error),
@@ -42,6 +47,7 @@ pub(crate) async fn account_page(
             csrf_token: &csrf_token,
             account: &account,
             card: card.as_ref(),
+            provider: provider.as_deref(),
             flash: flash.as_ref(),
         },
     )
@@ -82,10 +88,20 @@ pub(crate) async fn unlink_card(
     redirect("/compte")
 }
 
+/// Ends this site's session and, for a session that came through the OpenID Connect
+/// provider, sends the browser to end the provider's too (it comes back to `/`).
 pub(crate) async fn logout(_: Csrf, State(app): State<AppState>, session: Session) -> Response {
+    let id_token = session
+        .get::<String>(PROVIDER_ID_TOKEN)
+        .await
+        .ok()
+        .flatten();
     let flash = Flash::Info("Vous êtes déconnecté.".to_owned());
-    match renew_session(&app, &session, None, None, Some(flash)).await {
-        Ok(()) => redirect("/"),
-        Err(error) => session_store_failure_page(&error),
+    if let Err(error) = renew_session(&app, &session, None, None, Some(flash)).await {
+        return session_store_failure_page(&error);
+    }
+    match provider_logout_url(&app, id_token).await {
+        Some(url) => redirect_to(&url),
+        None => redirect("/"),
     }
 }

@@ -6,7 +6,7 @@
 //! | [`Csrf`] | the form's `csrf` field is this session's token | `403` page |
 //! | [`SignedIn`] | the session is signed in to an existing account | `303` to `/` |
 //! | [`MaybeSignedIn`] | always (the account, if signed in) | — |
-//! | [`PendingLink`] | a verified card, still fresh, waits to be linked | `303` to `/`, a flash says why |
+//! | [`PendingLink`] | a verified card (or a holder the OpenID Connect provider vouched for), still fresh, waits to be linked | `303` to `/`, a flash says why |
 //! | [`ApiSession`] | always (the id of a session this site made, if any) | — |
 //!
 //! Each answers `503` when the session store (Redis) does not, and `500` when the account
@@ -25,7 +25,10 @@ use super::respond::{
     csrf_failure_page, json_failure, log, redirect, server_error_page, session_store_failure_page,
 };
 use super::sessions::existing_session_id;
-use crate::session::{constant_time_eq, Flash, PendingCard, ACCOUNT_ID, CSRF, FLASH, PENDING_CARD};
+use crate::session::{
+    constant_time_eq, Flash, PendingCard, PendingProvider, ACCOUNT_ID, CSRF, FLASH, PENDING_CARD,
+    PENDING_PROVIDER,
+};
 use crate::store::Account;
 use crate::web::AppState;
 
@@ -107,34 +110,46 @@ impl FromRequestParts<AppState> for MaybeSignedIn {
 
 const NO_PENDING_CARD: &str = "Aucune carte CPS n'attend d'être associée (la demande a peut-être expiré). Cliquez à nouveau sur « S'identifier par carte CPS ».";
 
-/// The verified card waiting to be linked, if it is still fresh; else it is dropped, the user
-/// told (a flash) and sent to the login page.
-pub struct PendingLink(pub PendingCard);
+/// What waits to be linked: a card verified here, or a holder the provider vouched for.
+pub enum Pending {
+    Card(PendingCard),
+    Provider(PendingProvider),
+}
+
+/// The verified card (or provider's holder) waiting to be linked, if it is still fresh; else
+/// it is dropped, the user told (a flash) and sent to the login page.
+pub struct PendingLink(pub Pending);
 
 impl FromRequestParts<AppState> for PendingLink {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let session = session_of(parts, state).await?;
-        let pending = session
+        let lifetime = state.config().pending_card_lifetime;
+        let card = session
             .get::<PendingCard>(PENDING_CARD)
             .await
             .ok()
             .flatten();
-        match pending {
-            Some(pending) if pending.is_fresh(state.config().pending_card_lifetime) => {
-                Ok(PendingLink(pending))
-            }
-            _ => {
-                let _ = session.remove_value(PENDING_CARD).await;
-                if session.id().is_some() {
-                    let _ = session
-                        .insert(FLASH, Flash::Error(NO_PENDING_CARD.to_owned()))
-                        .await;
-                }
-                Err(redirect("/"))
-            }
+        if let Some(pending) = card.filter(|pending| pending.is_fresh(lifetime)) {
+            return Ok(PendingLink(Pending::Card(pending)));
         }
+        let holder = session
+            .get::<PendingProvider>(PENDING_PROVIDER)
+            .await
+            .ok()
+            .flatten();
+        if let Some(pending) = holder.filter(|pending| pending.is_fresh(lifetime)) {
+            return Ok(PendingLink(Pending::Provider(pending)));
+        }
+        let _ = session.remove_value(PENDING_CARD).await;
+        let _ = session.remove_value(PENDING_PROVIDER).await;
+        if session.id().is_some() {
+            let _ = session
+                .insert(FLASH, Flash::Error(NO_PENDING_CARD.to_owned()))
+                .await;
+        }
+        Err(redirect("/"))
     }
 }
 

@@ -49,6 +49,9 @@ pub(crate) async fn security_headers(
     let headers = response.headers_mut();
     as_browser_session_cookies(headers);
     apply_security_headers(headers, app.inner.config.hsts_max_age);
+    if let Some(csp) = &app.inner.provider_csp {
+        headers.insert(axum::http::header::CONTENT_SECURITY_POLICY, csp.clone());
+    }
     response
 }
 

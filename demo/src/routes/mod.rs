@@ -9,6 +9,7 @@ pub(crate) mod card;
 pub(crate) mod extract;
 pub(crate) mod link;
 pub(crate) mod middleware;
+pub(crate) mod oidc;
 pub(crate) mod password;
 pub(crate) mod respond;
 pub(crate) mod sessions;

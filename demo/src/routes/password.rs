@@ -146,6 +146,7 @@ pub(crate) async fn login_page(
         StatusCode::OK,
         LoginPage {
             csrf_token: &csrf_token,
+            provider_button: app.inner.config.oidc.is_some(),
             flash: flash.as_ref(),
             username: "",
         },
@@ -173,6 +174,7 @@ pub(crate) async fn password_login(
                 StatusCode::UNAUTHORIZED,
                 LoginPage {
                     csrf_token: &csrf_token,
+                    provider_button: app.inner.config.oidc.is_some(),
                     flash: Some(&flash),
                     username: &username,
                 },

@@ -105,6 +105,47 @@ impl Site {
     }
 }
 
+/// A page of the site: its status and its text.
+pub async fn page(
+    client: &Client,
+    site: &Site,
+    path: &str,
+) -> Result<(reqwest::StatusCode, String), TestError> {
+    let response = client.get(site.url(path)).send().await?;
+    Ok((response.status(), response.text().await?))
+}
+
+pub async fn post_form(
+    client: &Client,
+    site: &Site,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> Result<reqwest::Response, TestError> {
+    Ok(client.post(site.url(path)).form(fields).send().await?)
+}
+
+/// A username/password form (`/connexion` or `/lier`), posted with the page's CSRF token.
+pub async fn post_credentials(
+    client: &Client,
+    site: &Site,
+    path: &str,
+    csrf: &str,
+    username: &str,
+    password: &str,
+) -> Result<reqwest::Response, TestError> {
+    post_form(
+        client,
+        site,
+        path,
+        &[
+            ("csrf", csrf),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
 impl Drop for Site {
     fn drop(&mut self) {
         self.handle.shutdown();

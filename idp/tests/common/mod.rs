@@ -230,13 +230,14 @@ pub async fn instances_from_text(text: &str, count: usize) -> Result<Vec<Idp>, E
 }
 
 /// `cpx-idp serve` on the configuration `text` (files of `write_files` beside it), for a start
-/// that must stop: its exit status and standard error.
-pub fn serve_refused(text: &str) -> Result<std::process::Output, Error> {
+/// that must stop: its exit status and standard error. The binary is the caller's
+/// `env!("CARGO_BIN_EXE_cpx-idp")`: this module is shared with the demo's tests, which have none.
+pub fn serve_refused(binary: &str, text: &str) -> Result<std::process::Output, Error> {
     let dir = tempfile::tempdir()?;
     write_files(dir.path(), "RS256")?;
     let path = dir.path().join("idp.toml");
     std::fs::write(&path, text)?;
-    Ok(std::process::Command::new(env!("CARGO_BIN_EXE_cpx-idp"))
+    Ok(std::process::Command::new(binary)
         .args(["serve", "--config"])
         .arg(&path)
         .output()?)

@@ -1,15 +1,16 @@
-// What the demo-flow suite needs beside the shared harness: the real `cpx-demo` relying party on
-// a free port, a virtual card whose APDU log the test can read (to prove what reached the card),
+// What the demo-flow suites need beside the shared harness: the real `cpx-demo` relying party on
+// a free port (and the OpenID Connect provider `cpx-idp` beside it), a virtual card whose APDU log the test can read (to prove what reached the card),
 // a wrapper that records every start of the real host (to prove when it was never asked), a
 // direct `status` request to the real host (to see what pcscd sees), and page helpers that
 // survive the navigations of a real login.
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PAGE_LIBRARY } from "./paths.mjs";
+import { PAGE_LIBRARY, REPO_ROOT } from "./paths.mjs";
 
 const START_TIMEOUT_MS = 15_000;
 /** pcscd polls vpcd about every 400 ms: give it time to see the card before a test looks. */
@@ -31,53 +32,112 @@ export function freePort() {
 }
 
 /**
- * Starts `cpx-demo serve` on a free port with its own fresh SQLite file and the demo account.
- * @param {{ binary: string, trustAnchor: string, workDir: string }} options
+ * Starts `cpx-demo serve` on a free port (or `port`) with its own fresh SQLite file and the demo
+ * account; `extraArgs` are added (e.g. the `--oidc-*` options).
+ * @param {{ binary: string, trustAnchor: string, workDir: string, port?: number, extraArgs?: string[] }} options
  * @returns {Promise<{ origin: string, url: string, log: () => string, close: () => Promise<void> }>}
  */
-export async function startDemoSite({ binary, trustAnchor, workDir }) {
-  const port = await freePort();
-  const origin = `https://localhost:${port}`;
-  const demo = spawn(
+export async function startDemoSite({ binary, trustAnchor, workDir, port, extraArgs = [] }) {
+  const chosenPort = port ?? (await freePort());
+  const origin = `https://localhost:${chosenPort}`;
+  const server = await startServer(
+    "cpx-demo",
     binary,
-    ["serve", "--seed-demo-user", "--addr", `127.0.0.1:${port}`, "--origin", origin,
+    ["serve", "--seed-demo-user", "--addr", `127.0.0.1:${chosenPort}`, "--origin", origin,
      "--db", join(workDir, "demo.sqlite"), "--trust-anchor", trustAnchor,
      // The test CA's CRL sits next to it (the site refuses a CA without one); test CAs need the flag.
      "--crl", trustAnchor.replace(/\.der$/, ".crl.der"), "--allow-test-anchors",
-     "--page-library", PAGE_LIBRARY],
-    { stdio: ["ignore", "ignore", "pipe"] },
+     "--page-library", PAGE_LIBRARY, ...extraArgs],
   );
+  return { origin, url: `${origin}/`, ...server };
+}
+
+/**
+ * Starts a server binary and resolves once its log says it serves (`<name>: serving`, printed
+ * once the port is bound: connections wait in the backlog until it serves).
+ * @param {string} name
+ * @param {string} binary
+ * @param {string[]} args
+ * @returns {Promise<{ log: () => string, close: () => Promise<void> }>}
+ */
+async function startServer(name, binary, args) {
+  const server = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
-  demo.stderr.on("data", (chunk) => {
+  server.stderr.on("data", (chunk) => {
     log += String(chunk);
   });
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cpx-demo did not start within ${START_TIMEOUT_MS} ms:\n${log}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${START_TIMEOUT_MS} ms:\n${log}`)), START_TIMEOUT_MS);
     const onData = () => {
-      // Printed once the port is bound: connections wait in the backlog until it serves.
-      if (!log.includes("cpx-demo: serving")) return;
+      if (!log.includes(`${name}: serving`)) return;
       clearTimeout(timer);
-      demo.stderr.off("data", onData);
+      server.stderr.off("data", onData);
       resolve(undefined);
     };
-    demo.stderr.on("data", onData);
-    demo.once("exit", (code) => {
+    server.stderr.on("data", onData);
+    server.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`cpx-demo exited with ${code} before serving:\n${log}`));
+      reject(new Error(`${name} exited with ${code} before serving:\n${log}`));
     });
-    demo.once("error", reject);
+    server.once("error", reject);
   });
   return {
-    origin,
-    url: `${origin}/`,
     log: () => log,
     close: () =>
       new Promise((done) => {
-        if (demo.exitCode !== null || demo.signalCode !== null) return done();
-        demo.once("exit", () => done());
-        demo.kill("SIGTERM");
+        if (server.exitCode !== null || server.signalCode !== null) return done();
+        server.once("exit", () => done());
+        server.kill("SIGTERM");
       }),
   };
+}
+
+/**
+ * Starts the OpenID Connect provider `cpx-idp` over HTTPS on `port`, with a certificate of a
+ * throw-away CA (scripts/idp-demo-tls.sh, as `make demo`), a signing key made at start
+ * (`--demo`), the card's test CA, and one client: the demo site at `siteOrigin`.
+ * @param {{ binary: string, trustAnchor: string, workDir: string, port: number, siteOrigin: string }} options
+ * @returns {Promise<{ origin: string, caFile: string, clientId: string, secretFile: string, log: () => string, close: () => Promise<void> }>}
+ */
+export async function startProvider({ binary, trustAnchor, workDir, port, siteOrigin }) {
+  const dir = join(workDir, "idp");
+  execFileSync("bash", [join(REPO_ROOT, "scripts", "idp-demo-tls.sh"), dir]);
+  const origin = `https://localhost:${port}`;
+  const clientId = "cpx-demo";
+  const secret = randomBytes(32).toString("base64url");
+  const secretFile = join(dir, "client-secret");
+  writeFileSync(secretFile, secret);
+  const text = (/** @type {string} */ value) => JSON.stringify(value); // a TOML basic string
+  writeFileSync(
+    join(dir, "idp.toml"),
+    [
+      `issuer = ${text(origin)}`,
+      `listen = ${text(`127.0.0.1:${port}`)}`,
+      `page_library = ${text(PAGE_LIBRARY)}`,
+      "[tls]",
+      'certificate = "idp.pem"',
+      'key = "idp.key"',
+      "[[signing_keys]]",
+      'kid = "browser-test-1"',
+      'file = "keys/rs256.pem"',
+      'algorithm = "RS256"',
+      "active = true",
+      "[trust]",
+      `anchors = [${text(trustAnchor)}]`,
+      `crls = [${text(trustAnchor.replace(/\.der$/, ".crl.der"))}]`,
+      "allow_test_anchors = true",
+      "[[clients]]",
+      `client_id = ${text(clientId)}`,
+      'name = "Site de démonstration CPx Connect"',
+      `secret_sha256 = ${text(createHash("sha256").update(secret).digest("hex"))}`,
+      `redirect_uris = [${text(`${siteOrigin}/oidc/retour`)}]`,
+      `post_logout_redirect_uris = [${text(`${siteOrigin}/`)}]`,
+      'scopes = ["openid", "profile"]',
+      "",
+    ].join("\n"),
+  );
+  const server = await startServer("cpx-idp", binary, ["serve", "--demo", "--config", join(dir, "idp.toml")]);
+  return { origin, caFile: join(dir, "ca.pem"), clientId, secretFile, ...server };
 }
 
 /**
@@ -225,6 +285,7 @@ export async function pageState(page) {
     return await page.evaluate(() => {
       const status = document.getElementById("card-status");
       return {
+        origin: location.origin,
         path: location.pathname,
         ready: document.readyState === "complete",
         heading: document.querySelector("h1")?.textContent?.trim() ?? "",
@@ -264,7 +325,7 @@ export async function waitForCardError(page, timeout = 30_000) {
  * @param {string} what
  * @param {number} timeout
  */
-async function waitForState(page, done, what, timeout) {
+export async function waitForState(page, done, what, timeout) {
   const deadline = Date.now() + timeout;
   /** @type {Awaited<ReturnType<typeof pageState>>} */
   let last;
