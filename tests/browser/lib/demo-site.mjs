@@ -290,7 +290,15 @@ export async function pageState(page) {
         ready: document.readyState === "complete",
         heading: document.querySelector("h1")?.textContent?.trim() ?? "",
         main: document.querySelector("main")?.textContent?.replace(/\s+/g, " ").trim() ?? "",
-        status: status && !status.hidden ? status.textContent ?? "" : "",
+        // The sentence, and apart from it the error code the page shows under it (small).
+        status:
+          status && !status.hidden
+            ? [...status.childNodes]
+                .filter((node) => node.nodeType === Node.TEXT_NODE)
+                .map((node) => node.textContent)
+                .join("")
+            : "",
+        statusCode: /ERR_[A-Z_]+/.exec(status?.querySelector(".error-code")?.textContent ?? "")?.[0] ?? "",
         statusIsError: Boolean(status?.classList.contains("is-error")),
         reloadMarker: /** @type {any} */ (window).__cpxDemoFlowMarker ?? null,
       };

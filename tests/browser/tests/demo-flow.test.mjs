@@ -257,6 +257,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       await pin.click("#cancel");
       const state = await waitForCardError(page);
       assert.equal(state.status, MESSAGES.cancelled);
+      assert.equal(state.statusCode, "ERR_USER_CANCELLED");
       assert.equal(state.path, "/");
       assert.equal(state.reloadMarker, "before cancel", "the page was not reloaded");
       await screenshotWithStatus(page, "cancelled");
@@ -282,6 +283,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       await clickCardButton(page, "no card");
       const state = await waitForCardError(page);
       assert.equal(state.status, MESSAGES.noCard);
+      assert.equal(state.statusCode, "ERR_NO_CARD");
       assert.equal(state.reloadMarker, "no card", "the page was not reloaded");
       assert.equal(await browser.countExtensionWindows("pin.html"), 0, "no PIN window without a card");
       await screenshotWithStatus(page, "no-card");
@@ -296,6 +298,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       await clickCardButton(page, "no host");
       const state = await waitForCardError(page);
       assert.equal(state.status, MESSAGES.hostNotInstalled);
+      assert.equal(state.statusCode, "ERR_HOST_NOT_INSTALLED");
       assert.equal(state.reloadMarker, "no host", "the page was not reloaded");
       await screenshotWithStatus(page, "host-not-installed");
       assert.deepEqual(host.launches(), []);
@@ -309,6 +312,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       await clickCardButton(page, "refused origin");
       const state = await waitForCardError(page);
       assert.equal(state.status, MESSAGES.originNotAllowed);
+      assert.equal(state.statusCode, "ERR_ORIGIN_NOT_ALLOWED");
       assert.equal(state.reloadMarker, "refused origin", "the page was not reloaded");
       assert.equal(await browser.countExtensionWindows("pin.html"), 0, "no PIN window for a refused site");
       await screenshotWithStatus(page, "origin-refused");
