@@ -13,12 +13,13 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { freePort, standInLibrary } from "../../../tests/lib/stand-in-page-library.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../../..");
@@ -37,38 +38,7 @@ const { chromium } = require("playwright-core");
 
 /** A page library whose authenticate() signs with the test holder key, or fails with the code in sessionStorage. */
 function stubLibrary() {
-  const key = readFileSync(join(PKI, "holder.key.der")).toString("base64");
-  const certificate = readFileSync(join(PKI, "holder.der")).toString("base64");
-  return `// Test stand-in for the CPx Connect page library (test key, public on purpose).
-const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-const sha256 = async (text) => new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-export async function status() { return { service: "ok", readers: [] }; }
-export async function authenticate(challengeNonce, options) {
-  sessionStorage.setItem("asked-lang", (options && options.lang) || "");
-  const failWith = sessionStorage.getItem("fail-with");
-  if (failWith) {
-    const error = new Error("stand-in failure");
-    error.code = failWith;
-    throw error;
-  }
-  const message = new Uint8Array([...(await sha256(window.location.origin)), ...(await sha256(challengeNonce))]);
-  const key = await crypto.subtle.importKey("pkcs8", bytes("${key}"), { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
-  const signature = new Uint8Array(await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key, message));
-  return { format: "web-eid:1.0", unverifiedCertificate: "${certificate}", algorithm: "RS256",
-           signature: btoa(String.fromCharCode(...signature)), appVersion: "https://cpxconnect.org/cpx-connect/releases/test" };
-}
-`;
-}
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
+  return standInLibrary({ keyDer: join(PKI, "holder.key.der"), certificateDer: join(PKI, "holder.der") });
 }
 
 let workDir;
