@@ -1,9 +1,10 @@
 //! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): `end_session_endpoint`.
 //!
-//! With an `id_token_hint` this provider signed, the session ends at once and the browser goes
-//! to the `post_logout_redirect_uri` if it is one the hint's client registered (exact match);
-//! any other URI gets an error page, never a redirect. Without a hint, another site could end
-//! the session by a link: the holder is asked first (a form with the session's CSRF token).
+//! With an `id_token_hint` this provider signed for the holder signed in, the session ends at
+//! once and the browser goes to the `post_logout_redirect_uri` if it is one the hint's client
+//! registered (exact match); any other URI gets an error page, never a redirect. Without a hint,
+//! or with one naming another holder, another site could end the session by a link: the holder
+//! is asked first (a form with the session's CSRF token).
 
 use askama::Template;
 use axum::body::Bytes;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::authorize::SessionRecord;
+use crate::claims::subject;
 use crate::store::{get_json, key_of, Kind};
 use crate::web::{
     clear_cookie, cookie, log, message_page, param, parse_pairs, render, unavailable_page,
@@ -92,12 +94,16 @@ pub async fn end_session(
     let Some(pairs) = parse_pairs(query.as_deref().unwrap_or_default()) else {
         return refused("Paramètre répété.", "A parameter is repeated.");
     };
-    let hint_client = param(&pairs, "id_token_hint")
+    let hint = param(&pairs, "id_token_hint")
         .and_then(|hint| app.keys.verify_own(hint))
         .filter(|claims| {
             claims.get("iss").and_then(Value::as_str) == Some(app.config.issuer.as_str())
-        })
-        .and_then(|claims| claims.get("aud").and_then(Value::as_str).map(str::to_owned));
+        });
+    let text_claim = |name: &str| {
+        hint.as_ref()
+            .and_then(|claims| claims.get(name).and_then(Value::as_str).map(str::to_owned))
+    };
+    let (hint_client, hint_subject) = (text_claim("aud"), text_claim("sub"));
     if param(&pairs, "id_token_hint").is_some() && hint_client.is_none() {
         return refused(
             "Le jeton présenté (id_token_hint) n'a pas été émis par ce service.",
@@ -138,20 +144,33 @@ pub async fn end_session(
             }
         },
     };
-    if hint_client.is_none() {
-        // No proof the request comes from a site the holder uses: ask.
-        return match session(&app, &headers).await {
-            Err(page) => page,
-            Ok(Some((_, record))) => render(
+    let signed_in = match session(&app, &headers).await {
+        Err(page) => return page,
+        Ok(signed_in) => signed_in,
+    };
+    // The hint proves a site was given an ID token, not that it was this browser's holder's:
+    // an ID token of someone else (any site holds its users' tokens) must not end this
+    // browser's session unasked.
+    let hint_is_this_holder = |record: &SessionRecord| {
+        let subject = client
+            .map(|client| subject(&record.holder, client, app.config.subject_secret.as_deref()));
+        subject.is_some() && subject == hint_subject
+    };
+    match &signed_in {
+        // No proof the request comes from a site the holder uses, or the hint names another
+        // holder: ask.
+        Some((_, record)) if hint_client.is_none() || !hint_is_this_holder(record) => {
+            return render(
                 StatusCode::OK,
                 &ConfirmPage {
                     lang: lang.code(),
                     en: lang == Lang::En,
                     csrf: &record.csrf,
                 },
-            ),
-            Ok(None) => logged_out_page(lang),
-        };
+            )
+        }
+        None if hint_client.is_none() => return logged_out_page(lang),
+        _ => {}
     }
     let response = match back.and_then(|uri| Url::parse(uri).ok()) {
         Some(mut url) => {

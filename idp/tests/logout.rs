@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::header::{CONTENT_TYPE, COOKIE};
 use axum::http::{Request, StatusCode};
 use common::*;
+use cpx_verify::test_util::TestCard;
 
 /// A session and the ID token of its login at `site`.
 async fn logged_in(idp: &Idp) -> Result<(String, String), Error> {
@@ -116,5 +117,68 @@ async fn without_a_hint_the_holder_confirms_with_the_session_s_csrf_token() -> T
     assert!(idp.session_alive(&session).await?);
     assert_eq!(idp.send(post(&csrf)?).await?.status, StatusCode::OK);
     assert!(!idp.session_alive(&session).await?);
+    Ok(())
+}
+
+/// A provider that also trusts cpx-verify's test fixtures CA, so that a second holder
+/// (`TestCard::test_card_layout`, another anchor and idNat) can log in.
+fn provider_with_two_holders() -> Result<Idp, Error> {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../verify/tests/fixtures");
+    let text = config_text("RS256", "")
+        .replace(
+            "anchors = [\"root.der\"]",
+            "anchors = [\"root.der\", \"fixtures-ca.der\"]",
+        )
+        .replace(
+            "crls = [\"issuing.crl.der\", \"root.crl.der\"]",
+            "crls = [\"issuing.crl.der\", \"root.crl.der\", \"fixtures-ca.crl.der\"]",
+        );
+    let (idp, _) = provider_and_handle("RS256", &text, |dir| {
+        std::fs::copy(fixtures.join("ca.der"), dir.join("fixtures-ca.der"))?;
+        std::fs::copy(fixtures.join("ca.crl.der"), dir.join("fixtures-ca.crl.der"))?;
+        Ok(())
+    })?;
+    Ok(idp)
+}
+
+/// An ID token is no secret: every site holds its users'. One of another holder, as a hint,
+/// must not end this browser's session unasked (before, it did, and sent the browser on).
+#[tokio::test]
+async fn a_hint_naming_another_holder_asks_before_ending_the_session() -> TestResult {
+    let idp = provider_with_two_holders()?;
+    // This browser: the usual holder, signed in.
+    let (_, session) = idp.login(&site_query("")).await?;
+    // Another holder's login at the site, in another browser: the site gets their ID token.
+    let login_cookie = idp.start_login(&site_query("")).await?;
+    let (params, _) = idp
+        .card_login(&login_cookie, &TestCard::test_card_layout())
+        .await?
+        .logged_in()?;
+    let code = params.get("code").ok_or("no code")?;
+    let tokens = idp
+        .token_basic("site", SECRET, &code_form(code, REDIRECT))
+        .await?
+        .json();
+    let other_id_token = tokens["id_token"].as_str().ok_or("no ID token")?;
+
+    let query = format!(
+        "id_token_hint={other_id_token}&post_logout_redirect_uri={}",
+        urlencode(LOGOUT_BACK)
+    );
+    let answer = idp
+        .get(
+            &format!("/logout?{query}"),
+            &[("__Host-cpx-idp-session", &session)],
+        )
+        .await?;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.location().is_none());
+    assert!(
+        answer.body.contains("csrf"),
+        "the confirmation form: {}",
+        answer.body
+    );
+    assert!(idp.session_alive(&session).await?);
     Ok(())
 }
