@@ -11,16 +11,20 @@ use cpx_verify::test_util::TestCard;
 
 /// A session and the ID token of its login at `site`.
 async fn logged_in(idp: &Idp) -> Result<(String, String), Error> {
-    let (params, session) = idp.login(&site_query("")).await?;
+    logged_in_with(idp, &TestCard::valid()).await
+}
+
+/// The same with `card`, in a browser of its own.
+async fn logged_in_with(idp: &Idp, card: &TestCard) -> Result<(String, String), Error> {
+    let login_cookie = idp.start_login(&site_query("")).await?;
+    let (params, session) = idp.card_login(&login_cookie, card).await?.logged_in()?;
     let code = params.get("code").ok_or("no code")?;
     let tokens = idp
         .token_basic("site", SECRET, &code_form(code, REDIRECT))
         .await?
         .json();
-    Ok((
-        session,
-        tokens["id_token"].as_str().unwrap_or_default().to_owned(),
-    ))
+    let id_token = tokens["id_token"].as_str().ok_or("no ID token")?;
+    Ok((session, id_token.to_owned()))
 }
 
 #[tokio::test]
@@ -150,17 +154,7 @@ async fn a_hint_naming_another_holder_asks_before_ending_the_session() -> TestRe
     // This browser: the usual holder, signed in.
     let (_, session) = idp.login(&site_query("")).await?;
     // Another holder's login at the site, in another browser: the site gets their ID token.
-    let login_cookie = idp.start_login(&site_query("")).await?;
-    let (params, _) = idp
-        .card_login(&login_cookie, &TestCard::test_card_layout())
-        .await?
-        .logged_in()?;
-    let code = params.get("code").ok_or("no code")?;
-    let tokens = idp
-        .token_basic("site", SECRET, &code_form(code, REDIRECT))
-        .await?
-        .json();
-    let other_id_token = tokens["id_token"].as_str().ok_or("no ID token")?;
+    let (_, other_id_token) = logged_in_with(&idp, &TestCard::test_card_layout()).await?;
 
     let query = format!(
         "id_token_hint={other_id_token}&post_logout_redirect_uri={}",
