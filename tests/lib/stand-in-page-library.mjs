@@ -1,9 +1,8 @@
 // What the page-script tests (demo/tests/browser, idp/tests/browser) share: a stand-in for the
-// CPx Connect page library that signs in the browser with a test key, and a free local port.
+// CPx Connect page library that signs in the browser with a test key.
 // The page script under test is real; only the extension and the host are left out.
 
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 
 /**
  * The stand-in library's source. `authenticate` signs origin and challenge as the host does
@@ -36,17 +35,4 @@ export async function authenticate(challengeNonce, options) {
            signature: btoa(String.fromCharCode(...signature)), appVersion: "https://cpxconnect.org/cpx-connect/releases/test" };
 }
 `;
-}
-
-/** A TCP port free on 127.0.0.1 now. @returns {Promise<number>} */
-export function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
 }

@@ -19,7 +19,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { freePort, standInLibrary } from "../../../tests/lib/stand-in-page-library.mjs";
+import { freePort } from "../../../tests/lib/free-port.mjs";
+import { standInLibrary } from "../../../tests/lib/stand-in-page-library.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, "../../..");

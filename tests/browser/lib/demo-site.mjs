@@ -7,29 +7,20 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+
+import { freePort } from "../../lib/free-port.mjs";
 import { PAGE_LIBRARY, REPO_ROOT } from "./paths.mjs";
 
 const START_TIMEOUT_MS = 15_000;
 /** pcscd polls vpcd about every 400 ms: give it time to see the card before a test looks. */
 const PCSCD_NOTICE_MS = 1_500;
+// Shared with every Node test folder; exported here for the tests that start the demo.
+export { freePort };
+
 /** The reader of vpcd's first slot, as PC/SC names it. */
 export const FIRST_SLOT_READER = "Virtual PCD 00 00";
-
-/** @returns {Promise<number>} a TCP port nobody listens on right now */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts `cpx-demo serve` on a free port (or `port`) with its own fresh SQLite file and the demo

@@ -5,24 +5,13 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { freePort } from "../../lib/free-port.mjs";
+
 const START_TIMEOUT_MS = 15_000;
 
-/** @returns {Promise<number>} a TCP port nobody listens on right now */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The throw-away CA and the provider's certificate for localhost, valid one day. */
 function makeTlsFiles(/** @type {string} */ dir) {
