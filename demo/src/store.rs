@@ -278,43 +278,30 @@ impl AccountStore {
 
     /// Links a card to an account that has none, if the card is linked nowhere.
     pub fn link_card(&self, account_id: i64, card: &LinkedCard) -> Result<(), StoreError> {
-        let mut connection = self.lock()?;
-        let transaction = connection.transaction()?;
-        let account_has_card: bool = transaction.query_row(
-            "SELECT EXISTS(SELECT 1 FROM card_links WHERE account_id = ?1)",
-            params![account_id],
-            |row| row.get(0),
-        )?;
-        if account_has_card {
-            return Err(StoreError::AccountAlreadyLinked);
-        }
-        let card_is_linked: bool = transaction.query_row(
-            "SELECT EXISTS(SELECT 1 FROM card_links WHERE anchor_id = ?1 AND id_nat = ?2)",
+        self.link_once(
+            LinkTable::Cards,
+            account_id,
             params![card.anchor_id, card.id_nat],
-            |row| row.get(0),
-        )?;
-        if card_is_linked {
-            return Err(StoreError::CardAlreadyLinked);
-        }
-        transaction.execute(
-            "INSERT INTO card_links (account_id, id_nat, surname, given_name, profession,
-                                     issuer, serial_hex, not_after, linked_at, anchor_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                account_id,
-                card.id_nat,
-                card.surname,
-                card.given_name,
-                card.profession,
-                card.issuer,
-                card.serial_hex,
-                unix_seconds(card.not_after),
-                unix_seconds(SystemTime::now()),
-                card.anchor_id,
-            ],
-        )?;
-        transaction.commit()?;
-        Ok(())
+            |transaction| {
+                transaction.execute(
+                    "INSERT INTO card_links (account_id, id_nat, surname, given_name, profession,
+                                             issuer, serial_hex, not_after, linked_at, anchor_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        account_id,
+                        card.id_nat,
+                        card.surname,
+                        card.given_name,
+                        card.profession,
+                        card.issuer,
+                        card.serial_hex,
+                        unix_seconds(card.not_after),
+                        unix_seconds(SystemTime::now()),
+                        card.anchor_id,
+                    ],
+                )
+            },
+        )
     }
 
     /// The account linked to the provider's holder (issuer, sub), if any.
@@ -355,29 +342,50 @@ impl AccountStore {
         issuer: &str,
         subject: &str,
     ) -> Result<(), StoreError> {
+        self.link_once(
+            LinkTable::ProviderHolders,
+            account_id,
+            params![issuer, subject],
+            |transaction| {
+                transaction.execute(
+                    "INSERT INTO provider_links (account_id, issuer, subject, linked_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![account_id, issuer, subject, unix_seconds(SystemTime::now())],
+                )
+            },
+        )
+    }
+
+    /// The rule of every link, in one transaction so that two linkings at once cannot both
+    /// pass: the account has no link of this kind yet, the identity (its key columns, bound to
+    /// `identity`) reaches no account yet; then `insert` records the link.
+    fn link_once(
+        &self,
+        table: LinkTable,
+        account_id: i64,
+        identity: impl rusqlite::Params,
+        insert: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<usize>,
+    ) -> Result<(), StoreError> {
+        let (table_name, identity_columns) = table.name_and_identity();
         let mut connection = self.lock()?;
         let transaction = connection.transaction()?;
         let account_has_link: bool = transaction.query_row(
-            "SELECT EXISTS(SELECT 1 FROM provider_links WHERE account_id = ?1)",
+            &format!("SELECT EXISTS(SELECT 1 FROM {table_name} WHERE account_id = ?1)"),
             params![account_id],
             |row| row.get(0),
         )?;
         if account_has_link {
             return Err(StoreError::AccountAlreadyLinked);
         }
-        let subject_is_linked: bool = transaction.query_row(
-            "SELECT EXISTS(SELECT 1 FROM provider_links WHERE issuer = ?1 AND subject = ?2)",
-            params![issuer, subject],
+        let identity_is_linked: bool = transaction.query_row(
+            &format!("SELECT EXISTS(SELECT 1 FROM {table_name} WHERE {identity_columns})"),
+            identity,
             |row| row.get(0),
         )?;
-        if subject_is_linked {
+        if identity_is_linked {
             return Err(StoreError::CardAlreadyLinked);
         }
-        transaction.execute(
-            "INSERT INTO provider_links (account_id, issuer, subject, linked_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![account_id, issuer, subject, unix_seconds(SystemTime::now())],
-        )?;
+        insert(&transaction)?;
         transaction.commit()?;
         Ok(())
     }
@@ -404,7 +412,6 @@ impl AccountStore {
         Ok(())
     }
 
-    /// Removes the account's card link; false if it had none.
     /// Unlinks the account's card, and the provider's holder linked to it (both are the card:
     /// « dissocier » ends login by card whichever way it came).
     pub fn unlink_card(&self, account_id: i64) -> Result<bool, StoreError> {
@@ -417,6 +424,24 @@ impl AccountStore {
             params![account_id],
         )?;
         Ok(removed > 0)
+    }
+}
+
+/// The two kinds of link: an account is reached by a card, or by an OpenID Connect provider's
+/// holder (who logged in with a card at the provider).
+#[derive(Clone, Copy)]
+enum LinkTable {
+    Cards,
+    ProviderHolders,
+}
+
+impl LinkTable {
+    /// The table, and the condition on the columns that name one identity (`?1`, `?2`).
+    fn name_and_identity(self) -> (&'static str, &'static str) {
+        match self {
+            LinkTable::Cards => ("card_links", "anchor_id = ?1 AND id_nat = ?2"),
+            LinkTable::ProviderHolders => ("provider_links", "issuer = ?1 AND subject = ?2"),
+        }
     }
 }
 
