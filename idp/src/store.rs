@@ -111,10 +111,7 @@ pub async fn get_json<T: DeserializeOwned>(
     kind: Kind,
     key: &str,
 ) -> Result<Option<T>, StoreError> {
-    Ok(store
-        .get(kind, key)
-        .await?
-        .and_then(|text| serde_json::from_str(&text).ok()))
+    Ok(store.get(kind, key).await?.and_then(read_json))
 }
 
 /// [`get_json`], removing the record in the same step ([`Store::take`]).
@@ -123,10 +120,12 @@ pub async fn take_json<T: DeserializeOwned>(
     kind: Kind,
     key: &str,
 ) -> Result<Option<T>, StoreError> {
-    Ok(store
-        .take(kind, key)
-        .await?
-        .and_then(|text| serde_json::from_str(&text).ok()))
+    Ok(store.take(kind, key).await?.and_then(read_json))
+}
+
+/// A stored record as `T`, or absent when it does not read as one (left by another version).
+fn read_json<T: DeserializeOwned>(text: String) -> Option<T> {
+    serde_json::from_str(&text).ok()
 }
 
 /// In Redis, shared by every instance of one issuer: `cpx-idp:<issuer>:<kind>:<digest>`.

@@ -244,16 +244,17 @@ fn probes(channel: &mut Channel<'_>, card_type: CardType, pin_reference: u8, out
     let get_tries = Command::new(cla, 0xCB, 0x3F, 0xFF)
         .with_data(tries_query)
         .expecting_answer();
-    probe(channel, "select MF", &mf, out);
-    let before = probe(
-        channel,
-        "PIN tries (GET DATA) before the question",
-        &get_tries,
-        out,
-    );
-    let tries_before = before
-        .as_ref()
-        .and_then(|answer| tries_left(answer, pin_reference));
+    let read_tries = |channel: &mut Channel<'_>, out: &mut String, when: &str| {
+        probe(channel, "select MF", &mf, out);
+        probe(
+            channel,
+            &format!("PIN tries (GET DATA) {when}"),
+            &get_tries,
+            out,
+        )
+        .and_then(|answer| tries_left(&answer, pin_reference))
+    };
+    let tries_before = read_tries(channel, out, "before the question");
     let question = Command::new(cla, 0x20, 0x00, pin_reference);
     match tries_before {
         Some(tries) if tries >= 2 => {
@@ -263,16 +264,7 @@ fn probes(channel: &mut Channel<'_>, card_type: CardType, pin_reference: u8, out
                 &question,
                 out,
             );
-            probe(channel, "select MF", &mf, out);
-            let after = probe(
-                channel,
-                "PIN tries (GET DATA) after the question",
-                &get_tries,
-                out,
-            );
-            let tries_after = after
-                .as_ref()
-                .and_then(|answer| tries_left(answer, pin_reference));
+            let tries_after = read_tries(channel, out, "after the question");
             let verdict = match tries_after {
                 Some(after) if after == tries => "the question spent no try".to_owned(),
                 Some(after) => format!("THE QUESTION SPENT A TRY ({tries} -> {after})"),
