@@ -1,5 +1,6 @@
-//! What the in-process host tests share: virtual readers holding virtual cards, the request loop
-//! run over a list of requests, the requests of a login, and an independent check of a token.
+//! What the host's integration tests share: virtual readers holding virtual cards, the request
+//! loop run over a list of requests, the requests of a login, an independent check of a token;
+//! the built binary, and the check of what a command said.
 #![allow(dead_code)] // each test file uses its own part of this module
 
 use std::sync::{Arc, Mutex};
@@ -277,4 +278,17 @@ pub fn cache_directory(name: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!("cpx-host-test-cache-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// The built `cpx-connect`, by its real path (what a manifest names and the doctor compares).
+pub fn binary() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_BIN_EXE_cpx-connect"))
+        .canonicalize()
+        .unwrap()
+}
+
+/// Checks that `text` (a command's output, a doctor check's text) says `part`, showing the
+/// whole text when it does not.
+pub fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "{text}");
 }
