@@ -394,12 +394,9 @@ fn chromium_policies_are_summarised_and_a_blocklist_fails_the_browser() {
         Some("add org.cpxconnect.host to the NativeMessagingAllowlist policy")
     );
     let chrome_policy = only(&report, Topic::Policy(Browser::Chrome));
-    assert!(
-        chrome_policy
-            .text
-            .contains("the extension is not force-installed; no allowedOrigins: every https site may ask for a card login"),
-        "{}",
-        chrome_policy.text
+    assert_contains(
+        &chrome_policy.text,
+        "the extension is not force-installed; no allowedOrigins: every https site may ask for a card login",
     );
     // Chromium still works, so a login can.
     assert!(report.login_possible, "{report}");
@@ -481,13 +478,7 @@ fn no_service_no_reader_no_card_and_foreign_cards_each_explain_the_fix() {
     let cards: Vec<&Check> = report.checks_about(Topic::Card).collect();
     assert_eq!(cards.len(), 2, "{report}");
     assert_eq!(cards[0].status, Status::Warn);
-    assert!(
-        cards[0]
-            .text
-            .contains("not a CPx card with a login key (ATR 3B00)"),
-        "{}",
-        cards[0].text
-    );
+    assert_contains(&cards[0].text, "not a CPx card with a login key (ATR 3B00)");
     assert_eq!(
         (cards[1].status, cards[1].text.as_str()),
         (Status::Fail, "Card: no CPx card inserted")
