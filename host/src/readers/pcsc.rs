@@ -610,35 +610,25 @@ mod tests {
 
     #[test]
     fn the_codes_of_the_issues_mean_what_they_say() {
-        use pcsc::Error as E;
+        use pcsc::Error::*;
         // "no service" kinds (issue 10), including the Windows service stopped.
-        for error in [
-            E::NoService,
-            E::ServiceStopped,
-            E::CommError,
-            E::InvalidHandle,
-        ] {
+        for error in [NoService, ServiceStopped, CommError, InvalidHandle] {
             assert_eq!(meaning(error), Meaning::NoService, "{error:?}");
         }
         // "card changed" kinds (issue 9): the quick swap's "non-existent transaction" included.
-        for error in [
-            E::ResetCard,
-            E::RemovedCard,
-            E::NotTransacted,
-            E::CommDataLost,
-        ] {
+        for error in [ResetCard, RemovedCard, NotTransacted, CommDataLost] {
             assert_eq!(meaning(error), Meaning::CardChanged, "{error:?}");
             assert!(transport_error(error).is_some(), "{error:?}");
         }
         assert_eq!(
-            transport_error(E::NotTransacted),
+            transport_error(NotTransacted),
             Some(TransportError::CardReset)
         );
         assert_eq!(
-            transport_error(E::RemovedCard),
+            transport_error(RemovedCard),
             Some(TransportError::CardRemoved)
         );
-        assert_eq!(meaning(E::NoReadersAvailable), Meaning::NoReader);
-        assert_eq!(meaning(E::InternalError), Meaning::Internal);
+        assert_eq!(meaning(NoReadersAvailable), Meaning::NoReader);
+        assert_eq!(meaning(InternalError), Meaning::Internal);
     }
 }
