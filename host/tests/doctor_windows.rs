@@ -73,9 +73,11 @@ impl Workstation {
         }
     }
 
-    /// Names `manifest` as the host's manifest under this browser's key, as an administrator
-    /// (or another installer) may write it.
-    fn register_manifest(&mut self, hive: Hive, key: &str, manifest: &Path) {
+    /// Names `manifest` as the host's manifest under the key of the browser at `browser_key`
+    /// (its `NativeMessagingHosts\org.cpxconnect.host`), as an administrator (or another
+    /// installer) may write it.
+    fn register_manifest(&mut self, hive: Hive, browser_key: &str, manifest: &Path) {
+        let key = format!("{browser_key}\\NativeMessagingHosts\\org.cpxconnect.host");
         self.registry
             .set_default_value(&RegistryKey::new(hive, key), &manifest.to_string_lossy())
             .unwrap();
@@ -150,11 +152,7 @@ fn a_per_user_key_wins_and_a_key_naming_a_missing_manifest_fails() {
     .unwrap();
     // Chrome looks under HKCU first and stops at the first key, even a broken one.
     let missing = workstation.dir.path().join("gone.json");
-    workstation.register_manifest(
-        Hive::CurrentUser,
-        "Software\\Google\\Chrome\\NativeMessagingHosts\\org.cpxconnect.host",
-        &missing,
-    );
+    workstation.register_manifest(Hive::CurrentUser, "Software\\Google\\Chrome", &missing);
     let report = workstation.doctor();
     let chrome = only(&report, Topic::Manifest(Browser::Chrome));
     assert_eq!(chrome.status, Status::Fail, "{report}");
@@ -203,11 +201,7 @@ fn a_manifest_naming_the_exe_relative_to_its_folder_is_this_program() {
         .to_string(),
     )
     .unwrap();
-    workstation.register_manifest(
-        Hive::LocalMachine,
-        "SOFTWARE\\Chromium\\NativeMessagingHosts\\org.cpxconnect.host",
-        &manifest,
-    );
+    workstation.register_manifest(Hive::LocalMachine, "SOFTWARE\\Chromium", &manifest);
     let report = workstation.doctor();
     let chromium = only(&report, Topic::Manifest(Browser::Chromium));
     assert_eq!(chromium.status, Status::Ok, "{report}");
