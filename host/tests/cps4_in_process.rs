@@ -7,35 +7,24 @@ mod common;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use common::{
-    authenticate, cache_directory, certificate_id_of, certificates, exchange, nonce,
-    VirtualReaders, ORIGIN,
+    assert_login_token_verifies, authenticate, cache_directory, certificate_id_of, certificates,
+    exchange, service_caching_in, service_with, status_of, VirtualReaders,
 };
-use cpx_connect::service::cache::ProfileCache;
 use cpx_connect::service::HostService;
 use cpx_virtual_card::{Holder, VirtualCard};
-use serde_json::{json, Value};
-
-/// Verifies a token as a relying party would, with `rsa` and `sha2` rather than the host's check.
-fn assert_token_verifies(token: &Value) {
-    common::assert_token_verifies(token, ORIGIN, &nonce());
-}
+use serde_json::json;
 
 #[test]
 fn status_reports_a_cps4() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
-    let mut service = HostService::new(readers);
-    let answers = exchange(&mut service, &[json!({"id": 1, "command": "status"})]);
     assert_eq!(
-        answers[0]["result"]["readers"][0]["card"],
+        status_of(VirtualCard::cps4(Holder::Dupont)),
         json!({"atr": "3B9B188001001225006480040100009044", "type": "CPS4", "state": "ready"})
     );
 }
 
 #[test]
 fn certificates_lists_the_cps4_certificate_and_pin_tries_over_channel_one() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps4(Holder::Dupont));
     let list = certificates(&mut service);
     assert_eq!(list.len(), 1);
     let entry = &list[0];
@@ -66,18 +55,13 @@ fn certificates_lists_the_cps4_certificate_and_pin_tries_over_channel_one() {
 
 #[test]
 fn a_full_login_signs_by_chained_pso_decipher_and_the_token_verifies() {
-    let readers = VirtualReaders::with(vec![(
-        "Reader A",
-        Some(VirtualCard::cps4(Holder::Martin).with_pin("2468")),
-    )]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps4(Holder::Martin).with_pin("2468"));
     let id = certificate_id_of(&mut service);
     card.lock().unwrap().clear_log();
     let answers = exchange(&mut service, &[authenticate(&id, "2468")]);
     assert_eq!(answers[0]["id"], "auth");
     let token = &answers[0]["result"];
-    assert_token_verifies(token);
+    assert_login_token_verifies(token);
     let certificate = card.lock().unwrap().auth_certificate_der().to_vec();
     assert_eq!(token["unverifiedCertificate"], BASE64.encode(certificate));
 
@@ -110,7 +94,7 @@ fn a_cps4_over_t1_logs_in_whether_or_not_the_transport_tells_the_protocol() {
             true,
         ),
     ] {
-        let mut readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
+        let mut readers = VirtualReaders::holding(card);
         if hidden {
             readers = readers.hiding_protocol();
         }
@@ -118,7 +102,7 @@ fn a_cps4_over_t1_logs_in_whether_or_not_the_transport_tells_the_protocol() {
         let mut service = HostService::new(readers);
         let id = certificate_id_of(&mut service);
         let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
-        assert_token_verifies(&answers[0]["result"]);
+        assert_login_token_verifies(&answers[0]["result"]);
         let card = card.lock().unwrap();
         let log = card.apdu_log();
         // Told T=1: every SELECT asking for an FCP carries Le, and nothing asks GET RESPONSE.
@@ -137,9 +121,7 @@ fn a_cps4_over_t1_logs_in_whether_or_not_the_transport_tells_the_protocol() {
 
 #[test]
 fn wrong_pins_count_down_then_block_and_nothing_is_retried() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps4(Holder::Dupont));
     let id = certificate_id_of(&mut service);
     for expected_left in [2, 1] {
         let answers = exchange(&mut service, &[authenticate(&id, "9999")]);
@@ -175,11 +157,7 @@ fn wrong_pins_count_down_then_block_and_nothing_is_retried() {
 
 #[test]
 fn a_card_blocked_before_the_host_saw_it_is_reported_blocked() {
-    let readers = VirtualReaders::with(vec![(
-        "Reader A",
-        Some(VirtualCard::cps4(Holder::Dupont).with_pin_tries_left(0)),
-    )]);
-    let mut service = HostService::new(readers);
+    let (mut service, _) = service_with(VirtualCard::cps4(Holder::Dupont).with_pin_tries_left(0));
     let list = certificates(&mut service);
     assert_eq!(list[0]["pin"]["retriesLeft"], 0);
     let id = list[0]["certificateId"].as_str().unwrap().to_owned();
@@ -189,27 +167,24 @@ fn a_card_blocked_before_the_host_saw_it_is_reported_blocked() {
 
 #[test]
 fn a_right_pin_after_a_wrong_one_restores_the_tries() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
-    let mut service = HostService::new(readers);
+    let (mut service, _) = service_with(VirtualCard::cps4(Holder::Dupont));
     let id = certificate_id_of(&mut service);
     let answers = exchange(&mut service, &[authenticate(&id, "1111")]);
     assert_eq!(answers[0]["error"]["retriesLeft"], 2);
     let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
-    assert_token_verifies(&answers[0]["result"]);
+    assert_login_token_verifies(&answers[0]["result"]);
     assert_eq!(certificates(&mut service)[0]["pin"]["retriesLeft"], 3);
 }
 
 #[test]
 fn a_card_reset_between_requests_reopens_channel_one() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps4(Holder::Dupont));
     let id = certificate_id_of(&mut service);
     // Another application resets the card: channel 1 is closed again.
     card.lock().unwrap().power_on();
     assert!(!card.lock().unwrap().pki_channel_open());
     let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
-    assert_token_verifies(&answers[0]["result"]);
+    assert_login_token_verifies(&answers[0]["result"]);
 }
 
 #[test]
@@ -234,12 +209,12 @@ fn a_cps3_and_a_cps4_each_sign_for_their_own_certificate() {
     let id_of = |index: usize| list[index]["certificateId"].as_str().unwrap().to_owned();
 
     let answers = exchange(&mut service, &[authenticate(&id_of(1), "5678")]);
-    assert_token_verifies(&answers[0]["result"]);
+    assert_login_token_verifies(&answers[0]["result"]);
     assert_eq!(cps4.lock().unwrap().verify_count(), 1);
     assert_eq!(cps3.lock().unwrap().verify_count(), 0);
 
     let answers = exchange(&mut service, &[authenticate(&id_of(0), "1234")]);
-    assert_token_verifies(&answers[0]["result"]);
+    assert_login_token_verifies(&answers[0]["result"]);
     assert_eq!(cps3.lock().unwrap().verify_count(), 1);
     assert_eq!(cps4.lock().unwrap().verify_count(), 1);
 }
@@ -249,24 +224,24 @@ fn a_cps3_and_a_cps4_each_sign_for_their_own_certificate() {
 #[test]
 fn a_cps4_login_costs_few_apdus_and_fewer_on_a_known_card() {
     let dir = cache_directory("apdus");
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps4(Holder::Dupont)))]);
+    let readers = VirtualReaders::holding(VirtualCard::cps4(Holder::Dupont));
     let card = readers.card(0);
 
-    let mut first = HostService::with_cache(readers.clone(), ProfileCache::persistent(dir.clone()));
+    let mut first = service_caching_in(&readers, &dir);
     let id = certificate_id_of(&mut first);
     let new_certificates = card.lock().unwrap().apdu_log().len();
     card.lock().unwrap().clear_log();
     let answers = exchange(&mut first, &[authenticate(&id, "1234")]);
-    assert_token_verifies(&answers[0]["result"]);
+    assert_login_token_verifies(&answers[0]["result"]);
     let new_authenticate = card.lock().unwrap().apdu_log().len();
 
     card.lock().unwrap().clear_log();
-    let mut second = HostService::with_cache(readers, ProfileCache::persistent(dir.clone()));
+    let mut second = service_caching_in(&readers, &dir);
     assert_eq!(certificate_id_of(&mut second), id);
     let known_certificates = card.lock().unwrap().apdu_log().len();
     card.lock().unwrap().clear_log();
     let answers = exchange(&mut second, &[authenticate(&id, "1234")]);
-    assert_token_verifies(&answers[0]["result"]);
+    assert_login_token_verifies(&answers[0]["result"]);
     let known_authenticate = card.lock().unwrap().apdu_log().len();
     eprintln!(
         "CPS4 APDUs: new card certificates {new_certificates} + authenticate {new_authenticate}; \
@@ -293,15 +268,10 @@ fn a_cps4_login_costs_few_apdus_and_fewer_on_a_known_card() {
 
 #[test]
 fn a_cps4_without_ef_dir_is_read_at_3f00_5015_as_the_cryptolib_does() {
-    let readers = VirtualReaders::with(vec![(
-        "Reader A",
-        Some(VirtualCard::cps4(Holder::Dupont).without_ef_dir()),
-    )]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps4(Holder::Dupont).without_ef_dir());
     let id = certificate_id_of(&mut service);
     let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
-    assert_token_verifies(&answers[0]["result"]);
+    assert_login_token_verifies(&answers[0]["result"]);
     let log = card.lock().unwrap().apdu_log().to_vec();
     assert!(
         log.contains(&vec![0x01, 0xA4, 0x00, 0x0C, 0x02, 0x50, 0x15]),
@@ -311,15 +281,11 @@ fn a_cps4_without_ef_dir_is_read_at_3f00_5015_as_the_cryptolib_does() {
 
 #[test]
 fn a_cps4_applet_that_refuses_its_selection_is_reselected_as_the_cryptolib_does() {
-    let readers = VirtualReaders::with(vec![(
-        "Reader A",
-        Some(VirtualCard::cps4(Holder::Dupont).with_applet_needing_reselect()),
-    )]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) =
+        service_with(VirtualCard::cps4(Holder::Dupont).with_applet_needing_reselect());
     let id = certificate_id_of(&mut service);
     let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
-    assert_token_verifies(&answers[0]["result"]);
+    assert_login_token_verifies(&answers[0]["result"]);
     let log = card.lock().unwrap().apdu_log().to_vec();
     // `_do_reselect_cps4_aid`: card manager on channel 1, CPS2ter on channel 0, applet again.
     let card_manager = vec![
@@ -380,14 +346,12 @@ fn a_cps4_logs_in_under_every_variant_and_addresses_the_application_as_ef_dir_sa
                     Holder::Dupont,
                 ))))
                 .with_end_of_file_answer(end_of_file);
-                let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
-                let card = readers.card(0);
-                let mut service = HostService::new(readers);
+                let (mut service, card) = service_with(card);
                 let id = certificate_id_of(&mut service);
                 card.lock().unwrap().clear_log();
                 let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
                 assert!(answers[0]["result"].is_object(), "{variant}: {answers:?}");
-                assert_token_verifies(&answers[0]["result"]);
+                assert_login_token_verifies(&answers[0]["result"]);
                 let log = card.lock().unwrap().apdu_log().to_vec();
                 let selects_aid = log.iter().any(|apdu| {
                     apdu[1] == 0xA4 && apdu[2] == 0x04 && apdu[5..].starts_with(&PKCS15_AID)

@@ -1,10 +1,13 @@
 //! `cpx-connect doctor`: in-process against virtual readers for every manifest and policy case
 //! (no pcscd needed), then the binary itself, without PC/SC and with the virtual card in pcscd.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
+use common::{assert_contains, binary};
 use cpx_connect::card::{CardType, PinStatus, Transport, TransportError};
 use cpx_connect::doctor::{
     self, certificate_check, Check, Context, Language, Report, Status, Topic,
@@ -73,12 +76,6 @@ fn dupont() -> Readers {
     )))))
 }
 
-fn binary() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_cpx-connect"))
-        .canonicalize()
-        .unwrap()
-}
-
 /// A temp HOME and root, and the doctor's view of them.
 struct Workstation {
     dir: tempfile::TempDir,
@@ -91,6 +88,14 @@ impl Workstation {
             dir: tempfile::tempdir().unwrap(),
             language: Language::English,
         }
+    }
+
+    /// A workstation where `install` registered this build of the host for these browsers (all
+    /// of the scope's when none is named).
+    fn with_host(scope: Scope, browsers: &[Browser]) -> Workstation {
+        let workstation = Workstation::new();
+        workstation.install(scope, browsers, &binary());
+        workstation
     }
 
     fn roots(&self) -> Roots {
@@ -152,8 +157,7 @@ fn only(report: &Report, topic: Topic) -> Check {
 
 #[test]
 fn everything_in_place_means_a_login_can_work() {
-    let workstation = Workstation::new();
-    workstation.install(Scope::User, &[], &binary());
+    let workstation = Workstation::with_host(Scope::User, &[]);
     let report = workstation.doctor(dupont());
     assert!(report.login_possible, "{report}");
     assert_eq!(only(&report, Topic::PcscService).status, Status::Ok);
@@ -167,19 +171,11 @@ fn everything_in_place_means_a_login_can_work() {
     );
     let certificate = only(&report, Topic::Certificate);
     assert_eq!(certificate.status, Status::Ok, "{report}");
-    assert!(
-        certificate.text.contains("(810001234567), CPS3 card"),
-        "{}",
-        certificate.text
-    );
+    assert_contains(&certificate.text, "(810001234567), CPS3 card");
     for browser in Browser::ALL {
         let manifest = only(&report, Topic::Manifest(browser));
         assert_eq!(manifest.status, Status::Ok, "{report}");
-        assert!(
-            manifest.text.contains("starts this program for "),
-            "{}",
-            manifest.text
-        );
+        assert_contains(&manifest.text, "starts this program for ");
     }
     let chromium = only(&report, Topic::Manifest(Browser::Chromium)).text;
     let ids = ExtensionIds::embedded().unwrap();
@@ -211,8 +207,7 @@ fn everything_in_place_means_a_login_can_work() {
 
 #[test]
 fn a_cps_read_contactless_is_told_to_go_in_the_contact_slot() {
-    let workstation = Workstation::new();
-    workstation.install(Scope::User, &[], &binary());
+    let workstation = Workstation::with_host(Scope::User, &[]);
     let card = VirtualCard::cps3(Holder::Dupont).seen_contactless();
     let report = workstation.doctor(Readers::One(Some(Arc::new(Mutex::new(card)))));
     assert!(!report.login_possible, "{report}");
@@ -239,7 +234,7 @@ fn missing_manifests_are_warnings_with_the_install_command() {
     for browser in Browser::ALL {
         let check = only(&report, Topic::Manifest(browser));
         assert_eq!(check.status, Status::Warn);
-        assert!(check.text.contains("host not registered"), "{}", check.text);
+        assert_contains(&check.text, "host not registered");
         assert_eq!(
             check.fix.as_deref(),
             Some(format!("run `cpx-connect install --browser {}`", browser.argument()).as_str())
@@ -252,8 +247,7 @@ fn missing_manifests_are_warnings_with_the_install_command() {
 
 #[test]
 fn one_correct_browser_is_enough() {
-    let workstation = Workstation::new();
-    workstation.install(Scope::System, &[Browser::Firefox], &binary());
+    let workstation = Workstation::with_host(Scope::System, &[Browser::Firefox]);
     let report = workstation.doctor(dupont());
     assert!(report.login_possible, "{report}");
     assert_eq!(
@@ -278,14 +272,13 @@ fn manifests_pointing_elsewhere_fail_and_say_where() {
 
     let chromium = only(&report, Topic::Manifest(Browser::Chromium));
     assert_eq!(chromium.status, Status::Fail);
-    assert!(
-        chromium.text.contains(&format!(
+    assert_contains(
+        &chromium.text,
+        &format!(
             "points at {}, not at this program ({})",
             other.display(),
             binary().display()
-        )),
-        "{}",
-        chromium.text
+        ),
     );
     assert_eq!(
         chromium.fix.as_deref(),
@@ -294,13 +287,9 @@ fn manifests_pointing_elsewhere_fail_and_say_where() {
 
     let edge = only(&report, Topic::Manifest(Browser::Edge));
     assert_eq!(edge.status, Status::Fail);
-    assert!(
-        edge.text.contains(&format!(
-            "points at {}, which does not exist",
-            gone.display()
-        )),
-        "{}",
-        edge.text
+    assert_contains(
+        &edge.text,
+        &format!("points at {}, which does not exist", gone.display()),
     );
     assert_eq!(
         edge.fix.as_deref(),
@@ -310,8 +299,7 @@ fn manifests_pointing_elsewhere_fail_and_say_where() {
 
 #[test]
 fn a_per_user_manifest_hides_the_system_one() {
-    let workstation = Workstation::new();
-    workstation.install(Scope::System, &[Browser::Chromium], &binary());
+    let workstation = Workstation::with_host(Scope::System, &[Browser::Chromium]);
     let broken = workstation.write(
         &format!("home/.config/chromium/NativeMessagingHosts/{HOST_FILE}"),
         "{ not json",
@@ -319,13 +307,7 @@ fn a_per_user_manifest_hides_the_system_one() {
     let report = workstation.doctor(dupont());
     let chromium = only(&report, Topic::Manifest(Browser::Chromium));
     assert_eq!(chromium.status, Status::Fail);
-    assert!(
-        chromium
-            .text
-            .contains(&format!("{}: unreadable", broken.display())),
-        "{}",
-        chromium.text
-    );
+    assert_contains(&chromium.text, &format!("{}: unreadable", broken.display()));
     assert!(!report.login_possible);
 }
 
@@ -361,23 +343,15 @@ fn manifests_for_another_host_type_or_no_extension_fail() {
     // Another add-on id still starts this program: a warning, not a failure.
     let firefox = only(&report, Topic::Manifest(Browser::Firefox));
     assert_eq!(firefox.status, Status::Warn, "{}", firefox.text);
-    assert!(
-        firefox.text.contains(
-            "only for other@example.org (not the CPx Connect extension cpx-connect@cpxconnect.org)"
-        ),
-        "{}",
-        firefox.text
+    assert_contains(
+        &firefox.text,
+        "only for other@example.org (not the CPx Connect extension cpx-connect@cpxconnect.org)",
     );
 }
 
 #[test]
 fn chromium_policies_are_summarised_and_a_blocklist_fails_the_browser() {
-    let workstation = Workstation::new();
-    workstation.install(
-        Scope::System,
-        &[Browser::Chromium, Browser::Chrome],
-        &binary(),
-    );
+    let workstation = Workstation::with_host(Scope::System, &[Browser::Chromium, Browser::Chrome]);
     let id = ExtensionIds::embedded().unwrap().chrome_extension_id;
     let policy = workstation.write(
         "root/etc/chromium/policies/managed/cpx-connect.json",
@@ -408,25 +382,21 @@ fn chromium_policies_are_summarised_and_a_blocklist_fails_the_browser() {
 
     let chrome = only(&report, Topic::Manifest(Browser::Chrome));
     assert_eq!(chrome.status, Status::Fail, "{report}");
-    assert!(
-        chrome.text.contains(&format!(
+    assert_contains(
+        &chrome.text,
+        &format!(
             "blocked by the NativeMessagingBlocklist policy of {}",
             blocking.display()
-        )),
-        "{}",
-        chrome.text
+        ),
     );
     assert_eq!(
         chrome.fix.as_deref(),
         Some("add org.cpxconnect.host to the NativeMessagingAllowlist policy")
     );
     let chrome_policy = only(&report, Topic::Policy(Browser::Chrome));
-    assert!(
-        chrome_policy
-            .text
-            .contains("the extension is not force-installed; no allowedOrigins: every https site may ask for a card login"),
-        "{}",
-        chrome_policy.text
+    assert_contains(
+        &chrome_policy.text,
+        "the extension is not force-installed; no allowedOrigins: every https site may ask for a card login",
     );
     // Chromium still works, so a login can.
     assert!(report.login_possible, "{report}");
@@ -434,8 +404,7 @@ fn chromium_policies_are_summarised_and_a_blocklist_fails_the_browser() {
 
 #[test]
 fn user_level_hosts_disabled_ignores_per_user_manifests() {
-    let workstation = Workstation::new();
-    workstation.install(Scope::User, &[Browser::Chromium], &binary());
+    let workstation = Workstation::with_host(Scope::User, &[Browser::Chromium]);
     workstation.write(
         "root/etc/chromium/policies/managed/hosts.json",
         r#"{"NativeMessagingUserLevelHosts": false}"#,
@@ -476,18 +445,12 @@ fn firefox_policies_and_unreadable_policy_files() {
     assert_eq!(firefox.status, Status::Fail);
     let edge = only(&report, Topic::Policy(Browser::Edge));
     assert_eq!(edge.status, Status::Warn);
-    assert!(
-        edge.text
-            .contains(&format!("{} unreadable", broken.display())),
-        "{}",
-        edge.text
-    );
+    assert_contains(&edge.text, &format!("{} unreadable", broken.display()));
 }
 
 #[test]
 fn no_service_no_reader_no_card_and_foreign_cards_each_explain_the_fix() {
-    let workstation = Workstation::new();
-    workstation.install(Scope::User, &[], &binary());
+    let workstation = Workstation::with_host(Scope::User, &[]);
 
     let report = workstation.doctor(Readers::ServiceDown);
     let service = only(&report, Topic::PcscService);
@@ -515,13 +478,7 @@ fn no_service_no_reader_no_card_and_foreign_cards_each_explain_the_fix() {
     let cards: Vec<&Check> = report.checks_about(Topic::Card).collect();
     assert_eq!(cards.len(), 2, "{report}");
     assert_eq!(cards[0].status, Status::Warn);
-    assert!(
-        cards[0]
-            .text
-            .contains("not a CPx card with a login key (ATR 3B00)"),
-        "{}",
-        cards[0].text
-    );
+    assert_contains(&cards[0].text, "not a CPx card with a login key (ATR 3B00)");
     assert_eq!(
         (cards[1].status, cards[1].text.as_str()),
         (Status::Fail, "Card: no CPx card inserted")
@@ -606,20 +563,16 @@ fn certificate_expiry_and_blocked_pin() {
 
 #[test]
 fn the_report_speaks_french_in_a_french_locale() {
-    let mut workstation = Workstation::new();
+    let mut workstation = Workstation::with_host(Scope::User, &[Browser::Firefox]);
     workstation.language = Language::French;
-    workstation.install(Scope::User, &[Browser::Firefox], &binary());
     let report = workstation.doctor(dupont());
     let text = report.to_string();
-    assert!(text.contains("OK    Service PC/SC : actif\n"), "{text}");
-    assert!(
-        text.contains(&format!("OK    Carte dans {READER} : CPS3\n")),
-        "{text}"
-    );
-    assert!(text.contains("WARN  Chromium : hôte non déclaré"), "{text}");
-    assert!(
-        text.contains(" -> correctif : lancez `cpx-connect install --browser chromium`\n"),
-        "{text}"
+    assert_contains(&text, "OK    Service PC/SC : actif\n");
+    assert_contains(&text, &format!("OK    Carte dans {READER} : CPS3\n"));
+    assert_contains(&text, "WARN  Chromium : hôte non déclaré");
+    assert_contains(
+        &text,
+        " -> correctif : lancez `cpx-connect install --browser chromium`\n",
     );
     assert!(
         text.ends_with("OK    La connexion par carte peut fonctionner dans : Firefox\n"),
@@ -681,25 +634,25 @@ fn the_binary_exits_2_without_pc_sc_and_follows_the_locale() {
         )),
         "{text}"
     );
-    assert!(
-        text.contains("FAIL  PC/SC service: not reachable -> fix: install and start pcscd"),
-        "{text}"
+    assert_contains(
+        &text,
+        "FAIL  PC/SC service: not reachable -> fix: install and start pcscd",
     );
-    assert!(
-        text.contains(&format!(
+    assert_contains(
+        &text,
+        &format!(
             "OK    Chromium: {}",
             home.join(".config/chromium/NativeMessagingHosts")
                 .join(HOST_FILE)
                 .display()
-        )),
-        "{text}"
+        ),
     );
-    assert!(
-        text.contains(&format!(
+    assert_contains(
+        &text,
+        &format!(
             "OK    Logs: {}",
             home.join(".local/state/cpx-connect").display()
-        )),
-        "{text}"
+        ),
     );
     assert!(
         text.ends_with("FAIL  A card login cannot work yet -> fix: correct the FAIL lines above\n"),
@@ -751,11 +704,9 @@ fn the_binary_exits_2_without_pc_sc_and_follows_the_locale() {
         Some(&socket),
     );
     let text = String::from_utf8(output.stdout).unwrap();
-    assert!(
-        text.contains(
-            "FAIL  Service PC/SC : injoignable -> correctif : installez et démarrez pcscd"
-        ),
-        "{text}"
+    assert_contains(
+        &text,
+        "FAIL  Service PC/SC : injoignable -> correctif : installez et démarrez pcscd",
     );
 }
 
@@ -786,19 +737,13 @@ fn the_binary_exits_1_with_warnings_only_with_the_virtual_card_in_pcscd() {
         "{text}"
     );
     assert!(!text.contains("FAIL"), "{text}");
-    assert!(text.contains("OK    PC/SC service: running\n"), "{text}");
-    assert!(
-        text.contains(&format!(
-            "OK    Card in {}: CPS3\n",
-            cpx_e2e::SLOT_READERS[0]
-        )),
-        "{text}"
+    assert_contains(&text, "OK    PC/SC service: running\n");
+    assert_contains(
+        &text,
+        &format!("OK    Card in {}: CPS3\n", cpx_e2e::SLOT_READERS[0]),
     );
-    assert!(text.contains("OK    Certificate of "), "{text}");
-    assert!(
-        text.contains("(810001234567), CPS3 card, valid until "),
-        "{text}"
-    );
+    assert_contains(&text, "OK    Certificate of ");
+    assert_contains(&text, "(810001234567), CPS3 card, valid until ");
     assert!(
         text.ends_with("OK    A card login can work in: Firefox\n"),
         "{text}"
@@ -825,27 +770,20 @@ fn malformed_allowed_origins_and_unknown_pattern_forms_are_reported() {
 
     let firefox = only(&report, Topic::Policy(Browser::Firefox));
     assert_eq!(firefox.status, Status::Fail, "{}", firefox.text);
-    assert!(
-        firefox
-            .text
-            .contains("NO site may ask for a card login: allowedOrigins is a text, not a list"),
-        "{}",
-        firefox.text
+    assert_contains(
+        &firefox.text,
+        "NO site may ask for a card login: allowedOrigins is a text, not a list",
     );
 
     // One entry the extension cannot read refuses every site: a typo never opens the list.
     let chromium = only(&report, Topic::Policy(Browser::Chromium));
     assert_eq!(chromium.status, Status::Fail, "{}", chromium.text);
-    assert!(
-        chromium.text.contains(
+    assert_contains(&chromium.text,
             "NO site may ask for a card login: allowedOrigins has 2 invalid entries (https://portail.example.fr, \
              [*.]sante.fr (refused: expected https://host[:port] or https://*.domain, with no user, path, query or fragment), \
              https://*.sante.fr/* (refused: expected https://host[:port] or https://*.domain, with no user, path, query or fragment), \
              https://*.ght.fr:443 (= https://*.ght.fr))"
-        ),
-        "{}",
-        chromium.text
-    );
+        );
     assert!(
         chromium.fix.as_deref().is_some_and(|fix| fix.starts_with(
             "write allowedOrigins as a list of texts https://host[:port] or https://*.domain"
@@ -877,13 +815,12 @@ fn the_development_id_admitted_is_a_warning() {
     let report = workstation.doctor(dupont());
     let chromium = only(&report, Topic::Manifest(Browser::Chromium));
     assert_eq!(chromium.status, Status::Warn, "{report}");
-    assert!(
-        chromium.text.contains(&format!(
+    assert_contains(
+        &chromium.text,
+        &format!(
             "including the development build {}, whose private key is public",
             ids.development_chrome_id()
-        )),
-        "{}",
-        chromium.text
+        ),
     );
     assert_eq!(
         chromium.fix.as_deref(),
@@ -897,8 +834,7 @@ fn the_development_id_admitted_is_a_warning() {
 /// and no other browser, the doctor names the snap and promises no login.
 #[test]
 fn a_chromium_snap_is_named_and_no_login_is_promised_there() {
-    let workstation = Workstation::new();
-    workstation.install(Scope::User, &[Browser::Chromium], &binary());
+    let workstation = Workstation::with_host(Scope::User, &[Browser::Chromium]);
     let report = workstation.doctor(dupont());
     assert!(report.login_possible, "{report}");
 

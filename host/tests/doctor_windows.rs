@@ -3,8 +3,11 @@
 //! Windows machine without a reader). The real registry is checked under Wine by
 //! tests/windows/run.sh.
 
+mod common;
+
 use std::path::Path;
 
+use common::assert_contains;
 use cpx_connect::doctor::{self, Context, Language, Report, Status, Topic};
 use cpx_connect::install::registry::{Hive, MemoryRegistry, Registry, RegistryKey, RegistryValue};
 use cpx_connect::install::{self, Browser, ExtensionIds, Platform, Roots, Scope};
@@ -70,6 +73,16 @@ impl Workstation {
         }
     }
 
+    /// Names `manifest` as the host's manifest under the key of the browser at `browser_key`
+    /// (its `NativeMessagingHosts\org.cpxconnect.host`), as an administrator (or another
+    /// installer) may write it.
+    fn register_manifest(&mut self, hive: Hive, browser_key: &str, manifest: &Path) {
+        let key = format!("{browser_key}\\NativeMessagingHosts\\org.cpxconnect.host");
+        self.registry
+            .set_default_value(&RegistryKey::new(hive, key), &manifest.to_string_lossy())
+            .unwrap();
+    }
+
     fn doctor(&self) -> Report {
         let context = Context {
             platform: Platform::Windows,
@@ -107,7 +120,7 @@ fn registrations_are_followed_from_the_registry_and_the_stopped_service_is_named
 
     let service = only(&report, Topic::PcscService);
     assert_eq!(service.status, Status::Fail);
-    assert!(service.text.contains("SCardSvr"), "{}", service.text);
+    assert_contains(&service.text, "SCardSvr");
     assert!(
         service
             .fix
@@ -125,13 +138,7 @@ fn registrations_are_followed_from_the_registry_and_the_stopped_service_is_named
         } else {
             "org.cpxconnect.host.json"
         };
-        assert!(
-            manifest
-                .text
-                .contains(&program.join(file).display().to_string()),
-            "{}",
-            manifest.text
-        );
+        assert_contains(&manifest.text, &program.join(file).display().to_string());
     }
 }
 
@@ -145,24 +152,11 @@ fn a_per_user_key_wins_and_a_key_naming_a_missing_manifest_fails() {
     .unwrap();
     // Chrome looks under HKCU first and stops at the first key, even a broken one.
     let missing = workstation.dir.path().join("gone.json");
-    workstation
-        .registry
-        .set_default_value(
-            &RegistryKey::new(
-                Hive::CurrentUser,
-                "Software\\Google\\Chrome\\NativeMessagingHosts\\org.cpxconnect.host",
-            ),
-            &missing.to_string_lossy(),
-        )
-        .unwrap();
+    workstation.register_manifest(Hive::CurrentUser, "Software\\Google\\Chrome", &missing);
     let report = workstation.doctor();
     let chrome = only(&report, Topic::Manifest(Browser::Chrome));
     assert_eq!(chrome.status, Status::Fail, "{report}");
-    assert!(
-        chrome.text.contains(&missing.display().to_string()),
-        "{}",
-        chrome.text
-    );
+    assert_contains(&chrome.text, &missing.display().to_string());
     assert_eq!(
         only(&report, Topic::Manifest(Browser::Edge)).status,
         Status::Ok
@@ -179,13 +173,9 @@ fn after_uninstall_the_keys_looked_at_are_listed() {
     let report = workstation.doctor();
     let edge = only(&report, Topic::Manifest(Browser::Edge));
     assert_eq!(edge.status, Status::Warn);
-    assert!(
-        edge.text.contains(
+    assert_contains(&edge.text,
             "HKCU\\Software\\Microsoft\\Edge\\NativeMessagingHosts\\org.cpxconnect.host, HKLM\\SOFTWARE\\Microsoft\\Edge\\NativeMessagingHosts\\org.cpxconnect.host"
-        ),
-        "{}",
-        edge.text
-    );
+        );
     assert_eq!(
         edge.fix.as_deref(),
         Some("run `cpx-connect install --browser edge`")
@@ -211,16 +201,7 @@ fn a_manifest_naming_the_exe_relative_to_its_folder_is_this_program() {
         .to_string(),
     )
     .unwrap();
-    workstation
-        .registry
-        .set_default_value(
-            &RegistryKey::new(
-                Hive::LocalMachine,
-                "SOFTWARE\\Chromium\\NativeMessagingHosts\\org.cpxconnect.host",
-            ),
-            &manifest.to_string_lossy(),
-        )
-        .unwrap();
+    workstation.register_manifest(Hive::LocalMachine, "SOFTWARE\\Chromium", &manifest);
     let report = workstation.doctor();
     let chromium = only(&report, Topic::Manifest(Browser::Chromium));
     assert_eq!(chromium.status, Status::Ok, "{report}");
@@ -265,12 +246,7 @@ fn policies_are_read_from_the_registry_with_each_browser_s_semantics() {
         "{}",
         edge.text
     );
-    assert!(
-        edge.text
-            .contains("EVERY https site may ask for a card login"),
-        "{}",
-        edge.text
-    );
+    assert_contains(&edge.text, "EVERY https site may ask for a card login");
     let chrome = only(&report, Topic::Policy(Browser::Chrome));
     assert!(
         chrome

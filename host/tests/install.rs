@@ -2,10 +2,13 @@
 //! hidden `--root` so that nothing touches the machine's real browser folders; and the
 //! browser's own way of starting the binary, which must still reach native messaging.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::{assert_contains, binary};
 use serde_json::{json, Value};
 
 const HOST_FILE: &str = "org.cpxconnect.host.json";
@@ -30,12 +33,6 @@ fn ids() -> Ids {
             .collect(),
         firefox: ids["firefoxAddonId"].as_str().unwrap().to_owned(),
     }
-}
-
-fn binary() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_cpx-connect"))
-        .canonicalize()
-        .unwrap()
 }
 
 /// A throw-away machine: a HOME and a root for system paths, with the folders a real system
@@ -66,6 +63,16 @@ impl Machine {
 
     fn root(&self) -> PathBuf {
         self.dir.path().join("root")
+    }
+
+    /// Where the host manifest is in this folder of the user's HOME.
+    fn user_manifest(&self, folder: &str) -> PathBuf {
+        self.home().join(folder).join(HOST_FILE)
+    }
+
+    /// Where the host manifest is in this system folder.
+    fn system_manifest(&self, folder: &str) -> PathBuf {
+        self.root().join(folder).join(HOST_FILE)
     }
 
     fn run(&self, arguments: &[&str]) -> Output {
@@ -163,6 +170,12 @@ fn expected_manifest(firefox: bool, chrome_ids: &[String]) -> Value {
     manifest
 }
 
+/// Checks that `install` or `uninstall` said the same of every manifest: each line of its
+/// report starts with `word` ("removed ", "unchanged ", ...).
+fn assert_every_line_starts_with(lines: &[String], word: &str) {
+    assert!(lines.iter().all(|l| l.starts_with(word)), "{lines:#?}");
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -173,7 +186,7 @@ fn install_writes_every_user_manifest_and_says_so() {
     let lines = machine.ok(&["install"]);
     assert_eq!(lines.len(), USER_MANIFESTS.len(), "{lines:#?}");
     for ((folder, firefox), line) in USER_MANIFESTS.iter().zip(&lines) {
-        let file = machine.home().join(folder).join(HOST_FILE);
+        let file = machine.user_manifest(folder);
         assert_eq!(
             read_json(&file),
             expected_manifest(*firefox, &ids().chrome),
@@ -196,7 +209,7 @@ fn system_install_writes_every_system_manifest_readable_by_all() {
     let lines = machine.ok(&["install", "--system"]);
     assert_eq!(lines.len(), SYSTEM_MANIFESTS.len(), "{lines:#?}");
     for (folder, firefox) in SYSTEM_MANIFESTS {
-        let file = machine.root().join(folder).join(HOST_FILE);
+        let file = machine.system_manifest(folder);
         assert_eq!(read_json(&file), expected_manifest(firefox, &ids().chrome));
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o644, "{}", file.display());
@@ -216,17 +229,11 @@ fn system_install_writes_every_system_manifest_readable_by_all() {
 fn installing_again_changes_nothing_and_says_so() {
     let machine = Machine::new();
     machine.ok(&["install", "--system"]);
-    let file = machine
-        .root()
-        .join("etc/chromium/native-messaging-hosts")
-        .join(HOST_FILE);
+    let file = machine.system_manifest("etc/chromium/native-messaging-hosts");
     let before = std::fs::metadata(&file).unwrap().modified().unwrap();
     let lines = machine.ok(&["install", "--system"]);
     assert_eq!(lines.len(), SYSTEM_MANIFESTS.len());
-    assert!(
-        lines.iter().all(|l| l.starts_with("unchanged ")),
-        "{lines:#?}"
-    );
+    assert_every_line_starts_with(&lines, "unchanged ");
     assert_eq!(
         std::fs::metadata(&file).unwrap().modified().unwrap(),
         before
@@ -246,14 +253,10 @@ fn browser_selects_only_its_locations() {
     let lines = machine.ok(&["install", "--browser", "firefox", "--browser", "edge"]);
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert!(machine
-        .home()
-        .join(".config/microsoft-edge/NativeMessagingHosts")
-        .join(HOST_FILE)
+        .user_manifest(".config/microsoft-edge/NativeMessagingHosts")
         .exists());
     assert!(machine
-        .home()
-        .join(".mozilla/native-messaging-hosts")
-        .join(HOST_FILE)
+        .user_manifest(".mozilla/native-messaging-hosts")
         .exists());
     assert!(!machine.home().join(".config/google-chrome").exists());
     assert!(!machine.home().join(".config/chromium").exists());
@@ -265,7 +268,7 @@ fn extension_id_goes_into_chromium_family_manifests_only() {
     let custom = "abcdefghijklmnopabcdefghijklmnop";
     machine.ok(&["install", "--extension-id", custom]);
     for (folder, firefox) in USER_MANIFESTS {
-        let file = machine.home().join(folder).join(HOST_FILE);
+        let file = machine.user_manifest(folder);
         assert_eq!(
             read_json(&file),
             expected_manifest(firefox, &[custom.to_owned()])
@@ -290,9 +293,7 @@ fn xdg_config_home_moves_chromium_family_user_manifests() {
         .exists());
     // Firefox reads ~/.mozilla whatever XDG_CONFIG_HOME says.
     assert!(machine
-        .home()
-        .join(".mozilla/native-messaging-hosts")
-        .join(HOST_FILE)
+        .user_manifest(".mozilla/native-messaging-hosts")
         .exists());
 }
 
@@ -306,21 +307,15 @@ fn uninstall_leaves_nothing_behind() {
 
     let lines = machine.ok(&["uninstall", "--system"]);
     assert_eq!(lines.len(), SYSTEM_MANIFESTS.len());
-    assert!(
-        lines.iter().all(|l| l.starts_with("removed ")),
-        "{lines:#?}"
-    );
+    assert_every_line_starts_with(&lines, "removed ");
     let lines = machine.ok(&["uninstall"]);
     assert_eq!(lines.len(), USER_MANIFESTS.len());
-    assert!(
-        lines.iter().all(|l| l.starts_with("removed ")),
-        "{lines:#?}"
-    );
+    assert_every_line_starts_with(&lines, "removed ");
     assert_eq!(machine.tree(), pristine);
 
     // Again: nothing to remove, and it says so.
     let lines = machine.ok(&["uninstall"]);
-    assert!(lines.iter().all(|l| l.starts_with("absent ")), "{lines:#?}");
+    assert_every_line_starts_with(&lines, "absent ");
 }
 
 #[test]
@@ -328,10 +323,7 @@ fn uninstall_keeps_what_another_browser_still_reads_and_what_is_not_ours() {
     let machine = Machine::new();
     machine.ok(&["install", "--system"]);
     // Chrome's system folder is Brave's too.
-    let shared = machine
-        .root()
-        .join("etc/opt/chrome/native-messaging-hosts")
-        .join(HOST_FILE);
+    let shared = machine.system_manifest("etc/opt/chrome/native-messaging-hosts");
     let lines = machine.ok(&["uninstall", "--system", "--browser", "chrome"]);
     assert_eq!(lines.len(), 1);
     assert!(
@@ -359,29 +351,21 @@ fn uninstall_keeps_what_another_browser_still_reads_and_what_is_not_ours() {
     machine.ok(&["uninstall", "--system"]);
     assert!(other.exists());
     assert!(!machine
-        .root()
-        .join("etc/chromium/native-messaging-hosts")
-        .join(HOST_FILE)
+        .system_manifest("etc/chromium/native-messaging-hosts")
         .exists());
 }
 
 #[test]
 fn unknown_browser_is_refused_with_the_list_of_known_ones() {
     let stderr = Machine::new().refused(&["install", "--browser", "opera"], 2);
-    assert!(stderr.contains("invalid value 'opera'"), "{stderr}");
-    assert!(
-        stderr.contains("chrome, chromium, edge, brave, firefox"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "invalid value 'opera'");
+    assert_contains(&stderr, "chrome, chromium, edge, brave, firefox");
 }
 
 #[test]
 fn invalid_extension_id_is_refused_before_writing() {
     let stderr = Machine::new().refused(&["install", "--extension-id", "not-an-id"], 1);
-    assert!(
-        stderr.contains("\"not-an-id\" is not a Chrome extension id"),
-        "{stderr}"
-    );
+    assert_contains(&stderr, "\"not-an-id\" is not a Chrome extension id");
 }
 
 /// What the MSI runs on its EXTENSION_IDS before installing anything: the list whole or nothing.
@@ -396,9 +380,9 @@ fn the_msi_s_extension_ids_check_refuses_a_bad_item_and_writes_nothing() {
         ],
         1,
     );
-    assert!(
-        stderr.contains("EXTENSION_IDS: \"not-an-id\" is neither a Chrome extension id"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "EXTENSION_IDS: \"not-an-id\" is neither a Chrome extension id",
     );
     let before = machine.tree();
     let said = machine.ok(&[
@@ -420,9 +404,9 @@ fn a_folder_that_cannot_be_created_is_named_in_the_error() {
     std::fs::write(machine.root().join("etc/chromium"), "not a folder").unwrap();
     let stderr = machine.refused(&["install", "--system", "--browser", "chromium"], 1);
     let folder = machine.root().join("etc/chromium/native-messaging-hosts");
-    assert!(
-        stderr.contains(&format!("cannot create the folder {}", folder.display())),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        &format!("cannot create the folder {}", folder.display()),
     );
 }
 
@@ -436,8 +420,8 @@ fn per_user_install_without_home_explains_itself() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("HOME is not set"), "{stderr}");
-    assert!(stderr.contains("--system"), "{stderr}");
+    assert_contains(&stderr, "HOME is not set");
+    assert_contains(&stderr, "--system");
 }
 
 #[test]
@@ -452,7 +436,7 @@ fn help_and_version_come_from_the_command_line() {
     assert!(help.status.success());
     let help = String::from_utf8_lossy(&help.stdout);
     for subcommand in ["install", "uninstall", "doctor"] {
-        assert!(help.contains(subcommand), "{help}");
+        assert_contains(&help, subcommand);
     }
     // The test hook stays out of sight.
     let install_help = Command::new(binary())
@@ -533,10 +517,7 @@ fn release_ids_only_and_the_development_id_only_with_dev() {
     let development = development_id();
     assert!(!ids().chrome.contains(&development), "ids.json");
     machine.ok(&["install", "--system", "--browser", "chromium"]);
-    let file = machine
-        .root()
-        .join("etc/chromium/native-messaging-hosts")
-        .join(HOST_FILE);
+    let file = machine.system_manifest("etc/chromium/native-messaging-hosts");
     assert_eq!(read_json(&file), expected_manifest(false, &ids().chrome));
 
     machine.ok(&["install", "--system", "--browser", "chromium", "--dev"]);
@@ -569,21 +550,15 @@ fn the_configuration_file_admits_extra_chrome_and_firefox_ids() {
     let output = machine.run(&["install", "--system"]);
     assert!(output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(
-        stderr.contains("extension-ids.conf: line 4: \"not an id\" is neither"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "extension-ids.conf: line 4: \"not an id\" is neither",
     );
-    let chromium = machine
-        .root()
-        .join("etc/chromium/native-messaging-hosts")
-        .join(HOST_FILE);
+    let chromium = machine.system_manifest("etc/chromium/native-messaging-hosts");
     let mut chrome = ids().chrome;
     chrome.push(extra_chrome.to_owned());
     assert_eq!(read_json(&chromium), expected_manifest(false, &chrome));
-    let firefox = machine
-        .root()
-        .join("usr/lib/mozilla/native-messaging-hosts")
-        .join(HOST_FILE);
+    let firefox = machine.system_manifest("usr/lib/mozilla/native-messaging-hosts");
     assert_eq!(
         read_json(&firefox)["allowed_extensions"],
         json!([ids().firefox, extra_firefox])
@@ -602,10 +577,7 @@ fn the_configuration_file_admits_extra_chrome_and_firefox_ids() {
 #[test]
 fn files_a_package_owns_are_neither_written_nor_removed() {
     let machine = Machine::new();
-    let chromium = machine
-        .root()
-        .join("etc/chromium/native-messaging-hosts")
-        .join(HOST_FILE);
+    let chromium = machine.system_manifest("etc/chromium/native-messaging-hosts");
     let listing = machine.dir.path().join("package-files");
     std::fs::write(&listing, format!("cpx-connect: {}\n", chromium.display())).unwrap();
     let listing = listing.to_str().unwrap();
@@ -625,9 +597,7 @@ fn files_a_package_owns_are_neither_written_nor_removed() {
     assert!(!chromium.exists());
     // The other browsers' manifests were written.
     assert!(machine
-        .root()
-        .join("etc/opt/edge/native-messaging-hosts")
-        .join(HOST_FILE)
+        .system_manifest("etc/opt/edge/native-messaging-hosts")
         .exists());
 
     // Present and owned: uninstall refuses to delete it, removes the rest.
@@ -643,9 +613,7 @@ fn files_a_package_owns_are_neither_written_nor_removed() {
         "{\"package\": true}\n"
     );
     assert!(!machine
-        .root()
-        .join("etc/opt/edge/native-messaging-hosts")
-        .join(HOST_FILE)
+        .system_manifest("etc/opt/edge/native-messaging-hosts")
         .exists());
 }
 

@@ -6,8 +6,8 @@ mod common;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use common::{
-    assert_token_verifies, authenticate, cache_directory, certificate_id_of, exchange, nonce,
-    VirtualReaders,
+    assert_login_token_verifies, authenticate, cache_directory, certificate_id_of, exchange, nonce,
+    service_caching_in, service_with, status_of, VirtualReaders,
 };
 use cpx_connect::service::HostService;
 use cpx_virtual_card::{Holder, VirtualCard};
@@ -16,9 +16,7 @@ use sha2::{Digest, Sha256};
 
 #[test]
 fn certificates_lists_the_authentication_certificate_and_pin_tries() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps3(Holder::Dupont));
     let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
     let certificates = answers[0]["result"]["certificates"].as_array().unwrap();
     assert_eq!(certificates.len(), 1);
@@ -49,17 +47,11 @@ fn certificates_lists_the_authentication_certificate_and_pin_tries() {
 
 #[test]
 fn a_full_login_makes_a_token_that_verifies() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps3(Holder::Dupont));
     let id = certificate_id_of(&mut service);
     let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
     assert_eq!(answers[0]["id"], "auth");
-    assert_token_verifies(
-        &answers[0]["result"],
-        "https://demo.cpxconnect.org",
-        &nonce(),
-    );
+    assert_login_token_verifies(&answers[0]["result"]);
     assert_eq!(card.lock().unwrap().verify_count(), 1);
 }
 
@@ -107,9 +99,7 @@ fn a_login_works_whatever_ef_dir_and_the_application_fcp_say() {
             "00A40904 025031",
         ),
     ] {
-        let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
-        let card = readers.card(0);
-        let mut service = HostService::new(readers);
+        let (mut service, card) = service_with(card);
         let answers = exchange(&mut service, &[json!({"id": 1, "command": "certificates"})]);
         let Some(id) = answers[0]["result"]["certificates"][0]["certificateId"].as_str() else {
             panic!("{layout}: {}", answers[0]);
@@ -123,11 +113,7 @@ fn a_login_works_whatever_ef_dir_and_the_application_fcp_say() {
         let odf_select = odf_select.replace(' ', "");
         assert!(log.contains(&odf_select), "{layout}: {log:?}");
         let answers = exchange(&mut service, &[authenticate(id, "1234")]);
-        assert_token_verifies(
-            &answers[0]["result"],
-            "https://demo.cpxconnect.org",
-            &nonce(),
-        );
+        assert_login_token_verifies(&answers[0]["result"]);
     }
 }
 
@@ -137,8 +123,7 @@ fn certificates_starts_again_once_when_the_card_changes_under_it() {
     // Each APDU of the read in turn meets a swap for another card: the answer is the new card's.
     let mut position = 1;
     loop {
-        let readers =
-            VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+        let readers = VirtualReaders::holding(VirtualCard::cps3(Holder::Dupont));
         readers.swap_at(
             position,
             TransportError::CardReset,
@@ -163,7 +148,7 @@ fn certificates_starts_again_once_when_the_card_changes_under_it() {
 
     // Only once: a card that changes again during the second read is reported removed, and the
     // next request reads it.
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let readers = VirtualReaders::holding(VirtualCard::cps3(Holder::Dupont));
     let mut service = HostService::new(readers.clone());
     readers.swap_at(3, TransportError::CardRemoved, 0, None);
     readers.swap_at(2, TransportError::CardReset, 0, None);
@@ -181,7 +166,7 @@ fn certificates_starts_again_once_when_the_card_changes_under_it() {
 #[test]
 fn a_card_changed_during_authenticate_is_removed_and_the_pin_not_sent_again() {
     use cpx_connect::card::TransportError;
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let readers = VirtualReaders::holding(VirtualCard::cps3(Holder::Dupont));
     let card = readers.card(0);
     let mut service = HostService::new(readers.clone());
     let id = certificate_id_of(&mut service);
@@ -204,12 +189,7 @@ fn a_card_changed_during_authenticate_is_removed_and_the_pin_not_sent_again() {
 
 #[test]
 fn a_cps3_read_contactless_is_named_and_never_sent_a_command() {
-    let readers = VirtualReaders::with(vec![(
-        "Reader A",
-        Some(VirtualCard::cps3(Holder::Dupont).seen_contactless()),
-    )]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps3(Holder::Dupont).seen_contactless());
     let answers = exchange(
         &mut service,
         &[
@@ -254,9 +234,7 @@ fn a_cps3_read_contactless_is_named_and_never_sent_a_command() {
 
 #[test]
 fn a_login_stays_within_the_apdu_budget() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps3(Holder::Dupont));
     let id = certificate_id_of(&mut service);
     exchange(&mut service, &[authenticate(&id, "1234")]);
     let new_card = card.lock().unwrap().apdu_log().len();
@@ -275,9 +253,7 @@ fn a_login_stays_within_the_apdu_budget() {
 
 #[test]
 fn wrong_pins_count_down_then_block_and_nothing_is_retried() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps3(Holder::Dupont));
     let id = certificate_id_of(&mut service);
     for expected_left in [2, 1, 0] {
         let answers = exchange(&mut service, &[authenticate(&id, "9999")]);
@@ -311,9 +287,7 @@ fn wrong_pins_count_down_then_block_and_nothing_is_retried() {
 
 #[test]
 fn input_errors_never_reach_the_card() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
-    let card = readers.card(0);
-    let mut service = HostService::new(readers);
+    let (mut service, card) = service_with(VirtualCard::cps3(Holder::Dupont));
     let id = certificate_id_of(&mut service);
     card.lock().unwrap().clear_log();
     let args = |origin: &str, nonce: &str, certificate: &str, pin: Value| {
@@ -436,11 +410,7 @@ fn two_cards_each_sign_for_their_own_certificate() {
         .unwrap();
     let id = martin_entry["certificateId"].as_str().unwrap();
     let answers = exchange(&mut service, &[authenticate(id, "5678")]);
-    assert_token_verifies(
-        &answers[0]["result"],
-        "https://demo.cpxconnect.org",
-        &nonce(),
-    );
+    assert_login_token_verifies(&answers[0]["result"]);
     assert_eq!(martin.lock().unwrap().verify_count(), 1);
 }
 
@@ -467,37 +437,29 @@ fn no_reader_no_card_and_foreign_cards_have_their_codes() {
 
 #[test]
 fn status_reports_the_atr_and_type() {
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
-    let mut service = HostService::new(readers);
-    let answers = exchange(&mut service, &[json!({"id": 1, "command": "status"})]);
     assert_eq!(
-        answers[0]["result"]["readers"][0]["card"],
+        status_of(VirtualCard::cps3(Holder::Dupont)),
         json!({"atr": "3BAC00402A001225006480000310009000", "type": "CPS3", "state": "ready"})
     );
 }
 
 #[test]
 fn a_known_card_is_not_read_again_by_a_new_process() {
-    use cpx_connect::service::cache::ProfileCache;
     let dir = cache_directory("known");
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
+    let readers = VirtualReaders::holding(VirtualCard::cps3(Holder::Dupont));
     let card = readers.card(0);
 
-    let mut first = HostService::with_cache(readers.clone(), ProfileCache::persistent(dir.clone()));
+    let mut first = service_caching_in(&readers, &dir);
     let id = certificate_id_of(&mut first);
     exchange(&mut first, &[authenticate(&id, "1234")]);
     let new_card = card.lock().unwrap().apdu_log().len();
 
     // A browser restart: a new service with an empty memory but the same cache directory.
     card.lock().unwrap().clear_log();
-    let mut second = HostService::with_cache(readers, ProfileCache::persistent(dir.clone()));
+    let mut second = service_caching_in(&readers, &dir);
     assert_eq!(certificate_id_of(&mut second), id);
     let answers = exchange(&mut second, &[authenticate(&id, "1234")]);
-    assert_token_verifies(
-        &answers[0]["result"],
-        "https://demo.cpxconnect.org",
-        &nonce(),
-    );
+    assert_login_token_verifies(&answers[0]["result"]);
     let known_card = card.lock().unwrap().apdu_log().len();
     assert!(known_card <= 14, "known card took {known_card} APDUs");
     // The profile was not read again: the second login is the short one.
@@ -516,11 +478,9 @@ fn a_known_card_is_not_read_again_by_a_new_process() {
 
 #[test]
 fn a_stale_cached_certificate_is_replaced_when_the_signature_disagrees() {
-    use cpx_connect::service::cache::ProfileCache;
     let dir = cache_directory("stale");
-    let readers = VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]);
-    let card = readers.card(0);
-    let mut first = HostService::with_cache(readers.clone(), ProfileCache::persistent(dir.clone()));
+    let readers = VirtualReaders::holding(VirtualCard::cps3(Holder::Dupont));
+    let mut first = service_caching_in(&readers, &dir);
     certificate_id_of(&mut first);
 
     // Put another holder's certificate in the cache entry of this card.
@@ -537,18 +497,19 @@ fn a_stale_cached_certificate_is_replaced_when_the_signature_disagrees() {
     entry["profile"]["certificate_der"] = json!(foreign);
     std::fs::write(&entry_path, serde_json::to_vec(&entry).unwrap()).unwrap();
 
-    let mut second = HostService::with_cache(readers, ProfileCache::persistent(dir.clone()));
+    let mut second = service_caching_in(&readers, &dir);
     let stale_id = certificate_id_of(&mut second);
     let answers = exchange(&mut second, &[authenticate(&stale_id, "1234")]);
     let token = &answers[0]["result"];
-    assert_token_verifies(token, "https://demo.cpxconnect.org", &nonce());
+    assert_login_token_verifies(token);
+    let card = readers.card(0);
     let real = card.lock().unwrap().auth_certificate_der().to_vec();
     assert_eq!(token["unverifiedCertificate"], BASE64.encode(&real));
     assert_eq!(card.lock().unwrap().verify_count(), 1, "no second VERIFY");
     // The cache now holds the card's real certificate.
-    let mut third = HostService::with_cache(
-        VirtualReaders::with(vec![("Reader A", Some(VirtualCard::cps3(Holder::Dupont)))]),
-        ProfileCache::persistent(dir.clone()),
+    let mut third = service_caching_in(
+        &VirtualReaders::holding(VirtualCard::cps3(Holder::Dupont)),
+        &dir,
     );
     let answers = exchange(&mut third, &[json!({"id": 1, "command": "certificates"})]);
     assert_eq!(
@@ -570,16 +531,10 @@ fn a_card_left_on_another_applet_gets_the_ias_root_selected_once_and_logs_in() {
     .concat();
     for refusal in [0x6E00, 0x6A86] {
         let card = VirtualCard::cps3(Holder::Dupont).with_another_applet_selected(refusal);
-        let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
-        let card = readers.card(0);
-        let mut service = HostService::new(readers);
+        let (mut service, card) = service_with(card);
         let id = certificate_id_of(&mut service);
         let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
-        assert_token_verifies(
-            &answers[0]["result"],
-            "https://demo.cpxconnect.org",
-            &nonce(),
-        );
+        assert_login_token_verifies(&answers[0]["result"]);
         let card = card.lock().unwrap();
         let log = card.apdu_log();
         assert_eq!(
@@ -630,17 +585,11 @@ fn a_cps3_logs_in_under_every_variant_of_the_virtual_card() {
                 if let Some(refusal) = other_applet {
                     card = card.with_another_applet_selected(refusal);
                 }
-                let readers = VirtualReaders::with(vec![("Reader A", Some(card))]);
-                let card = readers.card(0);
-                let mut service = HostService::new(readers);
+                let (mut service, card) = service_with(card);
                 let id = certificate_id_of(&mut service);
                 let answers = exchange(&mut service, &[authenticate(&id, "1234")]);
                 assert!(answers[0]["result"].is_object(), "{variant}: {answers:?}");
-                assert_token_verifies(
-                    &answers[0]["result"],
-                    "https://demo.cpxconnect.org",
-                    &nonce(),
-                );
+                assert_login_token_verifies(&answers[0]["result"]);
                 let card = card.lock().unwrap();
                 assert!(
                     card.apdu_log()

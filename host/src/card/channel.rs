@@ -249,62 +249,67 @@ mod tests {
     use crate::card::testing::ScriptedTransport;
     use crate::card::transport::Protocol;
 
+    /// Runs `talk` on a channel over this script, then checks that every scripted command was
+    /// sent: each test shows the card's trace and what the channel made of it.
+    fn over_script<R>(
+        mut transport: ScriptedTransport,
+        talk: impl FnOnce(&mut Channel<'_>) -> R,
+    ) -> R {
+        let result = talk(&mut Channel::new(&mut transport));
+        transport.assert_finished();
+        result
+    }
+
     #[test]
     fn follows_61xx_with_get_response_until_the_end() {
         let mut signature = vec![0x11; 0xE7];
         signature.extend(vec![0x22; 0x19]);
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             ("00 88 00 00 01 AA", "61 00"),
             ("00 C0 00 00 E7", &format!("{} 61 19", "11 ".repeat(0xE7))),
             ("00 C0 00 00 19", &format!("{} 90 00", "22 ".repeat(0x19))),
         ]);
-        let mut channel = Channel::new(&mut transport);
         let command = Command::new(0x00, 0x88, 0x00, 0x00)
             .with_data([0xAA])
             .with_le(0);
-        let response = channel.send(&command).unwrap();
+        let (response, sent) = over_script(script, |channel| {
+            (channel.send(&command).unwrap(), channel.apdus_sent())
+        });
         assert_eq!(response.sw, StatusWord::Success);
         assert_eq!(response.data, signature);
-        assert_eq!(channel.apdus_sent(), 3);
-        transport.assert_finished();
+        assert_eq!(sent, 3);
     }
 
     #[test]
     fn resends_with_the_le_the_card_asks_for() {
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             ("00 B0 00 00 E7", "6C 0C"),
             (
                 "00 B0 00 00 0C",
                 "5A 0A 80 25 00 00 01 99 21 38 45 0F 90 00",
             ),
         ]);
-        let mut channel = Channel::new(&mut transport);
-        let data = channel
-            .send_ok(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(0xE7))
-            .unwrap();
+        let read = Command::new(0x00, 0xB0, 0x00, 0x00).with_le(0xE7);
+        let data = over_script(script, |channel| channel.send_ok(&read).unwrap());
         assert_eq!(data.len(), 12);
-        transport.assert_finished();
     }
 
     #[test]
     fn get_response_keeps_the_logical_channel() {
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             ("01 A4 04 04 02 AB CD", "61 02"),
             ("01 C0 00 00 02", "62 00 90 00"),
         ]);
-        let mut channel = Channel::new(&mut transport);
         let command = Command::new(0x01, 0xA4, 0x04, 0x04).with_data([0xAB, 0xCD]);
-        assert_eq!(channel.send_ok(&command).unwrap(), [0x62, 0x00]);
-        transport.assert_finished();
+        let data = over_script(script, |channel| channel.send_ok(&command).unwrap());
+        assert_eq!(data, [0x62, 0x00]);
     }
 
     #[test]
     fn an_error_status_is_reported_with_the_instruction() {
-        let mut transport = ScriptedTransport::new(vec![("00 A4 09 0C 02 3F 00", "6A 82")]);
-        let mut channel = Channel::new(&mut transport);
-        let error = channel
-            .send_ok(&Command::new(0x00, 0xA4, 0x09, 0x0C).with_data([0x3F, 0x00]))
-            .unwrap_err();
+        let script = ScriptedTransport::new(vec![("00 A4 09 0C 02 3F 00", "6A 82")]);
+        let select_mf = Command::new(0x00, 0xA4, 0x09, 0x0C).with_data([0x3F, 0x00]);
+        let error = over_script(script, |channel| channel.send_ok(&select_mf).unwrap_err());
         assert_eq!(
             error,
             CardError::Status {
@@ -320,11 +325,10 @@ mod tests {
         for _ in 0..MAX_GET_RESPONSE_ROUNDS {
             script.push(("00 C0 00 00 01", "00 61 01"));
         }
-        let mut transport = ScriptedTransport::new(script);
-        let mut channel = Channel::new(&mut transport);
-        let error = channel
-            .send(&Command::new(0x00, 0xCA, 0x00, 0x00).with_le(0))
-            .unwrap_err();
+        let command = Command::new(0x00, 0xCA, 0x00, 0x00).with_le(0);
+        let error = over_script(ScriptedTransport::new(script), |channel| {
+            channel.send(&command).unwrap_err()
+        });
         assert!(matches!(error, CardError::Protocol(_)));
     }
 
@@ -332,46 +336,45 @@ mod tests {
     fn chains_a_long_command_in_parts_with_the_chaining_bit_on_all_but_the_last() {
         let block: Vec<u8> = (0..=255u8).collect();
         let first_part: String = block[..255].iter().map(|b| format!("{b:02X} ")).collect();
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             (&format!("11 2A 80 86 FF {first_part}"), "90 00"),
             ("01 2A 80 86 01 FF", "61 00"),
             ("01 C0 00 00 E7", &format!("{}61 19", "AB ".repeat(0xE7))),
             ("01 C0 00 00 19", &format!("{}90 00", "CD ".repeat(0x19))),
         ]);
-        let mut channel = Channel::new(&mut transport);
         let command = Command::new(0x01, 0x2A, 0x80, 0x86)
             .with_data(block)
             .with_le(0);
-        let response = channel.send_chained(&command, 255).unwrap();
+        let (response, sent) = over_script(script, |channel| {
+            (
+                channel.send_chained(&command, 255).unwrap(),
+                channel.apdus_sent(),
+            )
+        });
         assert_eq!(response.sw, StatusWord::Success);
         assert_eq!(response.data.len(), 256);
-        assert_eq!(channel.apdus_sent(), 4);
-        transport.assert_finished();
+        assert_eq!(sent, 4);
     }
 
     #[test]
     fn a_refused_part_ends_the_chain_with_its_status() {
-        let mut transport = ScriptedTransport::new(vec![("10 2A 80 86 02 01 02", "69 82")]);
-        let mut channel = Channel::new(&mut transport);
+        let script = ScriptedTransport::new(vec![("10 2A 80 86 02 01 02", "69 82")]);
         let command = Command::new(0x00, 0x2A, 0x80, 0x86).with_data([1, 2, 3, 4, 5]);
-        let response = channel.send_chained(&command, 2).unwrap();
+        let response = over_script(script, |channel| channel.send_chained(&command, 2).unwrap());
         assert_eq!(response.sw, StatusWord::SecurityStatusNotSatisfied);
-        transport.assert_finished();
     }
 
     #[test]
     fn a_command_that_fits_is_not_chained() {
-        let mut transport =
+        let script =
             ScriptedTransport::new(vec![("01 2A 80 86 02 01 02 00", "90 00")]).over(Protocol::T1);
-        let mut channel = Channel::new(&mut transport);
         let command = Command::new(0x01, 0x2A, 0x80, 0x86)
             .with_data([1, 2])
             .with_le(0);
-        assert_eq!(
-            channel.send_chained(&command, 255).unwrap().sw,
-            StatusWord::Success
-        );
-        transport.assert_finished();
+        let response = over_script(script, |channel| {
+            channel.send_chained(&command, 255).unwrap()
+        });
+        assert_eq!(response.sw, StatusWord::Success);
     }
 
     fn select_with_fcp() -> Command {
@@ -382,74 +385,65 @@ mod tests {
 
     #[test]
     fn under_t1_a_case_4_command_carries_le_and_its_data_comes_with_9000() {
-        let mut transport =
-            ScriptedTransport::new(vec![("01 A4 00 04 02 50 31 00", "62 02 80 00 90 00")])
-                .over(Protocol::T1);
-        let mut channel = Channel::new(&mut transport);
-        assert_eq!(
-            channel.send_ok(&select_with_fcp()).unwrap(),
-            [0x62, 0x02, 0x80, 0x00]
-        );
-        transport.assert_finished();
+        let script = ScriptedTransport::new(vec![("01 A4 00 04 02 50 31 00", "62 02 80 00 90 00")])
+            .over(Protocol::T1);
+        let data = over_script(script, |channel| {
+            channel.send_ok(&select_with_fcp()).unwrap()
+        });
+        assert_eq!(data, [0x62, 0x02, 0x80, 0x00]);
     }
 
     #[test]
     fn under_t0_a_case_4_command_goes_without_le_and_67_00_is_final() {
-        let mut transport =
+        let script =
             ScriptedTransport::new(vec![("01 A4 00 04 02 50 31", "67 00")]).over(Protocol::T0);
-        let mut channel = Channel::new(&mut transport);
-        assert_eq!(
-            channel.send(&select_with_fcp()).unwrap().sw,
-            StatusWord::WrongLength
-        );
-        transport.assert_finished();
+        let response = over_script(script, |channel| channel.send(&select_with_fcp()).unwrap());
+        assert_eq!(response.sw, StatusWord::WrongLength);
     }
 
     #[test]
     fn protocol_unknown_67_00_to_a_case_4_command_is_retried_once_with_le() {
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             ("01 A4 00 04 02 50 31", "67 00"),
             ("01 A4 00 04 02 50 31 00", "62 00 90 00"),
         ]);
-        let mut channel = Channel::new(&mut transport);
-        assert_eq!(channel.send_ok(&select_with_fcp()).unwrap(), [0x62, 0x00]);
-        transport.assert_finished();
+        let data = over_script(script, |channel| {
+            channel.send_ok(&select_with_fcp()).unwrap()
+        });
+        assert_eq!(data, [0x62, 0x00]);
 
         // Never a command with sensitive data (a VERIFY), never one that expects no answer.
         let verify = Command::new(0x00, 0x20, 0x00, 0x01)
             .with_sensitive_data(zeroize::Zeroizing::new(vec![0x31; 8]))
             .expecting_answer();
-        let mut transport =
+        let script =
             ScriptedTransport::new(vec![("00 20 00 01 08 31 31 31 31 31 31 31 31", "67 00")]);
-        let mut channel = Channel::new(&mut transport);
-        assert_eq!(channel.send(&verify).unwrap().sw, StatusWord::WrongLength);
-        transport.assert_finished();
+        let response = over_script(script, |channel| channel.send(&verify).unwrap());
+        assert_eq!(response.sw, StatusWord::WrongLength);
         let mse = Command::new(0x00, 0x22, 0x41, 0xA4).with_data([0x80, 0x01, 0x02]);
-        let mut transport = ScriptedTransport::new(vec![("00 22 41 A4 03 80 01 02", "67 00")]);
-        let mut channel = Channel::new(&mut transport);
-        assert_eq!(channel.send(&mse).unwrap().sw, StatusWord::WrongLength);
-        transport.assert_finished();
+        let script = ScriptedTransport::new(vec![("00 22 41 A4 03 80 01 02", "67 00")]);
+        let response = over_script(script, |channel| channel.send(&mse).unwrap());
+        assert_eq!(response.sw, StatusWord::WrongLength);
     }
 
     #[test]
     fn a_verify_answered_6cxx_is_not_sent_again() {
         let verify = Command::new(0x00, 0x20, 0x00, 0x01)
             .with_sensitive_data(zeroize::Zeroizing::new(vec![0x31; 8]));
-        let mut transport =
+        let script =
             ScriptedTransport::new(vec![("00 20 00 01 08 31 31 31 31 31 31 31 31", "6C 08")]);
-        let mut channel = Channel::new(&mut transport);
-        assert_eq!(channel.send(&verify).unwrap().sw, StatusWord::WrongLe(8));
-        assert_eq!(channel.apdus_sent(), 1);
-        transport.assert_finished();
+        let (response, sent) = over_script(script, |channel| {
+            (channel.send(&verify).unwrap(), channel.apdus_sent())
+        });
+        assert_eq!(response.sw, StatusWord::WrongLe(8));
+        assert_eq!(sent, 1);
     }
 
     #[test]
     fn a_one_byte_answer_is_a_protocol_error() {
-        let mut transport = ScriptedTransport::new(vec![("00 B0 00 00 01", "90")]);
-        let mut channel = Channel::new(&mut transport);
-        let error = channel
-            .send(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(1))
-            .unwrap_err();
+        let script = ScriptedTransport::new(vec![("00 B0 00 00 01", "90")]);
+        let read = Command::new(0x00, 0xB0, 0x00, 0x00).with_le(1);
+        let error = over_script(script, |channel| channel.send(&read).unwrap_err());
         assert!(matches!(error, CardError::Protocol(_)));
     }
 
@@ -458,39 +452,40 @@ mod tests {
         let internal_authenticate = Command::new(0x00, 0x88, 0x00, 0x00)
             .with_data([0xAA, 0xBB])
             .with_le(0);
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             ("00 88 00 00 02 AA BB", "61 02"),
             ("00 C0 00 00 02", "01 02 90 00"),
         ])
         .over(Protocol::T0);
-        let mut channel = Channel::new(&mut transport);
-        assert_eq!(channel.send_ok(&internal_authenticate).unwrap(), [1, 2]);
-        transport.assert_finished();
+        let data = over_script(script, |channel| {
+            channel.send_ok(&internal_authenticate).unwrap()
+        });
+        assert_eq!(data, [1, 2]);
 
-        let mut transport =
-            ScriptedTransport::new(vec![("00 88 00 00 02 AA BB 00", "01 02 90 00")])
-                .over(Protocol::T1);
-        let mut channel = Channel::new(&mut transport);
-        assert_eq!(channel.send_ok(&internal_authenticate).unwrap(), [1, 2]);
-        transport.assert_finished();
+        let script = ScriptedTransport::new(vec![("00 88 00 00 02 AA BB 00", "01 02 90 00")])
+            .over(Protocol::T1);
+        let data = over_script(script, |channel| {
+            channel.send_ok(&internal_authenticate).unwrap()
+        });
+        assert_eq!(data, [1, 2]);
 
         // Cases 1, 2 and 3 are the same under both protocols.
         for protocol in [Protocol::T0, Protocol::T1] {
-            let mut transport = ScriptedTransport::new(vec![
+            let script = ScriptedTransport::new(vec![
                 ("00 20 00 01", "63 C3"),
                 ("00 B0 00 00 0C", "01 90 00"),
                 ("00 22 41 A4 03 80 01 02", "90 00"),
             ])
             .over(protocol);
-            let mut channel = Channel::new(&mut transport);
-            channel.send(&Command::new(0x00, 0x20, 0x00, 0x01)).unwrap();
-            channel
-                .send(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(0x0C))
-                .unwrap();
-            channel
-                .send(&Command::new(0x00, 0x22, 0x41, 0xA4).with_data([0x80, 0x01, 0x02]))
-                .unwrap();
-            transport.assert_finished();
+            over_script(script, |channel| {
+                channel.send(&Command::new(0x00, 0x20, 0x00, 0x01)).unwrap();
+                channel
+                    .send(&Command::new(0x00, 0xB0, 0x00, 0x00).with_le(0x0C))
+                    .unwrap();
+                channel
+                    .send(&Command::new(0x00, 0x22, 0x41, 0xA4).with_data([0x80, 0x01, 0x02]))
+                    .unwrap();
+            });
         }
     }
 
@@ -498,8 +493,9 @@ mod tests {
 
     #[test]
     fn another_applet_answering_gets_the_ias_root_selected_and_the_command_once_more() {
+        let read_serial = Command::new(0x00, 0xB0, 0x9C, 0x00).with_le(0x0C);
         for refusal in ["6E 00", "6A 86"] {
-            let mut transport = ScriptedTransport::new(vec![
+            let script = ScriptedTransport::new(vec![
                 ("00 B0 9C 00 0C", refusal),
                 // Its answer is ignored, as the Cryptolib ignores it.
                 (SELECT_ROOT, "61 20"),
@@ -508,36 +504,33 @@ mod tests {
                     "5A 0A 80 25 00 00 01 99 21 38 45 0F 90 00",
                 ),
             ]);
-            let mut channel = Channel::new(&mut transport);
-            let data = channel
-                .send_ok(&Command::new(0x00, 0xB0, 0x9C, 0x00).with_le(0x0C))
-                .unwrap();
+            let (data, reselects) = over_script(script, |channel| {
+                (
+                    channel.send_ok(&read_serial).unwrap(),
+                    channel.root_reselects(),
+                )
+            });
             assert_eq!(data.len(), 12);
-            assert_eq!(channel.root_reselects(), 1);
-            transport.assert_finished();
+            assert_eq!(reselects, 1);
         }
     }
 
     #[test]
     fn the_ias_root_is_selected_at_most_once_per_command_and_on_its_channel() {
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             ("01 A4 00 0C 02 50 31", "6E 00"),
             ("01 A4 04 04 08 80 25 00 00 01 FF 01 00", "90 00"),
             ("01 A4 00 0C 02 50 31", "6E 00"),
         ]);
-        let mut channel = Channel::new(&mut transport);
-        let answer = channel
-            .send(&Command::new(0x01, 0xA4, 0x00, 0x0C).with_data([0x50, 0x31]))
-            .unwrap();
+        let select_odf = Command::new(0x01, 0xA4, 0x00, 0x0C).with_data([0x50, 0x31]);
+        let answer = over_script(script, |channel| channel.send(&select_odf).unwrap());
         assert_eq!(answer.sw, StatusWord::ClassNotSupported);
-        transport.assert_finished();
 
         // A refused selection of the root itself is not answered by selecting it again.
-        let mut transport = ScriptedTransport::new(vec![(SELECT_ROOT, "6A 86")]);
-        let mut channel = Channel::new(&mut transport);
+        let script = ScriptedTransport::new(vec![(SELECT_ROOT, "6A 86")]);
         let root = Command::new(0x00, 0xA4, 0x04, 0x04).with_data(IAS_ROOT_AID);
-        assert_eq!(channel.send(&root).unwrap().sw, StatusWord::IncorrectP1P2);
-        transport.assert_finished();
+        let answer = over_script(script, |channel| channel.send(&root).unwrap());
+        assert_eq!(answer.sw, StatusWord::IncorrectP1P2);
     }
 
     #[test]
@@ -545,74 +538,60 @@ mod tests {
         let verify = Command::new(0x00, 0x20, 0x00, 0x01)
             .with_sensitive_data(zeroize::Zeroizing::new(vec![0x31; 8]));
         for refusal in ["6E 00", "6A 86"] {
-            let mut transport =
+            let script =
                 ScriptedTransport::new(vec![("00 20 00 01 08 31 31 31 31 31 31 31 31", refusal)]);
-            let mut channel = Channel::new(&mut transport);
-            assert_ne!(channel.send(&verify).unwrap().sw, StatusWord::Success);
-            assert_eq!(channel.apdus_sent(), 1);
-            assert_eq!(channel.root_reselects(), 0);
-            transport.assert_finished();
+            let (response, sent, reselects) = over_script(script, |channel| {
+                let response = channel.send(&verify).unwrap();
+                (response, channel.apdus_sent(), channel.root_reselects())
+            });
+            assert_ne!(response.sw, StatusWord::Success);
+            assert_eq!(sent, 1);
+            assert_eq!(reselects, 0);
         }
         // The question without a PIN may be asked again.
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             ("00 20 00 01", "6E 00"),
             (SELECT_ROOT, "90 00"),
             ("00 20 00 01", "63 C3"),
         ]);
-        let mut channel = Channel::new(&mut transport);
-        assert_eq!(
-            channel
-                .send(&Command::new(0x00, 0x20, 0x00, 0x01))
-                .unwrap()
-                .sw,
-            StatusWord::WrongPin { retries_left: 3 }
-        );
-        transport.assert_finished();
+        let probe = Command::new(0x00, 0x20, 0x00, 0x01);
+        let response = over_script(script, |channel| channel.send(&probe).unwrap());
+        assert_eq!(response.sw, StatusWord::WrongPin { retries_left: 3 });
     }
 
     #[test]
     fn the_last_part_of_a_chain_is_not_sent_alone_again() {
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             ("11 2A 80 86 02 01 02", "90 00"),
             ("01 2A 80 86 01 03", "6A 86"),
         ]);
-        let mut channel = Channel::new(&mut transport);
         let command = Command::new(0x01, 0x2A, 0x80, 0x86)
             .with_data([1, 2, 3])
             .expecting_answer();
-        let response = channel.send_chained(&command, 2).unwrap();
+        let response = over_script(script, |channel| channel.send_chained(&command, 2).unwrap());
         assert_eq!(response.sw, StatusWord::IncorrectP1P2);
-        transport.assert_finished();
     }
 
     #[test]
     fn protocol_unknown_a_chain_refused_67_00_goes_once_more_with_le_on_its_last_part() {
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             ("11 2A 80 86 02 01 02", "90 00"),
             ("01 2A 80 86 01 03", "67 00"),
             ("11 2A 80 86 02 01 02", "90 00"),
             ("01 2A 80 86 01 03 00", "AA BB 90 00"),
         ]);
-        let mut channel = Channel::new(&mut transport);
         let command = Command::new(0x01, 0x2A, 0x80, 0x86)
             .with_data([1, 2, 3])
             .expecting_answer();
-        assert_eq!(
-            channel.send_chained(&command, 2).unwrap().data,
-            [0xAA, 0xBB]
-        );
-        transport.assert_finished();
+        let response = over_script(script, |channel| channel.send_chained(&command, 2).unwrap());
+        assert_eq!(response.data, [0xAA, 0xBB]);
         // Under T=0 `67 00` is final.
-        let mut transport = ScriptedTransport::new(vec![
+        let script = ScriptedTransport::new(vec![
             ("11 2A 80 86 02 01 02", "90 00"),
             ("01 2A 80 86 01 03", "67 00"),
         ])
         .over(Protocol::T0);
-        let mut channel = Channel::new(&mut transport);
-        assert_eq!(
-            channel.send_chained(&command, 2).unwrap().sw,
-            StatusWord::WrongLength
-        );
-        transport.assert_finished();
+        let response = over_script(script, |channel| channel.send_chained(&command, 2).unwrap());
+        assert_eq!(response.sw, StatusWord::WrongLength);
     }
 }

@@ -289,7 +289,7 @@ impl CpxCard for Cps3<'_> {
 mod tests {
     use super::*;
     use crate::card::discovery::EF_DIR;
-    use crate::card::testing::{cps_pin_policy, signature_steps, ScriptedTransport};
+    use crate::card::testing::{cps_pin_policy, login, signature_steps, ScriptedTransport};
     use crate::card::transport::{Protocol, TransportError};
 
     fn profile() -> CardProfile {
@@ -320,6 +320,12 @@ mod tests {
             apdu.push_str(" 00");
         }
         apdu
+    }
+
+    /// The start of every login: the application, the PIN-state probe and the VERIFY of
+    /// "1234", with the card's answers to the probe and to the VERIFY.
+    fn select_probe_verify<'a>(probe: &'a str, verify: &'a str) -> Vec<(&'a str, &'a str)> {
+        vec![(SELECT_APP, "90 00"), (PROBE, probe), (VERIFY_1234, verify)]
     }
 
     #[test]
@@ -428,22 +434,18 @@ mod tests {
     fn signs_the_login_digest_after_one_verify() {
         let digest = [0x5A; 32];
         let ia = internal_authenticate(&digest, None);
-        let mut transport = ScriptedTransport::new(vec![
-            (SELECT_APP, "90 00"),
-            (PROBE, "63 C3"),
-            (VERIFY_1234, "90 00"),
+        let first_bytes = format!("{}61 19", "AB ".repeat(0xE7));
+        let last_bytes = format!("{}90 00", "CD ".repeat(0x19));
+        let mut script = select_probe_verify("63 C3", "90 00");
+        script.extend([
             (MSE, "90 00"),
             (&ia, "61 00"),
-            ("00 C0 00 00 E7", &format!("{}61 19", "AB ".repeat(0xE7))),
-            ("00 C0 00 00 19", &format!("{}90 00", "CD ".repeat(0x19))),
+            ("00 C0 00 00 E7", &first_bytes),
+            ("00 C0 00 00 19", &last_bytes),
         ]);
-        let mut card = Cps3::new(&mut transport);
-        let signature = card
-            .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
-            .unwrap();
-        assert_eq!(signature.len(), 256);
-        assert_eq!(card.apdus_sent(), 7);
-        transport.assert_finished();
+        let (signature, sent) = login(ScriptedTransport::new(script), &profile(), "1234", &digest);
+        assert_eq!(signature.unwrap().len(), 256);
+        assert_eq!(sent, 7);
     }
 
     /// Every command of a login, byte for byte, under each protocol. Under T=0 no command
@@ -496,59 +498,45 @@ mod tests {
 
     #[test]
     fn a_wrong_pin_stops_before_signing() {
-        let mut transport = ScriptedTransport::new(vec![
-            (SELECT_APP, "90 00"),
-            (PROBE, "63 C3"),
-            (VERIFY_1234, "63 C2"),
-        ]);
-        let error = Cps3::new(&mut transport)
-            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
-            .unwrap_err();
-        assert_eq!(error, CardError::WrongPin { retries_left: 2 });
-        transport.assert_finished();
+        let script = ScriptedTransport::new(select_probe_verify("63 C3", "63 C2"));
+        assert_eq!(
+            login(script, &profile(), "1234", &[0; 32]).0,
+            Err(CardError::WrongPin { retries_left: 2 })
+        );
     }
 
     #[test]
     fn a_blocked_pin_is_reported() {
-        let mut transport = ScriptedTransport::new(vec![
-            (SELECT_APP, "90 00"),
-            (PROBE, "63 C1"),
-            (VERIFY_1234, "69 83"),
-        ]);
-        let error = Cps3::new(&mut transport)
-            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
-            .unwrap_err();
-        assert_eq!(error, CardError::PinBlocked);
+        let script = ScriptedTransport::new(select_probe_verify("63 C1", "69 83"));
+        assert_eq!(
+            login(script, &profile(), "1234", &[0; 32]).0,
+            Err(CardError::PinBlocked)
+        );
     }
 
     #[test]
     fn a_pin_the_probe_finds_blocked_is_never_sent() {
-        let mut transport = ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (PROBE, "69 83")]);
-        let error = Cps3::new(&mut transport)
-            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
-            .unwrap_err();
-        assert_eq!(error, CardError::PinBlocked);
-        transport.assert_finished();
+        let script = ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (PROBE, "69 83")]);
+        assert_eq!(
+            login(script, &profile(), "1234", &[0; 32]).0,
+            Err(CardError::PinBlocked)
+        );
     }
 
     #[test]
     fn a_malformed_pin_never_reaches_the_card() {
-        let mut transport = ScriptedTransport::new(vec![]);
-        let error = Cps3::new(&mut transport)
-            .sign_login_digest(&profile(), &Pin::new("12a4"), &[0; 32])
-            .unwrap_err();
-        assert!(matches!(error, CardError::PinFormat(_)));
-        transport.assert_finished();
+        let (result, _) = login(ScriptedTransport::new(vec![]), &profile(), "12a4", &[0; 32]);
+        assert!(matches!(result, Err(CardError::PinFormat(_))));
     }
 
     #[test]
     fn a_removed_card_is_a_transport_error() {
-        let mut transport = ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (PROBE, "63 C3")])
+        let script = ScriptedTransport::new(vec![(SELECT_APP, "90 00"), (PROBE, "63 C3")])
             .failing(VERIFY_1234, TransportError::CardRemoved);
-        let error = Cps3::new(&mut transport)
-            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
-            .unwrap_err();
-        assert_eq!(error, CardError::Transport(TransportError::CardRemoved));
+        assert_eq!(
+            login(script, &profile(), "1234", &[0; 32]).0,
+            Err(CardError::Transport(TransportError::CardRemoved))
+        );
     }
 
     #[test]

@@ -455,7 +455,9 @@ impl CpxCard for Cps4<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::card::testing::{cps_pin_policy, hex, signature_steps, tlv, ScriptedTransport};
+    use crate::card::testing::{
+        cps_pin_policy, hex, login, signature_steps, tlv, ScriptedTransport,
+    };
     use crate::card::transport::{Protocol, TransportError};
     use cpx_virtual_card::{Holder, VirtualCard};
 
@@ -476,6 +478,17 @@ mod tests {
                 .auth_certificate_der()
                 .to_vec(),
         }
+    }
+
+    /// The start of every login: the applet, the application by its AID, the PIN-state probe
+    /// and the VERIFY of "1234", with the card's answers to the probe and to the VERIFY.
+    fn select_probe_verify<'a>(probe: &'a str, verify: &'a str) -> Vec<(&'a str, &'a str)> {
+        vec![
+            (SELECT_APPLET, "90 00"),
+            (SELECT_APPLICATION, "90 00"),
+            (PROBE, probe),
+            (VERIFY_1234, verify),
+        ]
     }
 
     fn spaced(bytes: &[u8]) -> String {
@@ -747,26 +760,22 @@ mod tests {
     fn signs_the_login_digest_with_a_chained_pso_decipher() {
         let digest = [0x5A; 32];
         let (first_part, last_part) = decipher_parts(&digest, None);
-        let mut transport = ScriptedTransport::new(vec![
-            (SELECT_APPLET, "90 00"),
-            (SELECT_APPLICATION, "90 00"),
-            (PROBE, "63 C3"),
-            (VERIFY_1234, "90 00"),
+        let first_bytes = format!("{}61 19", "AB ".repeat(0xE7));
+        let last_bytes = format!("{}90 00", "CD ".repeat(0x19));
+        let mut script = select_probe_verify("63 C3", "90 00");
+        script.extend([
             (MSE_DECIPHER, "90 00"),
             (&first_part, "90 00"),
             (&last_part, "61 00"),
-            ("01 C0 00 00 E7", &format!("{}61 19", "AB ".repeat(0xE7))),
-            ("01 C0 00 00 19", &format!("{}90 00", "CD ".repeat(0x19))),
+            ("01 C0 00 00 E7", &first_bytes),
+            ("01 C0 00 00 19", &last_bytes),
         ]);
-        let mut card = Cps4::new(&mut transport);
-        let signature = card
-            .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
-            .unwrap();
+        let (signature, sent) = login(ScriptedTransport::new(script), &profile(), "1234", &digest);
+        let signature = signature.unwrap();
         assert_eq!(signature.len(), 256);
         assert_eq!(&signature[..2], [0xAB, 0xAB]);
         assert_eq!(&signature[254..], [0xCD, 0xCD]);
-        assert_eq!(card.apdus_sent(), 9);
-        transport.assert_finished();
+        assert_eq!(sent, 9);
     }
 
     /// Every command of a login, byte for byte, under each protocol: under T=0 the last PSO
@@ -889,58 +898,39 @@ mod tests {
 
     #[test]
     fn a_wrong_pin_stops_before_the_security_environment() {
-        let mut transport = ScriptedTransport::new(vec![
-            (SELECT_APPLET, "90 00"),
-            (SELECT_APPLICATION, "90 00"),
-            (PROBE, "63 C2"),
-            (VERIFY_1234, "63 C1"),
-        ]);
-        let error = Cps4::new(&mut transport)
-            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
-            .unwrap_err();
-        assert_eq!(error, CardError::WrongPin { retries_left: 1 });
-        transport.assert_finished();
+        let script = ScriptedTransport::new(select_probe_verify("63 C2", "63 C1"));
+        assert_eq!(
+            login(script, &profile(), "1234", &[0; 32]).0,
+            Err(CardError::WrongPin { retries_left: 1 })
+        );
     }
 
     #[test]
     fn a_blocked_pin_is_reported() {
-        let mut transport = ScriptedTransport::new(vec![
-            (SELECT_APPLET, "90 00"),
-            (SELECT_APPLICATION, "90 00"),
-            (PROBE, "63 C1"),
-            (VERIFY_1234, "69 83"),
-        ]);
-        let error = Cps4::new(&mut transport)
-            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
-            .unwrap_err();
-        assert_eq!(error, CardError::PinBlocked);
-        transport.assert_finished();
+        let script = ScriptedTransport::new(select_probe_verify("63 C1", "69 83"));
+        assert_eq!(
+            login(script, &profile(), "1234", &[0; 32]).0,
+            Err(CardError::PinBlocked)
+        );
     }
 
     #[test]
     fn a_refused_block_is_a_card_error() {
         let digest = [0x33; 32];
         let (first_part, last_part) = decipher_parts(&digest, None);
-        let mut transport = ScriptedTransport::new(vec![
-            (SELECT_APPLET, "90 00"),
-            (SELECT_APPLICATION, "90 00"),
-            (PROBE, "63 C3"),
-            (VERIFY_1234, "90 00"),
+        let mut script = select_probe_verify("63 C3", "90 00");
+        script.extend([
             (MSE_DECIPHER, "90 00"),
             (&first_part, "90 00"),
             (&last_part, "6A 80"),
         ]);
-        let error = Cps4::new(&mut transport)
-            .sign_login_digest(&profile(), &Pin::new("1234"), &digest)
-            .unwrap_err();
         assert_eq!(
-            error,
-            CardError::Status {
+            login(ScriptedTransport::new(script), &profile(), "1234", &digest).0,
+            Err(CardError::Status {
                 ins: 0x2A,
                 sw: StatusWord::Other(0x6A80)
-            }
+            })
         );
-        transport.assert_finished();
     }
 
     #[test]
@@ -962,12 +952,12 @@ mod tests {
 
     #[test]
     fn a_removed_card_is_a_transport_error() {
-        let mut transport = ScriptedTransport::new(vec![(SELECT_APPLET, "90 00")])
+        let script = ScriptedTransport::new(vec![(SELECT_APPLET, "90 00")])
             .failing(SELECT_APPLICATION, TransportError::CardRemoved);
-        let error = Cps4::new(&mut transport)
-            .sign_login_digest(&profile(), &Pin::new("1234"), &[0; 32])
-            .unwrap_err();
-        assert_eq!(error, CardError::Transport(TransportError::CardRemoved));
+        assert_eq!(
+            login(script, &profile(), "1234", &[0; 32]).0,
+            Err(CardError::Transport(TransportError::CardRemoved))
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A scripted transport for unit tests: it asserts every command byte for byte and plays back
 //! the card's answers, in order.
 
-use super::pin::{PinEncoding, PinPolicy};
+use super::pin::{Pin, PinEncoding, PinPolicy};
 use super::transport::{Protocol, Transport, TransportError};
+use super::{driver, CardError, CardProfile};
 
 pub fn hex(text: &str) -> Vec<u8> {
     let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
@@ -98,6 +99,23 @@ impl Transport for ScriptedTransport {
     fn protocol(&self) -> Option<Protocol> {
         self.protocol
     }
+}
+
+/// What a login with `pin` and `digest` over this script gives, by the driver of the profile's
+/// card type: its result and the APDUs it counted, once it has sent every scripted command.
+/// The drivers' login tests then show only the card's side of the trace.
+pub fn login(
+    mut transport: ScriptedTransport,
+    profile: &CardProfile,
+    pin: &str,
+    digest: &[u8; 32],
+) -> (Result<Vec<u8>, CardError>, usize) {
+    let mut card = driver(profile.card_type, &mut transport).expect("a driver for this card");
+    let result = card.sign_login_digest(profile, &Pin::new(pin), digest);
+    let sent = card.apdus_sent();
+    drop(card);
+    transport.assert_finished();
+    (result, sent)
 }
 
 /// The script steps of a command whose answer is a 256-byte signature filled with `byte` (two

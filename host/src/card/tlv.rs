@@ -282,34 +282,24 @@ mod tests {
         assert!(reader.next().is_none());
     }
 
+    /// A decoded element with this tag and value, as the reader would give it.
+    fn element(tag: u32, value: &[u8]) -> Tlv<'_> {
+        Tlv { tag, value }
+    }
+
     #[test]
     fn decodes_integers_and_bit_strings() {
-        let int = Tlv {
-            tag: 0x02,
-            value: &[0x00, 0x82],
-        };
+        let int = element(0x02, &[0x00, 0x82]);
         assert_eq!(int.as_u32().unwrap(), 0x82);
-        let negative = Tlv {
-            tag: 0x02,
-            value: &[0x82],
-        };
+        let negative = element(0x02, &[0x82]);
         assert!(negative.as_u32().is_err());
-        let empty = Tlv {
-            tag: 0x02,
-            value: &[],
-        };
+        let empty = element(0x02, &[]);
         assert!(empty.as_u32().is_err());
         // KeyUsageFlags with sign (bit 2) and decrypt (bit 1): 03 02 05 60 -> bits 1, 2
-        let bits = Tlv {
-            tag: 0x03,
-            value: &[0x05, 0x60],
-        };
+        let bits = element(0x03, &[0x05, 0x60]);
         assert_eq!(bits.as_bit_flags().unwrap(), 0b110);
         // nonRepudiation is bit 9: 03 03 06 00 40
-        let bits = Tlv {
-            tag: 0x03,
-            value: &[0x06, 0x00, 0x40],
-        };
+        let bits = element(0x03, &[0x06, 0x00, 0x40]);
         assert_eq!(bits.as_bit_flags().unwrap(), 1 << 9);
     }
 }

@@ -217,15 +217,16 @@ mod tests {
         (dir, roots)
     }
 
+    /// The snap `/snap/bin/{snap}` and the script Ubuntu puts at `launcher` to start it.
+    fn snap_behind_its_launcher(snap: &str, launcher: &str) -> (tempfile::TempDir, Roots) {
+        let snap = format!("/snap/bin/{snap}");
+        let script = format!("#!/bin/sh\nexec {snap} \"$@\"\n");
+        tree(&[(&snap, ""), (launcher, &script)])
+    }
+
     #[test]
     fn ubuntu_s_firefox_snap_behind_its_launcher_script_can_start_the_host() {
-        let (_dir, roots) = tree(&[
-            ("/snap/bin/firefox", ""),
-            (
-                "/usr/bin/firefox",
-                "#!/bin/sh\nexec /snap/bin/firefox \"$@\"\n",
-            ),
-        ]);
+        let (_dir, roots) = snap_behind_its_launcher("firefox", "/usr/bin/firefox");
         let found = confined(&roots);
         assert_eq!(
             found,
@@ -243,22 +244,14 @@ mod tests {
 
     #[test]
     fn a_chromium_snap_cannot_and_a_deb_beside_it_is_the_way_out() {
-        let (_dir, roots) = tree(&[
-            ("/snap/bin/chromium", ""),
-            (
-                "/usr/bin/chromium-browser",
-                "#!/bin/sh\nexec /snap/bin/chromium \"$@\"\n",
-            ),
-        ]);
+        let (_dir, roots) = snap_behind_its_launcher("chromium", "/usr/bin/chromium-browser");
         let found = confined(&roots);
         assert_eq!(found.len(), 1);
         assert!(!can_start_the_host(&found[0], &roots));
         let line = check(Language::English, &found[0], &roots);
         assert_eq!(line.status, Status::Fail);
-        assert!(line
-            .fix
-            .unwrap()
-            .starts_with("install Chromium from a package"));
+        let fix = line.fix.unwrap();
+        assert!(fix.starts_with("install Chromium from a package"), "{fix}");
 
         let (_dir, roots) = tree(&[
             ("/snap/bin/chromium", ""),
@@ -268,10 +261,8 @@ mod tests {
         assert!(found[0].unconfined_too);
         let line = check(Language::French, &found[0], &roots);
         assert_eq!(line.status, Status::Warn);
-        assert!(line
-            .fix
-            .unwrap()
-            .starts_with("utilisez le Chromium installé"));
+        let fix = line.fix.unwrap();
+        assert!(fix.starts_with("utilisez le Chromium installé"), "{fix}");
     }
 
     #[test]

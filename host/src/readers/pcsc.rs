@@ -571,69 +571,64 @@ mod tests {
         }
     }
 
+    /// Commands and the card's answers to them, in order.
+    type Exchanges<'a> = &'a [(&'a [u8], &'a [u8])];
+
+    /// What a trace decides once the card has answered these commands, in this order.
+    fn disposition_after(exchanges: Exchanges) -> Disposition {
+        let trace = PinTrace::default();
+        for (command, answer) in exchanges {
+            trace.observe(command, answer);
+        }
+        trace.disposition()
+    }
+
     #[test]
     fn the_card_is_reset_only_when_this_request_verified_a_pin_it_did_not_hold() {
         let probe = [0x00, 0x20, 0x00, 0x01];
         let verify = [0x00, 0x20, 0x00, 0x01, 0x08, 1, 2, 3, 4, 5, 6, 7, 8];
-        let reads_only = PinTrace::default();
-        reads_only.observe(&[0x00, 0xB0, 0x00, 0x00, 0x0C], &[0x90, 0x00]);
-        assert_eq!(reads_only.disposition(), Disposition::LeaveCard);
-        // Not verified before (63 C3): our VERIFY made it so, reset.
-        let ours = PinTrace::default();
-        ours.observe(&probe, &[0x63, 0xC3]);
-        ours.observe(&verify, &[0x90, 0x00]);
-        assert_eq!(ours.disposition(), Disposition::ResetCard);
-        // Verified by another program's session: leave it logged in.
-        let shared = PinTrace::default();
-        shared.observe(&probe, &[0x90, 0x00]);
-        shared.observe(&verify, &[0x90, 0x00]);
-        assert_eq!(shared.disposition(), Disposition::LeaveCard);
-        // Unknown (no probe, or a card that does not answer it): reset.
-        let unknown = PinTrace::default();
-        unknown.observe(&verify, &[0x63, 0xC2]);
-        assert_eq!(unknown.disposition(), Disposition::ResetCard);
-        let refused = PinTrace::default();
-        refused.observe(&probe, &[0x6A, 0x86]);
-        refused.observe(&verify, &[0x90, 0x00]);
-        assert_eq!(refused.disposition(), Disposition::ResetCard);
-        // A probe after our VERIFY says nothing about before.
-        let late = PinTrace::default();
-        late.observe(&verify, &[0x90, 0x00]);
-        late.observe(&probe, &[0x90, 0x00]);
-        assert_eq!(late.disposition(), Disposition::ResetCard);
+        use Disposition::{LeaveCard, ResetCard};
+        let read = [0x00, 0xB0, 0x00, 0x00, 0x0C];
+        let ok: &[u8] = &[0x90, 0x00];
+        let cases: [(Exchanges, Disposition); 6] = [
+            // No VERIFY: nothing to undo.
+            (&[(&read, ok)], LeaveCard),
+            // Not verified before (63 C3): our VERIFY made it so, reset.
+            (&[(&probe, &[0x63, 0xC3]), (&verify, ok)], ResetCard),
+            // Verified by another program's session: leave it logged in.
+            (&[(&probe, ok), (&verify, ok)], LeaveCard),
+            // Unknown (no probe, or a card that does not answer it): reset.
+            (&[(&verify, &[0x63, 0xC2])], ResetCard),
+            (&[(&probe, &[0x6A, 0x86]), (&verify, ok)], ResetCard),
+            // A probe after our VERIFY says nothing about before.
+            (&[(&verify, ok), (&probe, ok)], ResetCard),
+        ];
+        for (exchanges, expected) in cases {
+            assert_eq!(disposition_after(exchanges), expected, "{exchanges:02X?}");
+        }
     }
 
     #[test]
     fn the_codes_of_the_issues_mean_what_they_say() {
-        use pcsc::Error as E;
+        use pcsc::Error::*;
         // "no service" kinds (issue 10), including the Windows service stopped.
-        for error in [
-            E::NoService,
-            E::ServiceStopped,
-            E::CommError,
-            E::InvalidHandle,
-        ] {
+        for error in [NoService, ServiceStopped, CommError, InvalidHandle] {
             assert_eq!(meaning(error), Meaning::NoService, "{error:?}");
         }
         // "card changed" kinds (issue 9): the quick swap's "non-existent transaction" included.
-        for error in [
-            E::ResetCard,
-            E::RemovedCard,
-            E::NotTransacted,
-            E::CommDataLost,
-        ] {
+        for error in [ResetCard, RemovedCard, NotTransacted, CommDataLost] {
             assert_eq!(meaning(error), Meaning::CardChanged, "{error:?}");
             assert!(transport_error(error).is_some(), "{error:?}");
         }
         assert_eq!(
-            transport_error(E::NotTransacted),
+            transport_error(NotTransacted),
             Some(TransportError::CardReset)
         );
         assert_eq!(
-            transport_error(E::RemovedCard),
+            transport_error(RemovedCard),
             Some(TransportError::CardRemoved)
         );
-        assert_eq!(meaning(E::NoReadersAvailable), Meaning::NoReader);
-        assert_eq!(meaning(E::InternalError), Meaning::Internal);
+        assert_eq!(meaning(NoReadersAvailable), Meaning::NoReader);
+        assert_eq!(meaning(InternalError), Meaning::Internal);
     }
 }

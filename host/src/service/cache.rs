@@ -139,38 +139,41 @@ mod tests {
         dir
     }
 
+    /// A cache in a new folder named after the test, holding profile 1; and that folder.
+    fn cache_holding_profile_1(name: &str) -> (PathBuf, ProfileCache) {
+        let dir = temporary_directory(name);
+        let mut cache = ProfileCache::persistent(dir.clone());
+        cache.put(&profile(1));
+        (dir, cache)
+    }
+
+    /// What a new process finds in the cache folder `dir` for the card of `profile(serial)`.
+    fn found_by_a_new_process(dir: &Path, serial: u8) -> Option<CardProfile> {
+        ProfileCache::persistent(dir.to_owned()).get(&profile(serial).icc_serial)
+    }
+
     #[test]
     fn survives_a_new_process() {
-        let dir = temporary_directory("survives");
-        ProfileCache::persistent(dir.clone()).put(&profile(1));
-        let mut fresh = ProfileCache::persistent(dir.clone());
-        assert_eq!(fresh.get(&profile(1).icc_serial), Some(profile(1)));
-        assert_eq!(fresh.get(&profile(2).icc_serial), None);
+        let (dir, _) = cache_holding_profile_1("survives");
+        assert_eq!(found_by_a_new_process(&dir, 1), Some(profile(1)));
+        assert_eq!(found_by_a_new_process(&dir, 2), None);
         let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn forget_removes_the_file() {
-        let dir = temporary_directory("forget");
-        let mut cache = ProfileCache::persistent(dir.clone());
-        cache.put(&profile(1));
+        let (dir, mut cache) = cache_holding_profile_1("forget");
         cache.forget(&profile(1).icc_serial);
-        assert_eq!(
-            ProfileCache::persistent(dir.clone()).get(&profile(1).icc_serial),
-            None
-        );
+        assert_eq!(found_by_a_new_process(&dir, 1), None);
         let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn corrupt_or_mismatched_entries_are_ignored_and_removed() {
-        let dir = temporary_directory("corrupt");
-        let mut cache = ProfileCache::persistent(dir.clone());
-        cache.put(&profile(1));
+        let (dir, cache) = cache_holding_profile_1("corrupt");
         let path = cache.file(&profile(1).icc_serial).unwrap();
         std::fs::write(&path, b"{not json").unwrap();
-        let mut fresh = ProfileCache::persistent(dir.clone());
-        assert_eq!(fresh.get(&profile(1).icc_serial), None);
+        assert_eq!(found_by_a_new_process(&dir, 1), None);
         assert!(!path.exists());
 
         // An entry whose content names another card is not trusted.
@@ -180,10 +183,7 @@ mod tests {
         })
         .unwrap();
         std::fs::write(&path, other).unwrap();
-        assert_eq!(
-            ProfileCache::persistent(dir.clone()).get(&profile(1).icc_serial),
-            None
-        );
+        assert_eq!(found_by_a_new_process(&dir, 1), None);
         let _ = std::fs::remove_dir_all(dir);
     }
 

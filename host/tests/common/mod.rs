@@ -1,5 +1,6 @@
-//! What the in-process host tests share: virtual readers holding virtual cards, the request loop
-//! run over a list of requests, the requests of a login, and an independent check of a token.
+//! What the host's integration tests share: virtual readers holding virtual cards, the request
+//! loop run over a list of requests, the requests of a login, an independent check of a token;
+//! the built binary, and the check of what a command said.
 #![allow(dead_code)] // each test file uses its own part of this module
 
 use std::sync::{Arc, Mutex};
@@ -9,6 +10,7 @@ use base64::Engine;
 use cpx_connect::card::{Protocol, Transport, TransportError};
 use cpx_connect::protocol::server::{serve, Exit};
 use cpx_connect::readers::{BackendError, CardConnection, ReaderBackend, ReaderSlot};
+use cpx_connect::service::cache::ProfileCache;
 use cpx_connect::service::HostService;
 use cpx_virtual_card::{SharedCard, VirtualCard};
 use rsa::pkcs8::DecodePublicKey;
@@ -48,6 +50,11 @@ impl VirtualReaders {
             swap: Arc::default(),
             protocol_hidden: false,
         }
+    }
+
+    /// One reader, "Reader A", holding `card`: the machine of most tests.
+    pub fn holding(card: VirtualCard) -> Self {
+        Self::with(vec![("Reader A", Some(card))])
     }
 
     /// The transports of these readers report no protocol.
@@ -161,6 +168,29 @@ impl Transport for VirtualTransport {
     }
 }
 
+/// A host service over one reader holding `card`, and that card, to look at what it was sent.
+pub fn service_with(card: VirtualCard) -> (HostService<VirtualReaders>, SharedCard) {
+    let readers = VirtualReaders::holding(card);
+    let card = readers.card(0);
+    (HostService::new(readers), card)
+}
+
+/// A host process over these readers with its profile cache in `dir`: another one over the
+/// same readers and folder is the host started again by the browser.
+pub fn service_caching_in(
+    readers: &VirtualReaders,
+    dir: &std::path::Path,
+) -> HostService<VirtualReaders> {
+    HostService::with_cache(readers.clone(), ProfileCache::persistent(dir.to_owned()))
+}
+
+/// The `status` answer's entry for the card of a single reader holding `card`.
+pub fn status_of(card: VirtualCard) -> Value {
+    let (mut service, _) = service_with(card);
+    let answers = exchange(&mut service, &[json!({"id": 1, "command": "status"})]);
+    answers[0]["result"]["readers"][0]["card"].clone()
+}
+
 /// Runs the request loop over these requests and returns the answers.
 pub fn exchange(service: &mut HostService<VirtualReaders>, requests: &[Value]) -> Vec<Value> {
     let mut input = Vec::new();
@@ -238,9 +268,27 @@ pub fn assert_token_verifies(token: &Value, origin: &str, nonce: &str) {
         .expect("the token's signature verifies");
 }
 
+/// Verifies the token of a login for [`ORIGIN`] and [`nonce`], as a relying party would.
+pub fn assert_login_token_verifies(token: &Value) {
+    assert_token_verifies(token, ORIGIN, &nonce());
+}
+
 pub fn cache_directory(name: &str) -> std::path::PathBuf {
     let dir =
         std::env::temp_dir().join(format!("cpx-host-test-cache-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// The built `cpx-connect`, by its real path (what a manifest names and the doctor compares).
+pub fn binary() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_BIN_EXE_cpx-connect"))
+        .canonicalize()
+        .unwrap()
+}
+
+/// Checks that `text` (a command's output, a doctor check's text) says `part`, showing the
+/// whole text when it does not.
+pub fn assert_contains(text: &str, part: &str) {
+    assert!(text.contains(part), "{text}");
 }
