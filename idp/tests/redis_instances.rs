@@ -153,10 +153,7 @@ async fn a_login_started_at_a_is_finished_at_b_and_its_session_ends_everywhere()
         .unwrap_or_default()
         .to_owned();
     let logout = b
-        .get(
-            &format!("/logout?id_token_hint={id_token}"),
-            &[("__Host-cpx-idp-session", &session)],
-        )
+        .get_in_session(&format!("/logout?id_token_hint={id_token}"), &session)
         .await?;
     assert!(logout.status.is_success() || logout.status.is_redirection());
     assert!(!a.session_alive(&session).await?);
@@ -216,12 +213,7 @@ async fn a_redis_gone_while_running_gives_the_spec_s_answers_and_no_replay() -> 
         authorize.location()
     );
     // With a session cookie, the session cannot be read: not "login_required", unavailable.
-    let silent = b
-        .get(
-            &format!("/authorize?{}", site_query("&prompt=none")),
-            &[("__Host-cpx-idp-session", &session)],
-        )
-        .await?;
+    let silent = b.authorize_in_session("&prompt=none", &session).await?;
     assert_eq!(
         silent.redirect_params().get("error").map(String::as_str),
         Some("temporarily_unavailable")
@@ -236,16 +228,11 @@ async fn a_redis_gone_while_running_gives_the_spec_s_answers_and_no_replay() -> 
     assert_eq!(card.status, StatusCode::SERVICE_UNAVAILABLE);
     // A logout that cannot end the session in the store says so, not "logged out".
     let logout = b
-        .get(
-            &format!("/logout?id_token_hint={id_token}"),
-            &[("__Host-cpx-idp-session", &session)],
-        )
+        .get_in_session(&format!("/logout?id_token_hint={id_token}"), &session)
         .await?;
     assert_eq!(logout.status, StatusCode::SERVICE_UNAVAILABLE);
     // Without a hint the holder is asked, from the session: unreadable, so 503, not "logged out".
-    let asked = b
-        .get("/logout", &[("__Host-cpx-idp-session", &session)])
-        .await?;
+    let asked = b.get_in_session("/logout", &session).await?;
     assert_eq!(asked.status, StatusCode::SERVICE_UNAVAILABLE);
 
     // Redis back (empty: no persistence): the connection comes back by itself; the code kept
