@@ -4,7 +4,7 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{Request, StatusCode};
 use common::*;
 use cpx_verify::test_util::TestCard;
@@ -397,10 +397,16 @@ async fn a_login_transaction_is_used_once() -> TestResult {
 
 // ---- the provider's session: SSO, prompt=login, max_age ----
 
+/// The default provider and the session cookie of a card login on it.
+async fn provider_with_a_session() -> Result<(Idp, String), Error> {
+    let idp = provider()?;
+    let session = idp.signed_in_session().await?;
+    Ok((idp, session))
+}
+
 #[tokio::test]
 async fn a_session_answers_at_once_unless_prompt_login_or_max_age() -> TestResult {
-    let idp = provider()?;
-    let (_, session) = idp.login(&site_query("")).await?;
+    let (idp, session) = provider_with_a_session().await?;
     let again = idp.authorize_in_session("", &session).await?;
     assert!(
         again.redirect_params().contains_key("code"),
@@ -457,13 +463,7 @@ async fn public_subjects_are_shared_and_pairwise_ones_are_not() -> TestResult {
 #[tokio::test]
 async fn userinfo_refuses_an_unknown_token_with_invalid_token() -> TestResult {
     let idp = provider()?;
-    let answer = idp
-        .send(
-            Request::get("/userinfo")
-                .header(AUTHORIZATION, "Bearer not-a-token")
-                .body(Body::empty())?,
-        )
-        .await?;
+    let answer = idp.userinfo("not-a-token").await?;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.json()["error"], "invalid_token");
     assert!(answer.header("www-authenticate").contains("invalid_token"));
@@ -554,8 +554,7 @@ async fn a_body_not_received_in_time_gets_408() -> TestResult {
 /// cookie no longer signs anyone in.
 #[tokio::test]
 async fn a_new_login_replaces_the_previous_session() -> TestResult {
-    let idp = provider()?;
-    let (_, old) = idp.login(&site_query("")).await?;
+    let (idp, old) = provider_with_a_session().await?;
     let forced = idp.authorize_in_session("&prompt=login", &old).await?;
     let login = forced
         .cookie("__Host-cpx-idp-login")

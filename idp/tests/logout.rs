@@ -140,7 +140,7 @@ fn provider_with_two_holders() -> Result<Idp, Error> {
 async fn a_hint_naming_another_holder_asks_before_ending_the_session() -> TestResult {
     let idp = provider_with_two_holders()?;
     // This browser: the usual holder, signed in.
-    let (_, session) = idp.login(&site_query("")).await?;
+    let session = idp.signed_in_session().await?;
     // Another holder's login at the site, in another browser: the site gets their ID token.
     let (_, other_id_token) = logged_in_with(&idp, &TestCard::test_card_layout()).await?;
 

@@ -311,15 +311,21 @@ async fn with_a_wrong_secret(idp: &Idp) -> Result<Answer, Error> {
         .await
 }
 
-#[tokio::test]
-async fn too_many_token_requests_of_one_client_meet_429() -> TestResult {
-    let idp = provider_with_limits("client_burst = 2\nclient_period_ms = 60000\n")?;
-    for _ in 0..2 {
+/// `times` requests with a wrong secret, each refused for the secret (401), none throttled.
+async fn assert_wrong_secrets_get_401(idp: &Idp, times: usize) -> TestResult {
+    for _ in 0..times {
         assert_eq!(
-            with_a_wrong_secret(&idp).await?.status,
+            with_a_wrong_secret(idp).await?.status,
             StatusCode::UNAUTHORIZED
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn too_many_token_requests_of_one_client_meet_429() -> TestResult {
+    let idp = provider_with_limits("client_burst = 2\nclient_period_ms = 60000\n")?;
+    assert_wrong_secrets_get_401(&idp, 2).await?;
     let answer = with_a_wrong_secret(&idp).await?;
     assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
     Ok(())
@@ -330,13 +336,7 @@ async fn too_many_token_requests_of_one_client_meet_429() -> TestResult {
 #[tokio::test]
 async fn the_token_endpoint_is_not_limited_per_address() -> TestResult {
     let idp = provider_with_limits("address_burst = 1\naddress_period_ms = 60000\n")?;
-    for _ in 0..3 {
-        assert_eq!(
-            with_a_wrong_secret(&idp).await?.status,
-            StatusCode::UNAUTHORIZED
-        );
-    }
-    Ok(())
+    assert_wrong_secrets_get_401(&idp, 3).await
 }
 
 // ---- private_key_jwt, the client's keys at a URL (jwks_uri) ----
@@ -416,6 +416,13 @@ jwks_refetch_ms = {refetch_ms}
     )
 }
 
+/// A key server holding the key `client-1`, and the provider with `url-site` reading it.
+async fn provider_fetching_client_1(refetch_ms: u64) -> Result<(KeyServer, Idp), Error> {
+    let server = KeyServer::start(json!({ "keys": [ec_jwk(client_key(), "client-1")] })).await?;
+    let idp = provider_with_url_client(&server.url, refetch_ms)?;
+    Ok((server, idp))
+}
+
 /// A card login for `url-site`, then `/token` with an assertion signed by `key` as `kid`.
 async fn url_site_token(
     idp: &Idp,
@@ -444,8 +451,7 @@ async fn url_site_token(
 
 #[tokio::test]
 async fn keys_at_a_url_are_fetched_once_kept_and_follow_a_rotation() -> TestResult {
-    let server = KeyServer::start(json!({ "keys": [ec_jwk(client_key(), "client-1")] })).await?;
-    let idp = provider_with_url_client(&server.url, 0)?;
+    let (server, idp) = provider_fetching_client_1(0).await?;
     let first = url_site_token(&idp, client_key(), "client-1", "u1").await?;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let second = url_site_token(&idp, client_key(), "client-1", "u2").await?;
@@ -471,9 +477,8 @@ async fn keys_at_a_url_are_fetched_once_kept_and_follow_a_rotation() -> TestResu
 
 #[tokio::test]
 async fn made_up_key_ids_do_not_make_the_provider_hammer_the_site() -> TestResult {
-    let server = KeyServer::start(json!({ "keys": [ec_jwk(client_key(), "client-1")] })).await?;
     // The default: at most one fetch per client every 30 s.
-    let idp = provider_with_url_client(&server.url, 30_000)?;
+    let (server, idp) = provider_fetching_client_1(30_000).await?;
     let first = url_site_token(&idp, client_key(), "client-1", "m0").await?;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     for attempt in 1..=4 {

@@ -265,6 +265,16 @@ pub fn serve_refused(binary: &str, text: &str) -> Result<std::process::Output, E
         .output()?)
 }
 
+/// The same, for a start that must stop as the binary's refusals do: exit status 2 and one
+/// line on standard error, which is returned.
+pub fn serve_refused_in_one_line(binary: &str, text: &str) -> Result<String, Error> {
+    let output = serve_refused(binary, text)?;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    Ok(stderr)
+}
+
 /// The `[store]` entry for the Redis at `url`.
 pub fn redis_store_entry(url: &str) -> String {
     format!("\n[store]\nurl = \"{url}\"\n")
@@ -483,6 +493,11 @@ impl Idp {
         self.card_login(&login_cookie, &TestCard::valid())
             .await?
             .logged_in()
+    }
+
+    /// A card login at `site` with its standard request: the provider's session cookie.
+    pub async fn signed_in_session(&self) -> Result<String, Error> {
+        Ok(self.login(&site_query("")).await?.1)
     }
 
     /// Whether the provider's session `session` still answers `prompt=none` with a code.
