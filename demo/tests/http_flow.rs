@@ -81,6 +81,13 @@ async fn visitor(site: &Site) -> Result<Client, Box<dyn std::error::Error>> {
     Ok(client)
 }
 
+/// A new site with its first visitor.
+async fn site_and_visitor() -> Result<(Site, Client), Box<dyn std::error::Error>> {
+    let site = Site::start().await?;
+    let client = visitor(&site).await?;
+    Ok((site, client))
+}
+
 async fn password_login(
     client: &Client,
     site: &Site,
@@ -116,13 +123,14 @@ async fn logout(client: &Client, site: &Site) -> TestResult {
     Ok(())
 }
 
-/// A new browser in which Marie linked her card to her account (card login, then the link
-/// form with her credentials).
-async fn browser_with_marie_linked(site: &Site) -> Result<Client, Box<dyn std::error::Error>> {
+/// A new site, and a browser in which Marie linked her card to her account (card login,
+/// then the link form with her credentials).
+async fn site_with_marie_linked() -> Result<(Site, Client), Box<dyn std::error::Error>> {
+    let site = Site::start().await?;
     let client = site.browser()?;
-    let linked = link_card(&client, site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
+    let linked = link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
     assert_eq!(linked.status(), StatusCode::SEE_OTHER);
-    Ok(client)
+    Ok((site, client))
 }
 
 /// The account page of a signed-in browser (200).
@@ -265,8 +273,7 @@ async fn password_login_opens_the_account_page() -> TestResult {
 
 #[tokio::test]
 async fn unlinked_card_goes_to_linking_then_logs_in() -> TestResult {
-    let site = Site::start().await?;
-    let client = visitor(&site).await?;
+    let (site, client) = site_and_visitor().await?;
 
     let body = accepted_card_login(&client, &site, "marie").await?;
     assert_eq!(
@@ -307,8 +314,7 @@ async fn unlinked_card_goes_to_linking_then_logs_in() -> TestResult {
 
 #[tokio::test]
 async fn linked_card_logs_in_alone() -> TestResult {
-    let site = Site::start().await?;
-    let client = browser_with_marie_linked(&site).await?;
+    let (site, client) = site_with_marie_linked().await?;
     logout(&client, &site).await?;
 
     // A fresh browser, nothing but the card.
@@ -331,8 +337,7 @@ async fn linked_card_logs_in_alone() -> TestResult {
 
 #[tokio::test]
 async fn unlinked_card_must_be_linked_again() -> TestResult {
-    let site = Site::start().await?;
-    let client = browser_with_marie_linked(&site).await?;
+    let (site, client) = site_with_marie_linked().await?;
 
     // Without the password (a session left open on a shared workstation): nothing changes.
     let (_, html) = page(&client, &site, "/compte").await?;
@@ -385,8 +390,7 @@ async fn wrong_password_on_the_link_form_links_nothing() -> TestResult {
 
 #[tokio::test]
 async fn an_account_links_only_one_card() -> TestResult {
-    let site = Site::start().await?;
-    let client = browser_with_marie_linked(&site).await?;
+    let (site, client) = site_with_marie_linked().await?;
     logout(&client, &site).await?;
 
     // Pierre's card, but Marie's credentials: Marie's account already has a card.
@@ -403,8 +407,7 @@ async fn an_account_links_only_one_card() -> TestResult {
 
 #[tokio::test]
 async fn replayed_token_is_refused() -> TestResult {
-    let site = Site::start().await?;
-    let client = visitor(&site).await?;
+    let (site, client) = site_and_visitor().await?;
     let token = token_for_site(&client, &site, "marie").await?;
     let (status, _) = post_token(&client, &site, &token).await?;
     assert_eq!(status, StatusCode::OK);
@@ -438,8 +441,7 @@ async fn a_token_that_is_not_a_token_is_a_bad_request() -> TestResult {
 
 #[tokio::test]
 async fn token_made_for_another_origin_is_refused() -> TestResult {
-    let site = Site::start().await?;
-    let client = visitor(&site).await?;
+    let (site, client) = site_and_visitor().await?;
     let nonce = get_nonce(&client, &site).await?;
     // What a phishing site relaying our nonce would get from the card.
     let token = make_token("marie", "https://cps-login.example.net", &nonce)?;
@@ -473,8 +475,7 @@ async fn revoked_card_is_refused() -> TestResult {
 
 #[tokio::test]
 async fn forms_without_the_session_csrf_token_are_refused() -> TestResult {
-    let site = Site::start().await?;
-    let client = browser_with_marie_linked(&site).await?;
+    let (site, client) = site_with_marie_linked().await?;
 
     // A token from another browser's session is no better than none.
     let other_browser = site.browser()?;
@@ -513,8 +514,7 @@ async fn forms_without_the_session_csrf_token_are_refused() -> TestResult {
 
 #[tokio::test]
 async fn json_endpoints_check_the_origin_header() -> TestResult {
-    let site = Site::start().await?;
-    let client = visitor(&site).await?;
+    let (site, client) = site_and_visitor().await?;
     let token = token_for_site(&client, &site, "marie").await?;
 
     for origin in [Some("https://evil.example"), None] {
