@@ -114,6 +114,13 @@ async fn start() -> Result<Both, TestError> {
     start_with(ISSUER, None).await
 }
 
+/// The site and its provider, and a new browser.
+async fn start_with_a_browser() -> Result<(Both, Client), TestError> {
+    let both = start().await?;
+    let browser = both.site.browser()?;
+    Ok((both, browser))
+}
+
 impl Both {
     /// The provider (again): a new one, with new keys of which `active` signs, the same clients.
     fn restart_provider(&mut self, active: &str) -> TestResult {
@@ -223,8 +230,7 @@ impl Both {
 
 #[tokio::test]
 async fn first_login_links_then_the_next_goes_straight_in() -> TestResult {
-    let both = start().await?;
-    let browser = both.site.browser()?;
+    let (both, browser) = start_with_a_browser().await?;
     both.first_login(&browser).await?;
     let (status, html) = page(&browser, &both.site, "/compte").await?;
     assert_eq!(status, StatusCode::OK);
@@ -248,8 +254,7 @@ async fn first_login_links_then_the_next_goes_straight_in() -> TestResult {
 
 #[tokio::test]
 async fn a_tampered_state_is_refused() -> TestResult {
-    let both = start().await?;
-    let browser = both.site.browser()?;
+    let (both, browser) = start_with_a_browser().await?;
     let (back, _) = both.card_at_provider(&browser).await?;
     let mut url = url::Url::parse(&back)?;
     let tampered: Vec<(String, String)> = url
@@ -281,8 +286,7 @@ async fn a_tampered_state_is_refused() -> TestResult {
 
 #[tokio::test]
 async fn cancel_at_the_provider_comes_back_with_a_french_message() -> TestResult {
-    let both = start().await?;
-    let browser = both.site.browser()?;
+    let (both, browser) = start_with_a_browser().await?;
     let authorize = both.press_button(&browser).await?;
     let login = both
         .idp
@@ -320,8 +324,7 @@ async fn an_unreachable_provider_gives_a_clear_page() -> TestResult {
 
 #[tokio::test]
 async fn logout_ends_the_provider_session_too() -> TestResult {
-    let both = start().await?;
-    let browser = both.site.browser()?;
+    let (both, browser) = start_with_a_browser().await?;
     let provider_session = both.first_login(&browser).await?;
     let response = both.submit(&browser, "/compte", "/deconnexion").await?;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -346,17 +349,13 @@ async fn logout_ends_the_provider_session_too() -> TestResult {
         .idp
         .authorize_in_session("&prompt=none", &provider_session)
         .await?;
-    assert_eq!(
-        silent.redirect_params().get("error").map(String::as_str),
-        Some("login_required")
-    );
+    assert_eq!(silent.redirect_error().as_deref(), Some("login_required"));
     Ok(())
 }
 
 #[tokio::test]
 async fn the_button_is_there_only_with_a_provider() -> TestResult {
-    let both = start().await?;
-    let browser = both.site.browser()?;
+    let (both, browser) = start_with_a_browser().await?;
     let response = browser.get(both.site.url("/")).send().await?;
     // The button's form leads to the provider (and so does the logout's): form-action allows it.
     let csp = response

@@ -422,10 +422,7 @@ async fn a_session_answers_at_once_unless_prompt_login_or_max_age() -> TestResul
     let recent = idp.authorize_in_session("&max_age=3600", &session).await?;
     assert!(recent.redirect_params().contains_key("code"));
     let stale = idp.authorize_in_session("&max_age=abc", &session).await?;
-    assert_eq!(
-        stale.redirect_params().get("error").map(String::as_str),
-        Some("invalid_request")
-    );
+    assert_eq!(stale.redirect_error().as_deref(), Some("invalid_request"));
     Ok(())
 }
 

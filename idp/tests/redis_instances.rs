@@ -207,7 +207,7 @@ async fn a_redis_gone_while_running_gives_the_spec_s_answers_and_no_replay() -> 
         .get(&format!("/authorize?{}", site_query("")), &[])
         .await?;
     assert_eq!(
-        authorize.redirect_params().get("error").map(String::as_str),
+        authorize.redirect_error().as_deref(),
         Some("temporarily_unavailable"),
         "{:?}",
         authorize.location()
@@ -215,7 +215,7 @@ async fn a_redis_gone_while_running_gives_the_spec_s_answers_and_no_replay() -> 
     // With a session cookie, the session cannot be read: not "login_required", unavailable.
     let silent = b.authorize_in_session("&prompt=none", &session).await?;
     assert_eq!(
-        silent.redirect_params().get("error").map(String::as_str),
+        silent.redirect_error().as_deref(),
         Some("temporarily_unavailable")
     );
     let page = b

@@ -347,6 +347,11 @@ impl Answer {
         Ok((params, session))
     }
 
+    /// The `error` parameter of the redirect, if any.
+    pub fn redirect_error(&self) -> Option<String> {
+        self.redirect_params().get("error").cloned()
+    }
+
     /// The query parameters of the redirect.
     pub fn redirect_params(&self) -> HashMap<String, String> {
         self.location()
