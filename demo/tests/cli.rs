@@ -45,13 +45,18 @@ fn serve_args(workdir: &Path, addr: &str, trust_anchor: &Path) -> Vec<String> {
     ]
 }
 
+/// `cpx-demo serve` with `serve_args`, to its end: a start that must fail.
+fn serve(workdir: &Path, addr: &str, trust_anchor: &Path) -> std::io::Result<Output> {
+    demo()
+        .args(serve_args(workdir, addr, trust_anchor))
+        .output()
+}
+
 #[test]
 fn missing_trust_anchor_file_is_reported() -> TestResult {
     let workdir = tempfile::tempdir()?;
     let missing = workdir.path().join("no-such-ca.der");
-    let output = demo()
-        .args(serve_args(workdir.path(), "127.0.0.1:0", &missing))
-        .output()?;
+    let output = serve(workdir.path(), "127.0.0.1:0", &missing)?;
     assert_clear_failure(&output, "cannot read");
     assert!(stderr_of(&output).contains("no-such-ca.der"));
     Ok(())
@@ -65,9 +70,7 @@ fn pem_trust_anchor_is_reported_as_not_der() -> TestResult {
         &pem,
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
     )?;
-    let output = demo()
-        .args(serve_args(workdir.path(), "127.0.0.1:0", &pem))
-        .output()?;
+    let output = serve(workdir.path(), "127.0.0.1:0", &pem)?;
     assert_clear_failure(&output, "is not a DER-encoded certificate");
     Ok(())
 }
@@ -76,13 +79,7 @@ fn pem_trust_anchor_is_reported_as_not_der() -> TestResult {
 fn der_that_is_not_a_certificate_is_refused() -> TestResult {
     let workdir = tempfile::tempdir()?;
     // A well-formed DER SEQUENCE, but a CRL, given where a CA certificate is expected.
-    let output = demo()
-        .args(serve_args(
-            workdir.path(),
-            "127.0.0.1:0",
-            &fixture("test-ca.crl.der"),
-        ))
-        .output()?;
+    let output = serve(workdir.path(), "127.0.0.1:0", &fixture("test-ca.crl.der"))?;
     assert_clear_failure(&output, "trust configuration refused");
     Ok(())
 }
@@ -92,9 +89,7 @@ fn port_in_use_is_reported() -> TestResult {
     let workdir = tempfile::tempdir()?;
     let taken = TcpListener::bind("127.0.0.1:0")?;
     let addr = taken.local_addr()?.to_string();
-    let output = demo()
-        .args(serve_args(workdir.path(), &addr, &fixture("test-ca.der")))
-        .output()?;
+    let output = serve(workdir.path(), &addr, &fixture("test-ca.der"))?;
     assert_clear_failure(&output, "already in use");
     Ok(())
 }

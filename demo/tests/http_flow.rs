@@ -36,15 +36,56 @@ async fn post_token(
     common::post_card_token(client, &site.origin, &site.origin, token).await
 }
 
+/// A fresh challenge, and the token `holder`'s card makes of it for the site's origin.
+async fn token_for_site(
+    client: &Client,
+    site: &Site,
+    holder: &str,
+) -> Result<Value, Box<dyn std::error::Error>> {
+    let nonce = get_nonce(client, site).await?;
+    make_token(holder, &site.origin, &nonce)
+}
+
 /// Nonce, token signed by `holder` for the site's origin, post: what one click does.
 async fn card_login(
     client: &Client,
     site: &Site,
     holder: &str,
 ) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
-    let nonce = get_nonce(client, site).await?;
-    let token = make_token(holder, &site.origin, &nonce)?;
+    let token = token_for_site(client, site, holder).await?;
     post_token(client, site, &token).await
+}
+
+/// The card login of `holder` is accepted (200); returns the answer's body.
+async fn accepted_card_login(
+    client: &Client,
+    site: &Site,
+    holder: &str,
+) -> Result<Value, Box<dyn std::error::Error>> {
+    let (status, body) = card_login(client, site, holder).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    Ok(body)
+}
+
+/// Every one of `texts` is on the page `html`.
+fn assert_shows(html: &str, texts: &[&str]) {
+    for text in texts {
+        assert!(html.contains(text), "{text} missing from {html}");
+    }
+}
+
+/// A new browser that has opened the start page (and holds a session of it).
+async fn visitor(site: &Site) -> Result<Client, Box<dyn std::error::Error>> {
+    let client = site.browser()?;
+    page(&client, site, "/").await?;
+    Ok(client)
+}
+
+/// A new site with its first visitor.
+async fn site_and_visitor() -> Result<(Site, Client), Box<dyn std::error::Error>> {
+    let site = Site::start().await?;
+    let client = visitor(&site).await?;
+    Ok((site, client))
 }
 
 async fn password_login(
@@ -66,8 +107,7 @@ async fn link_card(
     username: &str,
     password: &str,
 ) -> Result<Response, Box<dyn std::error::Error>> {
-    let (status, body) = card_login(client, site, holder).await?;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = accepted_card_login(client, site, holder).await?;
     assert_eq!(body["status"], "link_required");
     let (status, html) = page(client, site, "/lier").await?;
     assert_eq!(status, StatusCode::OK);
@@ -83,25 +123,121 @@ async fn logout(client: &Client, site: &Site) -> TestResult {
     Ok(())
 }
 
+/// A new site, and a browser in which Marie linked her card to her account (card login,
+/// then the link form with her credentials).
+async fn site_with_marie_linked() -> Result<(Site, Client), Box<dyn std::error::Error>> {
+    let site = Site::start().await?;
+    let client = site.browser()?;
+    let linked = link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    Ok((site, client))
+}
+
+/// The account page of a signed-in browser (200) shows each of `texts`.
+async fn assert_account_page_shows(client: &Client, site: &Site, texts: &[&str]) -> TestResult {
+    let (status, html) = page(client, site, "/compte").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_shows(&html, texts);
+    Ok(())
+}
+
+/// The unlink form of the account page `html`, posted with `password`.
+async fn post_unlink(
+    client: &Client,
+    site: &Site,
+    html: &str,
+    password: &str,
+) -> Result<Response, Box<dyn std::error::Error>> {
+    let csrf = csrf_of(html)?;
+    post_form(
+        client,
+        site,
+        "/compte/dissocier",
+        &[("csrf", &csrf), ("password", password)],
+    )
+    .await
+}
+
+/// The account page sends this browser back to the start: nobody is signed in.
+async fn assert_signed_out(client: &Client, site: &Site) -> TestResult {
+    assert_eq!(
+        page(client, site, "/compte").await?.0,
+        StatusCode::SEE_OTHER
+    );
+    Ok(())
+}
+
+/// The card `id_nat` is linked to the account `username`.
+fn assert_linked(site: &Site, id_nat: &str, username: &str) {
+    assert_eq!(site.linked_account_of(id_nat).as_deref(), Some(username));
+}
+
+/// The link form of the page `html` posted with the account's credentials: the card `id_nat`
+/// is now the account's. Returns the answer to the post.
+async fn link_from_page(
+    client: &Client,
+    site: &Site,
+    html: &str,
+    id_nat: &str,
+    (username, password): (&str, &str),
+) -> Result<Response, Box<dyn std::error::Error>> {
+    let csrf = csrf_of(html)?;
+    let linked = post_credentials(client, site, "/lier", &csrf, username, password).await?;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    assert_linked(site, id_nat, username);
+    Ok(linked)
+}
+
+/// A new browser at the start page, then `holder`'s card: refused with 401 and `code`.
+/// Returns the browser and the answer's body.
+async fn refused_card_login(
+    site: &Site,
+    holder: &str,
+    code: &str,
+) -> Result<(Client, Value), Box<dyn std::error::Error>> {
+    let client = visitor(site).await?;
+    let (status, body) = card_login(&client, site, holder).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], code);
+    Ok((client, body))
+}
+
+/// The refusal's sentence for the page contains `text`.
+fn assert_message_contains(body: &Value, text: &str) {
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|message| message.contains(text)),
+        "{body}"
+    );
+}
+
+/// The first `Set-Cookie` of `response`, attributes and all.
+fn first_set_cookie(response: &Response) -> String {
+    response
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn password_login_opens_the_account_page() -> TestResult {
     let site = Site::start().await?;
     let client = site.browser()?;
 
     let first = client.get(site.url("/")).send().await?;
-    let cookie = first
-        .headers()
-        .get(SET_COOKIE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let cookie = first_set_cookie(&first);
     assert!(cookie.starts_with("__Host-cpx_demo_session="), "{cookie}");
     for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
     let html = first.text().await?;
-    assert!(html.contains("S'identifier par carte CPS"));
-    assert!(html.contains(r#"action="/connexion""#));
+    assert_shows(
+        &html,
+        &["S'identifier par carte CPS", r#"action="/connexion""#],
+    );
 
     let wrong = password_login(&client, &site, MARIE_USERNAME, "not-the-password").await?;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
@@ -109,20 +245,12 @@ async fn password_login_opens_the_account_page() -> TestResult {
         .text()
         .await?
         .contains("Identifiant ou mot de passe incorrect."));
-    assert_eq!(
-        page(&client, &site, "/compte").await?.0,
-        StatusCode::SEE_OTHER
-    );
+    assert_signed_out(&client, &site).await?;
 
     let right = password_login(&client, &site, MARIE_USERNAME, MARIE_PASSWORD).await?;
     assert_eq!(right.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&right).as_deref(), Some("/compte"));
-    let new_cookie = right
-        .headers()
-        .get(SET_COOKIE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let new_cookie = first_set_cookie(&right);
     assert!(new_cookie.starts_with("__Host-cpx_demo_session="));
     assert_ne!(
         new_cookie.split(';').next(),
@@ -130,133 +258,113 @@ async fn password_login_opens_the_account_page() -> TestResult {
         "login must change the session id"
     );
 
-    let (status, html) = page(&client, &site, "/compte").await?;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Marie Dupont"));
-    assert!(html.contains("Aucune carte CPS n'est associée à votre compte."));
+    assert_account_page_shows(
+        &client,
+        &site,
+        &[
+            "Marie Dupont",
+            "Aucune carte CPS n'est associée à votre compte.",
+        ],
+    )
+    .await?;
 
     logout(&client, &site).await?;
-    assert_eq!(
-        page(&client, &site, "/compte").await?.0,
-        StatusCode::SEE_OTHER
-    );
+    assert_signed_out(&client, &site).await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn unlinked_card_goes_to_linking_then_logs_in() -> TestResult {
-    let site = Site::start().await?;
-    let client = site.browser()?;
-    page(&client, &site, "/").await?;
+    let (site, client) = site_and_visitor().await?;
 
-    let (status, body) = card_login(&client, &site, "marie").await?;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = accepted_card_login(&client, &site, "marie").await?;
     assert_eq!(
         body,
         json!({ "status": "link_required", "redirect": "/lier" })
     );
     // Not logged in yet: the card alone proves nothing about the account.
-    assert_eq!(
-        page(&client, &site, "/compte").await?.0,
-        StatusCode::SEE_OTHER
-    );
+    assert_signed_out(&client, &site).await?;
 
     let (status, html) = page(&client, &site, "/lier").await?;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Connectez votre compte professionnel à votre carte CPS"));
-    assert!(html.contains("MARIE DUPONT"));
-    assert!(html.contains(MARIE_ID_NAT));
-    assert!(html.contains("Médecin"));
-
-    let csrf = csrf_of(&html)?;
-    let linked = post_credentials(
-        &client,
-        &site,
-        "/lier",
-        &csrf,
-        MARIE_USERNAME,
-        MARIE_PASSWORD,
-    )
-    .await?;
-    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&linked).as_deref(), Some("/compte"));
-    assert_eq!(
-        site.linked_account_of(MARIE_ID_NAT).as_deref(),
-        Some(MARIE_USERNAME)
+    assert_shows(
+        &html,
+        &[
+            "Connectez votre compte professionnel à votre carte CPS",
+            "MARIE DUPONT",
+            MARIE_ID_NAT,
+            "Médecin",
+        ],
     );
 
-    let (status, html) = page(&client, &site, "/compte").await?;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Votre carte CPS est maintenant associée à votre compte."));
-    assert!(html.contains(MARIE_ID_NAT));
-    assert!(html.contains("Médecin"));
-    assert!(html.contains("Dissocier cette carte"));
+    let marie = (MARIE_USERNAME, MARIE_PASSWORD);
+    let linked = link_from_page(&client, &site, &html, MARIE_ID_NAT, marie).await?;
+    assert_eq!(location(&linked).as_deref(), Some("/compte"));
+
+    assert_account_page_shows(
+        &client,
+        &site,
+        &[
+            "Votre carte CPS est maintenant associée à votre compte.",
+            MARIE_ID_NAT,
+            "Médecin",
+            "Dissocier cette carte",
+        ],
+    )
+    .await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn linked_card_logs_in_alone() -> TestResult {
-    let site = Site::start().await?;
-    let client = site.browser()?;
-    let linked = link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
-    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    let (site, client) = site_with_marie_linked().await?;
     logout(&client, &site).await?;
 
     // A fresh browser, nothing but the card.
-    let other_browser = site.browser()?;
-    page(&other_browser, &site, "/").await?;
-    let (status, body) = card_login(&other_browser, &site, "marie").await?;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let other_browser = visitor(&site).await?;
+    let body = accepted_card_login(&other_browser, &site, "marie").await?;
     assert_eq!(
         body,
         json!({ "status": "logged_in", "redirect": "/compte" })
     );
-    let (status, html) = page(&other_browser, &site, "/compte").await?;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Marie Dupont"));
-    assert!(html.contains("Vous êtes connecté avec la carte CPS de MARIE DUPONT."));
+    assert_account_page_shows(
+        &other_browser,
+        &site,
+        &[
+            "Marie Dupont",
+            "Vous êtes connecté avec la carte CPS de MARIE DUPONT.",
+        ],
+    )
+    .await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn unlinked_card_must_be_linked_again() -> TestResult {
-    let site = Site::start().await?;
-    let client = site.browser()?;
-    link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
+    let (site, client) = site_with_marie_linked().await?;
 
     // Without the password (a session left open on a shared workstation): nothing changes.
     let (_, html) = page(&client, &site, "/compte").await?;
-    let refused = post_form(
-        &client,
-        &site,
-        "/compte/dissocier",
-        &[("csrf", &csrf_of(&html)?), ("password", "not-the-password")],
-    )
-    .await?;
+    let refused = post_unlink(&client, &site, &html, "not-the-password").await?;
     assert_eq!(refused.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        site.linked_account_of(MARIE_ID_NAT).as_deref(),
-        Some(MARIE_USERNAME)
-    );
+    assert_linked(&site, MARIE_ID_NAT, MARIE_USERNAME);
     let (_, html) = page(&client, &site, "/compte").await?;
     assert!(html.contains("Mot de passe incorrect : la carte CPS"));
 
-    let unlinked = post_form(
-        &client,
-        &site,
-        "/compte/dissocier",
-        &[("csrf", &csrf_of(&html)?), ("password", MARIE_PASSWORD)],
-    )
-    .await?;
+    let unlinked = post_unlink(&client, &site, &html, MARIE_PASSWORD).await?;
     assert_eq!(unlinked.status(), StatusCode::SEE_OTHER);
     assert_eq!(site.linked_account_of(MARIE_ID_NAT), None);
     let (_, html) = page(&client, &site, "/compte").await?;
-    assert!(html.contains("Votre carte CPS a été dissociée de votre compte."));
-    assert!(html.contains("Aucune carte CPS n'est associée à votre compte."));
+    assert_shows(
+        &html,
+        &[
+            "Votre carte CPS a été dissociée de votre compte.",
+            "Aucune carte CPS n'est associée à votre compte.",
+        ],
+    );
 
     logout(&client, &site).await?;
-    let (status, body) = card_login(&client, &site, "marie").await?;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = accepted_card_login(&client, &site, "marie").await?;
     assert_eq!(body["status"], "link_required");
     Ok(())
 }
@@ -268,38 +376,25 @@ async fn wrong_password_on_the_link_form_links_nothing() -> TestResult {
     let refused = link_card(&client, &site, "marie", MARIE_USERNAME, "demo12345").await?;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     let html = refused.text().await?;
-    assert!(html.contains("Identifiant ou mot de passe incorrect."));
-    assert!(html.contains("Connectez votre compte professionnel à votre carte CPS"));
-    assert_eq!(site.linked_account_of(MARIE_ID_NAT), None);
-    assert_eq!(
-        page(&client, &site, "/compte").await?.0,
-        StatusCode::SEE_OTHER
+    assert_shows(
+        &html,
+        &[
+            "Identifiant ou mot de passe incorrect.",
+            "Connectez votre compte professionnel à votre carte CPS",
+        ],
     );
+    assert_eq!(site.linked_account_of(MARIE_ID_NAT), None);
+    assert_signed_out(&client, &site).await?;
 
     // The card is still waiting: the right password links it.
-    let csrf = csrf_of(&html)?;
-    let linked = post_credentials(
-        &client,
-        &site,
-        "/lier",
-        &csrf,
-        MARIE_USERNAME,
-        MARIE_PASSWORD,
-    )
-    .await?;
-    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        site.linked_account_of(MARIE_ID_NAT).as_deref(),
-        Some(MARIE_USERNAME)
-    );
+    let marie = (MARIE_USERNAME, MARIE_PASSWORD);
+    link_from_page(&client, &site, &html, MARIE_ID_NAT, marie).await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn an_account_links_only_one_card() -> TestResult {
-    let site = Site::start().await?;
-    let client = site.browser()?;
-    link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
+    let (site, client) = site_with_marie_linked().await?;
     logout(&client, &site).await?;
 
     // Pierre's card, but Marie's credentials: Marie's account already has a card.
@@ -310,20 +405,14 @@ async fn an_account_links_only_one_card() -> TestResult {
         .await?
         .contains("Ce compte est déjà associé à une autre carte CPS."));
     assert_eq!(site.linked_account_of("810009876543"), None);
-    assert_eq!(
-        site.linked_account_of(MARIE_ID_NAT).as_deref(),
-        Some(MARIE_USERNAME)
-    );
+    assert_linked(&site, MARIE_ID_NAT, MARIE_USERNAME);
     Ok(())
 }
 
 #[tokio::test]
 async fn replayed_token_is_refused() -> TestResult {
-    let site = Site::start().await?;
-    let client = site.browser()?;
-    page(&client, &site, "/").await?;
-    let nonce = get_nonce(&client, &site).await?;
-    let token = make_token("marie", &site.origin, &nonce)?;
+    let (site, client) = site_and_visitor().await?;
+    let token = token_for_site(&client, &site, "marie").await?;
     let (status, _) = post_token(&client, &site, &token).await?;
     assert_eq!(status, StatusCode::OK);
 
@@ -331,9 +420,7 @@ async fn replayed_token_is_refused() -> TestResult {
     let (status, body) = post_token(&client, &site, &token).await?;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], "ERR_NONCE_MISSING");
-    assert!(body["message"]
-        .as_str()
-        .is_some_and(|text| text.contains("S'identifier par carte CPS")));
+    assert_message_contains(&body, "S'identifier par carte CPS");
 
     // And with a fresh challenge the old token does not match it.
     get_nonce(&client, &site).await?;
@@ -358,9 +445,7 @@ async fn a_token_that_is_not_a_token_is_a_bad_request() -> TestResult {
 
 #[tokio::test]
 async fn token_made_for_another_origin_is_refused() -> TestResult {
-    let site = Site::start().await?;
-    let client = site.browser()?;
-    page(&client, &site, "/").await?;
+    let (site, client) = site_and_visitor().await?;
     let nonce = get_nonce(&client, &site).await?;
     // What a phishing site relaying our nonce would get from the card.
     let token = make_token("marie", "https://cps-login.example.net", &nonce)?;
@@ -375,14 +460,9 @@ async fn token_made_for_another_origin_is_refused() -> TestResult {
 #[tokio::test]
 async fn card_from_an_untrusted_ca_is_refused() -> TestResult {
     let site = Site::start().await?;
-    let client = site.browser()?;
-    page(&client, &site, "/").await?;
-    let (status, body) = card_login(&client, &site, "untrusted-holder").await?;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["code"], "ERR_CERTIFICATE_UNTRUSTED");
-    assert!(body["message"]
-        .as_str()
-        .is_some_and(|text| text.contains("autorité de certification")));
+    let (client, body) =
+        refused_card_login(&site, "untrusted-holder", "ERR_CERTIFICATE_UNTRUSTED").await?;
+    assert_message_contains(&body, "autorité de certification");
     assert_eq!(
         page(&client, &site, "/lier").await?.0,
         StatusCode::SEE_OTHER
@@ -393,19 +473,13 @@ async fn card_from_an_untrusted_ca_is_refused() -> TestResult {
 #[tokio::test]
 async fn revoked_card_is_refused() -> TestResult {
     let site = Site::start().await?;
-    let client = site.browser()?;
-    page(&client, &site, "/").await?;
-    let (status, body) = card_login(&client, &site, "revoked-holder").await?;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["code"], "ERR_CERTIFICATE_REVOKED");
+    refused_card_login(&site, "revoked-holder", "ERR_CERTIFICATE_REVOKED").await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn forms_without_the_session_csrf_token_are_refused() -> TestResult {
-    let site = Site::start().await?;
-    let client = site.browser()?;
-    link_card(&client, &site, "marie", MARIE_USERNAME, MARIE_PASSWORD).await?;
+    let (site, client) = site_with_marie_linked().await?;
 
     // A token from another browser's session is no better than none.
     let other_browser = site.browser()?;
@@ -419,17 +493,13 @@ async fn forms_without_the_session_csrf_token_are_refused() -> TestResult {
             .await?
             .contains("Le formulaire a expiré ou ne provient pas de ce site."));
     }
-    assert_eq!(
-        site.linked_account_of(MARIE_ID_NAT).as_deref(),
-        Some(MARIE_USERNAME)
-    );
+    assert_linked(&site, MARIE_ID_NAT, MARIE_USERNAME);
 
     let refused = post_form(&client, &site, "/deconnexion", &[]).await?;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert_eq!(page(&client, &site, "/compte").await?.0, StatusCode::OK);
 
-    let fresh = site.browser()?;
-    page(&fresh, &site, "/").await?;
+    let fresh = visitor(&site).await?;
     let refused = post_form(
         &fresh,
         &site,
@@ -442,20 +512,14 @@ async fn forms_without_the_session_csrf_token_are_refused() -> TestResult {
     )
     .await?;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        page(&fresh, &site, "/compte").await?.0,
-        StatusCode::SEE_OTHER
-    );
+    assert_signed_out(&fresh, &site).await?;
     Ok(())
 }
 
 #[tokio::test]
 async fn json_endpoints_check_the_origin_header() -> TestResult {
-    let site = Site::start().await?;
-    let client = site.browser()?;
-    page(&client, &site, "/").await?;
-    let nonce = get_nonce(&client, &site).await?;
-    let token = make_token("marie", &site.origin, &nonce)?;
+    let (site, client) = site_and_visitor().await?;
+    let token = token_for_site(&client, &site, "marie").await?;
 
     for origin in [Some("https://evil.example"), None] {
         let mut request = client
@@ -528,31 +592,21 @@ async fn signed_in_user_links_a_card_from_the_account_page() -> TestResult {
     let signed_in = password_login(&client, &site, PIERRE_USERNAME, PIERRE_PASSWORD).await?;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     let (_, html) = page(&client, &site, "/compte").await?;
-    assert!(html.contains("Associer ma carte CPS"));
-    assert!(html.contains(r#"id="card-login-button""#));
+    assert_shows(
+        &html,
+        &["Associer ma carte CPS", r#"id="card-login-button""#],
+    );
 
-    let (status, body) = card_login(&client, &site, "pierre").await?;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = accepted_card_login(&client, &site, "pierre").await?;
     assert_eq!(body["status"], "link_required");
     let (_, html) = page(&client, &site, "/lier").await?;
-    assert!(html.contains(&format!(r#"value="{PIERRE_USERNAME}""#)));
-    assert!(html.contains("PIERRE MARTIN"));
-
-    let csrf = csrf_of(&html)?;
-    let linked = post_credentials(
-        &client,
-        &site,
-        "/lier",
-        &csrf,
-        PIERRE_USERNAME,
-        PIERRE_PASSWORD,
-    )
-    .await?;
-    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        site.linked_account_of("810009876543").as_deref(),
-        Some(PIERRE_USERNAME)
+    assert_shows(
+        &html,
+        &[&format!(r#"value="{PIERRE_USERNAME}""#), "PIERRE MARTIN"],
     );
+
+    let pierre = (PIERRE_USERNAME, PIERRE_PASSWORD);
+    link_from_page(&client, &site, &html, "810009876543", pierre).await?;
     let (_, html) = page(&client, &site, "/compte").await?;
     assert!(html.contains("Infirmier"));
     Ok(())
@@ -561,14 +615,8 @@ async fn signed_in_user_links_a_card_from_the_account_page() -> TestResult {
 #[tokio::test]
 async fn expired_challenge_is_refused() -> TestResult {
     let site = Site::start_with(|config| config.nonce_lifetime = Duration::ZERO).await?;
-    let client = site.browser()?;
-    page(&client, &site, "/").await?;
-    let (status, body) = card_login(&client, &site, "marie").await?;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body["code"], "ERR_NONCE_EXPIRED");
-    assert!(body["message"]
-        .as_str()
-        .is_some_and(|text| text.contains("expiré")));
+    let (_, body) = refused_card_login(&site, "marie", "ERR_NONCE_EXPIRED").await?;
+    assert_message_contains(&body, "expiré");
     Ok(())
 }
 
@@ -596,8 +644,7 @@ async fn a_verified_card_waits_in_a_new_session_an_attacker_cannot_follow() -> T
     let planted = victim.get(site.url("/")).send().await?;
     let planted = cookie_pair(&session_cookie_of(&planted).ok_or("no session cookie")?);
 
-    let nonce = get_nonce(&victim, &site).await?;
-    let token = make_token("marie", &site.origin, &nonce)?;
+    let token = token_for_site(&victim, &site, "marie").await?;
     let response = victim
         .post(site.url("/api/login/card"))
         .header(ORIGIN, &site.origin)
@@ -697,9 +744,7 @@ async fn a_flood_of_new_visitors_logs_nobody_out() -> TestResult {
     let (anonymous, signed_in) = site.state.session_counts();
     assert!(anonymous <= 5, "{anonymous}");
     assert_eq!(signed_in, 1);
-    let (status, html) = page(&marie, &site, "/compte").await?;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Marie Dupont"));
+    assert_account_page_shows(&marie, &site, &["Marie Dupont"]).await?;
     Ok(())
 }
 

@@ -23,7 +23,7 @@ mod idp_common;
 
 use common::site::{page, post_credentials, post_form, Site};
 use common::{csrf_of, location, TestError, TestResult, MARIE_PASSWORD, MARIE_USERNAME};
-use idp_common::{provider_with, sha256_hex, Idp, ISSUER, SECRET};
+use idp_common::{provider_with, Idp, ISSUER, SECRET};
 
 const CLIENT_ID: &str = "cpx-demo";
 const LOGIN_COOKIE: &str = "__Host-cpx-idp-login";
@@ -73,17 +73,12 @@ fn in_process(slot: ProviderSlot) -> ProviderHttp {
 
 /// The site's registration at the provider (`idp_common`'s configuration plus this client).
 fn demo_client(origin: &str) -> String {
-    format!(
-        r#"
-[[clients]]
-client_id = "{CLIENT_ID}"
-name = "Démo CPx Connect"
-secret_sha256 = "{secret}"
-redirect_uris = ["{origin}/oidc/retour"]
-post_logout_redirect_uris = ["{origin}/"]
-scopes = ["openid", "profile"]
-"#,
-        secret = sha256_hex(SECRET)
+    idp_common::secret_client_entry(
+        CLIENT_ID,
+        "Démo CPx Connect",
+        &format!("{origin}/oidc/retour"),
+        &format!("{origin}/"),
+        r#""openid", "profile""#,
     )
 }
 
@@ -117,6 +112,13 @@ async fn start_with(issuer: &str, http: Option<ProviderHttp>) -> Result<Both, Te
 
 async fn start() -> Result<Both, TestError> {
     start_with(ISSUER, None).await
+}
+
+/// The site and its provider, and a new browser.
+async fn start_with_a_browser() -> Result<(Both, Client), TestError> {
+    let both = start().await?;
+    let browser = both.site.browser()?;
+    Ok((both, browser))
 }
 
 impl Both {
@@ -228,8 +230,7 @@ impl Both {
 
 #[tokio::test]
 async fn first_login_links_then_the_next_goes_straight_in() -> TestResult {
-    let both = start().await?;
-    let browser = both.site.browser()?;
+    let (both, browser) = start_with_a_browser().await?;
     both.first_login(&browser).await?;
     let (status, html) = page(&browser, &both.site, "/compte").await?;
     assert_eq!(status, StatusCode::OK);
@@ -253,8 +254,7 @@ async fn first_login_links_then_the_next_goes_straight_in() -> TestResult {
 
 #[tokio::test]
 async fn a_tampered_state_is_refused() -> TestResult {
-    let both = start().await?;
-    let browser = both.site.browser()?;
+    let (both, browser) = start_with_a_browser().await?;
     let (back, _) = both.card_at_provider(&browser).await?;
     let mut url = url::Url::parse(&back)?;
     let tampered: Vec<(String, String)> = url
@@ -286,8 +286,7 @@ async fn a_tampered_state_is_refused() -> TestResult {
 
 #[tokio::test]
 async fn cancel_at_the_provider_comes_back_with_a_french_message() -> TestResult {
-    let both = start().await?;
-    let browser = both.site.browser()?;
+    let (both, browser) = start_with_a_browser().await?;
     let authorize = both.press_button(&browser).await?;
     let login = both
         .idp
@@ -295,26 +294,9 @@ async fn cancel_at_the_provider_comes_back_with_a_french_message() -> TestResult
         .await?;
     let login_cookie = login.cookie(LOGIN_COOKIE).ok_or("no login transaction")?;
     // « Annuler » on the provider's login page: its form, with the page's CSRF token.
-    let provider_page = both
-        .idp
-        .get("/login", &[(LOGIN_COOKIE, &login_cookie)])
-        .await?;
+    let provider_page = both.idp.login_page(&login_cookie).await?;
     let csrf = idp_common::csrf_of(&provider_page.body);
-    let cancelled = both
-        .idp
-        .send(
-            axum::http::Request::post("/login/cancel")
-                .header(
-                    axum::http::header::COOKIE,
-                    idp_common::cookie_header(&[(LOGIN_COOKIE, &login_cookie)]),
-                )
-                .header(
-                    axum::http::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                )
-                .body(Body::from(format!("csrf={csrf}")))?,
-        )
-        .await?;
+    let cancelled = both.idp.cancel_login(&login_cookie, &csrf).await?;
     let back = cancelled.location().ok_or("no redirect after cancel")?;
     assert!(back.contains("error=access_denied"), "{back}");
     let response = browser.get(&back).send().await?;
@@ -342,8 +324,7 @@ async fn an_unreachable_provider_gives_a_clear_page() -> TestResult {
 
 #[tokio::test]
 async fn logout_ends_the_provider_session_too() -> TestResult {
-    let both = start().await?;
-    let browser = both.site.browser()?;
+    let (both, browser) = start_with_a_browser().await?;
     let provider_session = both.first_login(&browser).await?;
     let response = both.submit(&browser, "/compte", "/deconnexion").await?;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -360,31 +341,21 @@ async fn logout_ends_the_provider_session_too() -> TestResult {
     // The provider ends its own and sends the browser back.
     let ended = both
         .idp
-        .get(
-            &end_session[url::Position::BeforePath..],
-            &[(SESSION_COOKIE, &provider_session)],
-        )
+        .get_in_session(&end_session[url::Position::BeforePath..], &provider_session)
         .await?;
     assert_eq!(ended.location(), Some(both.site.url("/")));
     // Its session is gone: a silent login (prompt=none) with the old cookie is refused.
     let silent = both
         .idp
-        .get(
-            &format!("/authorize?{}", idp_common::site_query("&prompt=none")),
-            &[(SESSION_COOKIE, &provider_session)],
-        )
+        .authorize_in_session("&prompt=none", &provider_session)
         .await?;
-    assert_eq!(
-        silent.redirect_params().get("error").map(String::as_str),
-        Some("login_required")
-    );
+    assert_eq!(silent.redirect_error().as_deref(), Some("login_required"));
     Ok(())
 }
 
 #[tokio::test]
 async fn the_button_is_there_only_with_a_provider() -> TestResult {
-    let both = start().await?;
-    let browser = both.site.browser()?;
+    let (both, browser) = start_with_a_browser().await?;
     let response = browser.get(both.site.url("/")).send().await?;
     // The button's form leads to the provider (and so does the logout's): form-action allows it.
     let csp = response

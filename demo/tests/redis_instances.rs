@@ -17,7 +17,7 @@ use serde_json::Value;
 mod common;
 
 use common::redis::{Redis, RedisOptions};
-use common::{csrf_of, fixture, free_port, make_token, read_fixture, TestResult};
+use common::{csrf_of, fixture, free_port, make_token, test_ca_config, TestResult};
 
 /// One instance of the site on its own port; all instances share the origin (the load
 /// balancer's), the Redis and the account database.
@@ -57,13 +57,7 @@ impl Cluster {
         let mut instances = Vec::new();
         for (index, listener) in listeners.into_iter().enumerate() {
             let port = listener.local_addr()?.port();
-            let mut config = DemoConfig::new(
-                &origin,
-                workdir.path().join("demo.sqlite"),
-                vec![read_fixture("test-ca.der")?],
-            )?;
-            config.crls_der = vec![read_fixture("test-ca.crl.der")?];
-            config.allow_test_anchors = true;
+            let mut config = test_ca_config(&origin, workdir.path().join("demo.sqlite"))?;
             config.store_url = Some(url.to_owned());
             adjust(&mut config);
             let state = AppState::connect(config).await?;
@@ -131,27 +125,61 @@ async fn post_token(
     .await
 }
 
+/// A challenge from `instance`, and the token Marie's card makes of it.
+async fn marie_token(
+    cluster: &Cluster,
+    client: &Client,
+    instance: usize,
+) -> Result<Value, Box<dyn std::error::Error>> {
+    let nonce = nonce_from(cluster, client, instance).await?;
+    make_token("marie", &cluster.origin, &nonce)
+}
+
+/// A new browser's card login of Marie through instance 0 logs her in (her card is linked).
+async fn assert_marie_s_card_logs_in(cluster: &Cluster) -> TestResult {
+    let client = cluster.browser()?;
+    let token = marie_token(cluster, &client, 0).await?;
+    let (status, body) = post_token(cluster, &client, 0, &token).await?;
+    assert_eq!(body["status"], "logged_in", "{status} {body}");
+    Ok(())
+}
+
+/// Two instances on `redis`, Marie's card linked through the first.
+async fn two_instances_with_marie_linked(
+    redis: &Redis,
+) -> Result<Cluster, Box<dyn std::error::Error>> {
+    let cluster = Cluster::start(redis, 2).await?;
+    link_marie(&cluster).await?;
+    Ok(cluster)
+}
+
 /// Links Marie's card through instance 0, so that later card logins log in.
 async fn link_marie(cluster: &Cluster) -> TestResult {
     let client = cluster.browser()?;
-    let nonce = nonce_from(cluster, &client, 0).await?;
-    let (status, body) = post_token(
-        cluster,
-        &client,
-        0,
-        &make_token("marie", &cluster.origin, &nonce)?,
-    )
-    .await?;
+    let token = marie_token(cluster, &client, 0).await?;
+    let (status, body) = post_token(cluster, &client, 0, &token).await?;
     assert_eq!(body["status"], "link_required", "{status} {body}");
+    post_marie_s_credentials(cluster, &client, 0, "/lier", "/lier").await
+}
+
+/// The form of the page `page` of `instance`, posted to `action` with Marie's credentials and
+/// the page's CSRF token: accepted, with a redirect.
+async fn post_marie_s_credentials(
+    cluster: &Cluster,
+    client: &Client,
+    instance: usize,
+    page: &str,
+    action: &str,
+) -> TestResult {
     let html = client
-        .get(cluster.url(0, "/lier"))
+        .get(cluster.url(instance, page))
         .send()
         .await?
         .text()
         .await?;
     let csrf = csrf_of(&html)?;
-    let linked = client
-        .post(cluster.url(0, "/lier"))
+    let response = client
+        .post(cluster.url(instance, action))
         .form(&[
             ("csrf", csrf.as_str()),
             ("username", "marie.dupont"),
@@ -159,7 +187,7 @@ async fn link_marie(cluster: &Cluster) -> TestResult {
         ])
         .send()
         .await?;
-    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     Ok(())
 }
 
@@ -170,8 +198,7 @@ async fn a_challenge_issued_by_one_instance_is_accepted_by_another() -> TestResu
     };
     let cluster = Cluster::start(&redis, 2).await?;
     let client = cluster.browser()?;
-    let nonce = nonce_from(&cluster, &client, 0).await?;
-    let token = make_token("marie", &cluster.origin, &nonce)?;
+    let token = marie_token(&cluster, &client, 0).await?;
     let (status, body) = post_token(&cluster, &client, 1, &token).await?;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "link_required");
@@ -191,12 +218,10 @@ async fn one_token_sent_to_two_instances_at_once_logs_in_exactly_once() -> TestR
     let Some(redis) = Redis::start()? else {
         return Ok(());
     };
-    let cluster = Cluster::start(&redis, 2).await?;
-    link_marie(&cluster).await?;
+    let cluster = two_instances_with_marie_linked(&redis).await?;
     for round in 0..25 {
         let client = cluster.browser()?;
-        let nonce = nonce_from(&cluster, &client, round % 2).await?;
-        let token = make_token("marie", &cluster.origin, &nonce)?;
+        let token = marie_token(&cluster, &client, round % 2).await?;
         let (a, b) = tokio::join!(
             post_token(&cluster, &client, 0, &token),
             post_token(&cluster, &client, 1, &token)
@@ -215,11 +240,9 @@ async fn a_redis_restart_gives_clear_errors_and_no_replay() -> TestResult {
     let Some(mut redis) = Redis::start()? else {
         return Ok(());
     };
-    let cluster = Cluster::start(&redis, 2).await?;
-    link_marie(&cluster).await?;
+    let cluster = two_instances_with_marie_linked(&redis).await?;
     let client = cluster.browser()?;
-    let nonce = nonce_from(&cluster, &client, 0).await?;
-    let token = make_token("marie", &cluster.origin, &nonce)?;
+    let token = marie_token(&cluster, &client, 0).await?;
 
     redis.stop();
     let (status, body) = post_token(&cluster, &client, 1, &token).await?;
@@ -259,14 +282,8 @@ async fn a_redis_restart_gives_clear_errors_and_no_replay() -> TestResult {
         assert_eq!(body["code"], "ERR_NONCE_MISSING");
     }
     let fresh = cluster.browser()?;
-    let nonce = nonce_from(&cluster, &fresh, 1).await?;
-    let (status, body) = post_token(
-        &cluster,
-        &fresh,
-        0,
-        &make_token("marie", &cluster.origin, &nonce)?,
-    )
-    .await?;
+    let token = marie_token(&cluster, &fresh, 1).await?;
+    let (status, body) = post_token(&cluster, &fresh, 0, &token).await?;
     assert_eq!(status, StatusCode::OK, "{body}");
     Ok(())
 }
@@ -311,24 +328,7 @@ fn an_unreachable_redis_stops_the_start_with_one_clear_line() -> TestResult {
 
 /// Password login of Marie in `client` through `instance`.
 async fn password_login(cluster: &Cluster, client: &Client, instance: usize) -> TestResult {
-    let html = client
-        .get(cluster.url(instance, "/"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let csrf = csrf_of(&html)?;
-    let response = client
-        .post(cluster.url(instance, "/connexion"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", "marie.dupont"),
-            ("password", "demo1234"),
-        ])
-        .send()
-        .await?;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    Ok(())
+    post_marie_s_credentials(cluster, client, instance, "/", "/connexion").await
 }
 
 /// A field of redis-server's INFO.
@@ -350,13 +350,8 @@ fn info_field(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_filling_redis_evicts_no_signed_in_session() -> TestResult {
     // The settings demo/README.md gives: a bound, and eviction among keys with a TTL only.
-    let Some(redis) = Redis::start_with(RedisOptions {
-        args: ["--maxmemory", "3mb", "--maxmemory-policy", "volatile-ttl"]
-            .map(str::to_owned)
-            .to_vec(),
-        ..RedisOptions::default()
-    })?
-    else {
+    let args = ["--maxmemory", "3mb", "--maxmemory-policy", "volatile-ttl"];
+    let Some(redis) = Redis::start_with_args(&args)? else {
         return Ok(());
     };
     // The per-client limits would stop this flood early: lift them, to fill Redis.
@@ -415,16 +410,7 @@ async fn a_flood_filling_redis_evicts_no_signed_in_session() -> TestResult {
     // Marie is still signed in, and a card login still works.
     let account = marie.get(cluster.url(0, "/compte")).send().await?;
     assert_eq!(account.status(), StatusCode::OK);
-    let client = cluster.browser()?;
-    let nonce = nonce_from(&cluster, &client, 0).await?;
-    let (status, body) = post_token(
-        &cluster,
-        &client,
-        0,
-        &make_token("marie", &cluster.origin, &nonce)?,
-    )
-    .await?;
-    assert_eq!(body["status"], "logged_in", "{status} {body}");
+    assert_marie_s_card_logs_in(&cluster).await?;
     Ok(())
 }
 
@@ -504,16 +490,7 @@ async fn a_rediss_store_is_used_over_tls_with_its_ca() -> TestResult {
     })
     .await?;
     link_marie(&cluster).await?;
-    let client = cluster.browser()?;
-    let nonce = nonce_from(&cluster, &client, 0).await?;
-    let (status, body) = post_token(
-        &cluster,
-        &client,
-        0,
-        &make_token("marie", &cluster.origin, &nonce)?,
-    )
-    .await?;
-    assert_eq!(body["status"], "logged_in", "{status} {body}");
+    assert_marie_s_card_logs_in(&cluster).await?;
     assert!(info_field(&redis, "stats", "total_connections_received")? > 0);
     let keys = redis.raw_command(&["KEYS", "cpx:*"])?;
     assert!(keys.contains("cpx:session:user:"), "{keys}");
@@ -522,13 +499,7 @@ async fn a_rediss_store_is_used_over_tls_with_its_ca() -> TestResult {
 
 #[tokio::test]
 async fn the_eviction_policy_of_redis_is_read_and_judged() -> TestResult {
-    let Some(redis) = Redis::start_with(RedisOptions {
-        args: ["--maxmemory-policy", "allkeys-lru"]
-            .map(str::to_owned)
-            .to_vec(),
-        ..RedisOptions::default()
-    })?
-    else {
+    let Some(redis) = Redis::start_with_args(&["--maxmemory-policy", "allkeys-lru"])? else {
         return Ok(());
     };
     let store = cpx_demo::redis_sessions::RedisSessionStore::connect(&redis.url(), None).await?;

@@ -4,7 +4,7 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{Request, StatusCode};
 use common::*;
 use cpx_verify::test_util::TestCard;
@@ -87,13 +87,7 @@ async fn a_card_login_gives_a_verified_id_token_and_userinfo() -> TestResult {
     assert_eq!(claims["sub"].as_str().map(str::len), Some(43));
 
     let access = tokens["access_token"].as_str().unwrap_or_default();
-    let info = idp
-        .send(
-            Request::get("/userinfo")
-                .header(AUTHORIZATION, format!("Bearer {access}"))
-                .body(Body::empty())?,
-        )
-        .await?;
+    let info = idp.userinfo(access).await?;
     assert_eq!(info.status, StatusCode::OK);
     assert_eq!(info.json()["sub"], claims["sub"]);
     assert_eq!(info.json()["SubjectNameID"], "810001234567");
@@ -103,18 +97,19 @@ async fn a_card_login_gives_a_verified_id_token_and_userinfo() -> TestResult {
 #[tokio::test]
 async fn an_es256_provider_signs_with_p256_and_still_lists_the_old_rsa_key() -> TestResult {
     let idp = provider_with("ES256", "")?;
-    let (params, _) = idp.login(&site_query("")).await?;
-    let code = params.get("code").ok_or("no code")?;
-    let tokens = idp
-        .token_basic("site", SECRET, &code_form(code, REDIRECT))
-        .await?
-        .json();
     let jwks = idp.get("/jwks", &[]).await?.json();
     assert_eq!(jwks["keys"][0]["kid"], "es-1");
     assert_eq!(jwks["keys"][1]["kid"], "rs-1");
-    let claims = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    let claims = site_login_claims(&idp, &site_query("")).await?;
     assert_eq!(claims["aud"], "site");
     Ok(())
+}
+
+/// A card login at `site` with `query`, then the ID token's claims, checked independently.
+async fn site_login_claims(idp: &Idp, query: &str) -> Result<serde_json::Value, Error> {
+    let (params, _) = idp.login(query).await?;
+    let code = params.get("code").ok_or("no code")?;
+    idp.id_token_claims("site", code, REDIRECT).await
 }
 
 /// Without the profile scope, the identity claims stay out.
@@ -122,14 +117,7 @@ async fn an_es256_provider_signs_with_p256_and_still_lists_the_old_rsa_key() -> 
 async fn openid_alone_gives_sub_and_no_identity_claims() -> TestResult {
     let idp = provider()?;
     let query = site_query("").replace("scope=openid%20profile", "scope=openid");
-    let (params, _) = idp.login(&query).await?;
-    let code = params.get("code").ok_or("no code")?;
-    let tokens = idp
-        .token_basic("site", SECRET, &code_form(code, REDIRECT))
-        .await?
-        .json();
-    let jwks = idp.get("/jwks", &[]).await?.json();
-    let claims = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    let claims = site_login_claims(&idp, &query).await?;
     assert!(claims.get("SubjectNameID").is_none() && claims.get("given_name").is_none());
     Ok(())
 }
@@ -179,89 +167,71 @@ async fn authorize_error(idp: &Idp, query: &str) -> Result<String, Error> {
     Ok(params.get("error").cloned().unwrap_or_default())
 }
 
+/// `query` is sent back to the site with the error code `error`.
+async fn assert_authorize_error(idp: &Idp, query: &str, error: &str) -> TestResult {
+    assert_eq!(authorize_error(idp, query).await?, error, "{query}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn only_response_type_code_is_served() -> TestResult {
     let idp = provider()?;
     for other in ["token", "id_token", "code%20id_token"] {
         let query = site_query("").replace("response_type=code", &format!("response_type={other}"));
-        assert_eq!(
-            authorize_error(&idp, &query).await?,
-            "unsupported_response_type"
-        );
+        assert_authorize_error(&idp, &query, "unsupported_response_type").await?;
     }
     let query = site_query("").replace("response_type=code&", "");
-    assert_eq!(authorize_error(&idp, &query).await?, "invalid_request");
-    Ok(())
+    assert_authorize_error(&idp, &query, "invalid_request").await
 }
 
 #[tokio::test]
 async fn pkce_s256_is_required_and_plain_is_refused() -> TestResult {
     let idp = provider()?;
     let plain = site_query("").replace("code_challenge_method=S256", "code_challenge_method=plain");
-    assert_eq!(authorize_error(&idp, &plain).await?, "invalid_request");
     let none = site_query("").replace("&code_challenge_method=S256", "");
-    assert_eq!(authorize_error(&idp, &none).await?, "invalid_request");
     let no_challenge = site_query("").replace(&format!("code_challenge={CHALLENGE}&"), "");
-    assert_eq!(
-        authorize_error(&idp, &no_challenge).await?,
-        "invalid_request"
-    );
+    for query in [plain, none, no_challenge] {
+        assert_authorize_error(&idp, &query, "invalid_request").await?;
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn scope_must_contain_openid_and_only_the_client_s_scopes() -> TestResult {
     let idp = provider()?;
-    let no_openid = site_query("").replace("scope=openid%20profile", "scope=profile");
-    assert_eq!(authorize_error(&idp, &no_openid).await?, "invalid_scope");
-    let unknown = site_query("").replace("scope=openid%20profile", "scope=openid%20email");
-    assert_eq!(authorize_error(&idp, &unknown).await?, "invalid_scope");
+    // No openid, then a scope the client was not given.
+    for scope in ["scope=profile", "scope=openid%20email"] {
+        let query = site_query("").replace("scope=openid%20profile", scope);
+        assert_authorize_error(&idp, &query, "invalid_scope").await?;
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn a_repeated_parameter_is_invalid_request() -> TestResult {
-    let idp = provider()?;
-    assert_eq!(
-        authorize_error(&idp, &site_query("&scope=openid")).await?,
-        "invalid_request"
-    );
-    Ok(())
+    assert_authorize_error(
+        &provider()?,
+        &site_query("&scope=openid"),
+        "invalid_request",
+    )
+    .await
 }
 
 #[tokio::test]
 async fn prompt_none_without_a_session_is_login_required() -> TestResult {
-    let idp = provider()?;
-    assert_eq!(
-        authorize_error(&idp, &site_query("&prompt=none")).await?,
-        "login_required"
-    );
-    Ok(())
+    assert_authorize_error(&provider()?, &site_query("&prompt=none"), "login_required").await
 }
 
 #[tokio::test]
 async fn cancelling_the_login_sends_access_denied() -> TestResult {
     let idp = provider()?;
-    let authorize = idp
-        .get(&format!("/authorize?{}", site_query("")), &[])
-        .await?;
-    let login = authorize
-        .cookie("__Host-cpx-idp-login")
-        .ok_or("no cookie")?;
-    let page = idp
-        .get("/login", &[("__Host-cpx-idp-login", &login)])
-        .await?;
+    let login = idp.start_login(&site_query("")).await?;
+    let page = idp.login_page(&login).await?;
     let csrf = csrf_of(&page.body);
-    let cancel = |csrf: String| {
-        Request::post("/login/cancel")
-            .header(COOKIE, cookie_header(&[("__Host-cpx-idp-login", &login)]))
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!("csrf={csrf}")))
-    };
     // A forged form (no token) is refused.
-    let forged = idp.send(cancel(String::new())?).await?;
+    let forged = idp.cancel_login(&login, "").await?;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let answer = idp.send(cancel(csrf)?).await?;
+    let answer = idp.cancel_login(&login, &csrf).await?;
     let params = answer.redirect_params();
     assert_eq!(
         params.get("error").map(String::as_str),
@@ -283,22 +253,13 @@ async fn the_login_page_speaks_french_or_english() -> TestResult {
     let login = authorize
         .cookie("__Host-cpx-idp-login")
         .ok_or("no cookie")?;
-    let french = idp
-        .get("/login", &[("__Host-cpx-idp-login", &login)])
-        .await?;
+    let french = idp.login_page(&login).await?;
     assert!(
         french.body.contains("S&#39;identifier par carte CPS")
             || french.body.contains("S'identifier par carte CPS")
     );
     assert!(french.body.contains("lang=\"fr\""));
-    let english = idp
-        .send(
-            Request::get("/login")
-                .header(COOKIE, cookie_header(&[("__Host-cpx-idp-login", &login)]))
-                .header("accept-language", "en-GB,en;q=0.9,fr;q=0.5")
-                .body(Body::empty())?,
-        )
-        .await?;
+    let english = idp.login_page_in(&login, "en-GB,en;q=0.9,fr;q=0.5").await?;
     assert!(english.body.contains("Log in with CPS card"));
     // Every answer: never framed, HTTPS only, not cached.
     let csp = french.header("content-security-policy");
@@ -316,20 +277,9 @@ async fn the_login_page_speaks_french_or_english() -> TestResult {
 async fn the_login_page_gives_the_shared_script_its_sentences_in_the_page_s_language() -> TestResult
 {
     let idp = provider()?;
-    let authorize = idp
-        .get(&format!("/authorize?{}", site_query("")), &[])
-        .await?;
-    let login = authorize
-        .cookie("__Host-cpx-idp-login")
-        .ok_or("no cookie")?;
-    let page_in = |language: &str| {
-        Request::get("/login")
-            .header(COOKIE, cookie_header(&[("__Host-cpx-idp-login", &login)]))
-            .header("accept-language", language)
-            .body(Body::empty())
-    };
+    let login = idp.start_login(&site_query("")).await?;
     for (accept, language) in [("fr-FR", Language::French), ("en-GB", Language::English)] {
-        let page = idp.send(page_in(accept)?).await?;
+        let page = idp.login_page_in(&login, accept).await?;
         let table = messages_of(&page.body)?;
         assert_eq!(table, serde_json::Value::Object(page_table(language)));
         assert_eq!(
@@ -383,46 +333,20 @@ async fn a_refused_login_step_answers_the_sentence_in_the_page_s_language() -> T
 #[tokio::test]
 async fn the_card_post_needs_the_page_s_csrf_token_and_this_origin() -> TestResult {
     let idp = provider()?;
-    let authorize = idp
-        .get(&format!("/authorize?{}", site_query("")), &[])
-        .await?;
-    let login = authorize
-        .cookie("__Host-cpx-idp-login")
-        .ok_or("no cookie")?;
-    let cookie = cookie_header(&[("__Host-cpx-idp-login", &login)]);
-    let post = |origin: &str, csrf: &str| {
-        Request::post("/login/card")
-            .header(COOKIE, &cookie)
-            .header("origin", origin)
-            .header("x-requested-with", "cpx-connect")
-            .header("x-csrf-token", csrf)
-            .header(CONTENT_TYPE, "application/json")
-            .body(Body::from("{}"))
-    };
-    let page = idp
-        .get("/login", &[("__Host-cpx-idp-login", &login)])
-        .await?;
-    let csrf = csrf_of(&page.body);
-    assert_eq!(
-        idp.send(post(ISSUER, "wrong")?).await?.status,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        idp.send(post("https://evil.test", &csrf)?).await?.status,
-        StatusCode::FORBIDDEN
-    );
+    let login = idp.start_login(&site_query("")).await?;
+    let cookies = [("__Host-cpx-idp-login", login.as_str())];
+    let csrf = csrf_of(&idp.login_page(&login).await?.body);
+    for (origin, csrf) in [(ISSUER, "wrong"), ("https://evil.test", csrf.as_str())] {
+        let answer = idp.post_card_from(origin, &cookies, csrf, "{}").await?;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{origin}");
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn a_revoked_card_is_refused_with_cpx_verify_s_code() -> TestResult {
     let idp = provider()?;
-    let authorize = idp
-        .get(&format!("/authorize?{}", site_query("")), &[])
-        .await?;
-    let login = authorize
-        .cookie("__Host-cpx-idp-login")
-        .ok_or("no cookie")?;
+    let login = idp.start_login(&site_query("")).await?;
     let answer = idp.card_login(&login, &TestCard::revoked()).await?;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.json()["error"], "ERR_CERTIFICATE_REVOKED");
@@ -431,8 +355,12 @@ async fn a_revoked_card_is_refused_with_cpx_verify_s_code() -> TestResult {
         answer.json()["message"],
         server_message("ERR_CERTIFICATE_REVOKED").fr
     );
-    // The login can go on with a valid card (a new challenge).
-    let answer = idp.card_login(&login, &TestCard::valid()).await?;
+    assert_the_login_goes_on(&idp, &login).await
+}
+
+/// After a refused card, the login goes on with a valid one (a new challenge).
+async fn assert_the_login_goes_on(idp: &Idp, login: &str) -> TestResult {
+    let answer = idp.card_login(login, &TestCard::valid()).await?;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     Ok(())
 }
@@ -442,12 +370,7 @@ async fn a_revoked_card_is_refused_with_cpx_verify_s_code() -> TestResult {
 #[tokio::test]
 async fn a_body_that_is_not_a_token_is_a_bad_request() -> TestResult {
     let idp = provider()?;
-    let authorize = idp
-        .get(&format!("/authorize?{}", site_query("")), &[])
-        .await?;
-    let login = authorize
-        .cookie("__Host-cpx-idp-login")
-        .ok_or("no cookie")?;
+    let login = idp.start_login(&site_query("")).await?;
     let (csrf, nonce) = idp.challenge(&login).await?;
     assert!(!nonce.is_empty(), "a challenge was issued");
     let cookies = [("__Host-cpx-idp-login", login.as_str())];
@@ -456,84 +379,50 @@ async fn a_body_that_is_not_a_token_is_a_bad_request() -> TestResult {
         .await?;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
     assert_eq!(answer.json()["error"], "ERR_TOKEN_MALFORMED");
-    let answer = idp.card_login(&login, &TestCard::valid()).await?;
-    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    Ok(())
+    assert_the_login_goes_on(&idp, &login).await
 }
 
 #[tokio::test]
 async fn a_login_transaction_is_used_once() -> TestResult {
     let idp = provider()?;
-    let authorize = idp
-        .get(&format!("/authorize?{}", site_query("")), &[])
-        .await?;
-    let login = authorize
-        .cookie("__Host-cpx-idp-login")
-        .ok_or("no cookie")?;
+    let login = idp.start_login(&site_query("")).await?;
     assert_eq!(
         idp.card_login(&login, &TestCard::valid()).await?.status,
         StatusCode::OK
     );
-    let again = idp
-        .get("/login", &[("__Host-cpx-idp-login", &login)])
-        .await?;
+    let again = idp.login_page(&login).await?;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     Ok(())
 }
 
 // ---- the provider's session: SSO, prompt=login, max_age ----
 
+/// The default provider and the session cookie of a card login on it.
+async fn provider_with_a_session() -> Result<(Idp, String), Error> {
+    let idp = provider()?;
+    let session = idp.signed_in_session().await?;
+    Ok((idp, session))
+}
+
 #[tokio::test]
 async fn a_session_answers_at_once_unless_prompt_login_or_max_age() -> TestResult {
-    let idp = provider()?;
-    let (_, session) = idp.login(&site_query("")).await?;
-    let cookies = [("__Host-cpx-idp-session", session.as_str())];
-    let again = idp
-        .get(&format!("/authorize?{}", site_query("")), &cookies)
-        .await?;
+    let (idp, session) = provider_with_a_session().await?;
+    let again = idp.authorize_in_session("", &session).await?;
     assert!(
         again.redirect_params().contains_key("code"),
         "{:?}",
         again.location()
     );
-    let none = idp
-        .get(
-            &format!("/authorize?{}", site_query("&prompt=none")),
-            &cookies,
-        )
-        .await?;
+    let none = idp.authorize_in_session("&prompt=none", &session).await?;
     assert!(none.redirect_params().contains_key("code"));
-    let login = idp
-        .get(
-            &format!("/authorize?{}", site_query("&prompt=login")),
-            &cookies,
-        )
-        .await?;
+    let login = idp.authorize_in_session("&prompt=login", &session).await?;
     assert_eq!(login.location().as_deref(), Some("/login"));
-    let max_age = idp
-        .get(
-            &format!("/authorize?{}", site_query("&max_age=0")),
-            &cookies,
-        )
-        .await?;
+    let max_age = idp.authorize_in_session("&max_age=0", &session).await?;
     assert_eq!(max_age.location().as_deref(), Some("/login"));
-    let recent = idp
-        .get(
-            &format!("/authorize?{}", site_query("&max_age=3600")),
-            &cookies,
-        )
-        .await?;
+    let recent = idp.authorize_in_session("&max_age=3600", &session).await?;
     assert!(recent.redirect_params().contains_key("code"));
-    let stale = idp
-        .get(
-            &format!("/authorize?{}", site_query("&max_age=abc")),
-            &cookies,
-        )
-        .await?;
-    assert_eq!(
-        stale.redirect_params().get("error").map(String::as_str),
-        Some("invalid_request")
-    );
+    let stale = idp.authorize_in_session("&max_age=abc", &session).await?;
+    assert_eq!(stale.redirect_error().as_deref(), Some("invalid_request"));
     Ok(())
 }
 
@@ -543,45 +432,25 @@ async fn a_session_answers_at_once_unless_prompt_login_or_max_age() -> TestResul
 async fn public_subjects_are_shared_and_pairwise_ones_are_not() -> TestResult {
     let idp = provider()?;
     let (params, session) = idp.login(&site_query("")).await?;
-    let jwks = idp.get("/jwks", &[]).await?.json();
     let code = params.get("code").ok_or("no code")?;
-    let tokens = idp
-        .token_basic("site", SECRET, &code_form(code, REDIRECT))
-        .await?
-        .json();
-    let public = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    let public = idp.id_token_claims("site", code, REDIRECT).await?;
     let pairwise_query = site_query("")
         .replace("client_id=site", "client_id=pairwise-site")
         .replace(&urlencode(REDIRECT), &urlencode("https://pairwise.test/cb"));
     let answer = idp
-        .get(
-            &format!("/authorize?{pairwise_query}"),
-            &[("__Host-cpx-idp-session", &session)],
-        )
+        .get_in_session(&format!("/authorize?{pairwise_query}"), &session)
         .await?;
     let code = answer
         .redirect_params()
         .get("code")
         .cloned()
         .ok_or("no code")?;
-    let tokens = idp
-        .token_basic(
-            "pairwise-site",
-            SECRET,
-            &code_form(&code, "https://pairwise.test/cb"),
-        )
-        .await?
-        .json();
-    let pairwise = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    let pairwise = idp
+        .id_token_claims("pairwise-site", &code, "https://pairwise.test/cb")
+        .await?;
     assert_ne!(public["sub"], pairwise["sub"]);
     // Stable: the same holder logging in again at the public site gets the same sub.
-    let (params, _) = idp.login(&site_query("")).await?;
-    let code = params.get("code").ok_or("no code")?;
-    let tokens = idp
-        .token_basic("site", SECRET, &code_form(code, REDIRECT))
-        .await?
-        .json();
-    let again = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
+    let again = site_login_claims(&idp, &site_query("")).await?;
     assert_eq!(public["sub"], again["sub"]);
     Ok(())
 }
@@ -591,13 +460,7 @@ async fn public_subjects_are_shared_and_pairwise_ones_are_not() -> TestResult {
 #[tokio::test]
 async fn userinfo_refuses_an_unknown_token_with_invalid_token() -> TestResult {
     let idp = provider()?;
-    let answer = idp
-        .send(
-            Request::get("/userinfo")
-                .header(AUTHORIZATION, "Bearer not-a-token")
-                .body(Body::empty())?,
-        )
-        .await?;
+    let answer = idp.userinfo("not-a-token").await?;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.json()["error"], "invalid_token");
     assert!(answer.header("www-authenticate").contains("invalid_token"));
@@ -608,19 +471,15 @@ async fn userinfo_refuses_an_unknown_token_with_invalid_token() -> TestResult {
 
 #[tokio::test]
 async fn too_many_requests_from_one_address_meet_429() -> TestResult {
-    let idp = provider_with(
-        "RS256",
-        "[limits]\naddress_burst = 3\naddress_period_ms = 60000\n",
-    )?;
+    let idp = provider_with_limits("address_burst = 3\naddress_period_ms = 60000\n")?;
+    let authorize = format!("/authorize?{}", site_query(""));
     for _ in 0..3 {
-        let answer = idp
-            .get(&format!("/authorize?{}", site_query("")), &[])
-            .await?;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            idp.get(&authorize, &[]).await?.status,
+            StatusCode::SEE_OTHER
+        );
     }
-    let answer = idp
-        .get(&format!("/authorize?{}", site_query("")), &[])
-        .await?;
+    let answer = idp.get(&authorize, &[]).await?;
     assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(!answer.header("retry-after").is_empty());
     Ok(())
@@ -675,7 +534,7 @@ async fn forwarded_clients_are_told_apart_only_behind_a_trusted_proxy() -> TestR
 /// A body that does not come in time gets 408, and holds no handler.
 #[tokio::test]
 async fn a_body_not_received_in_time_gets_408() -> TestResult {
-    let idp = provider_with("RS256", "[limits]\nbody_read_timeout_ms = 200\n")?;
+    let idp = provider_with_limits("body_read_timeout_ms = 200\n")?;
     let never = futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>();
     let answer = idp
         .send(
@@ -692,14 +551,8 @@ async fn a_body_not_received_in_time_gets_408() -> TestResult {
 /// cookie no longer signs anyone in.
 #[tokio::test]
 async fn a_new_login_replaces_the_previous_session() -> TestResult {
-    let idp = provider()?;
-    let (_, old) = idp.login(&site_query("")).await?;
-    let forced = idp
-        .get(
-            &format!("/authorize?{}", site_query("&prompt=login")),
-            &[("__Host-cpx-idp-session", &old)],
-        )
-        .await?;
+    let (idp, old) = provider_with_a_session().await?;
+    let forced = idp.authorize_in_session("&prompt=login", &old).await?;
     let login = forced
         .cookie("__Host-cpx-idp-login")
         .ok_or("no login cookie")?;
@@ -709,13 +562,7 @@ async fn a_new_login_replaces_the_previous_session() -> TestResult {
     let new = done.cookie("__Host-cpx-idp-session").ok_or("no session")?;
     assert_ne!(new, old);
     for (session, alive) in [(old.as_str(), false), (new.as_str(), true)] {
-        let answer = idp
-            .get(
-                &format!("/authorize?{}", site_query("&prompt=none")),
-                &[("__Host-cpx-idp-session", session)],
-            )
-            .await?;
-        assert_eq!(answer.redirect_params().contains_key("code"), alive);
+        assert_eq!(idp.session_alive(session).await?, alive);
     }
     Ok(())
 }

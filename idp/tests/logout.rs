@@ -27,21 +27,21 @@ async fn logged_in_with(idp: &Idp, card: &TestCard) -> Result<(String, String), 
     Ok((session, id_token.to_owned()))
 }
 
+/// A site's logout request: the ID token as hint, and where the browser should go back.
+fn hinted_logout(id_token: &str, back: &str) -> String {
+    format!(
+        "/logout?id_token_hint={id_token}&post_logout_redirect_uri={}",
+        urlencode(back)
+    )
+}
+
 #[tokio::test]
 async fn a_hinted_logout_ends_the_session_and_returns_to_the_registered_uri() -> TestResult {
     let idp = provider()?;
     let (session, id_token) = logged_in(&idp).await?;
     assert!(idp.session_alive(&session).await?);
-    let query = format!(
-        "id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye-1",
-        urlencode(LOGOUT_BACK)
-    );
-    let answer = idp
-        .get(
-            &format!("/logout?{query}"),
-            &[("__Host-cpx-idp-session", &session)],
-        )
-        .await?;
+    let uri = format!("{}&state=bye-1", hinted_logout(&id_token, LOGOUT_BACK));
+    let answer = idp.get_in_session(&uri, &session).await?;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     assert_eq!(
         answer.location(),
@@ -56,15 +56,8 @@ async fn an_unregistered_post_logout_uri_gets_a_page_never_a_redirect() -> TestR
     let idp = provider()?;
     let (session, id_token) = logged_in(&idp).await?;
     for uri in ["https://evil.test/", REDIRECT] {
-        let query = format!(
-            "id_token_hint={id_token}&post_logout_redirect_uri={}",
-            urlencode(uri)
-        );
         let answer = idp
-            .get(
-                &format!("/logout?{query}"),
-                &[("__Host-cpx-idp-session", &session)],
-            )
+            .get_in_session(&hinted_logout(&id_token, uri), &session)
             .await?;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(answer.location(), None);
@@ -76,10 +69,7 @@ async fn an_unregistered_post_logout_uri_gets_a_page_never_a_redirect() -> TestR
         b64(b"{\"aud\":\"site\"}")
     );
     let answer = idp
-        .get(
-            &format!("/logout?id_token_hint={forged}"),
-            &[("__Host-cpx-idp-session", &session)],
-        )
+        .get_in_session(&format!("/logout?id_token_hint={forged}"), &session)
         .await?;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert!(idp.session_alive(&session).await?);
@@ -90,9 +80,7 @@ async fn an_unregistered_post_logout_uri_gets_a_page_never_a_redirect() -> TestR
 async fn without_a_hint_the_holder_confirms_with_the_session_s_csrf_token() -> TestResult {
     let idp = provider()?;
     let (session, _) = logged_in(&idp).await?;
-    let page = idp
-        .get("/logout", &[("__Host-cpx-idp-session", &session)])
-        .await?;
+    let page = idp.get_in_session("/logout", &session).await?;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         idp.session_alive(&session).await?,
@@ -152,20 +140,12 @@ fn provider_with_two_holders() -> Result<Idp, Error> {
 async fn a_hint_naming_another_holder_asks_before_ending_the_session() -> TestResult {
     let idp = provider_with_two_holders()?;
     // This browser: the usual holder, signed in.
-    let (_, session) = idp.login(&site_query("")).await?;
+    let session = idp.signed_in_session().await?;
     // Another holder's login at the site, in another browser: the site gets their ID token.
     let (_, other_id_token) = logged_in_with(&idp, &TestCard::test_card_layout()).await?;
 
-    let query = format!(
-        "id_token_hint={other_id_token}&post_logout_redirect_uri={}",
-        urlencode(LOGOUT_BACK)
-    );
-    let answer = idp
-        .get(
-            &format!("/logout?{query}"),
-            &[("__Host-cpx-idp-session", &session)],
-        )
-        .await?;
+    let uri = hinted_logout(&other_id_token, LOGOUT_BACK);
+    let answer = idp.get_in_session(&uri, &session).await?;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert!(answer.location().is_none());
     assert!(

@@ -6,9 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use axum::body::Body;
-use axum::http::header::AUTHORIZATION;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use common::*;
 use serde_json::Value;
 
@@ -57,13 +55,7 @@ async fn claims_for(idp: &Idp, query: &str) -> Result<(Value, Value), Error> {
     let jwks = idp.get("/jwks", &[]).await?.json();
     let id_token = verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)?;
     let access = tokens["access_token"].as_str().unwrap_or_default();
-    let userinfo = idp
-        .send(
-            Request::get("/userinfo")
-                .header(AUTHORIZATION, format!("Bearer {access}"))
-                .body(Body::empty())?,
-        )
-        .await?;
+    let userinfo = idp.userinfo(access).await?;
     assert_eq!(userinfo.status, StatusCode::OK, "{}", userinfo.body);
     Ok((id_token, userinfo.json()))
 }

@@ -153,10 +153,7 @@ async fn a_login_started_at_a_is_finished_at_b_and_its_session_ends_everywhere()
         .unwrap_or_default()
         .to_owned();
     let logout = b
-        .get(
-            &format!("/logout?id_token_hint={id_token}"),
-            &[("__Host-cpx-idp-session", &session)],
-        )
+        .get_in_session(&format!("/logout?id_token_hint={id_token}"), &session)
         .await?;
     assert!(logout.status.is_success() || logout.status.is_redirection());
     assert!(!a.session_alive(&session).await?);
@@ -210,20 +207,15 @@ async fn a_redis_gone_while_running_gives_the_spec_s_answers_and_no_replay() -> 
         .get(&format!("/authorize?{}", site_query("")), &[])
         .await?;
     assert_eq!(
-        authorize.redirect_params().get("error").map(String::as_str),
+        authorize.redirect_error().as_deref(),
         Some("temporarily_unavailable"),
         "{:?}",
         authorize.location()
     );
     // With a session cookie, the session cannot be read: not "login_required", unavailable.
-    let silent = b
-        .get(
-            &format!("/authorize?{}", site_query("&prompt=none")),
-            &[("__Host-cpx-idp-session", &session)],
-        )
-        .await?;
+    let silent = b.authorize_in_session("&prompt=none", &session).await?;
     assert_eq!(
-        silent.redirect_params().get("error").map(String::as_str),
+        silent.redirect_error().as_deref(),
         Some("temporarily_unavailable")
     );
     let page = b
@@ -236,16 +228,11 @@ async fn a_redis_gone_while_running_gives_the_spec_s_answers_and_no_replay() -> 
     assert_eq!(card.status, StatusCode::SERVICE_UNAVAILABLE);
     // A logout that cannot end the session in the store says so, not "logged out".
     let logout = b
-        .get(
-            &format!("/logout?id_token_hint={id_token}"),
-            &[("__Host-cpx-idp-session", &session)],
-        )
+        .get_in_session(&format!("/logout?id_token_hint={id_token}"), &session)
         .await?;
     assert_eq!(logout.status, StatusCode::SERVICE_UNAVAILABLE);
     // Without a hint the holder is asked, from the session: unreadable, so 503, not "logged out".
-    let asked = b
-        .get("/logout", &[("__Host-cpx-idp-session", &session)])
-        .await?;
+    let asked = b.get_in_session("/logout", &session).await?;
     assert_eq!(asked.status, StatusCode::SERVICE_UNAVAILABLE);
 
     // Redis back (empty: no persistence): the connection comes back by itself; the code kept
@@ -300,13 +287,10 @@ async fn a_password_protected_redis_is_used_with_auth() -> TestResult {
 #[test]
 fn an_unreachable_redis_stops_the_start_with_one_line() -> TestResult {
     let nobody = format!("redis://127.0.0.1:{}/0", free_port()?);
-    let output = serve_refused(
+    let stderr = serve_refused_in_one_line(
         env!("CARGO_BIN_EXE_cpx-idp"),
         &config_text("RS256", &redis_store_entry(&nobody)),
     )?;
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("store.url: Redis unreachable"), "{stderr}");
     Ok(())
 }

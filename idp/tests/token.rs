@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::header::AUTHORIZATION;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use common::*;
 use cpx_idp::store::{Kind, MemoryStore, Store, StoreError};
 use serde_json::json;
@@ -24,15 +22,15 @@ async fn site_code(idp: &Idp) -> Result<String, Error> {
     Ok(params.get("code").cloned().ok_or("no code")?)
 }
 
+/// The default provider and a fresh code of `site` on it.
+async fn provider_with_a_code() -> Result<(Idp, String), Error> {
+    let idp = provider()?;
+    let code = site_code(&idp).await?;
+    Ok((idp, code))
+}
+
 async fn userinfo_status(idp: &Idp, access_token: &str) -> Result<StatusCode, Error> {
-    Ok(idp
-        .send(
-            Request::get("/userinfo")
-                .header(AUTHORIZATION, format!("Bearer {access_token}"))
-                .body(Body::empty())?,
-        )
-        .await?
-        .status)
+    Ok(idp.userinfo(access_token).await?.status)
 }
 
 /// The code's form with `client_secret_post` credentials of `site`.
@@ -53,8 +51,7 @@ fn assert_invalid_client(answer: &Answer) {
 
 #[tokio::test]
 async fn a_wrong_secret_or_an_unknown_client_is_invalid_client_401() -> TestResult {
-    let idp = provider()?;
-    let code = site_code(&idp).await?;
+    let (idp, code) = provider_with_a_code().await?;
     let form = code_form(&code, REDIRECT);
     assert_invalid_client(&idp.token_basic("site", "wrong-secret", &form).await?);
     assert_invalid_client(&idp.token_basic("nobody", SECRET, &form).await?);
@@ -66,8 +63,7 @@ async fn a_wrong_secret_or_an_unknown_client_is_invalid_client_401() -> TestResu
 
 #[tokio::test]
 async fn client_secret_post_is_accepted() -> TestResult {
-    let idp = provider()?;
-    let code = site_code(&idp).await?;
+    let (idp, code) = provider_with_a_code().await?;
     let form = secret_post_form(&code);
     let answer = idp.token_form(&form).await?;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
@@ -76,8 +72,7 @@ async fn client_secret_post_is_accepted() -> TestResult {
 
 #[tokio::test]
 async fn two_authentication_methods_at_once_are_invalid_request() -> TestResult {
-    let idp = provider()?;
-    let code = site_code(&idp).await?;
+    let (idp, code) = provider_with_a_code().await?;
     let form = secret_post_form(&code);
     let answer = idp.token_basic("site", SECRET, &form).await?;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
@@ -100,8 +95,7 @@ async fn another_grant_type_is_unsupported_grant_type() -> TestResult {
 
 #[tokio::test]
 async fn a_wrong_verifier_or_redirect_uri_is_invalid_grant_and_spends_the_code() -> TestResult {
-    let idp = provider()?;
-    let code = site_code(&idp).await?;
+    let (idp, code) = provider_with_a_code().await?;
     let wrong_verifier = code_form(&code, REDIRECT).replace(VERIFIER, &"A".repeat(43));
     let answer = idp.token_basic("site", SECRET, &wrong_verifier).await?;
     assert_eq!(answer.json()["error"], "invalid_grant");
@@ -121,8 +115,7 @@ async fn a_wrong_verifier_or_redirect_uri_is_invalid_grant_and_spends_the_code()
 
 #[tokio::test]
 async fn a_code_of_another_client_is_invalid_grant() -> TestResult {
-    let idp = provider()?;
-    let code = site_code(&idp).await?;
+    let (idp, code) = provider_with_a_code().await?;
     let answer = idp
         .token_basic("pairwise-site", SECRET, &code_form(&code, REDIRECT))
         .await?;
@@ -133,8 +126,7 @@ async fn a_code_of_another_client_is_invalid_grant() -> TestResult {
 
 #[tokio::test]
 async fn a_code_presented_twice_fails_and_revokes_its_access_token() -> TestResult {
-    let idp = provider()?;
-    let code = site_code(&idp).await?;
+    let (idp, code) = provider_with_a_code().await?;
     let form = code_form(&code, REDIRECT);
     let first = idp.token_basic("site", SECRET, &form).await?;
     assert_eq!(first.status, StatusCode::OK);
@@ -154,8 +146,7 @@ async fn a_code_presented_twice_fails_and_revokes_its_access_token() -> TestResu
 
 #[tokio::test]
 async fn concurrent_redemptions_of_one_code_give_one_token() -> TestResult {
-    let idp = provider()?;
-    let code = site_code(&idp).await?;
+    let (idp, code) = provider_with_a_code().await?;
     let form = code_form(&code, REDIRECT);
     let (a, b) = tokio::join!(
         idp.token_basic("site", SECRET, &form),
@@ -314,21 +305,28 @@ async fn a_bad_assertion_is_invalid_client() -> TestResult {
     Ok(())
 }
 
+/// A `/token` request of `site` with a wrong secret.
+async fn with_a_wrong_secret(idp: &Idp) -> Result<Answer, Error> {
+    idp.token_basic("site", "wrong", "grant_type=authorization_code")
+        .await
+}
+
+/// `times` requests with a wrong secret, each refused for the secret (401), none throttled.
+async fn assert_wrong_secrets_get_401(idp: &Idp, times: usize) -> TestResult {
+    for _ in 0..times {
+        assert_eq!(
+            with_a_wrong_secret(idp).await?.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn too_many_token_requests_of_one_client_meet_429() -> TestResult {
-    let idp = provider_with(
-        "RS256",
-        "[limits]\nclient_burst = 2\nclient_period_ms = 60000\n",
-    )?;
-    for _ in 0..2 {
-        let answer = idp
-            .token_basic("site", "wrong", "grant_type=authorization_code")
-            .await?;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    }
-    let answer = idp
-        .token_basic("site", "wrong", "grant_type=authorization_code")
-        .await?;
+    let idp = provider_with_limits("client_burst = 2\nclient_period_ms = 60000\n")?;
+    assert_wrong_secrets_get_401(&idp, 2).await?;
+    let answer = with_a_wrong_secret(&idp).await?;
     assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
     Ok(())
 }
@@ -337,17 +335,8 @@ async fn too_many_token_requests_of_one_client_meet_429() -> TestResult {
 /// browser-facing endpoints does not apply to it.
 #[tokio::test]
 async fn the_token_endpoint_is_not_limited_per_address() -> TestResult {
-    let idp = provider_with(
-        "RS256",
-        "[limits]\naddress_burst = 1\naddress_period_ms = 60000\n",
-    )?;
-    for _ in 0..3 {
-        let answer = idp
-            .token_basic("site", "wrong", "grant_type=authorization_code")
-            .await?;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    }
-    Ok(())
+    let idp = provider_with_limits("address_burst = 1\naddress_period_ms = 60000\n")?;
+    assert_wrong_secrets_get_401(&idp, 3).await
 }
 
 // ---- private_key_jwt, the client's keys at a URL (jwks_uri) ----
@@ -427,6 +416,13 @@ jwks_refetch_ms = {refetch_ms}
     )
 }
 
+/// A key server holding the key `client-1`, and the provider with `url-site` reading it.
+async fn provider_fetching_client_1(refetch_ms: u64) -> Result<(KeyServer, Idp), Error> {
+    let server = KeyServer::start(json!({ "keys": [ec_jwk(client_key(), "client-1")] })).await?;
+    let idp = provider_with_url_client(&server.url, refetch_ms)?;
+    Ok((server, idp))
+}
+
 /// A card login for `url-site`, then `/token` with an assertion signed by `key` as `kid`.
 async fn url_site_token(
     idp: &Idp,
@@ -455,8 +451,7 @@ async fn url_site_token(
 
 #[tokio::test]
 async fn keys_at_a_url_are_fetched_once_kept_and_follow_a_rotation() -> TestResult {
-    let server = KeyServer::start(json!({ "keys": [ec_jwk(client_key(), "client-1")] })).await?;
-    let idp = provider_with_url_client(&server.url, 0)?;
+    let (server, idp) = provider_fetching_client_1(0).await?;
     let first = url_site_token(&idp, client_key(), "client-1", "u1").await?;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let second = url_site_token(&idp, client_key(), "client-1", "u2").await?;
@@ -482,9 +477,8 @@ async fn keys_at_a_url_are_fetched_once_kept_and_follow_a_rotation() -> TestResu
 
 #[tokio::test]
 async fn made_up_key_ids_do_not_make_the_provider_hammer_the_site() -> TestResult {
-    let server = KeyServer::start(json!({ "keys": [ec_jwk(client_key(), "client-1")] })).await?;
     // The default: at most one fetch per client every 30 s.
-    let idp = provider_with_url_client(&server.url, 30_000)?;
+    let (server, idp) = provider_fetching_client_1(30_000).await?;
     let first = url_site_token(&idp, client_key(), "client-1", "m0").await?;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     for attempt in 1..=4 {

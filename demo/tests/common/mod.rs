@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use cpx_demo::DemoConfig;
 use reqwest::header::{CONTENT_TYPE, LOCATION, ORIGIN};
 use reqwest::{Client, Response, StatusCode};
 use rsa::pkcs8::DecodePrivateKey;
@@ -42,6 +43,15 @@ pub fn read_fixture(name: &str) -> Result<Vec<u8>, TestError> {
         )
         .into()
     })
+}
+
+/// The site's configuration for `origin` with its accounts in `database`, trusting the test
+/// CA (with its CRL and the flag a test anchor needs).
+pub fn test_ca_config(origin: &str, database: PathBuf) -> Result<DemoConfig, TestError> {
+    let mut config = DemoConfig::new(origin, database, vec![read_fixture("test-ca.der")?])?;
+    config.crls_der = vec![read_fixture("test-ca.crl.der")?];
+    config.allow_test_anchors = true;
+    Ok(config)
 }
 
 pub fn free_port() -> std::io::Result<u16> {

@@ -29,6 +29,14 @@ impl Redis {
         Self::start_with(RedisOptions::default())
     }
 
+    /// The same with more `redis-server` arguments (`--maxmemory` and the like).
+    pub fn start_with_args(args: &[&str]) -> Result<Option<Self>, TestError> {
+        Self::start_with(RedisOptions {
+            args: args.iter().map(|arg| arg.to_string()).collect(),
+            ..RedisOptions::default()
+        })
+    }
+
     pub fn start_with(options: RedisOptions) -> Result<Option<Self>, TestError> {
         let found = Command::new("redis-server")
             .arg("--version")

@@ -7,8 +7,8 @@ use cpx_demo::{build_router, AppState, DemoConfig};
 use reqwest::Client;
 
 use super::{
-    fixture, read_fixture, TestError, MARIE_PASSWORD, MARIE_USERNAME, PIERRE_PASSWORD,
-    PIERRE_USERNAME,
+    fixture, read_fixture, test_ca_config, TestError, MARIE_PASSWORD, MARIE_USERNAME,
+    PIERRE_PASSWORD, PIERRE_USERNAME,
 };
 
 /// A running site on a free port of 127.0.0.1, known to the client as `localhost`.
@@ -30,14 +30,8 @@ impl Site {
         let listener = server::bind("127.0.0.1:0".parse()?)?;
         let port = listener.local_addr()?.port();
         let origin = format!("https://localhost:{port}");
-        let mut config = DemoConfig::new(
-            &origin,
-            workdir.path().join("demo.sqlite"),
-            vec![read_fixture("test-ca.der")?],
-        )?;
-        config.crls_der = vec![read_fixture("test-ca.crl.der")?];
+        let mut config = test_ca_config(&origin, workdir.path().join("demo.sqlite"))?;
         config.crl_paths = vec![fixture("test-ca.crl.der")];
-        config.allow_test_anchors = true;
         config.page_library = workdir.path().join("no-page-library.js");
         adjust(&mut config);
         let state = AppState::new(config)?;

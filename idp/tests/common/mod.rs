@@ -131,15 +131,7 @@ anchors = ["root.der"]
 intermediates = ["issuing.der"]
 crls = ["issuing.crl.der", "root.crl.der"]
 allow_test_anchors = true
-
-[[clients]]
-client_id = "site"
-name = "Site de test"
-secret_sha256 = "{secret}"
-redirect_uris = ["{REDIRECT}"]
-post_logout_redirect_uris = ["{LOGOUT_BACK}"]
-scopes = ["openid", "profile", "scope_all"]
-
+{site}
 [[clients]]
 client_id = "jwt-site"
 jwks_file = "client-jwks.json"
@@ -153,6 +145,36 @@ secret_sha256 = "{secret}"
 redirect_uris = ["https://pairwise.test/cb"]
 subject = "pairwise"
 {extra}
+"#,
+        site = secret_client_entry(
+            "site",
+            "Site de test",
+            REDIRECT,
+            LOGOUT_BACK,
+            r#""openid", "profile", "scope_all""#
+        ),
+        secret = sha256_hex(SECRET)
+    )
+}
+
+/// A `[[clients]]` entry of a site authenticated with the test `SECRET`, with one redirect
+/// URI, one post-logout URI and `scopes` (the items of the TOML array).
+pub fn secret_client_entry(
+    client_id: &str,
+    name: &str,
+    redirect_uri: &str,
+    post_logout_uri: &str,
+    scopes: &str,
+) -> String {
+    format!(
+        r#"
+[[clients]]
+client_id = "{client_id}"
+name = "{name}"
+secret_sha256 = "{secret}"
+redirect_uris = ["{redirect_uri}"]
+post_logout_redirect_uris = ["{post_logout_uri}"]
+scopes = [{scopes}]
 "#,
         secret = sha256_hex(SECRET)
     )
@@ -243,6 +265,16 @@ pub fn serve_refused(binary: &str, text: &str) -> Result<std::process::Output, E
         .output()?)
 }
 
+/// The same, for a start that must stop as the binary's refusals do: exit status 2 and one
+/// line on standard error, which is returned.
+pub fn serve_refused_in_one_line(binary: &str, text: &str) -> Result<String, Error> {
+    let output = serve_refused(binary, text)?;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    Ok(stderr)
+}
+
 /// The `[store]` entry for the Redis at `url`.
 pub fn redis_store_entry(url: &str) -> String {
     format!("\n[store]\nurl = \"{url}\"\n")
@@ -250,6 +282,11 @@ pub fn redis_store_entry(url: &str) -> String {
 
 pub fn provider() -> Result<Idp, Error> {
     provider_with("RS256", "")
+}
+
+/// The default provider with the `[limits]` entries `limits` (one `key = value` a line).
+pub fn provider_with_limits(limits: &str) -> Result<Idp, Error> {
+    provider_with("RS256", &format!("[limits]\n{limits}"))
 }
 
 pub struct Answer {
@@ -308,6 +345,11 @@ impl Answer {
             .cookie("__Host-cpx-idp-session")
             .ok_or("no session cookie")?;
         Ok((params, session))
+    }
+
+    /// The `error` parameter of the redirect, if any.
+    pub fn redirect_error(&self) -> Option<String> {
+        self.redirect_params().get("error").cloned()
     }
 
     /// The query parameters of the redirect.
@@ -391,10 +433,7 @@ impl Idp {
     /// The login page's CSRF token, then the challenge the card signs, as the login script
     /// asks for them: (csrf, nonce).
     pub async fn challenge(&self, login_cookie: &str) -> Result<(String, String), Error> {
-        let page = self
-            .get("/login", &[("__Host-cpx-idp-login", login_cookie)])
-            .await?;
-        let csrf = csrf_of(&page.body);
+        let csrf = csrf_of(&self.login_page(login_cookie).await?.body);
         let challenge = self
             .send(
                 Request::get("/login/challenge")
@@ -421,10 +460,21 @@ impl Idp {
         csrf: &str,
         body: impl Into<Body>,
     ) -> Result<Answer, Error> {
+        self.post_card_from(ISSUER, cookies, csrf, body).await
+    }
+
+    /// The same from a page of `origin` (the `Origin` header the browser sends).
+    pub async fn post_card_from(
+        &self,
+        origin: &str,
+        cookies: &[(&str, &str)],
+        csrf: &str,
+        body: impl Into<Body>,
+    ) -> Result<Answer, Error> {
         self.send(
             Request::post("/login/card")
                 .header(COOKIE, cookie_header(cookies))
-                .header("origin", ISSUER)
+                .header("origin", origin)
                 .header("x-requested-with", "cpx-connect")
                 .header("x-csrf-token", csrf)
                 .header(CONTENT_TYPE, "application/json")
@@ -450,15 +500,91 @@ impl Idp {
             .logged_in()
     }
 
+    /// A card login at `site` with its standard request: the provider's session cookie.
+    pub async fn signed_in_session(&self) -> Result<String, Error> {
+        Ok(self.login(&site_query("")).await?.1)
+    }
+
     /// Whether the provider's session `session` still answers `prompt=none` with a code.
     pub async fn session_alive(&self, session: &str) -> Result<bool, Error> {
-        let answer = self
-            .get(
-                &format!("/authorize?{}", site_query("&prompt=none")),
-                &[("__Host-cpx-idp-session", session)],
-            )
-            .await?;
+        let answer = self.authorize_in_session("&prompt=none", session).await?;
         Ok(answer.redirect_params().contains_key("code"))
+    }
+
+    /// `/userinfo` with the access token `access` as a bearer token.
+    pub async fn userinfo(&self, access: &str) -> Result<Answer, Error> {
+        self.send(
+            Request::get("/userinfo")
+                .header(AUTHORIZATION, format!("Bearer {access}"))
+                .body(Body::empty())?,
+        )
+        .await
+    }
+
+    /// `/authorize` with the site's standard request and `extra` (`site_query`), from a
+    /// browser holding the provider's session `session`.
+    pub async fn authorize_in_session(&self, extra: &str, session: &str) -> Result<Answer, Error> {
+        let uri = format!("/authorize?{}", site_query(extra));
+        self.get_in_session(&uri, session).await
+    }
+
+    /// `uri` from a browser holding only the provider's session cookie `session`.
+    pub async fn get_in_session(&self, uri: &str, session: &str) -> Result<Answer, Error> {
+        self.get(uri, &[("__Host-cpx-idp-session", session)]).await
+    }
+
+    /// The login page, for the browser holding the login cookie `login_cookie`.
+    pub async fn login_page(&self, login_cookie: &str) -> Result<Answer, Error> {
+        self.get("/login", &[("__Host-cpx-idp-login", login_cookie)])
+            .await
+    }
+
+    /// The login page's « Annuler » form, posted with `csrf`.
+    pub async fn cancel_login(&self, login_cookie: &str, csrf: &str) -> Result<Answer, Error> {
+        self.send(
+            Request::post("/login/cancel")
+                .header(
+                    COOKIE,
+                    cookie_header(&[("__Host-cpx-idp-login", login_cookie)]),
+                )
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("csrf={csrf}")))?,
+        )
+        .await
+    }
+
+    /// The same, asked in the languages of the header `accept_language`.
+    pub async fn login_page_in(
+        &self,
+        login_cookie: &str,
+        accept_language: &str,
+    ) -> Result<Answer, Error> {
+        self.send(
+            Request::get("/login")
+                .header(
+                    COOKIE,
+                    cookie_header(&[("__Host-cpx-idp-login", login_cookie)]),
+                )
+                .header("accept-language", accept_language)
+                .body(Body::empty())?,
+        )
+        .await
+    }
+
+    /// The code redeemed by `client_id` (with the test secret) and its ID token checked
+    /// against the provider's JWKS with `verify_id_token`: the token's claims.
+    pub async fn id_token_claims(
+        &self,
+        client_id: &str,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<Value, Error> {
+        let tokens = self
+            .token_basic(client_id, SECRET, &code_form(code, redirect_uri))
+            .await?
+            .json();
+        let jwks = self.get("/jwks", &[]).await?.json();
+        verify_id_token(tokens["id_token"].as_str().unwrap_or_default(), &jwks)
     }
 }
 
