@@ -736,29 +736,25 @@ impl VirtualCard {
         match command.p2 {
             // Authentication template: INTERNAL AUTHENTICATE.
             0xA4 => {
-                let Some(key) = template.key.filter(|key| self.key_is_here(*key)) else {
-                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
-                };
-                if key != pkcs15::AUTH_KEY_REFERENCE {
-                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
+                match self.template_key(
+                    &template,
+                    pkcs15::AUTH_KEY_REFERENCE,
+                    pkcs15::ALGO_RSA_PKCS1,
+                ) {
+                    Ok(key) => self.security_environment.authentication_key = Some(key),
+                    Err(status) => return response(&[], status),
                 }
-                if template.algorithm != Some(pkcs15::ALGO_RSA_PKCS1) {
-                    return response(&[], StatusWord::WRONG_DATA);
-                }
-                self.security_environment.authentication_key = Some(key);
             }
             // Digital signature template: PSO COMPUTE DIGITAL SIGNATURE.
             0xB6 => {
-                let Some(key) = template.key.filter(|key| self.key_is_here(*key)) else {
-                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
-                };
-                if key != pkcs15::SIGN_KEY_REFERENCE {
-                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
+                match self.template_key(
+                    &template,
+                    pkcs15::SIGN_KEY_REFERENCE,
+                    pkcs15::ALGO_RSA_PKCS1_SHA256,
+                ) {
+                    Ok(key) => self.security_environment.signature_key = Some(key),
+                    Err(status) => return response(&[], status),
                 }
-                if template.algorithm != Some(pkcs15::ALGO_RSA_PKCS1_SHA256) {
-                    return response(&[], StatusWord::WRONG_DATA);
-                }
-                self.security_environment.signature_key = Some(key);
             }
             // Hash template: PSO HASH.
             0xAA => {
@@ -771,6 +767,26 @@ impl VirtualCard {
             _ => return response(&[], StatusWord::WRONG_P1_P2),
         }
         response(&[], StatusWord::OK)
+    }
+
+    /// The key an MSE SET template chooses, when it is a key of the application DF, the one for
+    /// this template (`key_for_template`), with the card's one `algorithm` for it; else the
+    /// status word the card answers: `6A 88` for a key absent or for another use, then `6A 80`
+    /// for another algorithm.
+    fn template_key(
+        &self,
+        template: &ControlReferenceTemplate,
+        key_for_template: u8,
+        algorithm: u8,
+    ) -> Result<u8, StatusWord> {
+        let key = template
+            .key
+            .filter(|key| self.key_is_here(*key) && *key == key_for_template)
+            .ok_or(StatusWord::REFERENCE_NOT_FOUND)?;
+        if template.algorithm != Some(algorithm) {
+            return Err(StatusWord::WRONG_DATA);
+        }
+        Ok(key)
     }
 
     /// The keys are local objects of the application DF.
