@@ -727,53 +727,51 @@ impl VirtualCard {
     // ---- MSE SET ----------------------------------------------------------------------------
 
     fn manage_security_environment(&mut self, command: &Command) -> Vec<u8> {
-        if command.p1 != 0x41 {
-            return response(&[], StatusWord::WRONG_P1_P2);
+        match self.set_security_environment(command) {
+            Ok(()) => response(&[], StatusWord::OK),
+            Err(status) => response(&[], status),
         }
-        let Some(template) = ControlReferenceTemplate::parse(command.data) else {
-            return response(&[], StatusWord::WRONG_DATA);
+    }
+
+    /// MSE SET's work, with the status word of a refusal as the error.
+    fn set_security_environment(&mut self, command: &Command) -> Result<(), StatusWord> {
+        use pkcs15::{
+            ALGO_RSA_PKCS1, ALGO_RSA_PKCS1_SHA256, AUTH_KEY_REFERENCE, SIGN_KEY_REFERENCE,
         };
+        if command.p1 != 0x41 {
+            return Err(StatusWord::WRONG_P1_P2);
+        }
+        let template =
+            ControlReferenceTemplate::parse(command.data).ok_or(StatusWord::WRONG_DATA)?;
         match command.p2 {
             // Authentication template: INTERNAL AUTHENTICATE.
             0xA4 => {
-                match self.template_key(
-                    &template,
-                    pkcs15::AUTH_KEY_REFERENCE,
-                    pkcs15::ALGO_RSA_PKCS1,
-                ) {
-                    Ok(key) => self.security_environment.authentication_key = Some(key),
-                    Err(status) => return response(&[], status),
-                }
+                let key = self.chosen_key(&template, AUTH_KEY_REFERENCE, ALGO_RSA_PKCS1)?;
+                self.security_environment.authentication_key = Some(key);
             }
             // Digital signature template: PSO COMPUTE DIGITAL SIGNATURE.
             0xB6 => {
-                match self.template_key(
-                    &template,
-                    pkcs15::SIGN_KEY_REFERENCE,
-                    pkcs15::ALGO_RSA_PKCS1_SHA256,
-                ) {
-                    Ok(key) => self.security_environment.signature_key = Some(key),
-                    Err(status) => return response(&[], status),
-                }
+                let key = self.chosen_key(&template, SIGN_KEY_REFERENCE, ALGO_RSA_PKCS1_SHA256)?;
+                self.security_environment.signature_key = Some(key);
             }
             // Hash template: PSO HASH.
             0xAA => {
                 if template.key.is_some() || template.algorithm != Some(pkcs15::ALGO_SHA256) {
-                    return response(&[], StatusWord::WRONG_DATA);
+                    return Err(StatusWord::WRONG_DATA);
                 }
                 self.security_environment.hash_sha256 = true;
                 self.security_environment.digest = None;
             }
-            _ => return response(&[], StatusWord::WRONG_P1_P2),
+            _ => return Err(StatusWord::WRONG_P1_P2),
         }
-        response(&[], StatusWord::OK)
+        Ok(())
     }
 
     /// The key an MSE SET template chooses, when it is a key of the application DF, the one for
     /// this template (`key_for_template`), with the card's one `algorithm` for it; else the
     /// status word the card answers: `6A 88` for a key absent or for another use, then `6A 80`
     /// for another algorithm.
-    fn template_key(
+    fn chosen_key(
         &self,
         template: &ControlReferenceTemplate,
         key_for_template: u8,
