@@ -216,6 +216,7 @@ fn a_card_pulled_out_mid_login_is_reported_as_removed_and_the_same_host_logs_in_
     }
 
     // Pulled out between `certificates` and `authenticate` (the PIN window is open).
+    let fault = "pulled out between certificates and authenticate";
     bench.slot.faults.arm(1, Fault::RemoveBefore);
     let answer = bench.authenticate(&mut host, &id);
     assert!(
@@ -223,12 +224,7 @@ fn a_card_pulled_out_mid_login_is_reported_as_removed_and_the_same_host_logs_in_
         "{answer}"
     );
     bench.reinsert();
-    bench.assert_recovers(
-        &mut host,
-        "pulled out between certificates and authenticate",
-        "authenticate",
-        &answer,
-    );
+    bench.assert_recovers(&mut host, fault, "authenticate", &answer);
 }
 
 #[test]
@@ -312,6 +308,7 @@ fn a_card_reset_mid_login_is_a_card_error_and_the_next_login_succeeds_without_a_
     }
 
     // Reset in the middle of `certificates` (between GET DATA and its GET RESPONSE).
+    let fault = "reset before GET RESPONSE (PIN status)";
     let before = bench.slot.faults.received_count();
     assert!(bench.logs_in(&mut host));
     let login = bench.slot.faults.received()[before..].to_vec();
@@ -322,12 +319,7 @@ fn a_card_reset_mid_login_is_a_card_error_and_the_next_login_succeeds_without_a_
         .arm(get_response_of_get_data, Fault::ResetBefore);
     let answer = bench.certificates(&mut host);
     assert_eq!(error_code(&answer), "ERR_CARD_ERROR", "{answer}");
-    bench.assert_recovers(
-        &mut host,
-        "reset before GET RESPONSE (PIN status)",
-        "certificates",
-        &answer,
-    );
+    bench.assert_recovers(&mut host, fault, "certificates", &answer);
 }
 
 #[test]
@@ -429,6 +421,7 @@ fn unexpected_status_words_are_card_errors_with_the_status_word_and_the_next_log
     }
 
     // `certificates` with a PIN status the card will not give.
+    let fault = "6F 00 to GET DATA (PIN status)";
     let before = bench.slot.faults.received_count();
     assert!(bench.logs_in(&mut host));
     let login = bench.slot.faults.received()[before..].to_vec();
@@ -439,12 +432,7 @@ fn unexpected_status_words_are_card_errors_with_the_status_word_and_the_next_log
     let answer = bench.certificates(&mut host);
     assert_eq!(error_code(&answer), "ERR_CARD_ERROR", "{answer}");
     assert_eq!(answer["error"]["sw"], "6F00", "{answer}");
-    bench.assert_recovers(
-        &mut host,
-        "6F 00 to GET DATA (PIN status)",
-        "certificates",
-        &answer,
-    );
+    bench.assert_recovers(&mut host, fault, "certificates", &answer);
 }
 
 /// Pulls the card out during each APDU of a full login in turn (`certificates` then
@@ -647,6 +635,7 @@ fn another_program_resetting_the_card_mid_login_waits_for_the_host_and_the_next_
     // The host is inside its card transaction, waiting for a slow INTERNAL AUTHENTICATE, when
     // another program resets the card through pcscd. A reset landing there would lose the
     // signature waiting for GET RESPONSE.
+    let fault = "another program (scriptor) resets the card during a slow INTERNAL AUTHENTICATE";
     bench.slot.faults.arm(
         position_of(&reference, ins::INTERNAL_AUTHENTICATE),
         Fault::Delay(Duration::from_secs(2)),
@@ -667,12 +656,7 @@ fn another_program_resetting_the_card_mid_login_waits_for_the_host_and_the_next_
         bench.slot.card.lock().unwrap().verify_count() - verifies_before,
         1
     );
-    bench.assert_recovers(
-        &mut host,
-        "another program (scriptor) resets the card during a slow INTERNAL AUTHENTICATE",
-        "authenticate",
-        &answer,
-    );
+    bench.assert_recovers(&mut host, fault, "authenticate", &answer);
 }
 
 #[test]
@@ -704,6 +688,7 @@ fn another_program_sharing_the_card_keeps_its_session_until_the_host_has_used_a_
 
     // A login sends the PIN, and the host then resets the card so that the verified PIN does
     // not outlive the request: the other program's next command learns of the reset.
+    let fault = "another program uses the card before and after: the host resets the card after its VERIFY (by design)";
     let answer = bench.authenticate(&mut host, &id);
     assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
     let after_login = other.run(SELECT_EF_SN_ICC);
@@ -711,5 +696,5 @@ fn another_program_sharing_the_card_keeps_its_session_until_the_host_has_used_a_
     assert_eq!(after_login, None, "{printed}");
     assert!(printed.contains("Card was reset"), "{printed}");
     assert!(!bench.slot.card.lock().unwrap().pin_verified());
-    bench.assert_recovers(&mut host, "another program uses the card before and after: the host resets the card after its VERIFY (by design)", "authenticate", &answer);
+    bench.assert_recovers(&mut host, fault, "authenticate", &answer);
 }
