@@ -63,10 +63,10 @@ impl Desk {
             .to_vec()
     }
 
-    /// `authenticate` with `certificate_id` and `holder`'s PIN gives a token that `holder`'s card
-    /// signed over this origin and a fresh nonce (made from `seed`).
-    fn assert_logs_in(&self, host: &mut Host, certificate_id: &str, holder: Holder, seed: u8) {
-        let answer = authenticate(host, certificate_id, pin_of(holder), seed);
+    /// `authenticate` with `holder`'s certificate in `list` and `holder`'s PIN gives a token that
+    /// `holder`'s card signed over this origin and a fresh nonce (made from `seed`).
+    fn assert_logs_in(&self, host: &mut Host, list: &Listing, holder: Holder, seed: u8) {
+        let answer = authenticate(host, &id_of(list, holder), pin_of(holder), seed);
         assert_signed_by(&answer, &self.auth_certificate(holder), &nonce(seed));
     }
 
@@ -108,7 +108,10 @@ fn pin_of(holder: Holder) -> &'static str {
     }
 }
 
-/// `certificates`, as (idNat, certificateId, reader) for each card, in the answer's order.
+/// What `certificates` lists: (idNat, certificateId, reader) for each card, in the answer's order.
+type Listing = [(String, String, String)];
+
+/// `certificates`, as a [`Listing`].
 fn listed(host: &mut Host) -> Vec<(String, String, String)> {
     let answer = host.command("certificates");
     answer["result"]["certificates"]
@@ -126,18 +129,18 @@ fn listed(host: &mut Host) -> Vec<(String, String, String)> {
 }
 
 /// The (idNat, certificateId, reader) entry of `holder`'s card in `list`.
-fn entry_of(list: &[(String, String, String)], holder: Holder) -> &(String, String, String) {
+fn entry_of(list: &Listing, holder: Holder) -> &(String, String, String) {
     let id_nat = id_nat(holder);
     list.iter()
         .find(|(listed_id_nat, _, _)| *listed_id_nat == id_nat)
         .unwrap_or_else(|| panic!("{id_nat} not listed: {list:?}"))
 }
 
-fn id_of(list: &[(String, String, String)], holder: Holder) -> String {
+fn id_of(list: &Listing, holder: Holder) -> String {
     entry_of(list, holder).1.clone()
 }
 
-fn reader_of(list: &[(String, String, String)], holder: Holder) -> String {
+fn reader_of(list: &Listing, holder: Holder) -> String {
     entry_of(list, holder).2.clone()
 }
 
@@ -184,11 +187,11 @@ fn certificates_lists_both_cards_and_authenticate_signs_with_the_named_one_only(
     assert_eq!(reader_of(&list, Holder::Martin), desk.slots[1].reader());
     assert_ne!(id_of(&list, Holder::Dupont), id_of(&list, Holder::Martin));
 
-    desk.assert_logs_in(&mut host, &id_of(&list, Holder::Martin), Holder::Martin, 21);
+    desk.assert_logs_in(&mut host, &list, Holder::Martin, 21);
     assert_eq!(desk.verify_count(Holder::Martin), 1);
     assert_eq!(desk.verify_count(Holder::Dupont), 0);
 
-    desk.assert_logs_in(&mut host, &id_of(&list, Holder::Dupont), Holder::Dupont, 22);
+    desk.assert_logs_in(&mut host, &list, Holder::Dupont, 22);
     assert_eq!(desk.verify_count(Holder::Dupont), 1);
     assert_eq!(desk.verify_count(Holder::Martin), 1);
 
@@ -212,21 +215,11 @@ fn after_the_cards_swap_readers_authenticate_still_signs_with_the_named_card() {
 
     // The professional swaps the cards between the readers while the PIN window is open.
     desk.swap_cards();
-    desk.assert_logs_in(
-        &mut host,
-        &id_of(&before, Holder::Dupont),
-        Holder::Dupont,
-        31,
-    );
+    desk.assert_logs_in(&mut host, &before, Holder::Dupont, 31);
     assert_eq!(desk.verify_count(Holder::Dupont), 1);
     assert_eq!(desk.verify_count(Holder::Martin), 0, "only the named card");
 
-    desk.assert_logs_in(
-        &mut host,
-        &id_of(&before, Holder::Martin),
-        Holder::Martin,
-        32,
-    );
+    desk.assert_logs_in(&mut host, &before, Holder::Martin, 32);
     assert_eq!(desk.verify_count(Holder::Martin), 1);
     assert_eq!(desk.verify_count(Holder::Dupont), 1);
 
@@ -272,7 +265,7 @@ fn a_reader_with_a_card_beside_an_empty_one() {
     );
     assert_eq!(desk.verifies_on_the_wire(Holder::Martin), 0);
 
-    desk.assert_logs_in(&mut host, &id_of(&both, Holder::Martin), Holder::Martin, 42);
+    desk.assert_logs_in(&mut host, &both, Holder::Martin, 42);
     assert_eq!(desk.verify_count(Holder::Martin), 1);
     assert_eq!(desk.verify_count(Holder::Dupont), 0);
 }
