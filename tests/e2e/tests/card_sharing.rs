@@ -5,7 +5,7 @@
 
 use std::ffi::CString;
 
-use cpx_e2e::{authenticate_request, first_certificate, nonce, Bench, Host, SLOT_READERS};
+use cpx_e2e::{authenticate_request, first_certificate_id, nonce, Bench, Host, SLOT_READERS};
 use cpx_virtual_card::{Holder, VirtualCard};
 
 const ORIGIN: &str = "https://demo.cpxconnect.org";
@@ -42,24 +42,33 @@ impl OtherProgram {
     }
 }
 
-fn log_in(host: &mut Host) {
-    let certificate = first_certificate(host);
-    let id = certificate["certificateId"]
-        .as_str()
-        .expect("a certificate");
-    let answer = host.request(&authenticate_request(id, ORIGIN, &nonce(3), "1234"));
+/// Dupont's card, shared by the other program (which first sends `first_command` and gets
+/// `first_answer`) and one login by a host process of its own, which then exits cleanly, as a
+/// browser's does. Returns what the test checks afterwards: the bench and the other program.
+fn a_login_beside_another_program(
+    first_command: &[u8],
+    first_answer: [u8; 2],
+) -> (Bench, OtherProgram) {
+    let bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
+    let other = OtherProgram::connect();
+    assert_eq!(
+        other
+            .send(first_command)
+            .expect("the other program's command"),
+        first_answer
+    );
+
+    let mut host = Host::spawn();
+    let id = first_certificate_id(&mut host);
+    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(3), "1234"));
     assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
+    assert!(host.finish().success());
+    (bench, other)
 }
 
 #[test]
 fn another_programs_verified_session_survives_a_login() {
-    let bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
-    let other = OtherProgram::connect();
-    assert_eq!(other.send(&VERIFY_1234).expect("VERIFY"), [0x90, 0x00]);
-
-    let mut host = Host::spawn();
-    log_in(&mut host);
-    assert!(host.finish().success());
+    let (bench, other) = a_login_beside_another_program(&VERIFY_1234, [0x90, 0x00]);
 
     // Its handle was not reset, and the card still holds its verified PIN.
     assert_eq!(
@@ -73,13 +82,8 @@ fn another_programs_verified_session_survives_a_login() {
 
 #[test]
 fn a_pin_the_login_verified_does_not_outlive_it() {
-    let bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
-    let other = OtherProgram::connect();
-    assert_eq!(other.send(&PIN_STATE).expect("PIN state"), [0x63, 0xC3]);
-
-    let mut host = Host::spawn();
-    log_in(&mut host);
-    assert!(host.finish().success());
+    // Not verified yet: 63 C3, three tries left.
+    let (bench, other) = a_login_beside_another_program(&PIN_STATE, [0x63, 0xC3]);
 
     // The host reset the card: the other program is told so, and the PIN is not verified.
     assert_eq!(other.send(&PIN_STATE), Err(pcsc::Error::ResetCard));

@@ -4,17 +4,13 @@
 
 use std::time::SystemTime;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use cpx_e2e::{authenticate_request, first_certificate, nonce, Bench, Host, SLOT_READERS};
+use cpx_e2e::{
+    assert_both_verifiers_accept_a_login, assert_logs_in, auth_certificate_base64,
+    first_certificate, first_certificate_id, listed_reader, nonce, Bench, Host, SLOT_READERS,
+};
 use cpx_virtual_card::{Holder, VirtualCard};
-use serde_json::Value;
 
 const ORIGIN: &str = "https://demo.cpxconnect.org";
-
-fn assert_signature_verifies(token: &Value, nonce: &str) {
-    cpx_e2e::assert_signature_verifies(token, ORIGIN, nonce);
-}
 
 #[test]
 fn status_shows_the_reader_and_the_cps4() {
@@ -22,13 +18,7 @@ fn status_shows_the_reader_and_the_cps4() {
     let mut host = Host::spawn();
     let answer = host.command("status");
     assert_eq!(answer["result"]["service"], "ok");
-    let reader = answer["result"]["readers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == SLOT_READERS[0])
-        .cloned()
-        .unwrap();
+    let reader = listed_reader(&answer, SLOT_READERS[0]);
     assert_eq!(reader["card"]["type"], "CPS4");
     assert_eq!(reader["card"]["atr"], "3B9B188001001225006480040100009044");
 }
@@ -45,24 +35,24 @@ fn negotiated_protocol(reader: &str) -> Option<pcsc::Protocol> {
     protocol
 }
 
+/// A bench with `card` in the first slot, once the test has checked that pcscd negotiates
+/// `protocol` with it.
+fn bench_negotiating(card: VirtualCard, protocol: pcsc::Protocol) -> Bench {
+    let bench = Bench::with_card(card);
+    assert_eq!(negotiated_protocol(SLOT_READERS[0]), Some(protocol));
+    bench
+}
+
 #[test]
 fn pcscd_negotiates_t1_with_the_production_cps4_atr() {
     // The ATR offers T=0 and T=1; pcsc-lite's PHSetProtocol tries T=1 first, and vpcd accepts it.
-    let _bench = Bench::with_card(VirtualCard::cps4(Holder::Dupont));
-    assert_eq!(
-        negotiated_protocol(SLOT_READERS[0]),
-        Some(pcsc::Protocol::T1)
-    );
+    bench_negotiating(VirtualCard::cps4(Holder::Dupont), pcsc::Protocol::T1);
 }
 
 #[test]
 fn a_full_cps4_login_through_pcscd_gives_a_token_both_verifiers_accept() {
-    let bench = Bench::with_card(VirtualCard::cps4(Holder::Dupont));
     // Over T=1, with a card that answers as a T=1 card (Le needed, no 61xx).
-    assert_eq!(
-        negotiated_protocol(SLOT_READERS[0]),
-        Some(pcsc::Protocol::T1)
-    );
+    let bench = bench_negotiating(VirtualCard::cps4(Holder::Dupont), pcsc::Protocol::T1);
     assert!(bench.card.lock().unwrap().answers_t1());
     let mut host = Host::spawn();
     let certificate = first_certificate(&mut host);
@@ -70,28 +60,25 @@ fn a_full_cps4_login_through_pcscd_gives_a_token_both_verifiers_accept() {
     assert_eq!(certificate["holder"]["idNat"], "810001234567");
     assert_eq!(certificate["reader"], SLOT_READERS[0]);
     assert_eq!(certificate["pin"]["retriesLeft"], 3);
-    let expected_der = bench.card.lock().unwrap().auth_certificate_der().to_vec();
-    assert_eq!(certificate["certificate"], BASE64.encode(&expected_der));
+    assert_eq!(
+        certificate["certificate"],
+        auth_certificate_base64(&bench.card)
+    );
     let new_card_certificates = bench.apdus();
     bench.clear_log();
 
-    let id = certificate["certificateId"].as_str().unwrap();
+    // Checked as a relying party would, and by one with cpx-verify, trusting only the test CA.
     let challenge = nonce(11);
-    let answer = host.request(&authenticate_request(id, ORIGIN, &challenge, "1234"));
-    let token = &answer["result"];
-    assert_eq!(token["format"], "web-eid:1.0", "{answer}");
-    assert_signature_verifies(token, &challenge);
+    let (token, identity) =
+        assert_both_verifiers_accept_a_login(&mut host, &certificate, ORIGIN, &challenge, "1234");
     let new_card_authenticate = bench.apdus();
-
-    // And as a relying party with cpx-verify, trusting only the test CA.
-    let validator = cpx_e2e::test_ca_validator(ORIGIN);
-    let token_json = serde_json::to_vec(token).unwrap();
-    let identity = validator
-        .validate(&token_json, &challenge, SystemTime::now())
-        .expect("cpx-verify accepts the host's token");
     assert_eq!(identity.id_nat, "810001234567");
-    assert!(validator
-        .validate(&token_json, &nonce(12), SystemTime::now())
+    assert!(cpx_e2e::test_ca_validator(ORIGIN)
+        .validate(
+            &serde_json::to_vec(&token).unwrap(),
+            &nonce(12),
+            SystemTime::now()
+        )
         .is_err());
 
     {
@@ -112,17 +99,10 @@ fn a_full_cps4_login_through_pcscd_gives_a_token_both_verifiers_accept() {
 
     // The same process again: the card is known now.
     bench.clear_log();
-    let certificate = first_certificate(&mut host);
+    let id = first_certificate_id(&mut host);
     let known_card_certificates = bench.apdus();
     bench.clear_log();
-    let challenge = nonce(13);
-    let answer = host.request(&authenticate_request(
-        certificate["certificateId"].as_str().unwrap(),
-        ORIGIN,
-        &challenge,
-        "1234",
-    ));
-    assert_signature_verifies(&answer["result"], &challenge);
+    assert_logs_in(&mut host, &id, ORIGIN, &nonce(13), "1234");
     let known_card_authenticate = bench.apdus();
     eprintln!(
         "CPS4 over pcscd, APDUs: new card {new_card_certificates} + {new_card_authenticate}, \
@@ -149,33 +129,12 @@ fn a_full_cps4_login_through_pcscd_gives_a_token_both_verifiers_accept() {
 #[test]
 fn a_wrong_pin_counts_down_and_the_pin_never_reaches_the_log() {
     let bench = Bench::with_card(VirtualCard::cps4(Holder::Martin).with_pin("5678"));
-    let mut host = Host::spawn();
-    let certificate = first_certificate(&mut host);
-    let id = certificate["certificateId"].as_str().unwrap();
-    let answer = host.request(&authenticate_request(id, ORIGIN, &nonce(1), "8642"));
-    assert_eq!(answer["error"]["code"], "ERR_PIN_INCORRECT", "{answer}");
-    assert_eq!(answer["error"]["retriesLeft"], 2);
-    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 2);
-    let answer = host.request(&authenticate_request(id, ORIGIN, &nonce(2), "5678"));
-    assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
-    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 3);
+    let host = cpx_e2e::assert_a_wrong_pin_counts_down(&bench, ORIGIN, "8642", "5678");
     assert_eq!(bench.card.lock().unwrap().verify_count(), 2);
-
-    let log = host.log_text();
-    assert!(
-        log.contains("01 20 00 01 [8] REDACTED"),
-        "VERIFY is logged redacted: {log}"
-    );
-    for secret in [
-        "\"8642\"",
-        "\"5678\"",
-        "38363432FFFFFFFF",
-        "35363738FFFFFFFF",
-        "38 36 34 32",
-        "35 36 37 38",
-    ] {
-        assert!(!log.contains(secret), "log contains {secret}");
-    }
+    // The PINs as the request carried them, and as the card received them (ASCII, FF padding).
+    let pins = ["8642", "5678"];
+    let spaced = ["38 36 34 32", "35 36 37 38"];
+    cpx_e2e::assert_the_log_redacts_the_pins(&host.log_text(), "01 20 00 01", &pins, &spaced);
 }
 
 #[test]
@@ -188,19 +147,14 @@ fn three_wrong_pins_block_the_cps4_and_no_verify_follows() {
 fn a_reinserted_cps4_has_its_channel_opened_again() {
     let mut bench = Bench::with_card(VirtualCard::cps4(Holder::Dupont));
     let mut host = Host::spawn();
-    let id = first_certificate(&mut host)["certificateId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = first_certificate_id(&mut host);
     bench.remove_card();
     bench.insert_card();
     assert!(
         !bench.card.lock().unwrap().pki_channel_open(),
         "power-on closed channel 1"
     );
-    let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(21), "1234"));
-    assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
-    assert_signature_verifies(&answer["result"], &nonce(21));
+    assert_logs_in(&mut host, &id, ORIGIN, &nonce(21), "1234");
 }
 
 /// The CPS4 whose ATR offers T=0 only (CARD.md): pcscd negotiates T=0, and the strict virtual
@@ -208,25 +162,19 @@ fn a_reinserted_cps4_has_its_channel_opened_again() {
 /// sends the last PSO DECIPHER part without Le and collects the result through GET RESPONSE.
 #[test]
 fn a_cps4_offering_t0_only_logs_in_over_t0_through_pcscd() {
-    let bench = Bench::with_card(VirtualCard::cps4(Holder::Dupont).with_t0_answers());
-    assert_eq!(
-        negotiated_protocol(SLOT_READERS[0]),
-        Some(pcsc::Protocol::T0)
+    let bench = bench_negotiating(
+        VirtualCard::cps4(Holder::Dupont).with_t0_answers(),
+        pcsc::Protocol::T0,
     );
     let mut host = Host::spawn();
     let certificate = first_certificate(&mut host);
     assert_eq!(certificate["cardType"], "CPS4");
     let id = certificate["certificateId"].as_str().unwrap();
-    let challenge = nonce(31);
-    let answer = host.request(&authenticate_request(id, ORIGIN, &challenge, "1234"));
-    let token = &answer["result"];
-    assert_eq!(token["format"], "web-eid:1.0", "{answer}");
-    assert_signature_verifies(token, &challenge);
+    assert_logs_in(&mut host, id, ORIGIN, &nonce(31), "1234");
     let card = bench.card.lock().unwrap();
     let log = card.apdu_log();
     assert!(
-        log.iter()
-            .all(|apdu| apdu.len() <= 5 || apdu.len() == 5 + usize::from(apdu[4])),
+        cpx_e2e::no_command_carries_data_and_le(log),
         "under T=0 no command carries data and Le: {log:02X?}"
     );
     assert!(

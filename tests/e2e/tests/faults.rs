@@ -9,25 +9,15 @@
 
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
 use cpx_e2e::{
     authenticate_request, documented_error_codes, nonce, pcscd, verifies_with_pin, CardSlot, Host,
 };
 use cpx_virtual_card::faults::Fault;
-use cpx_virtual_card::{pcscd_test_lock, Holder, VirtualCard};
+use cpx_virtual_card::{ins, pcscd_test_lock, Holder, VirtualCard};
 use serde_json::Value;
 
 const ORIGIN: &str = "https://demo.cpxconnect.org";
 const PIN: &str = "1234";
-
-const INS_SELECT: u8 = 0xA4;
-const INS_VERIFY: u8 = 0x20;
-const INS_MSE: u8 = 0x22;
-const INS_INTERNAL_AUTHENTICATE: u8 = 0x88;
-const INS_GET_RESPONSE: u8 = 0xC0;
-const INS_GET_DATA: u8 = 0xCB;
-const INS_READ_BINARY: u8 = 0xB0;
 
 /// The pcscd lock and a Dupont card in slot 0 (or not, for the empty-slot case).
 struct Bench {
@@ -90,13 +80,21 @@ impl Bench {
             return false;
         };
         let token = self.authenticate(host, id);
-        let expected = BASE64.encode(self.slot.card.lock().unwrap().auth_certificate_der());
+        let expected = cpx_e2e::auth_certificate_base64(&self.slot.card);
         let ok = token["result"]["format"] == "web-eid:1.0"
             && token["result"]["unverifiedCertificate"] == expected;
         if !ok {
             eprintln!("login failed: {token}");
         }
         ok
+    }
+
+    /// After a fault, the same host logs in again. The fault's row of the table is printed
+    /// first, so that a failing case still shows what the host answered.
+    fn assert_recovers(&self, host: &mut Host, fault: &str, request: &str, answer: &Value) {
+        let recovered = self.logs_in(host);
+        table_row(fault, request, answer, recovered);
+        assert!(recovered, "{fault}: the same host logs in after the fault");
     }
 
     /// Takes the card out (if the fault has not) and puts it back.
@@ -135,14 +133,15 @@ fn table_row(fault: &str, request: &str, answer: &Value, recovered: bool) {
     );
 }
 
-/// Position (1-based) of the first APDU with instruction `ins` in `apdus`.
-/// The position (from 1) of the first APDU with `ins`; for VERIFY, the one that carries the PIN
-/// (the host first asks with a VERIFY without data whether the PIN is verified already).
-fn position_of(apdus: &[Vec<u8>], ins: u8) -> usize {
+/// The position (from 1) of the first APDU with `instruction`; for VERIFY, the one that carries
+/// the PIN (the host first asks with a VERIFY without data whether the PIN is verified already).
+fn position_of(apdus: &[Vec<u8>], instruction: u8) -> usize {
     apdus
         .iter()
-        .position(|apdu| apdu.get(1) == Some(&ins) && (ins != INS_VERIFY || apdu.len() > 5))
-        .unwrap_or_else(|| panic!("no INS {ins:02X} in the reference login"))
+        .position(|apdu| {
+            apdu.get(1) == Some(&instruction) && (instruction != ins::VERIFY || apdu.len() > 5)
+        })
+        .unwrap_or_else(|| panic!("no INS {instruction:02X} in the reference login"))
         + 1
 }
 
@@ -152,6 +151,15 @@ fn reference_authenticate(bench: &Bench, host: &mut Host, id: &str) -> Vec<Vec<u
     let answer = bench.authenticate(host, id);
     assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
     bench.slot.faults.received()[before..].to_vec()
+}
+
+/// A new host that lists the bench's card and logs in once, cleanly: the host, the certificate
+/// id, and the APDUs of that `authenticate`, where a test then places its faults.
+fn a_reference_login(bench: &Bench) -> (Host, String, Vec<Vec<u8>>) {
+    let mut host = Host::spawn();
+    let id = certificate_id(bench, &mut host);
+    let reference = reference_authenticate(bench, &mut host, &id);
+    (host, id, reference)
 }
 
 fn certificate_id(bench: &Bench, host: &mut Host) -> String {
@@ -165,28 +173,29 @@ fn certificate_id(bench: &Bench, host: &mut Host) -> String {
 #[test]
 fn a_card_pulled_out_mid_login_is_reported_as_removed_and_the_same_host_logs_in_once_it_is_back() {
     let mut bench = Bench::new();
-    let mut host = Host::spawn();
-    let id = certificate_id(&bench, &mut host);
-    let reference = reference_authenticate(&bench, &mut host, &id);
+    let (mut host, id, reference) = a_reference_login(&bench);
     let cases = [
-        (Fault::RemoveBefore, INS_VERIFY, "pulled out before VERIFY"),
-        (Fault::RemoveDuring, INS_VERIFY, "pulled out during VERIFY"),
+        (Fault::RemoveBefore, ins::VERIFY, "pulled out before VERIFY"),
+        (Fault::RemoveDuring, ins::VERIFY, "pulled out during VERIFY"),
         (
             Fault::RemoveDuring,
-            INS_INTERNAL_AUTHENTICATE,
+            ins::INTERNAL_AUTHENTICATE,
             "pulled out during INTERNAL AUTHENTICATE",
         ),
         (
             Fault::RemoveDuring,
-            INS_GET_RESPONSE,
+            ins::GET_RESPONSE,
             "pulled out during GET RESPONSE (signature)",
         ),
     ];
-    for (fault, ins, label) in cases {
+    for (fault, instruction, label) in cases {
         let tries_before = bench.slot.card.lock().unwrap().pin_tries_left();
         let verifies_before = bench.slot.card.lock().unwrap().verify_count();
-        let card_sees_verify = !(fault == Fault::RemoveBefore && ins == INS_VERIFY);
-        bench.slot.faults.arm(position_of(&reference, ins), fault);
+        let card_sees_verify = !(fault == Fault::RemoveBefore && instruction == ins::VERIFY);
+        bench
+            .slot
+            .faults
+            .arm(position_of(&reference, instruction), fault);
         let answer = bench.authenticate(&mut host, &id);
         assert_eq!(error_code(&answer), "ERR_CARD_REMOVED", "{label}: {answer}");
         assert_eq!(bench.slot.faults.pending(), 0, "{label}: the fault fired");
@@ -203,12 +212,11 @@ fn a_card_pulled_out_mid_login_is_reported_as_removed_and_the_same_host_logs_in_
         let while_out = bench.authenticate(&mut host, &id);
         assert_eq!(error_code(&while_out), "ERR_NO_CARD", "{while_out}");
         bench.reinsert();
-        let recovered = bench.logs_in(&mut host);
-        table_row(label, "authenticate", &answer, recovered);
-        assert!(recovered, "{label}: login after reinsertion");
+        bench.assert_recovers(&mut host, label, "authenticate", &answer);
     }
 
     // Pulled out between `certificates` and `authenticate` (the PIN window is open).
+    let fault = "pulled out between certificates and authenticate";
     bench.slot.faults.arm(1, Fault::RemoveBefore);
     let answer = bench.authenticate(&mut host, &id);
     assert!(
@@ -216,14 +224,7 @@ fn a_card_pulled_out_mid_login_is_reported_as_removed_and_the_same_host_logs_in_
         "{answer}"
     );
     bench.reinsert();
-    let recovered = bench.logs_in(&mut host);
-    table_row(
-        "pulled out between certificates and authenticate",
-        "authenticate",
-        &answer,
-        recovered,
-    );
-    assert!(recovered);
+    bench.assert_recovers(&mut host, fault, "authenticate", &answer);
 }
 
 #[test]
@@ -277,24 +278,22 @@ fn cpx_e2e_certificate_id(der: &[u8]) -> String {
 #[test]
 fn a_card_reset_mid_login_is_a_card_error_and_the_next_login_succeeds_without_a_second_verify() {
     let bench = Bench::new();
-    let mut host = Host::spawn();
-    let id = certificate_id(&bench, &mut host);
-    let reference = reference_authenticate(&bench, &mut host, &id);
+    let (mut host, id, reference) = a_reference_login(&bench);
     let cases = [
-        (INS_VERIFY, "reset before VERIFY"),
-        (INS_MSE, "reset before MSE SET (after VERIFY)"),
+        (ins::VERIFY, "reset before VERIFY"),
+        (ins::MSE, "reset before MSE SET (after VERIFY)"),
         (
-            INS_INTERNAL_AUTHENTICATE,
+            ins::INTERNAL_AUTHENTICATE,
             "reset before INTERNAL AUTHENTICATE",
         ),
-        (INS_GET_RESPONSE, "reset before GET RESPONSE (signature)"),
+        (ins::GET_RESPONSE, "reset before GET RESPONSE (signature)"),
     ];
-    for (ins, label) in cases {
+    for (instruction, label) in cases {
         let verifies_before = bench.slot.card.lock().unwrap().verify_count();
         bench
             .slot
             .faults
-            .arm(position_of(&reference, ins), Fault::ResetBefore);
+            .arm(position_of(&reference, instruction), Fault::ResetBefore);
         let answer = bench.authenticate(&mut host, &id);
         // pcscd is not told of this reset (only the card knows), so the host sees a card that
         // forgot its state: a card error with the card's status word, never a retried VERIFY.
@@ -305,30 +304,22 @@ fn a_card_reset_mid_login_is_a_card_error_and_the_next_login_succeeds_without_a_
             1,
             "{label}: one VERIFY, the request's own"
         );
-        let recovered = bench.logs_in(&mut host);
-        table_row(label, "authenticate", &answer, recovered);
-        assert!(recovered, "{label}");
+        bench.assert_recovers(&mut host, label, "authenticate", &answer);
     }
 
     // Reset in the middle of `certificates` (between GET DATA and its GET RESPONSE).
+    let fault = "reset before GET RESPONSE (PIN status)";
     let before = bench.slot.faults.received_count();
     assert!(bench.logs_in(&mut host));
     let login = bench.slot.faults.received()[before..].to_vec();
-    let get_response_of_get_data = position_of(&login, INS_GET_DATA) + 1;
+    let get_response_of_get_data = position_of(&login, ins::GET_DATA) + 1;
     bench
         .slot
         .faults
         .arm(get_response_of_get_data, Fault::ResetBefore);
     let answer = bench.certificates(&mut host);
     assert_eq!(error_code(&answer), "ERR_CARD_ERROR", "{answer}");
-    let recovered = bench.logs_in(&mut host);
-    table_row(
-        "reset before GET RESPONSE (PIN status)",
-        "certificates",
-        &answer,
-        recovered,
-    );
-    assert!(recovered);
+    bench.assert_recovers(&mut host, fault, "certificates", &answer);
 }
 
 #[test]
@@ -347,7 +338,7 @@ fn a_slow_card_still_logs_in() {
             .command_header
             .as_ref()
             .map(|h| h[1]),
-        Some(INS_READ_BINARY)
+        Some(ins::READ_BINARY)
     );
     let id = certificates["result"]["certificates"][0]["certificateId"]
         .as_str()
@@ -362,7 +353,7 @@ fn a_slow_card_still_logs_in() {
 
     let reference = reference_authenticate(&bench, &mut host, &id);
     bench.slot.faults.arm(
-        position_of(&reference, INS_INTERNAL_AUTHENTICATE),
+        position_of(&reference, ins::INTERNAL_AUTHENTICATE),
         Fault::Delay(delay),
     );
     let started = Instant::now();
@@ -380,12 +371,10 @@ fn a_slow_card_still_logs_in() {
 #[test]
 fn unexpected_status_words_are_card_errors_with_the_status_word_and_the_next_login_succeeds() {
     let bench = Bench::new();
-    let mut host = Host::spawn();
-    let id = certificate_id(&bench, &mut host);
-    let reference = reference_authenticate(&bench, &mut host, &id);
+    let (mut host, id, reference) = a_reference_login(&bench);
     let select_application = reference
         .iter()
-        .position(|apdu| apdu.get(1) == Some(&INS_SELECT) && apdu.get(2) == Some(&0x04))
+        .position(|apdu| apdu.get(1) == Some(&ins::SELECT) && apdu.get(2) == Some(&0x04))
         .expect("SELECT by AID in the reference login")
         + 1;
     let cases: [(&[usize], u16, &str, &str); 4] = [
@@ -396,13 +385,13 @@ fn unexpected_status_words_are_card_errors_with_the_status_word_and_the_next_log
             "6A 82 to SELECT application",
         ),
         (
-            &[position_of(&reference, INS_VERIFY)],
+            &[position_of(&reference, ins::VERIFY)],
             0x6F00,
             "6F00",
             "6F 00 to VERIFY",
         ),
         (
-            &[position_of(&reference, INS_INTERNAL_AUTHENTICATE)],
+            &[position_of(&reference, ins::INTERNAL_AUTHENTICATE)],
             0x6F00,
             "6F00",
             "6F 00 to INTERNAL AUTHENTICATE",
@@ -428,30 +417,22 @@ fn unexpected_status_words_are_card_errors_with_the_status_word_and_the_next_log
             bench.slot.card.lock().unwrap().pin_tries_left(),
             tries_before
         );
-        let recovered = bench.logs_in(&mut host);
-        table_row(label, "authenticate", &answer, recovered);
-        assert!(recovered, "{label}");
+        bench.assert_recovers(&mut host, label, "authenticate", &answer);
     }
 
     // `certificates` with a PIN status the card will not give.
+    let fault = "6F 00 to GET DATA (PIN status)";
     let before = bench.slot.faults.received_count();
     assert!(bench.logs_in(&mut host));
     let login = bench.slot.faults.received()[before..].to_vec();
-    bench
-        .slot
-        .faults
-        .arm(position_of(&login, INS_GET_DATA), Fault::StatusWord(0x6F00));
+    bench.slot.faults.arm(
+        position_of(&login, ins::GET_DATA),
+        Fault::StatusWord(0x6F00),
+    );
     let answer = bench.certificates(&mut host);
     assert_eq!(error_code(&answer), "ERR_CARD_ERROR", "{answer}");
     assert_eq!(answer["error"]["sw"], "6F00", "{answer}");
-    let recovered = bench.logs_in(&mut host);
-    table_row(
-        "6F 00 to GET DATA (PIN status)",
-        "certificates",
-        &answer,
-        recovered,
-    );
-    assert!(recovered);
+    bench.assert_recovers(&mut host, fault, "certificates", &answer);
 }
 
 /// Pulls the card out during each APDU of a full login in turn (`certificates` then
@@ -649,15 +630,14 @@ const SELECT_EF_SN_ICC: &str = "00 A4 09 0C 04 3F 00 D0 03";
 #[test]
 fn another_program_resetting_the_card_mid_login_waits_for_the_host_and_the_next_login_succeeds() {
     let bench = Bench::new();
-    let mut host = Host::spawn();
-    let id = certificate_id(&bench, &mut host);
-    let reference = reference_authenticate(&bench, &mut host, &id);
+    let (mut host, id, reference) = a_reference_login(&bench);
 
     // The host is inside its card transaction, waiting for a slow INTERNAL AUTHENTICATE, when
     // another program resets the card through pcscd. A reset landing there would lose the
     // signature waiting for GET RESPONSE.
+    let fault = "another program (scriptor) resets the card during a slow INTERNAL AUTHENTICATE";
     bench.slot.faults.arm(
-        position_of(&reference, INS_INTERNAL_AUTHENTICATE),
+        position_of(&reference, ins::INTERNAL_AUTHENTICATE),
         Fault::Delay(Duration::from_secs(2)),
     );
     let verifies_before = bench.slot.card.lock().unwrap().verify_count();
@@ -676,14 +656,7 @@ fn another_program_resetting_the_card_mid_login_waits_for_the_host_and_the_next_
         bench.slot.card.lock().unwrap().verify_count() - verifies_before,
         1
     );
-    let recovered = bench.logs_in(&mut host);
-    table_row(
-        "another program (scriptor) resets the card during a slow INTERNAL AUTHENTICATE",
-        "authenticate",
-        &answer,
-        recovered,
-    );
-    assert!(recovered);
+    bench.assert_recovers(&mut host, fault, "authenticate", &answer);
 }
 
 #[test]
@@ -715,6 +688,7 @@ fn another_program_sharing_the_card_keeps_its_session_until_the_host_has_used_a_
 
     // A login sends the PIN, and the host then resets the card so that the verified PIN does
     // not outlive the request: the other program's next command learns of the reset.
+    let fault = "another program uses the card before and after: the host resets the card after its VERIFY (by design)";
     let answer = bench.authenticate(&mut host, &id);
     assert_eq!(answer["result"]["format"], "web-eid:1.0", "{answer}");
     let after_login = other.run(SELECT_EF_SN_ICC);
@@ -722,12 +696,5 @@ fn another_program_sharing_the_card_keeps_its_session_until_the_host_has_used_a_
     assert_eq!(after_login, None, "{printed}");
     assert!(printed.contains("Card was reset"), "{printed}");
     assert!(!bench.slot.card.lock().unwrap().pin_verified());
-    let recovered = bench.logs_in(&mut host);
-    table_row(
-        "another program uses the card before and after: the host resets the card after its VERIFY (by design)",
-        "authenticate",
-        &answer,
-        recovered,
-    );
-    assert!(recovered);
+    bench.assert_recovers(&mut host, fault, "authenticate", &answer);
 }

@@ -2,9 +2,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use cpx_e2e::{authenticate_request, first_certificate, nonce, pcscd, Bench, Host, SLOT_READERS};
+use cpx_e2e::{
+    assert_both_verifiers_accept_a_login, assert_logs_in, auth_certificate_base64,
+    authenticate_request, first_certificate, first_certificate_id, listed_reader, nonce, pcscd,
+    Bench, Host, SLOT_READERS,
+};
 use cpx_virtual_card::{pcscd_test_lock, Holder, VirtualCard};
 use serde_json::{json, Value};
 
@@ -38,11 +40,7 @@ fn status_shows_the_reader_and_the_cps3() {
     let mut host = Host::spawn();
     let answer = host.command("status");
     assert_eq!(answer["result"]["service"], "ok");
-    let readers = answer["result"]["readers"].as_array().unwrap();
-    let reader = readers
-        .iter()
-        .find(|r| r["name"] == SLOT_READERS[0])
-        .unwrap();
+    let reader = listed_reader(&answer, SLOT_READERS[0]);
     assert_eq!(reader["card"]["type"], "CPS3");
     assert_eq!(reader["card"]["atr"], "3BAC00402A001225006480000310009000");
 }
@@ -54,30 +52,19 @@ fn a_full_login_through_pcscd_gives_a_token_both_verifiers_accept() {
     let certificate = first_certificate(&mut host);
     assert_eq!(certificate["holder"]["idNat"], "810001234567");
     assert_eq!(certificate["reader"], SLOT_READERS[0]);
-    let expected_der = bench.card.lock().unwrap().auth_certificate_der().to_vec();
-    assert_eq!(certificate["certificate"], BASE64.encode(&expected_der));
+    assert_eq!(
+        certificate["certificate"],
+        auth_certificate_base64(&bench.card)
+    );
 
+    // Checked as a relying party would, and by one with cpx-verify, trusting only the test CA.
     let challenge = nonce(7);
-    let answer = host.request(&authenticate_request(
-        certificate["certificateId"].as_str().unwrap(),
-        ORIGIN,
-        &challenge,
-        "1234",
-    ));
-    let token = &answer["result"];
-    assert_eq!(token["format"], "web-eid:1.0", "{answer}");
-    cpx_e2e::assert_signature_verifies(token, ORIGIN, &challenge);
-
-    // And as a relying party with cpx-verify, trusting only the test CA.
-    let validator = cpx_e2e::test_ca_validator(ORIGIN);
-    let token_json = serde_json::to_vec(token).unwrap();
-    let identity = validator
-        .validate(&token_json, &challenge, SystemTime::now())
-        .expect("cpx-verify accepts the host's token");
+    let (token, identity) =
+        assert_both_verifiers_accept_a_login(&mut host, &certificate, ORIGIN, &challenge, "1234");
     assert_eq!(identity.id_nat, "810001234567");
     assert_eq!(identity.surname, "DUPONT");
     let other_origin = cpx_e2e::test_ca_validator("https://evil.example").validate(
-        &token_json,
+        &serde_json::to_vec(&token).unwrap(),
         &challenge,
         SystemTime::now(),
     );
@@ -89,34 +76,13 @@ fn a_full_login_through_pcscd_gives_a_token_both_verifiers_accept() {
 #[test]
 fn a_wrong_pin_counts_down_and_the_pin_never_reaches_the_log() {
     let bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
-    let mut host = Host::spawn();
-    let certificate = first_certificate(&mut host);
-    let id = certificate["certificateId"].as_str().unwrap();
-    let answer = host.request(&authenticate_request(id, ORIGIN, &nonce(1), "8642"));
-    assert_eq!(answer["error"]["code"], "ERR_PIN_INCORRECT");
-    assert_eq!(answer["error"]["retriesLeft"], 2);
-    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 2);
-    assert_eq!(bench.card.lock().unwrap().pin_tries_left(), 2);
-    let answer = host.request(&authenticate_request(id, ORIGIN, &nonce(2), "1234"));
-    assert_eq!(answer["result"]["format"], "web-eid:1.0");
-    assert_eq!(first_certificate(&mut host)["pin"]["retriesLeft"], 3);
+    let host = cpx_e2e::assert_a_wrong_pin_counts_down(&bench, ORIGIN, "8642", "1234");
 
     let log = host.log_text();
     assert!(log.contains("authenticate"), "trace log was written: {log}");
-    assert!(
-        log.contains("00 20 00 01 [8] REDACTED"),
-        "VERIFY is logged redacted"
-    );
     // The PINs as the request carried them, and as the card received them (ASCII, FF padding).
-    for secret in [
-        "\"8642\"",
-        "\"1234\"",
-        "38363432FFFFFFFF",
-        "31323334FFFFFFFF",
-        "38 36 34 32",
-    ] {
-        assert!(!log.contains(secret), "log contains {secret}");
-    }
+    let pins = ["8642", "1234"];
+    cpx_e2e::assert_the_log_redacts_the_pins(&log, "00 20 00 01", &pins, &["38 36 34 32"]);
 }
 
 #[test]
@@ -129,22 +95,12 @@ fn three_wrong_pins_block_the_card_and_no_verify_follows() {
 fn no_card_and_card_removal_are_reported_and_reinsertion_recovers() {
     let mut bench = Bench::with_card(VirtualCard::cps3(Holder::Dupont));
     let mut host = Host::spawn();
-    let id = first_certificate(&mut host)["certificateId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = first_certificate_id(&mut host);
     bench.remove_card();
     assert_eq!(host.command("certificates")["error"]["code"], "ERR_NO_CARD");
     let answer = host.request(&authenticate_request(&id, ORIGIN, &nonce(9), "1234"));
     assert_eq!(answer["error"]["code"], "ERR_NO_CARD");
-    let status = host.command("status");
-    let reader = status["result"]["readers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == SLOT_READERS[0])
-        .cloned()
-        .unwrap();
+    let reader = listed_reader(&host.command("status"), SLOT_READERS[0]);
     assert!(reader["card"].is_null());
 
     bench.insert_card();
@@ -255,16 +211,11 @@ fn the_strict_cps3_logs_in_through_pcscd_under_each_of_its_switches() {
         let certificate = first_certificate(&mut host);
         assert_eq!(certificate["cardType"], "CPS3", "{variant}");
         let id = certificate["certificateId"].as_str().unwrap();
-        let challenge = nonce(41);
-        let answer = host.request(&authenticate_request(id, ORIGIN, &challenge, "1234"));
-        let token = &answer["result"];
-        assert_eq!(token["format"], "web-eid:1.0", "{variant}: {answer}");
-        cpx_e2e::assert_signature_verifies(token, ORIGIN, &challenge);
+        eprintln!("{variant}: logging in");
+        assert_logs_in(&mut host, id, ORIGIN, &nonce(41), "1234");
         let card = bench.card.lock().unwrap();
         assert!(
-            card.apdu_log()
-                .iter()
-                .all(|apdu| apdu.len() <= 5 || apdu.len() == 5 + usize::from(apdu[4])),
+            cpx_e2e::no_command_carries_data_and_le(card.apdu_log()),
             "{variant}: no command carries data and Le under T=0"
         );
         assert!(!card.another_applet_selected(), "{variant}");

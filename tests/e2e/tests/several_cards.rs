@@ -7,10 +7,8 @@ use base64::Engine;
 use cpx_e2e::{authenticate_request, nonce, pcscd, verifies_with_pin, CardSlot, Host};
 use cpx_virtual_card::faults::Fault;
 use cpx_virtual_card::{pcscd_test_lock, Holder, VirtualCard};
-use rsa::pkcs8::DecodePublicKey;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use x509_cert::der::{Decode, Encode};
+use x509_cert::der::Decode;
 
 const ORIGIN: &str = "https://demo.cpxconnect.org";
 const DUPONT_PIN: &str = "1234";
@@ -47,6 +45,10 @@ impl Desk {
         self.slot_of(holder).card.lock().unwrap().verify_count()
     }
 
+    fn pin_tries_left(&self, holder: Holder) -> u8 {
+        self.slot_of(holder).card.lock().unwrap().pin_tries_left()
+    }
+
     /// VERIFYs with a PIN that reached this holder's card over the wire since the plan began.
     fn verifies_on_the_wire(&self, holder: Holder) -> usize {
         verifies_with_pin(&self.slot_of(holder).faults.received())
@@ -61,24 +63,11 @@ impl Desk {
             .to_vec()
     }
 
-    /// `authenticate` with `certificate_id` and `pin` gives a token that `holder`'s card signed
-    /// over this origin and a fresh nonce (made from `seed`).
-    fn assert_logs_in(
-        &self,
-        host: &mut Host,
-        certificate_id: &str,
-        holder: Holder,
-        pin: &str,
-        seed: u8,
-    ) {
-        let challenge = nonce(seed);
-        let answer = host.request(&authenticate_request(
-            certificate_id,
-            ORIGIN,
-            &challenge,
-            pin,
-        ));
-        assert_signed_by(&answer, &self.auth_certificate(holder), &challenge);
+    /// `authenticate` with `holder`'s certificate in `list` and `holder`'s PIN gives a token that
+    /// `holder`'s card signed over this origin and a fresh nonce (made from `seed`).
+    fn assert_logs_in(&self, host: &mut Host, list: &Listing, holder: Holder, seed: u8) {
+        let answer = authenticate(host, &id_of(list, holder), pin_of(holder), seed);
+        assert_signed_by(&answer, &self.auth_certificate(holder), &nonce(seed));
     }
 
     /// Pulls both cards out, exchanges them, and puts them back: the readers now list them in
@@ -95,7 +84,34 @@ impl Desk {
     }
 }
 
-/// `certificates`, as (idNat, certificateId, reader) for each card, in the answer's order.
+/// `authenticate` for this site with a nonce made from `seed`.
+fn authenticate(host: &mut Host, certificate_id: &str, pin: &str, seed: u8) -> Value {
+    host.request(&authenticate_request(
+        certificate_id,
+        ORIGIN,
+        &nonce(seed),
+        pin,
+    ))
+}
+
+/// The card in `slot` answers `6F 00` (no precise diagnosis) to its next two commands.
+fn fail_the_next_two_commands(slot: &CardSlot) {
+    slot.faults.arm(1, Fault::StatusWord(0x6F00));
+    slot.faults.arm(2, Fault::StatusWord(0x6F00));
+}
+
+/// The PIN each holder's card was given on the desk.
+fn pin_of(holder: Holder) -> &'static str {
+    match holder {
+        Holder::Dupont => DUPONT_PIN,
+        Holder::Martin => MARTIN_PIN,
+    }
+}
+
+/// What `certificates` lists: (idNat, certificateId, reader) for each card, in the answer's order.
+type Listing = [(String, String, String)];
+
+/// `certificates`, as a [`Listing`].
 fn listed(host: &mut Host) -> Vec<(String, String, String)> {
     let answer = host.command("certificates");
     answer["result"]["certificates"]
@@ -112,18 +128,20 @@ fn listed(host: &mut Host) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn id_of(list: &[(String, String, String)], id_nat: &str) -> String {
+/// The (idNat, certificateId, reader) entry of `holder`'s card in `list`.
+fn entry_of(list: &Listing, holder: Holder) -> &(String, String, String) {
+    let id_nat = id_nat(holder);
     list.iter()
-        .find(|(listed_id_nat, _, _)| listed_id_nat == id_nat)
-        .map(|(_, id, _)| id.clone())
+        .find(|(listed_id_nat, _, _)| *listed_id_nat == id_nat)
         .unwrap_or_else(|| panic!("{id_nat} not listed: {list:?}"))
 }
 
-fn reader_of(list: &[(String, String, String)], id_nat: &str) -> String {
-    list.iter()
-        .find(|(listed_id_nat, _, _)| listed_id_nat == id_nat)
-        .map(|(_, _, reader)| reader.clone())
-        .unwrap_or_else(|| panic!("{id_nat} not listed: {list:?}"))
+fn id_of(list: &Listing, holder: Holder) -> String {
+    entry_of(list, holder).1.clone()
+}
+
+fn reader_of(list: &Listing, holder: Holder) -> String {
+    entry_of(list, holder).2.clone()
 }
 
 /// idNat of the fixture cards' authentication certificates.
@@ -156,24 +174,7 @@ fn assert_signed_by(answer: &Value, certificate_der: &[u8], nonce: &str) {
         BASE64.encode(certificate_der),
         "the token carries the named card's certificate"
     );
-    let signature = BASE64
-        .decode(token["signature"].as_str().expect("signature"))
-        .expect("base64 signature");
-    let spki = x509_cert::Certificate::from_der(certificate_der)
-        .expect("certificate")
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .expect("SPKI");
-    let key = rsa::RsaPublicKey::from_public_key_der(&spki).expect("RSA key");
-    let mut message = Sha256::digest(ORIGIN.as_bytes()).to_vec();
-    message.extend(Sha256::digest(nonce.as_bytes()));
-    key.verify(
-        rsa::Pkcs1v15Sign::new::<Sha256>(),
-        &Sha256::digest(&message),
-        &signature,
-    )
-    .expect("the signature verifies with the named card's key");
+    cpx_e2e::assert_signed_with_key_of(token, certificate_der, ORIGIN, nonce);
 }
 
 #[test]
@@ -182,56 +183,24 @@ fn certificates_lists_both_cards_and_authenticate_signs_with_the_named_one_only(
     let mut host = Host::spawn();
     let list = listed(&mut host);
     assert_eq!(list.len(), 2, "{list:?}");
-    let (dupont, martin) = (id_nat(Holder::Dupont), id_nat(Holder::Martin));
-    assert_eq!(reader_of(&list, &dupont), desk.slots[0].reader());
-    assert_eq!(reader_of(&list, &martin), desk.slots[1].reader());
-    assert_ne!(id_of(&list, &dupont), id_of(&list, &martin));
+    assert_eq!(reader_of(&list, Holder::Dupont), desk.slots[0].reader());
+    assert_eq!(reader_of(&list, Holder::Martin), desk.slots[1].reader());
+    assert_ne!(id_of(&list, Holder::Dupont), id_of(&list, Holder::Martin));
 
-    desk.assert_logs_in(
-        &mut host,
-        &id_of(&list, &martin),
-        Holder::Martin,
-        MARTIN_PIN,
-        21,
-    );
+    desk.assert_logs_in(&mut host, &list, Holder::Martin, 21);
     assert_eq!(desk.verify_count(Holder::Martin), 1);
     assert_eq!(desk.verify_count(Holder::Dupont), 0);
 
-    desk.assert_logs_in(
-        &mut host,
-        &id_of(&list, &dupont),
-        Holder::Dupont,
-        DUPONT_PIN,
-        22,
-    );
+    desk.assert_logs_in(&mut host, &list, Holder::Dupont, 22);
     assert_eq!(desk.verify_count(Holder::Dupont), 1);
     assert_eq!(desk.verify_count(Holder::Martin), 1);
 
     // The other card's PIN for the named card: a wrong PIN for that card only.
-    let answer = host.request(&authenticate_request(
-        &id_of(&list, &martin),
-        ORIGIN,
-        &nonce(23),
-        DUPONT_PIN,
-    ));
+    let answer = authenticate(&mut host, &id_of(&list, Holder::Martin), DUPONT_PIN, 23);
     assert_eq!(answer["error"]["code"], "ERR_PIN_INCORRECT", "{answer}");
     assert_eq!(answer["error"]["retriesLeft"], 2);
-    assert_eq!(
-        desk.slot_of(Holder::Martin)
-            .card
-            .lock()
-            .unwrap()
-            .pin_tries_left(),
-        2
-    );
-    assert_eq!(
-        desk.slot_of(Holder::Dupont)
-            .card
-            .lock()
-            .unwrap()
-            .pin_tries_left(),
-        3
-    );
+    assert_eq!(desk.pin_tries_left(Holder::Martin), 2);
+    assert_eq!(desk.pin_tries_left(Holder::Dupont), 3);
     assert_eq!(desk.verifies_on_the_wire(Holder::Martin), 2);
     assert_eq!(desk.verifies_on_the_wire(Holder::Dupont), 1);
     assert!(host.finish().success());
@@ -242,36 +211,26 @@ fn after_the_cards_swap_readers_authenticate_still_signs_with_the_named_card() {
     let mut desk = Desk::new();
     let mut host = Host::spawn();
     let before = listed(&mut host);
-    let (dupont, martin) = (id_nat(Holder::Dupont), id_nat(Holder::Martin));
-    assert_eq!(reader_of(&before, &dupont), desk.slots[0].reader());
+    assert_eq!(reader_of(&before, Holder::Dupont), desk.slots[0].reader());
 
     // The professional swaps the cards between the readers while the PIN window is open.
     desk.swap_cards();
-    desk.assert_logs_in(
-        &mut host,
-        &id_of(&before, &dupont),
-        Holder::Dupont,
-        DUPONT_PIN,
-        31,
-    );
+    desk.assert_logs_in(&mut host, &before, Holder::Dupont, 31);
     assert_eq!(desk.verify_count(Holder::Dupont), 1);
     assert_eq!(desk.verify_count(Holder::Martin), 0, "only the named card");
 
-    desk.assert_logs_in(
-        &mut host,
-        &id_of(&before, &martin),
-        Holder::Martin,
-        MARTIN_PIN,
-        32,
-    );
+    desk.assert_logs_in(&mut host, &before, Holder::Martin, 32);
     assert_eq!(desk.verify_count(Holder::Martin), 1);
     assert_eq!(desk.verify_count(Holder::Dupont), 1);
 
     // The same certificate ids, now in the other readers.
     let after = listed(&mut host);
-    assert_eq!(id_of(&after, &dupont), id_of(&before, &dupont));
-    assert_eq!(reader_of(&after, &dupont), desk.slots[1].reader());
-    assert_eq!(reader_of(&after, &martin), desk.slots[0].reader());
+    assert_eq!(
+        id_of(&after, Holder::Dupont),
+        id_of(&before, Holder::Dupont)
+    );
+    assert_eq!(reader_of(&after, Holder::Dupont), desk.slots[1].reader());
+    assert_eq!(reader_of(&after, Holder::Martin), desk.slots[0].reader());
     assert_eq!(desk.verifies_on_the_wire(Holder::Dupont), 1);
     assert_eq!(desk.verifies_on_the_wire(Holder::Martin), 1);
 }
@@ -281,7 +240,6 @@ fn a_reader_with_a_card_beside_an_empty_one() {
     let mut desk = Desk::new();
     let mut host = Host::spawn();
     let both = listed(&mut host);
-    let (dupont, martin) = (id_nat(Holder::Dupont), id_nat(Holder::Martin));
     // Dupont's card leaves; Martin's stays in the second reader.
     desk.slots[0].remove();
 
@@ -297,28 +255,17 @@ fn a_reader_with_a_card_beside_an_empty_one() {
     assert_eq!(card_in(desk.slots[1].reader()), Some(true), "{status}");
     let one = listed(&mut host);
     assert_eq!(one.len(), 1, "{one:?}");
-    assert_eq!(reader_of(&one, &martin), desk.slots[1].reader());
+    assert_eq!(reader_of(&one, Holder::Martin), desk.slots[1].reader());
 
     // The absent card's certificate: not found, and no VERIFY reaches the card that is there.
-    let answer = host.request(&authenticate_request(
-        &id_of(&both, &dupont),
-        ORIGIN,
-        &nonce(41),
-        DUPONT_PIN,
-    ));
+    let answer = authenticate(&mut host, &id_of(&both, Holder::Dupont), DUPONT_PIN, 41);
     assert_eq!(
         answer["error"]["code"], "ERR_CERTIFICATE_NOT_FOUND",
         "{answer}"
     );
     assert_eq!(desk.verifies_on_the_wire(Holder::Martin), 0);
 
-    desk.assert_logs_in(
-        &mut host,
-        &id_of(&both, &martin),
-        Holder::Martin,
-        MARTIN_PIN,
-        42,
-    );
+    desk.assert_logs_in(&mut host, &both, Holder::Martin, 42);
     assert_eq!(desk.verify_count(Holder::Martin), 1);
     assert_eq!(desk.verify_count(Holder::Dupont), 0);
 }
@@ -327,47 +274,32 @@ fn a_reader_with_a_card_beside_an_empty_one() {
 fn a_card_that_fails_is_left_out_and_the_other_card_still_logs_in() {
     let desk = Desk::new();
     let mut host = Host::spawn();
-    let (dupont, martin) = (id_nat(Holder::Dupont), id_nat(Holder::Martin));
     let failing = desk.slot_of(Holder::Dupont);
     assert_eq!(failing.index, 0, "the host looks at the failing card first");
 
     // Dupont's card answers nonsense to its first two commands (the read of EF.SN.ICC by short
     // identifier, then the SELECT by path the host falls back to): `certificates` lists
     // Martin's only.
-    failing.faults.arm(1, Fault::StatusWord(0x6F00));
-    failing.faults.arm(2, Fault::StatusWord(0x6F00));
+    fail_the_next_two_commands(failing);
     let list = listed(&mut host);
     assert_eq!(list.len(), 1, "{list:?}");
-    assert_eq!(list[0].0, martin);
+    assert_eq!(list[0].0, id_nat(Holder::Martin));
 
     // It fails again while the host looks for Martin's certificate: skipped, Martin signs.
-    failing.faults.arm(1, Fault::StatusWord(0x6F00));
-    failing.faults.arm(2, Fault::StatusWord(0x6F00));
-    let challenge = nonce(51);
-    let answer = host.request(&authenticate_request(
-        &id_of(&list, &martin),
-        ORIGIN,
-        &challenge,
-        MARTIN_PIN,
-    ));
+    fail_the_next_two_commands(failing);
+    let answer = authenticate(&mut host, &id_of(&list, Holder::Martin), MARTIN_PIN, 51);
     assert_eq!(
         failing.faults.pending(),
         0,
         "the host tried the failing card"
     );
-    assert_signed_by(&answer, &desk.auth_certificate(Holder::Martin), &challenge);
+    assert_signed_by(&answer, &desk.auth_certificate(Holder::Martin), &nonce(51));
 
     // Asked for Dupont's certificate while Dupont's card fails: its error, not "not found".
     let both = listed(&mut host);
     assert_eq!(both.len(), 2, "{both:?}");
-    failing.faults.arm(1, Fault::StatusWord(0x6F00));
-    failing.faults.arm(2, Fault::StatusWord(0x6F00));
-    let answer = host.request(&authenticate_request(
-        &id_of(&both, &dupont),
-        ORIGIN,
-        &nonce(52),
-        DUPONT_PIN,
-    ));
+    fail_the_next_two_commands(failing);
+    let answer = authenticate(&mut host, &id_of(&both, Holder::Dupont), DUPONT_PIN, 52);
     assert_eq!(answer["error"]["code"], "ERR_CARD_ERROR", "{answer}");
     assert_eq!(answer["error"]["sw"], "6F00", "{answer}");
     assert_eq!(desk.verifies_on_the_wire(Holder::Dupont), 0);

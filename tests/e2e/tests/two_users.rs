@@ -11,13 +11,12 @@
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use cpx_e2e::session_pcscd::SessionPcscd;
-use cpx_e2e::{authenticate_request, nonce, wait_until, Host};
+use cpx_e2e::{answered, authenticate_request, nonce, wait_until, Host};
 use cpx_virtual_card::vpcd::InsertedCard;
 use cpx_virtual_card::{Holder, SharedCard, VirtualCard};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// One user's session: its PC/SC service with the user's card in the redirected reader.
 struct Session {
@@ -115,12 +114,6 @@ fn text_of_files_in(folder: &Path) -> String {
     text
 }
 
-fn answered(host: &mut Host, what: &str) -> Value {
-    let answer = host.answer();
-    assert!(answer.get("result").is_some(), "{what}: {answer}");
-    answer
-}
-
 #[test]
 fn two_users_log_in_at_once_each_with_their_own_card_and_folders() {
     // The machine's pcscd, if one runs, must not notice the sessions' own.
@@ -182,16 +175,11 @@ fn two_users_log_in_at_once_each_with_their_own_card_and_folders() {
     let mut certificate_ids = Vec::new();
     for (session, host) in users.iter_mut() {
         let answer = answered(host, "certificates");
-        let certificates = answer["result"]["certificates"].as_array().expect("a list");
-        assert_eq!(certificates.len(), 1, "only the session's card: {answer}");
-        assert_eq!(certificates[0]["holder"]["surname"], session.surname);
-        assert_eq!(certificates[0]["reader"], session.pcscd.reader.as_str());
-        certificate_ids.push(
-            certificates[0]["certificateId"]
-                .as_str()
-                .expect("an id")
-                .to_owned(),
-        );
+        certificate_ids.push(cpx_e2e::only_certificate_id(
+            &answer,
+            session.surname,
+            session.pcscd.reader.as_str(),
+        ));
     }
 
     // `status` lists the session's readers and nothing else.
@@ -221,15 +209,12 @@ fn two_users_log_in_at_once_each_with_their_own_card_and_folders() {
     for (index, (session, host)) in users.iter_mut().enumerate() {
         let answer = answered(host, "authenticate");
         let token = &answer["result"];
-        cpx_e2e::assert_signature_verifies(token, session.origin, &challenges[index]);
-        let identity = cpx_e2e::test_ca_validator(session.origin)
-            .validate(
-                &serde_json::to_vec(token).expect("token JSON"),
-                &challenges[index],
-                SystemTime::now(),
-            )
-            .expect("the site accepts its user's token");
-        assert_eq!(identity.surname, session.surname);
+        cpx_e2e::assert_the_site_accepts(
+            token,
+            session.origin,
+            &challenges[index],
+            session.surname,
+        );
         // One VERIFY, on this session's card only.
         assert_eq!(session.card.lock().expect("card").verify_count(), 1);
     }

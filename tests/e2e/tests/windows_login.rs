@@ -5,11 +5,9 @@
 //! running it with `--ignored` (CPX_CONNECT_BIN pointing at tests/windows/wine-host.sh,
 //! CPX_VPCD_PORT set).
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use cpx_e2e::{authenticate_request, nonce, Host};
+use cpx_e2e::{assert_both_verifiers_accept_a_login, auth_certificate_base64, nonce, Host};
 use cpx_virtual_card::{shared, vpcd, Holder, VirtualCard};
 use serde_json::json;
 
@@ -54,34 +52,16 @@ fn log_in_through_the_exe(port: u16, card: VirtualCard, card_type: &str) {
     assert_eq!(certificate["reader"], READER, "{answer}");
     assert_eq!(certificate["cardType"], card_type);
     assert_eq!(certificate["holder"]["idNat"], "810001234567");
-    let expected_der = card.lock().unwrap().auth_certificate_der().to_vec();
-    assert_eq!(certificate["certificate"], BASE64.encode(&expected_der));
+    assert_eq!(certificate["certificate"], auth_certificate_base64(&card));
 
-    let challenge = nonce(9);
-    let answer = host.request(&authenticate_request(
-        certificate["certificateId"].as_str().unwrap(),
-        ORIGIN,
-        &challenge,
-        "1234",
-    ));
-    let token = &answer["result"];
-    assert_eq!(token["format"], "web-eid:1.0", "{answer}");
-    cpx_e2e::assert_signature_verifies(token, ORIGIN, &challenge);
-    let identity = cpx_e2e::test_ca_validator(ORIGIN)
-        .validate(
-            &serde_json::to_vec(token).unwrap(),
-            &challenge,
-            SystemTime::now(),
-        )
-        .expect("cpx-verify accepts the Windows host's token");
+    let (_, identity) =
+        assert_both_verifiers_accept_a_login(&mut host, certificate, ORIGIN, &nonce(9), "1234");
     assert_eq!(identity.id_nat, "810001234567");
     assert_eq!(card.lock().unwrap().verify_count(), 1);
     if card_type == "CPS3" {
         let card = card.lock().unwrap();
         assert!(
-            card.apdu_log()
-                .iter()
-                .all(|apdu| apdu.len() <= 5 || apdu.len() == 5 + usize::from(apdu[4])),
+            cpx_e2e::no_command_carries_data_and_le(card.apdu_log()),
             "under T=0 no command carries data and Le"
         );
     }

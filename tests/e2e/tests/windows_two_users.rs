@@ -11,12 +11,12 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use cpx_e2e::{authenticate_request, nonce, Host};
+use cpx_e2e::{answered, authenticate_request, nonce, Host};
 use cpx_virtual_card::vpcd::InsertedCard;
 use cpx_virtual_card::{shared, vpcd, Holder, SharedCard, VirtualCard};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// The reader the test winscard.dll offers.
 const READER: &str = "CPx Virtual Reader 0";
@@ -70,12 +70,6 @@ fn files_in(folder: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-fn answered(host: &mut Host, what: &str) -> Value {
-    let answer = host.answer();
-    assert!(answer.get("result").is_some(), "{what}: {answer}");
-    answer
 }
 
 #[test]
@@ -132,16 +126,7 @@ fn two_windows_users_log_in_at_once_each_in_their_own_local_app_data() {
     let mut certificate_ids = Vec::new();
     for (user, host) in users.iter().zip(hosts.iter_mut()) {
         let answer = answered(host, "certificates");
-        let certificates = answer["result"]["certificates"].as_array().expect("a list");
-        assert_eq!(certificates.len(), 1, "only the user's card: {answer}");
-        assert_eq!(certificates[0]["reader"], READER);
-        assert_eq!(certificates[0]["holder"]["surname"], user.surname);
-        certificate_ids.push(
-            certificates[0]["certificateId"]
-                .as_str()
-                .expect("an id")
-                .to_owned(),
-        );
+        certificate_ids.push(cpx_e2e::only_certificate_id(&answer, user.surname, READER));
     }
 
     // Both log in at the same time, each to its own site.
@@ -157,15 +142,7 @@ fn two_windows_users_log_in_at_once_each_in_their_own_local_app_data() {
     for (index, (user, host)) in users.iter().zip(hosts.iter_mut()).enumerate() {
         let answer = answered(host, "authenticate");
         let token = &answer["result"];
-        cpx_e2e::assert_signature_verifies(token, user.origin, &challenges[index]);
-        let identity = cpx_e2e::test_ca_validator(user.origin)
-            .validate(
-                &serde_json::to_vec(token).expect("token JSON"),
-                &challenges[index],
-                SystemTime::now(),
-            )
-            .expect("the site accepts its user's token");
-        assert_eq!(identity.surname, user.surname);
+        cpx_e2e::assert_the_site_accepts(token, user.origin, &challenges[index], user.surname);
         assert_eq!(user.card.lock().expect("card").verify_count(), 1);
     }
     for host in hosts.iter_mut() {

@@ -12,6 +12,7 @@ use crate::apdu::{response, Command, StatusWord};
 use crate::der_writer::tlv;
 use crate::filesystem::{CardFile, FileKind, FilePath, FileSystem};
 use crate::fixtures::{self, HolderFixtures};
+use crate::ins;
 use crate::pkcs15;
 
 // Inside `card` so that the CPS4 profile shares this module's engine.
@@ -68,15 +69,6 @@ const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
     0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
     0x00, 0x04, 0x20,
 ];
-
-const INS_SELECT: u8 = 0xA4;
-const INS_READ_BINARY: u8 = 0xB0;
-const INS_GET_RESPONSE: u8 = 0xC0;
-const INS_GET_DATA: u8 = 0xCB;
-const INS_VERIFY: u8 = 0x20;
-const INS_MSE: u8 = 0x22;
-const INS_INTERNAL_AUTHENTICATE: u8 = 0x88;
-const INS_PSO: u8 = 0x2A;
 
 /// The current security environment, set by MSE SET and erased by a change of DF or a reset.
 #[derive(Clone, Debug, Default)]
@@ -374,7 +366,7 @@ impl VirtualCard {
         if let Some(refusal) = self.another_applet {
             let selects_root = matches!(
                 Command::parse(apdu),
-                Ok(command) if command.ins == INS_SELECT
+                Ok(command) if command.ins == ins::SELECT
                     && command.p1 == 0x04
                     && command.data == pkcs15::IAS_ECC_ROOT_AID
             );
@@ -393,7 +385,7 @@ impl VirtualCard {
                 return response(&[], status);
             }
         };
-        if command.ins != INS_GET_RESPONSE {
+        if command.ins != ins::GET_RESPONSE {
             // Response data not fetched right away is lost, as on a T=0 card.
             self.pending_response.clear();
         }
@@ -404,14 +396,14 @@ impl VirtualCard {
             return response(&[], StatusWord::CLA_NOT_SUPPORTED);
         }
         match command.ins {
-            INS_SELECT => self.select(&command),
-            INS_READ_BINARY => self.read_binary(&command),
-            INS_GET_RESPONSE => self.get_response(&command),
-            INS_GET_DATA => self.get_data(&command),
-            INS_VERIFY => self.verify(&command),
-            INS_MSE => self.manage_security_environment(&command),
-            INS_INTERNAL_AUTHENTICATE => self.internal_authenticate(&command),
-            INS_PSO => self.perform_security_operation(&command),
+            ins::SELECT => self.select(&command),
+            ins::READ_BINARY => self.read_binary(&command),
+            ins::GET_RESPONSE => self.get_response(&command),
+            ins::GET_DATA => self.get_data(&command),
+            ins::VERIFY => self.verify(&command),
+            ins::MSE => self.manage_security_environment(&command),
+            ins::INTERNAL_AUTHENTICATE => self.internal_authenticate(&command),
+            ins::PSO => self.perform_security_operation(&command),
             _ => response(&[], StatusWord::INS_NOT_SUPPORTED),
         }
     }
@@ -735,50 +727,64 @@ impl VirtualCard {
     // ---- MSE SET ----------------------------------------------------------------------------
 
     fn manage_security_environment(&mut self, command: &Command) -> Vec<u8> {
-        if command.p1 != 0x41 {
-            return response(&[], StatusWord::WRONG_P1_P2);
+        match self.set_security_environment(command) {
+            Ok(()) => response(&[], StatusWord::OK),
+            Err(status) => response(&[], status),
         }
-        let Some(template) = ControlReferenceTemplate::parse(command.data) else {
-            return response(&[], StatusWord::WRONG_DATA);
+    }
+
+    /// MSE SET's work, with the status word of a refusal as the error.
+    fn set_security_environment(&mut self, command: &Command) -> Result<(), StatusWord> {
+        use pkcs15::{
+            ALGO_RSA_PKCS1, ALGO_RSA_PKCS1_SHA256, AUTH_KEY_REFERENCE, SIGN_KEY_REFERENCE,
         };
+        if command.p1 != 0x41 {
+            return Err(StatusWord::WRONG_P1_P2);
+        }
+        let template =
+            ControlReferenceTemplate::parse(command.data).ok_or(StatusWord::WRONG_DATA)?;
         match command.p2 {
             // Authentication template: INTERNAL AUTHENTICATE.
             0xA4 => {
-                let Some(key) = template.key.filter(|key| self.key_is_here(*key)) else {
-                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
-                };
-                if key != pkcs15::AUTH_KEY_REFERENCE {
-                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
-                }
-                if template.algorithm != Some(pkcs15::ALGO_RSA_PKCS1) {
-                    return response(&[], StatusWord::WRONG_DATA);
-                }
+                let key = self.chosen_key(&template, AUTH_KEY_REFERENCE, ALGO_RSA_PKCS1)?;
                 self.security_environment.authentication_key = Some(key);
             }
             // Digital signature template: PSO COMPUTE DIGITAL SIGNATURE.
             0xB6 => {
-                let Some(key) = template.key.filter(|key| self.key_is_here(*key)) else {
-                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
-                };
-                if key != pkcs15::SIGN_KEY_REFERENCE {
-                    return response(&[], StatusWord::REFERENCE_NOT_FOUND);
-                }
-                if template.algorithm != Some(pkcs15::ALGO_RSA_PKCS1_SHA256) {
-                    return response(&[], StatusWord::WRONG_DATA);
-                }
+                let key = self.chosen_key(&template, SIGN_KEY_REFERENCE, ALGO_RSA_PKCS1_SHA256)?;
                 self.security_environment.signature_key = Some(key);
             }
             // Hash template: PSO HASH.
             0xAA => {
                 if template.key.is_some() || template.algorithm != Some(pkcs15::ALGO_SHA256) {
-                    return response(&[], StatusWord::WRONG_DATA);
+                    return Err(StatusWord::WRONG_DATA);
                 }
                 self.security_environment.hash_sha256 = true;
                 self.security_environment.digest = None;
             }
-            _ => return response(&[], StatusWord::WRONG_P1_P2),
+            _ => return Err(StatusWord::WRONG_P1_P2),
         }
-        response(&[], StatusWord::OK)
+        Ok(())
+    }
+
+    /// The key an MSE SET template chooses, when it is a key of the application DF, the one for
+    /// this template (`key_for_template`), with the card's one `algorithm` for it; else the
+    /// status word the card answers: `6A 88` for a key absent or for another use, then `6A 80`
+    /// for another algorithm.
+    fn chosen_key(
+        &self,
+        template: &ControlReferenceTemplate,
+        key_for_template: u8,
+        algorithm: u8,
+    ) -> Result<u8, StatusWord> {
+        let key = template
+            .key
+            .filter(|key| self.key_is_here(*key) && *key == key_for_template)
+            .ok_or(StatusWord::REFERENCE_NOT_FOUND)?;
+        if template.algorithm != Some(algorithm) {
+            return Err(StatusWord::WRONG_DATA);
+        }
+        Ok(key)
     }
 
     /// The keys are local objects of the application DF.

@@ -194,7 +194,7 @@ impl VirtualCard {
         let Ok(command) = Command::parse(apdu) else {
             return self.answer_cps4(state, apdu);
         };
-        let returns_data = (command.ins == INS_SELECT && matches!(command.p2, 0x00 | 0x04))
+        let returns_data = (command.ins == ins::SELECT && matches!(command.p2, 0x00 | 0x04))
             || (is_decipher(&command) && command.cla & CLA_CHAINING == 0);
         if returns_data && command.le.is_none() {
             self.pending_response.clear();
@@ -223,7 +223,7 @@ impl VirtualCard {
             }
         };
         let channel = command.cla & CLA_CHANNEL;
-        if command.ins != INS_GET_RESPONSE || channel != PKI_CHANNEL {
+        if command.ins != ins::GET_RESPONSE || channel != PKI_CHANNEL {
             // Response data not fetched right away is lost, as on a T=0 card.
             self.pending_response.clear();
         }
@@ -258,7 +258,7 @@ impl VirtualCard {
                 response(&[], StatusWord::FILE_NOT_FOUND)
             }
             (PKI_CHANNEL, ChannelState::Closed | ChannelState::Open)
-                if command.ins == INS_SELECT
+                if command.ins == ins::SELECT
                     && command.p1 == 0x04
                     && command.data == CARD_MANAGER_AID =>
             {
@@ -276,14 +276,14 @@ impl VirtualCard {
                 answer
             }
             // No other application to select on channel 1.
-            (PKI_CHANNEL, ChannelState::Open) if command.ins == INS_SELECT => {
+            (PKI_CHANNEL, ChannelState::Open) if command.ins == ins::SELECT => {
                 response(&[], StatusWord::FILE_NOT_FOUND)
             }
             (PKI_CHANNEL, ChannelState::Open) => {
                 response(&[], StatusWord::CONDITIONS_NOT_SATISFIED)
             }
             (PKI_CHANNEL, ChannelState::Closed)
-                if command.ins == INS_SELECT && command.p1 == 0x04 =>
+                if command.ins == ins::SELECT && command.p1 == 0x04 =>
             {
                 response(&[], StatusWord::FILE_NOT_FOUND)
             }
@@ -327,21 +327,21 @@ impl VirtualCard {
     /// A command to the PKI applet, selected on channel 1.
     fn pki_applet(&mut self, state: &mut Cps4State, command: &Command, chained: bool) -> Vec<u8> {
         match command.ins {
-            INS_SELECT => {
+            ins::SELECT => {
                 let answer = self.select(command);
                 if is_applet_selection(command) && succeeded(&answer) {
                     self.pin_verified = false;
                 }
                 answer
             }
-            INS_READ_BINARY => self.read_binary(command),
-            INS_GET_RESPONSE => self.get_response(command),
-            INS_VERIFY => self.verify(command),
-            INS_MSE => self.cps4_manage_security_environment(command),
-            INS_PSO if (command.p1, command.p2) == (0x80, 0x86) => {
+            ins::READ_BINARY => self.read_binary(command),
+            ins::GET_RESPONSE => self.get_response(command),
+            ins::VERIFY => self.verify(command),
+            ins::MSE => self.cps4_manage_security_environment(command),
+            ins::PSO if (command.p1, command.p2) == (0x80, 0x86) => {
                 self.pso_decipher(state, command, chained)
             }
-            INS_PSO => response(&[], StatusWord::WRONG_P1_P2),
+            ins::PSO => response(&[], StatusWord::WRONG_P1_P2),
             // INTERNAL AUTHENTICATE, GET DATA and the rest: not on a CPS4.
             _ => response(&[], StatusWord::INS_NOT_SUPPORTED),
         }
@@ -406,17 +406,17 @@ impl VirtualCard {
 /// The basic channel: no application there (the CPS2ter is left out).
 fn basic_channel(command: &Command) -> Vec<u8> {
     match command.ins {
-        INS_SELECT => response(&[], StatusWord::FILE_NOT_FOUND),
+        ins::SELECT => response(&[], StatusWord::FILE_NOT_FOUND),
         _ => response(&[], StatusWord::INS_NOT_SUPPORTED),
     }
 }
 
 fn is_decipher(command: &Command) -> bool {
-    command.ins == INS_PSO && (command.p1, command.p2) == (0x80, 0x86)
+    command.ins == ins::PSO && (command.p1, command.p2) == (0x80, 0x86)
 }
 
 fn is_applet_selection(command: &Command) -> bool {
-    command.ins == INS_SELECT && command.p1 == 0x04 && command.data == PKI_APPLET_AID
+    command.ins == ins::SELECT && command.p1 == 0x04 && command.data == PKI_APPLET_AID
 }
 
 fn succeeded(answer: &[u8]) -> bool {

@@ -200,18 +200,17 @@ mod tests {
     #[test]
     fn df_fcp_carries_its_name() {
         let fs = sample();
-        let fcp = fs
-            .get(&[0x3F00, 0x0001])
-            .map(|file| file.fcp_with_fid(true))
-            .unwrap_or_default();
+        let df_fcp = |with_fid| {
+            fs.get(&[0x3F00, 0x0001])
+                .map(|file| file.fcp_with_fid(with_fid))
+                .unwrap_or_default()
+        };
+        let fcp = df_fcp(true);
         assert_eq!(
             &fcp[..11],
             [0x62, 0x22, 0x82, 0x01, 0x38, 0x83, 0x02, 0x00, 0x01, 0x84, 0x02]
         );
-        let without_fid = fs
-            .get(&[0x3F00, 0x0001])
-            .map(|file| file.fcp_with_fid(false))
-            .unwrap_or_default();
+        let without_fid = df_fcp(false);
         assert_eq!(
             &without_fid[..7],
             [0x62, 0x1E, 0x82, 0x01, 0x38, 0x84, 0x02]

@@ -14,6 +14,7 @@ mod der_writer;
 pub mod faults;
 mod filesystem;
 mod fixtures;
+pub mod ins;
 pub mod pkcs15;
 pub mod vpcd;
 

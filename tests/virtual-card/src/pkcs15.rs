@@ -194,8 +194,25 @@ pub fn token_info(serial: &[u8; 5]) -> Vec<u8> {
     const CKM_SHA256_RSA_PKCS: u64 = 0x0040;
     const CKM_SHA_1: u64 = 0x0220;
     const CKM_SHA256: u64 = 0x0250;
-    let algorithm =
-        |reference: u64, mechanism: u64, operation: usize, oid: &[u64], algo_ref: u8| {
+    const SHA1: &[u64] = &[1, 3, 14, 3, 2, 26];
+    const SHA256: &[u64] = &[2, 16, 840, 1, 101, 3, 4, 2, 1];
+    const RSA_ENCRYPTION: &[u64] = &[1, 2, 840, 113549, 1, 1, 1];
+    const SHA1_WITH_RSA: &[u64] = &[1, 2, 840, 113549, 1, 1, 5];
+    const SHA256_WITH_RSA: &[u64] = &[1, 2, 840, 113549, 1, 1, 11];
+    // (mechanism, operation, algorithm OID, the card's algorithm reference), one row per
+    // AlgorithmInfo; each row's reference is its place in the list, from 1.
+    #[rustfmt::skip]
+    let rows: [(u64, usize, &[u64], u8); 6] = [
+        (CKM_SHA_1, HASH, SHA1, ALGO_SHA1),
+        (CKM_SHA256, HASH, SHA256, ALGO_SHA256),
+        (CKM_SHA1_RSA_PKCS, COMPUTE_SIGNATURE, SHA1_WITH_RSA, ALGO_RSA_PKCS1_SHA1),
+        (CKM_SHA256_RSA_PKCS, COMPUTE_SIGNATURE, SHA256_WITH_RSA, ALGO_RSA_PKCS1_SHA256),
+        (CKM_RSA_PKCS, COMPUTE_SIGNATURE, RSA_ENCRYPTION, ALGO_RSA_PKCS1),
+        (CKM_RSA_PKCS, DECIPHER, RSA_ENCRYPTION, ALGO_RSA_PKCS1_DECIPHER),
+    ];
+    let algorithms: Vec<Vec<u8>> = (1..)
+        .zip(rows)
+        .map(|(reference, (mechanism, operation, oid, algo_ref))| {
             sequence(&[
                 integer(reference),
                 integer(mechanism),
@@ -204,45 +221,8 @@ pub fn token_info(serial: &[u8; 5]) -> Vec<u8> {
                 object_identifier(oid),
                 integer(u64::from(algo_ref)),
             ])
-        };
-    let algorithms = [
-        algorithm(1, CKM_SHA_1, HASH, &[1, 3, 14, 3, 2, 26], ALGO_SHA1),
-        algorithm(
-            2,
-            CKM_SHA256,
-            HASH,
-            &[2, 16, 840, 1, 101, 3, 4, 2, 1],
-            ALGO_SHA256,
-        ),
-        algorithm(
-            3,
-            CKM_SHA1_RSA_PKCS,
-            COMPUTE_SIGNATURE,
-            &[1, 2, 840, 113549, 1, 1, 5],
-            ALGO_RSA_PKCS1_SHA1,
-        ),
-        algorithm(
-            4,
-            CKM_SHA256_RSA_PKCS,
-            COMPUTE_SIGNATURE,
-            &[1, 2, 840, 113549, 1, 1, 11],
-            ALGO_RSA_PKCS1_SHA256,
-        ),
-        algorithm(
-            5,
-            CKM_RSA_PKCS,
-            COMPUTE_SIGNATURE,
-            &[1, 2, 840, 113549, 1, 1, 1],
-            ALGO_RSA_PKCS1,
-        ),
-        algorithm(
-            6,
-            CKM_RSA_PKCS,
-            DECIPHER,
-            &[1, 2, 840, 113549, 1, 1, 1],
-            ALGO_RSA_PKCS1_DECIPHER,
-        ),
-    ];
+        })
+        .collect();
     allocate(
         sequence(&[
             integer(0), // version v1

@@ -28,23 +28,13 @@ impl FakeVpcd {
     /// Inserts `card` with `plan` into a fresh local "slot".
     fn with_card(card: &SharedCard, plan: &FaultPlan) -> (FakeVpcd, vpcd::InsertedCard) {
         let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let inserted = vpcd::insert_with_faults(card.clone(), port, plan).unwrap();
-        let (stream, _) = listener.accept().unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let (stream, inserted) = insert(&listener, card, plan);
         (FakeVpcd { listener, stream }, inserted)
     }
 
     /// The card comes back into the same slot.
     fn reinsert(&mut self, card: &SharedCard, plan: &FaultPlan) -> vpcd::InsertedCard {
-        let port = self.listener.local_addr().unwrap().port();
-        let inserted = vpcd::insert_with_faults(card.clone(), port, plan).unwrap();
-        let (stream, _) = self.listener.accept().unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let (stream, inserted) = insert(&self.listener, card, plan);
         self.stream = stream;
         inserted
     }
@@ -86,8 +76,29 @@ impl FakeVpcd {
     }
 }
 
-fn dupont() -> SharedCard {
-    shared(VirtualCard::cps3(Holder::Dupont))
+/// Inserts `card` with `plan` into the local slot `listener` stands for: the card connects as
+/// it would to vpcd; returns the slot's end of that connection and the card being served.
+fn insert(
+    listener: &TcpListener,
+    card: &SharedCard,
+    plan: &FaultPlan,
+) -> (TcpStream, vpcd::InsertedCard) {
+    let port = listener.local_addr().unwrap().port();
+    let inserted = vpcd::insert_with_faults(card.clone(), port, plan).unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    (stream, inserted)
+}
+
+/// `card` in a fresh local slot, with a fault plan nothing is armed in yet: where each test
+/// starts.
+fn in_a_slot(card: VirtualCard) -> (SharedCard, FaultPlan, FakeVpcd, vpcd::InsertedCard) {
+    let card = shared(card);
+    let plan = FaultPlan::new();
+    let (vpcd, inserted) = FakeVpcd::with_card(&card, &plan);
+    (card, plan, vpcd, inserted)
 }
 
 fn sn_answer() -> Vec<u8> {
@@ -107,9 +118,7 @@ fn wait_until_not_serving(inserted: &vpcd::InsertedCard) {
 
 #[test]
 fn without_faults_the_card_answers_and_the_plan_records_every_command() {
-    let card = dupont();
-    let plan = FaultPlan::new();
-    let (mut vpcd, _inserted) = FakeVpcd::with_card(&card, &plan);
+    let (card, plan, mut vpcd, _inserted) = in_a_slot(VirtualCard::cps3(Holder::Dupont));
     vpcd.control(POWER_ON);
     vpcd.control(ATR_REQUEST);
     assert_eq!(vpcd.receive().unwrap(), card.lock().unwrap().atr());
@@ -121,9 +130,7 @@ fn without_faults_the_card_answers_and_the_plan_records_every_command() {
 
 #[test]
 fn removal_during_apdu_n_lets_the_card_act_then_closes_without_an_answer() {
-    let card = dupont();
-    let plan = FaultPlan::new();
-    let (mut vpcd, inserted) = FakeVpcd::with_card(&card, &plan);
+    let (card, plan, mut vpcd, inserted) = in_a_slot(VirtualCard::cps3(Holder::Dupont));
     assert_eq!(vpcd.transmit(&SELECT_SN).unwrap(), [0x90, 0x00]);
     plan.arm(2, Fault::RemoveDuring);
     assert_eq!(vpcd.transmit(&READ_SN).unwrap(), sn_answer());
@@ -149,9 +156,7 @@ fn removal_during_apdu_n_lets_the_card_act_then_closes_without_an_answer() {
 
 #[test]
 fn removal_before_apdu_n_closes_right_after_answering_apdu_n_minus_1() {
-    let card = dupont();
-    let plan = FaultPlan::new();
-    let (mut vpcd, inserted) = FakeVpcd::with_card(&card, &plan);
+    let (card, plan, mut vpcd, inserted) = in_a_slot(VirtualCard::cps3(Holder::Dupont));
     plan.arm(2, Fault::RemoveBefore);
     assert_eq!(vpcd.transmit(&SELECT_SN).unwrap(), [0x90, 0x00]);
     // Nothing is sent yet, and the connection is already closed.
@@ -165,9 +170,7 @@ fn removal_before_apdu_n_closes_right_after_answering_apdu_n_minus_1() {
 
 #[test]
 fn removal_before_the_next_apdu_pulls_the_card_out_at_once() {
-    let card = dupont();
-    let plan = FaultPlan::new();
-    let (mut vpcd, inserted) = FakeVpcd::with_card(&card, &plan);
+    let (_, plan, mut vpcd, inserted) = in_a_slot(VirtualCard::cps3(Holder::Dupont));
     assert_eq!(vpcd.transmit(&SELECT_SN).unwrap(), [0x90, 0x00]);
     plan.arm(1, Fault::RemoveBefore);
     assert_eq!(vpcd.receive(), None);
@@ -178,9 +181,7 @@ fn removal_before_the_next_apdu_pulls_the_card_out_at_once() {
 
 #[test]
 fn a_removed_card_goes_back_in_and_the_plan_keeps_counting() {
-    let card = dupont();
-    let plan = FaultPlan::new();
-    let (mut vpcd, inserted) = FakeVpcd::with_card(&card, &plan);
+    let (card, plan, mut vpcd, inserted) = in_a_slot(VirtualCard::cps3(Holder::Dupont));
     plan.arm(1, Fault::RemoveDuring);
     plan.arm(3, Fault::StatusWord(0x6F00));
     assert_eq!(vpcd.transmit(&SELECT_SN), None);
@@ -195,9 +196,8 @@ fn a_removed_card_goes_back_in_and_the_plan_keeps_counting() {
 
 #[test]
 fn a_reset_before_apdu_n_loses_the_pin_state_but_keeps_the_counter() {
-    let card = shared(VirtualCard::cps3(Holder::Dupont).with_pin_tries_left(2));
-    let plan = FaultPlan::new();
-    let (mut vpcd, _inserted) = FakeVpcd::with_card(&card, &plan);
+    let (card, plan, mut vpcd, _inserted) =
+        in_a_slot(VirtualCard::cps3(Holder::Dupont).with_pin_tries_left(2));
     assert_eq!(vpcd.transmit(&VERIFY_1234).unwrap(), [0x90, 0x00]);
     assert_eq!(vpcd.transmit(&VERIFY_STATUS).unwrap(), [0x90, 0x00]);
     plan.arm(1, Fault::ResetBefore);
@@ -220,9 +220,7 @@ fn a_reset_before_apdu_n_loses_the_pin_state_but_keeps_the_counter() {
 
 #[test]
 fn a_delayed_answer_comes_late_and_unchanged() {
-    let card = dupont();
-    let plan = FaultPlan::new();
-    let (mut vpcd, _inserted) = FakeVpcd::with_card(&card, &plan);
+    let (_, plan, mut vpcd, _inserted) = in_a_slot(VirtualCard::cps3(Holder::Dupont));
     assert_eq!(vpcd.transmit(&SELECT_SN).unwrap(), [0x90, 0x00]);
     plan.arm(1, Fault::Delay(Duration::from_millis(400)));
     let started = Instant::now();
@@ -238,9 +236,7 @@ fn a_delayed_answer_comes_late_and_unchanged() {
 
 #[test]
 fn an_unexpected_status_word_replaces_the_answer_and_the_card_never_sees_the_command() {
-    let card = dupont();
-    let plan = FaultPlan::new();
-    let (mut vpcd, _inserted) = FakeVpcd::with_card(&card, &plan);
+    let (card, plan, mut vpcd, _inserted) = in_a_slot(VirtualCard::cps3(Holder::Dupont));
     plan.arm(1, Fault::StatusWord(0x6A82));
     plan.arm(2, Fault::StatusWord(0x6F00));
     assert_eq!(vpcd.transmit(&SELECT_SN).unwrap(), [0x6A, 0x82]);
@@ -254,9 +250,7 @@ fn an_unexpected_status_word_replaces_the_answer_and_the_card_never_sees_the_com
 
 #[test]
 fn control_bytes_are_not_counted_as_apdus() {
-    let card = dupont();
-    let plan = FaultPlan::new();
-    let (mut vpcd, _inserted) = FakeVpcd::with_card(&card, &plan);
+    let (card, plan, mut vpcd, _inserted) = in_a_slot(VirtualCard::cps3(Holder::Dupont));
     plan.arm(2, Fault::StatusWord(0x6F00));
     vpcd.control(ATR_REQUEST);
     assert_eq!(vpcd.receive().unwrap(), card.lock().unwrap().atr());
@@ -269,9 +263,7 @@ fn control_bytes_are_not_counted_as_apdus() {
 
 #[test]
 fn after_a_fault_pulled_the_card_out_removal_waits_only_the_rest_of_the_settle_time() {
-    let card = dupont();
-    let plan = FaultPlan::new();
-    let (mut vpcd, inserted) = FakeVpcd::with_card(&card, &plan);
+    let (_, plan, mut vpcd, inserted) = in_a_slot(VirtualCard::cps3(Holder::Dupont));
     plan.arm(1, Fault::RemoveDuring);
     assert_eq!(vpcd.transmit(&SELECT_SN), None);
     wait_until_not_serving(&inserted);

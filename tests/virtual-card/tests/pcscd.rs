@@ -82,12 +82,18 @@ fn insert(card: &SharedCard, port: u16) -> vpcd::InsertedCard {
 
 const ATR: &str = "3b:ac:00:40:2a:00:12:25:00:64:80:00:03:10:00:90:00";
 
-#[test]
-fn pcscd_sees_the_card_and_opensc_reads_its_serial() {
-    let _lock = pcscd_test_lock().expect("pcscd test lock");
+/// The pcscd lock, and Dupont's card in vpcd's first slot once pcscd reports it.
+fn dupont_in_the_first_slot() -> (std::fs::File, SharedCard, vpcd::InsertedCard) {
+    let lock = pcscd_test_lock().expect("pcscd test lock");
     let card = shared(VirtualCard::cps3(Holder::Dupont));
     let inserted = insert(&card, vpcd::FIRST_SLOT_PORT);
     wait_for_card(FIRST_SLOT_READER, ATR);
+    (lock, card, inserted)
+}
+
+#[test]
+fn pcscd_sees_the_card_and_opensc_reads_its_serial() {
+    let (_lock, card, inserted) = dupont_in_the_first_slot();
 
     let (ok, text) = run(
         "opensc-tool",
@@ -130,10 +136,7 @@ fn pcscd_sees_the_card_and_opensc_reads_its_serial() {
 
 #[test]
 fn pkcs15_tool_lists_the_certificates_keys_and_pin() {
-    let _lock = pcscd_test_lock().expect("pcscd test lock");
-    let card = shared(VirtualCard::cps3(Holder::Dupont));
-    let inserted = insert(&card, vpcd::FIRST_SLOT_PORT);
-    wait_for_card(FIRST_SLOT_READER, ATR);
+    let (_lock, card, inserted) = dupont_in_the_first_slot();
 
     let (ok, text) = run(
         "pkcs15-tool",
@@ -175,10 +178,7 @@ fn pkcs15_tool_lists_the_certificates_keys_and_pin() {
 #[test]
 fn opensc_verifies_the_pin_and_signs_with_internal_authenticate() {
     use sha2::Digest;
-    let _lock = pcscd_test_lock().expect("pcscd test lock");
-    let card = shared(VirtualCard::cps3(Holder::Dupont));
-    let inserted = insert(&card, vpcd::FIRST_SLOT_PORT);
-    wait_for_card(FIRST_SLOT_READER, ATR);
+    let (_lock, card, inserted) = dupont_in_the_first_slot();
 
     let directory = std::env::temp_dir().join(format!("cpx-vcard-{}", std::process::id()));
     std::fs::create_dir_all(&directory).unwrap();

@@ -297,19 +297,25 @@ fn aodf_describes_the_cardholder_pin() {
     assert!(pin.pin.path.is_none(), "a global PIN, verified from any DF");
 }
 
-#[test]
-fn prkdf_describes_the_two_keys() {
-    let mut card = VirtualCard::cps3(Holder::Martin).with_ef_dir_path();
-    let discovered = discover(&mut card);
-    let prkdf = read_file(&mut card, &directory(&discovered, 0));
-    let encoded: Vec<Vec<u8>> = elements(&prkdf)
+/// The PrKDF's entries (the ODF's privateKeys [0] directory), each checked to be the
+/// privateRSAKey choice, as DER to decode with [`PrivateRsaKeyObject`] (which borrows it).
+fn private_key_entries(card: &mut VirtualCard, discovered: &Discovered) -> Vec<Vec<u8>> {
+    let prkdf = read_file(card, &directory(discovered, 0));
+    elements(&prkdf)
         .iter()
         .map(|any| {
             assert_eq!(any.tag(), Tag::Sequence, "privateRSAKey choice");
             any.to_der().unwrap()
         })
-        .collect();
-    let keys: Vec<PrivateRsaKeyObject> = encoded
+        .collect()
+}
+
+#[test]
+fn prkdf_describes_the_two_keys() {
+    let mut card = VirtualCard::cps3(Holder::Martin).with_ef_dir_path();
+    let discovered = discover(&mut card);
+    let entries = private_key_entries(&mut card, &discovered);
+    let keys: Vec<PrivateRsaKeyObject> = entries
         .iter()
         .map(|der| PrivateRsaKeyObject::from_der(der).unwrap())
         .collect();
@@ -342,12 +348,10 @@ fn prkdf_describes_the_two_keys() {
 fn cdf_links_each_certificate_to_its_key_and_file() {
     let mut card = VirtualCard::cps3(Holder::Dupont).with_ef_dir_path();
     let discovered = discover(&mut card);
-    let prkdf = read_file(&mut card, &directory(&discovered, 0));
-    let key_ids: Vec<Vec<u8>> = elements(&prkdf)
+    let key_ids: Vec<Vec<u8>> = private_key_entries(&mut card, &discovered)
         .iter()
-        .map(|any| {
-            let der = any.to_der().unwrap();
-            let key = PrivateRsaKeyObject::from_der(&der).unwrap();
+        .map(|der| {
+            let key = PrivateRsaKeyObject::from_der(der).unwrap();
             key.key.id.as_bytes().to_vec()
         })
         .collect();
