@@ -12,9 +12,9 @@
 // with the reason; under CI=true anything else missing is a failure, not a skip.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { eventually, launch } from "../lib/browsers.mjs";
 import {
@@ -28,7 +28,7 @@ import {
   waitForState,
 } from "../lib/demo-site.mjs";
 import { waitForPage, waitForPinKeys } from "../lib/page-driver.mjs";
-import { ARTIFACTS_DIR, REPO_ROOT, realHostPath, skipReason } from "../lib/paths.mjs";
+import { ARTIFACTS_DIR, REPO_ROOT, besideHost, realHostPath, realHostSkipReason } from "../lib/paths.mjs";
 import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
 import { writeAllowedOriginsPolicy } from "../lib/policy.mjs";
 
@@ -41,25 +41,12 @@ const CARD = { holder: "MARIE DUPONT", idNat: "810001234567" };
 const TRUST_ANCHOR = join(REPO_ROOT, "tests", "virtual-card", "fixtures", "test-ca.der");
 
 const hostPath = realHostPath();
-const nextToHost = (/** @type {string} */ name) => (hostPath ? join(dirname(hostPath), name) : "");
-const demoBinary = process.env.CPX_DEMO_BIN ?? nextToHost("cpx-demo");
-const idpBinary = process.env.CPX_IDP_BIN ?? nextToHost("cpx-idp");
-const cardBinary = process.env.CPX_VIRTUAL_CARD ?? nextToHost("cpx-virtual-card");
-
-/** @param {"chromium" | "firefox"} kind */
-function suiteSkipReason(kind) {
-  if (!hostPath) return "set CPX_CONNECT_HOST to the cpx-connect binary to run the OpenID Connect flow";
-  const missing = [hostPath, demoBinary, idpBinary, cardBinary, TRUST_ANCHOR].filter((path) => !existsSync(path));
-  if (missing.length > 0) {
-    const reason = `not found: ${missing.join(", ")} (cargo build --bins)`;
-    if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);
-    return reason;
-  }
-  return skipReason(kind);
-}
+const demoBinary = process.env.CPX_DEMO_BIN ?? besideHost("cpx-demo");
+const idpBinary = process.env.CPX_IDP_BIN ?? besideHost("cpx-idp");
+const cardBinary = process.env.CPX_VIRTUAL_CARD ?? besideHost("cpx-virtual-card");
 
 for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
-  describe(`${kind}: the demo site through cpx-idp (OpenID Connect), real host and card`, { skip: suiteSkipReason(kind) }, () => {
+  describe(`${kind}: the demo site through cpx-idp (OpenID Connect), real host and card`, { skip: realHostSkipReason(kind, "the OpenID Connect flow", [demoBinary, idpBinary, cardBinary, TRUST_ANCHOR]) }, () => {
     /** @type {() => Promise<void>} */
     let releaseLock;
     /** @type {import("../lib/demo-site.mjs").LoggedCard | undefined} */
