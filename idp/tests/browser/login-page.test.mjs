@@ -11,7 +11,7 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -20,6 +20,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { freePort } from "../../../tests/lib/free-port.mjs";
+import { startServer } from "../../../tests/lib/server.mjs";
 import { standInLibrary } from "../../../tests/lib/stand-in-page-library.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -90,25 +91,13 @@ redirect_uris = ["${SITE_CALLBACK}"]
 scopes = ["openid", "profile"]
 `,
   );
-  idp = spawn(IDP_BIN, ["serve", "--demo", "--config", join(workDir, "idp.toml")], { stdio: ["ignore", "ignore", "pipe"] });
-  await new Promise((ready, fail) => {
-    let stderr = "";
-    const timer = setTimeout(() => fail(new Error(`cpx-idp did not start:\n${stderr}`)), STEP_TIMEOUT_MS);
-    idp.stderr.on("data", (chunk) => {
-      stderr += chunk;
-      if (stderr.includes("serving")) {
-        clearTimeout(timer);
-        ready();
-      }
-    });
-    idp.on("exit", (code) => fail(new Error(`cpx-idp exited with ${code}:\n${stderr}`)));
-  });
+  idp = await startServer("cpx-idp", IDP_BIN, ["serve", "--demo", "--config", join(workDir, "idp.toml")]);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 });
 
 after(async () => {
   await browser?.close();
-  idp?.kill();
+  await idp?.close();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
