@@ -14,7 +14,7 @@
 // missing is a failure, not a skip.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -36,7 +36,7 @@ import {
 import { waitForPage, waitForPinKeys } from "../lib/page-driver.mjs";
 import { seriousViolations } from "../lib/axe.mjs";
 import { ARTIFACTS_DIR, REPO_ROOT, besideHost, realHostPath, realHostSkipReason } from "../lib/paths.mjs";
-import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
+import { startPcscdRun } from "../lib/pcscd-lock.mjs";
 import { writeAllowedOriginsPolicy } from "../lib/policy.mjs";
 
 const TEST_TIMEOUT_MS = 90_000;
@@ -76,26 +76,22 @@ async function cardErrorAfter(page, marker, message, code) {
 
 for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
   describe(`${kind}: the demo site's card login with the real host and card`, { skip: realHostSkipReason(kind, "the demo flow", [demoBinary, cardBinary, TRUST_ANCHOR]) }, () => {
-    /** @type {() => Promise<void>} */
-    let releaseLock;
+    /** @type {Awaited<ReturnType<typeof startPcscdRun>> | undefined} */
+    let run;
     /** @type {import("../lib/demo-site.mjs").LoggedCard | undefined} */
     let card;
     /** @type {Awaited<ReturnType<typeof startDemoSite>>} */
     let site;
-    /** @type {string} */
-    let runDir;
 
     before(async () => {
-      releaseLock = await acquirePcscdLock();
-      runDir = mkdtempSync(join(tmpdir(), `cpx-demo-flow-${kind}-`));
+      run = await startPcscdRun(`cpx-demo-flow-${kind}-`);
       card = await insertLoggedVirtualCard(cardBinary, { pin: PIN, holder: "dupont" });
-      site = await startDemoSite({ binary: demoBinary, trustAnchor: TRUST_ANCHOR, workDir: runDir });
+      site = await startDemoSite({ binary: demoBinary, trustAnchor: TRUST_ANCHOR, workDir: run.dir });
     });
     after(async () => {
       await site?.close();
       await card?.remove();
-      await releaseLock?.();
-      if (runDir) rmSync(runDir, { recursive: true, force: true });
+      await run?.release();
     });
 
     /**

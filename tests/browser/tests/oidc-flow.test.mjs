@@ -12,7 +12,7 @@
 // with the reason; under CI=true anything else missing is a failure, not a skip.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -29,7 +29,7 @@ import {
 } from "../lib/demo-site.mjs";
 import { waitForPage, waitForPinKeys } from "../lib/page-driver.mjs";
 import { ARTIFACTS_DIR, REPO_ROOT, besideHost, realHostPath, realHostSkipReason } from "../lib/paths.mjs";
-import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
+import { startPcscdRun } from "../lib/pcscd-lock.mjs";
 import { writeAllowedOriginsPolicy } from "../lib/policy.mjs";
 
 /** Generous: a loaded 2-core machine runs two servers, a browser, the host and pcscd. */
@@ -47,8 +47,8 @@ const cardBinary = process.env.CPX_VIRTUAL_CARD ?? besideHost("cpx-virtual-card"
 
 for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
   describe(`${kind}: the demo site through cpx-idp (OpenID Connect), real host and card`, { skip: realHostSkipReason(kind, "the OpenID Connect flow", [demoBinary, idpBinary, cardBinary, TRUST_ANCHOR]) }, () => {
-    /** @type {() => Promise<void>} */
-    let releaseLock;
+    /** @type {Awaited<ReturnType<typeof startPcscdRun>> | undefined} */
+    let run;
     /** @type {import("../lib/demo-site.mjs").LoggedCard | undefined} */
     let card;
     /** @type {Awaited<ReturnType<typeof startDemoSite>> | undefined} */
@@ -57,21 +57,18 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
     let provider;
     /** @type {{ remove: () => void } | undefined} */
     let policy;
-    /** @type {string} */
-    let runDir;
 
     before(async () => {
-      releaseLock = await acquirePcscdLock();
-      runDir = mkdtempSync(join(tmpdir(), `cpx-oidc-flow-${kind}-`));
+      run = await startPcscdRun(`cpx-oidc-flow-${kind}-`);
       // Both ports first: each server names the other in its configuration.
       const sitePort = await freePort();
       const providerPort = await freePort();
       const siteOrigin = `https://localhost:${sitePort}`;
-      provider = await startProvider({ binary: idpBinary, trustAnchor: TRUST_ANCHOR, workDir: runDir, port: providerPort, siteOrigin });
+      provider = await startProvider({ binary: idpBinary, trustAnchor: TRUST_ANCHOR, workDir: run.dir, port: providerPort, siteOrigin });
       site = await startDemoSite({
         binary: demoBinary,
         trustAnchor: TRUST_ANCHOR,
-        workDir: runDir,
+        workDir: run.dir,
         port: sitePort,
         extraArgs: ["--oidc-issuer", provider.origin, "--oidc-client-id", provider.clientId,
           "--oidc-client-secret-file", provider.secretFile, "--oidc-provider-ca", provider.caFile],
@@ -84,8 +81,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       await site?.close();
       await provider?.close();
       await card?.remove();
-      await releaseLock?.();
-      if (runDir) rmSync(runDir, { recursive: true, force: true });
+      await run?.release();
     });
 
     /** @param {string} name */
