@@ -11,12 +11,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { freePort } from "../../../tests/lib/free-port.mjs";
+import { launchChromium } from "../../../tests/lib/page-script-chromium.mjs";
 import { startServer } from "../../../tests/lib/server.mjs";
 import { standInLibrary } from "../../../tests/lib/stand-in-page-library.mjs";
 
@@ -25,11 +25,7 @@ const REPO = resolve(HERE, "../../..");
 const FIXTURES = resolve(HERE, "../fixtures");
 const DEMO_BIN =
   process.env.CPX_DEMO_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(REPO, "target"), "debug", "cpx-demo");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const STEP_TIMEOUT_MS = 15_000;
-
-const require = createRequire(join(REPO, "tests", "browser", "package.json"));
-const { chromium } = require("playwright-core");
 
 /** A page library whose authenticate() signs with the fixture key, or fails with the code in sessionStorage. */
 function stubLibrary() {
@@ -54,7 +50,7 @@ before(async () => {
     "--trust-anchor", join(FIXTURES, "test-ca.der"), "--crl", join(FIXTURES, "test-ca.crl.der"),
     "--allow-test-anchors", "--page-library", libraryPath, "--seed-demo-user",
   ]);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  browser = await launchChromium();
 });
 
 after(async () => {
