@@ -88,35 +88,35 @@ test("a host that never answers the handshake is ERR_HOST_NOT_INSTALLED", async 
   await assert.rejects(service.request("status"), { code: "ERR_HOST_NOT_INSTALLED" });
 });
 
-test("host errors pass through with their code and known details only", async () => {
+/**
+ * Sends `command` through a fresh service, lets the host answer it with `error`, and returns the
+ * failure's wire form (what reaches the page) with the service, to check and close.
+ * @param {string} command @param {any} args @param {any} error
+ */
+async function hostErrorAsThePageSeesIt(command, args, error) {
   const { ports, connectNative } = handshakingConnector();
   const service = new NativePortService({ connectNative, hostName: HOST });
-  const attempt = service.request("authenticate", { pin: "0000" });
+  const attempt = service.request(command, args);
   await flush();
-  ports[0].answer({
-    id: ports[0].last().id,
-    error: { code: "ERR_PIN_INCORRECT", message: "wrong PIN", retriesLeft: 2, debug: "not forwarded" },
+  ports[0].answer({ id: ports[0].last().id, error });
+  const failure = await attempt.then(() => assert.fail("the request succeeded"), (failure) => failure);
+  return { wire: failure.toWire(), service };
+}
+
+test("host errors pass through with their code and known details only", async () => {
+  const { wire, service } = await hostErrorAsThePageSeesIt("authenticate", { pin: "0000" }, {
+    code: "ERR_PIN_INCORRECT", message: "wrong PIN", retriesLeft: 2, debug: "not forwarded",
   });
-  await assert.rejects(attempt, (error) => {
-    const wire = /** @type {any} */ (error).toWire();
-    assert.deepEqual(wire, { code: "ERR_PIN_INCORRECT", message: "wrong PIN", retriesLeft: 2 });
-    return true;
-  });
+  assert.deepEqual(wire, { code: "ERR_PIN_INCORRECT", message: "wrong PIN", retriesLeft: 2 });
   assert.equal(service.state, "ready", "an error answer keeps the port");
   service.close();
 });
 
 test("a CPS read contactless reaches the page as ERR_CARD_UNSUPPORTED with its cardState", async () => {
-  const { ports, connectNative } = handshakingConnector();
-  const service = new NativePortService({ connectNative, hostName: HOST });
-  const attempt = service.request("certificates");
-  await flush();
   const message = "the CPS card is read contactless: insert it in the reader's contact slot";
-  ports[0].answer({ id: ports[0].last().id, error: { code: "ERR_CARD_UNSUPPORTED", message, cardState: "contactless" } });
-  await assert.rejects(attempt, (error) => {
-    assert.deepEqual(/** @type {any} */ (error).toWire(), { code: "ERR_CARD_UNSUPPORTED", message, cardState: "contactless" });
-    return true;
-  });
+  const error = { code: "ERR_CARD_UNSUPPORTED", message, cardState: "contactless" };
+  const { wire, service } = await hostErrorAsThePageSeesIt("certificates", undefined, error);
+  assert.deepEqual(wire, { code: "ERR_CARD_UNSUPPORTED", message, cardState: "contactless" });
   service.close();
 });
 

@@ -31,28 +31,46 @@ function scriptedHost(answers) {
 /** @param {PinFlow} flow */
 const onlySession = (flow) => [...flow.sessions.values()][0];
 
-test("no card: the host's answer fails the login and no window opens", async () => {
+/**
+ * A PIN flow on a fake browser and a scripted host that lists CARD, unless `answers` says
+ * otherwise: what every test starts from.
+ * @param {Record<string, (args: any) => any>} [answers]
+ */
+function startFlow(answers = {}) {
   const browser = fakeBrowserApi();
-  const host = scriptedHost({ certificates: () => { throw new CpxError("ERR_NO_CARD", "none"); } });
+  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }), ...answers });
   const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE }), { code: "ERR_NO_CARD" });
+  return { browser, host, flow };
+}
+
+/**
+ * A page's login request: tab 1 of https://a.example with NONCE, and `more` fields.
+ * @param {Record<string, any>} [more]
+ */
+const loginRequest = (more = {}) => ({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, ...more });
+
+/** Lets the flow list the cards, then open its PIN window. */
+async function untilTheWindowOpens() {
+  await flush();
+  await flush();
+}
+
+test("no card: the host's answer fails the login and no window opens", async () => {
+  const { browser, host, flow } = startFlow({ certificates: () => { throw new CpxError("ERR_NO_CARD", "none"); } });
+  await assert.rejects(flow.authenticate(loginRequest()), { code: "ERR_NO_CARD" });
   assert.equal(browser.created.length, 0);
   assert.equal(host.holds, 0, "the port is released");
 });
 
 test("a wrong PIN is reported and never retried; the next PIN typed succeeds and the window closes", async () => {
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({
-    certificates: () => ({ certificates: [CARD] }),
+  const { browser, host, flow } = startFlow({
     authenticate: (args) => {
       if (args.pin !== "1234") throw new CpxError("ERR_PIN_INCORRECT", "wrong", { retriesLeft: 2 });
       return { format: "web-eid:1.0" };
     },
   });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, lang: "fr" });
-  await flush();
-  await flush();
+  const login = flow.authenticate(loginRequest({ lang: "fr" }));
+  await untilTheWindowOpens();
   const session = onlySession(flow);
   assert.match(browser.created[0].url, /^chrome-extension:\/\/test\/pin\.html\?session=/);
   assert.equal(flow.describe(session.id).origin, "https://a.example");
@@ -74,10 +92,8 @@ test("a wrong PIN is reported and never retried; the next PIN typed succeeds and
 });
 
 test("a malformed PIN or unknown certificate never reaches the host", async () => {
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }), authenticate: () => ({}) });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
+  const { host, flow } = startFlow({ authenticate: () => ({}) });
+  const login = flow.authenticate(loginRequest());
   await flush();
   const session = onlySession(flow);
   await assert.rejects(flow.submit(session.id, "c1", "12a4"), { code: "ERR_PIN_FORMAT" });
@@ -88,24 +104,18 @@ test("a malformed PIN or unknown certificate never reaches the host", async () =
 });
 
 test("closing the window cancels the login", async () => {
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
-  await flush();
-  await flush();
+  const { browser, flow } = startFlow();
+  const login = flow.authenticate(loginRequest());
+  await untilTheWindowOpens();
   browser.userCloses(browser.created[0].id);
   await assert.rejects(login, { code: "ERR_USER_CANCELLED" });
   assert.equal(flow.sessions.size, 0);
 });
 
 test("closing the tab that asked closes its PIN window", async () => {
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 5, origin: "https://a.example", challengeNonce: NONCE });
-  await flush();
-  await flush();
+  const { browser, flow } = startFlow();
+  const login = flow.authenticate(loginRequest({ tabId: 5 }));
+  await untilTheWindowOpens();
   browser.userClosesTab(4);
   assert.equal(flow.sessions.size, 1, "another tab changes nothing");
   browser.userClosesTab(5);
@@ -115,13 +125,10 @@ test("closing the tab that asked closes its PIN window", async () => {
 
 test("no PIN in time closes the window with ERR_PIN_TIMEOUT", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 30_000 });
+  const { browser, flow } = startFlow();
+  const login = flow.authenticate(loginRequest({ timeoutMs: 30_000 }));
   const outcome = assert.rejects(login, { code: "ERR_PIN_TIMEOUT" });
-  await flush();
-  await flush();
+  await untilTheWindowOpens();
   t.mock.timers.tick(30_000);
   await outcome;
   await flush();
@@ -129,10 +136,8 @@ test("no PIN in time closes the window with ERR_PIN_TIMEOUT", async (t) => {
 });
 
 test("a page timeout below the minimum PIN wait is refused before the host is asked: the window cannot flash", async () => {
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 1 }), {
+  const { browser, host, flow } = startFlow();
+  await assert.rejects(flow.authenticate(loginRequest({ timeoutMs: 1 })), {
     code: "ERR_INVALID_REQUEST",
     details: { field: "timeout" },
   });
@@ -143,12 +148,10 @@ test("a page timeout below the minimum PIN wait is refused before the host is as
 
 test("a card that takes the page's whole budget to answer opens no window", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({
+  const { browser, flow } = startFlow({
     certificates: () => new Promise((resolve) => setTimeout(() => resolve({ certificates: [CARD] }), 16_000)),
   });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 20_000 });
+  const login = flow.authenticate(loginRequest({ timeoutMs: 20_000 }));
   const outcome = assert.rejects(login, { code: "ERR_TIMEOUT" });
   await flush();
   t.mock.timers.tick(16_000);
@@ -158,18 +161,14 @@ test("a card that takes the page's whole budget to answer opens no window", asyn
 
 test("a wrong PIN does not extend the deadline fixed when the request arrived", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({
-    certificates: () => ({ certificates: [CARD] }),
+  const { browser, flow } = startFlow({
     authenticate: () => { throw new CpxError("ERR_PIN_INCORRECT", "wrong", { retriesLeft: 2 }); },
   });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
   const start = Date.now();
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
+  const login = flow.authenticate(loginRequest());
   let settled = false;
   const outcome = assert.rejects(login, { code: "ERR_PIN_TIMEOUT" }).then(() => { settled = true; });
-  await flush();
-  await flush();
+  await untilTheWindowOpens();
   const session = onlySession(flow);
   assert.equal(flow.describe(session.id).pinDeadline, start + PIN_TIMEOUT_MS);
   t.mock.timers.tick(PIN_TIMEOUT_MS - 1_000);
@@ -183,21 +182,17 @@ test("a wrong PIN does not extend the deadline fixed when the request arrived", 
 
 test("the deadline counts from when the content script got the request, not from a slow background start", async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const { flow } = startFlow();
   const requestedAt = Date.now() - 3_000;
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 20_000, requestedAt });
+  const login = flow.authenticate(loginRequest({ timeoutMs: 20_000, requestedAt }));
   const outcome = assert.rejects(login, { code: "ERR_PIN_TIMEOUT" });
-  await flush();
-  await flush();
+  await untilTheWindowOpens();
   assert.equal(flow.describe(onlySession(flow).id).pinDeadline, requestedAt + 20_000);
   t.mock.timers.tick(17_000);
   await outcome;
   // A time from the future is not believed.
-  const later = flow.authenticate({ tabId: 2, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 20_000, requestedAt: Date.now() + 60_000 });
-  await flush();
-  await flush();
+  const later = flow.authenticate(loginRequest({ tabId: 2, timeoutMs: 20_000, requestedAt: Date.now() + 60_000 }));
+  await untilTheWindowOpens();
   assert.equal(flow.describe(onlySession(flow).id).pinDeadline, Date.now() + 20_000);
   flow.cancel(onlySession(flow).id);
   await assert.rejects(later, { code: "ERR_USER_CANCELLED" });
@@ -205,13 +200,10 @@ test("the deadline counts from when the content script got the request, not from
 
 test("after the page's timeout no PIN is sent to the host", async (t) => {
   t.mock.timers.enable({ apis: ["Date"] });
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }), authenticate: () => ({ format: "web-eid:1.0" }) });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, timeoutMs: 20_000 });
+  const { host, flow } = startFlow({ authenticate: () => ({ format: "web-eid:1.0" }) });
+  const login = flow.authenticate(loginRequest({ timeoutMs: 20_000 }));
   const outcome = assert.rejects(login, { code: "ERR_PIN_TIMEOUT" });
-  await flush();
-  await flush();
+  await untilTheWindowOpens();
   const session = onlySession(flow);
   // The window's own timer has not fired yet (a busy background), but the deadline has passed.
   t.mock.timers.tick(20_000);
@@ -221,13 +213,10 @@ test("after the page's timeout no PIN is sent to the host", async (t) => {
 });
 
 test("the page going away (reload, navigation) ends the login and closes its window", async () => {
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }), authenticate: () => ({}) });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
+  const { browser, host, flow } = startFlow({ authenticate: () => ({}) });
   const gone = new AbortController();
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, signal: gone.signal });
-  await flush();
-  await flush();
+  const login = flow.authenticate(loginRequest({ signal: gone.signal }));
+  await untilTheWindowOpens();
   const session = onlySession(flow);
   gone.abort();
   await assert.rejects(login, { code: "ERR_USER_CANCELLED" });
@@ -237,11 +226,9 @@ test("the page going away (reload, navigation) ends the login and closes its win
 });
 
 test("a page gone before the cards are listed gets no window", async () => {
-  const browser = fakeBrowserApi();
   const gone = new AbortController();
-  const host = scriptedHost({ certificates: () => { gone.abort(); return { certificates: [CARD] }; } });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE, signal: gone.signal }), {
+  const { browser, flow } = startFlow({ certificates: () => { gone.abort(); return { certificates: [CARD] }; } });
+  await assert.rejects(flow.authenticate(loginRequest({ signal: gone.signal })), {
     code: "ERR_USER_CANCELLED",
   });
   assert.equal(browser.created.length, 0);
@@ -249,45 +236,37 @@ test("a page gone before the cards are listed gets no window", async () => {
 
 test("after the user cancels, the same tab is refused for a few seconds; other tabs are not", async (t) => {
   t.mock.timers.enable({ apis: ["Date"] });
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({ certificates: () => ({ certificates: [CARD] }) });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
-  await flush();
-  await flush();
+  const { browser, flow } = startFlow();
+  const login = flow.authenticate(loginRequest());
+  await untilTheWindowOpens();
   flow.cancel(onlySession(flow).id);
   await assert.rejects(login, { code: "ERR_USER_CANCELLED" });
-  await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE }), { code: "ERR_USER_CANCELLED" });
+  await assert.rejects(flow.authenticate(loginRequest()), { code: "ERR_USER_CANCELLED" });
   assert.equal(browser.created.length, 1, "no second window");
-  const other = flow.authenticate({ tabId: 2, origin: "https://a.example", challengeNonce: NONCE });
-  await flush();
-  await flush();
+  const other = flow.authenticate(loginRequest({ tabId: 2 }));
+  await untilTheWindowOpens();
   assert.equal(browser.created.length, 2);
   flow.cancel(onlySession(flow).id);
   await assert.rejects(other, { code: "ERR_USER_CANCELLED" });
   t.mock.timers.tick(CANCEL_COOLDOWN_MS);
-  const again = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
-  await flush();
-  await flush();
+  const again = flow.authenticate(loginRequest());
+  await untilTheWindowOpens();
   assert.equal(browser.created.length, 3, "the tab may ask again");
   flow.cancel(onlySession(flow).id);
   await assert.rejects(again, { code: "ERR_USER_CANCELLED" });
 });
 
 test("two cards: a blocked PIN on one leaves the other usable, and a blocked card cannot be chosen", async () => {
-  const browser = fakeBrowserApi();
   const second = { ...CARD, certificateId: "c2", reader: "R2" };
-  const host = scriptedHost({
+  const { host, flow } = startFlow({
     certificates: () => ({ certificates: [CARD, second] }),
     authenticate: (args) => {
       if (args.certificateId === "c1") throw new CpxError("ERR_PIN_BLOCKED", "blocked");
       return { format: "web-eid:1.0" };
     },
   });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
-  await flush();
-  await flush();
+  const login = flow.authenticate(loginRequest());
+  await untilTheWindowOpens();
   const session = onlySession(flow);
   const blocked = await flow.submit(session.id, "c1", "0000");
   assert.equal(blocked.done, false);
@@ -300,15 +279,11 @@ test("two cards: a blocked PIN on one leaves the other usable, and a blocked car
 });
 
 test("a blocked PIN settles the login at once but keeps the window to explain", async () => {
-  const browser = fakeBrowserApi();
-  const host = scriptedHost({
-    certificates: () => ({ certificates: [CARD] }),
+  const { browser, host, flow } = startFlow({
     authenticate: () => { throw new CpxError("ERR_PIN_BLOCKED", "blocked"); },
   });
-  const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-  const login = flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE });
-  await flush();
-  await flush();
+  const login = flow.authenticate(loginRequest());
+  await untilTheWindowOpens();
   const session = onlySession(flow);
   const outcome = await flow.submit(session.id, "c1", "0000");
   assert.equal(outcome.error?.code, "ERR_PIN_BLOCKED");
@@ -326,10 +301,10 @@ test("a nonce or an origin the host would refuse is refused before the host is a
   const host = scriptedHost({});
   const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
   for (const challengeNonce of [42, "", "short", crypto.randomUUID().repeat(2), `${"A".repeat(43)}!`, "A".repeat(132)]) {
-    await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce }), { code: "ERR_NONCE_INVALID" }, String(challengeNonce));
+    await assert.rejects(flow.authenticate(loginRequest({ challengeNonce })), { code: "ERR_NONCE_INVALID" }, String(challengeNonce));
   }
   for (const origin of ["https://A.example", "https://a.example/", "https://a_b.example"]) {
-    await assert.rejects(flow.authenticate({ tabId: 1, origin, challengeNonce: NONCE }), { code: "ERR_ORIGIN_INVALID" }, origin);
+    await assert.rejects(flow.authenticate(loginRequest({ origin })), { code: "ERR_ORIGIN_INVALID" }, origin);
   }
   assert.equal(host.calls.length, 0);
   assert.equal(browser.created.length, 0);
@@ -341,7 +316,7 @@ test("the asking tab is checked again right before the window opens: left or unf
     // The user turns to another tab (or window) while the card is being read.
     const host = scriptedHost({ certificates: () => { Object.assign(browser.front, front); return { certificates: [CARD] }; } });
     const flow = new PinFlow({ api: browser.api, host: /** @type {any} */ (host) });
-    await assert.rejects(flow.authenticate({ tabId: 1, origin: "https://a.example", challengeNonce: NONCE }), {
+    await assert.rejects(flow.authenticate(loginRequest()), {
       code: "ERR_USER_ACTIVATION_REQUIRED",
     });
     assert.equal(browser.created.length, 0, JSON.stringify(front));

@@ -1,5 +1,6 @@
 # Sourced by the shell test scripts (tests/windows/run.sh, tests/release/run.sh): the counters and
-# the ok / fail / expect helpers, a missing tool's verdict, and the closing summary. The script
+# the ok / fail / expect helpers, a missing tool's verdict, the tools and Wine both need, and the
+# closing summary. The script
 # sets checks_name (its prefix in messages) before sourcing this.
 : "${checks_name:?set checks_name before sourcing tests/lib/checks.sh}"
 failures=0
@@ -19,6 +20,22 @@ missing_tool() {
   fi
   echo "$checks_name: SKIPPED: $1 missing (scripts/setup.sh test installs it on Debian 12)"
   exit 0
+}
+# require_tools TOOL...: each a command on PATH (or an executable path), else missing_tool.
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || missing_tool "$tool"
+  done
+}
+# find_wine: sets WINE (wine64, on PATH or Debian's /usr/lib/wine) and WINESERVER beside it, which
+# both scripts run Windows programs with; missing_tool when there is no wine64.
+find_wine() {
+  WINE=$(command -v wine64 || true)
+  [ -n "$WINE" ] || WINE=/usr/lib/wine/wine64
+  [ -x "$WINE" ] || missing_tool wine64
+  WINESERVER=$(dirname "$WINE")/wineserver
+  [ -x "$WINESERVER" ] || WINESERVER=$(command -v wineserver || echo wineserver)
 }
 # checks_summary: the counts; fails when any check failed.
 checks_summary() {

@@ -23,20 +23,14 @@ root=$(pwd)
 checks_name=release
 # shellcheck source=tests/lib/checks.sh
 source tests/lib/checks.sh
-WINE=$(command -v wine64 || true)
-[ -n "$WINE" ] || WINE=/usr/lib/wine/wine64
-[ -x "$WINE" ] || missing_tool wine64
-for tool in apt-ftparchive gpg curl openssl osslsigncode wixl msiinfo msibuild chromium node; do
-  command -v "$tool" >/dev/null 2>&1 || missing_tool "$tool"
-done
+find_wine
+require_tools apt-ftparchive gpg curl openssl osslsigncode wixl msiinfo msibuild chromium node
 [ -d tests/browser/node_modules/playwright-core ] || missing_tool "playwright-core (cd tests/browser && npm ci)"
 [ "$(id -u)" = 0 ] || { echo "release: run as root inside /work/tools/isolated.sh (apt-get install)" >&2; exit 1; }
 if dpkg-query -W -f='${Status}' cpx-connect 2>/dev/null | grep -q ' installed$'; then
   echo "release: a cpx-connect package is already installed; remove it first (dpkg -r cpx-connect)" >&2
   exit 1
 fi
-WINESERVER=$(dirname "$WINE")/wineserver
-[ -x "$WINESERVER" ] || WINESERVER=$(command -v wineserver || echo wineserver)
 
 started=$(date +%s)
 

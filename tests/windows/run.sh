@@ -35,18 +35,12 @@ root=$(pwd)
 checks_name=windows
 # shellcheck source=tests/lib/checks.sh
 source tests/lib/checks.sh
-WINE=$(command -v wine64 || true)
-[ -n "$WINE" ] || WINE=/usr/lib/wine/wine64
-[ -x "$WINE" ] || missing_tool wine64
-for tool in x86_64-w64-mingw32-gcc wixl node /usr/bin/rustc /usr/bin/cargo-clippy osslsigncode openssl softhsm2-util; do
-  command -v "$tool" >/dev/null 2>&1 || missing_tool "$tool"
-done
+find_wine
+require_tools x86_64-w64-mingw32-gcc wixl node /usr/bin/rustc /usr/bin/cargo-clippy osslsigncode openssl softhsm2-util
 # SoftHSM2's PKCS#11 module, and libp11's engine through which osslsigncode loads it.
 softhsm_module=/usr/lib/softhsm/libsofthsm2.so
 [ -r "$softhsm_module" ] || missing_tool "$softhsm_module (softhsm2)"
 openssl engine pkcs11 -t >/dev/null 2>&1 || missing_tool "OpenSSL's pkcs11 engine (libengine-pkcs11-openssl)"
-WINESERVER=$(dirname "$WINE")/wineserver
-[ -x "$WINESERVER" ] || WINESERVER=$(command -v wineserver || echo wineserver)
 
 started=$(date +%s)
 lap=$started

@@ -72,6 +72,13 @@ async fn open_login_page(site: &Router) -> String {
     cookie
 }
 
+/// The site, and the session cookie its login page gave the browser.
+async fn site_with_a_session() -> (Router, String) {
+    let site = site();
+    let cookie = open_login_page(&site).await;
+    (site, cookie)
+}
+
 async fn fetch_nonce(site: &Router, cookie: &str) -> Answer {
     let request = Request::get("/api/nonce")
         .header(COOKIE, cookie)
@@ -82,20 +89,40 @@ async fn fetch_nonce(site: &Router, cookie: &str) -> Answer {
     send(site, request).await
 }
 
+/// A token `card` signs for `origin` over a fresh challenge of the session, as the page library
+/// asks for one before each login.
+async fn card_token(site: &Router, cookie: &str, origin: &str, card: &TestCard) -> Vec<u8> {
+    let answer = fetch_nonce(site, cookie).await;
+    let nonce = answer.json["nonce"].as_str().expect("a nonce");
+    sign_test_token(origin, nonce, card).unwrap()
+}
+
+/// The card login request a browser sends, with the headers a test leaves out or changes: the
+/// `Origin` header (`None`: left out) and the content type.
+fn login_request(
+    cookie: &str,
+    origin: Option<&str>,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Request<Body> {
+    let mut request = Request::post("/api/login/card").header(COOKIE, cookie);
+    if let Some(origin) = origin {
+        request = request.header(ORIGIN, origin);
+    }
+    request
+        .header(CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap()
+}
+
 async fn post_token(site: &Router, cookie: &str, token: Vec<u8>) -> Answer {
-    let request = Request::post("/api/login/card")
-        .header(COOKIE, cookie)
-        .header(ORIGIN, ORIGIN_OF_SITE)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Body::from(token))
-        .unwrap();
+    let request = login_request(cookie, Some(ORIGIN_OF_SITE), "application/json", token);
     send(site, request).await
 }
 
 #[tokio::test]
 async fn a_test_card_logs_in_and_gets_a_new_session_id() {
-    let site = site();
-    let cookie = open_login_page(&site).await;
+    let (site, cookie) = site_with_a_session().await;
     let nonce = fetch_nonce(&site, &cookie).await;
     assert_eq!(nonce.status, StatusCode::OK);
     let nonce = nonce.json["nonce"].as_str().expect("a nonce").to_owned();
@@ -130,14 +157,9 @@ async fn a_test_card_logs_in_and_gets_a_new_session_id() {
 
 #[tokio::test]
 async fn refusals_carry_the_code_only() {
-    let site = site();
-    let cookie = open_login_page(&site).await;
+    let (site, cookie) = site_with_a_session().await;
 
-    let nonce = fetch_nonce(&site, &cookie).await.json["nonce"]
-        .as_str()
-        .expect("a nonce")
-        .to_owned();
-    let revoked = sign_test_token(ORIGIN_OF_SITE, &nonce, &TestCard::revoked()).unwrap();
+    let revoked = card_token(&site, &cookie, ORIGIN_OF_SITE, &TestCard::revoked()).await;
     let answer = post_token(&site, &cookie, revoked).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -146,11 +168,7 @@ async fn refusals_carry_the_code_only() {
     );
 
     // A token made on another site's page.
-    let nonce = fetch_nonce(&site, &cookie).await.json["nonce"]
-        .as_str()
-        .expect("a nonce")
-        .to_owned();
-    let elsewhere = sign_test_token("https://evil.example", &nonce, &TestCard::valid()).unwrap();
+    let elsewhere = card_token(&site, &cookie, "https://evil.example", &TestCard::valid()).await;
     let answer = post_token(&site, &cookie, elsewhere).await;
     assert_eq!(
         answer.json,
@@ -169,8 +187,7 @@ async fn refusals_carry_the_code_only() {
 
 #[tokio::test]
 async fn the_nonce_needs_the_header_and_a_session_the_site_made() {
-    let site = site();
-    let cookie = open_login_page(&site).await;
+    let (site, cookie) = site_with_a_session().await;
 
     let without_header = Request::get("/api/nonce")
         .header(COOKIE, &cookie)
@@ -199,39 +216,22 @@ async fn the_nonce_needs_the_header_and_a_session_the_site_made() {
 
 #[tokio::test]
 async fn a_login_needs_our_origin_and_json() {
-    let site = site();
-    let cookie = open_login_page(&site).await;
-    let nonce = fetch_nonce(&site, &cookie).await.json["nonce"]
-        .as_str()
-        .expect("a nonce")
-        .to_owned();
-    let token = sign_test_token(ORIGIN_OF_SITE, &nonce, &TestCard::valid()).unwrap();
+    let (site, cookie) = site_with_a_session().await;
+    let token = card_token(&site, &cookie, ORIGIN_OF_SITE, &TestCard::valid()).await;
 
-    let no_origin = Request::post("/api/login/card")
-        .header(COOKIE, &cookie)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Body::from(token.clone()))
-        .unwrap();
+    let no_origin = login_request(&cookie, None, "application/json", token.clone());
     assert_eq!(send(&site, no_origin).await.status, StatusCode::FORBIDDEN);
 
-    let as_form = Request::post("/api/login/card")
-        .header(COOKIE, &cookie)
-        .header(ORIGIN, ORIGIN_OF_SITE)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(token.clone()))
-        .unwrap();
+    let form = "application/x-www-form-urlencoded";
+    let as_form = login_request(&cookie, Some(ORIGIN_OF_SITE), form, token.clone());
     assert_eq!(
         send(&site, as_form).await.status,
         StatusCode::UNSUPPORTED_MEDIA_TYPE
     );
 
     // A body far past any token is not read.
-    let huge = Request::post("/api/login/card")
-        .header(COOKIE, &cookie)
-        .header(ORIGIN, ORIGIN_OF_SITE)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Body::from(vec![b' '; 1 << 20]))
-        .unwrap();
+    let huge = vec![b' '; 1 << 20];
+    let huge = login_request(&cookie, Some(ORIGIN_OF_SITE), "application/json", huge);
     assert_eq!(
         send(&site, huge).await.status,
         StatusCode::PAYLOAD_TOO_LARGE

@@ -61,20 +61,24 @@ fn nonce_of_another_session_is_refused_and_burnt() {
     assert_eq!(store.consume("victim", &nonce), Err(NonceError::Unknown));
 }
 
+/// A store whose nonces live `lifetime`, and the nonce it issued to "session" `wait` ago.
+fn nonce_issued_ago(lifetime: Duration, wait: Duration) -> (NonceStore, String) {
+    let store = NonceStore::new(lifetime);
+    let nonce = store.try_issue("session").expect("a nonce");
+    std::thread::sleep(wait);
+    (store, nonce)
+}
+
 #[test]
 fn expired_nonce_is_refused_and_removed() {
-    let store = NonceStore::new(Duration::from_millis(20));
-    let nonce = store.try_issue("session").expect("a nonce");
-    std::thread::sleep(Duration::from_millis(60));
+    let (store, nonce) = nonce_issued_ago(Duration::from_millis(20), Duration::from_millis(60));
     assert_eq!(store.consume("session", &nonce), Err(NonceError::Expired));
     assert_eq!(store.consume("session", &nonce), Err(NonceError::Unknown));
 }
 
 #[test]
 fn nonce_within_its_lifetime_is_accepted() {
-    let store = NonceStore::new(Duration::from_secs(60));
-    let nonce = store.try_issue("session").expect("a nonce");
-    std::thread::sleep(Duration::from_millis(20));
+    let (store, nonce) = nonce_issued_ago(Duration::from_secs(60), Duration::from_millis(20));
     assert_eq!(store.consume("session", &nonce), Ok(()));
 }
 

@@ -8,21 +8,73 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::*;
 use cpx_verify::{
-    ConfigError, NonceError, NonceStore, TrustConfig, Validator, VerifyError, MAX_TOKEN_BYTES,
+    ConfigError, Identity, NonceError, NonceStore, TrustConfig, Validator, VerifyError,
+    MAX_TOKEN_BYTES,
 };
 use rsa::pkcs8::DecodePrivateKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-fn validate(token: &[u8]) -> Result<cpx_verify::Identity, VerifyError> {
-    validator().validate(token, NONCE, now())
+/// The token of leaf-valid for ORIGIN and NONCE with one field replaced: most tests of the token's
+/// shape differ from an accepted token by that one field.
+fn valid_token_with(field: &str, value: Value) -> Value {
+    let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
+    token[field] = value;
+    token
 }
 
-fn code_of(result: Result<cpx_verify::Identity, VerifyError>) -> &'static str {
+/// The token of `leaf`'s certificate for ORIGIN and NONCE, carrying `signature` instead of the one
+/// its fixture key makes.
+fn token_signed_as(leaf: &str, algorithm: &str, signature: &[u8]) -> Vec<u8> {
+    let mut token = token_value(leaf, algorithm, ORIGIN, NONCE);
+    token["signature"] = json!(STANDARD.encode(signature));
+    to_bytes(&token)
+}
+
+/// The token of leaf-valid made for `origin` and `nonce`, whatever the validator expects.
+fn valid_token_for(origin: &str, nonce: &str) -> Vec<u8> {
+    to_bytes(&token_value("leaf-valid", "RS256", origin, nonce))
+}
+
+/// The token of leaf-valid padded, in a field the validator ignores, to exactly `size` bytes.
+fn valid_token_of_size(size: usize) -> Vec<u8> {
+    let mut token = valid_token_with("padding", json!(""));
+    let missing = size - to_bytes(&token).len();
+    token["padding"] = json!("x".repeat(missing));
+    let bytes = to_bytes(&token);
+    assert_eq!(bytes.len(), size);
+    bytes
+}
+
+/// Why the production-like validator refuses the RS256 token of the fixture certificate `leaf`.
+fn refusal_of_leaf(leaf: &str) -> Option<VerifyError> {
+    validate_leaf(&validator(), leaf).err()
+}
+
+/// The fields every token must carry, each a non-empty string.
+const TOKEN_FIELDS: [&str; 5] = [
+    "format",
+    "unverifiedCertificate",
+    "algorithm",
+    "signature",
+    "appVersion",
+];
+
+fn code_of(result: Result<Identity, VerifyError>) -> &'static str {
     match result {
         Ok(identity) => panic!("token accepted for {}", identity.id_nat),
         Err(error) => error.code(),
     }
+}
+
+/// The holder as the site shows them: idNat, surname, given name and profession.
+fn holder(identity: &Identity) -> (&str, &str, &str, Option<&str>) {
+    (
+        &identity.id_nat,
+        &identity.surname,
+        &identity.given_name,
+        identity.profession.as_deref(),
+    )
 }
 
 // --- acceptance -----------------------------------------------------------------------------
@@ -30,10 +82,10 @@ fn code_of(result: Result<cpx_verify::Identity, VerifyError>) -> &'static str {
 #[test]
 fn accepts_a_valid_rs256_token_and_returns_the_holder() {
     let identity = validate(&token("leaf-valid", "RS256")).expect("valid token");
-    assert_eq!(identity.id_nat, "810001234567");
-    assert_eq!(identity.surname, "DUPONT");
-    assert_eq!(identity.given_name, "MARIE");
-    assert_eq!(identity.profession.as_deref(), Some("Médecin"));
+    assert_eq!(
+        holder(&identity),
+        ("810001234567", "DUPONT", "MARIE", Some("Médecin"))
+    );
     assert_eq!(
         identity.issuer,
         "CN=TEST AC IGC-SANTE FORT PERSONNES,OU=IGC-SANTE TEST,OU=0002 187512751,O=ASIP-SANTE,C=FR"
@@ -66,9 +118,7 @@ fn accepts_the_signature_as_the_card_makes_it() {
     let signature = key
         .sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest)
         .expect("sign");
-    let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
-    token["signature"] = json!(STANDARD.encode(signature));
-    assert!(validate(&to_bytes(&token)).is_ok());
+    assert!(validate(&token_signed_as("leaf-valid", "RS256", &signature)).is_ok());
 }
 
 #[test]
@@ -90,12 +140,14 @@ fn accepts_every_supported_algorithm_with_a_matching_key() {
 #[test]
 fn accepts_the_test_card_subject_layout_with_profession_in_ou() {
     let identity = validate(&token("leaf-test-card", "RS256")).expect("valid token");
-    assert_eq!(identity.id_nat, "00B7010446");
-    assert_eq!(identity.surname, "MASSEUR1044");
-    assert_eq!(identity.given_name, "HONORE");
     assert_eq!(
-        identity.profession.as_deref(),
-        Some("Masseur-Kinésithérapeute")
+        holder(&identity),
+        (
+            "00B7010446",
+            "MASSEUR1044",
+            "HONORE",
+            Some("Masseur-Kinésithérapeute")
+        )
     );
     assert_eq!(identity.serial_hex, "100A");
 }
@@ -130,93 +182,61 @@ fn accepts_minor_format_versions_and_unpadded_base64() {
 
 #[test]
 fn accepts_the_issuing_ca_itself_as_trust_anchor() {
-    let trust = TrustConfig::new(vec![fixture("ca.der")])
-        .and_then(|trust| trust.with_crls(vec![fixture("ca.crl.der")]))
-        .expect("anchor")
-        .allow_test_anchors();
-    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), NONCE, now());
+    let trust = test_trust(&["ca.der"], &[], &["ca.crl.der"]);
+    let result = validate_leaf(&validator_for(trust), "leaf-valid");
     assert!(result.is_ok(), "{result:?}");
 }
 
 #[test]
 fn accepts_a_token_exactly_at_the_size_limit() {
-    let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
-    token["padding"] = json!("");
-    let missing = MAX_TOKEN_BYTES - to_bytes(&token).len();
-    token["padding"] = json!("x".repeat(missing));
-    let bytes = to_bytes(&token);
-    assert_eq!(bytes.len(), MAX_TOKEN_BYTES);
-    assert!(validate(&bytes).is_ok());
+    assert!(validate(&valid_token_of_size(MAX_TOKEN_BYTES)).is_ok());
 }
 
 // --- origin, nonce, signature, algorithm -----------------------------------------------------
 
 #[test]
 fn rejects_a_token_made_for_another_origin() {
-    let token = token_value("leaf-valid", "RS256", "https://evil.example", NONCE);
-    assert_eq!(
-        code_of(validate(&to_bytes(&token))),
-        "ERR_SIGNATURE_INVALID"
-    );
+    let token = valid_token_for("https://evil.example", NONCE);
+    assert_eq!(code_of(validate(&token)), "ERR_SIGNATURE_INVALID");
 }
 
 #[test]
 fn rejects_a_token_made_for_the_origin_with_a_trailing_slash() {
-    let token = token_value("leaf-valid", "RS256", &format!("{ORIGIN}/"), NONCE);
-    assert_eq!(
-        code_of(validate(&to_bytes(&token))),
-        "ERR_SIGNATURE_INVALID"
-    );
+    let token = valid_token_for(&format!("{ORIGIN}/"), NONCE);
+    assert_eq!(code_of(validate(&token)), "ERR_SIGNATURE_INVALID");
 }
 
 #[test]
 fn rejects_a_token_made_for_another_nonce() {
     let other_nonce = NonceStore::default().try_issue("session").expect("a nonce");
-    let token = token_value("leaf-valid", "RS256", ORIGIN, &other_nonce);
-    assert_eq!(
-        validate(&to_bytes(&token)).err(),
-        Some(VerifyError::BadSignature)
-    );
+    let token = valid_token_for(ORIGIN, &other_nonce);
+    assert_eq!(validate(&token).err(), Some(VerifyError::BadSignature));
 }
 
 #[test]
 fn rejects_a_tampered_signature() {
     let mut signature = sign("leaf-valid", "RS256", ORIGIN, NONCE);
     signature[100] ^= 0x01;
-    let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
-    token["signature"] = json!(STANDARD.encode(signature));
-    assert_eq!(
-        validate(&to_bytes(&token)).err(),
-        Some(VerifyError::BadSignature)
-    );
+    let token = token_signed_as("leaf-valid", "RS256", &signature);
+    assert_eq!(validate(&token).err(), Some(VerifyError::BadSignature));
 }
 
 #[test]
 fn rejects_a_tampered_ecdsa_signature_and_one_of_the_wrong_length() {
     let mut signature = sign("leaf-ec-p256", "ES256", ORIGIN, NONCE);
     signature[40] ^= 0x01;
-    let mut token = token_value("leaf-ec-p256", "ES256", ORIGIN, NONCE);
-    token["signature"] = json!(STANDARD.encode(&signature));
-    assert_eq!(
-        validate(&to_bytes(&token)).err(),
-        Some(VerifyError::BadSignature)
-    );
-    token["signature"] = json!(STANDARD.encode(&signature[..63]));
-    assert_eq!(
-        validate(&to_bytes(&token)).err(),
-        Some(VerifyError::BadSignature)
-    );
+    for signature in [&signature[..], &signature[..63]] {
+        let token = token_signed_as("leaf-ec-p256", "ES256", signature);
+        assert_eq!(validate(&token).err(), Some(VerifyError::BadSignature));
+    }
 }
 
 #[test]
 fn rejects_a_signature_by_another_key_than_the_certificate() {
     // A valid signature by leaf-no-eku's key, presented with leaf-valid's certificate.
-    let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
-    token["signature"] = json!(STANDARD.encode(sign("leaf-no-eku", "RS256", ORIGIN, NONCE)));
-    assert_eq!(
-        validate(&to_bytes(&token)).err(),
-        Some(VerifyError::BadSignature)
-    );
+    let signature = sign("leaf-no-eku", "RS256", ORIGIN, NONCE);
+    let token = token_signed_as("leaf-valid", "RS256", &signature);
+    assert_eq!(validate(&token).err(), Some(VerifyError::BadSignature));
 }
 
 #[test]
@@ -244,10 +264,8 @@ fn rejects_an_algorithm_that_does_not_match_the_key() {
 #[test]
 fn rejects_unknown_algorithms() {
     for algorithm in ["HS256", "none", "ES512", "rs256", "RS1", "EdDSA"] {
-        let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
-        token["algorithm"] = json!(algorithm);
         assert_eq!(
-            validate(&to_bytes(&token)).err(),
+            refusal(&valid_token_with("algorithm", json!(algorithm))),
             Some(VerifyError::UnsupportedAlgorithm {
                 algorithm: algorithm.to_owned()
             }),
@@ -259,10 +277,7 @@ fn rejects_unknown_algorithms() {
 
 fn token_for_session(store: &NonceStore, session: &str) -> (Vec<u8>, String) {
     let nonce = store.try_issue(session).expect("a nonce");
-    (
-        to_bytes(&token_value("leaf-valid", "RS256", ORIGIN, &nonce)),
-        nonce,
-    )
+    (valid_token_for(ORIGIN, &nonce), nonce)
 }
 
 #[test]
@@ -343,29 +358,29 @@ fn rejects_a_valid_certificate_after_its_not_after() {
     assert_eq!(result.err(), Some(VerifyError::CertificateExpired));
 }
 
+/// Each fixture certificate with one fault is refused with the error that names that fault.
 #[test]
-fn rejects_a_certificate_not_yet_valid() {
-    assert_eq!(
-        validate(&token("leaf-not-yet-valid", "RS256")).err(),
-        Some(VerifyError::CertificateNotYetValid)
-    );
-}
-
-#[test]
-fn rejects_a_certificate_from_an_untrusted_ca() {
-    assert_eq!(
-        validate(&token("leaf-other-ca", "RS256")).err(),
-        Some(VerifyError::UntrustedIssuer)
-    );
+fn rejects_each_faulty_certificate_with_the_error_of_its_fault() {
+    for (leaf, error) in [
+        // a certificate not yet valid
+        ("leaf-not-yet-valid", VerifyError::CertificateNotYetValid),
+        // a certificate from an untrusted CA
+        ("leaf-other-ca", VerifyError::UntrustedIssuer),
+        // a revoked certificate
+        ("leaf-revoked", VerifyError::Revoked),
+        // a certificate without digitalSignature in its key usage
+        ("leaf-no-digital-signature", VerifyError::WrongKeyUsage),
+        // a certificate whose extended key usage lacks clientAuth
+        ("leaf-email-eku", VerifyError::WrongExtendedKeyUsage),
+    ] {
+        assert_eq!(refusal_of_leaf(leaf), Some(error), "{leaf}");
+    }
 }
 
 #[test]
 fn rejects_a_chain_missing_its_intermediate() {
-    let trust = TrustConfig::new(vec![fixture("root-ca.der")])
-        .and_then(|trust| trust.with_crls(vec![fixture("root-ca.crl.der")]))
-        .expect("anchor")
-        .allow_test_anchors();
-    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), NONCE, now());
+    let trust = test_trust(&["root-ca.der"], &[], &["root-ca.crl.der"]);
+    let result = validate_leaf(&validator_for(trust), "leaf-valid");
     assert_eq!(result.err(), Some(VerifyError::UntrustedIssuer));
 }
 
@@ -376,16 +391,8 @@ fn an_intermediate_alone_is_not_trusted() {
         &["ca.der"],
         &["other-ca.crl.der", "ca.crl.der"],
     );
-    let result = validator_for(trust).validate(&token("leaf-valid", "RS256"), NONCE, now());
+    let result = validate_leaf(&validator_for(trust), "leaf-valid");
     assert_eq!(result.err(), Some(VerifyError::UntrustedIssuer));
-}
-
-#[test]
-fn rejects_a_revoked_certificate() {
-    assert_eq!(
-        validate(&token("leaf-revoked", "RS256")).err(),
-        Some(VerifyError::Revoked)
-    );
 }
 
 #[test]
@@ -396,7 +403,7 @@ fn revoked_certificate_passes_with_an_explicit_opt_out_so_the_crl_is_what_refuse
         .expect("config")
         .without_crl_for(fixture("ca.der"))
         .allow_test_anchors();
-    let result = validator_for(trust).validate(&token("leaf-revoked", "RS256"), NONCE, now());
+    let result = validate_leaf(&validator_for(trust), "leaf-revoked");
     assert!(result.is_ok(), "{result:?}");
 }
 
@@ -409,10 +416,10 @@ fn a_crl_of_another_issuer_is_not_applied_to_this_chain() {
         &["other-ca.crl.der", "ca.crl.der", "root-ca.crl.der"],
     );
     let validator = validator_for(trust);
-    let valid = validator.validate(&token("leaf-valid", "RS256"), NONCE, now());
+    let valid = validate_leaf(&validator, "leaf-valid");
     assert!(valid.is_ok(), "{valid:?}");
     // ...while it does apply to the other CA's own certificate with that serial.
-    let other = validator.validate(&token("leaf-other-ca", "RS256"), NONCE, now());
+    let other = validate_leaf(&validator, "leaf-other-ca");
     assert_eq!(other.err(), Some(VerifyError::Revoked));
 }
 
@@ -421,22 +428,6 @@ fn rejects_when_the_configured_crl_has_expired() {
     let after_next_update = crl_next_update("ca.crl.der") + Duration::from_secs(1);
     let result = validator().validate(&token("leaf-valid", "RS256"), NONCE, after_next_update);
     assert_eq!(result.err(), Some(VerifyError::CrlExpired));
-}
-
-#[test]
-fn rejects_a_certificate_without_digital_signature() {
-    assert_eq!(
-        validate(&token("leaf-no-digital-signature", "RS256")).err(),
-        Some(VerifyError::WrongKeyUsage)
-    );
-}
-
-#[test]
-fn rejects_a_certificate_whose_extended_key_usage_lacks_client_auth() {
-    assert_eq!(
-        validate(&token("leaf-email-eku", "RS256")).err(),
-        Some(VerifyError::WrongExtendedKeyUsage)
-    );
 }
 
 #[test]
@@ -451,12 +442,11 @@ fn rejects_a_certificate_without_cn() {
 fn rejects_a_ca_certificate_presented_as_user_certificate() {
     // A CA certificate has keyCertSign and cRLSign, not digitalSignature: refused on its purpose
     // before its key (which did not sign this token anyway) is used.
-    let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
-    token["unverifiedCertificate"] = json!(STANDARD.encode(fixture("ca.der")));
-    assert_eq!(
-        validate(&to_bytes(&token)).err(),
-        Some(VerifyError::WrongKeyUsage)
+    let token = valid_token_with(
+        "unverifiedCertificate",
+        json!(STANDARD.encode(fixture("ca.der"))),
     );
+    assert_eq!(refusal(&token), Some(VerifyError::WrongKeyUsage));
 }
 
 // --- token shape -----------------------------------------------------------------------------
@@ -484,13 +474,7 @@ fn rejects_a_token_that_is_not_a_json_object() {
 
 #[test]
 fn rejects_each_missing_field() {
-    for field in [
-        "format",
-        "unverifiedCertificate",
-        "algorithm",
-        "signature",
-        "appVersion",
-    ] {
+    for field in TOKEN_FIELDS {
         let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
         token.as_object_mut().expect("object").remove(field);
         assert_eq!(malformed_field(&token), Some(field));
@@ -499,13 +483,7 @@ fn rejects_each_missing_field() {
 
 #[test]
 fn rejects_each_wrongly_typed_field() {
-    for field in [
-        "format",
-        "unverifiedCertificate",
-        "algorithm",
-        "signature",
-        "appVersion",
-    ] {
+    for field in TOKEN_FIELDS {
         for wrong in [
             json!(null),
             json!(1),
@@ -514,8 +492,7 @@ fn rejects_each_wrongly_typed_field() {
             json!({"x": 1}),
             json!(""),
         ] {
-            let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
-            token[field] = wrong.clone();
+            let token = valid_token_with(field, wrong.clone());
             assert_eq!(malformed_field(&token), Some(field), "{field} = {wrong}");
         }
     }
@@ -525,8 +502,7 @@ fn rejects_each_wrongly_typed_field() {
 fn rejects_bad_base64() {
     for field in ["unverifiedCertificate", "signature"] {
         for bad in ["not base64!", "AAA=A", "YWI_", "YW I="] {
-            let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
-            token[field] = json!(bad);
+            let token = valid_token_with(field, json!(bad));
             assert_eq!(malformed_field(&token), Some(field), "{field} = {bad}");
         }
     }
@@ -553,10 +529,8 @@ fn rejects_unsupported_formats() {
         "web-eid",
         "jwt",
     ] {
-        let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
-        token["format"] = json!(format);
         assert_eq!(
-            validate(&to_bytes(&token)).err(),
+            refusal(&valid_token_with("format", json!(format))),
             Some(VerifyError::UnsupportedFormat {
                 format: format.to_owned()
             })
@@ -566,14 +540,8 @@ fn rejects_unsupported_formats() {
 
 #[test]
 fn rejects_an_oversized_token() {
-    let mut token = token_value("leaf-valid", "RS256", ORIGIN, NONCE);
-    token["padding"] = json!("");
-    let missing = MAX_TOKEN_BYTES + 1 - to_bytes(&token).len();
-    token["padding"] = json!("x".repeat(missing));
-    let bytes = to_bytes(&token);
-    assert_eq!(bytes.len(), MAX_TOKEN_BYTES + 1);
     assert_eq!(
-        validate(&bytes).err(),
+        validate(&valid_token_of_size(MAX_TOKEN_BYTES + 1)).err(),
         Some(VerifyError::TooLarge {
             max: MAX_TOKEN_BYTES
         })
@@ -657,6 +625,6 @@ fn identity_serializes_for_a_session_store() {
     let json = serde_json::to_value(&identity).expect("serialize");
     assert_eq!(json["id_nat"], "810001234567");
     assert_eq!(json["profession"], "Médecin");
-    let back: cpx_verify::Identity = serde_json::from_value(json).expect("deserialize");
+    let back: Identity = serde_json::from_value(json).expect("deserialize");
     assert_eq!(back, identity);
 }

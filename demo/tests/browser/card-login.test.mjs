@@ -10,14 +10,14 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { freePort } from "../../../tests/lib/free-port.mjs";
+import { launchChromium } from "../../../tests/lib/page-script-chromium.mjs";
+import { startServer } from "../../../tests/lib/server.mjs";
 import { standInLibrary } from "../../../tests/lib/stand-in-page-library.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -25,11 +25,7 @@ const REPO = resolve(HERE, "../../..");
 const FIXTURES = resolve(HERE, "../fixtures");
 const DEMO_BIN =
   process.env.CPX_DEMO_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(REPO, "target"), "debug", "cpx-demo");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const STEP_TIMEOUT_MS = 15_000;
-
-const require = createRequire(join(REPO, "tests", "browser", "package.json"));
-const { chromium } = require("playwright-core");
 
 /** A page library whose authenticate() signs with the fixture key, or fails with the code in sessionStorage. */
 function stubLibrary() {
@@ -49,31 +45,17 @@ before(async () => {
   writeFileSync(libraryPath, stubLibrary());
   const port = await freePort();
   base = `https://localhost:${port}`;
-  demo = spawn(
-    DEMO_BIN,
-    ["serve", "--addr", `127.0.0.1:${port}`, "--origin", base, "--db", join(workDir, "demo.sqlite"),
-     "--trust-anchor", join(FIXTURES, "test-ca.der"), "--crl", join(FIXTURES, "test-ca.crl.der"),
-     "--allow-test-anchors", "--page-library", libraryPath, "--seed-demo-user"],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  await new Promise((ready, fail) => {
-    let stderr = "";
-    const timer = setTimeout(() => fail(new Error(`cpx-demo did not start:\n${stderr}`)), STEP_TIMEOUT_MS);
-    demo.stderr.on("data", (chunk) => {
-      stderr += chunk;
-      if (stderr.includes("serving")) {
-        clearTimeout(timer);
-        ready();
-      }
-    });
-    demo.on("exit", (code) => fail(new Error(`cpx-demo exited with ${code}:\n${stderr}`)));
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  demo = await startServer("cpx-demo", DEMO_BIN, [
+    "serve", "--addr", `127.0.0.1:${port}`, "--origin", base, "--db", join(workDir, "demo.sqlite"),
+    "--trust-anchor", join(FIXTURES, "test-ca.der"), "--crl", join(FIXTURES, "test-ca.crl.der"),
+    "--allow-test-anchors", "--page-library", libraryPath, "--seed-demo-user",
+  ]);
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  demo?.kill();
+  await demo?.close();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 

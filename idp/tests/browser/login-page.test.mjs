@@ -11,15 +11,16 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { freePort } from "../../../tests/lib/free-port.mjs";
+import { launchChromium } from "../../../tests/lib/page-script-chromium.mjs";
+import { startServer } from "../../../tests/lib/server.mjs";
 import { standInLibrary } from "../../../tests/lib/stand-in-page-library.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -27,15 +28,11 @@ const REPO = resolve(HERE, "../../..");
 const PKI = join(REPO, "verify", "testdata", "integrator");
 const IDP_BIN =
   process.env.CPX_IDP_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(REPO, "target"), "debug", "cpx-idp");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const STEP_TIMEOUT_MS = 15_000;
 const SITE_CALLBACK = "https://site.test/callback";
 const SECRET = "a-client-secret-for-the-browser-test-only-0123456789";
 const VERIFIER = "dBjftJeZ4CVP-mJ0kXB3qwvdkKKhP4e3c0Lbk7xPsRo";
 const CHALLENGE = createHash("sha256").update(VERIFIER).digest("base64url");
-
-const require = createRequire(join(REPO, "tests", "browser", "package.json"));
-const { chromium } = require("playwright-core");
 
 /** A page library whose authenticate() signs with the test holder key, or fails with the code in sessionStorage. */
 function stubLibrary() {
@@ -90,25 +87,13 @@ redirect_uris = ["${SITE_CALLBACK}"]
 scopes = ["openid", "profile"]
 `,
   );
-  idp = spawn(IDP_BIN, ["serve", "--demo", "--config", join(workDir, "idp.toml")], { stdio: ["ignore", "ignore", "pipe"] });
-  await new Promise((ready, fail) => {
-    let stderr = "";
-    const timer = setTimeout(() => fail(new Error(`cpx-idp did not start:\n${stderr}`)), STEP_TIMEOUT_MS);
-    idp.stderr.on("data", (chunk) => {
-      stderr += chunk;
-      if (stderr.includes("serving")) {
-        clearTimeout(timer);
-        ready();
-      }
-    });
-    idp.on("exit", (code) => fail(new Error(`cpx-idp exited with ${code}:\n${stderr}`)));
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  idp = await startServer("cpx-idp", IDP_BIN, ["serve", "--demo", "--config", join(workDir, "idp.toml")]);
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  idp?.kill();
+  await idp?.close();
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 

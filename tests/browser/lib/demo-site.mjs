@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { freePort } from "../../lib/free-port.mjs";
+import { startServer } from "../../lib/server.mjs";
 import { PAGE_LIBRARY, REPO_ROOT } from "./paths.mjs";
 
-const START_TIMEOUT_MS = 15_000;
 /** pcscd polls vpcd about every 400 ms: give it time to see the card before a test looks. */
 const PCSCD_NOTICE_MS = 1_500;
 // Shared with every Node test folder; exported here for the tests that start the demo.
@@ -41,46 +41,6 @@ export async function startDemoSite({ binary, trustAnchor, workDir, port, extraA
      "--page-library", PAGE_LIBRARY, ...extraArgs],
   );
   return { origin, url: `${origin}/`, ...server };
-}
-
-/**
- * Starts a server binary and resolves once its log says it serves (`<name>: serving`, printed
- * once the port is bound: connections wait in the backlog until it serves).
- * @param {string} name
- * @param {string} binary
- * @param {string[]} args
- * @returns {Promise<{ log: () => string, close: () => Promise<void> }>}
- */
-async function startServer(name, binary, args) {
-  const server = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  server.stderr.on("data", (chunk) => {
-    log += String(chunk);
-  });
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${START_TIMEOUT_MS} ms:\n${log}`)), START_TIMEOUT_MS);
-    const onData = () => {
-      if (!log.includes(`${name}: serving`)) return;
-      clearTimeout(timer);
-      server.stderr.off("data", onData);
-      resolve(undefined);
-    };
-    server.stderr.on("data", onData);
-    server.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before serving:\n${log}`));
-    });
-    server.once("error", reject);
-  });
-  return {
-    log: () => log,
-    close: () =>
-      new Promise((done) => {
-        if (server.exitCode !== null || server.signalCode !== null) return done();
-        server.once("exit", () => done());
-        server.kill("SIGTERM");
-      }),
-  };
 }
 
 /**

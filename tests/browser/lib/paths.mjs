@@ -40,3 +40,34 @@ export function skipReason(kind) {
   if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);
   return reason;
 }
+
+/**
+ * A binary built next to the real host (cpx-demo, cpx-idp, cpx-virtual-card), or "" without
+ * CPX_CONNECT_HOST.
+ * @param {string} name
+ */
+export function besideHost(name) {
+  const hostPath = realHostPath();
+  return hostPath ? join(dirname(hostPath), name) : "";
+}
+
+/**
+ * Whether a suite of the real host with the files it needs beside it (binaries, the test CA) can
+ * run here. Only an unset CPX_CONNECT_HOST is a plain skip; under CI=true a missing file or
+ * browser fails the run.
+ * @param {"chromium" | "firefox"} kind
+ * @param {string} suite what the suite runs, for the skip reason (e.g. "the demo flow")
+ * @param {string[]} needed
+ * @returns {string | false} a skip reason, or false to run
+ */
+export function realHostSkipReason(kind, suite, needed) {
+  const hostPath = realHostPath();
+  if (!hostPath) return `set CPX_CONNECT_HOST to the cpx-connect binary to run ${suite}`;
+  const missing = [hostPath, ...needed].filter((path) => !existsSync(path));
+  if (missing.length > 0) {
+    const reason = `not found: ${missing.join(", ")} (cargo build --bins)`;
+    if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);
+    return reason;
+  }
+  return skipReason(kind);
+}

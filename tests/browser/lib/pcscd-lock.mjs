@@ -3,6 +3,9 @@
 // child process holds it until released.
 
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export const PCSCD_LOCK_FILE = "/tmp/cpx-connect-pcscd.lock";
 
@@ -35,4 +38,22 @@ export function acquirePcscdLock(timeoutMs = 600_000) {
       if (!locked) reject(new Error(`could not take ${PCSCD_LOCK_FILE} (flock exited with ${code})`));
     });
   });
+}
+
+/**
+ * A suite's run on pcscd: the lock, and a fresh folder (`prefix` and random letters) for the run's
+ * files; `release` gives the lock back and removes the folder.
+ * @param {string} prefix
+ * @returns {Promise<{ dir: string, release: () => Promise<void> }>}
+ */
+export async function startPcscdRun(prefix) {
+  const releaseLock = await acquirePcscdLock();
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return {
+    dir,
+    release: async () => {
+      await releaseLock();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -14,9 +14,9 @@
 // missing is a failure, not a skip.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { eventually, launch } from "../lib/browsers.mjs";
 import {
@@ -35,8 +35,8 @@ import {
 } from "../lib/demo-site.mjs";
 import { waitForPage, waitForPinKeys } from "../lib/page-driver.mjs";
 import { seriousViolations } from "../lib/axe.mjs";
-import { ARTIFACTS_DIR, REPO_ROOT, realHostPath, skipReason } from "../lib/paths.mjs";
-import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
+import { ARTIFACTS_DIR, REPO_ROOT, besideHost, realHostPath, realHostSkipReason } from "../lib/paths.mjs";
+import { startPcscdRun } from "../lib/pcscd-lock.mjs";
 import { writeAllowedOriginsPolicy } from "../lib/policy.mjs";
 
 const TEST_TIMEOUT_MS = 90_000;
@@ -58,47 +58,40 @@ const MESSAGES = {
 };
 
 const hostPath = realHostPath();
-const demoBinary = process.env.CPX_DEMO_BIN ?? (hostPath ? join(dirname(hostPath), "cpx-demo") : "");
-const cardBinary = process.env.CPX_VIRTUAL_CARD ?? (hostPath ? join(dirname(hostPath), "cpx-virtual-card") : "");
+const demoBinary = process.env.CPX_DEMO_BIN ?? besideHost("cpx-demo");
+const cardBinary = process.env.CPX_VIRTUAL_CARD ?? besideHost("cpx-virtual-card");
 
 /**
- * Why this browser's suite cannot run here, or false. Only an unset CPX_CONNECT_HOST is a plain
- * skip; under CI=true a missing binary or browser fails the run.
- * @param {"chromium" | "firefox"} kind
+ * Waits for the error in #card-status after the click marked `marker`, and checks it: the French
+ * message, its code, and the same page (not reloaded since the click).
+ * @param {any} page @param {string} marker @param {string} message @param {string} code
  */
-function suiteSkipReason(kind) {
-  if (!hostPath) return "set CPX_CONNECT_HOST to the cpx-connect binary to run the demo flow";
-  const missing = [hostPath, demoBinary, cardBinary, TRUST_ANCHOR].filter((path) => !existsSync(path));
-  if (missing.length > 0) {
-    const reason = `not found: ${missing.join(", ")} (cargo build --bins)`;
-    if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);
-    return reason;
-  }
-  return skipReason(kind);
+async function cardErrorAfter(page, marker, message, code) {
+  const state = await waitForCardError(page);
+  assert.equal(state.status, message);
+  assert.equal(state.statusCode, code);
+  assert.equal(state.reloadMarker, marker, "the page was not reloaded");
+  return state;
 }
 
 for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
-  describe(`${kind}: the demo site's card login with the real host and card`, { skip: suiteSkipReason(kind) }, () => {
-    /** @type {() => Promise<void>} */
-    let releaseLock;
+  describe(`${kind}: the demo site's card login with the real host and card`, { skip: realHostSkipReason(kind, "the demo flow", [demoBinary, cardBinary, TRUST_ANCHOR]) }, () => {
+    /** @type {Awaited<ReturnType<typeof startPcscdRun>> | undefined} */
+    let run;
     /** @type {import("../lib/demo-site.mjs").LoggedCard | undefined} */
     let card;
     /** @type {Awaited<ReturnType<typeof startDemoSite>>} */
     let site;
-    /** @type {string} */
-    let runDir;
 
     before(async () => {
-      releaseLock = await acquirePcscdLock();
-      runDir = mkdtempSync(join(tmpdir(), `cpx-demo-flow-${kind}-`));
+      run = await startPcscdRun(`cpx-demo-flow-${kind}-`);
       card = await insertLoggedVirtualCard(cardBinary, { pin: PIN, holder: "dupont" });
-      site = await startDemoSite({ binary: demoBinary, trustAnchor: TRUST_ANCHOR, workDir: runDir });
+      site = await startDemoSite({ binary: demoBinary, trustAnchor: TRUST_ANCHOR, workDir: run.dir });
     });
     after(async () => {
       await site?.close();
       await card?.remove();
-      await releaseLock?.();
-      if (runDir) rmSync(runDir, { recursive: true, force: true });
+      await run?.release();
     });
 
     /**
@@ -255,11 +248,8 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       await clickCardButton(page, "before cancel");
       const { pin } = await pinWindow(browser);
       await pin.click("#cancel");
-      const state = await waitForCardError(page);
-      assert.equal(state.status, MESSAGES.cancelled);
-      assert.equal(state.statusCode, "ERR_USER_CANCELLED");
+      const state = await cardErrorAfter(page, "before cancel", MESSAGES.cancelled, "ERR_USER_CANCELLED");
       assert.equal(state.path, "/");
-      assert.equal(state.reloadMarker, "before cancel", "the page was not reloaded");
       await screenshotWithStatus(page, "cancelled");
       assert.deepEqual(await seriousViolations(page), [], "axe-core: the demo's login page with an error");
       await eventually(async () => (await browser.countExtensionWindows("pin.html")) === 0, "the PIN window to close");
@@ -281,10 +271,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       );
       const { browser, page } = await openDemo(t);
       await clickCardButton(page, "no card");
-      const state = await waitForCardError(page);
-      assert.equal(state.status, MESSAGES.noCard);
-      assert.equal(state.statusCode, "ERR_NO_CARD");
-      assert.equal(state.reloadMarker, "no card", "the page was not reloaded");
+      await cardErrorAfter(page, "no card", MESSAGES.noCard, "ERR_NO_CARD");
       assert.equal(await browser.countExtensionWindows("pin.html"), 0, "no PIN window without a card");
       await screenshotWithStatus(page, "no-card");
     });
@@ -296,10 +283,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       assert.equal(onLoad.status, MESSAGES.hostNotInstalled);
       // ...and a click gives the same answer.
       await clickCardButton(page, "no host");
-      const state = await waitForCardError(page);
-      assert.equal(state.status, MESSAGES.hostNotInstalled);
-      assert.equal(state.statusCode, "ERR_HOST_NOT_INSTALLED");
-      assert.equal(state.reloadMarker, "no host", "the page was not reloaded");
+      await cardErrorAfter(page, "no host", MESSAGES.hostNotInstalled, "ERR_HOST_NOT_INSTALLED");
       await screenshotWithStatus(page, "host-not-installed");
       assert.deepEqual(host.launches(), []);
     });
@@ -310,10 +294,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       const mark = insertedCard().mark();
       const { browser, page, host } = await openDemo(t);
       await clickCardButton(page, "refused origin");
-      const state = await waitForCardError(page);
-      assert.equal(state.status, MESSAGES.originNotAllowed);
-      assert.equal(state.statusCode, "ERR_ORIGIN_NOT_ALLOWED");
-      assert.equal(state.reloadMarker, "refused origin", "the page was not reloaded");
+      await cardErrorAfter(page, "refused origin", MESSAGES.originNotAllowed, "ERR_ORIGIN_NOT_ALLOWED");
       assert.equal(await browser.countExtensionWindows("pin.html"), 0, "no PIN window for a refused site");
       await screenshotWithStatus(page, "origin-refused");
       assert.deepEqual(host.launches(), [], "the browser never started the host");

@@ -12,9 +12,9 @@
 // with the reason; under CI=true anything else missing is a failure, not a skip.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { eventually, launch } from "../lib/browsers.mjs";
 import {
@@ -28,8 +28,8 @@ import {
   waitForState,
 } from "../lib/demo-site.mjs";
 import { waitForPage, waitForPinKeys } from "../lib/page-driver.mjs";
-import { ARTIFACTS_DIR, REPO_ROOT, realHostPath, skipReason } from "../lib/paths.mjs";
-import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
+import { ARTIFACTS_DIR, REPO_ROOT, besideHost, realHostPath, realHostSkipReason } from "../lib/paths.mjs";
+import { startPcscdRun } from "../lib/pcscd-lock.mjs";
 import { writeAllowedOriginsPolicy } from "../lib/policy.mjs";
 
 /** Generous: a loaded 2-core machine runs two servers, a browser, the host and pcscd. */
@@ -41,27 +41,14 @@ const CARD = { holder: "MARIE DUPONT", idNat: "810001234567" };
 const TRUST_ANCHOR = join(REPO_ROOT, "tests", "virtual-card", "fixtures", "test-ca.der");
 
 const hostPath = realHostPath();
-const nextToHost = (/** @type {string} */ name) => (hostPath ? join(dirname(hostPath), name) : "");
-const demoBinary = process.env.CPX_DEMO_BIN ?? nextToHost("cpx-demo");
-const idpBinary = process.env.CPX_IDP_BIN ?? nextToHost("cpx-idp");
-const cardBinary = process.env.CPX_VIRTUAL_CARD ?? nextToHost("cpx-virtual-card");
-
-/** @param {"chromium" | "firefox"} kind */
-function suiteSkipReason(kind) {
-  if (!hostPath) return "set CPX_CONNECT_HOST to the cpx-connect binary to run the OpenID Connect flow";
-  const missing = [hostPath, demoBinary, idpBinary, cardBinary, TRUST_ANCHOR].filter((path) => !existsSync(path));
-  if (missing.length > 0) {
-    const reason = `not found: ${missing.join(", ")} (cargo build --bins)`;
-    if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);
-    return reason;
-  }
-  return skipReason(kind);
-}
+const demoBinary = process.env.CPX_DEMO_BIN ?? besideHost("cpx-demo");
+const idpBinary = process.env.CPX_IDP_BIN ?? besideHost("cpx-idp");
+const cardBinary = process.env.CPX_VIRTUAL_CARD ?? besideHost("cpx-virtual-card");
 
 for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
-  describe(`${kind}: the demo site through cpx-idp (OpenID Connect), real host and card`, { skip: suiteSkipReason(kind) }, () => {
-    /** @type {() => Promise<void>} */
-    let releaseLock;
+  describe(`${kind}: the demo site through cpx-idp (OpenID Connect), real host and card`, { skip: realHostSkipReason(kind, "the OpenID Connect flow", [demoBinary, idpBinary, cardBinary, TRUST_ANCHOR]) }, () => {
+    /** @type {Awaited<ReturnType<typeof startPcscdRun>> | undefined} */
+    let run;
     /** @type {import("../lib/demo-site.mjs").LoggedCard | undefined} */
     let card;
     /** @type {Awaited<ReturnType<typeof startDemoSite>> | undefined} */
@@ -70,21 +57,18 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
     let provider;
     /** @type {{ remove: () => void } | undefined} */
     let policy;
-    /** @type {string} */
-    let runDir;
 
     before(async () => {
-      releaseLock = await acquirePcscdLock();
-      runDir = mkdtempSync(join(tmpdir(), `cpx-oidc-flow-${kind}-`));
+      run = await startPcscdRun(`cpx-oidc-flow-${kind}-`);
       // Both ports first: each server names the other in its configuration.
       const sitePort = await freePort();
       const providerPort = await freePort();
       const siteOrigin = `https://localhost:${sitePort}`;
-      provider = await startProvider({ binary: idpBinary, trustAnchor: TRUST_ANCHOR, workDir: runDir, port: providerPort, siteOrigin });
+      provider = await startProvider({ binary: idpBinary, trustAnchor: TRUST_ANCHOR, workDir: run.dir, port: providerPort, siteOrigin });
       site = await startDemoSite({
         binary: demoBinary,
         trustAnchor: TRUST_ANCHOR,
-        workDir: runDir,
+        workDir: run.dir,
         port: sitePort,
         extraArgs: ["--oidc-issuer", provider.origin, "--oidc-client-id", provider.clientId,
           "--oidc-client-secret-file", provider.secretFile, "--oidc-provider-ca", provider.caFile],
@@ -97,8 +81,7 @@ for (const kind of /** @type {const} */ (["chromium", "firefox"])) {
       await site?.close();
       await provider?.close();
       await card?.remove();
-      await releaseLock?.();
-      if (runDir) rmSync(runDir, { recursive: true, force: true });
+      await run?.release();
     });
 
     /** @param {string} name */

@@ -2,7 +2,7 @@
 // and error paths, from the page library down to the native port and back.
 
 import assert from "node:assert/strict";
-import { X509Certificate, createHash, randomBytes, verify } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,7 @@ import { login, loginOutcome, pageStatus, startLogin, waitForPage, waitForPinKey
 import { acquirePcscdLock } from "../lib/pcscd-lock.mjs";
 import { writeManagedSettings } from "../lib/policy.mjs";
 import { startTestSite } from "../lib/site.mjs";
+import { certificateOfSignedToken } from "../lib/token.mjs";
 
 const TEST_TIMEOUT_MS = 60_000;
 const newNonce = () => randomBytes(32).toString("base64");
@@ -101,10 +102,7 @@ export function defineScenarios(kind) {
       assert.equal(token.format, "web-eid:1.0");
       assert.equal(token.algorithm, "RS256");
       // The signature covers SHA-256(origin) || SHA-256(nonce) with the origin the browser reported.
-      const certificate = new X509Certificate(Buffer.from(token.unverifiedCertificate, "base64"));
-      const sha256 = (/** @type {string} */ s) => createHash("sha256").update(s, "utf8").digest();
-      const signed = Buffer.concat([sha256(site.origin), sha256(nonce)]);
-      assert.equal(verify("sha256", signed, certificate.publicKey, Buffer.from(token.signature, "base64")), true);
+      certificateOfSignedToken(token, site.origin, nonce);
 
       const [request] = host?.requests("authenticate") ?? [];
       assert.equal(request.arguments.origin, site.origin);

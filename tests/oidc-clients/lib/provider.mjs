@@ -2,16 +2,14 @@
 // made for this run (openssl), its own RS256 signing key (and an older ES256 one, in the JWKS
 // for rotation only), the virtual card's test CA as trust anchor, and one client per library.
 
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { freePort } from "../../lib/free-port.mjs";
-
-const START_TIMEOUT_MS = 15_000;
-
+import { startServer } from "../../lib/server.mjs";
 
 /** The throw-away CA and the provider's certificate for localhost, valid one day. */
 function makeTlsFiles(/** @type {string} */ dir) {
@@ -84,40 +82,15 @@ allow_test_anchors = true
 ${clientEntries.join("")}`,
   );
 
-  const idp = spawn(binary, ["serve", "--config", join(dir, "idp.toml")], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  idp.stderr.on("data", (chunk) => {
-    log += String(chunk);
-  });
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cpx-idp did not start within ${START_TIMEOUT_MS} ms:\n${log}`)), START_TIMEOUT_MS);
-    const onData = () => {
-      if (!log.includes("cpx-idp: serving")) return;
-      clearTimeout(timer);
-      idp.stderr.off("data", onData);
-      resolve(undefined);
-    };
-    idp.stderr.on("data", onData);
-    idp.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`cpx-idp exited with ${code} before serving:\n${log}`));
-    });
-    idp.once("error", reject);
-  });
+  const idp = await startServer("cpx-idp", binary, ["serve", "--config", join(dir, "idp.toml")]);
   return {
     issuer,
     caFile: join(dir, "ca.pem"),
     ca: readFileSync(join(dir, "ca.pem"), "utf8"),
-    log: () => log,
-    close: () =>
-      new Promise((done) => {
-        const cleanUp = () => {
-          rmSync(dir, { recursive: true, force: true });
-          done(undefined);
-        };
-        if (idp.exitCode !== null || idp.signalCode !== null) return cleanUp();
-        idp.once("exit", cleanUp);
-        idp.kill("SIGTERM");
-      }),
+    log: idp.log,
+    close: async () => {
+      await idp.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use cpx_verify::{TrustConfig, Validator};
+use cpx_verify::{Identity, TrustConfig, Validator, VerifyError};
 use der::Decode;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer};
@@ -76,6 +76,22 @@ pub fn test_trust(anchors: &[&str], intermediates: &[&str], crls: &[&str]) -> Tr
 
 pub fn validator_for(trust: TrustConfig) -> Validator {
     Validator::new(trust, ORIGIN).expect("fixture validator")
+}
+
+/// Validates a token with the production-like validator, for NONCE at now().
+pub fn validate(token: &[u8]) -> Result<Identity, VerifyError> {
+    validator().validate(token, NONCE, now())
+}
+
+/// Validates the RS256 token of the fixture certificate `leaf` with `validator`, for NONCE at
+/// now(): the one call most tests vary only by certificate and trust configuration.
+pub fn validate_leaf(validator: &Validator, leaf: &str) -> Result<Identity, VerifyError> {
+    validator.validate(&token(leaf, "RS256"), NONCE, now())
+}
+
+/// Why the production-like validator refuses `token` (None when it accepts it).
+pub fn refusal(token: &Value) -> Option<VerifyError> {
+    validate(&to_bytes(token)).err()
 }
 
 /// The message of Web eID: hash(origin) || hash(nonce), with the algorithm's hash.
