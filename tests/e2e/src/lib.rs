@@ -238,13 +238,26 @@ impl Drop for Host {
 pub mod pcscd {
     use super::*;
 
+    /// A live pcscd process, found in /proc. Not `pgrep`: it also lists a killed pcscd that its
+    /// parent has not reaped yet (a zombie), as in a container whose first process reaps
+    /// nothing, and the tests would then wait for a stop that has happened.
     pub fn is_running() -> bool {
-        Command::new("pgrep")
-            .args(["-x", "pcscd"])
-            .stdout(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
+        let Ok(processes) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        processes.flatten().any(|process| {
+            std::fs::read_to_string(process.path().join("stat"))
+                .is_ok_and(|stat| is_live_pcscd(&stat))
+        })
+    }
+
+    /// `/proc/PID/stat` reads `PID (COMM) STATE ...`; Z is a zombie, X a process being removed.
+    fn is_live_pcscd(stat: &str) -> bool {
+        stat.split_once(" (")
+            .and_then(|(_, rest)| rest.rsplit_once(") "))
+            .is_some_and(|(comm, rest)| {
+                comm == "pcscd" && !rest.starts_with('Z') && !rest.starts_with('X')
+            })
     }
 
     fn vpcd_listening() -> bool {
@@ -281,8 +294,35 @@ pub mod pcscd {
 
     impl Drop for RestoreOnDrop {
         fn drop(&mut self) {
-            stop();
-            ensure_running();
+            if thread::panicking() {
+                // The test has failed already: a second panic here would abort the whole test
+                // binary and hide the other tests' results. Restore what can be restored.
+                let restored = std::panic::catch_unwind(|| {
+                    stop();
+                    ensure_running();
+                });
+                if restored.is_err() {
+                    eprintln!("pcscd could not be restored after the failed test");
+                }
+            } else {
+                stop();
+                ensure_running();
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::is_live_pcscd;
+
+        #[test]
+        fn a_zombie_pcscd_is_not_running() {
+            assert!(is_live_pcscd("812 (pcscd) S 1 812 812 0 -1 4194624"));
+            assert!(!is_live_pcscd("812 (pcscd) Z 1 812 812 0 -1 4194624"));
+            assert!(!is_live_pcscd(
+                "813 (pcscd-helper) S 1 812 812 0 -1 4194624"
+            ));
+            assert!(!is_live_pcscd("814 (a (pcscd) b) S 1 812 812 0 -1 4194624"));
         }
     }
 }
