@@ -1,7 +1,6 @@
 # Sourced by the shell test scripts (tests/windows/run.sh, tests/release/run.sh): the counters and
 # the ok / fail / expect helpers, a missing tool's verdict, the tools and Wine both need, and the
-# closing summary. The script
-# sets checks_name (its prefix in messages) before sourcing this.
+# closing summary. The script sets checks_name (its prefix in messages) before sourcing this.
 : "${checks_name:?set checks_name before sourcing tests/lib/checks.sh}"
 failures=0
 passed=0
