@@ -5,6 +5,7 @@
 # of memory; the input that did it is kept in fuzz/artifacts/<target>/.
 #
 #   scripts/fuzz.sh [seconds-per-target]
+#   scripts/fuzz.sh --build-only    (what `make test` starts early, in the background)
 #
 # cargo-fuzz needs nightly compiler flags (-Z sanitizer options, -C passes=sancov-module); the
 # machine has only the stable toolchain, so the fuzz builds run with RUSTC_BOOTSTRAP=1.
@@ -13,9 +14,11 @@
 # and without AddressSanitizer each target runs about twice as many inputs.
 set -euo pipefail
 
+build_only=""
+[ "${1:-}" != --build-only ] || build_only=1
 seconds="${1:-60}"
-if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
-  echo "usage: $0 [seconds-per-target]" >&2
+if [ -z "$build_only" ] && { ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; }; then
+  echo "usage: $0 [seconds-per-target | --build-only]" >&2
   exit 2
 fi
 cd "$(dirname "$0")/.."
@@ -37,6 +40,7 @@ echo "==> seeds"
 
 echo "==> building the fuzz targets"
 RUSTC_BOOTSTRAP=1 cargo fuzz build "${build_flags[@]}"
+[ -z "$build_only" ] || exit 0
 
 failed=()
 for target in $(cargo fuzz list); do

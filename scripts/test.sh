@@ -29,8 +29,11 @@ print_timings() {
   printf '\ntime per step:\n'
   printf '%s\n' "${timings[@]}"
   printf '%6d s  in all\n' "$SECONDS"
+  [ ! -s target/warm-up.log ] || { printf '\nbuilds started early:\n'; cat target/warm-up.log; }
 }
-trap 'print_timings; rm -f "$log"' EXIT
+warm_up=""
+stop_warm_up() { [ -z "$warm_up" ] || kill -- "-$warm_up" 2>/dev/null || true; }
+trap 'stop_warm_up; print_timings; rm -f "$log"' EXIT
 
 step "formatting and lints"
 cargo fmt --all -- --check
@@ -41,19 +44,19 @@ bash scripts/start-pcscd.sh
 
 step "Rust workspace tests"
 cargo build --workspace --bins --locked
+cargo test --workspace --locked --no-run
+# From here the long runs (this suite over pcscd, the real browsers) leave the cores mostly
+# idle: the later steps' builds run meanwhile at the lowest priority (scripts/warm-up-builds.sh,
+# its own process group, stopped if this script ends first).
+setsid bash scripts/warm-up-builds.sh >target/warm-up.log 2>&1 &
+warm_up=$!
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 
 step "cpx-idp served over HTTPS, logged in at by Node's openid-client and Python's Authlib (card through the host)"
 (cd tests/oidc-clients && npm ci --no-audit --no-fund && CPX_CONNECT_HOST="$root/target/debug/cpx-connect" npm test) 2>&1 | tee -a "$log"
 
-step "Windows: cross-built exe and MSI under Wine; macOS type-check"
-bash tests/windows/run.sh 2>&1 | tee -a "$log"
-
 step "setup.sh installs what each purpose needs (stand-in apt, nothing installed)"
 bash scripts/setup-check.sh
-
-step "Debian's own Rust toolchain, without rustup: setup, build, host tests"
-bash scripts/no-rustup-check.sh 2>&1 | tee -a "$log"
 
 step "extension build and unit tests"
 (cd extension && npm ci --no-audit --no-fund)   # fflate (package archives) and web-ext (linter)
@@ -71,6 +74,12 @@ step "real-browser tests (Chromium, Firefox ESR)"
 step "the login page script (demo site, cpx-idp) in real Chromium"
 node --test demo/tests/browser/ 2>&1 | tee -a "$log"
 node --test idp/tests/browser/ 2>&1 | tee -a "$log"
+
+step "Windows: cross-built exe and MSI under Wine; macOS type-check"
+bash tests/windows/run.sh 2>&1 | tee -a "$log"
+
+step "Debian's own Rust toolchain, without rustup: setup, build, host tests"
+bash scripts/no-rustup-check.sh 2>&1 | tee -a "$log"
 
 step "Debian package: build, install, doctor, browser login, remove"
 bash packaging/deb/ci-check.sh 2>&1 | tee -a "$log"
