@@ -127,6 +127,17 @@ impl AccountStore {
         self.connection.lock().map_err(|_| StoreError::Poisoned)
     }
 
+    /// The first row `sql` finds, read by `read`, or none. The connection is held only for the
+    /// query: the slow password hashing that may follow runs without it.
+    fn row_if_any<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.lock()?.query_row(sql, params, read).optional()?)
+    }
+
     /// Creates an account. Slow on purpose (Argon2): call it off the async runtime.
     pub fn create_account(
         &self,
@@ -163,25 +174,19 @@ impl AccountStore {
     }
 
     pub fn account_by_username(&self, username: &str) -> Result<Option<Account>, StoreError> {
-        let connection = self.lock()?;
-        Ok(connection
-            .query_row(
-                "SELECT id, username, display_name FROM accounts WHERE username = ?1",
-                params![username],
-                account_from_row,
-            )
-            .optional()?)
+        self.row_if_any(
+            "SELECT id, username, display_name FROM accounts WHERE username = ?1",
+            params![username],
+            account_from_row,
+        )
     }
 
     pub fn account_by_id(&self, account_id: i64) -> Result<Option<Account>, StoreError> {
-        let connection = self.lock()?;
-        Ok(connection
-            .query_row(
-                "SELECT id, username, display_name FROM accounts WHERE id = ?1",
-                params![account_id],
-                account_from_row,
-            )
-            .optional()?)
+        self.row_if_any(
+            "SELECT id, username, display_name FROM accounts WHERE id = ?1",
+            params![account_id],
+            account_from_row,
+        )
     }
 
     /// The account if the password is right. Slow on purpose (Argon2): call it off the
@@ -192,17 +197,11 @@ impl AccountStore {
         username: &str,
         password: &str,
     ) -> Result<Option<Account>, StoreError> {
-        let found = {
-            let connection = self.lock()?;
-            connection
-                .query_row(
-                    "SELECT id, username, display_name, password_hash FROM accounts
-                     WHERE username = ?1",
-                    params![username],
-                    |row| Ok((account_from_row(row)?, row.get::<_, String>(3)?)),
-                )
-                .optional()?
-        };
+        let found = self.row_if_any(
+            "SELECT id, username, display_name, password_hash FROM accounts WHERE username = ?1",
+            params![username],
+            |row| Ok((account_from_row(row)?, row.get::<_, String>(3)?)),
+        )?;
         match found {
             Some((account, stored_hash)) => {
                 Ok(password_matches(password, &stored_hash).then_some(account))
@@ -221,16 +220,11 @@ impl AccountStore {
         account_id: i64,
         password: &str,
     ) -> Result<bool, StoreError> {
-        let stored_hash: Option<String> = {
-            let connection = self.lock()?;
-            connection
-                .query_row(
-                    "SELECT password_hash FROM accounts WHERE id = ?1",
-                    params![account_id],
-                    |row| row.get(0),
-                )
-                .optional()?
-        };
+        let stored_hash: Option<String> = self.row_if_any(
+            "SELECT password_hash FROM accounts WHERE id = ?1",
+            params![account_id],
+            |row| row.get(0),
+        )?;
         Ok(stored_hash.is_some_and(|hash| password_matches(password, &hash)))
     }
 
@@ -240,40 +234,34 @@ impl AccountStore {
         anchor_id: &str,
         id_nat: &str,
     ) -> Result<Option<Account>, StoreError> {
-        let connection = self.lock()?;
-        Ok(connection
-            .query_row(
-                "SELECT a.id, a.username, a.display_name FROM accounts a
-                 JOIN card_links c ON c.account_id = a.id
-                 WHERE c.anchor_id = ?1 AND c.id_nat = ?2",
-                params![anchor_id, id_nat],
-                account_from_row,
-            )
-            .optional()?)
+        self.row_if_any(
+            "SELECT a.id, a.username, a.display_name FROM accounts a
+             JOIN card_links c ON c.account_id = a.id
+             WHERE c.anchor_id = ?1 AND c.id_nat = ?2",
+            params![anchor_id, id_nat],
+            account_from_row,
+        )
     }
 
     pub fn card_of_account(&self, account_id: i64) -> Result<Option<LinkedCard>, StoreError> {
-        let connection = self.lock()?;
-        Ok(connection
-            .query_row(
-                "SELECT id_nat, surname, given_name, profession, issuer, serial_hex, not_after,
-                        anchor_id
-                 FROM card_links WHERE account_id = ?1",
-                params![account_id],
-                |row| {
-                    Ok(LinkedCard {
-                        id_nat: row.get(0)?,
-                        surname: row.get(1)?,
-                        given_name: row.get(2)?,
-                        profession: row.get(3)?,
-                        issuer: row.get(4)?,
-                        serial_hex: row.get(5)?,
-                        not_after: from_unix_seconds(row.get(6)?),
-                        anchor_id: row.get(7)?,
-                    })
-                },
-            )
-            .optional()?)
+        self.row_if_any(
+            "SELECT id_nat, surname, given_name, profession, issuer, serial_hex, not_after,
+                    anchor_id
+             FROM card_links WHERE account_id = ?1",
+            params![account_id],
+            |row| {
+                Ok(LinkedCard {
+                    id_nat: row.get(0)?,
+                    surname: row.get(1)?,
+                    given_name: row.get(2)?,
+                    profession: row.get(3)?,
+                    issuer: row.get(4)?,
+                    serial_hex: row.get(5)?,
+                    not_after: from_unix_seconds(row.get(6)?),
+                    anchor_id: row.get(7)?,
+                })
+            },
+        )
     }
 
     /// Links a card to an account that has none, if the card is linked nowhere.
@@ -310,28 +298,22 @@ impl AccountStore {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<Account>, StoreError> {
-        let connection = self.lock()?;
-        Ok(connection
-            .query_row(
-                "SELECT a.id, a.username, a.display_name FROM accounts a
-                 JOIN provider_links p ON p.account_id = a.id
-                 WHERE p.issuer = ?1 AND p.subject = ?2",
-                params![issuer, subject],
-                account_from_row,
-            )
-            .optional()?)
+        self.row_if_any(
+            "SELECT a.id, a.username, a.display_name FROM accounts a
+             JOIN provider_links p ON p.account_id = a.id
+             WHERE p.issuer = ?1 AND p.subject = ?2",
+            params![issuer, subject],
+            account_from_row,
+        )
     }
 
     /// The issuer of the provider whose holder is linked to the account, if any.
     pub fn provider_of_account(&self, account_id: i64) -> Result<Option<String>, StoreError> {
-        let connection = self.lock()?;
-        Ok(connection
-            .query_row(
-                "SELECT issuer FROM provider_links WHERE account_id = ?1",
-                params![account_id],
-                |row| row.get(0),
-            )
-            .optional()?)
+        self.row_if_any(
+            "SELECT issuer FROM provider_links WHERE account_id = ?1",
+            params![account_id],
+            |row| row.get(0),
+        )
     }
 
     /// Links the provider's holder (issuer, sub) to an account, with the rules of a card: an
