@@ -234,13 +234,7 @@ impl AccountStore {
         anchor_id: &str,
         id_nat: &str,
     ) -> Result<Option<Account>, StoreError> {
-        self.row_if_any(
-            "SELECT a.id, a.username, a.display_name FROM accounts a
-             JOIN card_links c ON c.account_id = a.id
-             WHERE c.anchor_id = ?1 AND c.id_nat = ?2",
-            params![anchor_id, id_nat],
-            account_from_row,
-        )
+        self.account_linked_by(LinkTable::Cards, params![anchor_id, id_nat])
     }
 
     pub fn card_of_account(&self, account_id: i64) -> Result<Option<LinkedCard>, StoreError> {
@@ -298,11 +292,24 @@ impl AccountStore {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<Account>, StoreError> {
+        self.account_linked_by(LinkTable::ProviderHolders, params![issuer, subject])
+    }
+
+    /// The account a link of this kind leads to from the identity (its key columns, bound to
+    /// `identity`), if any.
+    fn account_linked_by(
+        &self,
+        table: LinkTable,
+        identity: impl rusqlite::Params,
+    ) -> Result<Option<Account>, StoreError> {
+        let (table_name, identity_columns) = table.name_and_identity();
         self.row_if_any(
-            "SELECT a.id, a.username, a.display_name FROM accounts a
-             JOIN provider_links p ON p.account_id = a.id
-             WHERE p.issuer = ?1 AND p.subject = ?2",
-            params![issuer, subject],
+            &format!(
+                "SELECT a.id, a.username, a.display_name FROM accounts a
+                 JOIN {table_name} link ON link.account_id = a.id
+                 WHERE {identity_columns}"
+            ),
+            identity,
             account_from_row,
         )
     }
