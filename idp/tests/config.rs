@@ -10,7 +10,7 @@ use cpx_idp::ProviderConfig;
 /// The configuration's error for `text` (files from `write_files`).
 fn refusal(text: &str) -> Result<String, Error> {
     let dir = tempfile::tempdir()?;
-    write_files(dir.path(), "RS256")?;
+    write_files(dir.path())?;
     match ProviderConfig::parse(text, dir.path()) {
         Ok(_) => Err("accepted".into()),
         Err(error) => Ok(error.to_string()),
@@ -20,7 +20,7 @@ fn refusal(text: &str) -> Result<String, Error> {
 #[test]
 fn the_test_configuration_is_accepted() -> TestResult {
     let dir = tempfile::tempdir()?;
-    write_files(dir.path(), "RS256")?;
+    write_files(dir.path())?;
     let config = ProviderConfig::parse(&config_text("RS256", ""), dir.path())?;
     assert_eq!(config.clients.len(), 3);
     Ok(())
@@ -115,7 +115,7 @@ fn each_mistake_is_one_line_naming_its_entry() -> TestResult {
 #[test]
 fn loopback_http_redirect_uris_are_allowed() -> TestResult {
     let dir = tempfile::tempdir()?;
-    write_files(dir.path(), "RS256")?;
+    write_files(dir.path())?;
     let text = config_text("RS256", "").replace(REDIRECT, "http://127.0.0.1:8080/cb");
     assert!(ProviderConfig::parse(&text, dir.path()).is_ok());
     Ok(())
@@ -136,7 +136,7 @@ fn serve_with_a_bad_configuration_stops_with_one_line() -> TestResult {
 #[test]
 fn only_demo_mode_makes_a_missing_key() -> TestResult {
     let dir = tempfile::tempdir()?;
-    write_files(dir.path(), "RS256")?;
+    write_files(dir.path())?;
     std::fs::remove_file(dir.path().join("es.pem"))?;
     // Test anchors refused: the start stops at the trust check, after the keys, before any
     // address is bound.

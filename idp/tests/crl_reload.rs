@@ -27,7 +27,7 @@ async fn a_new_crl_takes_effect_without_a_restart_and_a_bad_one_changes_nothing(
         "crls = [\"issuing.crl.der\", \"root.crl.der\"]",
         "crls = [\"later.crl.der\", \"root.crl.der\"]\nno_crl_for = [\"issuing.der\"]",
     );
-    let (idp, provider) = provider_and_handle("RS256", &text, |dir| {
+    let (idp, provider) = provider_and_handle(&text, |dir| {
         Ok(std::fs::write(
             dir.join("later.crl.der"),
             TEST_ROOT_CA_CRL_DER,

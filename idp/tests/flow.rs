@@ -499,7 +499,7 @@ async fn forwarded_clients_are_told_apart_only_behind_a_trusted_proxy() -> TestR
         "subject_secret",
         "trusted_proxies = [\"10.0.0.2\"]\nsubject_secret",
     );
-    let idp = provider_from_text("RS256", &text)?;
+    let idp = provider_from_text(&text)?;
     let from = |peer: &str, forwarded: &str| -> Result<Request<Body>, Error> {
         let mut request = Request::get(format!("/authorize?{}", site_query("")))
             .header("x-forwarded-for", forwarded)

@@ -126,7 +126,7 @@ fn provider_with_two_holders() -> Result<Idp, Error> {
             "crls = [\"issuing.crl.der\", \"root.crl.der\"]",
             "crls = [\"issuing.crl.der\", \"root.crl.der\", \"fixtures-ca.crl.der\"]",
         );
-    let (idp, _) = provider_and_handle("RS256", &text, |dir| {
+    let (idp, _) = provider_and_handle(&text, |dir| {
         std::fs::copy(fixtures.join("ca.der"), dir.join("fixtures-ca.der"))?;
         std::fs::copy(fixtures.join("ca.crl.der"), dir.join("fixtures-ca.crl.der"))?;
         Ok(())

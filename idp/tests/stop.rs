@@ -14,7 +14,7 @@ use common::*;
 #[test]
 fn sigterm_lets_the_request_in_flight_finish_then_ends() -> TestResult {
     let dir = tempfile::tempdir()?;
-    write_files(dir.path(), "RS256")?;
+    write_files(dir.path())?;
     let port = free_port()?;
     let path = dir.path().join("idp.toml");
     std::fs::write(

@@ -83,9 +83,9 @@ pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Writes the key, trust and JWKS files into `dir`; returns the configuration text with
-/// `extra` appended (more clients, limits).
-pub fn write_files(dir: &Path, active: &str) -> Result<(), Error> {
+/// Writes the files a configuration names into `dir`: both signing keys (which one signs is
+/// the configuration's choice, `config_text`), the test CAs and their CRLs, client-1's JWKS.
+pub fn write_files(dir: &Path) -> Result<(), Error> {
     std::fs::write(dir.join("rs.pem"), rsa_pem())?;
     let ec = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
     std::fs::write(
@@ -98,7 +98,6 @@ pub fn write_files(dir: &Path, active: &str) -> Result<(), Error> {
     std::fs::write(dir.join("root.crl.der"), TEST_ROOT_CA_CRL_DER)?;
     let jwks = serde_json::json!({ "keys": [ec_jwk(client_key(), "client-1")] });
     std::fs::write(dir.join("client-jwks.json"), jwks.to_string())?;
-    let _ = active;
     Ok(())
 }
 
@@ -186,39 +185,37 @@ pub struct Idp {
 }
 
 pub fn provider_with(active: &str, extra: &str) -> Result<Idp, Error> {
-    provider_from_text(active, &config_text(active, extra))
+    provider_from_text(&config_text(active, extra))
 }
 
 /// From a whole configuration text (the files of `write_files` beside it).
-pub fn provider_from_text(active: &str, text: &str) -> Result<Idp, Error> {
-    Ok(provider_and_handle(active, text, |_| Ok(()))?.0)
+pub fn provider_from_text(text: &str) -> Result<Idp, Error> {
+    Ok(provider_and_handle(text, |_| Ok(()))?.0)
 }
 
 /// The default configuration on the given store.
 pub fn provider_with_store(store: Arc<dyn Store>) -> Result<Idp, Error> {
     let text = config_text("RS256", "");
-    Ok(provider_on("RS256", &text, |_| Ok(()), Some(store))?.0)
+    Ok(provider_on(&text, |_| Ok(()), Some(store))?.0)
 }
 
 /// The same, with the provider's handle (for what runs beside the requests) and `prepare`
 /// called on the folder of the files before they are read.
 pub fn provider_and_handle(
-    active: &str,
     text: &str,
     prepare: impl FnOnce(&Path) -> Result<(), Error>,
 ) -> Result<(Idp, std::sync::Arc<Provider>), Error> {
-    provider_on(active, text, prepare, None)
+    provider_on(text, prepare, None)
 }
 
 /// On `store`, or in memory.
 fn provider_on(
-    active: &str,
     text: &str,
     prepare: impl FnOnce(&Path) -> Result<(), Error>,
     store: Option<Arc<dyn Store>>,
 ) -> Result<(Idp, std::sync::Arc<Provider>), Error> {
     let dir = tempfile::tempdir()?;
-    write_files(dir.path(), active)?;
+    write_files(dir.path())?;
     prepare(dir.path())?;
     let config = ProviderConfig::parse(text, dir.path())?;
     let keys = KeySet::load(&config.signing_keys)?;
@@ -237,7 +234,7 @@ fn provider_on(
 /// limits and memory.
 pub async fn instances_from_text(text: &str, count: usize) -> Result<Vec<Idp>, Error> {
     let dir = std::sync::Arc::new(tempfile::tempdir()?);
-    write_files(dir.path(), "RS256")?;
+    write_files(dir.path())?;
     let config = ProviderConfig::parse(text, dir.path())?;
     let mut instances = Vec::new();
     for _ in 0..count {
@@ -256,7 +253,7 @@ pub async fn instances_from_text(text: &str, count: usize) -> Result<Vec<Idp>, E
 /// `env!("CARGO_BIN_EXE_cpx-idp")`: this module is shared with the demo's tests, which have none.
 pub fn serve_refused(binary: &str, text: &str) -> Result<std::process::Output, Error> {
     let dir = tempfile::tempdir()?;
-    write_files(dir.path(), "RS256")?;
+    write_files(dir.path())?;
     let path = dir.path().join("idp.toml");
     std::fs::write(&path, text)?;
     Ok(std::process::Command::new(binary)
