@@ -357,6 +357,7 @@ mod tests {
         ]);
         let error = Cps3::new(&mut transport).icc_serial().unwrap_err();
         assert!(matches!(error, CardError::Unsupported(_)));
+        transport.assert_finished();
     }
 
     const PIN_DOCP_ANSWER: &str =

@@ -572,6 +572,7 @@ mod tests {
         ]);
         let error = Cps4::new(&mut transport).icc_serial().unwrap_err();
         assert!(matches!(error, CardError::Unsupported(_)));
+        transport.assert_finished();
     }
 
     /// PKCS#15 files of a small card: EF.DIR with the application at 3F00/0001, an ODF with
@@ -754,6 +755,7 @@ mod tests {
             .pin_status(&profile())
             .unwrap_err();
         assert!(matches!(error, CardError::Status { ins: 0x20, .. }));
+        transport.assert_finished();
     }
 
     #[test]
