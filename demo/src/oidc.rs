@@ -15,12 +15,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openidconnect::core::{CoreClient, CoreIdTokenVerifier, CoreJwsSigningAlgorithm};
-use openidconnect::{
-    AsyncHttpClient, ClientId, ClientSecret, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, HttpRequest, HttpResponse, IssuerUrl, PostLogoutRedirectUrl,
-    ProviderMetadataWithLogout, RedirectUrl,
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
+    CoreIdTokenVerifier, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreSubjectIdentifierType,
 };
+use openidconnect::{
+    AdditionalProviderMetadata, AsyncHttpClient, ClientId, ClientSecret, EndSessionUrl,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl,
+    LogoutProviderMetadata, PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl,
+};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 /// A request to the provider, answered.
@@ -160,7 +166,36 @@ pub(crate) struct Discovered {
     pub(crate) client: DiscoveredClient,
     /// RP-initiated logout (`end_session_endpoint`), if the provider has one.
     pub(crate) end_session: Option<EndSessionUrl>,
+    /// The provider names itself in every authorization answer (RFC 9207): an answer without
+    /// `iss` is then refused (2.4), as one naming another issuer always is.
+    pub(crate) answers_name_the_issuer: bool,
 }
+
+/// RFC 9207's entry of the discovery document, beside RP-initiated logout's.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+struct IssParameterMetadata {
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for IssParameterMetadata {}
+
+/// The discovery document as this site reads it: the crate's core types, with the end-session
+/// endpoint and RFC 9207's flag.
+type DiscoveredMetadata = ProviderMetadata<
+    LogoutProviderMetadata<IssParameterMetadata>,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
 
 impl Discovered {
     /// The ID-token check: signature with a key of the JWKS, `iss`, `aud`, `exp`, and the
@@ -218,11 +253,14 @@ impl OidcProvider {
 
     async fn discover(&self) -> Result<Arc<Discovered>, ProviderUnavailable> {
         let http = self.http_client();
-        let metadata =
-            ProviderMetadataWithLogout::discover_async(self.config.issuer.clone(), &http)
-                .await
-                .map_err(|error| ProviderUnavailable(format!("discovery: {}", describe(&error))))?;
+        let metadata = DiscoveredMetadata::discover_async(self.config.issuer.clone(), &http)
+            .await
+            .map_err(|error| ProviderUnavailable(format!("discovery: {}", describe(&error))))?;
         let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let answers_name_the_issuer = metadata
+            .additional_metadata()
+            .additional_metadata
+            .authorization_response_iss_parameter_supported;
         let client = CoreClient::from_provider_metadata(
             metadata,
             self.config.client_id.clone(),
@@ -232,11 +270,36 @@ impl OidcProvider {
         Ok(Arc::new(Discovered {
             client,
             end_session,
+            answers_name_the_issuer,
         }))
     }
 
     /// The HTTP client the crate calls.
     pub(crate) fn http_client(&self) -> impl Fn(HttpRequest) -> ExchangeFuture + '_ {
         move |request| self.config.http.exchange(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IssParameterMetadata;
+
+    #[test]
+    fn a_provider_that_does_not_say_it_names_itself_may_answer_without_iss() {
+        let read = |json: &str| {
+            serde_json::from_str::<IssParameterMetadata>(json)
+                .map(|metadata| metadata.authorization_response_iss_parameter_supported)
+                .map_err(|error| error.to_string())
+        };
+        assert_eq!(read(r#"{"issuer": "https://idp.example"}"#), Ok(false));
+        assert_eq!(
+            read(r#"{"authorization_response_iss_parameter_supported": false}"#),
+            Ok(false)
+        );
+        assert_eq!(
+            read(r#"{"authorization_response_iss_parameter_supported": true}"#),
+            Ok(true)
+        );
+        assert!(read(r#"{"authorization_response_iss_parameter_supported": "yes"}"#).is_err());
     }
 }

@@ -252,35 +252,52 @@ async fn first_login_links_then_the_next_goes_straight_in() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_tampered_state_is_refused() -> TestResult {
-    let (both, browser) = start_with_a_browser().await?;
-    let (back, _) = both.card_at_provider(&browser).await?;
-    let mut url = url::Url::parse(&back)?;
-    let tampered: Vec<(String, String)> = url
+/// The provider's answer `back` with `key` set to `value`, or removed when `value` is `None`.
+fn answer_with(back: &str, key: &str, value: Option<&str>) -> Result<String, TestError> {
+    let mut url = url::Url::parse(back)?;
+    let mut pairs: Vec<(String, String)> = url
         .query_pairs()
         .into_owned()
-        .map(|(key, value)| {
-            if key == "state" {
-                (key, format!("{value}x"))
-            } else {
-                (key, value)
-            }
-        })
+        .filter(|(name, _)| name != key)
         .collect();
-    url.query_pairs_mut().clear().extend_pairs(tampered);
-    let response = browser.get(url.as_str()).send().await?;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(response.text().await?.contains("a été refusée"));
-    // Nothing signed in, and the login under way is spent: the genuine answer is refused too.
-    let (status, _) = page(&browser, &both.site, "/compte").await?;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let replay = browser.get(&back).send().await?;
-    assert_eq!(location(&replay).as_deref(), Some("/"));
-    assert!(both
-        .login_page_notice(&browser)
-        .await?
-        .contains("Aucune connexion par CPx Connect"));
+    if let Some(value) = value {
+        pairs.push((key.to_owned(), value.to_owned()));
+    }
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    Ok(url.into())
+}
+
+#[tokio::test]
+async fn an_answer_with_another_state_or_issuer_or_none_is_refused() -> TestResult {
+    let (both, browser) = start_with_a_browser().await?;
+    for (case, key, value) in [
+        ("a state of another login", "state", Some("x")),
+        // RFC 9207: a mix-up, the answer of another provider.
+        ("another issuer", "iss", Some("https://other-idp.example")),
+        // cpx-idp's discovery says it names itself (2.4: then a missing iss is refused).
+        ("no issuer", "iss", None),
+    ] {
+        let (back, _) = both.card_at_provider(&browser).await?;
+        assert!(back.contains("iss="), "cpx-idp names itself: {back}");
+        let tampered = answer_with(&back, key, value)?;
+        let response = browser.get(&tampered).send().await?;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{case}");
+        assert!(response.text().await?.contains("a été refusée"), "{case}");
+        // Nothing signed in, and the login under way is spent: the genuine answer is refused too.
+        let (status, _) = page(&browser, &both.site, "/compte").await?;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{case}");
+        let replay = browser.get(&back).send().await?;
+        assert_eq!(location(&replay).as_deref(), Some("/"), "{case}");
+        assert!(
+            both.login_page_notice(&browser)
+                .await?
+                .contains("Aucune connexion par CPx Connect"),
+            "{case}"
+        );
+    }
+    // The genuine answer of a new login still signs in.
+    let (to, _) = both.login(&browser).await?;
+    assert_eq!(to, "/lier");
     Ok(())
 }
 

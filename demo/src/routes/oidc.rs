@@ -148,15 +148,21 @@ pub(crate) async fn finish(
         Ok(None) => return back_to_login(&session, NO_LOGIN_UNDER_WAY).await,
         Err(error) => return session_store_failure_page(&error),
     };
+    // Kept since the login began (its authorization URL came from it).
+    let discovered = match provider.discovered().await {
+        Ok(discovered) => discovered,
+        Err(why) => return provider_down(&why),
+    };
     let state_matches = answer
         .state
         .as_deref()
         .is_some_and(|state| constant_time_eq(state, &login.state));
-    // RFC 9207: an answer naming another issuer is a mix-up, whatever it carries.
-    let issuer_matches = answer
-        .iss
-        .as_deref()
-        .is_none_or(|iss| iss == provider.config.issuer.as_str());
+    // RFC 9207: an answer naming another issuer is a mix-up, whatever it carries; one naming
+    // none, from a provider that says it always names itself, is refused as well (2.4).
+    let issuer_matches = match answer.iss.as_deref() {
+        Some(iss) => iss == provider.config.issuer.as_str(),
+        None => !discovered.answers_name_the_issuer,
+    };
     if !state_matches || !issuer_matches {
         log("OpenID Connect answer refused: state or iss does not match the login under way");
         return message(StatusCode::BAD_REQUEST, "Réponse refusée", ANSWER_REFUSED);
@@ -172,10 +178,6 @@ pub(crate) async fn finish(
     }
     let Some(code) = answer.code else {
         return message(StatusCode::BAD_REQUEST, "Réponse refusée", ANSWER_REFUSED);
-    };
-    let discovered = match provider.discovered().await {
-        Ok(discovered) => discovered,
-        Err(why) => return provider_down(&why),
     };
     let request = match discovered
         .client
