@@ -9,16 +9,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cpx_web::messages::{page_table, server_message, Language};
-use cpx_web::secrets::{constant_time_eq, random_token};
-use serde::Deserialize;
+use cpx_web::secrets::{constant_time_eq, form_carries_csrf, random_token};
 use serde_json::json;
 
 use crate::authorize::{bad_request_page, error_redirect, issue_code, AuthRequest, SessionRecord};
 use crate::claims::Holder;
 use crate::store::{get_json, key_of, put_json, take_json, Kind, StoreError};
 use crate::web::{
-    clear_cookie, cookie, log, message_page, now_seconds, render, set_cookie, throttle_address,
-    unavailable_page, AppState, ClientAddr, Lang, Provider, LOGIN_COOKIE, SESSION_COOKIE,
+    clear_cookie, cookie, form_refused_page, log, now_seconds, render, set_cookie,
+    throttle_address, unavailable_page, AppState, ClientAddr, Lang, Provider, LOGIN_COOKIE,
+    SESSION_COOKIE,
 };
 
 /// The header the login script sends with its requests: a navigation or a form from another
@@ -257,12 +257,6 @@ pub async fn card(
     response
 }
 
-#[derive(Deserialize)]
-struct CancelForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /login/cancel`: the holder gives up; the site hears `access_denied`.
 pub async fn cancel(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let lang = Lang::of(&headers);
@@ -270,19 +264,8 @@ pub async fn cancel(State(app): State<AppState>, headers: HeaderMap, body: Bytes
         Ok(found) => found,
         Err(page) => return page,
     };
-    let presented = serde_urlencoded::from_bytes::<CancelForm>(&body)
-        .map(|form| form.csrf)
-        .unwrap_or_default();
-    if !constant_time_eq(&request.csrf, &presented) {
-        return message_page(
-            StatusCode::FORBIDDEN,
-            lang,
-            lang.pick("Formulaire refusé", "Form refused"),
-            lang.pick(
-                "Ce formulaire ne vient pas de cette page. Rechargez la page et recommencez.",
-                "This form did not come from this page. Reload the page and try again.",
-            ),
-        );
+    if !form_carries_csrf(&body, &request.csrf) {
+        return form_refused_page(lang);
     }
     let _ = app
         .store

@@ -12,8 +12,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cpx_web::secrets::constant_time_eq;
-use serde::Deserialize;
+use cpx_web::secrets::form_carries_csrf;
 use serde_json::Value;
 use url::Url;
 
@@ -21,8 +20,8 @@ use crate::authorize::SessionRecord;
 use crate::claims::subject;
 use crate::store::{get_json, key_of, Kind};
 use crate::web::{
-    clear_cookie, cookie, log, message_page, param, parse_pairs, render, unavailable_page,
-    AppState, Lang, Provider, SESSION_COOKIE,
+    clear_cookie, cookie, form_refused_page, log, message_page, param, parse_pairs, render,
+    unavailable_page, AppState, Lang, Provider, SESSION_COOKIE,
 };
 
 #[derive(Template)]
@@ -188,32 +187,15 @@ pub async fn end_session(
     end(&app, &headers, response).await
 }
 
-#[derive(Deserialize)]
-struct ConfirmForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /logout`: the holder confirmed.
 pub async fn confirm(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let lang = Lang::of(&headers);
-    let presented = serde_urlencoded::from_bytes::<ConfirmForm>(&body)
-        .map(|form| form.csrf)
-        .unwrap_or_default();
     match session(&app, &headers).await {
         Err(page) => page,
-        Ok(Some((_, record))) if constant_time_eq(&record.csrf, &presented) => {
+        Ok(Some((_, record))) if form_carries_csrf(&body, &record.csrf) => {
             end(&app, &headers, logged_out_page(lang)).await
         }
-        Ok(Some(_)) => message_page(
-            StatusCode::FORBIDDEN,
-            lang,
-            lang.pick("Formulaire refusé", "Form refused"),
-            lang.pick(
-                "Ce formulaire ne vient pas de cette page.",
-                "This form did not come from this page.",
-            ),
-        ),
+        Ok(Some(_)) => form_refused_page(lang),
         Ok(None) => logged_out_page(lang),
     }
 }

@@ -393,6 +393,20 @@ pub fn message_page(status: StatusCode, lang: Lang, title: &str, text: &str) -> 
     )
 }
 
+/// The page a form gets whose `csrf` field is not the token of the page it claims to come
+/// from (a forged form, or one from a page that has expired): the cancel and logout forms.
+pub fn form_refused_page(lang: Lang) -> Response {
+    message_page(
+        StatusCode::FORBIDDEN,
+        lang,
+        lang.pick("Formulaire refusé", "Form refused"),
+        lang.pick(
+            "Ce formulaire ne vient pas de cette page. Rechargez la page et recommencez.",
+            "This form did not come from this page. Reload the page and try again.",
+        ),
+    )
+}
+
 /// The store (Redis) did not answer: nothing was done, the holder may try again.
 pub fn unavailable_page(lang: Lang) -> Response {
     message_page(

@@ -18,7 +18,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use cpx_web::secrets::form_carries_csrf;
 use tower_sessions::Session;
 
 use super::respond::{
@@ -26,8 +26,7 @@ use super::respond::{
 };
 use super::sessions::existing_session_id;
 use crate::session::{
-    constant_time_eq, Flash, PendingCard, PendingProvider, ACCOUNT_ID, CSRF, FLASH, PENDING_CARD,
-    PENDING_PROVIDER,
+    Flash, PendingCard, PendingProvider, ACCOUNT_ID, CSRF, FLASH, PENDING_CARD, PENDING_PROVIDER,
 };
 use crate::store::Account;
 use crate::web::AppState;
@@ -43,25 +42,14 @@ async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Session, Resp
 /// extensions), so the token is checked here, before the other extractors and the form.
 pub struct Csrf;
 
-#[derive(Deserialize)]
-struct CsrfField {
-    #[serde(default)]
-    csrf: String,
-}
-
 impl FromRequestParts<AppState> for Csrf {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let presented = parts
-            .extensions
-            .get::<Bytes>()
-            .and_then(|body| serde_urlencoded::from_bytes::<CsrfField>(body).ok())
-            .map(|field| field.csrf)
-            .unwrap_or_default();
+        let body = parts.extensions.get::<Bytes>().cloned().unwrap_or_default();
         let session = session_of(parts, state).await?;
         match session.get::<String>(CSRF).await {
-            Ok(Some(token)) if constant_time_eq(&token, &presented) => Ok(Csrf),
+            Ok(Some(token)) if form_carries_csrf(&body, &token) => Ok(Csrf),
             _ => Err(csrf_failure_page()),
         }
     }
